@@ -1,0 +1,101 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Tally",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tallyd", targets: ["tallyd"]),
+        .executable(name: "tally", targets: ["tally"]),
+        .library(name: "TallyClient", targets: ["TallyClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // The pure state machine: no I/O, no clock, no randomness.
+        .target(
+            name: "TallyLedger",
+            dependencies: [
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // Generated protobuf code and the frame codec.
+        .target(
+            name: "TallyWire",
+            dependencies: [
+                "TallyLedger",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Snapshot files, checksums, recovery.
+        .target(
+            name: "TallyStore",
+            dependencies: [
+                "TallyLedger", "TallyWire",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Listener, connections, the Writer, config.
+        .target(
+            name: "TallyServer",
+            dependencies: [
+                "TallyLedger", "TallyWire", "TallyStore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TallyClient",
+            dependencies: [
+                "TallyWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "tallyd",
+            dependencies: [
+                "TallyServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tally",
+            dependencies: [
+                "TallyClient", "TallyWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TallyLedgerTests", dependencies: ["TallyLedger"]),
+        .testTarget(
+            name: "TallyWireTests",
+            dependencies: [
+                "TallyWire",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyLedger", "TallyWire"]),
+        .testTarget(
+            name: "TallyServerTests",
+            dependencies: [
+                "TallyServer", "TallyClient", "TallyWire", "TallyLedger", "TallyStore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test: the Swift suites (unit, property, end-to-end over a real socket), the generated C
+# code's freshness and compilation, and the README's CLI session against a real tallyd process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/setup.sh
+
+started=$(date +%s)
+echo "== swift build"
+swift build --build-tests
+echo "== swift test"
+swift test --skip-build
+
+echo "== generated C code is fresh and compiles"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+(cd Protos && protoc-c --c_out="$tmp" $(find tally/v1 -name '*.proto' | sort))
+diff -r "$tmp" Clients/c/generated || { echo "Clients/c/generated is stale: run Scripts/gen-protos.sh"; exit 1; }
+for f in Clients/c/generated/tally/v1/*.pb-c.c; do
+  cc -std=c99 -Wall -Werror -c "$f" -I Clients/c/generated -o "$tmp/$(basename "$f" .c).o"
+done
+
+echo "== CLI session against a real tallyd"
+Scripts/smoke.sh
+echo "all tests passed in $(( $(date +%s) - started )) s"

@@ -1,0 +1,96 @@
+import NIOCore
+import NIOPosix
+import SwiftProtobuf
+import TallyWire
+
+/// An async client for tallyd over its Unix socket. Safe to share between tasks: calls from
+/// many tasks are pipelined on the one connection and matched to their answers by call id.
+public final class TallyClient: Sendable {
+    private let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// Connects to the tallyd listening at `socketPath`.
+    public static func connect(
+        socketPath: String, maxFrameBytes: Int = Frame.defaultMaxBytes,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> TallyClient {
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
+                    try channel.pipeline.syncOperations.addHandler(CallHandler())
+                }
+            }
+            .connect(unixDomainSocketPath: socketPath).get()
+        return TallyClient(channel: channel)
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    // MARK: Ledger
+
+    public func getBalance(userID: String, timeoutMs: UInt32 = 0) async throws -> Tally_V1_Balance {
+        let response: Tally_V1_GetBalanceResponse = try await unary(
+            .getBalance, Tally_V1_GetBalanceRequest.with { $0.userID = userID }, timeoutMs: timeoutMs)
+        return response.balance
+    }
+
+    public func credit(_ request: Tally_V1_CreditRequest, timeoutMs: UInt32 = 0) async throws -> Tally_V1_CreditResponse {
+        try await unary(.credit, request, timeoutMs: timeoutMs)
+    }
+
+    public func spend(_ request: Tally_V1_SpendRequest, timeoutMs: UInt32 = 0) async throws -> Tally_V1_SpendResponse {
+        try await unary(.spend, request, timeoutMs: timeoutMs)
+    }
+
+    // MARK: Calls
+
+    /// Calls `method` and decodes its answer; a non-OK status throws `TallyError`.
+    public func unary<Reply: SwiftProtobuf.Message>(
+        _ method: Method, _ request: some SwiftProtobuf.Message, timeoutMs: UInt32 = 0
+    ) async throws -> Reply {
+        var envelope = Tally_V1_Request()
+        envelope.protocolVersion = WireProtocol.version
+        envelope.method = method.rawValue
+        envelope.timeoutMs = timeoutMs
+        envelope.payload = try request.serializedBytes()
+        let response = try await send(envelope)
+        guard response.code == .ok else { throw TallyError(response) }
+        return try Reply(serializedBytes: response.payload)
+    }
+
+    /// Pipelines `requests`: writes them all in order with one flush, then awaits every answer.
+    /// Answers are returned in request order (matched by call id, whatever order they arrive in).
+    public func sendAll(_ requests: [Tally_V1_Request]) async throws -> [Tally_V1_Response] {
+        let loop = channel.eventLoop
+        let promises = requests.map { _ in loop.makePromise(of: Tally_V1_Response.self) }
+        for (request, promise) in zip(requests, promises) {
+            channel.write(OutgoingCall(request: request, promise: promise)).whenFailure { error in
+                promise.fail(TallyError(code: .unavailable, reason: "CONNECTION_CLOSED", message: "could not send: \(error)"))
+            }
+        }
+        channel.flush()
+        var responses: [Tally_V1_Response] = []
+        responses.reserveCapacity(requests.count)
+        for promise in promises {
+            responses.append(try await promise.futureResult.get())
+        }
+        return responses
+    }
+
+    /// Sends a raw envelope and returns the raw response, whatever its status. A call id of 0
+    /// is replaced by the next free one. For tests and tools that need the whole envelope.
+    public func send(_ request: Tally_V1_Request) async throws -> Tally_V1_Response {
+        let promise = channel.eventLoop.makePromise(of: Tally_V1_Response.self)
+        channel.writeAndFlush(OutgoingCall(request: request, promise: promise)).whenFailure { error in
+            // Never written (connection already closed): no answer can come.
+            promise.fail(TallyError(code: .unavailable, reason: "CONNECTION_CLOSED", message: "could not send: \(error)"))
+        }
+        return try await promise.futureResult.get()
+    }
+}

@@ -1,0 +1,68 @@
+public enum CreditKind: Int, Sendable, CaseIterable {
+    case purchase = 1
+    case grant = 2
+    case refund = 3
+    case adjustment = 4
+}
+
+public struct Credit: Equatable, Sendable {
+    /// Byte-wise on every string: this decides whether a retry is "the same request".
+    public static func == (a: Credit, b: Credit) -> Bool {
+        same(a.userID, b.userID) && a.amount == b.amount && a.kind == b.kind && same(a.reference, b.reference)
+            && same(a.memo, b.memo) && same(a.idempotencyKey, b.idempotencyKey)
+    }
+
+    public var userID: String
+    public var amount: Int64
+    /// nil when the caller named no kind (or one this version does not know): refused.
+    public var kind: CreditKind?
+    public var reference: String
+    public var memo: String
+    public var idempotencyKey: String
+
+    public init(
+        userID: String, amount: Int64, kind: CreditKind?, reference: String = "", memo: String = "",
+        idempotencyKey: String = ""
+    ) {
+        self.userID = userID
+        self.amount = amount
+        self.kind = kind
+        self.reference = reference
+        self.memo = memo
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+public struct Spend: Equatable, Sendable {
+    public static func == (a: Spend, b: Spend) -> Bool {
+        same(a.userID, b.userID) && a.amount == b.amount && same(a.reference, b.reference) && same(a.memo, b.memo)
+            && same(a.idempotencyKey, b.idempotencyKey)
+    }
+
+    public var userID: String
+    public var amount: Int64
+    public var reference: String
+    public var memo: String
+    public var idempotencyKey: String
+
+    public init(userID: String, amount: Int64, reference: String = "", memo: String = "", idempotencyKey: String = "") {
+        self.userID = userID
+        self.amount = amount
+        self.reference = reference
+        self.memo = memo
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// A mutation of the Ledger. Applied only by the Writer, journaled exactly as applied.
+public enum Command: Equatable, Sendable {
+    case credit(Credit)
+    case spend(Spend)
+
+    public var idempotencyKey: String {
+        switch self {
+        case .credit(let c): c.idempotencyKey
+        case .spend(let s): s.idempotencyKey
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/// A string compared, hashed and ordered by its UTF-8 bytes.
+///
+/// Swift's `String ==` treats canonically equivalent spellings ("café" precomposed and
+/// decomposed) as equal. Ids arrive on the wire as bytes, and two different byte strings must
+/// never share an account or an idempotency key, so the Ledger keys its state with this.
+public struct ExactString: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let value: String
+
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    public init(stringLiteral value: String) {
+        self.value = value
+    }
+
+    public static func == (lhs: ExactString, rhs: ExactString) -> Bool {
+        lhs.value.utf8.elementsEqual(rhs.value.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        var value = value
+        value.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    public static func < (lhs: ExactString, rhs: ExactString) -> Bool {
+        lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
+    }
+
+    public var description: String { value }
+}
+
+/// Byte-wise equality for the string fields of commands (see ExactString).
+@inline(__always)
+func same(_ a: String, _ b: String) -> Bool {
+    a.utf8.elementsEqual(b.utf8)
+}

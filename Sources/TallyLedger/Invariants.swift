@@ -1,0 +1,77 @@
+/// Every rule the Ledger's state must obey, checked from scratch. Used by tests after every
+/// step, by recovery after loading a snapshot, and (later) by the health report.
+extension Ledger {
+    public func invariantViolations() -> [String] {
+        var violations: [String] = []
+        // Int128 so that the checks themselves cannot overflow.
+        var userSum: Int128 = 0
+        var earnedFromHistory: [ExactString: Int128] = [:]
+        var spentFromHistory: [ExactString: Int128] = [:]
+        var changesFromHistory: [ExactString: UInt64] = [:]
+
+        for (id, tx) in transactions {
+            if id != tx.id { violations.append("transaction stored under \(id) has id \(tx.id)") }
+            if tx.id >= nextTransactionID {
+                violations.append("transaction \(tx.id) is not below next id \(nextTransactionID)")
+            }
+            if tx.amount <= 0 { violations.append("transaction \(tx.id) has amount \(tx.amount)") }
+            let delta = Int128(tx.balanceAfter) - Int128(tx.balanceBefore)
+            let expected = tx.type.isCredit ? Int128(tx.amount) : -Int128(tx.amount)
+            if delta != expected {
+                violations.append("transaction \(tx.id): before \(tx.balanceBefore), after \(tx.balanceAfter), amount \(tx.amount)")
+            }
+            if tx.type.isCredit {
+                earnedFromHistory[ExactString(tx.userID), default: 0] += Int128(tx.amount)
+            } else {
+                spentFromHistory[ExactString(tx.userID), default: 0] += Int128(tx.amount)
+            }
+            changesFromHistory[ExactString(tx.userID), default: 0] += 1
+        }
+
+        for (user, a) in accounts {
+            if a.available < 0 || a.committed < 0 || a.totalEarned < 0 || a.totalSpent < 0 {
+                violations.append("\(user): negative field in \(a)")
+            }
+            if Int128(a.available) + Int128(a.committed) != Int128(a.totalEarned) - Int128(a.totalSpent) {
+                violations.append(
+                    "\(user): available \(a.available) + committed \(a.committed) != earned \(a.totalEarned) - spent \(a.totalSpent)")
+            }
+            if Int128(a.totalEarned) != earnedFromHistory[user, default: 0] {
+                violations.append("\(user): total earned \(a.totalEarned) != credits in history \(earnedFromHistory[user, default: 0])")
+            }
+            if Int128(a.totalSpent) != spentFromHistory[user, default: 0] {
+                violations.append("\(user): total spent \(a.totalSpent) != spends in history \(spentFromHistory[user, default: 0])")
+            }
+            if a.version != changesFromHistory[user, default: 0] {
+                violations.append("\(user): version \(a.version) != transactions in history \(changesFromHistory[user, default: 0])")
+            }
+            if a.updatedAt < a.createdAt { violations.append("\(user): updated before created") }
+            userSum += Int128(a.available) + Int128(a.committed)
+        }
+        for user in earnedFromHistory.keys where accounts[user] == nil {
+            violations.append("history has transactions of \(user), who has no account")
+        }
+        for user in spentFromHistory.keys where accounts[user] == nil {
+            violations.append("history has transactions of \(user), who has no account")
+        }
+
+        if userSum + Int128(mint) + Int128(burn) != 0 {
+            violations.append("double entry: users \(userSum) + mint \(mint) + burn \(burn) != 0")
+        }
+        if mint > 0 || mint == Int64.min { violations.append("mint is out of range: \(mint)") }
+        if burn < 0 { violations.append("burn is negative: \(burn)") }
+
+        for (key, record) in idempotency.records {
+            if ExactString(record.command.idempotencyKey) != key {
+                violations.append("idempotency record '\(key)' holds a command with key '\(record.command.idempotencyKey)'")
+            }
+            if record.expiresAt <= record.firstSeenAt {
+                violations.append("idempotency record '\(key)' expires before it was seen")
+            }
+            if case .accepted(let receipt) = record.outcome, transactions[receipt.transaction.id] != receipt.transaction {
+                violations.append("idempotency record '\(key)' answers transaction \(receipt.transaction.id), which history does not hold")
+            }
+        }
+        return violations
+    }
+}

@@ -1,0 +1,148 @@
+import HashTreeCollections
+
+/// The token ledger as a pure, deterministic state machine.
+///
+/// Double entry: every transaction moves tokens between a user and a system account. Credits
+/// come from `mint` (which goes negative as it issues), spends go to `burn`. The sum of every
+/// account, users and system, is zero after every command.
+///
+/// The state is a value built on persistent collections, so copying it (for a snapshot) is O(1)
+/// and later writes share structure with the copy instead of duplicating it.
+public struct Ledger: Equatable, Sendable {
+    public let config: LedgerConfig
+    public private(set) var accounts: TreeDictionary<ExactString, Account> = [:]
+    public private(set) var transactions: TreeDictionary<UInt64, Transaction> = [:]
+    public private(set) var idempotency = IdempotencyTable()
+    public private(set) var mint: Int64 = 0
+    public private(set) var burn: Int64 = 0
+    public private(set) var nextTransactionID: UInt64 = 1
+    /// The timestamp of the last command that changed state (0 for a new ledger).
+    public private(set) var lastTimestamp: Timestamp = 0
+
+    public init(config: LedgerConfig = LedgerConfig()) {
+        self.config = config
+    }
+
+    /// Rebuilds a ledger from its parts (a snapshot). Call `invariantViolations()` after.
+    public init(
+        config: LedgerConfig, accounts: TreeDictionary<ExactString, Account>,
+        transactions: TreeDictionary<UInt64, Transaction>, idempotency: IdempotencyTable,
+        mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp
+    ) {
+        self.config = config
+        self.accounts = accounts
+        self.transactions = transactions
+        self.idempotency = idempotency
+        self.mint = mint
+        self.burn = burn
+        self.nextTransactionID = nextTransactionID
+        self.lastTimestamp = lastTimestamp
+    }
+
+    // MARK: Reads
+
+    /// A user's balance; a user never credited has an all-zero balance with version 0.
+    public func balance(of userID: String) -> Balance {
+        Balance(userID: userID, account: accounts[ExactString(userID)] ?? Account())
+    }
+
+    // MARK: Mutations
+
+    /// Applies `command` at `now`. Atomic: either every part of the change happens (balance,
+    /// system account, transaction record, idempotency record) or none does.
+    public mutating func apply(_ command: Command, at now: Timestamp) -> Applied {
+        if let invalid = Validation.check(command) {
+            return Applied(outcome: .refused(invalid), replayed: false, changedState: false)
+        }
+        var changed = idempotency.purge(at: now)
+        let key = ExactString(command.idempotencyKey)
+        if !key.value.isEmpty, let record = idempotency.record(for: key, at: now) {
+            if changed { lastTimestamp = now }
+            guard record.command == command else {
+                return Applied(outcome: .refused(.idempotencyConflict(key: key.value)), replayed: false, changedState: changed)
+            }
+            return Applied(outcome: record.outcome, replayed: true, changedState: changed)
+        }
+
+        let outcome: Outcome
+        switch command {
+        case .credit(let credit): outcome = self.credit(credit, at: now)
+        case .spend(let spend): outcome = self.spend(spend, at: now)
+        }
+        if case .accepted = outcome { changed = true }
+        if !key.value.isEmpty {
+            let expiresAt = now.addingReportingOverflow(config.idempotencyTTL)
+            idempotency.insert(
+                key: key,
+                IdempotencyRecord(
+                    command: command, firstSeenAt: now,
+                    expiresAt: expiresAt.overflow ? .max : expiresAt.partialValue, outcome: outcome))
+            changed = true
+        }
+        if changed { lastTimestamp = now }
+        return Applied(outcome: outcome, replayed: false, changedState: changed)
+    }
+
+    private mutating func credit(_ credit: Credit, at now: Timestamp) -> Outcome {
+        var account = accounts[ExactString(credit.userID)] ?? Account(createdAt: now)
+        guard let available = checkedAdd(account.available, credit.amount),
+            let earned = checkedAdd(account.totalEarned, credit.amount)
+        else { return .refused(.overflow("\(credit.userID)'s balance")) }
+        // Tokens issued in total (-mint) stay within Int64.max, so burn, which can never hold
+        // more than was issued, cannot overflow either: every token issued can be spent.
+        guard let mint = checkedAdd(self.mint, -credit.amount), mint != Int64.min else {
+            return .refused(.overflow("the mint (tokens issued in total)"))
+        }
+        let before = account.available
+        account.available = available
+        account.totalEarned = earned
+        self.mint = mint
+        return record(
+            account, userID: credit.userID, type: TransactionType(credit.kind!), amount: credit.amount,
+            before: before, reference: credit.reference, memo: credit.memo, key: credit.idempotencyKey, at: now)
+    }
+
+    private mutating func spend(_ spend: Spend, at now: Timestamp) -> Outcome {
+        var account = accounts[ExactString(spend.userID)] ?? Account(createdAt: now)
+        guard account.available >= spend.amount else {
+            return .refused(.insufficientTokens(userID: spend.userID, available: account.available, requested: spend.amount))
+        }
+        guard let spent = checkedAdd(account.totalSpent, spend.amount) else {
+            return .refused(.overflow("\(spend.userID)'s total spent"))
+        }
+        guard let burn = checkedAdd(self.burn, spend.amount) else {
+            return .refused(.overflow("burn (tokens spent in total)"))
+        }
+        let before = account.available
+        account.available -= spend.amount  // checked above: amount <= available
+        account.totalSpent = spent
+        self.burn = burn
+        return record(
+            account, userID: spend.userID, type: .spend, amount: spend.amount, before: before,
+            reference: spend.reference, memo: spend.memo, key: spend.idempotencyKey, at: now)
+    }
+
+    /// Stores the changed account and its transaction record together.
+    private mutating func record(
+        _ account: Account, userID: String, type: TransactionType, amount: Int64, before: Int64,
+        reference: String, memo: String, key: String, at now: Timestamp
+    ) -> Outcome {
+        var account = account
+        account.version += 1
+        account.updatedAt = now
+        let transaction = Transaction(
+            id: nextTransactionID, userID: userID, type: type, amount: amount, balanceBefore: before,
+            balanceAfter: account.available, reference: reference, memo: memo, idempotencyKey: key,
+            createdAt: now)
+        nextTransactionID += 1
+        accounts[ExactString(userID)] = account
+        transactions[transaction.id] = transaction
+        return .accepted(Receipt(transaction: transaction, balance: Balance(userID: userID, account: account)))
+    }
+}
+
+@inline(__always)
+func checkedAdd(_ a: Int64, _ b: Int64) -> Int64? {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? nil : sum
+}

@@ -1,0 +1,9 @@
+/// Settings that shape the Ledger's answers. Part of its inputs, like the timestamps.
+public struct LedgerConfig: Equatable, Sendable {
+    /// How long an idempotency key is remembered. At least 24 hours by default.
+    public var idempotencyTTL: Int64
+
+    public init(idempotencyTTL: Int64 = 24 * Duration.microsecondsPerHour) {
+        self.idempotencyTTL = idempotencyTTL
+    }
+}

@@ -1,0 +1,8 @@
+/// Bounds on what a command may carry. Each is documented in docs/protocol.md; past one the
+/// command is refused with INVALID_ARGUMENT and reason FIELD_TOO_LONG.
+public enum Limits {
+    public static let maxUserIDBytes = 128
+    public static let maxReferenceBytes = 256
+    public static let maxMemoBytes = 1_024
+    public static let maxIdempotencyKeyBytes = 128
+}

@@ -1,0 +1,55 @@
+/// Why the Ledger refused a command. Codes carry gRPC's numbers so the wire maps them 1:1.
+public struct Refusal: Error, Equatable, Sendable {
+    public enum Code: Int, Sendable {
+        case invalidArgument = 3
+        case notFound = 5
+        case alreadyExists = 6
+        case failedPrecondition = 9
+        case outOfRange = 11
+    }
+
+    public var code: Code
+    /// Stable UPPER_SNAKE_CASE word for programs.
+    public var reason: String
+    /// For people.
+    public var message: String
+    /// Facts for programs; numbers as decimal strings.
+    public var details: [String: String]
+
+    public init(code: Code, reason: String, message: String, details: [String: String] = [:]) {
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+    }
+}
+
+extension Refusal {
+    static func invalid(_ reason: String, field: String, _ message: String) -> Refusal {
+        Refusal(code: .invalidArgument, reason: reason, message: message, details: ["field": field])
+    }
+
+    static func insufficientTokens(userID: String, available: Int64, requested: Int64) -> Refusal {
+        let shortfall = requested - available  // requested > available >= 0: cannot overflow
+        return Refusal(
+            code: .failedPrecondition, reason: "INSUFFICIENT_TOKENS",
+            message: "\(userID) has \(available) tokens available, \(requested) requested: \(shortfall) missing",
+            details: ["available": String(available), "requested": String(requested), "shortfall": String(shortfall)]
+        )
+    }
+
+    static func overflow(_ what: String) -> Refusal {
+        Refusal(
+            code: .outOfRange, reason: "AMOUNT_OVERFLOW",
+            message: "the amount would overflow \(what) (limit \(Int64.max))", details: ["account": what]
+        )
+    }
+
+    static func idempotencyConflict(key: String) -> Refusal {
+        Refusal(
+            code: .alreadyExists, reason: "IDEMPOTENCY_KEY_CONFLICT",
+            message: "idempotency key '\(key)' was already used for a different request; use a new key",
+            details: ["idempotency_key": key]
+        )
+    }
+}

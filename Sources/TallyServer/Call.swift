@@ -1,0 +1,31 @@
+import NIOCore
+import TallyLedger
+import TallyWire
+
+/// A decoded call on its way to the Writer.
+struct WriterCall: Sendable {
+    enum Operation: Sendable {
+        case balance(userID: String)
+        case apply(Command)
+    }
+
+    var callID: UInt64
+    var method: Method
+    var deadline: NIODeadline?
+    var operation: Operation
+}
+
+/// The Writer's answer to one call.
+struct WriterAnswer: Sendable {
+    enum Result: Sendable {
+        case balance(Balance)
+        case applied(Applied)
+        case deadlineExceeded
+        case unavailable(reason: String, message: String)
+    }
+
+    var callID: UInt64
+    var method: Method
+    var result: Result
+}
+

@@ -1,0 +1,67 @@
+import NIOCore
+import SwiftProtobuf
+import TallyLedger
+import TallyWire
+
+/// Turns one Request envelope into a call for the Writer, or into an immediate error answer.
+/// Runs on the connection's event loop, so the Writer never decodes.
+enum CallDecoding {
+    enum Decoded {
+        case call(WriterCall)
+        /// Refused before reaching the Writer.
+        case answer(Tally_V1_Response)
+    }
+
+    static func decode(_ request: Tally_V1_Request, receivedAt: NIODeadline) -> Decoded {
+        let id = request.callID
+        guard id != 0 else {
+            return .answer(Responses.error(
+                callID: 0, .invalidArgument, reason: "CALL_ID_MISSING",
+                "call_id must be non-zero (0 is reserved for connection errors)"))
+        }
+        guard WireProtocol.supportedVersions.contains(request.protocolVersion) else {
+            let supported = WireProtocol.supportedVersions.map(String.init).joined(separator: ",")
+            return .answer(Responses.error(
+                callID: id, .failedPrecondition, reason: "PROTOCOL_VERSION_UNSUPPORTED",
+                "protocol version \(request.protocolVersion) is not supported; this tallyd speaks \(supported)",
+                details: ["requested": String(request.protocolVersion), "supported": supported]))
+        }
+        guard let method = Method(rawValue: request.method) else {
+            return .answer(Responses.error(
+                callID: id, .unimplemented, reason: "UNKNOWN_METHOD",
+                "unknown method '\(request.method.prefix(200))'",
+                details: ["method": String(request.method.prefix(200))]))
+        }
+        let deadline = request.timeoutMs == 0 ? nil : receivedAt + .milliseconds(Int64(request.timeoutMs))
+        do {
+            let operation: WriterCall.Operation
+            switch method {
+            case .getBalance:
+                let body = try Tally_V1_GetBalanceRequest(serializedBytes: request.payload)
+                if let invalid = Validation.userID(body.userID) {
+                    return .answer(Responses.refused(callID: id, invalid))
+                }
+                operation = .balance(userID: body.userID)
+            case .credit:
+                operation = .apply(.credit(try Tally_V1_CreditRequest(serializedBytes: request.payload).ledgerValue))
+            case .spend:
+                operation = .apply(.spend(try Tally_V1_SpendRequest(serializedBytes: request.payload).ledgerValue))
+            }
+            return .call(WriterCall(callID: id, method: method, deadline: deadline, operation: operation))
+        } catch {
+            return .answer(Responses.error(
+                callID: id, .invalidArgument, reason: "MALFORMED_PAYLOAD",
+                "payload is not a valid \(method.requestTypeName): \(error)"))
+        }
+    }
+}
+
+extension Method {
+    var requestTypeName: String {
+        switch self {
+        case .getBalance: "tally.v1.GetBalanceRequest"
+        case .credit: "tally.v1.CreditRequest"
+        case .spend: "tally.v1.SpendRequest"
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import SwiftProtobuf
+import TallyLedger
+import TallyWire
+
+/// Building Response envelopes: errors with a code, reason and details; results with a payload.
+enum Responses {
+    static func error(
+        callID: UInt64, _ code: Tally_V1_Code, reason: String, _ message: String, details: [String: String] = [:]
+    ) -> Tally_V1_Response {
+        var response = Tally_V1_Response()
+        response.callID = callID
+        response.code = code
+        response.reason = reason
+        response.message = message
+        response.details = details
+        return response
+    }
+
+    static func ok(callID: UInt64, _ payload: some SwiftProtobuf.Message) -> Tally_V1_Response {
+        var response = Tally_V1_Response()
+        response.callID = callID
+        do {
+            response.payload = try payload.serializedBytes()
+        } catch {
+            return Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not encode the answer: \(error)")
+        }
+        return response
+    }
+
+    static func refused(callID: UInt64, _ refusal: Refusal) -> Tally_V1_Response {
+        error(callID: callID, Tally_V1_Code(refusal.code), reason: refusal.reason, refusal.message, details: refusal.details)
+    }
+
+    static func answer(_ answer: WriterAnswer) -> Tally_V1_Response {
+        let id = answer.callID
+        switch answer.result {
+        case .balance(let balance):
+            return ok(callID: id, Tally_V1_GetBalanceResponse.with { $0.balance = Tally_V1_Balance(balance) })
+        case .applied(let applied):
+            switch applied.outcome {
+            case .refused(let refusal):
+                return refused(callID: id, refusal)
+            case .accepted(let receipt):
+                let transaction = Tally_V1_Transaction(receipt.transaction)
+                let balance = Tally_V1_Balance(receipt.balance)
+                switch answer.method {
+                case .credit:
+                    return ok(callID: id, Tally_V1_CreditResponse.with {
+                        $0.transaction = transaction
+                        $0.balance = balance
+                        $0.replayed = applied.replayed
+                    })
+                case .spend:
+                    return ok(callID: id, Tally_V1_SpendResponse.with {
+                        $0.transaction = transaction
+                        $0.balance = balance
+                        $0.replayed = applied.replayed
+                    })
+                case .getBalance:
+                    return error(callID: id, .internal, reason: "INTERNAL", "a read produced a receipt")
+                }
+            }
+        case .deadlineExceeded:
+            return error(
+                callID: id, .deadlineExceeded, reason: "DEADLINE_EXCEEDED",
+                "the call's deadline passed before tallyd reached it; it was not applied")
+        case .unavailable(let reason, let message):
+            return error(callID: id, .unavailable, reason: reason, message)
+        }
+    }
+}

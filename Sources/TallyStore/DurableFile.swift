@@ -1,0 +1,74 @@
+import Glibc  // tallyd is Linux-only (SO_PEERCRED, fdatasync)
+
+public struct StoreError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+
+    static func posix(_ what: String, path: String) -> StoreError {
+        StoreError("\(what) \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Crash-safe whole-file writes: temp file, fsync, rename over the old one, fsync of the
+/// directory. After `write` returns the new contents survive a power cut; a crash before
+/// leaves the old file intact.
+enum DurableFile {
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let temp = path + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.posix("cannot create", path: temp) }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temp) }
+        }
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StoreError.posix("cannot write", path: temp)
+                }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: temp) }
+        guard rename(temp, path) == 0 else { throw StoreError.posix("cannot rename to", path: path) }
+        ok = true
+        try syncDirectory(of: path)
+    }
+
+    static func syncDirectory(of path: String) throws {
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let dirPath = directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory
+        let fd = open(dirPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.posix("cannot open directory", path: dirPath) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync directory", path: dirPath) }
+    }
+
+    /// The whole file, or nil if it does not exist.
+    static func read(_ path: String) throws -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StoreError.posix("cannot open", path: path)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.posix("cannot read", path: path)
+            }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+    }
+}

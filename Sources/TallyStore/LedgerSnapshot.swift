@@ -1,0 +1,122 @@
+import HashTreeCollections
+import SwiftProtobuf
+import TallyLedger
+import TallyWire
+
+/// The Ledger's whole state as a protobuf message (tally.store.v1.Snapshot), and back.
+/// Records are sorted, so the same state always encodes to the same bytes.
+public enum LedgerSnapshot {
+    public static func encode(_ ledger: Ledger) throws -> [UInt8] {
+        var snapshot = Tally_Store_V1_Snapshot()
+        snapshot.lastTimestampUs = ledger.lastTimestamp
+        snapshot.nextTransactionID = ledger.nextTransactionID
+        snapshot.mint = ledger.mint
+        snapshot.burn = ledger.burn
+        snapshot.accounts = ledger.accounts.sorted { $0.key < $1.key }.map {
+            Tally_V1_Balance(Balance(userID: $0.key.value, account: $0.value))
+        }
+        snapshot.transactions = ledger.transactions.sorted { $0.key < $1.key }.map { Tally_V1_Transaction($0.value) }
+        snapshot.idempotencyRecords = ledger.idempotency.records.sorted { $0.key < $1.key }.map {
+            Tally_Store_V1_IdempotencyRecord(key: $0.key.value, $0.value)
+        }
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return try snapshot.serializedBytes(options: options)
+    }
+
+    /// Rebuilds a Ledger; throws if the message is not a valid state (bad enum values,
+    /// duplicate records, broken invariants).
+    public static func decode(_ bytes: [UInt8], config: LedgerConfig) throws -> Ledger {
+        let snapshot = try Tally_Store_V1_Snapshot(serializedBytes: bytes)
+        var accounts = TreeDictionary<ExactString, Account>()
+        for balance in snapshot.accounts {
+            guard accounts.updateValue(balance.ledgerValue.account, forKey: ExactString(balance.userID)) == nil else {
+                throw StoreError("account \(balance.userID) appears twice")
+            }
+        }
+        var transactions = TreeDictionary<UInt64, Transaction>()
+        for tx in snapshot.transactions {
+            guard let value = tx.ledgerValue else { throw StoreError("transaction \(tx.id) has unknown type \(tx.type)") }
+            guard transactions.updateValue(value, forKey: tx.id) == nil else {
+                throw StoreError("transaction \(tx.id) appears twice")
+            }
+        }
+        var records: [ExactString: IdempotencyRecord] = [:]
+        for record in snapshot.idempotencyRecords {
+            guard records.updateValue(try record.ledgerValue(), forKey: ExactString(record.key)) == nil else {
+                throw StoreError("idempotency key \(record.key) appears twice")
+            }
+        }
+        let ledger = Ledger(
+            config: config, accounts: accounts, transactions: transactions,
+            idempotency: IdempotencyTable(records: records), mint: snapshot.mint, burn: snapshot.burn,
+            nextTransactionID: snapshot.nextTransactionID, lastTimestamp: snapshot.lastTimestampUs)
+        let violations = ledger.invariantViolations()
+        guard violations.isEmpty else {
+            throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
+        }
+        return ledger
+    }
+}
+
+extension Tally_Store_V1_StampedCommand {
+    public init(_ command: Command, at timestamp: Timestamp) {
+        self.init()
+        timestampUs = timestamp
+        switch command {
+        case .credit(let credit): self.credit = Tally_V1_CreditRequest(credit)
+        case .spend(let spend): self.spend = Tally_V1_SpendRequest(spend)
+        }
+    }
+
+    public var ledgerCommand: Command? {
+        switch command {
+        case .credit(let credit): .credit(credit.ledgerValue)
+        case .spend(let spend): .spend(spend.ledgerValue)
+        case nil: nil
+        }
+    }
+}
+
+extension Tally_Store_V1_IdempotencyRecord {
+    init(key: String, _ record: IdempotencyRecord) {
+        self.init()
+        self.key = key
+        command = Tally_Store_V1_StampedCommand(record.command, at: record.firstSeenAt)
+        expiresAtUs = record.expiresAt
+        switch record.outcome {
+        case .accepted(let receipt):
+            accepted = .with {
+                $0.transaction = Tally_V1_Transaction(receipt.transaction)
+                $0.balance = Tally_V1_Balance(receipt.balance)
+            }
+        case .refused(let refusal):
+            refused = .with {
+                $0.code = Tally_V1_Code(refusal.code)
+                $0.reason = refusal.reason
+                $0.message = refusal.message
+                $0.details = refusal.details
+            }
+        }
+    }
+
+    func ledgerValue() throws -> IdempotencyRecord {
+        guard let command = command.ledgerCommand else { throw StoreError("idempotency key \(key) has no command") }
+        let outcome: Outcome
+        switch self.outcome {
+        case .accepted(let accepted):
+            guard let tx = accepted.transaction.ledgerValue else {
+                throw StoreError("idempotency key \(key) answers a transaction of unknown type")
+            }
+            outcome = .accepted(Receipt(transaction: tx, balance: accepted.balance.ledgerValue))
+        case .refused(let refused):
+            guard let code = Refusal.Code(rawValue: refused.code.rawValue) else {
+                throw StoreError("idempotency key \(key) has unknown refusal code \(refused.code)")
+            }
+            outcome = .refused(Refusal(code: code, reason: refused.reason, message: refused.message, details: refused.details))
+        case nil:
+            throw StoreError("idempotency key \(key) has no outcome")
+        }
+        return IdempotencyRecord(command: command, firstSeenAt: self.command.timestampUs, expiresAt: expiresAtUs, outcome: outcome)
+    }
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import SwiftProtobuf
+import TallyClient
+import TallyWire
+
+@main
+struct Tally: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally",
+        abstract: "Talk to a running tallyd.",
+        discussion: "The socket is --socket, else $TALLY_SOCKET, else ./tally.sock.",
+        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self])
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("socket"), help: "tallyd's socket (default: $TALLY_SOCKET or ./tally.sock).")
+    var socketPath: String?
+
+    @Flag(help: "Print the answer as JSON (proto3 JSON mapping), for scripts.")
+    var json = false
+
+    @Option(help: "Deadline for the call in milliseconds; 0 for none.")
+    var timeoutMs: UInt32 = 5_000
+
+    var resolvedSocket: String {
+        socketPath ?? ProcessInfo.processInfo.environment["TALLY_SOCKET"] ?? "./tally.sock"
+    }
+
+    /// Connects, runs `body`, and turns failures into a message on stderr and a non-zero exit.
+    func run<T: SwiftProtobuf.Message>(_ body: (TallyClient) async throws -> T, human: (T) -> String) async throws {
+        let client: TallyClient
+        do {
+            client = try await TallyClient.connect(socketPath: resolvedSocket)
+        } catch {
+            fail("cannot connect to tallyd at \(resolvedSocket): \(error)", exit: 69)  // EX_UNAVAILABLE
+        }
+        defer { Task { await client.close() } }
+        do {
+            let answer = try await body(client)
+            print(json ? try answer.jsonString() : human(answer))
+        } catch let error as TallyError {
+            if json {
+                let object: [String: Any] = [
+                    "code": error.code.name, "reason": error.reason, "message": error.message, "details": error.details,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                fail(String(decoding: data, as: UTF8.self), exit: 1)
+            }
+            fail("\(error.code.name) \(error.reason): \(error.message)", exit: 1)
+        }
+    }
+
+    func fail(_ message: String, exit status: Int32) -> Never {
+        FileHandle.standardError.write(Data("tally: \(message)\n".utf8))
+        Foundation.exit(status)
+    }
+}
+
+func describe(_ b: Tally_V1_Balance) -> String {
+    "\(b.available) available, \(b.committed) committed (earned \(b.totalEarned), spent \(b.totalSpent), version \(b.version))"
+}
+
+struct BalanceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "balance", abstract: "Show a user's balance.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "User id.") var user: String
+
+    func run() async throws {
+        try await global.run({ client in
+            let balance = try await client.getBalance(userID: user, timeoutMs: global.timeoutMs)
+            return Tally_V1_GetBalanceResponse.with { $0.balance = balance }
+        }, human: { "\($0.balance.userID): \(describe($0.balance))" })
+    }
+}
+
+enum KindArgument: String, ExpressibleByArgument, CaseIterable {
+    case purchase, grant, refund, adjustment
+
+    var wire: Tally_V1_CreditKind {
+        switch self {
+        case .purchase: .purchase
+        case .grant: .grant
+        case .refund: .refund
+        case .adjustment: .adjustment
+        }
+    }
+}
+
+struct CreditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "credit", abstract: "Add tokens to a user's balance.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "User id.") var user: String
+    @Argument(help: "Tokens to add (a positive whole number).") var amount: Int64
+    @Option(help: "What kind of credit this is.") var kind: KindArgument = .grant
+    @Option(help: "Reference (an order or payment id).") var ref = ""
+    @Option(help: "Free-text memo.") var memo = ""
+    @Option(help: "Idempotency key: repeating the call with it answers the first result again.") var key = ""
+
+    func run() async throws {
+        let request = Tally_V1_CreditRequest.with {
+            $0.userID = user
+            $0.amount = amount
+            $0.kind = kind.wire
+            $0.reference = ref
+            $0.memo = memo
+            $0.idempotencyKey = key
+        }
+        try await global.run({ try await $0.credit(request, timeoutMs: global.timeoutMs) }) { r in
+            "credited \(r.transaction.amount) to \(r.balance.userID) (\(kind.rawValue), transaction \(r.transaction.id)"
+                + (r.replayed ? ", replayed" : "") + "): \(describe(r.balance))"
+        }
+    }
+}
+
+struct SpendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "spend", abstract: "Take tokens from a user's balance.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "User id.") var user: String
+    @Argument(help: "Tokens to spend (a positive whole number).") var amount: Int64
+    @Option(help: "Reference (what the tokens paid for).") var ref = ""
+    @Option(help: "Free-text memo.") var memo = ""
+    @Option(help: "Idempotency key: repeating the call with it answers the first result again.") var key = ""
+
+    func run() async throws {
+        let request = Tally_V1_SpendRequest.with {
+            $0.userID = user
+            $0.amount = amount
+            $0.reference = ref
+            $0.memo = memo
+            $0.idempotencyKey = key
+        }
+        try await global.run({ try await $0.spend(request, timeoutMs: global.timeoutMs) }) { r in
+            "spent \(r.transaction.amount) from \(r.balance.userID) (transaction \(r.transaction.id)"
+                + (r.replayed ? ", replayed" : "") + "): \(describe(r.balance))"
+        }
+    }
+}

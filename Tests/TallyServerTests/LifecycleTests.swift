@@ -1,0 +1,127 @@
+import Foundation
+import Glibc
+import Testing
+import TallyClient
+import TallyLedger
+import TallyServer
+import TallyWire
+
+@Suite struct LifecycleTests {
+    @Test func cleanRestartKeepsEveryBalance() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var server = try await scratch.start()
+        var client = try await TallyClient.connect(socketPath: scratch.socket)
+        for i in 0..<20 {
+            _ = try await client.credit(credit("user-\(i)", Int64(100 + i), key: "k\(i)", kind: .purchase))
+            _ = try await client.spend(spend("user-\(i)", Int64(i + 1)))
+        }
+        _ = try? await client.spend(spend("user-0", 1_000, key: "refused-once"))
+        await client.close()
+        let before = await server.currentLedger()
+        try await server.shutdown()
+        #expect(!FileManager.default.fileExists(atPath: scratch.socket), "socket file removed on clean shutdown")
+
+        server = try await scratch.start()
+        #expect(server.startup.loadedSnapshot && server.startup.accounts == 20)
+        #expect(await server.currentLedger() == before)
+        client = try await TallyClient.connect(socketPath: scratch.socket)
+        for i in 0..<20 {
+            #expect(try await client.getBalance(userID: "user-\(i)").available == 99)
+        }
+        // Remembered answers survive too: the retry replays, the refusal stays a refusal.
+        #expect(try await client.credit(credit("user-3", 103, key: "k3", kind: .purchase)).replayed)
+        _ = try await client.credit(credit("user-0", 5_000))
+        let refusal = await #expect(throws: TallyError.self) { try await client.spend(spend("user-0", 1_000, key: "refused-once")) }
+        #expect(refusal?.reason == "INSUFFICIENT_TOKENS")
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func periodicSnapshotIsWrittenWhileRunning() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start { $0.snapshotIntervalSeconds = 1 }
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("p", 9))
+        let path = scratch.data + "/snapshot"
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: path) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        // Read it back as a second process would after a crash.
+        let state = try #require(try TallyStoreProbe.load(scratch.data))
+        #expect(state.balance(of: "p").account.available == 9)
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func socketFileHasMode0660() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        var info = stat()
+        #expect(stat(scratch.socket, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o660)
+        #expect(info.st_mode & S_IFMT == S_IFSOCK)
+        try await server.shutdown()
+    }
+
+    @Test func staleSocketFromACrashedRunIsReplaced() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // A socket file nobody listens on, as a kill -9 leaves behind.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(withUnixAddress(scratch.socket) { bind(fd, $0, $1) } == 0)
+        close(fd)
+        #expect(FileManager.default.fileExists(atPath: scratch.socket))
+
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        #expect(try await client.getBalance(userID: "x").version == 0)
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func liveSocketIsNotTakenOver() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let other = scratch.root + "/other-data"
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await TallyServer.start(config: scratch.config { $0.dataDirectory = other })
+        }
+        #expect("\(error!)".contains("already serving"))
+        // The first tallyd is unharmed.
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        #expect(try await client.getBalance(userID: "x").version == 0)
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func secondTallydOnTheSameDataDirectoryIsRefused() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await TallyServer.start(config: scratch.config { $0.socketPath = scratch.root + "/b.sock" })
+        }
+        #expect("\(error!)".contains("in use by another tallyd"))
+        try await server.shutdown()
+    }
+
+    @Test func corruptSnapshotStopsStartUpWithAClearError() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("c", 1))
+        await client.close()
+        try await server.shutdown()
+        let path = scratch.data + "/snapshot"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 3] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let error = await #expect(throws: (any Error).self) { server = try await scratch.start() }
+        #expect("\(error!)".contains(path) && "\(error!)".contains("checksum"))
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import TallyWire
+import Testing
+
+@testable import TallyLedger
+@testable import TallyStore
+
+@Suite struct SnapshotFileTests {
+    func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tally-store-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A ledger with every kind of record: accounts, history, remembered answers and refusals.
+    func sampleLedger() -> Ledger {
+        var ledger = Ledger(config: LedgerConfig(idempotencyTTL: 10_000))
+        var now: Timestamp = 1_700_000_000_000_000
+        func tick() -> Timestamp { now += 7; return now }
+        for (i, kind) in CreditKind.allCases.enumerated() {
+            _ = ledger.apply(.credit(Credit(userID: "user-\(i)", amount: Int64(100 * (i + 1)), kind: kind, reference: "ref \(i)", memo: "mémo ✓", idempotencyKey: "c\(i)")), at: tick())
+        }
+        _ = ledger.apply(.spend(Spend(userID: "user-1", amount: 50, reference: "chat", idempotencyKey: "s1")), at: tick())
+        _ = ledger.apply(.spend(Spend(userID: "user-0", amount: 5_000, idempotencyKey: "refused")), at: tick())
+        _ = ledger.apply(.credit(Credit(userID: "big", amount: Int64.max - 1_000, kind: .grant)), at: tick())
+        return ledger
+    }
+
+    @Test func roundTripRestoresTheSameState() throws {
+        let directory = try temporaryDirectory()
+        let ledger = sampleLedger()
+        #expect(ledger.invariantViolations() == [])
+        let bytes = try SnapshotFile.write(ledger, to: directory)
+        #expect(bytes > 0)
+        let loaded = try #require(try SnapshotFile.load(from: directory, config: ledger.config))
+        #expect(loaded == ledger)
+        // The restored state keeps working exactly like the original: same next answers.
+        var a = ledger, b = loaded
+        let command = Command.spend(Spend(userID: "user-1", amount: 50, reference: "chat", idempotencyKey: "s1"))
+        #expect(a.apply(command, at: ledger.lastTimestamp + 1) == b.apply(command, at: ledger.lastTimestamp + 1))
+        #expect(a == b)
+    }
+
+    @Test func sameStateEncodesToTheSameBytes() throws {
+        #expect(try LedgerSnapshot.encode(sampleLedger()) == LedgerSnapshot.encode(sampleLedger()))
+    }
+
+    @Test func missingSnapshotMeansAnEmptyStart() throws {
+        #expect(try SnapshotFile.load(from: try temporaryDirectory(), config: LedgerConfig()) == nil)
+    }
+
+    @Test func rewriteReplacesAndLeavesNoTemporaryFile() throws {
+        let directory = try temporaryDirectory()
+        var ledger = sampleLedger()
+        _ = try SnapshotFile.write(ledger, to: directory)
+        _ = ledger.apply(.credit(Credit(userID: "late", amount: 1, kind: .grant)), at: ledger.lastTimestamp + 1)
+        _ = try SnapshotFile.write(ledger, to: directory)
+        #expect(try SnapshotFile.load(from: directory, config: ledger.config) == ledger)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [SnapshotFile.fileName])
+    }
+
+    /// Each kind of damage stops loading with an error that names the file and the problem.
+    @Test(arguments: [
+        ("flipped payload byte", "checksum mismatch"),
+        ("truncated", "payload bytes"),
+        ("bad magic", "bad header"),
+        ("future format", "format 2"),
+        ("empty file", "bad header"),
+    ])
+    func damagedSnapshotIsReportedNotGuessed(damage: String, expected: String) throws {
+        let directory = try temporaryDirectory()
+        _ = try SnapshotFile.write(sampleLedger(), to: directory)
+        let path = SnapshotFile.path(in: directory)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        switch damage {
+        case "flipped payload byte": bytes[bytes.count / 2] ^= 0x40
+        case "truncated": bytes.removeLast(10)
+        case "bad magic": bytes[0] = UInt8(ascii: "X")
+        case "future format": bytes[11] = 2
+        default: bytes = []
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) {
+            try SnapshotFile.load(from: directory, config: LedgerConfig())
+        }
+        #expect(error.description.contains(path), "\(error)")
+        #expect(error.description.contains(expected), "\(error)")
+    }
+
+    @Test func stateThatBreaksInvariantsIsRefused() throws {
+        // A well-formed snapshot whose numbers do not add up (mint does not balance the users).
+        var broken = Tally_Store_V1_Snapshot()
+        broken.mint = -10
+        broken.accounts = [.with { $0.userID = "x"; $0.available = 11; $0.totalEarned = 11; $0.version = 0 }]
+        #expect(throws: StoreError.self) {
+            try LedgerSnapshot.decode(try broken.serializedBytes(), config: LedgerConfig())
+        }
+    }
+
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        // The CRC-32C check value from the catalogue of parametrised CRCs.
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([]) == 0)
+    }
+}
