@@ -48,6 +48,7 @@ final class CallHandler: ChannelDuplexHandler {
         if response.callID == 0 {
             // A connection-level error: the server closes the connection after it.
             failAll(TallyError(response))
+            context.close(promise: nil)
             return
         }
         pending.removeValue(forKey: response.callID)?.succeed(response)

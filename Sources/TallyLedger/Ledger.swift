@@ -87,11 +87,11 @@ public struct Ledger: Equatable, Sendable {
         var account = accounts[ExactString(credit.userID)] ?? Account(createdAt: now)
         guard let available = checkedAdd(account.available, credit.amount),
             let earned = checkedAdd(account.totalEarned, credit.amount)
-        else { return .refused(.overflow("\(credit.userID)'s balance")) }
+        else { return .refused(.overflow(.user, userID: credit.userID, amount: credit.amount)) }
         // Tokens issued in total (-mint) stay within Int64.max, so burn, which can never hold
         // more than was issued, cannot overflow either: every token issued can be spent.
         guard let mint = checkedAdd(self.mint, -credit.amount), mint != Int64.min else {
-            return .refused(.overflow("the mint (tokens issued in total)"))
+            return .refused(.overflow(.mint, userID: credit.userID, amount: credit.amount))
         }
         let before = account.available
         account.available = available
@@ -107,11 +107,13 @@ public struct Ledger: Equatable, Sendable {
         guard account.available >= spend.amount else {
             return .refused(.insufficientTokens(userID: spend.userID, available: account.available, requested: spend.amount))
         }
+        // Unreachable while issuance is capped (spent <= issued <= Int64.max); kept so that a
+        // broken invariant becomes a refusal, never a trap.
         guard let spent = checkedAdd(account.totalSpent, spend.amount) else {
-            return .refused(.overflow("\(spend.userID)'s total spent"))
+            return .refused(.overflow(.user, userID: spend.userID, amount: spend.amount))
         }
         guard let burn = checkedAdd(self.burn, spend.amount) else {
-            return .refused(.overflow("burn (tokens spent in total)"))
+            return .refused(.overflow(.burn, userID: spend.userID, amount: spend.amount))
         }
         let before = account.available
         account.available -= spend.amount  // checked above: amount <= available

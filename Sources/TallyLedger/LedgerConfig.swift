@@ -3,7 +3,8 @@ public struct LedgerConfig: Equatable, Sendable {
     /// How long an idempotency key is remembered. At least 24 hours by default.
     public var idempotencyTTL: Int64
 
+    /// A TTL below one microsecond is taken as one: a record must outlive the command that made it.
     public init(idempotencyTTL: Int64 = 24 * Duration.microsecondsPerHour) {
-        self.idempotencyTTL = idempotencyTTL
+        self.idempotencyTTL = max(1, idempotencyTTL)
     }
 }

@@ -38,10 +38,21 @@ extension Refusal {
         )
     }
 
-    static func overflow(_ what: String) -> Refusal {
-        Refusal(
+    /// Which total would pass Int64.max: a user's balance or totals, or a system account.
+    enum OverflowingAccount: String {
+        case user, mint, burn
+    }
+
+    static func overflow(_ account: OverflowingAccount, userID: String, amount: Int64) -> Refusal {
+        let what = switch account {
+        case .user: "\(userID)'s balance or lifetime totals"
+        case .mint: "the tokens issued in total"
+        case .burn: "the tokens spent in total"
+        }
+        return Refusal(
             code: .outOfRange, reason: "AMOUNT_OVERFLOW",
-            message: "the amount would overflow \(what) (limit \(Int64.max))", details: ["account": what]
+            message: "\(amount) more would take \(what) past \(Int64.max)",
+            details: ["account": account.rawValue, "amount": String(amount)]
         )
     }
 

@@ -26,7 +26,8 @@ public enum Validation {
         if let tooLong = text(id, field: "user_id", limit: Limits.maxUserIDBytes) {
             return tooLong
         }
-        if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+        // C0, DEL and C1 (general category Cc): they corrupt logs and terminals.
+        if id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             return .invalid("USER_ID_INVALID", field: "user_id", "user_id must not contain control characters")
         }
         return nil

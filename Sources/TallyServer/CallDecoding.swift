@@ -13,12 +13,7 @@ enum CallDecoding {
     }
 
     static func decode(_ request: Tally_V1_Request, receivedAt: NIODeadline) -> Decoded {
-        let id = request.callID
-        guard id != 0 else {
-            return .answer(Responses.error(
-                callID: 0, .invalidArgument, reason: "CALL_ID_MISSING",
-                "call_id must be non-zero (0 is reserved for connection errors)"))
-        }
+        let id = request.callID  // non-zero: the connection checked it
         guard WireProtocol.supportedVersions.contains(request.protocolVersion) else {
             let supported = WireProtocol.supportedVersions.map(String.init).joined(separator: ",")
             return .answer(Responses.error(
@@ -27,10 +22,11 @@ enum CallDecoding {
                 details: ["requested": String(request.protocolVersion), "supported": supported]))
         }
         guard let method = Method(rawValue: request.method) else {
+            // Echo at most 200 bytes of what was sent, so the answer stays small.
+            let echo = String(decoding: request.method.utf8.prefix(200), as: UTF8.self)
             return .answer(Responses.error(
-                callID: id, .unimplemented, reason: "UNKNOWN_METHOD",
-                "unknown method '\(request.method.prefix(200))'",
-                details: ["method": String(request.method.prefix(200))]))
+                callID: id, .unimplemented, reason: "UNKNOWN_METHOD", "unknown method '\(echo)'",
+                details: ["method": echo]))
         }
         let deadline = request.timeoutMs == 0 ? nil : receivedAt + .milliseconds(Int64(request.timeoutMs))
         do {

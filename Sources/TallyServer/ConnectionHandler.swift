@@ -6,8 +6,12 @@ import TallyWire
 /// One client connection: decodes frames into calls, hands each read's calls to the Writer as
 /// one batch, and writes the answers back with one flush per batch.
 ///
-/// Backpressure: with `maxCallsInFlight` calls unanswered it stops reading from the socket
-/// (the kernel buffer then fills and the client's writes block) until answers drain.
+/// Backpressure: with `maxCallsInFlight` calls unanswered, or answers piling up unread (the
+/// channel is not writable past NIO's write-buffer high-water mark), it stops reading from the
+/// socket; the kernel buffer then fills and the client's writes block until things drain.
+///
+/// Half-close: a client may shut down its sending side after its last request; the answers to
+/// what it sent still arrive, then tallyd closes the connection.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -22,6 +26,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var callsInFlight = 0
     private var readHeld = false
     private var closing = false
+    private var inputClosed = false
 
     init(writer: Writer, maxCallsInFlight: Int, logger: Logger) {
         self.writer = writer
@@ -53,6 +58,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 "frame is not a tally.v1.Request (\(error)); closing the connection")
             return
         }
+        guard request.callID != 0 else {
+            // An answer could not be matched to this call, so the client has lost track of its
+            // calls: end the connection the same way as for a broken frame.
+            closeWithError(
+                context, .invalidArgument, reason: "CALL_ID_MISSING",
+                "call_id must be non-zero (0 is reserved for connection errors); closing the connection")
+            return
+        }
         switch CallDecoding.decode(request, receivedAt: NIODeadline.now()) {
         case .call(let call):
             batch.append(call)
@@ -62,18 +75,33 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if !batch.isEmpty {
-            let calls = batch
-            batch = []
-            batch.reserveCapacity(calls.count)
-            callsInFlight += calls.count
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            writer.submit(calls) { answers in
-                bound.eventLoop.execute { bound.value.deliver(answers) }
-            }
-        }
+        submitBatch(context)
         flushOutbound(context)
         context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent {
+            // The client sent its last request: answer what it sent, then close.
+            inputClosed = true
+            submitBatch(context)
+            flushOutbound(context)
+            closeIfDone(context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Hands every call decoded since the last hand-over to the Writer: one hop per read.
+    private func submitBatch(_ context: ChannelHandlerContext) {
+        guard !batch.isEmpty, !closing else { return }
+        let calls = batch
+        batch = []
+        batch.reserveCapacity(calls.count)
+        callsInFlight += calls.count
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        writer.submit(calls) { answers in
+            bound.eventLoop.execute { bound.value.deliver(answers) }
+        }
     }
 
     private func deliver(_ answers: [WriterAnswer]) {
@@ -81,20 +109,36 @@ final class ConnectionHandler: ChannelDuplexHandler {
         for answer in answers {
             append(Responses.answer(answer))
         }
-        guard let context else { return }
+        guard let context, !closing else { return }
         flushOutbound(context)
-        if readHeld, callsInFlight < maxCallsInFlight {
+        resumeReadingIfHeld(context)
+        closeIfDone(context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if callsInFlight >= maxCallsInFlight || !context.channel.isWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfHeld(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReadingIfHeld(_ context: ChannelHandlerContext) {
+        if readHeld, callsInFlight < maxCallsInFlight, context.channel.isWritable {
             readHeld = false
             context.read()
         }
     }
 
-    func read(context: ChannelHandlerContext) {
-        if callsInFlight >= maxCallsInFlight {
-            readHeld = true
-        } else {
-            context.read()
-        }
+    private func closeIfDone(_ context: ChannelHandlerContext) {
+        guard inputClosed, callsInFlight == 0, !closing else { return }
+        closing = true
+        context.close(promise: nil)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

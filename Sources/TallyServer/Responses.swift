@@ -38,7 +38,8 @@ enum Responses {
             return ok(callID: id, Tally_V1_GetBalanceResponse.with { $0.balance = Tally_V1_Balance(balance) })
         case .applied(let applied):
             switch applied.outcome {
-            case .refused(let refusal):
+            case .refused(var refusal):
+                if applied.replayed { refusal.details["replayed"] = "true" }
                 return refused(callID: id, refusal)
             case .accepted(let receipt):
                 let transaction = Tally_V1_Transaction(receipt.transaction)

@@ -56,6 +56,7 @@ public final class TallyServer: Sendable {
         let maxCallsInFlight = config.maxCallsInFlight
         let bootstrap = ServerBootstrap(group: ioGroup)
             .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 connections.track(channel)
                 return channel.eventLoop.makeCompletedFuture {
@@ -66,6 +67,10 @@ public final class TallyServer: Sendable {
             }
         let listener: any Channel
         do {
+            // Create the socket file without permissions beyond the configured mode, so there is
+            // no moment in which others could connect; then set the mode exactly.
+            let previousMask = umask(mode_t(0o777 & ~config.socketMode))
+            defer { umask(previousMask) }
             listener = try await bootstrap.bind(unixDomainSocketPath: config.socketPath).get()
             try SocketFile.setMode(config.socketPath, config.socketMode)
         } catch {

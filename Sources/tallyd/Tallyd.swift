@@ -23,6 +23,9 @@ struct Tallyd: AsyncParsableCommand {
     @Option(name: .customLong("socket"), help: "Unix socket path clients connect to.")
     var socketPath = "./tally.sock"
 
+    @Option(help: "Socket file permissions, octal: 660 lets tallyd's user and group connect.")
+    var socketMode = "660"
+
     @Option(help: "Seconds between snapshots while there were changes; 0 writes one only at shutdown.")
     var snapshotInterval: Int64 = 5
 
@@ -47,6 +50,9 @@ struct Tallyd: AsyncParsableCommand {
         guard maxCallsInFlight >= 1 else { throw ValidationError("--max-calls-in-flight must be at least 1") }
         guard idempotencyTtlHours >= 1 else { throw ValidationError("--idempotency-ttl-hours must be at least 1") }
         guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777, mode & 0o600 == 0o600 else {
+            throw ValidationError("--socket-mode must be octal like 660 and let the owner read and write")
+        }
     }
 
     func run() async throws {
@@ -59,6 +65,7 @@ struct Tallyd: AsyncParsableCommand {
         let config = ServerConfig(
             socketPath: socketPath, dataDirectory: dataDirectory, snapshotIntervalSeconds: snapshotInterval,
             maxFrameBytes: maxFrameBytes, maxCallsInFlight: maxCallsInFlight,
+            socketMode: UInt32(socketMode, radix: 8) ?? 0o660,
             ledger: LedgerConfig(idempotencyTTL: idempotencyTtlHours * Duration.microsecondsPerHour),
             ioThreads: ioThreads)
 

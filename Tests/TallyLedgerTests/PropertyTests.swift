@@ -70,6 +70,13 @@ import TallyLedger
         }
     }
 
+    static func amount(of command: Command) -> Int64 {
+        switch command {
+        case .credit(let c): c.amount
+        case .spend(let s): s.amount
+        }
+    }
+
     static func compare(
         _ ledger: Ledger, _ model: ReferenceModel, _ applied: Applied, _ expected: ReferenceModel.Result,
         _ command: Command, _ now: Timestamp, _ firstOutcomes: [ReferenceModel.Bytes: Outcome]
@@ -86,6 +93,9 @@ import TallyLedger
                 check(
                     r.details == ["available": "\(available)", "requested": "\(requested)", "shortfall": "\(requested - available)"],
                     "insufficient details \(r.details), model: available \(available) requested \(requested)")
+            }
+            if let account = expected.overflowing {
+                check(r.details == ["account": account, "amount": "\(Self.amount(of: command))"], "overflow details \(r.details), model: \(account)")
             }
         default: problems.append("outcome differs")
         }

@@ -26,6 +26,8 @@ struct ReferenceModel {
         var purged = false
         /// For INSUFFICIENT_TOKENS: the numbers the refusal must carry.
         var insufficient: (available: Int64, requested: Int64)?
+        /// For AMOUNT_OVERFLOW: which total would overflow ("user", "mint" or "burn").
+        var overflowing: String?
     }
 
     struct AccountModel: Equatable {
@@ -72,13 +74,16 @@ struct ReferenceModel {
 
         var answer = Answer.accepted
         var insufficient: (available: Int64, requested: Int64)?
+        var overflowing: String?
         switch command {
         case .credit(let c):
             var a = accounts[Array(c.userID.utf8)] ?? AccountModel()
-            if Int128(a.available) + Int128(c.amount) > Self.maxInt64 || Int128(a.earned) + Int128(c.amount) > Self.maxInt64
-                || issued + Int128(c.amount) > Self.maxInt64  // at most Int64.max tokens issued in total
-            {
+            if Int128(a.available) + Int128(c.amount) > Self.maxInt64 || Int128(a.earned) + Int128(c.amount) > Self.maxInt64 {
                 answer = .refused(.outOfRange, "AMOUNT_OVERFLOW")
+                overflowing = "user"
+            } else if issued + Int128(c.amount) > Self.maxInt64 {  // at most Int64.max tokens issued in total
+                answer = .refused(.outOfRange, "AMOUNT_OVERFLOW")
+                overflowing = "mint"
             } else {
                 a.available += c.amount
                 a.earned += c.amount
@@ -93,6 +98,7 @@ struct ReferenceModel {
                 insufficient = (a.available, s.amount)
             } else if burned + Int128(s.amount) > Self.maxInt64 {
                 answer = .refused(.outOfRange, "AMOUNT_OVERFLOW")
+                overflowing = "burn"
             } else {
                 a.available -= s.amount
                 a.spent += s.amount
@@ -107,7 +113,7 @@ struct ReferenceModel {
         }
         return Result(
             answer: answer, replayed: false, changed: purged || answer == .accepted || !key.isEmpty,
-            purged: purged, insufficient: insufficient)
+            purged: purged, insufficient: insufficient, overflowing: overflowing)
     }
 
     /// Every field of a command; `kind` is nil for a spend.

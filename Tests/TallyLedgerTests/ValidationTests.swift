@@ -40,6 +40,7 @@ import TallyLedger
         for (label, user) in [
             ("NUL", "a\u{0}b"), ("newline", "line\nbreak"), ("tab", "tab\there"), ("escape", "\u{1B}[31mred"),
             ("DEL", "del\u{7F}"), ("unit separator", "\u{1F}"), ("carriage return", "cr\r"),
+            ("C1 next line", "next\u{85}line"), ("C1 CSI", "\u{9B}31m"),
         ] {
             cases.append(
                 Case(name: "credit user with \(label)", command: credit(user, 5), reason: "USER_ID_INVALID", details: ["field": "user_id"]))

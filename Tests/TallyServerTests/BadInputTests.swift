@@ -32,6 +32,8 @@ import TallyWire
                  code: .invalidArgument, reason: "CREDIT_KIND_MISSING"),
             Case(name: "unknown method", request: try! envelope("/tally.v1.Ledger/Steal", spend("u", 1), callID: 7),
                  code: .unimplemented, reason: "UNKNOWN_METHOD"),
+            Case(name: "2 MB unknown method", request: try! envelope(String(repeating: "e\u{301}", count: 700_000), spend("u", 1), callID: 7),
+                 code: .unimplemented, reason: "UNKNOWN_METHOD"),
             Case(name: "wrong protocol version", request: try! envelope(credit, TallyServerTests.credit("u", 5), callID: 7, version: 99),
                  code: .failedPrecondition, reason: "PROTOCOL_VERSION_UNSUPPORTED"),
             Case(name: "payload of the wrong type",
@@ -59,6 +61,7 @@ import TallyWire
         #expect(response.reason == badCase.reason, "\(response)")
         #expect(!response.message.isEmpty)
         #expect(response.payload.isEmpty)
+        #expect(response.message.utf8.count < 1_000, "answers stay small whatever was sent")
         #expect(await server.currentLedger() == before)
         // The same connection keeps working after the refusal.
         #expect(try await client.getBalance(userID: "u").available == 100)
@@ -79,16 +82,47 @@ import TallyWire
         try await server.shutdown()
     }
 
-    @Test func zeroLengthFrameIsAnsweredAndTheConnectionStaysOpen() async throws {
+    /// A zero-length frame is an empty Request: no call id, so no answer could be matched to it.
+    @Test(arguments: ["zero-length frame", "call id 0"])
+    func requestWithoutCallIDEndsTheConnection(_ kind: String) async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         let server = try await scratch.start()
         let raw = try RawConnection(path: scratch.socket)
-        raw.send(frame([]))
+        raw.send(kind == "call id 0" ? try frame(try envelope(Method.credit.rawValue, credit("z", 5), callID: 0)) : frame([]))
         let response = try #require(try raw.response())
-        #expect(response.code == .invalidArgument && response.reason == "CALL_ID_MISSING")
-        raw.send(try frame(try envelope(Method.getBalance.rawValue, Tally_V1_GetBalanceRequest.with { $0.userID = "a" }, callID: 3)))
-        #expect(try raw.response()?.callID == 3)
+        #expect(response.callID == 0 && response.code == .invalidArgument && response.reason == "CALL_ID_MISSING")
+        #expect(raw.isClosedByServer())
+        #expect(await server.currentLedger().balance(of: "z").account.version == 0)
+        try await server.shutdown()
+    }
+
+    @Test func replayedRefusalSaysItIsReplayed() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        let first = await #expect(throws: TallyError.self) { try await client.spend(spend("r", 5, key: "once")) }
+        _ = try await client.credit(credit("r", 50))
+        let again = await #expect(throws: TallyError.self) { try await client.spend(spend("r", 5, key: "once")) }
+        #expect(first?.details["replayed"] == nil)
+        #expect(again?.reason == "INSUFFICIENT_TOKENS" && again?.details["replayed"] == "true")
+        #expect(again?.details["shortfall"] == "5")
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func overflowNamesTheAccountForPrograms() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("o", Int64.max - 1))
+        let user = await #expect(throws: TallyError.self) { try await client.credit(credit("o", 2)) }
+        #expect(user?.code == .outOfRange && user?.reason == "AMOUNT_OVERFLOW" && user?.details["account"] == "user")
+        let mint = await #expect(throws: TallyError.self) { try await client.credit(credit("p", 2)) }
+        #expect(mint?.details["account"] == "mint")
+        await client.close()
         try await server.shutdown()
     }
 

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import TallyClient
 import TallyLedger
@@ -117,6 +118,66 @@ import TallyWire
         }
         #expect(seen == Set(1...500))
         #expect(await server.currentLedger().balance(of: "bp").account.available == 500)
+        try await server.shutdown()
+    }
+
+    /// A client may send its requests, shut down its sending side, and still read every answer.
+    @Test func halfClosedClientStillGetsEveryAnswer() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let raw = try RawConnection(path: scratch.socket)
+        var bytes: [UInt8] = []
+        for i in 1...100 {
+            bytes += try frame(try envelope(Method.credit.rawValue, credit("hc", 2), callID: UInt64(i)))
+        }
+        raw.send(bytes)
+        raw.shutdownWrite()
+        var seen = Set<UInt64>()
+        while let response = try raw.response() {
+            #expect(response.code == .ok)
+            seen.insert(response.callID)
+        }
+        #expect(seen == Set(1...100))
+        #expect(await server.currentLedger().balance(of: "hc").account.available == 200)
+        try await server.shutdown()
+    }
+
+    /// A client that writes and never reads: once its unread answers pass the write buffer's
+    /// high-water mark tallyd stops reading from it, instead of buffering answers without bound.
+    @Test func clientThatNeverReadsIsNotReadFromEither() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let raw = try RawConnection(path: scratch.socket)
+        var flags = fcntl(raw.fd, F_GETFL)
+        flags |= O_NONBLOCK
+        _ = fcntl(raw.fd, F_SETFL, flags)
+        let one = try frame(try envelope(Method.credit.rawValue, credit("nr", 1), callID: 1))
+        let chunk = Array([[UInt8]](repeating: one, count: 1_000).joined())
+        // Write whole frames for as long as the socket takes them. If tallyd kept reading (and
+        // buffering answers nobody reads) this would go on to the 80 MB cap; it must instead
+        // stall for good: half a second without the socket taking a byte.
+        var sent = 0, offset = 0, stalledSince: ContinuousClock.Instant?
+        while sent < chunk.count * 2_000 {
+            let n = chunk[offset...].withUnsafeBytes { Glibc.send(raw.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                sent += n
+                offset = (offset + n) % chunk.count
+                stalledSince = nil
+                continue
+            }
+            let now = ContinuousClock.now
+            if let since = stalledSince, now - since > .milliseconds(500) { break }
+            stalledSince = stalledSince ?? now
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(sent < chunk.count * 2_000, "writes stalled: tallyd stopped reading")
+        // Everyone else is unaffected, and tallyd applied only part of what was sent.
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        let applied = try await client.getBalance(userID: "nr").available
+        #expect(applied > 0 && applied < Int64(sent / one.count), "applied \(applied) of \(sent / one.count) sent")
+        await client.close()
         try await server.shutdown()
     }
 
