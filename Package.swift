@@ -94,6 +94,8 @@ let package = Package(
             dependencies: [
                 "TallyServer", "TallyClient", "TallyWire", "TallyLedger", "TallyStore",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
