@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's CLI session against a real tallyd process: credit, spend, balance, a refusal,
-# Ctrl-C (SIGINT), restart, and the balance is still there.
+# Ctrl-C (SIGINT), restart, and the balance is still there; then kill -9, backup, verify, restore.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --product tallyd >/dev/null && swift build --product tally >/dev/null || exit 1
@@ -14,10 +14,14 @@ check() {  # check NAME EXPECTED-SUBSTRING COMMAND...
   if [[ "$out" == *"$want"* ]]; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL $name: wanted '$want', got (exit $status): $out"; fi
 }
-start() {
+start() {  # waits for this start's "tallyd serving" line (a stale socket file may already exist)
+  local before; before=$(grep -c "tallyd serving" "$work/tallyd.log" 2>/dev/null || true)
   (cd "$work" && exec "$bin/tallyd" >>"$work/tallyd.log" 2>&1) &
   pid=$!
-  for _ in $(seq 100); do [ -S "$TALLY_SOCKET" ] && return; sleep 0.1; done
+  for _ in $(seq 100); do
+    [ "$(grep -c "tallyd serving" "$work/tallyd.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return
+    sleep 0.1
+  done
   echo "tallyd did not start:"; cat "$work/tallyd.log"; exit 1
 }
 stop() {
@@ -36,8 +40,18 @@ stop
 [ -S "$TALLY_SOCKET" ] && { failed=$((failed + 1)); echo "FAIL socket file left after clean shutdown"; }
 start
 check "after restart" "alice: 70 available" "$bin/tally" balance alice
-check "loaded" "loaded snapshot: 1 accounts" cat "$work/tallyd.log"
+check "recovered" "recovered 1 accounts, 2 transactions" cat "$work/tallyd.log"
+# A kill -9 right after an acknowledged credit: the journal has it.
+check "credit before crash" "75 available" "$bin/tally" credit alice 5
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+start
+check "after kill -9" "alice: 75 available" "$bin/tally" balance alice
+check "replayed" "1 record(s) replayed" cat "$work/tallyd.log"
+check "backup" "backup $work/backup.tally: 1 accounts" "$bin/tally" backup "$work/backup.tally"
 stop
+check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
+check "restore" "restored 1 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
+check "verify backup" "through journal record 3" "$bin/tallyd" verify "$work/backup.tally"
 rm -rf "$work"
 echo "smoke: $passed passed, $failed failed"
 [ $failed = 0 ]

@@ -15,6 +15,12 @@ struct WriterCall: Sendable {
     var operation: Operation
 }
 
+/// An operation on tallyd itself, served by the Snapshotter rather than the Writer.
+enum AdminCall: Sendable {
+    case snapshot
+    case backup(path: String)
+}
+
 /// The Writer's answer to one call.
 struct WriterAnswer: Sendable {
     enum Result: Sendable {

@@ -8,6 +8,7 @@ import TallyWire
 enum CallDecoding {
     enum Decoded {
         case call(WriterCall)
+        case admin(callID: UInt64, AdminCall)
         /// Refused before reaching the Writer.
         case answer(Tally_V1_Response)
     }
@@ -42,6 +43,16 @@ enum CallDecoding {
                 operation = .apply(.credit(try Tally_V1_CreditRequest(serializedBytes: request.payload).ledgerValue))
             case .spend:
                 operation = .apply(.spend(try Tally_V1_SpendRequest(serializedBytes: request.payload).ledgerValue))
+            case .snapshot:
+                _ = try Tally_V1_SnapshotRequest(serializedBytes: request.payload)
+                return .admin(callID: id, .snapshot)
+            case .backup:
+                let path = try Tally_V1_BackupRequest(serializedBytes: request.payload).path
+                if let problem = BackupPath.problem(path) {
+                    return .answer(Responses.error(
+                        callID: id, .invalidArgument, reason: "BACKUP_PATH_INVALID", problem, details: ["path": path]))
+                }
+                return .admin(callID: id, .backup(path: path))
             }
             return .call(WriterCall(callID: id, method: method, deadline: deadline, operation: operation))
         } catch {
@@ -58,6 +69,8 @@ extension Method {
         case .getBalance: "tally.v1.GetBalanceRequest"
         case .credit: "tally.v1.CreditRequest"
         case .spend: "tally.v1.SpendRequest"
+        case .snapshot: "tally.v1.SnapshotRequest"
+        case .backup: "tally.v1.BackupRequest"
         }
     }
 }

@@ -18,6 +18,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let writer: Writer
+    private let snapshotter: Snapshotter
     private let maxCallsInFlight: Int
     private let logger: Logger
     private var context: ChannelHandlerContext?
@@ -28,8 +29,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var closing = false
     private var inputClosed = false
 
-    init(writer: Writer, maxCallsInFlight: Int, logger: Logger) {
+    init(writer: Writer, snapshotter: Snapshotter, maxCallsInFlight: Int, logger: Logger) {
         self.writer = writer
+        self.snapshotter = snapshotter
         self.maxCallsInFlight = maxCallsInFlight
         self.logger = logger
         self.outbound = ByteBufferAllocator().buffer(capacity: 0)
@@ -69,6 +71,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         switch CallDecoding.decode(request, receivedAt: NIODeadline.now()) {
         case .call(let call):
             batch.append(call)
+        case .admin(let callID, let call):
+            admin(callID, call, context: context)
         case .answer(let response):
             append(response)
         }
@@ -102,6 +106,33 @@ final class ConnectionHandler: ChannelDuplexHandler {
         writer.submit(calls) { answers in
             bound.eventLoop.execute { bound.value.deliver(answers) }
         }
+    }
+
+    private func admin(_ callID: UInt64, _ call: AdminCall, context: ChannelHandlerContext) {
+        callsInFlight += 1
+        let written: EventLoopFuture<Snapshotter.Written>
+        let method: Method
+        switch call {
+        case .snapshot:
+            written = snapshotter.snapshotNow()
+            method = .snapshot
+        case .backup(let path):
+            written = snapshotter.backup(to: path)
+            method = .backup
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        written.hop(to: context.eventLoop).whenComplete { result in
+            bound.value.deliverAdmin(Responses.admin(callID: callID, method, result))
+        }
+    }
+
+    private func deliverAdmin(_ response: Tally_V1_Response) {
+        callsInFlight -= 1
+        append(response)
+        guard let context, !closing else { return }
+        flushOutbound(context)
+        resumeReadingIfHeld(context)
+        closeIfDone(context)
     }
 
     private func deliver(_ answers: [WriterAnswer]) {

@@ -31,6 +31,28 @@ enum Responses {
         error(callID: callID, Tally_V1_Code(refusal.code), reason: refusal.reason, refusal.message, details: refusal.details)
     }
 
+    static func admin(callID: UInt64, _ method: Method, _ result: Result<Snapshotter.Written, any Error>) -> Tally_V1_Response {
+        switch result {
+        case .failure(let failure):
+            return error(callID: callID, .internal, reason: "SNAPSHOT_FAILED", "could not write the snapshot: \(failure)")
+        case .success(let written):
+            if method == .backup {
+                return ok(callID: callID, Tally_V1_BackupResponse.with {
+                    $0.path = written.path
+                    $0.journalSequence = written.sequence
+                    $0.bytes = Int64(written.bytes)
+                    $0.accounts = Int64(written.accounts)
+                })
+            }
+            return ok(callID: callID, Tally_V1_SnapshotResponse.with {
+                $0.path = written.path
+                $0.journalSequence = written.sequence
+                $0.bytes = Int64(written.bytes)
+                $0.accounts = Int64(written.accounts)
+            })
+        }
+    }
+
     static func answer(_ answer: WriterAnswer) -> Tally_V1_Response {
         let id = answer.callID
         switch answer.result {
@@ -57,8 +79,8 @@ enum Responses {
                         $0.balance = balance
                         $0.replayed = applied.replayed
                     })
-                case .getBalance:
-                    return error(callID: id, .internal, reason: "INTERNAL", "a read produced a receipt")
+                case .getBalance, .snapshot, .backup:
+                    return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced a receipt")
                 }
             }
         case .deadlineExceeded:

@@ -1,13 +1,22 @@
 import TallyLedger
 import TallyWire
 
+/// How mutations are made durable before they are answered (docs/operations.md).
+public enum FsyncMode: Equatable, Sendable {
+    /// Journal + fdatasync before the answer, shared by everything in flight (group commit).
+    case always
+    /// Journal written before the answer, fdatasync every `milliseconds`.
+    case interval(milliseconds: Int64)
+    /// No journal: durable only once a (periodic, fsynced) snapshot holds it.
+    case never
+}
+
 /// Everything tallyd is told at start. Each default is what `tallyd` with no flags runs on.
 public struct ServerConfig: Sendable {
     public var socketPath: String
     public var dataDirectory: String
-    /// Seconds between snapshots while there were changes; 0 turns periodic snapshots off
-    /// (a snapshot is still written on clean shutdown).
-    public var snapshotIntervalSeconds: Int64
+    public var fsync: FsyncMode
+    public var snapshots: SnapshotPolicy
     /// Largest frame accepted (length prefix not counted). docs/protocol.md.
     public var maxFrameBytes: Int
     /// Calls a connection may have unanswered before tallyd stops reading from it.
@@ -17,20 +26,27 @@ public struct ServerConfig: Sendable {
     public var ledger: LedgerConfig
     /// I/O threads for connections (the Writer has its own).
     public var ioThreads: Int
+    /// Start even if the journal is damaged, dropping everything after the first damage.
+    public var repair: Bool
+    /// Journal segment size before a new one is started.
+    public var journalSegmentBytes: Int
 
     public init(
-        socketPath: String = "./tally.sock", dataDirectory: String = "./tally-data",
-        snapshotIntervalSeconds: Int64 = 5, maxFrameBytes: Int = Frame.defaultMaxBytes,
+        socketPath: String = "./tally.sock", dataDirectory: String = "./tally-data", fsync: FsyncMode = .always,
+        snapshots: SnapshotPolicy = SnapshotPolicy(), maxFrameBytes: Int = Frame.defaultMaxBytes,
         maxCallsInFlight: Int = 1_024, socketMode: UInt32 = 0o660, ledger: LedgerConfig = LedgerConfig(),
-        ioThreads: Int = 1
+        ioThreads: Int = 1, repair: Bool = false, journalSegmentBytes: Int = 64 << 20
     ) {
         self.socketPath = socketPath
         self.dataDirectory = dataDirectory
-        self.snapshotIntervalSeconds = snapshotIntervalSeconds
+        self.fsync = fsync
+        self.snapshots = snapshots
         self.maxFrameBytes = maxFrameBytes
         self.maxCallsInFlight = maxCallsInFlight
         self.socketMode = socketMode
         self.ledger = ledger
         self.ioThreads = ioThreads
+        self.repair = repair
+        self.journalSegmentBytes = journalSegmentBytes
     }
 }

@@ -17,6 +17,8 @@ public final class TallyServer: Sendable {
     private let snapshotPool: NIOThreadPool
     private let dataDirectory: DataDirectory
     private let writer: Writer
+    private let journal: any Journal
+    private let snapshotter: Snapshotter
     private let listener: any Channel
     private let connections: Connections
     private let stopped: Mutex<Bool> = Mutex(false)
@@ -25,22 +27,33 @@ public final class TallyServer: Sendable {
     public struct Startup: Sendable {
         public var accounts: Int
         public var transactions: Int
-        public var loadedSnapshot: Bool
-        public var milliseconds: Double
+        public var recovery: Recovery.Report
+        public var loadedSnapshot: Bool { recovery.snapshotPath != nil }
+        public var milliseconds: Double { recovery.milliseconds }
     }
 
     public let startup: Startup
 
-    public static func start(config: ServerConfig, logger: Logger = Logger(label: "tallyd")) async throws -> TallyServer {
-        let began = NIODeadline.now()
+    /// Recovers the data directory, starts the journal and the Writer, and listens. `io` is the
+    /// journal's file layer (tests inject failures through it).
+    public static func start(
+        config: ServerConfig, logger: Logger = Logger(label: "tallyd"), io: any JournalIO = PosixJournalIO()
+    ) async throws -> TallyServer {
         let dataDirectory = try DataDirectory(config.dataDirectory)
-        let loaded = try SnapshotFile.load(from: dataDirectory.path, config: config.ledger)
-        let ledger = loaded ?? Ledger(config: config.ledger)
-        let startup = Startup(
-            accounts: ledger.accounts.count, transactions: ledger.transactions.count, loadedSnapshot: loaded != nil,
-            milliseconds: Double((NIODeadline.now() - began).nanoseconds) / 1e6)
+        let recovered = try Recovery.run(dataDirectory: dataDirectory.path, config: config.ledger, repair: config.repair)
+        let ledger = recovered.ledger
+        let startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
 
         try SocketFile.prepare(config.socketPath)
+        let journal: any Journal
+        switch config.fsync {
+        case .always, .interval:
+            journal = try FileJournal(
+                dataDirectory: dataDirectory.path, nextSequence: recovered.nextSequence, existingSegments: recovered.segments,
+                mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io)
+        case .never:
+            journal = SnapshotsOnly()
+        }
 
         let ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.ioThreads))
         let writerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -48,8 +61,11 @@ public final class TallyServer: Sendable {
         let snapshotPool = NIOThreadPool(numberOfThreads: 1)
         snapshotPool.start()
         let writer = Writer(
-            ledger: ledger, loop: writerGroup.next(), journal: SnapshotsOnly(), dataDirectory: dataDirectory.path,
-            snapshotPool: snapshotPool, logger: logger)
+            ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
+            snapshots: config.snapshots, logger: logger)
+        let snapshotter = Snapshotter(
+            writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,
+            lastSequence: recovered.report.snapshotSequence, logger: logger)
         let connections = Connections()
 
         let maxFrameBytes = config.maxFrameBytes
@@ -62,7 +78,8 @@ public final class TallyServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(writer: writer, maxCallsInFlight: maxCallsInFlight, logger: logger))
+                        ConnectionHandler(
+                            writer: writer, snapshotter: snapshotter, maxCallsInFlight: maxCallsInFlight, logger: logger))
                 }
             }
         let listener: any Channel
@@ -79,16 +96,23 @@ public final class TallyServer: Sendable {
             try? await snapshotPool.shutdownGracefully()
             throw error
         }
-        await writer.startPeriodicSnapshots(every: config.snapshotIntervalSeconds)
+        snapshotter.start()
+        if case .interval(let milliseconds) = config.fsync {
+            writer.loop.scheduleRepeatedTask(initialDelay: .milliseconds(milliseconds), delay: .milliseconds(milliseconds)) { _ in
+                journal.sync()
+            }
+        }
         return TallyServer(
             config: config, logger: logger, ioGroup: ioGroup, writerGroup: writerGroup, snapshotPool: snapshotPool,
-            dataDirectory: dataDirectory, writer: writer, listener: listener, connections: connections, startup: startup)
+            dataDirectory: dataDirectory, writer: writer, journal: journal, snapshotter: snapshotter, listener: listener,
+            connections: connections, startup: startup)
     }
 
     private init(
         config: ServerConfig, logger: Logger, ioGroup: MultiThreadedEventLoopGroup,
         writerGroup: MultiThreadedEventLoopGroup, snapshotPool: NIOThreadPool, dataDirectory: DataDirectory,
-        writer: Writer, listener: any Channel, connections: Connections, startup: Startup
+        writer: Writer, journal: any Journal, snapshotter: Snapshotter, listener: any Channel, connections: Connections,
+        startup: Startup
     ) {
         self.config = config
         self.logger = logger
@@ -97,6 +121,8 @@ public final class TallyServer: Sendable {
         self.snapshotPool = snapshotPool
         self.dataDirectory = dataDirectory
         self.writer = writer
+        self.journal = journal
+        self.snapshotter = snapshotter
         self.listener = listener
         self.connections = connections
         self.startup = startup
@@ -109,8 +135,14 @@ public final class TallyServer: Sendable {
 
     public var connectionCount: Int { connections.count }
 
+    /// The durable state and its last journal record (tests).
+    public func durableState() async -> (sequence: UInt64, ledger: Ledger) {
+        await writer.durableState()
+    }
+
     /// Clean shutdown: stop listening and remove the socket file, let the Writer finish what it
-    /// was given, write a final snapshot, then close every connection.
+    /// was given and wait until it is durable, write a final snapshot, close the journal, then
+    /// close every connection.
     public func shutdown() async throws {
         let first = stopped.withLock { stopped in
             defer { stopped = true }
@@ -119,18 +151,24 @@ public final class TallyServer: Sendable {
         guard first else { return }
         try? await listener.close()
         unlink(config.socketPath)
-        let (ledger, changed) = await writer.stop()
+        let state = await writer.stop()
         var snapshotError: (any Error)?
-        if changed {
-            let directory = dataDirectory.path
-            do {
-                let bytes = try await snapshotPool.runIfActive { try SnapshotFile.write(ledger, to: directory) }
-                logger.info("final snapshot written", metadata: ["bytes": "\(bytes)", "accounts": "\(ledger.accounts.count)"])
-            } catch {
-                logger.critical("final snapshot failed", metadata: ["error": "\(error)"])
-                snapshotError = error
+        do {
+            if let written = try await snapshotter.final(state).get() {
+                logger.info(
+                    "final snapshot written",
+                    metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)", "accounts": "\(written.accounts)"])
             }
+        } catch {
+            // The journal still holds everything: the next start replays it.
+            logger.error("final snapshot failed", metadata: ["error": "\(error)"])
+            snapshotError = error
         }
+        let journal = self.journal
+        let closed: Result<Void, any Error> = await withCheckedContinuation { continuation in
+            journal.close { continuation.resume(returning: $0) }
+        }
+        if case .failure(let error) = closed { snapshotError = snapshotError ?? error }
         for channel in connections.all {
             try? await channel.close()
         }

@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import NIOCore
 import NIOPosix
@@ -7,6 +8,13 @@ import TallyStore
 /// The only code that mutates the Ledger. Its executor is a dedicated NIO event loop, so
 /// connections hand it whole batches with one `execute` (no `await` per request) and it
 /// applies them one command at a time.
+///
+/// Durability: every state-changing command becomes a journal record with the next sequence
+/// number. A batch's answers wait until the journal reports everything up to its last record
+/// durable, so nothing is answered that a crash could take back; reads and refusals wait too,
+/// since they may depend on changes not yet durable. The Writer keeps an O(1) copy of the state
+/// as of each batch in flight; if the journal fails, it goes back to the last durable state,
+/// answers the undurable batches UNAVAILABLE, and refuses mutations from then on.
 public actor Writer {
     nonisolated let loop: any EventLoop
     public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
@@ -15,32 +23,38 @@ public actor Writer {
     private var clock: WriterClock
     private let journal: any Journal
     private let logger: Logger
-    /// Off once shutdown begins or durability failed: mutations answer UNAVAILABLE.
+    private var nextSequence: UInt64
+
+    /// The newest state whose every record is durable, and the batches waiting to become so.
+    private var durable: (sequence: UInt64, ledger: Ledger)
+    private var inFlight: Deque<(sequence: UInt64, ledger: Ledger)> = []
+    private struct Waiting {
+        var afterSequence: UInt64
+        var answers: [WriterAnswer]
+        var reply: @Sendable ([WriterAnswer]) -> Void
+    }
+    private var waiting: Deque<Waiting> = []
+    private var drained: [CheckedContinuation<Void, Never>] = []
+
+    /// Off once shutdown begins or the journal failed: mutations answer UNAVAILABLE.
     private var acceptingMutations = true
-    private var refusalReason = ("SHUTTING_DOWN", "tallyd is shutting down; retry against the next instance")
+    private var refusal = (reason: "SHUTTING_DOWN", message: "tallyd is shutting down; retry against the next instance")
 
-    // Snapshots
-    private let dataDirectory: String
-    private let snapshotPool: NIOThreadPool
-    private var changesSinceSnapshot = 0
-    private var snapshotInFlight = false
-    private var snapshotTask: RepeatedTask?
+    let snapshots: SnapshotPolicy
 
-    init(
-        ledger: Ledger, loop: any EventLoop, journal: any Journal, dataDirectory: String,
-        snapshotPool: NIOThreadPool, logger: Logger
-    ) {
+    init(ledger: Ledger, nextSequence: UInt64, loop: any EventLoop, journal: any Journal, snapshots: SnapshotPolicy, logger: Logger) {
         self.ledger = ledger
+        self.nextSequence = nextSequence
+        self.durable = (nextSequence - 1, ledger)
         self.loop = loop
         self.clock = WriterClock(after: ledger.lastTimestamp)
         self.journal = journal
-        self.dataDirectory = dataDirectory
-        self.snapshotPool = snapshotPool
+        self.snapshots = snapshots
         self.logger = logger
     }
 
     /// Hands a batch to the Writer: one hop onto its loop for the whole batch. `reply` runs
-    /// on the Writer's loop once every mutation in the batch is durable.
+    /// on the Writer's loop once the batch and everything before it is durable.
     nonisolated func submit(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
         loop.execute {
             self.assumeIsolated { $0.process(calls, reply: reply) }
@@ -50,7 +64,7 @@ public actor Writer {
     private func process(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
         var answers: [WriterAnswer] = []
         answers.reserveCapacity(calls.count)
-        var journaled: [(Command, Timestamp)] = []
+        var records: [JournalRecord] = []
         let now = NIODeadline.now()
         for call in calls {
             if let deadline = call.deadline, deadline < now {
@@ -62,99 +76,92 @@ public actor Writer {
                 answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .balance(ledger.balance(of: userID))))
             case .apply(let command):
                 guard acceptingMutations else {
-                    let (reason, message) = refusalReason
-                    answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .unavailable(reason: reason, message: message)))
+                    answers.append(WriterAnswer(
+                        callID: call.callID, method: call.method,
+                        result: .unavailable(reason: refusal.reason, message: refusal.message)))
                     continue
                 }
                 let stamp = clock.stamp()
                 let applied = ledger.apply(command, at: stamp)
                 if applied.changedState {
-                    journaled.append((command, stamp))
+                    records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp))
+                    nextSequence += 1
                 }
                 answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .applied(applied)))
             }
         }
-        guard !journaled.isEmpty else {
-            reply(answers)
-            return
-        }
-        changesSinceSnapshot += journaled.count
-        // The seam for the write-ahead journal: answers leave only once the batch is durable.
-        let loop = self.loop
-        let batchAnswers = answers
-        journal.append(journaled) { result in
-            loop.execute {
-                self.assumeIsolated { writer in
-                    if case .failure(let error) = result {
-                        reply(writer.durabilityFailed(error, answers: batchAnswers))
-                    } else {
-                        reply(batchAnswers)
-                    }
-                }
+        if let last = records.last?.sequence {
+            inFlight.append((last, ledger))
+            journal.append(records) { [loop] result in
+                loop.execute { self.assumeIsolated { $0.journaled(through: last, result) } }
             }
         }
+        waiting.append(Waiting(afterSequence: nextSequence - 1, answers: answers, reply: reply))
+        releaseDurableReplies()
     }
 
-    /// A batch could not be made durable: stop taking mutations and say so, rather than
-    /// answering OK for something a crash would lose.
-    private func durabilityFailed(_ error: any Error, answers: [WriterAnswer]) -> [WriterAnswer] {
-        logger.critical("journal write failed; refusing mutations from now on", metadata: ["error": "\(error)"])
-        acceptingMutations = false
-        refusalReason = ("JOURNAL_FAILED", "tallyd cannot make changes durable (\(error)); mutations are refused, reads still work")
-        return answers.map { answer in
-            guard case .applied = answer.result else { return answer }
-            let (reason, message) = refusalReason
-            return WriterAnswer(callID: answer.callID, method: answer.method, result: .unavailable(reason: reason, message: message))
-        }
-    }
-
-    // MARK: Snapshots
-
-    /// Starts writing a snapshot every `seconds` while there were changes.
-    func startPeriodicSnapshots(every seconds: Int64) {
-        guard seconds > 0 else { return }
-        snapshotTask = loop.scheduleRepeatedTask(initialDelay: .seconds(seconds), delay: .seconds(seconds)) { [self] _ in
-            self.assumeIsolated { $0.snapshotIfChanged() }
-        }
-    }
-
-    private func snapshotIfChanged() {
-        guard changesSinceSnapshot > 0, !snapshotInFlight else { return }
-        // An O(1) copy: the Ledger is built on persistent collections, so the Writer keeps
-        // going while the copy is encoded and written on the thread pool.
-        let copy = ledger
-        let changes = changesSinceSnapshot
-        changesSinceSnapshot = 0
-        snapshotInFlight = true
-        let directory = dataDirectory
-        let logger = self.logger
-        snapshotPool.submit { state in
-            let result: Result<Int, any Error> = state == .active
-                ? Result { try SnapshotFile.write(copy, to: directory) }
-                : .failure(StoreError("snapshot thread pool stopped"))
-            self.loop.execute {
-                self.assumeIsolated { writer in
-                    writer.snapshotInFlight = false
-                    switch result {
-                    case .success(let bytes):
-                        logger.debug("snapshot written", metadata: ["bytes": "\(bytes)", "changes": "\(changes)"])
-                    case .failure(let error):
-                        writer.changesSinceSnapshot += changes  // try again next time
-                        logger.error("snapshot failed", metadata: ["error": "\(error)"])
-                    }
+    /// The journal's report on the batch ending at record `sequence` (reports come in order).
+    private func journaled(through sequence: UInt64, _ result: Result<Void, any Error>) {
+        switch result {
+        case .success:
+            while let first = inFlight.first, first.sequence <= sequence {
+                durable = inFlight.removeFirst()
+            }
+            releaseDurableReplies()
+        case .failure(let error):
+            if acceptingMutations || refusal.reason != "JOURNAL_FAILED" {
+                logger.critical(
+                    "journal write failed: refusing every mutation from now on, reads still answered",
+                    metadata: ["error": "\(error)", "durable_through": "\(durable.sequence)"])
+                acceptingMutations = false
+                refusal = ("JOURNAL_FAILED", "tallyd cannot make changes durable (\(error)); mutations are refused, reads still work")
+            }
+            // Back to the last durable state: what was never durable was never answered.
+            ledger = durable.ledger
+            nextSequence = durable.sequence + 1
+            inFlight.removeAll()
+            while let batch = waiting.first {
+                waiting.removeFirst()
+                let answers = batch.answers.map { answer in
+                    batch.afterSequence <= durable.sequence
+                        ? answer
+                        : WriterAnswer(
+                            callID: answer.callID, method: answer.method,
+                            result: .unavailable(reason: refusal.reason, message: refusal.message))
                 }
+                batch.reply(answers)
             }
         }
+        if inFlight.isEmpty {
+            for continuation in drained { continuation.resume() }
+            drained.removeAll()
+        }
     }
 
-    /// Stops taking mutations and returns the final state, for the snapshot of a clean shutdown.
-    /// Runs after every batch submitted before it (the loop is FIFO).
-    func stop() -> (ledger: Ledger, changed: Bool) {
+    private func releaseDurableReplies() {
+        while let first = waiting.first, first.afterSequence <= durable.sequence {
+            waiting.removeFirst()
+            first.reply(first.answers)
+        }
+    }
+
+    // MARK: State for snapshots, backups and shutdown
+
+    /// The newest durable state: what a snapshot or backup may hold.
+    func durableState() -> (sequence: UInt64, ledger: Ledger) { durable }
+
+    /// Stops taking mutations, waits until every batch handed over before is durable, and
+    /// returns the final state. Runs after every batch submitted before it (the loop is FIFO).
+    func stop() async -> (sequence: UInt64, ledger: Ledger) {
         acceptingMutations = false
-        snapshotTask?.cancel()
-        return (ledger, changesSinceSnapshot > 0 || snapshotInFlight)
+        if !inFlight.isEmpty {
+            await withCheckedContinuation { drained.append($0) }
+        }
+        return durable
     }
 
-    /// For tests and the health report: the Ledger as of now.
+    /// For tests and the health report: the Ledger as of now (durable or not).
     func currentLedger() -> Ledger { ledger }
+
+    var journalBytes: Int { journal.bytesAppended }
 }

@@ -44,11 +44,45 @@ enum DurableFile {
 
     static func syncDirectory(of path: String) throws {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let dirPath = directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory
+        try syncDirectory(directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory)
+    }
+
+    /// fsync of a directory: makes the creation, removal or renaming of its entries durable.
+    static func syncDirectory(_ dirPath: String) throws {
         let fd = open(dirPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError.posix("cannot open directory", path: dirPath) }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync directory", path: dirPath) }
+    }
+
+    /// The names in a directory (not "." or ".."); empty if it does not exist.
+    static func list(_ directory: String) throws -> [String] {
+        guard let dir = opendir(directory) else {
+            if errno == ENOENT { return [] }
+            throw StoreError.posix("cannot list", path: directory)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Cuts a file to `length` bytes, durably.
+    static func truncate(_ path: String, to length: Int) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StoreError.posix("cannot open", path: path) }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(length)) == 0 else { throw StoreError.posix("cannot truncate", path: path) }
+        guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: path) }
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        if mkdir(path, 0o750) != 0, errno != EEXIST { throw StoreError.posix("cannot create directory", path: path) }
     }
 
     /// The whole file, or nil if it does not exist.

@@ -2,19 +2,38 @@ import TallyLedger
 
 /// Where accepted mutations become durable before their answers leave the Writer.
 ///
-/// The Writer hands over every state-changing command of a batch, stamped as applied, and
-/// answers the batch only when `onDurable` runs. The write-ahead journal (group commit, fsync)
-/// implements this next; until then `SnapshotsOnly` makes commands durable only at the next
-/// snapshot, which is what `--fsync never` will mean.
+/// The Writer hands over every state-changing command of a batch as a record with the next
+/// sequence number, and answers the batch only when `onDurable` reports success. Callbacks run
+/// in the order of the `append` calls.
 public protocol Journal: Sendable {
-    func append(_ commands: [(Command, Timestamp)], onDurable: @escaping @Sendable (Result<Void, Error>) -> Void)
+    func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void)
+    /// Starts a new segment for the records after those already appended (at a snapshot).
+    func rotate()
+    /// Removes the segments every record of which has a sequence number up to `sequence`.
+    func removeSegments(coveredThrough sequence: UInt64)
+    /// fdatasync now (the periodic sync of `--fsync interval`).
+    func sync()
+    /// Bytes appended since start: the Writer snapshots when enough have accumulated.
+    var bytesAppended: Int { get }
+    /// Writes and syncs what is queued, then closes. `done` runs when that finished.
+    func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void)
 }
 
-/// No journal: acknowledges at once. A crash loses what the last snapshot did not hold.
+/// `--fsync never`: no journal. A command is durable once a snapshot holding it is; a crash
+/// loses what the last snapshot did not hold.
 public struct SnapshotsOnly: Journal {
     public init() {}
 
-    public func append(_ commands: [(Command, Timestamp)], onDurable: @escaping @Sendable (Result<Void, Error>) -> Void) {
+    public func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         onDurable(.success(()))
+    }
+
+    public func rotate() {}
+    public func removeSegments(coveredThrough sequence: UInt64) {}
+    public func sync() {}
+    public var bytesAppended: Int { 0 }
+
+    public func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        done(.success(()))
     }
 }

@@ -6,8 +6,9 @@ import TallyWire
 /// The Ledger's whole state as a protobuf message (tally.store.v1.Snapshot), and back.
 /// Records are sorted, so the same state always encodes to the same bytes.
 public enum LedgerSnapshot {
-    public static func encode(_ ledger: Ledger) throws -> [UInt8] {
+    public static func encode(_ ledger: Ledger, journalSequence: UInt64 = 0) throws -> [UInt8] {
         var snapshot = Tally_Store_V1_Snapshot()
+        snapshot.journalSequence = journalSequence
         snapshot.lastTimestampUs = ledger.lastTimestamp
         snapshot.nextTransactionID = ledger.nextTransactionID
         snapshot.mint = ledger.mint
@@ -26,7 +27,7 @@ public enum LedgerSnapshot {
 
     /// Rebuilds a Ledger; throws if the message is not a valid state (bad enum values,
     /// duplicate records, broken invariants).
-    public static func decode(_ bytes: [UInt8], config: LedgerConfig) throws -> Ledger {
+    public static func decode(_ bytes: [UInt8], config: LedgerConfig) throws -> (ledger: Ledger, sequence: UInt64) {
         let snapshot = try Tally_Store_V1_Snapshot(serializedBytes: bytes)
         var accounts = TreeDictionary<ExactString, Account>()
         for balance in snapshot.accounts {
@@ -55,7 +56,13 @@ public enum LedgerSnapshot {
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
         }
-        return ledger
+        return (ledger, snapshot.journalSequence)
+    }
+
+    /// CRC-32C of the canonical encoding: equal states give equal checksums (for `verify` and
+    /// for comparing a recovered state with a live one).
+    public static func stateChecksum(_ ledger: Ledger) throws -> UInt32 {
+        CRC32C.checksum(try encode(ledger))
     }
 }
 

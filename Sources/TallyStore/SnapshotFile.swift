@@ -1,6 +1,8 @@
+import Glibc
 import TallyLedger
 
-/// A snapshot file: a fixed header, then the encoded Ledger state.
+/// Snapshot files: `snapshot-<journal sequence, 20 digits>.tally` in the data directory, each a
+/// fixed header and the encoded Ledger state.
 ///
 ///     magic    8 bytes  "TALLYSNP"
 ///     format   u32 BE   1
@@ -8,45 +10,83 @@ import TallyLedger
 ///     checksum u32 BE   CRC-32C of the payload
 ///     payload  length bytes of tally.store.v1.Snapshot
 public enum SnapshotFile {
-    public static let fileName = "snapshot"
     static let magic = Array("TALLYSNP".utf8)
     static let format: UInt32 = 1
     static let headerBytes = 8 + 4 + 8 + 4
+    /// Snapshots kept: the newest, and one before it in case the newest is damaged.
+    public static let kept = 2
 
-    public static func path(in directory: String) -> String { directory + "/" + fileName }
+    public static func fileName(sequence: UInt64) -> String {
+        let digits = String(sequence)
+        return "snapshot-" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".tally"
+    }
 
-    /// Writes `ledger` durably (see DurableFile). Meant to run off the Writer, on a copy.
-    public static func write(_ ledger: Ledger, to directory: String) throws -> Int {
-        let payload = try LedgerSnapshot.encode(ledger)
+    static func sequence(ofFileNamed name: String) -> UInt64? {
+        guard name.hasPrefix("snapshot-"), name.hasSuffix(".tally") else { return nil }
+        let digits = name.dropFirst("snapshot-".count).dropLast(".tally".count)
+        guard digits.count == 20 else { return nil }
+        return UInt64(digits)
+    }
+
+    /// The snapshots in `directory`, newest (highest sequence) first.
+    public static func list(in directory: String) throws -> [(sequence: UInt64, path: String)] {
+        try DurableFile.list(directory).compactMap { name in
+            sequence(ofFileNamed: name).map { ($0, directory + "/" + name) }
+        }.sorted { $0.sequence > $1.sequence }
+    }
+
+    /// The encoded file for `ledger` as of journal record `sequence`.
+    public static func encode(_ ledger: Ledger, sequence: UInt64) throws -> [UInt8] {
+        let payload = try LedgerSnapshot.encode(ledger, journalSequence: sequence)
         var file = magic
         file.reserveCapacity(headerBytes + payload.count)
         append(format, to: &file)
         append(UInt64(payload.count), to: &file)
         append(CRC32C.checksum(payload), to: &file)
         file += payload
-        try DurableFile.write(file, to: path(in: directory))
-        return file.count
+        return file
     }
 
-    /// The Ledger stored in `directory`, nil if there is no snapshot yet. Throws with the file
-    /// name and what is wrong if the snapshot is damaged: tallyd must not start on a guess.
-    public static func load(from directory: String, config: LedgerConfig) throws -> Ledger? {
-        let path = path(in: directory)
-        guard let bytes = try DurableFile.read(path) else { return nil }
-        func damaged(_ what: String) -> StoreError {
-            StoreError("snapshot \(path) is damaged: \(what). Restore it from a backup, or move it away to start with an empty ledger.")
+    /// Writes a snapshot durably to `path` (temp file, fsync, rename, fsync of the directory).
+    /// Meant to run off the Writer, on an O(1) copy of the state. Returns the bytes written.
+    @discardableResult
+    public static func write(_ ledger: Ledger, sequence: UInt64, to path: String) throws -> Int {
+        let bytes = try encode(ledger, sequence: sequence)
+        try DurableFile.write(bytes, to: path)
+        return bytes.count
+    }
+
+    /// Writes the data directory's next snapshot and removes all but the newest `kept`.
+    /// Returns the path and the oldest sequence still kept (journal before it may go).
+    public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, in directory: String) throws
+        -> (path: String, bytes: Int, oldestKept: UInt64)
+    {
+        let path = directory + "/" + fileName(sequence: sequence)
+        let bytes = try write(ledger, sequence: sequence, to: path)
+        let all = try list(in: directory)
+        for old in all.dropFirst(kept) {
+            unlink(old.path)
         }
+        if all.count > kept { try DurableFile.syncDirectory(directory) }
+        return (path, bytes, all.prefix(kept).last?.sequence ?? sequence)
+    }
+
+    /// Reads a snapshot file. Throws with the file name and what is wrong if it is damaged:
+    /// tallyd must not start on a guess.
+    public static func read(_ path: String, config: LedgerConfig) throws -> (ledger: Ledger, sequence: UInt64) {
+        guard let bytes = try DurableFile.read(path) else { throw StoreError("snapshot \(path) does not exist") }
+        func damaged(_ what: String) -> StoreError { StoreError("snapshot \(path) is damaged: \(what)") }
         guard bytes.count >= headerBytes, Array(bytes[0..<8]) == magic else {
             throw damaged("not a tally snapshot (bad header)")
         }
-        let version = read(UInt32.self, bytes, at: 8)
+        let version = JournalRecord.bigEndian(UInt32.self, bytes[...], at: 8)
         guard version == format else { throw damaged("format \(version) is not supported (this build reads \(format))") }
-        let length = read(UInt64.self, bytes, at: 12)
+        let length = JournalRecord.bigEndian(UInt64.self, bytes[...], at: 12)
         guard length == UInt64(bytes.count - headerBytes) else {
             throw damaged("header says \(length) payload bytes, file has \(bytes.count - headerBytes)")
         }
         let payload = Array(bytes[headerBytes...])
-        let expected = read(UInt32.self, bytes, at: 20)
+        let expected = JournalRecord.bigEndian(UInt32.self, bytes[...], at: 20)
         let actual = CRC32C.checksum(payload)
         guard expected == actual else {
             throw damaged("checksum mismatch (stored \(hex(expected)), computed \(hex(actual)))")
@@ -59,15 +99,7 @@ public enum SnapshotFile {
     }
 
     private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    private static func read<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], at offset: Int) -> T {
-        var value: T = 0
-        for byte in bytes[offset..<offset + MemoryLayout<T>.size] {
-            value = value << 8 | T(byte)
-        }
-        return value
+        JournalRecord.appendBigEndian(value, to: &bytes)
     }
 
     private static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }

@@ -10,7 +10,7 @@ struct Tally: AsyncParsableCommand {
         commandName: "tally",
         abstract: "Talk to a running tallyd.",
         discussion: "The socket is --socket, else $TALLY_SOCKET, else ./tally.sock.",
-        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self])
+        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, SnapshotCommand.self, BackupCommand.self])
 }
 
 struct GlobalOptions: ParsableArguments {
@@ -137,5 +137,37 @@ struct SpendCommand: AsyncParsableCommand {
             "spent \(r.transaction.amount) from \(r.balance.userID) (transaction \(r.transaction.id)"
                 + (r.replayed ? ", replayed" : "") + "): \(describe(r.balance))"
         }
+    }
+}
+
+struct SnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot", abstract: "Make tallyd write a snapshot into its data directory now.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await global.run({ client in
+            try await client.unary(.snapshot, Tally_V1_SnapshotRequest(), timeoutMs: global.timeoutMs) as Tally_V1_SnapshotResponse
+        }) { r in "snapshot \(r.path): \(r.accounts) accounts through journal record \(r.journalSequence), \(r.bytes) bytes" }
+    }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Make tallyd write a consistent snapshot to PATH while it keeps serving.",
+        discussion: "PATH is on tallyd's host and must not exist yet. Restore with `tallyd restore PATH --data-dir DIR`.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Where to write the backup (made absolute against the current directory).") var path: String
+
+    func run() async throws {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        try await global.run({ client in
+            try await client.unary(
+                .backup, Tally_V1_BackupRequest.with { $0.path = absolute }, timeoutMs: max(global.timeoutMs, 600_000))
+                as Tally_V1_BackupResponse
+        }) { r in "backup \(r.path): \(r.accounts) accounts through journal record \(r.journalSequence), \(r.bytes) bytes" }
     }
 }

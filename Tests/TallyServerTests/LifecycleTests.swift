@@ -4,6 +4,7 @@ import Testing
 import TallyClient
 import TallyLedger
 import TallyServer
+import TallyStore
 import TallyWire
 
 @Suite struct LifecycleTests {
@@ -41,16 +42,16 @@ import TallyWire
     @Test func periodicSnapshotIsWrittenWhileRunning() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let server = try await scratch.start { $0.snapshotIntervalSeconds = 1 }
+        let server = try await scratch.start { $0.snapshots.intervalSeconds = 1 }
         let client = try await TallyClient.connect(socketPath: scratch.socket)
         _ = try await client.credit(credit("p", 9))
-        let path = scratch.data + "/snapshot"
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: path) {
+        for _ in 0..<100 where try SnapshotFile.list(in: scratch.data).isEmpty {
             try await Task.sleep(for: .milliseconds(100))
         }
         // Read it back as a second process would after a crash.
-        let state = try #require(try TallyStoreProbe.load(scratch.data))
-        #expect(state.balance(of: "p").account.available == 9)
+        let snapshot = try #require(try SnapshotFile.list(in: scratch.data).first)
+        let (state, sequence) = try SnapshotFile.read(snapshot.path, config: LedgerConfig())
+        #expect(state.balance(of: "p").account.available == 9 && sequence == 1)
         await client.close()
         try await server.shutdown()
     }
@@ -117,7 +118,7 @@ import TallyWire
         _ = try await client.credit(credit("c", 1))
         await client.close()
         try await server.shutdown()
-        let path = scratch.data + "/snapshot"
+        let path = try #require(try SnapshotFile.list(in: scratch.data).first).path
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[bytes.count - 3] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: path))

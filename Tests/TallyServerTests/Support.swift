@@ -5,6 +5,7 @@ import SwiftProtobuf
 import TallyClient
 import TallyLedger
 import TallyServer
+import TallyStore
 import TallyWire
 
 /// A scratch place for one test's tallyd: data directory and a short socket path.
@@ -21,15 +22,18 @@ struct Scratch {
     var data: String { root + "/data" }
 
     func config(_ change: (inout ServerConfig) -> Void = { _ in }) -> ServerConfig {
-        var config = ServerConfig(socketPath: socket, dataDirectory: data, snapshotIntervalSeconds: 0)
+        var config = ServerConfig(
+            socketPath: socket, dataDirectory: data, snapshots: SnapshotPolicy(intervalSeconds: 0, journalBytes: 0))
         change(&config)
         return config
     }
 
-    func start(_ change: (inout ServerConfig) -> Void = { _ in }) async throws -> TallyServer {
+    func start(
+        io: any JournalIO = PosixJournalIO(), _ change: (inout ServerConfig) -> Void = { _ in }
+    ) async throws -> TallyServer {
         var logger = Logger(label: "tallyd-test")
-        logger.logLevel = .warning
-        return try await TallyServer.start(config: config(change), logger: logger)
+        logger.logLevel = .critical
+        return try await TallyServer.start(config: config(change), logger: logger, io: io)
     }
 
     func remove() {

@@ -11,14 +11,12 @@ import TallyStore
 @Suite struct WriterTests {
     final class Fixture {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 1)
         let writer: Writer
 
-        init(ledger: Ledger = Ledger()) {
-            pool.start()
+        init(ledger: Ledger = Ledger(), journal: any Journal = SnapshotsOnly()) {
             writer = Writer(
-                ledger: ledger, loop: group.next(), journal: SnapshotsOnly(), dataDirectory: "/nonexistent",
-                snapshotPool: pool, logger: Logger(label: "writer-test"))
+                ledger: ledger, nextSequence: 1, loop: group.next(), journal: journal, snapshots: SnapshotPolicy(),
+                logger: Logger(label: "writer-test"))
         }
 
         func run(_ calls: [WriterCall]) async -> [WriterAnswer] {
@@ -29,7 +27,6 @@ import TallyStore
 
         deinit {
             try? group.syncShutdownGracefully()
-            try? pool.syncShutdownGracefully()
         }
     }
 
@@ -90,8 +87,8 @@ import TallyStore
     @Test func afterStopMutationsAreRefusedAndReadsStillAnswered() async throws {
         let fixture = Fixture()
         _ = await fixture.run([Self.creditCall(1, "z", 3)])
-        let (final, changed) = await fixture.writer.stop()
-        #expect(changed && final.balance(of: "z").account.available == 3)
+        let (sequence, final) = await fixture.writer.stop()
+        #expect(sequence == 1 && final.balance(of: "z").account.available == 3)
         let answers = await fixture.run([
             Self.creditCall(2, "z", 3),
             WriterCall(callID: 3, method: .getBalance, deadline: nil, operation: .balance(userID: "z")),

@@ -30,10 +30,10 @@ import Testing
         let directory = try temporaryDirectory()
         let ledger = sampleLedger()
         #expect(ledger.invariantViolations() == [])
-        let bytes = try SnapshotFile.write(ledger, to: directory)
-        #expect(bytes > 0)
-        let loaded = try #require(try SnapshotFile.load(from: directory, config: ledger.config))
-        #expect(loaded == ledger)
+        let written = try SnapshotFile.writeAndPrune(ledger, sequence: 42, in: directory)
+        #expect(written.bytes > 0 && written.path == directory + "/" + SnapshotFile.fileName(sequence: 42))
+        let (loaded, sequence) = try SnapshotFile.read(written.path, config: ledger.config)
+        #expect(loaded == ledger && sequence == 42)
         // The restored state keeps working exactly like the original: same next answers.
         var a = ledger, b = loaded
         let command = Command.spend(Spend(userID: "user-1", amount: 50, reference: "chat", idempotencyKey: "s1"))
@@ -45,18 +45,25 @@ import Testing
         #expect(try LedgerSnapshot.encode(sampleLedger()) == LedgerSnapshot.encode(sampleLedger()))
     }
 
-    @Test func missingSnapshotMeansAnEmptyStart() throws {
-        #expect(try SnapshotFile.load(from: try temporaryDirectory(), config: LedgerConfig()) == nil)
+    @Test func noSnapshotsInANewDirectory() throws {
+        #expect(try SnapshotFile.list(in: try temporaryDirectory()).isEmpty)
     }
 
-    @Test func rewriteReplacesAndLeavesNoTemporaryFile() throws {
+    /// The newest two are kept (the older one in case the newest is damaged), no temp files.
+    @Test func writingKeepsTheNewestTwoAndNoTemporaryFile() throws {
         let directory = try temporaryDirectory()
         var ledger = sampleLedger()
-        _ = try SnapshotFile.write(ledger, to: directory)
-        _ = ledger.apply(.credit(Credit(userID: "late", amount: 1, kind: .grant)), at: ledger.lastTimestamp + 1)
-        _ = try SnapshotFile.write(ledger, to: directory)
-        #expect(try SnapshotFile.load(from: directory, config: ledger.config) == ledger)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [SnapshotFile.fileName])
+        var oldestKept: [UInt64] = []
+        for sequence in [3, 7, 20, 21] as [UInt64] {
+            _ = ledger.apply(.credit(Credit(userID: "late", amount: 1, kind: .grant)), at: ledger.lastTimestamp + 1)
+            oldestKept.append(try SnapshotFile.writeAndPrune(ledger, sequence: sequence, in: directory).oldestKept)
+        }
+        #expect(oldestKept == [3, 3, 7, 20])
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(names == [SnapshotFile.fileName(sequence: 20), SnapshotFile.fileName(sequence: 21)])
+        let newest = try #require(try SnapshotFile.list(in: directory).first)
+        #expect(newest.sequence == 21)
+        #expect(try SnapshotFile.read(newest.path, config: ledger.config).ledger == ledger)
     }
 
     /// Each kind of damage stops loading with an error that names the file and the problem.
@@ -69,8 +76,8 @@ import Testing
     ])
     func damagedSnapshotIsReportedNotGuessed(damage: String, expected: String) throws {
         let directory = try temporaryDirectory()
-        _ = try SnapshotFile.write(sampleLedger(), to: directory)
-        let path = SnapshotFile.path(in: directory)
+        let path = directory + "/" + SnapshotFile.fileName(sequence: 1)
+        try SnapshotFile.write(sampleLedger(), sequence: 1, to: path)
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         switch damage {
         case "flipped payload byte": bytes[bytes.count / 2] ^= 0x40
@@ -81,7 +88,7 @@ import Testing
         }
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let error = try #require(throws: StoreError.self) {
-            try SnapshotFile.load(from: directory, config: LedgerConfig())
+            try SnapshotFile.read(path, config: LedgerConfig())
         }
         #expect(error.description.contains(path), "\(error)")
         #expect(error.description.contains(expected), "\(error)")

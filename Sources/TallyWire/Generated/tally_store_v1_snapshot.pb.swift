@@ -180,6 +180,10 @@ public nonisolated struct Tally_Store_V1_Snapshot: Sendable {
 
   public var idempotencyRecords: [Tally_Store_V1_IdempotencyRecord] = []
 
+  /// The sequence number of the last journal record this state includes (0: none). Recovery
+  /// replays the journal from the next one.
+  public var journalSequence: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -467,7 +471,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -482,6 +486,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.accounts) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.transactions) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.idempotencyRecords) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.journalSequence) }()
       default: break
       }
     }
@@ -509,6 +514,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     if !self.idempotencyRecords.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.idempotencyRecords, fieldNumber: 7)
     }
+    if self.journalSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.journalSequence, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -520,6 +528,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     if lhs.accounts != rhs.accounts {return false}
     if lhs.transactions != rhs.transactions {return false}
     if lhs.idempotencyRecords != rhs.idempotencyRecords {return false}
+    if lhs.journalSequence != rhs.journalSequence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,146 @@
+import Logging
+import NIOCore
+import NIOPosix
+import TallyLedger
+import TallyStore
+
+/// When to write a snapshot: after `intervalSeconds` or `journalBytes` of journal, whichever
+/// comes first, as long as something changed. 0 turns a trigger off.
+public struct SnapshotPolicy: Sendable {
+    public var intervalSeconds: Int64
+    public var journalBytes: Int
+
+    public init(intervalSeconds: Int64 = 5, journalBytes: Int = 64 << 20) {
+        self.intervalSeconds = intervalSeconds
+        self.journalBytes = journalBytes
+    }
+}
+
+/// Writes snapshots of the Writer's durable state without stalling it: it takes an O(1) copy
+/// on the Writer's loop and encodes and writes it on its own thread. After a snapshot is
+/// durable, journal segments that the older kept snapshot covers are removed.
+///
+/// Confined to the Writer's event loop (all state is touched only there).
+final class Snapshotter: @unchecked Sendable {
+    struct Written: Sendable {
+        var path: String
+        var sequence: UInt64
+        var bytes: Int
+        var accounts: Int
+    }
+
+    private let writer: Writer
+    private let journal: any Journal
+    private let directory: String
+    private let policy: SnapshotPolicy
+    private let pool: NIOThreadPool
+    private let logger: Logger
+    private var loop: any EventLoop { writer.loop }
+
+    private var lastSequence: UInt64
+    private var lastTime = NIODeadline.now()
+    private var journalBytesAtLast = 0
+    private var inProgress = false
+    private var waiters: [EventLoopPromise<Written>] = []
+    private var task: RepeatedTask?
+
+    init(writer: Writer, journal: any Journal, directory: String, policy: SnapshotPolicy, pool: NIOThreadPool,
+         lastSequence: UInt64, logger: Logger) {
+        self.writer = writer
+        self.journal = journal
+        self.directory = directory
+        self.policy = policy
+        self.pool = pool
+        self.lastSequence = lastSequence
+        self.logger = logger
+    }
+
+    func start() {
+        loop.execute {
+            self.task = self.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in self.tick() }
+        }
+    }
+
+    private func tick() {
+        let state = writer.assumeIsolated { $0.durableState() }
+        guard !inProgress, state.sequence > lastSequence else { return }
+        let bytes = writer.assumeIsolated { $0.journalBytes } - journalBytesAtLast
+        let dueByTime = policy.intervalSeconds > 0 && NIODeadline.now() - lastTime >= .seconds(policy.intervalSeconds)
+        let dueBySize = policy.journalBytes > 0 && bytes >= policy.journalBytes
+        if dueByTime || dueBySize { take() }
+    }
+
+    /// A snapshot now, in the data directory (on demand); waits for one in progress first.
+    func snapshotNow() -> EventLoopFuture<Written> {
+        loop.flatSubmit {
+            let promise = self.loop.makePromise(of: Written.self)
+            self.waiters.append(promise)
+            if !self.inProgress { self.take() }
+            return promise.futureResult
+        }
+    }
+
+    private func take() {
+        let state = writer.assumeIsolated { $0.durableState() }
+        inProgress = true
+        journal.rotate()  // so the segments the snapshot covers can be removed whole
+        let bytesAtStart = writer.assumeIsolated { $0.journalBytes }
+        let directory = self.directory
+        let promise = loop.makePromise(of: (path: String, bytes: Int, oldestKept: UInt64).self)
+        pool.submit { poolState in
+            guard poolState == .active else {
+                promise.fail(StoreError("snapshot thread stopped"))
+                return
+            }
+            promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
+        }
+        promise.futureResult.whenComplete { result in
+            self.inProgress = false
+            let waiters = self.waiters
+            self.waiters = []
+            switch result {
+            case .success(let written):
+                self.lastSequence = state.sequence
+                self.lastTime = .now()
+                self.journalBytesAtLast = bytesAtStart
+                self.journal.removeSegments(coveredThrough: written.oldestKept)
+                self.logger.debug("snapshot written", metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)"])
+                let done = Written(path: written.path, sequence: state.sequence, bytes: written.bytes, accounts: state.ledger.accounts.count)
+                for waiter in waiters { waiter.succeed(done) }
+            case .failure(let error):
+                self.logger.error("snapshot failed; the journal keeps everything, will retry", metadata: ["error": "\(error)"])
+                self.lastTime = .now()
+                for waiter in waiters { waiter.fail(error) }
+            }
+        }
+    }
+
+    /// A consistent snapshot of the durable state written to `path` (a backup), while the
+    /// Writer keeps going.
+    func backup(to path: String) -> EventLoopFuture<Written> {
+        loop.flatSubmit {
+            let state = self.writer.assumeIsolated { $0.durableState() }
+            return self.pool.runIfActive(eventLoop: self.loop) {
+                let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path)
+                return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
+            }
+        }
+    }
+
+    /// The final snapshot of a clean shutdown, of the state the stopped Writer returned. Runs
+    /// after any snapshot in progress (one thread), and is skipped if nothing changed since.
+    func final(_ state: (sequence: UInt64, ledger: Ledger)) -> EventLoopFuture<Written?> {
+        loop.flatSubmit {
+            self.task?.cancel()
+            guard state.sequence > self.lastSequence else { return self.loop.makeSucceededFuture(nil) }
+            let directory = self.directory
+            return self.pool.runIfActive(eventLoop: self.loop) {
+                try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory)
+            }.map { written in
+                self.lastSequence = state.sequence
+                self.journal.removeSegments(coveredThrough: written.oldestKept)
+                return Written(path: written.path, sequence: state.sequence, bytes: written.bytes, accounts: state.ledger.accounts.count)
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Dispatch
+import Synchronization
+import TallyLedger
+
+/// The write-ahead journal with group commit.
+///
+/// `append` only queues (it runs on the Writer's thread and must not block). One journal thread
+/// takes everything queued, writes it with one write and makes it durable with one fdatasync,
+/// then reports to every waiter. Whatever arrives while that fsync runs is taken together on the
+/// next round: one fsync per round, however many connections and batches it carries.
+///
+/// After the first write or fsync error the journal is failed for good: every queued and later
+/// append reports the error. It never retries an fsync (the kernel may have dropped the pages).
+public final class FileJournal: Journal, Sendable {
+    public enum Mode: Equatable, Sendable {
+        /// fdatasync before any answer: nothing acknowledged is lost, even by a power cut.
+        case always
+        /// Answer once written to the OS; fdatasync on `sync()`: a process crash loses nothing,
+        /// a power cut or kernel crash may lose what was answered since the last sync.
+        case interval
+    }
+
+    private enum Item {
+        case records([JournalRecord], @Sendable (Result<Void, any Error>) -> Void)
+        case rotate
+        case remove(UInt64)
+        case sync
+        case close(@Sendable (Result<Void, any Error>) -> Void)
+    }
+
+    private struct Queue {
+        var items: [Item] = []
+        var scheduled = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let worker: Worker
+    private let thread = DispatchQueue(label: "tally.journal")
+    private let appended = Atomic<Int>(0)
+
+    /// Opens the journal in `dataDirectory/journal` to append records from `nextSequence` on.
+    /// `segments` are the existing segments' first sequences (from recovery), oldest first.
+    public init(
+        dataDirectory: String, nextSequence: UInt64, existingSegments: [UInt64], mode: Mode,
+        segmentBytes: Int = 64 << 20, io: any JournalIO = PosixJournalIO()
+    ) throws {
+        worker = try Worker(
+            directory: JournalSegment.directory(in: dataDirectory), nextSequence: nextSequence,
+            segments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io)
+    }
+
+    public var bytesAppended: Int { appended.load(ordering: .relaxed) }
+
+    public func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        enqueue(.records(records, onDurable))
+    }
+
+    public func rotate() { enqueue(.rotate) }
+    public func removeSegments(coveredThrough sequence: UInt64) { enqueue(.remove(sequence)) }
+    public func sync() { enqueue(.sync) }
+    public func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) { enqueue(.close(done)) }
+
+    private func enqueue(_ item: Item) {
+        let start = queue.withLock { queue in
+            queue.items.append(item)
+            defer { queue.scheduled = true }
+            return !queue.scheduled
+        }
+        if start {
+            thread.async { self.drain() }
+        }
+    }
+
+    /// Runs on the journal thread until the queue is empty.
+    private func drain() {
+        while true {
+            let items: [Item] = queue.withLock { queue in
+                let items = queue.items
+                queue.items.removeAll(keepingCapacity: true)
+                if items.isEmpty { queue.scheduled = false }
+                return items
+            }
+            if items.isEmpty { return }
+            let written = worker.process(items)
+            appended.add(written, ordering: .relaxed)
+        }
+    }
+
+    /// The journal thread's own state: touched only by `drain`, one round at a time.
+    private final class Worker: @unchecked Sendable {
+        let directory: String
+        let mode: Mode
+        let segmentBytes: Int
+        let io: any JournalIO
+        var segments: [UInt64]
+        var nextSequence: UInt64
+        var file: (any SegmentFile)?
+        var fileBytes = 0
+        var failure: (any Error)?
+
+        init(directory: String, nextSequence: UInt64, segments: [UInt64], mode: Mode, segmentBytes: Int, io: any JournalIO) throws {
+            self.directory = directory
+            self.nextSequence = nextSequence
+            self.segments = segments
+            self.mode = mode
+            self.segmentBytes = segmentBytes
+            self.io = io
+            // Every start begins a new segment at `nextSequence`, which may lie past the end of
+            // the old journal when a snapshot holds records the journal lost (--fsync interval).
+            try DurableFile.makeDirectory(directory)
+            try startSegment()
+        }
+
+        func path(_ first: UInt64) -> String { directory + "/" + JournalSegment.fileName(firstSequence: first) }
+
+        func startSegment() throws {
+            file?.close()
+            let first = nextSequence
+            if segments.last == first {
+                // A segment named for a record that never became durable holds no records
+                // (recovery cut it to its header): start it afresh rather than append a header.
+                try io.removeFile(at: path(first))
+                segments.removeLast()
+            }
+            let segment = try io.openSegment(at: path(first))
+            try segment.append(JournalSegment.header)
+            try segment.sync()
+            try io.syncDirectory(directory)
+            file = segment
+            fileBytes = JournalSegment.headerBytes
+            segments.append(first)
+        }
+
+        /// One round: everything queued since the last. Returns the bytes appended.
+        func process(_ items: [Item]) -> Int {
+            var bytes: [UInt8] = []
+            var waiters: [@Sendable (Result<Void, any Error>) -> Void] = []
+            var syncRequested = false
+            var written = 0
+            func flush() {
+                guard !waiters.isEmpty || syncRequested else { return }
+                let result = commit(bytes, sync: mode == .always || syncRequested)
+                if case .success = result { written += bytes.count }
+                for waiter in waiters { waiter(result) }
+                bytes.removeAll(keepingCapacity: true)
+                waiters.removeAll()
+                syncRequested = false
+            }
+            for item in items {
+                switch item {
+                case .records(let records, let waiter):
+                    for record in records {
+                        do {
+                            try record.encode(into: &bytes)
+                        } catch {
+                            failure = failure ?? error
+                        }
+                        nextSequence = record.sequence + 1
+                    }
+                    waiters.append(waiter)
+                case .sync:
+                    syncRequested = true
+                case .rotate:
+                    flush()
+                    if failure == nil, fileBytes > JournalSegment.headerBytes {
+                        do { try startSegment() } catch { failure = error }
+                    }
+                case .remove(let sequence):
+                    flush()
+                    removeSegments(coveredThrough: sequence)
+                case .close(let done):
+                    syncRequested = true
+                    flush()
+                    file?.close()
+                    file = nil
+                    done(failure.map { .failure($0) } ?? .success(()))
+                }
+            }
+            flush()
+            if failure == nil, fileBytes >= segmentBytes {
+                do { try startSegment() } catch { failure = error }
+            }
+            return written
+        }
+
+        private func commit(_ bytes: [UInt8], sync: Bool) -> Result<Void, any Error> {
+            if let failure { return .failure(failure) }
+            guard let file else { return .failure(StoreError("the journal is closed")) }
+            do {
+                if !bytes.isEmpty {
+                    try file.append(bytes)
+                    fileBytes += bytes.count
+                }
+                if sync { try file.sync() }
+                return .success(())
+            } catch {
+                failure = error
+                return .failure(error)
+            }
+        }
+
+        private func removeSegments(coveredThrough sequence: UInt64) {
+            // Segment i holds sequences [first_i, first_{i+1}); the open one is never removed.
+            var removed = 0
+            while segments.count > 1, segments[1] - 1 <= sequence {
+                do {
+                    try io.removeFile(at: path(segments[0]))
+                } catch {
+                    break  // harmless: recovery skips records a snapshot covers; try again next time
+                }
+                segments.removeFirst()
+                removed += 1
+            }
+            if removed > 0 { try? io.syncDirectory(directory) }
+        }
+    }
+}

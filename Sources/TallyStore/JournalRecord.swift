@@ -1,0 +1,80 @@
+import SwiftProtobuf
+import TallyLedger
+import TallyWire
+
+/// One journal record: a command as the Writer applied it, with its sequence number.
+///
+///     length    u32 BE   payload bytes
+///     checksum  u32 BE   CRC-32C of the sequence (8 bytes BE) and the payload
+///     sequence  u64 BE   1, 2, 3, ... across the whole journal, never reused
+///     payload   length bytes of tally.store.v1.StampedCommand
+public struct JournalRecord: Equatable, Sendable {
+    public static let headerBytes = 16
+    /// A record longer than this is damage, not data (commands are a few hundred bytes).
+    public static let maxPayloadBytes = 1 << 20
+
+    public var sequence: UInt64
+    public var command: Command
+    public var timestamp: Timestamp
+
+    public init(sequence: UInt64, command: Command, timestamp: Timestamp) {
+        self.sequence = sequence
+        self.command = command
+        self.timestamp = timestamp
+    }
+
+    public func encode(into bytes: inout [UInt8]) throws {
+        let payload: [UInt8] = try Tally_Store_V1_StampedCommand(command, at: timestamp).serializedBytes()
+        Self.appendBigEndian(UInt32(payload.count), to: &bytes)
+        Self.appendBigEndian(Self.checksum(sequence: sequence, payload: payload[...]), to: &bytes)
+        Self.appendBigEndian(sequence, to: &bytes)
+        bytes += payload
+    }
+
+    /// What reading a record at some offset found.
+    public enum Read: Equatable {
+        case record(JournalRecord, bytes: Int)
+        /// Not enough bytes left for the record the header announces (or for a header).
+        case truncated
+        /// The bytes are there but are not a record: bad length, checksum or payload.
+        case damaged(String)
+    }
+
+    public static func read(_ bytes: ArraySlice<UInt8>) -> Read {
+        guard bytes.count >= headerBytes else { return .truncated }
+        let start = bytes.startIndex
+        let length = Int(bigEndian(UInt32.self, bytes, at: start))
+        guard length <= maxPayloadBytes else { return .damaged("length \(length) is over \(maxPayloadBytes)") }
+        guard bytes.count >= headerBytes + length else { return .truncated }
+        let stored = bigEndian(UInt32.self, bytes, at: start + 4)
+        let sequence = bigEndian(UInt64.self, bytes, at: start + 8)
+        let payload = bytes[(start + headerBytes)..<(start + headerBytes + length)]
+        guard checksum(sequence: sequence, payload: payload) == stored else { return .damaged("checksum mismatch") }
+        do {
+            let stamped = try Tally_Store_V1_StampedCommand(serializedBytes: Array(payload))
+            guard let command = stamped.ledgerCommand else { return .damaged("record holds no command") }
+            return .record(
+                JournalRecord(sequence: sequence, command: command, timestamp: stamped.timestampUs),
+                bytes: headerBytes + length)
+        } catch {
+            return .damaged("payload does not decode: \(error)")
+        }
+    }
+
+    static func checksum(sequence: UInt64, payload: ArraySlice<UInt8>) -> UInt32 {
+        let seed = withUnsafeBytes(of: sequence.bigEndian) { CRC32C.checksum($0) }
+        return payload.withUnsafeBytes { CRC32C.checksum($0, seed: seed) }
+    }
+
+    static func appendBigEndian<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    static func bigEndian<T: FixedWidthInteger>(_: T.Type, _ bytes: ArraySlice<UInt8>, at offset: Int) -> T {
+        var value: T = 0
+        for byte in bytes[offset..<offset + MemoryLayout<T>.size] {
+            value = value << 8 | T(byte)
+        }
+        return value
+    }
+}

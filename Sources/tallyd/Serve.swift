@@ -1,0 +1,140 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import TallyLedger
+import TallyServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the ledger (the default when no subcommand is given).")
+
+    @Option(name: .customLong("data-dir"), help: "Data directory (created if missing).")
+    var dataDirectory = "./tally-data"
+
+    @Option(name: .customLong("socket"), help: "Unix socket path clients connect to.")
+    var socketPath = "./tally.sock"
+
+    @Option(help: "Socket file permissions, octal: 660 lets tallyd's user and group connect.")
+    var socketMode = "660"
+
+    @Option(help: """
+        always: answer a mutation only after its journal record is fsynced (group commit). \
+        interval: answer once written, fsync every --fsync-interval-ms. \
+        never: no journal, only periodic snapshots. See docs/operations.md for what each can lose.
+        """)
+    var fsync: FsyncArgument = .always
+
+    @Option(help: "Milliseconds between fsyncs with --fsync interval.")
+    var fsyncIntervalMs: Int64 = 200
+
+    @Option(help: "Seconds between snapshots while there were changes; 0: none by time.")
+    var snapshotInterval: Int64 = 5
+
+    @Option(help: "Also snapshot once this many MiB of journal were written since the last; 0: none by size.")
+    var snapshotJournalMib = 64
+
+    @Option(help: "Largest frame accepted, in bytes (the 4-byte length prefix not counted).")
+    var maxFrameBytes = ServerConfig().maxFrameBytes
+
+    @Option(help: "Unanswered calls per connection before tallyd stops reading from it.")
+    var maxCallsInFlight = ServerConfig().maxCallsInFlight
+
+    @Option(help: "Hours an idempotency key is remembered.")
+    var idempotencyTtlHours: Int64 = 24
+
+    @Option(help: "I/O threads serving connections (the Writer has its own).")
+    var ioThreads = 1
+
+    @Flag(help: "Start even if the journal is damaged: keep everything before the first damage, drop the rest (logged).")
+    var repair = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    enum FsyncArgument: String, ExpressibleByArgument, CaseIterable {
+        case always, interval, never
+    }
+
+    func validate() throws {
+        guard snapshotInterval >= 0 else { throw ValidationError("--snapshot-interval must be 0 or more") }
+        guard snapshotJournalMib >= 0 else { throw ValidationError("--snapshot-journal-mib must be 0 or more") }
+        guard fsyncIntervalMs >= 1 else { throw ValidationError("--fsync-interval-ms must be at least 1") }
+        guard maxFrameBytes >= 1_024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
+        guard maxCallsInFlight >= 1 else { throw ValidationError("--max-calls-in-flight must be at least 1") }
+        guard idempotencyTtlHours >= 1 else { throw ValidationError("--idempotency-ttl-hours must be at least 1") }
+        guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777, mode & 0o600 == 0o600 else {
+            throw ValidationError("--socket-mode must be octal like 660 and let the owner read and write")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "tallyd")
+        let fsyncMode: FsyncMode = switch fsync {
+        case .always: .always
+        case .interval: .interval(milliseconds: fsyncIntervalMs)
+        case .never: .never
+        }
+        let config = ServerConfig(
+            socketPath: socketPath, dataDirectory: dataDirectory, fsync: fsyncMode,
+            snapshots: SnapshotPolicy(intervalSeconds: snapshotInterval, journalBytes: snapshotJournalMib << 20),
+            maxFrameBytes: maxFrameBytes, maxCallsInFlight: maxCallsInFlight,
+            socketMode: UInt32(socketMode, radix: 8) ?? 0o660,
+            ledger: LedgerConfig(idempotencyTTL: idempotencyTtlHours * Duration.microsecondsPerHour),
+            ioThreads: ioThreads, repair: repair)
+
+        let stop = SignalWaiter(signals: [SIGINT, SIGTERM])
+        let server: TallyServer
+        do {
+            server = try await TallyServer.start(config: config, logger: logger)
+        } catch {
+            complain("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        let s = server.startup
+        say("""
+            tallyd serving \(absolute(config.socketPath))
+              data directory \(absolute(config.dataDirectory)), fsync \(fsync.rawValue)
+              recovered \(s.accounts) accounts, \(s.transactions) transactions in \(String(format: "%.1f", s.milliseconds)) ms
+            \(s.recovery.description.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+              stop with Ctrl-C (SIGINT) or SIGTERM
+            """)
+        let signal = await stop.wait()
+        say("tallyd: signal \(signal), shutting down")
+        do {
+            try await server.shutdown()
+        } catch {
+            complain("shutdown: \(error)")
+            throw ExitCode(1)
+        }
+        say("tallyd: stopped")
+    }
+}
+
+/// Waits for the first of some signals, delivered through Dispatch instead of a C handler.
+final class SignalWaiter: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+    private let received = AsyncStream<Int32>.makeStream()
+
+    init(signals: [Int32]) {
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let continuation = received.continuation
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func wait() async -> Int32 {
+        for await number in received.stream { return number }
+        return 0
+    }
+}
