@@ -86,7 +86,7 @@ final class Snapshotter: @unchecked Sendable {
         journal.rotate()  // so the segments the snapshot covers can be removed whole
         let bytesAtStart = writer.assumeIsolated { $0.journalBytes }
         let directory = self.directory
-        let promise = loop.makePromise(of: (path: String, bytes: Int, oldestKept: UInt64).self)
+        let promise = loop.makePromise(of: (path: String, bytes: Int, oldestKept: UInt64?).self)
         pool.submit { poolState in
             guard poolState == .active else {
                 promise.fail(StoreError("snapshot thread stopped"))
@@ -103,7 +103,7 @@ final class Snapshotter: @unchecked Sendable {
                 self.lastSequence = state.sequence
                 self.lastTime = .now()
                 self.journalBytesAtLast = bytesAtStart
-                self.journal.removeSegments(coveredThrough: written.oldestKept)
+                if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
                 self.logger.debug("snapshot written", metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)"])
                 let done = Written(path: written.path, sequence: state.sequence, bytes: written.bytes, accounts: state.ledger.accounts.count)
                 for waiter in waiters { waiter.succeed(done) }
@@ -138,7 +138,7 @@ final class Snapshotter: @unchecked Sendable {
                 try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory)
             }.map { written in
                 self.lastSequence = state.sequence
-                self.journal.removeSegments(coveredThrough: written.oldestKept)
+                if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
                 return Written(path: written.path, sequence: state.sequence, bytes: written.bytes, accounts: state.ledger.accounts.count)
             }
         }

@@ -169,6 +169,9 @@ public final class TallyServer: Sendable {
             journal.close { continuation.resume(returning: $0) }
         }
         if case .failure(let error) = closed { snapshotError = snapshotError ?? error }
+        logger.info(
+            "journal closed",
+            metadata: ["records": "\(journal.recordsAppended)", "fsyncs": "\(journal.syncs)", "bytes": "\(journal.bytesAppended)"])
         for channel in connections.all {
             try? await channel.close()
         }

@@ -37,6 +37,8 @@ public final class FileJournal: Journal, Sendable {
     private let worker: Worker
     private let thread = DispatchQueue(label: "tally.journal")
     private let appended = Atomic<Int>(0)
+    private let recordCount = Atomic<Int>(0)
+    private let syncCount = Atomic<Int>(0)
 
     /// Opens the journal in `dataDirectory/journal` to append records from `nextSequence` on.
     /// `segments` are the existing segments' first sequences (from recovery), oldest first.
@@ -50,6 +52,8 @@ public final class FileJournal: Journal, Sendable {
     }
 
     public var bytesAppended: Int { appended.load(ordering: .relaxed) }
+    public var recordsAppended: Int { recordCount.load(ordering: .relaxed) }
+    public var syncs: Int { syncCount.load(ordering: .relaxed) }
 
     public func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         enqueue(.records(records, onDurable))
@@ -81,8 +85,10 @@ public final class FileJournal: Journal, Sendable {
                 return items
             }
             if items.isEmpty { return }
-            let written = worker.process(items)
-            appended.add(written, ordering: .relaxed)
+            let round = worker.process(items)
+            appended.add(round.bytes, ordering: .relaxed)
+            recordCount.add(round.records, ordering: .relaxed)
+            syncCount.add(round.syncs, ordering: .relaxed)
         }
     }
 
@@ -114,7 +120,13 @@ public final class FileJournal: Journal, Sendable {
         func path(_ first: UInt64) -> String { directory + "/" + JournalSegment.fileName(firstSequence: first) }
 
         func startSegment() throws {
-            file?.close()
+            if let old = file {
+                // The old segment must be durable before records go to the new one, or a power
+                // cut could leave a gap in the middle of the journal (--fsync interval).
+                try old.sync()
+                old.close()
+                file = nil
+            }
             let first = nextSequence
             if segments.last == first {
                 // A segment named for a record that never became durable holds no records
@@ -131,16 +143,22 @@ public final class FileJournal: Journal, Sendable {
             segments.append(first)
         }
 
-        /// One round: everything queued since the last. Returns the bytes appended.
-        func process(_ items: [Item]) -> Int {
+        /// One round: everything queued since the last. Returns what it appended and synced.
+        func process(_ items: [Item]) -> (bytes: Int, records: Int, syncs: Int) {
             var bytes: [UInt8] = []
             var waiters: [@Sendable (Result<Void, any Error>) -> Void] = []
             var syncRequested = false
-            var written = 0
+            var written = 0, records = 0, pendingRecords = 0, syncs = 0
             func flush() {
                 guard !waiters.isEmpty || syncRequested else { return }
-                let result = commit(bytes, sync: mode == .always || syncRequested)
-                if case .success = result { written += bytes.count }
+                let sync = mode == .always || syncRequested
+                let result = commit(bytes, sync: sync)
+                if case .success = result {
+                    written += bytes.count
+                    records += pendingRecords
+                    if sync { syncs += 1 }
+                }
+                pendingRecords = 0
                 for waiter in waiters { waiter(result) }
                 bytes.removeAll(keepingCapacity: true)
                 waiters.removeAll()
@@ -148,8 +166,9 @@ public final class FileJournal: Journal, Sendable {
             }
             for item in items {
                 switch item {
-                case .records(let records, let waiter):
-                    for record in records {
+                case .records(let batch, let waiter):
+                    pendingRecords += batch.count
+                    for record in batch {
                         do {
                             try record.encode(into: &bytes)
                         } catch {
@@ -180,7 +199,7 @@ public final class FileJournal: Journal, Sendable {
             if failure == nil, fileBytes >= segmentBytes {
                 do { try startSegment() } catch { failure = error }
             }
-            return written
+            return (written, records, syncs)
         }
 
         private func commit(_ bytes: [UInt8], sync: Bool) -> Result<Void, any Error> {

@@ -15,6 +15,9 @@ public protocol Journal: Sendable {
     func sync()
     /// Bytes appended since start: the Writer snapshots when enough have accumulated.
     var bytesAppended: Int { get }
+    /// Records appended and fdatasyncs done since start (group commit: records per fsync).
+    var recordsAppended: Int { get }
+    var syncs: Int { get }
     /// Writes and syncs what is queued, then closes. `done` runs when that finished.
     func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void)
 }
@@ -32,6 +35,8 @@ public struct SnapshotsOnly: Journal {
     public func removeSegments(coveredThrough sequence: UInt64) {}
     public func sync() {}
     public var bytesAppended: Int { 0 }
+    public var recordsAppended: Int { 0 }
+    public var syncs: Int { 0 }
 
     public func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         done(.success(()))

@@ -20,6 +20,8 @@ public enum Recovery {
         public var lastSequence: UInt64 = 0
         public var tornBytesCut = 0
         public var tornSegment: String?
+        /// Damaged bytes skipped because the snapshot already holds every record they could be.
+        public var skippedCoveredBytes = 0
         /// What `repair` dropped, if anything.
         public var repaired: String?
         public var milliseconds = 0.0
@@ -32,6 +34,9 @@ public enum Recovery {
             for skipped in skippedSnapshots { lines.append("skipped damaged snapshot: \(skipped)") }
             if tornBytesCut > 0, let torn = tornSegment {
                 lines.append("cut a torn tail of \(tornBytesCut) byte(s) off \(torn) (a write the crash interrupted; nobody was answered for it)")
+            }
+            if skippedCoveredBytes > 0 {
+                lines.append("skipped \(skippedCoveredBytes) damaged journal byte(s) whose records the snapshot already holds")
             }
             if let repaired { lines.append("REPAIRED, data dropped: \(repaired)") }
             return lines.joined(separator: "\n")
@@ -53,6 +58,13 @@ public enum Recovery {
         let began = monotonicMilliseconds()
         var report = Report()
 
+        // 0. A snapshot interrupted before its rename left only a temp file: never read, removed.
+        if !readOnly {
+            for name in try DurableFile.list(dataDirectory) where name.hasSuffix(".tmp") {
+                unlink(dataDirectory + "/" + name)
+            }
+        }
+
         // 1. The newest snapshot that reads back whole.
         var ledger = Ledger(config: config)
         var base: UInt64 = 0
@@ -66,103 +78,131 @@ public enum Recovery {
                 report.skippedSnapshots.append("\(error)")
             }
         }
-        if report.snapshotPath == nil, !snapshots.isEmpty, !repair {
-            throw StoreError(
-                "no snapshot in \(dataDirectory) reads back whole: \(report.skippedSnapshots.joined(separator: "; ")). "
-                    + "Restore one from a backup, or start with `tallyd --repair` to rebuild from the journal alone.")
-        }
         report.snapshotSequence = base
+        // Without a readable snapshot the journal alone can still rebuild everything, as long
+        // as it starts at record 1; the gap check below says so if it does not.
+        let snapshotNote = report.skippedSnapshots.isEmpty || report.snapshotPath != nil
+            ? "" : " (no snapshot in \(dataDirectory) reads back whole: \(report.skippedSnapshots.joined(separator: "; ")))"
+        let advice = "Restore the data directory from a backup, or start with `tallyd --repair` to keep everything before this point and drop the rest."
 
         // 2. The journal after it.
         let journalDirectory = JournalSegment.directory(in: dataDirectory)
         var segments = try DurableFile.list(journalDirectory).compactMap(JournalSegment.firstSequence(ofFileNamed:)).sorted()
         report.segments = segments.count
-        var expected: UInt64? = nil  // the sequence the next record must have
-        var last = base
+        var last = base  // the newest record the state holds
         var index = 0
-        func lose(_ what: String) throws {
-            // Only reached with `repair`: cut here and drop every later segment.
-            report.repaired = (report.repaired.map { $0 + "; " } ?? "") + what
+        /// Damage is harmless when every record it can have destroyed is one the snapshot holds.
+        func covered(upTo resumeSequence: UInt64) -> Bool {
+            resumeSequence - 1 <= base
         }
+        func fail(_ problem: String, cutting path: String?, at offset: Int, dropFrom dropIndex: Int) throws {
+            guard repair else { throw StoreError(problem + snapshotNote + ". " + advice) }
+            report.repaired = (report.repaired.map { $0 + "; " } ?? "") + problem
+            if let path, !readOnly { try DurableFile.truncate(path, to: offset) }
+            try dropSegments(from: dropIndex, &segments, journalDirectory, readOnly: readOnly)
+        }
+
         segmentLoop: while index < segments.count {
             let first = segments[index]
             let path = journalDirectory + "/" + JournalSegment.fileName(firstSequence: first)
             let isLast = index == segments.count - 1
-            let bytes = try DurableFile.read(path) ?? []
-            let advice = "Restore the data directory from a backup, or start with `tallyd --repair` to keep everything before this point and drop the rest."
+            let next = isLast ? nil : segments[index + 1]
+            var expected = last + 1  // the sequence the next record must have
 
-            // A gap is fine only where the snapshot already holds the missing records.
-            if let want = expected, first != want, !(first > want && first - 1 <= base) {
-                let problem = "journal segment \(path) starts at record \(first) but the previous segment ended before record \(want): records \(want)..\(first - 1) are missing"
-                guard repair else { throw StoreError(problem + ". " + advice) }
-                try lose(problem)
-                try dropSegments(from: index, &segments, journalDirectory, readOnly: readOnly)
+            // A segment every record of which the snapshot holds is not even read.
+            if let next, next - 1 <= base {
+                index += 1
+                continue
+            }
+            if first > expected {
+                let problem = index == 0 || last == base
+                    ? "the journal starts at record \(first) but the snapshot ends at record \(base): records \(expected)..\(first - 1) are missing"
+                    : "journal segment \(path) starts at record \(first) but the previous segment ended before record \(expected): records \(expected)..\(first - 1) are missing"
+                try fail(problem, cutting: nil, at: 0, dropFrom: index)
                 break segmentLoop
             }
-            if expected == nil, first > base + 1 {
-                let problem = "the journal starts at record \(first) but the snapshot ends at record \(base): records \(base + 1)..\(first - 1) are missing"
-                guard repair else { throw StoreError(problem + ". " + advice) }
-                try lose(problem)
-                try dropSegments(from: index, &segments, journalDirectory, readOnly: readOnly)
-                break segmentLoop
-            }
+            let bytes = try DurableFile.read(path) ?? []
             if let problem = JournalSegment.headerProblem(bytes) {
-                if isLast, bytes.count < JournalSegment.headerBytes, Array(bytes) == Array(JournalSegment.header.prefix(bytes.count)) {
-                    // Created, then the crash came before its header was durable: nothing in it.
+                let partialHeader = bytes.count < JournalSegment.headerBytes
+                    && Array(bytes) == Array(JournalSegment.header.prefix(bytes.count))
+                if isLast, partialHeader || bytes.allSatisfy({ $0 == 0 }) {
+                    // Created, then the crash came before its header was durable (some file
+                    // systems show such blocks as zeros): no record can be in it.
                     report.tornBytesCut += bytes.count
                     report.tornSegment = path
                     if !readOnly { try PosixJournalIO().removeFile(at: path) }
                     segments.removeLast()
                     break segmentLoop
                 }
-                let full = "journal segment \(path) at offset 0: \(problem)"
-                guard repair else { throw StoreError(full + ". " + advice) }
-                try lose(full)
-                try dropSegments(from: index, &segments, journalDirectory, readOnly: readOnly)
+                if let next, next <= expected || covered(upTo: next) {
+                    index += 1
+                    continue
+                }
+                try fail("journal segment \(path) at offset 0: \(problem)", cutting: nil, at: 0, dropFrom: index)
                 break segmentLoop
             }
 
             var offset = JournalSegment.headerBytes
-            expected = first  // the segment's name announces its first record
+            expected = first
             while offset < bytes.count {
-                switch JournalRecord.read(bytes[offset...]) {
-                case .record(let record, let size):
-                    guard record.sequence == expected else {
-                        let problem = "journal segment \(path) at offset \(offset): record \(record.sequence) where record \(expected!) belongs"
-                        guard repair else { throw StoreError(problem + ". " + advice) }
-                        try lose(problem)
-                        try cut(path, at: offset, readOnly: readOnly)
-                        try dropSegments(from: index + 1, &segments, journalDirectory, readOnly: readOnly)
-                        break segmentLoop
-                    }
-                    if record.sequence > base {
+                let read = JournalRecord.read(bytes[offset...])
+                if case .record(let record, let size) = read, record.sequence == expected {
+                    if record.sequence > last {  // not held by the snapshot, not seen before
                         _ = ledger.apply(record.command, at: record.timestamp)
                         report.recordsReplayed += 1
                     }
                     last = max(last, record.sequence)
                     expected = record.sequence + 1
                     offset += size
-                case .truncated, .damaged:
-                    let damage: String
-                    if case .damaged(let why) = JournalRecord.read(bytes[offset...]) { damage = why } else { damage = "record cut short" }
-                    let anythingAfter = isLast ? validRecordFollows(bytes, after: offset, beyond: last) : true
-                    if isLast, !anythingAfter {
+                    continue
+                }
+                // Damage, or a record out of sequence. A whole record out of sequence is never a
+                // torn write, so it is never skipped; damaged bytes may be, where valid data resumes
+                // after them and nothing the snapshot lacks can have been lost.
+                let damage: String
+                switch read {
+                case .record(let record, _): damage = "record \(record.sequence) where record \(expected) belongs"
+                case .damaged(let why): damage = why
+                case .truncated: damage = "record cut short"
+                }
+                let isDamage = if case .record = read { false } else { true }
+                if isDamage {
+                    // The first valid record that could follow the damaged one, so that only the
+                    // damaged bytes are skipped (records after it are read as usual).
+                    if let resume = nextValidRecord(bytes, after: offset, beyond: expected - 1) {
+                        if covered(upTo: resume.sequence) {
+                            report.skippedCoveredBytes += resume.offset - offset
+                            offset = resume.offset
+                            expected = resume.sequence
+                            continue
+                        }
+                    } else if let next {
+                        if next <= expected || covered(upTo: next) {
+                            report.skippedCoveredBytes += bytes.count - offset
+                            break  // on to the next segment
+                        }
+                    } else {
+                        // The end of the journal: a write the crash cut short; nobody was answered for it.
                         report.tornBytesCut = bytes.count - offset
                         report.tornSegment = path
                         if !readOnly { try DurableFile.truncate(path, to: offset) }
                         break segmentLoop
                     }
-                    let problem = "journal segment \(path) at offset \(offset): \(damage), and valid records follow it"
-                    guard repair else { throw StoreError(problem + ". " + advice) }
-                    try lose(problem)
-                    try cut(path, at: offset, readOnly: readOnly)
-                    try dropSegments(from: index + 1, &segments, journalDirectory, readOnly: readOnly)
-                    break segmentLoop
                 }
+                try fail(
+                    "journal segment \(path) at offset \(offset): \(damage), and valid records follow it",
+                    cutting: path, at: offset, dropFrom: index + 1)
+                break segmentLoop
             }
             index += 1
         }
 
+        // A damaged newer snapshot still proves its records existed: the state must reach them.
+        if let newest = snapshots.first?.sequence, last < newest, report.repaired == nil {
+            let problem = "the newest snapshot, snapshot \(snapshots[0].path), held records up to \(newest), but the readable snapshots and the journal reach only record \(last)"
+            guard repair else { throw StoreError(problem + snapshotNote + ". " + advice) }
+            report.repaired = problem
+        }
         report.lastSequence = last
         let violations = ledger.invariantViolations()
         guard violations.isEmpty else {
@@ -172,21 +212,17 @@ public enum Recovery {
         return Recovered(ledger: ledger, nextSequence: last + 1, segments: segments, report: report)
     }
 
-    /// Whether a record with a sequence above `beyond` starts anywhere after `offset`: if so, the
-    /// damage at `offset` is in the middle of the journal, not a torn tail.
-    static func validRecordFollows(_ bytes: [UInt8], after offset: Int, beyond: UInt64) -> Bool {
+    /// The first valid record with a sequence above `beyond` that starts after `offset`, if any:
+    /// if there is one, the damage at `offset` is in the middle of the journal, not a torn tail.
+    static func nextValidRecord(_ bytes: [UInt8], after offset: Int, beyond: UInt64) -> (offset: Int, sequence: UInt64)? {
         var position = offset + 1
         while position + JournalRecord.headerBytes <= bytes.count {
             if case .record(let record, _) = JournalRecord.read(bytes[position...]), record.sequence > beyond {
-                return true
+                return (position, record.sequence)
             }
             position += 1
         }
-        return false
-    }
-
-    private static func cut(_ path: String, at offset: Int, readOnly: Bool) throws {
-        if !readOnly { try DurableFile.truncate(path, to: offset) }
+        return nil
     }
 
     private static func dropSegments(from index: Int, _ segments: inout [UInt64], _ directory: String, readOnly: Bool) throws {

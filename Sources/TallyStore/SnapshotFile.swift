@@ -57,9 +57,10 @@ public enum SnapshotFile {
     }
 
     /// Writes the data directory's next snapshot and removes all but the newest `kept`.
-    /// Returns the path and the oldest sequence still kept (journal before it may go).
+    /// Returns the path and, once `kept` snapshots exist, the oldest one's sequence: the journal
+    /// it covers may go. With a single snapshot the journal stays, in case that one is damaged.
     public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, in directory: String) throws
-        -> (path: String, bytes: Int, oldestKept: UInt64)
+        -> (path: String, bytes: Int, oldestKept: UInt64?)
     {
         let path = directory + "/" + fileName(sequence: sequence)
         let bytes = try write(ledger, sequence: sequence, to: path)
@@ -68,7 +69,7 @@ public enum SnapshotFile {
             unlink(old.path)
         }
         if all.count > kept { try DurableFile.syncDirectory(directory) }
-        return (path, bytes, all.prefix(kept).last?.sequence ?? sequence)
+        return (path, bytes, all.count >= kept ? all[kept - 1].sequence : nil)
     }
 
     /// Reads a snapshot file. Throws with the file name and what is wrong if it is damaged:

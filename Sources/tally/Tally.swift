@@ -10,7 +10,7 @@ struct Tally: AsyncParsableCommand {
         commandName: "tally",
         abstract: "Talk to a running tallyd.",
         discussion: "The socket is --socket, else $TALLY_SOCKET, else ./tally.sock.",
-        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, SnapshotCommand.self, BackupCommand.self])
+        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, SnapshotCommand.self, BackupCommand.self, BenchCommand.self])
 }
 
 struct GlobalOptions: ParsableArguments {

@@ -110,7 +110,9 @@ import TallyWire
         try await server.shutdown()
     }
 
-    @Test func corruptSnapshotStopsStartUpWithAClearError() async throws {
+    /// A damaged snapshot is reported and skipped: the journal still holds everything, so
+    /// nothing is lost. Without the journal, start-up stops and says what is wrong and where.
+    @Test func corruptSnapshotIsSkippedWhileTheJournalCanReplaceIt() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         var server = try await scratch.start()
@@ -122,7 +124,23 @@ import TallyWire
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[bytes.count - 3] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: path))
+
+        server = try await scratch.start()
+        #expect(server.startup.recovery.skippedSnapshots.count == 1)
+        #expect(server.startup.recovery.skippedSnapshots[0].contains(path))
+        #expect(await server.currentLedger().balance(of: "c").account.available == 1)
+        try await server.shutdown()
+
+        // The shutdown wrote a good snapshot again; damage it and take the journal away.
+        let newest = try #require(try SnapshotFile.list(in: scratch.data).first).path
+        var again = try Data(contentsOf: URL(fileURLWithPath: newest))
+        again[again.count - 3] ^= 0xFF
+        try again.write(to: URL(fileURLWithPath: newest))
+        for old in try SnapshotFile.list(in: scratch.data).dropFirst() {
+            try FileManager.default.removeItem(atPath: old.path)
+        }
+        try FileManager.default.removeItem(atPath: scratch.data + "/journal")
         let error = await #expect(throws: (any Error).self) { server = try await scratch.start() }
-        #expect("\(error!)".contains(path) && "\(error!)".contains("checksum"))
+        #expect("\(error!)".contains(newest) && "\(error!)".contains("checksum"), "\(error!)")
     }
 }

@@ -1,0 +1,127 @@
+import Synchronization
+import Testing
+import TallyClient
+import TallyLedger
+import TallyServer
+import TallyStore
+import TallyWire
+
+/// What tallyd does when the disk fails under the journal: it refuses mutations with
+/// UNAVAILABLE and the reason, keeps answering reads from the last durable state, never
+/// pretends a failed fsync worked, and after a restart has exactly what it acknowledged.
+@Suite struct JournalFaultTests {
+    /// Real files, with a switch that makes the next write or fdatasync fail the way a full
+    /// disk or a dying device does.
+    final class FaultyIO: JournalIO {
+        enum Fault { case none, write, sync }
+        let fault = Mutex(Fault.none)
+        let real = PosixJournalIO()
+
+        func openSegment(at path: String) throws -> any SegmentFile {
+            FaultySegment(try real.openSegment(at: path), io: self)
+        }
+
+        func removeFile(at path: String) throws { try real.removeFile(at: path) }
+        func syncDirectory(_ path: String) throws { try real.syncDirectory(path) }
+    }
+
+    final class FaultySegment: SegmentFile {
+        let file: any SegmentFile
+        let io: FaultyIO
+
+        init(_ file: any SegmentFile, io: FaultyIO) {
+            self.file = file
+            self.io = io
+        }
+
+        func append(_ bytes: [UInt8]) throws {
+            if io.fault.withLock({ $0 }) == .write { throw StoreError("injected: write failed: No space left on device") }
+            try file.append(bytes)
+        }
+
+        func sync() throws {
+            if io.fault.withLock({ $0 }) == .sync { throw StoreError("injected: fdatasync failed: Input/output error") }
+            try file.sync()
+        }
+
+        func close() { file.close() }
+    }
+
+    @Test(arguments: [FaultyIO.Fault.write, .sync])
+    func failedJournalRefusesMutationsKeepsReadsAndLosesNothingAcknowledged(_ fault: FaultyIO.Fault) async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let io = FaultyIO()
+        var server = try await scratch.start(io: io)
+        var client = try await TallyClient.connect(socketPath: scratch.socket)
+        let acknowledged = try await client.credit(credit("alice", 10, key: "before"))
+        #expect(acknowledged.balance.available == 10)
+
+        io.fault.withLock { $0 = fault }
+        let refused = await #expect(throws: TallyError.self) { try await client.credit(credit("alice", 5, key: "during")) }
+        #expect(refused?.code == .unavailable && refused?.reason == "JOURNAL_FAILED")
+        #expect(refused?.message.contains("injected") == true, "the answer says why")
+
+        // The disk recovers, but tallyd does not pretend: mutations stay refused...
+        io.fault.withLock { $0 = .none }
+        let still = await #expect(throws: TallyError.self) { try await client.spend(spend("alice", 1)) }
+        #expect(still?.reason == "JOURNAL_FAILED")
+        // ...while reads answer the last durable state, without the refused credit.
+        #expect(try await client.getBalance(userID: "alice").available == 10)
+
+        await client.close()
+        try? await server.shutdown()  // may report the failed journal; that is the point
+
+        server = try await scratch.start()
+        client = try await TallyClient.connect(socketPath: scratch.socket)
+        let after = try await client.getBalance(userID: "alice").available
+        // The acknowledged credit is there exactly once.
+        #expect(try await client.credit(credit("alice", 10, key: "before")).replayed)
+        // The refused one's outcome is unknown, as documented: a failed write left nothing, but
+        // a record whose fdatasync failed may still have reached the file. A retry with its key
+        // applies it exactly once either way.
+        let retried = try await client.credit(credit("alice", 5, key: "during"))
+        #expect(retried.balance.available == 15 && retried.transaction.amount == 5)
+        switch fault {
+        case .write: #expect(after == 10 && !retried.replayed)
+        default: #expect((after == 10 && !retried.replayed) || (after == 15 && retried.replayed), "balance \(after)")
+        }
+        #expect(try await client.getBalance(userID: "alice").available == 15)
+        await client.close()
+        try await server.shutdown()
+    }
+
+    /// Many connections in flight when the fsync fails: none of them gets OK for anything that
+    /// is not durable, and the state goes back to what was.
+    @Test func failureWithManyBatchesInFlightAnswersNoneOfThemOK() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let io = FaultyIO()
+        let server = try await scratch.start(io: io)
+        let setup = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await setup.credit(credit("shared", 1_000))
+        io.fault.withLock { $0 = .sync }
+        let okCount = try await withThrowingTaskGroup(of: Int.self) { group in
+            for c in 0..<8 {
+                group.addTask {
+                    let client = try await TallyClient.connect(socketPath: scratch.socket)
+                    defer { Task { await client.close() } }
+                    let requests = try (0..<50).map { i in
+                        try envelope(Method.credit.rawValue, credit("shared", 1), callID: UInt64(c * 100 + i + 1))
+                    }
+                    let responses = try await client.sendAll(requests)
+                    for response in responses {
+                        #expect(response.code == .unavailable && response.reason == "JOURNAL_FAILED", "\(response)")
+                    }
+                    return responses.filter { $0.code == .ok }.count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(okCount == 0)
+        #expect(try await setup.getBalance(userID: "shared").available == 1_000)
+        #expect(await server.currentLedger().balance(of: "shared").account.available == 1_000)
+        await setup.close()
+        try? await server.shutdown()
+    }
+}
