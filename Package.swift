@@ -21,8 +21,7 @@ let package = Package(
         .target(
             name: "TallyLedger",
             dependencies: [
-                .product(name: "HashTreeCollections", package: "swift-collections"),
-                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HashTreeCollections", package: "swift-collections")
             ]
         ),
         // Generated protobuf code and the frame codec.

@@ -52,6 +52,13 @@ stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 1 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
 check "verify backup" "through journal record 3" "$bin/tallyd" verify "$work/backup.tally"
+# The restored directory serves the state as of the backup.
+export TALLY_SOCKET="$work/restored.sock"
+(cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &
+pid=$!
+for _ in $(seq 100); do grep -q "tallyd serving" "$work/restored.log" 2>/dev/null && break; sleep 0.1; done
+check "restored serves" "alice: 75 available" "$bin/tally" balance alice
+stop
 rm -rf "$work"
 echo "smoke: $passed passed, $failed failed"
 [ $failed = 0 ]

@@ -1,4 +1,3 @@
-import DequeModule
 import HashTreeCollections
 
 /// What the Ledger remembers about an idempotency key: the first command seen with it and the
@@ -17,12 +16,20 @@ public struct IdempotencyRecord: Equatable, Sendable {
     }
 }
 
-/// Idempotency keys with expiry. Expired records are purged in expiry order as commands arrive,
-/// so memory stays proportional to the keys used within one time-to-live.
+/// Idempotency keys with expiry. Expired records are purged in order as commands arrive, so
+/// memory stays proportional to the keys used within one time-to-live.
+///
+/// Both parts are persistent collections: the Writer copies the Ledger per batch in flight and
+/// for every snapshot, and a plain Deque or Array would copy itself whole on the next write.
 public struct IdempotencyTable: Sendable {
     public private(set) var records: TreeDictionary<ExactString, IdempotencyRecord> = [:]
-    /// Keys in order of expiry. A derived index: rebuilt from `records` on load.
-    private var expiryOrder: Deque<(expiresAt: Timestamp, key: ExactString)> = []
+    /// Keys in the order they were recorded, as a FIFO (positions `head..<tail`). A derived
+    /// index: rebuilt from `records` on load. The TTL is fixed while tallyd runs, so this is
+    /// also expiry order; after a restart with a shorter TTL a few records may wait behind
+    /// older ones for their purge (lookups check expiry themselves, so answers are unaffected).
+    private var expiryOrder: TreeDictionary<UInt64, (expiresAt: Timestamp, key: ExactString)> = [:]
+    private var head: UInt64 = 0
+    private var tail: UInt64 = 0
 
     public init() {}
 
@@ -40,20 +47,16 @@ public struct IdempotencyTable: Sendable {
 
     mutating func insert(key: ExactString, _ record: IdempotencyRecord) {
         records[key] = record
-        // TTL is configurable, so a new record may expire before older ones; keep the deque
-        // sorted by inserting from the back (almost always an append).
-        var index = expiryOrder.endIndex
-        while index > expiryOrder.startIndex, expiryOrder[index - 1].expiresAt > record.expiresAt {
-            index -= 1
-        }
-        expiryOrder.insert((record.expiresAt, key), at: index)
+        expiryOrder[tail] = (record.expiresAt, key)
+        tail += 1
     }
 
     /// Drops every record expired at `now`. Returns whether anything was dropped.
     mutating func purge(at now: Timestamp) -> Bool {
         var purged = false
-        while let first = expiryOrder.first, first.expiresAt <= now {
-            expiryOrder.removeFirst()
+        while head < tail, let first = expiryOrder[head], first.expiresAt <= now {
+            expiryOrder[head] = nil
+            head += 1
             // The key may have been used again after expiring; only drop the record this entry was for.
             if let record = records[first.key], record.expiresAt == first.expiresAt {
                 records[first.key] = nil

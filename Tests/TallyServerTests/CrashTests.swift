@@ -79,6 +79,7 @@ import TallyWire
 
         // A state big enough that snapshots take a while, so kills land during them too.
         var daemon = try Daemon(tallyd, scratch: scratch)
+        defer { if daemon.process.isRunning { daemon.kill9() } }  // never leave one behind
         var client = try await Self.connect(scratch, daemon: daemon)
         for batch in 0..<40 {
             let requests = try (0..<1_000).map { i in
