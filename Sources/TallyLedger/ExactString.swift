@@ -15,7 +15,9 @@ public struct ExactString: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 
     public static func == (lhs: ExactString, rhs: ExactString) -> Bool {
-        lhs.value.utf8.elementsEqual(rhs.value.utf8)
+        guard lhs.value.utf8.count == rhs.value.utf8.count else { return false }
+        var a = lhs.value, b = rhs.value  // withUTF8 may make a bridged string contiguous
+        return a.withUTF8 { a in b.withUTF8 { b in a.elementsEqual(b) } }
     }
 
     public func hash(into hasher: inout Hasher) {

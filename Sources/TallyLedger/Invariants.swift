@@ -5,9 +5,9 @@ extension Ledger {
         var violations: [String] = []
         // Int128 so that the checks themselves cannot overflow.
         var userSum: Int128 = 0
-        var earnedFromHistory: [ExactString: Int128] = [:]
-        var spentFromHistory: [ExactString: Int128] = [:]
-        var changesFromHistory: [ExactString: UInt64] = [:]
+        struct FromHistory { var earned: Int128 = 0, spent: Int128 = 0, changes: UInt64 = 0 }
+        var history: [ExactString: FromHistory] = [:]
+        history.reserveCapacity(accounts.count)
 
         for (id, tx) in transactions {
             if id != tx.id { violations.append("transaction stored under \(id) has id \(tx.id)") }
@@ -20,12 +20,11 @@ extension Ledger {
             if delta != expected {
                 violations.append("transaction \(tx.id): before \(tx.balanceBefore), after \(tx.balanceAfter), amount \(tx.amount)")
             }
-            if tx.type.isCredit {
-                earnedFromHistory[ExactString(tx.userID), default: 0] += Int128(tx.amount)
-            } else {
-                spentFromHistory[ExactString(tx.userID), default: 0] += Int128(tx.amount)
+            func record(_ entry: inout FromHistory) {
+                if tx.type.isCredit { entry.earned += Int128(tx.amount) } else { entry.spent += Int128(tx.amount) }
+                entry.changes += 1
             }
-            changesFromHistory[ExactString(tx.userID), default: 0] += 1
+            record(&history[ExactString(tx.userID), default: FromHistory()])  // one lookup
         }
 
         for (user, a) in accounts {
@@ -36,22 +35,20 @@ extension Ledger {
                 violations.append(
                     "\(user): available \(a.available) + committed \(a.committed) != earned \(a.totalEarned) - spent \(a.totalSpent)")
             }
-            if Int128(a.totalEarned) != earnedFromHistory[user, default: 0] {
-                violations.append("\(user): total earned \(a.totalEarned) != credits in history \(earnedFromHistory[user, default: 0])")
+            let fromHistory = history[user] ?? FromHistory()
+            if Int128(a.totalEarned) != fromHistory.earned {
+                violations.append("\(user): total earned \(a.totalEarned) != credits in history \(fromHistory.earned)")
             }
-            if Int128(a.totalSpent) != spentFromHistory[user, default: 0] {
-                violations.append("\(user): total spent \(a.totalSpent) != spends in history \(spentFromHistory[user, default: 0])")
+            if Int128(a.totalSpent) != fromHistory.spent {
+                violations.append("\(user): total spent \(a.totalSpent) != spends in history \(fromHistory.spent)")
             }
-            if a.version != changesFromHistory[user, default: 0] {
-                violations.append("\(user): version \(a.version) != transactions in history \(changesFromHistory[user, default: 0])")
+            if a.version != fromHistory.changes {
+                violations.append("\(user): version \(a.version) != transactions in history \(fromHistory.changes)")
             }
             if a.updatedAt < a.createdAt { violations.append("\(user): updated before created") }
             userSum += Int128(a.available) + Int128(a.committed)
         }
-        for user in earnedFromHistory.keys where accounts[user] == nil {
-            violations.append("history has transactions of \(user), who has no account")
-        }
-        for user in spentFromHistory.keys where accounts[user] == nil {
+        for user in history.keys where accounts[user] == nil {
             violations.append("history has transactions of \(user), who has no account")
         }
 

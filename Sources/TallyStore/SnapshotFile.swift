@@ -74,7 +74,10 @@ public enum SnapshotFile {
 
     /// Reads a snapshot file. Throws with the file name and what is wrong if it is damaged:
     /// tallyd must not start on a guess.
-    public static func read(_ path: String, config: LedgerConfig) throws -> (ledger: Ledger, sequence: UInt64) {
+    /// `checkInvariants: false` is for recovery, which checks the state once, after replay.
+    public static func read(_ path: String, config: LedgerConfig, checkInvariants: Bool = true) throws
+        -> (ledger: Ledger, sequence: UInt64)
+    {
         guard let bytes = try DurableFile.read(path) else { throw StoreError("snapshot \(path) does not exist") }
         func damaged(_ what: String) -> StoreError { StoreError("snapshot \(path) is damaged: \(what)") }
         guard bytes.count >= headerBytes, Array(bytes[0..<8]) == magic else {
@@ -93,7 +96,7 @@ public enum SnapshotFile {
             throw damaged("checksum mismatch (stored \(hex(expected)), computed \(hex(actual)))")
         }
         do {
-            return try LedgerSnapshot.decode(payload, config: config)
+            return try LedgerSnapshot.decode(payload, config: config, checkInvariants: checkInvariants)
         } catch {
             throw damaged("\(error)")
         }
