@@ -79,7 +79,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TallyLedgerTests", dependencies: ["TallyLedger"]),
+        // Helpers the test targets share (a seeded generator).
+        .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
+        .testTarget(name: "TallyLedgerTests", dependencies: ["TallyLedger", "TallyTestSupport"]),
         .testTarget(
             name: "TallyWireTests",
             dependencies: [
@@ -88,11 +90,11 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyLedger", "TallyWire"]),
+        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyLedger", "TallyWire", "TallyTestSupport"]),
         .testTarget(
             name: "TallyServerTests",
             dependencies: [
-                "TallyServer", "TallyClient", "TallyWire", "TallyLedger", "TallyStore",
+                "TallyServer", "TallyClient", "TallyWire", "TallyLedger", "TallyStore", "TallyTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyTestSupport
 
 /// Random commands for the property tests: mostly ordinary, sometimes hostile. Deterministic for a seed.
 struct CommandGenerator {

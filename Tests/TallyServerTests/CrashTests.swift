@@ -4,6 +4,7 @@ import Testing
 import TallyClient
 import TallyLedger
 import TallyStore
+import TallyTestSupport
 import TallyWire
 
 /// kill -9 under load, for real: a tallyd process is killed at random moments (some while a
@@ -71,7 +72,7 @@ import TallyWire
         defer { scratch.remove() }
         var rng = SystemRandomNumberGenerator()
         let seed = UInt64.random(in: 0...UInt64.max, using: &rng)
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let users = (0..<20).map { "crash-\($0)" }
 
         var all: [String: Sent] = [:]  // by idempotency key: every mutation ever sent
@@ -96,7 +97,7 @@ import TallyWire
                 for worker in 0..<4 {
                     let workerSeed = random.next()
                     group.addTask {
-                        var random = SplitMix(seed: workerSeed)
+                        var random = SplitMix64(seed: workerSeed)
                         var mine: [String: Sent] = [:]
                         guard let client = try? await TallyClient.connect(socketPath: scratch.socket) else { return mine }
                         defer { Task { await client.close() } }
@@ -194,18 +195,5 @@ import TallyWire
         print("crash test: \(cycles) cycles, \(killsDuringSnapshot) kills during a snapshot write, \(acknowledged) mutations acknowledged, \(checked) checked after restart, \(lost) lost (seed \(seed))")
         #expect(lost == 0)
         #expect(checked > 0)
-    }
-}
-
-/// SplitMix64: a small seeded generator, so a failing run can be repeated from its seed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

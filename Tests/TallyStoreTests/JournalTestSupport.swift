@@ -3,33 +3,14 @@ import Foundation
 import Glibc
 import Synchronization
 import TallyLedger
+import TallyTestSupport
 
 @testable import TallyStore
 
 // Helpers for the journal and recovery tests. Names carry a `JournalTest`/`Tallyd` prefix so
 // they cannot collide with helpers other test files of this target may add.
 
-/// SplitMix64: a tiny deterministic generator, so a failing seed reproduces exactly.
-struct JournalTestRNG: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// True with probability `percent` / 100.
-    mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &self) < percent }
-
-    mutating func pick<T>(_ values: [T]) -> T { values[Int.random(in: 0..<values.count, using: &self)] }
-
-    mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) } }
-}
+typealias JournalTestRNG = SplitMix64
 
 struct JournalTestFailure: Error, CustomStringConvertible {
     var description: String
