@@ -41,7 +41,9 @@ final class Snapshotter: @unchecked Sendable {
     private var lastTime = NIODeadline.now()
     private var journalBytesAtLast = 0
     private var inProgress = false
+    /// Waiting for the snapshot in progress, and for one that starts after it.
     private var waiters: [EventLoopPromise<Written>] = []
+    private var nextWaiters: [EventLoopPromise<Written>] = []
     private var task: RepeatedTask?
 
     init(writer: Writer, journal: any Journal, directory: String, policy: SnapshotPolicy, pool: NIOThreadPool,
@@ -70,12 +72,17 @@ final class Snapshotter: @unchecked Sendable {
         if dueByTime || dueBySize { take() }
     }
 
-    /// A snapshot now, in the data directory (on demand); waits for one in progress first.
+    /// A snapshot now, in the data directory (on demand). One already in progress holds an
+    /// older state, so the caller gets the next one, started when that finishes.
     func snapshotNow() -> EventLoopFuture<Written> {
         loop.flatSubmit {
             let promise = self.loop.makePromise(of: Written.self)
-            self.waiters.append(promise)
-            if !self.inProgress { self.take() }
+            if self.inProgress {
+                self.nextWaiters.append(promise)
+            } else {
+                self.waiters.append(promise)
+                self.take()
+            }
             return promise.futureResult
         }
     }
@@ -111,6 +118,11 @@ final class Snapshotter: @unchecked Sendable {
                 self.logger.error("snapshot failed; the journal keeps everything, will retry", metadata: ["error": "\(error)"])
                 self.lastTime = .now()
                 for waiter in waiters { waiter.fail(error) }
+            }
+            if !self.nextWaiters.isEmpty {
+                self.waiters = self.nextWaiters
+                self.nextWaiters = []
+                self.take()
             }
         }
     }

@@ -144,3 +144,48 @@ import TallyWire
         #expect("\(error!)".contains(newest) && "\(error!)".contains("checksum"), "\(error!)")
     }
 }
+
+@Suite struct AdminTests {
+    @Test func snapshotOnDemandHoldsEverythingAnsweredBeforeIt() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("s", 1))
+        let first: Tally_V1_SnapshotResponse = try await client.unary(.snapshot, Tally_V1_SnapshotRequest())
+        #expect(first.journalSequence == 1 && first.accounts == 1)
+        // Several at once while mutations go on: each holds at least what was answered before it.
+        _ = try await client.credit(credit("s", 1))
+        let answers = try await withThrowingTaskGroup(of: Tally_V1_SnapshotResponse.self) { group in
+            for _ in 0..<3 {
+                group.addTask { try await client.unary(.snapshot, Tally_V1_SnapshotRequest()) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers.allSatisfy { $0.journalSequence >= 2 }, "\(answers)")
+        let (state, sequence) = try SnapshotFile.read(answers[0].path, config: LedgerConfig())
+        #expect(sequence >= 2 && state.balance(of: "s").account.available == 2)
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func backupRefusesPathsItMustNotWrite() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("b", 7))
+        for path in ["relative.tally", scratch.root + "/no-such-dir/x.tally", scratch.socket] {
+            let error = await #expect(throws: TallyError.self) {
+                let _: Tally_V1_BackupResponse = try await client.unary(.backup, Tally_V1_BackupRequest.with { $0.path = path })
+            }
+            #expect(error?.code == .invalidArgument && error?.reason == "BACKUP_PATH_INVALID", "\(path)")
+        }
+        let path = scratch.root + "/backup.tally"
+        let backup: Tally_V1_BackupResponse = try await client.unary(.backup, Tally_V1_BackupRequest.with { $0.path = path })
+        #expect(backup.path == path && backup.journalSequence == 1 && backup.accounts == 1)
+        #expect(try SnapshotFile.read(path, config: LedgerConfig()).ledger.balance(of: "b").account.available == 7)
+        await client.close()
+        try await server.shutdown()
+    }
+}
