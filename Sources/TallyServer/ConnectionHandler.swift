@@ -20,7 +20,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let writer: Writer
     private let snapshotter: Snapshotter
     private let maxCallsInFlight: Int
+    private let meter: ByteMeter
+    private let timeouts: ConnectionTimeouts
     private let logger: Logger
+    /// Bytes of complete frames taken from the stream; fewer than received = mid-frame.
+    private var framedBytes = 0
+    private var unwritableSince: NIODeadline?
     private var context: ChannelHandlerContext?
     private var batch: [WriterCall] = []
     private var outbound: ByteBuffer
@@ -29,9 +34,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var closing = false
     private var inputClosed = false
 
-    init(writer: Writer, snapshotter: Snapshotter, maxCallsInFlight: Int, logger: Logger) {
+    init(
+        writer: Writer, snapshotter: Snapshotter, maxCallsInFlight: Int, meter: ByteMeter, timeouts: ConnectionTimeouts,
+        logger: Logger
+    ) {
         self.writer = writer
         self.snapshotter = snapshotter
+        self.meter = meter
+        self.timeouts = timeouts
         self.maxCallsInFlight = maxCallsInFlight
         self.logger = logger
         self.outbound = ByteBufferAllocator().buffer(capacity: 0)
@@ -49,6 +59,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         let frame = unwrapInboundIn(data)
+        framedBytes += Frame.headerBytes + frame.readableBytes
         let request: Tally_V1_Request
         do {
             request = try Tally_V1_Request(serializedBytes: frame)
@@ -85,6 +96,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            cutOffIfStuck(context)
+            return
+        }
         if case .inputClosed = event as? ChannelEvent {
             // The client sent its last request: answer what it sent, then close.
             inputClosed = true
@@ -154,7 +169,29 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Runs when nothing arrived for a while (docs/protocol.md, Limits: timeouts).
+    private func cutOffIfStuck(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        let quiet = NIODeadline.now() - meter.lastByteAt
+        // (While tallyd itself holds reads for backpressure, a partial frame is its doing.)
+        if meter.received > framedBytes, !readHeld, quiet >= .seconds(timeouts.frameSeconds) {
+            closeWithError(
+                context, .deadlineExceeded, reason: "FRAME_INCOMPLETE",
+                "part of a frame arrived and nothing more for \(timeouts.frameSeconds) s; closing the connection",
+                details: ["received": String(meter.received - framedBytes), "timeout_seconds": String(timeouts.frameSeconds)])
+        } else if let since = unwritableSince, NIODeadline.now() - since >= .seconds(timeouts.writeStallSeconds) {
+            // It does not read its answers: a final frame could not reach it either.
+            logger.notice("closing a connection that has not read its answers for \(timeouts.writeStallSeconds) s")
+            closing = true
+            context.close(promise: nil)
+        } else if callsInFlight == 0, meter.received == framedBytes, quiet >= .seconds(timeouts.idleSeconds) {
+            closing = true
+            context.close(promise: nil)
+        }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        unwritableSince = context.channel.isWritable ? nil : (unwritableSince ?? .now())
         resumeReadingIfHeld(context)
         context.fireChannelWritabilityChanged()
     }

@@ -30,13 +30,19 @@ public struct ServerConfig: Sendable {
     public var repair: Bool
     /// Journal segment size before a new one is started.
     public var journalSegmentBytes: Int
+    /// Connections served at once; past it a new one gets RESOURCE_EXHAUSTED and is closed.
+    public var maxConnections: Int
+    public var timeouts: ConnectionTimeouts
 
     public init(
         socketPath: String = "./tally.sock", dataDirectory: String = "./tally-data", fsync: FsyncMode = .always,
         snapshots: SnapshotPolicy = SnapshotPolicy(), maxFrameBytes: Int = Frame.defaultMaxBytes,
         maxCallsInFlight: Int = 1_024, socketMode: UInt32 = 0o660, ledger: LedgerConfig = LedgerConfig(),
-        ioThreads: Int = 1, repair: Bool = false, journalSegmentBytes: Int = 64 << 20
+        ioThreads: Int = 1, repair: Bool = false, journalSegmentBytes: Int = 64 << 20, maxConnections: Int = 1_024,
+        timeouts: ConnectionTimeouts = ConnectionTimeouts()
     ) {
+        self.maxConnections = maxConnections
+        self.timeouts = timeouts
         self.socketPath = socketPath
         self.dataDirectory = dataDirectory
         self.fsync = fsync

@@ -70,16 +70,26 @@ public final class TallyServer: Sendable {
 
         let maxFrameBytes = config.maxFrameBytes
         let maxCallsInFlight = config.maxCallsInFlight
+        let maxConnections = config.maxConnections
+        let timeouts = config.timeouts
         let bootstrap = ServerBootstrap(group: ioGroup)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                connections.track(channel)
+                let admitted = connections.track(channel, limit: maxConnections)
                 return channel.eventLoop.makeCompletedFuture {
+                    guard admitted else {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionRefusal(limit: maxConnections))
+                        return
+                    }
+                    let meter = ByteMeter()
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: timeouts.tick))
+                    try channel.pipeline.syncOperations.addHandler(meter)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(
-                            writer: writer, snapshotter: snapshotter, maxCallsInFlight: maxCallsInFlight, logger: logger))
+                            writer: writer, snapshotter: snapshotter, maxCallsInFlight: maxCallsInFlight,
+                            meter: meter, timeouts: timeouts, logger: logger))
                 }
             }
         let listener: any Channel
@@ -187,12 +197,20 @@ public final class TallyServer: Sendable {
 final class Connections: Sendable {
     private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
 
-    func track(_ channel: any Channel) {
+    /// Tracks `channel` if fewer than `limit` are open; false if it must be turned away.
+    func track(_ channel: any Channel, limit: Int) -> Bool {
         let id = ObjectIdentifier(channel)
-        channels.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { _ in
-            _ = self.channels.withLock { $0.removeValue(forKey: id) }
+        let admitted = channels.withLock { channels in
+            guard channels.count < limit else { return false }
+            channels[id] = channel
+            return true
         }
+        if admitted {
+            channel.closeFuture.whenComplete { _ in
+                _ = self.channels.withLock { $0.removeValue(forKey: id) }
+            }
+        }
+        return admitted
     }
 
     var count: Int { channels.withLock { $0.count } }

@@ -40,6 +40,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Unanswered calls per connection before tallyd stops reading from it.")
     var maxCallsInFlight = ServerConfig().maxCallsInFlight
 
+    @Option(help: "Connections served at once; past it a new one is refused (RESOURCE_EXHAUSTED).")
+    var maxConnections = ServerConfig().maxConnections
+
+    @Option(help: "Seconds a connection may sit with nothing sent and nothing in flight before it is closed.")
+    var idleTimeout: Int64 = ConnectionTimeouts().idleSeconds
+
+    @Option(help: "Seconds a connection may stall in the middle of a frame before it is closed.")
+    var frameTimeout: Int64 = ConnectionTimeouts().frameSeconds
+
+    @Option(help: "Seconds a connection may leave its answers unread before it is closed.")
+    var writeStallTimeout: Int64 = ConnectionTimeouts().writeStallSeconds
+
     @Option(help: "Hours an idempotency key is remembered.")
     var idempotencyTtlHours: Int64 = 24
 
@@ -64,6 +76,10 @@ struct Serve: AsyncParsableCommand {
         guard maxCallsInFlight >= 1 else { throw ValidationError("--max-calls-in-flight must be at least 1") }
         guard idempotencyTtlHours >= 1 else { throw ValidationError("--idempotency-ttl-hours must be at least 1") }
         guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard idleTimeout >= 1, frameTimeout >= 1, writeStallTimeout >= 1 else {
+            throw ValidationError("--idle-timeout, --frame-timeout and --write-stall-timeout must be at least 1 second")
+        }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777, mode & 0o600 == 0o600 else {
             throw ValidationError("--socket-mode must be octal like 660 and let the owner read and write")
         }
@@ -87,7 +103,8 @@ struct Serve: AsyncParsableCommand {
             maxFrameBytes: maxFrameBytes, maxCallsInFlight: maxCallsInFlight,
             socketMode: UInt32(socketMode, radix: 8) ?? 0o660,
             ledger: LedgerConfig(idempotencyTTL: idempotencyTtlHours * Duration.microsecondsPerHour),
-            ioThreads: ioThreads, repair: repair)
+            ioThreads: ioThreads, repair: repair, maxConnections: maxConnections,
+            timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
 
         let stop = SignalWaiter(signals: [SIGINT, SIGTERM])
         let server: TallyServer
