@@ -23,6 +23,8 @@ public struct ServerConfig: Sendable {
     public var maxCallsInFlight: Int
     /// Socket file permissions: owner and group may connect.
     public var socketMode: UInt32
+    /// The socket file's group (a name or number); nil keeps tallyd's own group.
+    public var socketGroup: String?
     public var ledger: LedgerConfig
     /// I/O threads for connections (the Writer has its own).
     public var ioThreads: Int
@@ -42,6 +44,7 @@ public struct ServerConfig: Sendable {
         timeouts: ConnectionTimeouts = ConnectionTimeouts()
     ) {
         self.maxConnections = maxConnections
+        self.socketGroup = nil
         self.timeouts = timeouts
         self.socketPath = socketPath
         self.dataDirectory = dataDirectory

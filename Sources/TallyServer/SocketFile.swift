@@ -47,6 +47,22 @@ enum SocketFile {
         return result == 0
     }
 
+    /// The group id of a group name or number, for `--socket-group`.
+    static func groupID(_ group: String) throws -> gid_t {
+        if let number = gid_t(group) { return number }
+        guard let entry = getgrnam(group) else {
+            throw InUse(description: "socket group '\(group)' does not exist")
+        }
+        return entry.pointee.gr_gid
+    }
+
+    /// Gives the socket file to `group`, so that group's members may connect (with mode 660).
+    static func setGroup(_ path: String, _ group: gid_t) throws {
+        guard chown(path, uid_t.max, group) == 0 else {  // uid -1: keep the owner
+            throw InUse(description: "cannot give \(path) to group \(group): \(String(cString: strerror(errno)))")
+        }
+    }
+
     static func setMode(_ path: String, _ mode: UInt32) throws {
         guard chmod(path, mode_t(mode)) == 0 else {
             throw InUse(description: "cannot chmod \(path): \(String(cString: strerror(errno)))")

@@ -45,6 +45,7 @@ public final class TallyServer: Sendable {
         let startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
 
         try SocketFile.prepare(config.socketPath)
+        let socketGroup = try config.socketGroup.map(SocketFile.groupID)
         let journal: any Journal
         switch config.fsync {
         case .always, .interval:
@@ -99,6 +100,7 @@ public final class TallyServer: Sendable {
             let previousMask = umask(mode_t(0o777 & ~config.socketMode))
             defer { umask(previousMask) }
             listener = try await bootstrap.bind(unixDomainSocketPath: config.socketPath).get()
+            if let socketGroup { try SocketFile.setGroup(config.socketPath, socketGroup) }
             try SocketFile.setMode(config.socketPath, config.socketMode)
         } catch {
             try? await ioGroup.shutdownGracefully()

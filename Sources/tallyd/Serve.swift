@@ -18,6 +18,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Socket file permissions, octal: 660 lets tallyd's user and group connect.")
     var socketMode = "660"
 
+    @Option(help: "Group (name or number) that owns the socket file, so its members may connect; default: tallyd's group.")
+    var socketGroup: String?
+
     @Option(help: """
         always: answer a mutation only after its journal record is fsynced (group commit). \
         interval: answer once written, fsync every --fsync-interval-ms. \
@@ -97,7 +100,7 @@ struct Serve: AsyncParsableCommand {
         case .interval: .interval(milliseconds: fsyncIntervalMs)
         case .never: .never
         }
-        let config = ServerConfig(
+        var config = ServerConfig(
             socketPath: socketPath, dataDirectory: dataDirectory, fsync: fsyncMode,
             snapshots: SnapshotPolicy(intervalSeconds: snapshotInterval, journalBytes: snapshotJournalMib << 20),
             maxFrameBytes: maxFrameBytes, maxCallsInFlight: maxCallsInFlight,
@@ -105,6 +108,7 @@ struct Serve: AsyncParsableCommand {
             ledger: LedgerConfig(idempotencyTTL: idempotencyTtlHours * Duration.microsecondsPerHour),
             ioThreads: ioThreads, repair: repair, maxConnections: maxConnections,
             timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
+        config.socketGroup = socketGroup
 
         let stop = SignalWaiter(signals: [SIGINT, SIGTERM])
         let server: TallyServer

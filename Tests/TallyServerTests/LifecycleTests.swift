@@ -67,6 +67,21 @@ import TallyWire
         try await server.shutdown()
     }
 
+    @Test func socketGroupIsConfigurable() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start { $0.socketGroup = "daemon" }  // a group every Debian has
+        var info = stat()
+        #expect(stat(scratch.socket, &info) == 0)
+        #expect(info.st_gid == getgrnam("daemon")!.pointee.gr_gid)
+        #expect(info.st_mode & 0o777 == 0o660)
+        try await server.shutdown()
+        let error = await #expect(throws: (any Error).self) {
+            _ = try await scratch.start { $0.socketGroup = "no-such-group-tally" }
+        }
+        #expect("\(error!)".contains("no-such-group-tally"))
+    }
+
     @Test func staleSocketFromACrashedRunIsReplaced() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
