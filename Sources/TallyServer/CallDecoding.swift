@@ -13,7 +13,9 @@ enum CallDecoding {
         case answer(Tally_V1_Response)
     }
 
-    static func decode(_ request: Tally_V1_Request, receivedAt: NIODeadline) -> Decoded {
+    /// A deadline counts from now (the frame was just read); the clock is read only for calls
+    /// that carry one.
+    static func decode(_ request: Tally_V1_Request) -> Decoded {
         let id = request.callID  // non-zero: the connection checked it
         guard WireProtocol.supportedVersions.contains(request.protocolVersion) else {
             let supported = WireProtocol.supportedVersions.map(String.init).joined(separator: ",")
@@ -29,7 +31,7 @@ enum CallDecoding {
                 callID: id, .unimplemented, reason: "UNKNOWN_METHOD", "unknown method '\(echo)'",
                 details: ["method": echo]))
         }
-        let deadline = request.timeoutMs == 0 ? nil : receivedAt + .milliseconds(Int64(request.timeoutMs))
+        let deadline = request.timeoutMs == 0 ? nil : NIODeadline.now() + .milliseconds(Int64(request.timeoutMs))
         do {
             let operation: WriterCall.Operation
             switch method {

@@ -79,7 +79,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 "call_id must be non-zero (0 is reserved for connection errors); closing the connection")
             return
         }
-        switch CallDecoding.decode(request, receivedAt: NIODeadline.now()) {
+        switch CallDecoding.decode(request) {
         case .call(let call):
             batch.append(call)
         case .admin(let callID, let call):
@@ -207,10 +207,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard inputClosed, callsInFlight == 0, !closing else { return }
         closing = true
         context.close(promise: nil)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        context.write(data, promise: promise)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -133,7 +133,7 @@ final class Snapshotter: @unchecked Sendable {
         loop.flatSubmit {
             let state = self.writer.assumeIsolated { $0.durableState() }
             return self.pool.runIfActive(eventLoop: self.loop) {
-                let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path)
+                let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path, replace: false)
                 return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
             }
         }

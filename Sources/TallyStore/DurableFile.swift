@@ -16,9 +16,13 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
 /// directory. After `write` returns the new contents survive a power cut; a crash before
 /// leaves the old file intact.
 enum DurableFile {
-    static func write(_ bytes: [UInt8], to path: String) throws {
+    ///
+    /// With `replace: false` (backups, written where a client asked) nothing that exists is ever
+    /// overwritten: the temp file is created exclusively and published with link(2), which fails
+    /// if the path appeared in the meantime.
+    static func write(_ bytes: [UInt8], to path: String, replace: Bool = true) throws {
         let temp = path + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = open(temp, O_WRONLY | O_CREAT | (replace ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError.posix("cannot create", path: temp) }
         var ok = false
         defer {
@@ -37,7 +41,12 @@ enum DurableFile {
             }
         }
         guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: temp) }
-        guard rename(temp, path) == 0 else { throw StoreError.posix("cannot rename to", path: path) }
+        if replace {
+            guard rename(temp, path) == 0 else { throw StoreError.posix("cannot rename to", path: path) }
+        } else {
+            guard link(temp, path) == 0 else { throw StoreError.posix("cannot create", path: path) }
+            unlink(temp)
+        }
         ok = true
         try syncDirectory(of: path)
     }

@@ -49,10 +49,11 @@ public enum SnapshotFile {
 
     /// Writes a snapshot durably to `path` (temp file, fsync, rename, fsync of the directory).
     /// Meant to run off the Writer, on an O(1) copy of the state. Returns the bytes written.
+    /// `replace: false` never overwrites an existing file (backups).
     @discardableResult
-    public static func write(_ ledger: Ledger, sequence: UInt64, to path: String) throws -> Int {
+    public static func write(_ ledger: Ledger, sequence: UInt64, to path: String, replace: Bool = true) throws -> Int {
         let bytes = try encode(ledger, sequence: sequence)
-        try DurableFile.write(bytes, to: path)
+        try DurableFile.write(bytes, to: path, replace: replace)
         return bytes.count
     }
 

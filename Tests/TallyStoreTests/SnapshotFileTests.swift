@@ -45,6 +45,28 @@ import Testing
         #expect(try LedgerSnapshot.encode(sampleLedger()) == LedgerSnapshot.encode(sampleLedger()))
     }
 
+    /// Backups go where a client asked: nothing that exists there is ever overwritten, not the
+    /// path itself and not a file named like the temp file beside it.
+    @Test func writingWithoutReplaceNeverOverwrites() throws {
+        let directory = try temporaryDirectory()
+        let path = directory + "/backup.tally"
+        let theirs = Data("someone else's file".utf8)
+        try theirs.write(to: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.self) { try SnapshotFile.write(sampleLedger(), sequence: 1, to: path, replace: false) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == theirs)
+
+        let other = directory + "/other.tally"
+        try theirs.write(to: URL(fileURLWithPath: other + ".tmp"))
+        #expect(throws: StoreError.self) { try SnapshotFile.write(sampleLedger(), sequence: 1, to: other, replace: false) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: other + ".tmp")) == theirs)
+        #expect(!FileManager.default.fileExists(atPath: other))
+
+        let fresh = directory + "/fresh.tally"
+        try SnapshotFile.write(sampleLedger(), sequence: 1, to: fresh, replace: false)
+        #expect(try SnapshotFile.read(fresh, config: LedgerConfig(idempotencyTTL: 10_000)).ledger == sampleLedger())
+        #expect(!FileManager.default.fileExists(atPath: fresh + ".tmp"))
+    }
+
     @Test func noSnapshotsInANewDirectory() throws {
         #expect(try SnapshotFile.list(in: try temporaryDirectory()).isEmpty)
     }
