@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "tallyd", targets: ["tallyd"]),
         .executable(name: "tally", targets: ["tally"]),
         .library(name: "TallyClient", targets: ["TallyClient"]),
+        // For the fuzzers in Fuzz/, a separate package so that this one's build is unaffected.
+        .library(name: "TallyFuzzable", targets: ["TallyLedger", "TallyWire", "TallyServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
@@ -15,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // The pure state machine: no I/O, no clock, no randomness.
@@ -52,6 +55,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .target(

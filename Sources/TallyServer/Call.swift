@@ -27,6 +27,8 @@ struct WriterAnswer: Sendable {
         case balance(Balance)
         case applied(Applied)
         case deadlineExceeded
+        /// The user's bucket for this method class is empty; nothing was applied.
+        case rateLimited(RateClass, retryAfterNanoseconds: Int64)
         case unavailable(reason: String, message: String)
     }
 
@@ -35,3 +37,13 @@ struct WriterAnswer: Sendable {
     var result: Result
 }
 
+
+extension Command {
+    /// The user a mutation is for (rate limits are per user).
+    var userID: String {
+        switch self {
+        case .credit(let credit): credit.userID
+        case .spend(let spend): spend.userID
+        }
+    }
+}

@@ -19,6 +19,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private let writer: Writer
     private let snapshotter: Snapshotter
+    private let role: Role
+    private let queue: WriterQueue
     private let maxCallsInFlight: Int
     private let meter: ByteMeter
     private let timeouts: ConnectionTimeouts
@@ -35,11 +37,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var inputClosed = false
 
     init(
-        writer: Writer, snapshotter: Snapshotter, maxCallsInFlight: Int, meter: ByteMeter, timeouts: ConnectionTimeouts,
-        logger: Logger
+        writer: Writer, snapshotter: Snapshotter, role: Role, queue: WriterQueue, maxCallsInFlight: Int, meter: ByteMeter,
+        timeouts: ConnectionTimeouts, logger: Logger
     ) {
         self.writer = writer
         self.snapshotter = snapshotter
+        self.role = role
+        self.queue = queue
         self.meter = meter
         self.timeouts = timeouts
         self.maxCallsInFlight = maxCallsInFlight
@@ -79,8 +83,24 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 "call_id must be non-zero (0 is reserved for connection errors); closing the connection")
             return
         }
+        if let method = Method(rawValue: request.method), !role.permits(method.access) {
+            append(Responses.error(
+                callID: request.callID, .permissionDenied, reason: "ROLE_FORBIDS_METHOD",
+                "the \(role.rawValue) role may not call \(method.rawValue)",
+                details: ["role": role.rawValue, "method": method.rawValue]))
+            return
+        }
         switch CallDecoding.decode(request) {
         case .call(let call):
+            // Shed mutations, not reads, once the Writer has too much queued: the answer is
+            // immediate and costs nothing, and reads keep working for operators and apps.
+            if call.method.isMutation, queue.count + batch.count >= queue.limit {
+                append(Responses.error(
+                    callID: call.callID, .unavailable, reason: "OVERLOADED",
+                    "tallyd has \(queue.limit) or more calls queued; nothing was applied, retry after \(queue.retryAfterMilliseconds) ms",
+                    details: ["retry_after_ms": String(queue.retryAfterMilliseconds), "queued_limit": String(queue.limit)]))
+                return
+            }
             batch.append(call)
         case .admin(let callID, let call):
             admin(callID, call, context: context)
@@ -117,6 +137,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         batch = []
         batch.reserveCapacity(calls.count)
         callsInFlight += calls.count
+        queue.enter(calls.count)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         writer.submit(calls) { answers in
             bound.eventLoop.execute { bound.value.deliver(answers) }
@@ -152,6 +173,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private func deliver(_ answers: [WriterAnswer]) {
         callsInFlight -= answers.count
+        queue.leave(answers.count)
         for answer in answers {
             append(Responses.answer(answer))
         }

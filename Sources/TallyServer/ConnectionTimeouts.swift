@@ -1,4 +1,5 @@
 import NIOCore
+import TallyWire
 
 /// How long a connection may be stuck before tallyd cuts it off (docs/protocol.md, Limits).
 public struct ConnectionTimeouts: Sendable {
@@ -35,20 +36,39 @@ final class ByteMeter: ChannelInboundHandler {
     }
 }
 
-/// Answers a connection past the limit with a final RESOURCE_EXHAUSTED frame and closes it.
+/// Answers a connection tallyd will not serve with one final frame (call id 0) and closes it:
+/// past the connection limits, or a peer with no role.
 final class ConnectionRefusal: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let limit: Int
+    let answer: Tally_V1_Response
 
-    init(limit: Int) { self.limit = limit }
+    init(_ answer: Tally_V1_Response) { self.answer = answer }
+
+    static func tooManyConnections(limit: Int) -> ConnectionRefusal {
+        ConnectionRefusal(Responses.error(
+            callID: 0, .resourceExhausted, reason: "TOO_MANY_CONNECTIONS",
+            "tallyd serves at most \(limit) connections at once; retry later", details: ["limit": String(limit)]))
+    }
+
+    static func tooManyForUID(_ uid: UInt32, limit: Int) -> ConnectionRefusal {
+        ConnectionRefusal(Responses.error(
+            callID: 0, .resourceExhausted, reason: "TOO_MANY_CONNECTIONS_FOR_UID",
+            "uid \(uid) already has \(limit) connections open, the most one uid may have; close some or retry later",
+            details: ["limit": String(limit), "uid": String(uid)]))
+    }
+
+    static func noRole(_ peer: PeerCredentials) -> ConnectionRefusal {
+        ConnectionRefusal(Responses.error(
+            callID: 0, .permissionDenied, reason: "NO_ROLE",
+            "uid \(peer.uid) (gid \(peer.gid)) has no role in tallyd's access rules; an admin can grant one (docs/operations.md)",
+            details: ["uid": String(peer.uid), "gid": String(peer.gid)]))
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 128)
-        try? buffer.writeFrame(Responses.error(
-            callID: 0, .resourceExhausted, reason: "TOO_MANY_CONNECTIONS",
-            "tallyd serves at most \(limit) connections at once; retry later", details: ["limit": String(limit)]))
+        try? buffer.writeFrame(answer)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }

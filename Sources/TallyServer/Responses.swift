@@ -87,6 +87,12 @@ enum Responses {
             return error(
                 callID: id, .deadlineExceeded, reason: "DEADLINE_EXCEEDED",
                 "the call's deadline passed before tallyd reached it; it was not applied")
+        case .rateLimited(let rateClass, let nanoseconds):
+            let milliseconds = (nanoseconds + 999_999) / 1_000_000
+            return error(
+                callID: id, .resourceExhausted, reason: "RATE_LIMITED",
+                "too many \(rateClass.rawValue) calls for this user; nothing was applied, retry after \(milliseconds) ms",
+                details: ["retry_after_ms": String(milliseconds), "rate_class": rateClass.rawValue])
         case .unavailable(let reason, let message):
             return error(callID: id, .unavailable, reason: reason, message)
         }

@@ -1,3 +1,4 @@
+import Glibc
 import TallyLedger
 import TallyWire
 
@@ -35,6 +36,14 @@ public struct ServerConfig: Sendable {
     /// Connections served at once; past it a new one gets RESOURCE_EXHAUSTED and is closed.
     public var maxConnections: Int
     public var timeouts: ConnectionTimeouts
+    /// Connections one peer uid may have open at once, so one client cannot take them all.
+    public var maxConnectionsPerUID: Int
+    /// Who may connect and what each may call (docs/security.md, Roles).
+    public var access: AccessPolicy
+    /// Per-user rate limits by method class; a class not listed is not limited.
+    public var rateLimits: [RateClass: RateLimit]
+    /// Calls queued at the Writer (all connections) past which new mutations are shed.
+    public var writerQueueLimit: Int
 
     public init(
         socketPath: String = "./tally.sock", dataDirectory: String = "./tally-data", fsync: FsyncMode = .always,
@@ -44,6 +53,10 @@ public struct ServerConfig: Sendable {
         timeouts: ConnectionTimeouts = ConnectionTimeouts()
     ) {
         self.maxConnections = maxConnections
+        self.maxConnectionsPerUID = 256
+        self.access = AccessPolicy(ownerUID: getuid())
+        self.rateLimits = [:]
+        self.writerQueueLimit = 65_536
         self.socketGroup = nil
         self.timeouts = timeouts
         self.socketPath = socketPath

@@ -21,6 +21,7 @@ public final class TallyServer: Sendable {
     private let snapshotter: Snapshotter
     private let listener: any Channel
     private let connections: Connections
+    private let queue: WriterQueue
     private let stopped: Mutex<Bool> = Mutex(false)
 
     /// What start-up found, for the log line and the tests.
@@ -63,11 +64,14 @@ public final class TallyServer: Sendable {
         snapshotPool.start()
         let writer = Writer(
             ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
-            snapshots: config.snapshots, logger: logger)
+            snapshots: config.snapshots, rateLimits: config.rateLimits, logger: logger)
         let snapshotter = Snapshotter(
             writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,
             lastSequence: recovered.report.snapshotSequence, logger: logger)
         let connections = Connections()
+        let queue = WriterQueue(limit: config.writerQueueLimit)
+        let access = config.access
+        let maxConnectionsPerUID = config.maxConnectionsPerUID
 
         let maxFrameBytes = config.maxFrameBytes
         let maxCallsInFlight = config.maxCallsInFlight
@@ -77,20 +81,31 @@ public final class TallyServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                let admitted = connections.track(channel, limit: maxConnections)
-                return channel.eventLoop.makeCompletedFuture {
-                    guard admitted else {
-                        try channel.pipeline.syncOperations.addHandler(ConnectionRefusal(limit: maxConnections))
+                PeerCredentials.of(channel).flatMapThrowing { peer in
+                    let handlers = channel.pipeline.syncOperations
+                    guard let role = access.role(uid: peer.uid, gid: peer.gid) else {
+                        logger.notice("refused a connection with no role", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
+                        try handlers.addHandler(ConnectionRefusal.noRole(peer))
                         return
                     }
+                    switch connections.track(channel, uid: peer.uid, limit: maxConnections, perUID: maxConnectionsPerUID) {
+                    case .tooMany:
+                        try handlers.addHandler(ConnectionRefusal.tooManyConnections(limit: maxConnections))
+                        return
+                    case .tooManyForUID:
+                        try handlers.addHandler(ConnectionRefusal.tooManyForUID(peer.uid, limit: maxConnectionsPerUID))
+                        return
+                    case .admitted:
+                        break
+                    }
                     let meter = ByteMeter()
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: timeouts.tick))
-                    try channel.pipeline.syncOperations.addHandler(meter)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-                    try channel.pipeline.syncOperations.addHandler(
+                    try handlers.addHandler(IdleStateHandler(readTimeout: timeouts.tick))
+                    try handlers.addHandler(meter)
+                    try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
+                    try handlers.addHandler(
                         ConnectionHandler(
-                            writer: writer, snapshotter: snapshotter, maxCallsInFlight: maxCallsInFlight,
-                            meter: meter, timeouts: timeouts, logger: logger))
+                            writer: writer, snapshotter: snapshotter, role: role, queue: queue,
+                            maxCallsInFlight: maxCallsInFlight, meter: meter, timeouts: timeouts, logger: logger))
                 }
             }
         let listener: any Channel
@@ -117,15 +132,16 @@ public final class TallyServer: Sendable {
         return TallyServer(
             config: config, logger: logger, ioGroup: ioGroup, writerGroup: writerGroup, snapshotPool: snapshotPool,
             dataDirectory: dataDirectory, writer: writer, journal: journal, snapshotter: snapshotter, listener: listener,
-            connections: connections, startup: startup)
+            connections: connections, queue: queue, startup: startup)
     }
 
     private init(
         config: ServerConfig, logger: Logger, ioGroup: MultiThreadedEventLoopGroup,
         writerGroup: MultiThreadedEventLoopGroup, snapshotPool: NIOThreadPool, dataDirectory: DataDirectory,
         writer: Writer, journal: any Journal, snapshotter: Snapshotter, listener: any Channel, connections: Connections,
-        startup: Startup
+        queue: WriterQueue, startup: Startup
     ) {
+        self.queue = queue
         self.config = config
         self.logger = logger
         self.ioGroup = ioGroup
@@ -146,6 +162,9 @@ public final class TallyServer: Sendable {
     }
 
     public var connectionCount: Int { connections.count }
+
+    /// Calls handed to the Writer and not yet answered, over all connections.
+    public var queuedCalls: Int { queue.count }
 
     /// The durable state and its last journal record (tests).
     public func durableState() async -> (sequence: UInt64, ledger: Ledger) {
@@ -195,26 +214,40 @@ public final class TallyServer: Sendable {
     }
 }
 
-/// The open client connections, so shutdown can close them and health can count them.
+/// The open client connections, so shutdown can close them, health can count them, and no
+/// one uid can take them all.
 final class Connections: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    enum Admission { case admitted, tooMany, tooManyForUID }
 
-    /// Tracks `channel` if fewer than `limit` are open; false if it must be turned away.
-    func track(_ channel: any Channel, limit: Int) -> Bool {
-        let id = ObjectIdentifier(channel)
-        let admitted = channels.withLock { channels in
-            guard channels.count < limit else { return false }
-            channels[id] = channel
-            return true
-        }
-        if admitted {
-            channel.closeFuture.whenComplete { _ in
-                _ = self.channels.withLock { $0.removeValue(forKey: id) }
-            }
-        }
-        return admitted
+    private struct Open {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var perUID: [UInt32: Int] = [:]
     }
 
-    var count: Int { channels.withLock { $0.count } }
-    var all: [any Channel] { channels.withLock { Array($0.values) } }
+    private let open = Mutex(Open())
+
+    /// Tracks `channel` unless that would pass `limit` in all or `perUID` for its uid.
+    func track(_ channel: any Channel, uid: UInt32, limit: Int, perUID: Int) -> Admission {
+        let id = ObjectIdentifier(channel)
+        let admission = open.withLock { open -> Admission in
+            guard open.channels.count < limit else { return .tooMany }
+            guard open.perUID[uid, default: 0] < perUID else { return .tooManyForUID }
+            open.channels[id] = channel
+            open.perUID[uid, default: 0] += 1
+            return .admitted
+        }
+        if admission == .admitted {
+            channel.closeFuture.whenComplete { _ in
+                self.open.withLock { open in
+                    open.channels.removeValue(forKey: id)
+                    open.perUID[uid, default: 1] -= 1
+                    if open.perUID[uid] == 0 { open.perUID.removeValue(forKey: uid) }
+                }
+            }
+        }
+        return admission
+    }
+
+    var count: Int { open.withLock { $0.channels.count } }
+    var all: [any Channel] { open.withLock { Array($0.channels.values) } }
 }

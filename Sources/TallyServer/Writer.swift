@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import TallyLedger
 import TallyStore
+import TallyWire
 
 /// The only code that mutates the Ledger. Its executor is a dedicated NIO event loop, so
 /// connections hand it whole batches with one `execute` (no `await` per request) and it
@@ -24,6 +25,7 @@ public actor Writer {
     private let journal: any Journal
     private let logger: Logger
     private var nextSequence: UInt64
+    private var rateLimiter: RateLimiter
 
     /// The newest state whose every record is durable, and the batches waiting to become so.
     private var durable: (sequence: UInt64, ledger: Ledger)
@@ -42,8 +44,12 @@ public actor Writer {
 
     let snapshots: SnapshotPolicy
 
-    init(ledger: Ledger, nextSequence: UInt64, loop: any EventLoop, journal: any Journal, snapshots: SnapshotPolicy, logger: Logger) {
+    init(
+        ledger: Ledger, nextSequence: UInt64, loop: any EventLoop, journal: any Journal, snapshots: SnapshotPolicy,
+        rateLimits: [RateClass: RateLimit] = [:], logger: Logger
+    ) {
         self.ledger = ledger
+        self.rateLimiter = RateLimiter(limits: rateLimits)
         self.nextSequence = nextSequence
         self.durable = (nextSequence - 1, ledger)
         self.loop = loop
@@ -79,6 +85,13 @@ public actor Writer {
                     answers.append(WriterAnswer(
                         callID: call.callID, method: call.method,
                         result: .unavailable(reason: refusal.reason, message: refusal.message)))
+                    continue
+                }
+                if let rateClass = call.method.rateClass,
+                    let wait = rateLimiter.admit(user: command.userID, rateClass, now: Int64(now.uptimeNanoseconds))
+                {
+                    answers.append(WriterAnswer(
+                        callID: call.callID, method: call.method, result: .rateLimited(rateClass, retryAfterNanoseconds: wait)))
                     continue
                 }
                 let stamp = clock.stamp()

@@ -19,4 +19,39 @@ public enum Method: String, CaseIterable, Sendable {
         case .credit, .spend: true
         }
     }
+
+    /// What the method touches, for the role table (docs/security.md).
+    public var access: MethodAccess {
+        switch self {
+        case .getBalance: .read
+        case .credit, .spend: .write
+        case .snapshot, .backup: .admin
+        }
+    }
+
+    /// The per-user rate limit a call of this method counts against, if any.
+    public var rateClass: RateClass? {
+        switch self {
+        case .credit: .credit
+        case .spend: .spend
+        case .getBalance, .snapshot, .backup: nil
+        }
+    }
+}
+
+/// The kinds of method a role may be allowed.
+public enum MethodAccess: String, Sendable, CaseIterable {
+    /// Reads of ledger state.
+    case read
+    /// Ledger mutations: credits, spends.
+    case write
+    /// Daily-limit checks and consumes of chat gateways.
+    case usage
+    /// Operating tallyd: snapshots, backups, configuration.
+    case admin
+}
+
+/// The method classes that per-user rate limits are configured for.
+public enum RateClass: String, Sendable, CaseIterable, Hashable {
+    case credit, spend
 }

@@ -46,6 +46,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Connections served at once; past it a new one is refused (RESOURCE_EXHAUSTED).")
     var maxConnections = ServerConfig().maxConnections
 
+    @Option(help: "Connections one peer uid may have open at once; past it a new one is refused (RESOURCE_EXHAUSTED).")
+    var maxConnectionsPerUid = ServerConfig().maxConnectionsPerUID
+
+    @Option(help: "Calls queued at the Writer, over all connections, past which new mutations are shed (UNAVAILABLE OVERLOADED).")
+    var writerQueueLimit = ServerConfig().writerQueueLimit
+
+    @Option(help: "Configuration file (TOML): access rules (roles per uid/gid) and per-user rate limits. docs/operations.md.")
+    var config: String?
+
     @Option(help: "Seconds a connection may sit with nothing sent and nothing in flight before it is closed.")
     var idleTimeout: Int64 = ConnectionTimeouts().idleSeconds
 
@@ -80,6 +89,8 @@ struct Serve: AsyncParsableCommand {
         guard idempotencyTtlHours >= 1 else { throw ValidationError("--idempotency-ttl-hours must be at least 1") }
         guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
+        guard writerQueueLimit >= 1 else { throw ValidationError("--writer-queue-limit must be at least 1") }
         guard idleTimeout >= 1, frameTimeout >= 1, writeStallTimeout >= 1 else {
             throw ValidationError("--idle-timeout, --frame-timeout and --write-stall-timeout must be at least 1 second")
         }
@@ -109,6 +120,18 @@ struct Serve: AsyncParsableCommand {
             ioThreads: ioThreads, repair: repair, maxConnections: maxConnections,
             timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
         config.socketGroup = socketGroup
+        config.maxConnectionsPerUID = maxConnectionsPerUid
+        config.writerQueueLimit = writerQueueLimit
+        if let path = self.config {
+            do {
+                let file = try ConfigFile.load(path: path)
+                config.access = file.access
+                config.rateLimits = file.rateLimits
+            } catch {
+                complain("cannot start: \(error)")
+                throw ExitCode(1)
+            }
+        }
 
         let stop = SignalWaiter(signals: [SIGINT, SIGTERM])
         let server: TallyServer
@@ -124,6 +147,8 @@ struct Serve: AsyncParsableCommand {
               data directory \(absolute(config.dataDirectory)), fsync \(fsync.rawValue)
               recovered \(s.accounts) accounts, \(s.transactions) transactions in \(String(format: "%.1f", s.milliseconds)) ms
             \(s.recovery.description.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+              access: uid \(config.access.ownerUID) (tallyd's own) is admin\(accessSummary(config))
+              rate limits: \(rateSummary(config))
               stop with Ctrl-C (SIGINT) or SIGTERM
             """)
         let signal = await stop.wait()
@@ -136,6 +161,18 @@ struct Serve: AsyncParsableCommand {
         }
         say("tallyd: stopped")
     }
+}
+
+private func accessSummary(_ config: ServerConfig) -> String {
+    let rules = config.access.rules.sorted { "\($0.key)" < "\($1.key)" }.map { "\($0.key) \($0.value.rawValue)" }
+    return rules.isEmpty ? ", no one else may connect" : "; " + rules.joined(separator: ", ")
+}
+
+private func rateSummary(_ config: ServerConfig) -> String {
+    let limits = config.rateLimits.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+        "\($0.key.rawValue) \($0.value.count) per \($0.value.periodSeconds) s, burst \($0.value.burst)"
+    }
+    return limits.isEmpty ? "none" : limits.joined(separator: "; ")
 }
 
 /// Waits for the first of some signals, delivered through Dispatch instead of a C handler.

@@ -1,0 +1,109 @@
+import Foundation
+import Glibc
+import Testing
+import TallyClient
+@testable import TallyServer
+import TallyWire
+
+/// Roles from peer credentials: who may connect, what each role may call, and how many
+/// connections one uid may hold.
+@Suite struct AccessTests {
+    @Test func roleTable() {
+        let expected: [Role: Set<MethodAccess>] = [
+            .admin: [.read, .write, .usage, .admin], .app: [.read, .write], .gateway: [.read, .usage], .readOnly: [.read],
+        ]
+        for role in Role.allCases {
+            #expect(Set(MethodAccess.allCases.filter(role.permits)) == expected[role], "\(role)")
+        }
+    }
+
+    @Test func uidRuleWinsOverGidRuleAndOwnerIsAlwaysAdmin() {
+        let policy = AccessPolicy(ownerUID: 500, rules: [.uid(7): .readOnly, .gid(9): .app, .uid(500): .readOnly])
+        #expect(policy.role(uid: 7, gid: 9) == .readOnly)
+        #expect(policy.role(uid: 8, gid: 9) == .app)
+        #expect(policy.role(uid: 8, gid: 10) == nil)
+        #expect(policy.role(uid: 500, gid: 10) == .admin)
+    }
+
+    /// This process is tallyd's owner in every other test; here tallyd is told someone else
+    /// owns it, so this uid gets only what the rules give it.
+    func start(_ scratch: Scratch, role: Role?) async throws -> TallyServer {
+        try await scratch.start { config in
+            config.access = AccessPolicy(ownerUID: getuid() &+ 1, rules: role.map { [.uid(getuid()): $0] } ?? [:])
+        }
+    }
+
+    @Test func peerWithNoRoleIsTurnedAwayWithAnAnswer() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await start(scratch, role: nil)
+        let raw = try RawConnection(path: scratch.socket)
+        let answer = try #require(try raw.response())
+        #expect(answer.callID == 0 && answer.code == .permissionDenied && answer.reason == "NO_ROLE")
+        #expect(answer.details["uid"] == String(getuid()))
+        #expect(raw.isClosedByServer())
+        try await server.shutdown()
+    }
+
+    @Test func readOnlyRoleReadsButCannotWriteOrAdminister() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await start(scratch, role: .readOnly)
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        #expect(try await client.getBalance(userID: "r").version == 0)
+        await #expect(throws: TallyError(
+            code: .permissionDenied, reason: "ROLE_FORBIDS_METHOD",
+            message: "the read-only role may not call /tally.v1.Ledger/Credit",
+            details: ["role": "read-only", "method": Method.credit.rawValue])
+        ) { try await client.credit(credit("r", 5)) }
+        let snapshot = try await client.send(try envelope(Method.snapshot.rawValue, Tally_V1_SnapshotRequest(), callID: 9))
+        #expect(snapshot.code == .permissionDenied && snapshot.reason == "ROLE_FORBIDS_METHOD")
+        #expect(await server.currentLedger().transactions.count == 0, "nothing was applied")
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func appRoleWritesButCannotAdminister() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await start(scratch, role: .app)
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        #expect(try await client.credit(credit("a", 5)).balance.available == 5)
+        let backup = try await client.send(
+            try envelope(Method.backup.rawValue, Tally_V1_BackupRequest.with { $0.path = scratch.root + "/b" }, callID: 9))
+        #expect(backup.code == .permissionDenied && backup.details["role"] == "app")
+        #expect(!FileManager.default.fileExists(atPath: scratch.root + "/b"))
+        await client.close()
+        try await server.shutdown()
+    }
+
+    @Test func oneUIDCannotTakeEveryConnection() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start { $0.maxConnectionsPerUID = 3 }
+        var held: [TallyClient] = []
+        for _ in 0..<3 { held.append(try await TallyClient.connect(socketPath: scratch.socket)) }
+        for client in held { _ = try await client.getBalance(userID: "p") }
+        let raw = try RawConnection(path: scratch.socket)
+        let answer = try #require(try raw.response())
+        #expect(answer.code == .resourceExhausted && answer.reason == "TOO_MANY_CONNECTIONS_FOR_UID")
+        #expect(answer.details == ["limit": "3", "uid": String(getuid())])
+        #expect(raw.isClosedByServer())
+        // A slot comes back when a connection closes.
+        await held.removeLast().close()
+        var admitted = false
+        for _ in 0..<100 where !admitted {
+            if let client = try? await TallyClient.connect(socketPath: scratch.socket),
+                (try? await client.getBalance(userID: "p")) != nil
+            {
+                admitted = true
+                held.append(client)
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(admitted)
+        for client in held { await client.close() }
+        try await server.shutdown()
+    }
+}
