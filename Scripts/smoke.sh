@@ -36,6 +36,7 @@ check "balance" "alice: 70 available" "$bin/tally" balance alice
 check "refusal" "430 missing" "$bin/tally" spend alice 500
 if "$bin/tally" spend alice 500 >/dev/null 2>&1; then failed=$((failed + 1)); echo "FAIL refusal exited 0"; else passed=$((passed + 1)); fi
 check "json" '"available":"70"' "$bin/tally" balance alice --json
+check "health" "invariants: all hold" "$bin/tally" health --check-invariants
 stop
 [ -S "$TALLY_SOCKET" ] && { failed=$((failed + 1)); echo "FAIL socket file left after clean shutdown"; }
 start

@@ -19,6 +19,7 @@ struct WriterCall: Sendable {
 enum AdminCall: Sendable {
     case snapshot
     case backup(path: String)
+    case health(checkInvariants: Bool)
 }
 
 /// The Writer's answer to one call.

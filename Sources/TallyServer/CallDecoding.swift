@@ -25,8 +25,12 @@ enum CallDecoding {
                 details: ["requested": String(request.protocolVersion), "supported": supported]))
         }
         guard let method = Method(rawValue: request.method) else {
-            // Echo at most 200 bytes of what was sent, so the answer stays small.
-            let echo = String(decoding: request.method.utf8.prefix(200), as: UTF8.self)
+            // Echo at most 200 bytes of what was sent, so the answer stays small. Cut before a
+            // character that straddles byte 200: decoding a cut one would add a 3-byte U+FFFD.
+            let utf8 = request.method.utf8
+            var end = utf8.index(utf8.startIndex, offsetBy: 200, limitedBy: utf8.endIndex) ?? utf8.endIndex
+            while end != utf8.endIndex && UTF8.isContinuation(utf8[end]) { end = utf8.index(before: end) }
+            let echo = String(request.method.unicodeScalars[..<end])
             return .answer(Responses.error(
                 callID: id, .unimplemented, reason: "UNKNOWN_METHOD", "unknown method '\(echo)'",
                 details: ["method": echo]))
@@ -55,6 +59,9 @@ enum CallDecoding {
                         callID: id, .invalidArgument, reason: "BACKUP_PATH_INVALID", problem, details: ["path": path]))
                 }
                 return .admin(callID: id, .backup(path: path))
+            case .health:
+                let body = try Tally_V1_HealthRequest(serializedBytes: request.payload)
+                return .admin(callID: id, .health(checkInvariants: body.checkInvariants))
             }
             return .call(WriterCall(callID: id, method: method, deadline: deadline, operation: operation))
         } catch {
@@ -73,6 +80,7 @@ extension Method {
         case .spend: "tally.v1.SpendRequest"
         case .snapshot: "tally.v1.SnapshotRequest"
         case .backup: "tally.v1.BackupRequest"
+        case .health: "tally.v1.HealthRequest"
         }
     }
 }

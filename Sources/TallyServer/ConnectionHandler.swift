@@ -19,6 +19,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private let writer: Writer
     private let snapshotter: Snapshotter
+    private let health: Health
     private let role: Role
     private let queue: WriterQueue
     private let maxCallsInFlight: Int
@@ -37,11 +38,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var inputClosed = false
 
     init(
-        writer: Writer, snapshotter: Snapshotter, role: Role, queue: WriterQueue, maxCallsInFlight: Int, meter: ByteMeter,
+        writer: Writer, snapshotter: Snapshotter, health: Health, role: Role, queue: WriterQueue, maxCallsInFlight: Int, meter: ByteMeter,
         timeouts: ConnectionTimeouts, logger: Logger
     ) {
         self.writer = writer
         self.snapshotter = snapshotter
+        self.health = health
         self.role = role
         self.queue = queue
         self.meter = meter
@@ -146,19 +148,20 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private func admin(_ callID: UInt64, _ call: AdminCall, context: ChannelHandlerContext) {
         callsInFlight += 1
-        let written: EventLoopFuture<Snapshotter.Written>
-        let method: Method
+        let answer: EventLoopFuture<Tally_V1_Response>
         switch call {
         case .snapshot:
-            written = snapshotter.snapshotNow()
-            method = .snapshot
+            answer = snapshotter.snapshotNow().map { .success($0) }.recover { .failure($0) }
+                .map { Responses.admin(callID: callID, .snapshot, $0) }
         case .backup(let path):
-            written = snapshotter.backup(to: path)
-            method = .backup
+            answer = snapshotter.backup(to: path).map { .success($0) }.recover { .failure($0) }
+                .map { Responses.admin(callID: callID, .backup, $0) }
+        case .health(let checkInvariants):
+            answer = health.report(checkInvariants: checkInvariants).map { Responses.ok(callID: callID, $0) }
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        written.hop(to: context.eventLoop).whenComplete { result in
-            bound.value.deliverAdmin(Responses.admin(callID: callID, method, result))
+        answer.hop(to: context.eventLoop).whenSuccess { response in
+            bound.value.deliverAdmin(response)
         }
     }
 

@@ -79,7 +79,7 @@ enum Responses {
                         $0.balance = balance
                         $0.replayed = applied.replayed
                     })
-                case .getBalance, .snapshot, .backup:
+                case .getBalance, .snapshot, .backup, .health:
                     return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced a receipt")
                 }
             }

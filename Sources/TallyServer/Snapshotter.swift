@@ -57,6 +57,11 @@ final class Snapshotter: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// The last snapshot's record and when it was written (start-up if none yet); on the loop.
+    func lastSnapshot() -> EventLoopFuture<(sequence: UInt64, at: NIODeadline)> {
+        loop.submit { (self.lastSequence, self.lastTime) }
+    }
+
     func start() {
         loop.execute {
             self.task = self.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in self.tick() }

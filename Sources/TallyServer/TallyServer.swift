@@ -70,6 +70,8 @@ public final class TallyServer: Sendable {
             lastSequence: recovered.report.snapshotSequence, logger: logger)
         let connections = Connections()
         let queue = WriterQueue(limit: config.writerQueueLimit)
+        let health = Health(
+            writer: writer, snapshotter: snapshotter, connections: connections, queue: queue, startedAt: .now())
         let access = config.access
         let maxConnectionsPerUID = config.maxConnectionsPerUID
 
@@ -104,7 +106,7 @@ public final class TallyServer: Sendable {
                     try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try handlers.addHandler(
                         ConnectionHandler(
-                            writer: writer, snapshotter: snapshotter, role: role, queue: queue,
+                            writer: writer, snapshotter: snapshotter, health: health, role: role, queue: queue,
                             maxCallsInFlight: maxCallsInFlight, meter: meter, timeouts: timeouts, logger: logger))
                 }
             }

@@ -177,4 +177,7 @@ public actor Writer {
     func currentLedger() -> Ledger { ledger }
 
     var journalBytes: Int { journal.bytesAppended }
+
+    /// Why mutations are refused, or nil while they are taken (health).
+    var mutationRefusal: String? { acceptingMutations ? nil : refusal.reason }
 }

@@ -11,11 +11,12 @@ public enum Method: String, CaseIterable, Sendable {
     case spend = "/tally.v1.Ledger/Spend"
     case snapshot = "/tally.v1.Admin/Snapshot"
     case backup = "/tally.v1.Admin/Backup"
+    case health = "/tally.v1.Admin/Health"
 
     /// Whether the method changes the ledger (and so goes through the journal).
     public var isMutation: Bool {
         switch self {
-        case .getBalance, .snapshot, .backup: false
+        case .getBalance, .snapshot, .backup, .health: false
         case .credit, .spend: true
         }
     }
@@ -23,7 +24,7 @@ public enum Method: String, CaseIterable, Sendable {
     /// What the method touches, for the role table (docs/security.md).
     public var access: MethodAccess {
         switch self {
-        case .getBalance: .read
+        case .getBalance, .health: .read
         case .credit, .spend: .write
         case .snapshot, .backup: .admin
         }
@@ -34,7 +35,7 @@ public enum Method: String, CaseIterable, Sendable {
         switch self {
         case .credit: .credit
         case .spend: .spend
-        case .getBalance, .snapshot, .backup: nil
+        case .getBalance, .snapshot, .backup, .health: nil
         }
     }
 }

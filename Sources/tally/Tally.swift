@@ -10,7 +10,8 @@ struct Tally: AsyncParsableCommand {
         commandName: "tally",
         abstract: "Talk to a running tallyd.",
         discussion: "The socket is --socket, else $TALLY_SOCKET, else ./tally.sock.",
-        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, SnapshotCommand.self, BackupCommand.self, BenchCommand.self])
+        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, SnapshotCommand.self, BackupCommand.self, HealthCommand.self,
+            BenchCommand.self])
 }
 
 struct GlobalOptions: ParsableArguments {
@@ -150,6 +151,39 @@ struct SnapshotCommand: AsyncParsableCommand {
         try await global.run({ client in
             try await client.unary(.snapshot, Tally_V1_SnapshotRequest(), timeoutMs: global.timeoutMs) as Tally_V1_SnapshotResponse
         }) { r in "snapshot \(r.path): \(r.accounts) accounts through journal record \(r.journalSequence), \(r.bytes) bytes" }
+    }
+}
+
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "health", abstract: "How tallyd is doing; exits 1 if it refuses mutations or an invariant fails.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Also check every ledger invariant (reads the whole ledger, off the Writer's thread).")
+    var checkInvariants = false
+
+    func run() async throws {
+        var healthy = true
+        try await global.run({ client in
+            let report = try await client.unary(
+                .health, Tally_V1_HealthRequest.with { $0.checkInvariants = checkInvariants },
+                timeoutMs: max(global.timeoutMs, checkInvariants ? 600_000 : 0)) as Tally_V1_HealthResponse
+            healthy = report.acceptingMutations && report.invariantViolations.isEmpty
+            return report
+        }) { r in
+            var lines = [
+                "mutations: " + (r.acceptingMutations ? "accepted" : "refused (\(r.refusalReason))"),
+                "uptime \(r.uptimeMs / 1000) s, \(r.connections) connections, \(r.queuedCalls) calls queued (sheds at \(r.queuedCallsLimit))",
+                "\(r.accounts) accounts, \(r.transactions) transactions, durable through journal record \(r.durableSequence)",
+                "last snapshot through record \(r.snapshotSequence), \(r.snapshotAgeMs / 1000) s ago",
+            ]
+            if r.invariantsChecked {
+                lines.append(r.invariantViolations.isEmpty
+                    ? "invariants: all hold" : "invariants VIOLATED:\n  " + r.invariantViolations.joined(separator: "\n  "))
+            }
+            return lines.joined(separator: "\n")
+        }
+        if !healthy { throw ExitCode(1) }
     }
 }
 

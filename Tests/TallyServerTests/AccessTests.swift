@@ -56,6 +56,8 @@ import TallyWire
             message: "the read-only role may not call /tally.v1.Ledger/Credit",
             details: ["role": "read-only", "method": Method.credit.rawValue])
         ) { try await client.credit(credit("r", 5)) }
+        let health = try await client.send(try envelope(Method.health.rawValue, Tally_V1_HealthRequest(), callID: 8))
+        #expect(health.code == .ok, "monitoring may run as read-only")
         let snapshot = try await client.send(try envelope(Method.snapshot.rawValue, Tally_V1_SnapshotRequest(), callID: 9))
         #expect(snapshot.code == .permissionDenied && snapshot.reason == "ROLE_FORBIDS_METHOD")
         #expect(await server.currentLedger().transactions.count == 0, "nothing was applied")

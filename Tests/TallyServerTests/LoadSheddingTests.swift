@@ -65,6 +65,13 @@ import TallyWire
         let shed = try #require(try other.response())
         #expect(shed.callID == 1 && shed.code == .unavailable && shed.reason == "OVERLOADED")
         #expect(shed.details["retry_after_ms"] == "100" && shed.details["queued_limit"] == "10")
+        // Health answers at once, journal stalled or not, and shows the queue.
+        other.send(try frame(try envelope(Method.health.rawValue, Tally_V1_HealthRequest(), callID: 5)))
+        let health = try #require(try other.response())
+        #expect(health.callID == 5 && health.code == .ok)
+        let report = try Tally_V1_HealthResponse(serializedBytes: health.payload)
+        #expect(report.queuedCalls == 10 && report.queuedCallsLimit == 10 && report.acceptingMutations)
+        #expect(report.durableSequence == 0, "nothing is durable while fsync stalls")
         // A read is not shed: it waits its turn and is answered once the journal moves.
         other.send(try frame(try envelope(Method.getBalance.rawValue, Tally_V1_GetBalanceRequest.with { $0.userID = "s" }, callID: 2)))
 

@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// Operations on tallyd itself: snapshots and backups.
+/// Operations on tallyd itself: health, snapshots and backups.
 
 import SwiftProtobuf
 
@@ -20,6 +20,63 @@ import SwiftProtobuf
 fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobuf.ProtobufAPIVersionCheck {
   struct _2: SwiftProtobuf.ProtobufAPIVersion_2 {}
   typealias Version = _2
+}
+
+public nonisolated struct Tally_V1_HealthRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Also check every ledger invariant on the durable state (O(accounts + transactions), off
+  /// the Writer's thread).
+  public var checkInvariants: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_HealthResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// False once the journal failed or shutdown began: mutations are refused.
+  public var acceptingMutations: Bool = false
+
+  /// Why mutations are refused ("JOURNAL_FAILED", "SHUTTING_DOWN"), empty while accepted.
+  public var refusalReason: String = String()
+
+  public var uptimeMs: Int64 = 0
+
+  public var connections: Int64 = 0
+
+  /// Calls handed to the Writer and not yet answered, over all connections.
+  public var queuedCalls: Int64 = 0
+
+  /// The bound past which new mutations are shed (UNAVAILABLE OVERLOADED).
+  public var queuedCallsLimit: Int64 = 0
+
+  /// The last journal record that is durable, and the last one a snapshot holds.
+  public var durableSequence: UInt64 = 0
+
+  public var snapshotSequence: UInt64 = 0
+
+  /// Since the last snapshot was written (or tallyd started, if none was yet).
+  public var snapshotAgeMs: Int64 = 0
+
+  public var accounts: Int64 = 0
+
+  public var transactions: Int64 = 0
+
+  public var invariantsChecked: Bool = false
+
+  /// Empty when the check passed (or was not asked for).
+  public var invariantViolations: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Tally_V1_SnapshotRequest: Sendable {
@@ -85,6 +142,126 @@ public nonisolated struct Tally_V1_BackupResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tally.v1"
+
+nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HealthRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}check_invariants\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.checkInvariants) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.checkInvariants != false {
+      try visitor.visitSingularBoolField(value: self.checkInvariants, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_HealthRequest, rhs: Tally_V1_HealthRequest) -> Bool {
+    if lhs.checkInvariants != rhs.checkInvariants {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.acceptingMutations) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.refusalReason) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.uptimeMs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.connections) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.queuedCalls) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.queuedCallsLimit) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.durableSequence) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.snapshotSequence) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.snapshotAgeMs) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.accounts) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.transactions) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.invariantsChecked) }()
+      case 13: try { try decoder.decodeRepeatedStringField(value: &self.invariantViolations) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.acceptingMutations != false {
+      try visitor.visitSingularBoolField(value: self.acceptingMutations, fieldNumber: 1)
+    }
+    if !self.refusalReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.refusalReason, fieldNumber: 2)
+    }
+    if self.uptimeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.uptimeMs, fieldNumber: 3)
+    }
+    if self.connections != 0 {
+      try visitor.visitSingularInt64Field(value: self.connections, fieldNumber: 4)
+    }
+    if self.queuedCalls != 0 {
+      try visitor.visitSingularInt64Field(value: self.queuedCalls, fieldNumber: 5)
+    }
+    if self.queuedCallsLimit != 0 {
+      try visitor.visitSingularInt64Field(value: self.queuedCallsLimit, fieldNumber: 6)
+    }
+    if self.durableSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.durableSequence, fieldNumber: 7)
+    }
+    if self.snapshotSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.snapshotSequence, fieldNumber: 8)
+    }
+    if self.snapshotAgeMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.snapshotAgeMs, fieldNumber: 9)
+    }
+    if self.accounts != 0 {
+      try visitor.visitSingularInt64Field(value: self.accounts, fieldNumber: 10)
+    }
+    if self.transactions != 0 {
+      try visitor.visitSingularInt64Field(value: self.transactions, fieldNumber: 11)
+    }
+    if self.invariantsChecked != false {
+      try visitor.visitSingularBoolField(value: self.invariantsChecked, fieldNumber: 12)
+    }
+    if !self.invariantViolations.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.invariantViolations, fieldNumber: 13)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_HealthResponse, rhs: Tally_V1_HealthResponse) -> Bool {
+    if lhs.acceptingMutations != rhs.acceptingMutations {return false}
+    if lhs.refusalReason != rhs.refusalReason {return false}
+    if lhs.uptimeMs != rhs.uptimeMs {return false}
+    if lhs.connections != rhs.connections {return false}
+    if lhs.queuedCalls != rhs.queuedCalls {return false}
+    if lhs.queuedCallsLimit != rhs.queuedCallsLimit {return false}
+    if lhs.durableSequence != rhs.durableSequence {return false}
+    if lhs.snapshotSequence != rhs.snapshotSequence {return false}
+    if lhs.snapshotAgeMs != rhs.snapshotAgeMs {return false}
+    if lhs.accounts != rhs.accounts {return false}
+    if lhs.transactions != rhs.transactions {return false}
+    if lhs.invariantsChecked != rhs.invariantsChecked {return false}
+    if lhs.invariantViolations != rhs.invariantViolations {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Tally_V1_SnapshotRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SnapshotRequest"

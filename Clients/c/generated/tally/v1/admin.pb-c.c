@@ -7,6 +7,96 @@
 #endif
 
 #include "tally/v1/admin.pb-c.h"
+void   tally__v1__health_request__init
+                     (Tally__V1__HealthRequest         *message)
+{
+  static const Tally__V1__HealthRequest init_value = TALLY__V1__HEALTH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__health_request__get_packed_size
+                     (const Tally__V1__HealthRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__health_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__health_request__pack
+                     (const Tally__V1__HealthRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__health_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__health_request__pack_to_buffer
+                     (const Tally__V1__HealthRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__health_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__HealthRequest *
+       tally__v1__health_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__HealthRequest *)
+     protobuf_c_message_unpack (&tally__v1__health_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__health_request__free_unpacked
+                     (Tally__V1__HealthRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__health_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__health_response__init
+                     (Tally__V1__HealthResponse         *message)
+{
+  static const Tally__V1__HealthResponse init_value = TALLY__V1__HEALTH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__health_response__get_packed_size
+                     (const Tally__V1__HealthResponse *message)
+{
+  assert(message->base.descriptor == &tally__v1__health_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__health_response__pack
+                     (const Tally__V1__HealthResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__health_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__health_response__pack_to_buffer
+                     (const Tally__V1__HealthResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__health_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__HealthResponse *
+       tally__v1__health_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__HealthResponse *)
+     protobuf_c_message_unpack (&tally__v1__health_response__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__health_response__free_unpacked
+                     (Tally__V1__HealthResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__health_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tally__v1__snapshot_request__init
                      (Tally__V1__SnapshotRequest         *message)
 {
@@ -187,6 +277,238 @@ void   tally__v1__backup_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__backup_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor tally__v1__health_request__field_descriptors[1] =
+{
+  {
+    "check_invariants",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthRequest, check_invariants),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__health_request__field_indices_by_name[] = {
+  0,   /* field[0] = check_invariants */
+};
+static const ProtobufCIntRange tally__v1__health_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tally__v1__health_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.HealthRequest",
+  "HealthRequest",
+  "Tally__V1__HealthRequest",
+  "tally.v1",
+  sizeof(Tally__V1__HealthRequest),
+  1,
+  tally__v1__health_request__field_descriptors,
+  tally__v1__health_request__field_indices_by_name,
+  1,  tally__v1__health_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__health_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[13] =
+{
+  {
+    "accepting_mutations",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, accepting_mutations),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "refusal_reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, refusal_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "uptime_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, uptime_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connections",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, connections),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "queued_calls",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, queued_calls),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "queued_calls_limit",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, queued_calls_limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "durable_sequence",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, durable_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "snapshot_sequence",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, snapshot_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "snapshot_age_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, snapshot_age_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "accounts",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, accounts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transactions",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, transactions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "invariants_checked",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, invariants_checked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "invariant_violations",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tally__V1__HealthResponse, n_invariant_violations),
+    offsetof(Tally__V1__HealthResponse, invariant_violations),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__health_response__field_indices_by_name[] = {
+  0,   /* field[0] = accepting_mutations */
+  9,   /* field[9] = accounts */
+  3,   /* field[3] = connections */
+  6,   /* field[6] = durable_sequence */
+  12,   /* field[12] = invariant_violations */
+  11,   /* field[11] = invariants_checked */
+  4,   /* field[4] = queued_calls */
+  5,   /* field[5] = queued_calls_limit */
+  1,   /* field[1] = refusal_reason */
+  8,   /* field[8] = snapshot_age_ms */
+  7,   /* field[7] = snapshot_sequence */
+  10,   /* field[10] = transactions */
+  2,   /* field[2] = uptime_ms */
+};
+static const ProtobufCIntRange tally__v1__health_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 13 }
+};
+const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.HealthResponse",
+  "HealthResponse",
+  "Tally__V1__HealthResponse",
+  "tally.v1",
+  sizeof(Tally__V1__HealthResponse),
+  13,
+  tally__v1__health_response__field_descriptors,
+  tally__v1__health_response__field_indices_by_name,
+  1,  tally__v1__health_response__number_ranges,
+  (ProtobufCMessageInit) tally__v1__health_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define tally__v1__snapshot_request__field_descriptors NULL
 #define tally__v1__snapshot_request__field_indices_by_name NULL
 #define tally__v1__snapshot_request__number_ranges NULL
@@ -397,13 +719,15 @@ const ProtobufCMessageDescriptor tally__v1__backup_response__descriptor =
   (ProtobufCMessageInit) tally__v1__backup_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[2] =
+static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[3] =
 {
   { "Snapshot", &tally__v1__snapshot_request__descriptor, &tally__v1__snapshot_response__descriptor },
   { "Backup", &tally__v1__backup_request__descriptor, &tally__v1__backup_response__descriptor },
+  { "Health", &tally__v1__health_request__descriptor, &tally__v1__health_response__descriptor },
 };
 const unsigned tally__v1__admin__method_indices_by_name[] = {
   1,        /* Backup */
+  2,        /* Health */
   0         /* Snapshot */
 };
 const ProtobufCServiceDescriptor tally__v1__admin__descriptor =
@@ -413,7 +737,7 @@ const ProtobufCServiceDescriptor tally__v1__admin__descriptor =
   "Admin",
   "Tally__V1__Admin",
   "tally.v1",
-  2,
+  3,
   tally__v1__admin__method_descriptors,
   tally__v1__admin__method_indices_by_name
 };
@@ -432,6 +756,14 @@ void tally__v1__admin__backup(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__admin__descriptor);
   service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__admin__health(ProtobufCService *service,
+                              const Tally__V1__HealthRequest *input,
+                              Tally__V1__HealthResponse_Closure closure,
+                              void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__admin__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
                              Tally__V1__Admin_ServiceDestroy destroy)

@@ -15,6 +15,8 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 
+typedef struct Tally__V1__HealthRequest Tally__V1__HealthRequest;
+typedef struct Tally__V1__HealthResponse Tally__V1__HealthResponse;
 typedef struct Tally__V1__SnapshotRequest Tally__V1__SnapshotRequest;
 typedef struct Tally__V1__SnapshotResponse Tally__V1__SnapshotResponse;
 typedef struct Tally__V1__BackupRequest Tally__V1__BackupRequest;
@@ -25,6 +27,64 @@ typedef struct Tally__V1__BackupResponse Tally__V1__BackupResponse;
 
 
 /* --- messages --- */
+
+struct  Tally__V1__HealthRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Also check every ledger invariant on the durable state (O(accounts + transactions), off
+   * the Writer's thread).
+   */
+  protobuf_c_boolean check_invariants;
+};
+#define TALLY__V1__HEALTH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_request__descriptor) \
+    , 0 }
+
+
+struct  Tally__V1__HealthResponse
+{
+  ProtobufCMessage base;
+  /*
+   * False once the journal failed or shutdown began: mutations are refused.
+   */
+  protobuf_c_boolean accepting_mutations;
+  /*
+   * Why mutations are refused ("JOURNAL_FAILED", "SHUTTING_DOWN"), empty while accepted.
+   */
+  char *refusal_reason;
+  int64_t uptime_ms;
+  int64_t connections;
+  /*
+   * Calls handed to the Writer and not yet answered, over all connections.
+   */
+  int64_t queued_calls;
+  /*
+   * The bound past which new mutations are shed (UNAVAILABLE OVERLOADED).
+   */
+  int64_t queued_calls_limit;
+  /*
+   * The last journal record that is durable, and the last one a snapshot holds.
+   */
+  uint64_t durable_sequence;
+  uint64_t snapshot_sequence;
+  /*
+   * Since the last snapshot was written (or tallyd started, if none was yet).
+   */
+  int64_t snapshot_age_ms;
+  int64_t accounts;
+  int64_t transactions;
+  protobuf_c_boolean invariants_checked;
+  /*
+   * Empty when the check passed (or was not asked for).
+   */
+  size_t n_invariant_violations;
+  char **invariant_violations;
+};
+#define TALLY__V1__HEALTH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_response__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL }
+
 
 struct  Tally__V1__SnapshotRequest
 {
@@ -77,6 +137,44 @@ struct  Tally__V1__BackupResponse
     , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
+/* Tally__V1__HealthRequest methods */
+void   tally__v1__health_request__init
+                     (Tally__V1__HealthRequest         *message);
+size_t tally__v1__health_request__get_packed_size
+                     (const Tally__V1__HealthRequest   *message);
+size_t tally__v1__health_request__pack
+                     (const Tally__V1__HealthRequest   *message,
+                      uint8_t             *out);
+size_t tally__v1__health_request__pack_to_buffer
+                     (const Tally__V1__HealthRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__HealthRequest *
+       tally__v1__health_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__health_request__free_unpacked
+                     (Tally__V1__HealthRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__HealthResponse methods */
+void   tally__v1__health_response__init
+                     (Tally__V1__HealthResponse         *message);
+size_t tally__v1__health_response__get_packed_size
+                     (const Tally__V1__HealthResponse   *message);
+size_t tally__v1__health_response__pack
+                     (const Tally__V1__HealthResponse   *message,
+                      uint8_t             *out);
+size_t tally__v1__health_response__pack_to_buffer
+                     (const Tally__V1__HealthResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__HealthResponse *
+       tally__v1__health_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__health_response__free_unpacked
+                     (Tally__V1__HealthResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Tally__V1__SnapshotRequest methods */
 void   tally__v1__snapshot_request__init
                      (Tally__V1__SnapshotRequest         *message);
@@ -155,6 +253,12 @@ void   tally__v1__backup_response__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Tally__V1__HealthRequest_Closure)
+                 (const Tally__V1__HealthRequest *message,
+                  void *closure_data);
+typedef void (*Tally__V1__HealthResponse_Closure)
+                 (const Tally__V1__HealthResponse *message,
+                  void *closure_data);
 typedef void (*Tally__V1__SnapshotRequest_Closure)
                  (const Tally__V1__SnapshotRequest *message,
                   void *closure_data);
@@ -182,6 +286,10 @@ struct Tally__V1__Admin_Service
                  const Tally__V1__BackupRequest *input,
                  Tally__V1__BackupResponse_Closure closure,
                  void *closure_data);
+  void (*health)(Tally__V1__Admin_Service *service,
+                 const Tally__V1__HealthRequest *input,
+                 Tally__V1__HealthResponse_Closure closure,
+                 void *closure_data);
 };
 typedef void (*Tally__V1__Admin_ServiceDestroy)(Tally__V1__Admin_Service *);
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
@@ -191,7 +299,8 @@ void tally__v1__admin__init (Tally__V1__Admin_Service *service,
 #define TALLY__V1__ADMIN__INIT(function_prefix__) \
     { TALLY__V1__ADMIN__BASE_INIT,\
       function_prefix__ ## snapshot,\
-      function_prefix__ ## backup  }
+      function_prefix__ ## backup,\
+      function_prefix__ ## health  }
 void tally__v1__admin__snapshot(ProtobufCService *service,
                                 const Tally__V1__SnapshotRequest *input,
                                 Tally__V1__SnapshotResponse_Closure closure,
@@ -200,9 +309,15 @@ void tally__v1__admin__backup(ProtobufCService *service,
                               const Tally__V1__BackupRequest *input,
                               Tally__V1__BackupResponse_Closure closure,
                               void *closure_data);
+void tally__v1__admin__health(ProtobufCService *service,
+                              const Tally__V1__HealthRequest *input,
+                              Tally__V1__HealthResponse_Closure closure,
+                              void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCMessageDescriptor tally__v1__health_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__snapshot_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__snapshot_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__backup_request__descriptor;
