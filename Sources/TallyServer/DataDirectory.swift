@@ -28,10 +28,15 @@ final class DataDirectory: Sendable {
         self.lockFD = Mutex(fd)
     }
 
-    /// Releases the lock (closing the file releases the flock), so a new tallyd may start here.
+    /// Releases the lock, so a new tallyd may start here. Unlocks before closing: a process
+    /// this one is spawning holds a copy of the descriptor until its exec closes it, and a
+    /// close alone would leave the lock held through that copy.
     func release() {
         lockFD.withLock { fd in
-            if let open = fd { close(open) }
+            if let open = fd {
+                flock(open, LOCK_UN)
+                close(open)
+            }
             fd = nil
         }
     }
