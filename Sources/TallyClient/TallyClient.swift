@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOPosix
 import SwiftProtobuf
@@ -12,10 +13,27 @@ public final class TallyClient: Sendable {
         self.channel = channel
     }
 
-    /// Connects to the tallyd listening at `socketPath`.
+    /// Connects to the tallyd listening at `socketPath`. While tallyd's accept backlog is full
+    /// (a burst of connects), the kernel refuses at once with EAGAIN; that is retried with
+    /// backoff for up to `busyRetry`, then thrown.
     public static func connect(
         socketPath: String, maxFrameBytes: Int = Frame.defaultMaxBytes,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, busyRetry: Duration = .seconds(2)
+    ) async throws -> TallyClient {
+        let giveUp = ContinuousClock.now + busyRetry
+        var pause = Duration.milliseconds(2)
+        while true {
+            do {
+                return try await connectOnce(socketPath: socketPath, maxFrameBytes: maxFrameBytes, group: group)
+            } catch let error as IOError where error.errnoCode == EAGAIN && ContinuousClock.now + pause < giveUp {
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(100))
+            }
+        }
+    }
+
+    private static func connectOnce(
+        socketPath: String, maxFrameBytes: Int, group: any EventLoopGroup
     ) async throws -> TallyClient {
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
