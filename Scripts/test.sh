@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: the Swift suites (unit, property, end-to-end over a real socket), the generated C
-# code's freshness and compilation, and the README's CLI session against a real tallyd process.
+# code's freshness and compilation, the README's CLI session against a real tallyd process, and
+# each libFuzzer target for 20 s (TALLY_FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
@@ -21,4 +22,7 @@ done
 
 echo "== CLI session against a real tallyd"
 Scripts/smoke.sh
+
+echo "== fuzzing, briefly (Scripts/fuzz.sh SECONDS runs longer)"
+Scripts/fuzz.sh "${TALLY_FUZZ_SECONDS:-20}"
 echo "all tests passed in $(( $(date +%s) - started )) s"
