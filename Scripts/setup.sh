@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests and the proto generation need, if missing.
 # (Building and running tallyd needs only the Swift toolchain.)
 set -euo pipefail
-packages=(protobuf-compiler protobuf-c-compiler libprotobuf-c-dev gcc)
+packages=(protobuf-compiler protobuf-c-compiler libprotobuf-c-dev gcc tzdata)  # tzdata: daily-limit time zones
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
