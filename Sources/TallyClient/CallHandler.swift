@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import SwiftProtobuf
 import TallyWire
 
@@ -8,11 +9,31 @@ struct OutgoingCall: Sendable {
     var promise: EventLoopPromise<Tally_V1_Response>
 }
 
+/// The connection-level error tallyd ended the connection with (a frame with call id 0), kept
+/// so that a call written after the connection closed reports why, not just "closed".
+final class ConnectionEnd: Sendable {
+    private let error = Mutex<TallyError?>(nil)
+
+    var finalError: TallyError? { error.withLock { $0 } }
+    func record(_ final: TallyError) { error.withLock { $0 = $0 ?? final } }
+
+    /// What a call that could not be written is told.
+    func unsent(_ cause: any Error) -> TallyError {
+        finalError ?? TallyError(code: .unavailable, reason: "CONNECTION_CLOSED", message: "could not send: \(cause)")
+    }
+}
+
 /// Matches responses to calls by call id; many calls may be in flight at once.
 final class CallHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = OutgoingCall
     typealias OutboundOut = ByteBuffer
+
+    private let end: ConnectionEnd
+
+    init(end: ConnectionEnd) {
+        self.end = end
+    }
 
     private var pending: [UInt64: EventLoopPromise<Tally_V1_Response>] = [:]
     private var nextCallID: UInt64 = 1
@@ -47,6 +68,7 @@ final class CallHandler: ChannelDuplexHandler {
         }
         if response.callID == 0 {
             // A connection-level error: the server closes the connection after it.
+            end.record(TallyError(response))
             failAll(TallyError(response))
             context.close(promise: nil)
             return

@@ -8,9 +8,11 @@ import TallyWire
 /// many tasks are pipelined on the one connection and matched to their answers by call id.
 public final class TallyClient: Sendable {
     private let channel: any Channel
+    private let end: ConnectionEnd
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, end: ConnectionEnd) {
         self.channel = channel
+        self.end = end
     }
 
     /// Connects to the tallyd listening at `socketPath`. While tallyd's accept backlog is full
@@ -35,15 +37,16 @@ public final class TallyClient: Sendable {
     private static func connectOnce(
         socketPath: String, maxFrameBytes: Int, group: any EventLoopGroup
     ) async throws -> TallyClient {
+        let end = ConnectionEnd()
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-                    try channel.pipeline.syncOperations.addHandler(CallHandler())
+                    try channel.pipeline.syncOperations.addHandler(CallHandler(end: end))
                 }
             }
             .connect(unixDomainSocketPath: socketPath).get()
-        return TallyClient(channel: channel)
+        return TallyClient(channel: channel, end: end)
     }
 
     public func close() async {
@@ -88,8 +91,8 @@ public final class TallyClient: Sendable {
         let loop = channel.eventLoop
         let promises = requests.map { _ in loop.makePromise(of: Tally_V1_Response.self) }
         for (request, promise) in zip(requests, promises) {
-            channel.write(OutgoingCall(request: request, promise: promise)).whenFailure { error in
-                promise.fail(TallyError(code: .unavailable, reason: "CONNECTION_CLOSED", message: "could not send: \(error)"))
+            channel.write(OutgoingCall(request: request, promise: promise)).whenFailure { [end] error in
+                promise.fail(end.unsent(error))
             }
         }
         channel.flush()
@@ -105,9 +108,9 @@ public final class TallyClient: Sendable {
     /// is replaced by the next free one. For tests and tools that need the whole envelope.
     public func send(_ request: Tally_V1_Request) async throws -> Tally_V1_Response {
         let promise = channel.eventLoop.makePromise(of: Tally_V1_Response.self)
-        channel.writeAndFlush(OutgoingCall(request: request, promise: promise)).whenFailure { error in
-            // Never written (connection already closed): no answer can come.
-            promise.fail(TallyError(code: .unavailable, reason: "CONNECTION_CLOSED", message: "could not send: \(error)"))
+        channel.writeAndFlush(OutgoingCall(request: request, promise: promise)).whenFailure { [end] error in
+            // Never written (connection already closed): no answer can come; say why it closed.
+            promise.fail(end.unsent(error))
         }
         return try await promise.futureResult.get()
     }

@@ -13,9 +13,9 @@ enum CallDecoding {
         case answer(Tally_V1_Response)
     }
 
-    /// A deadline counts from now (the frame was just read); the clock is read only for calls
+    /// `role` is the caller's (admin, the default, may call everything). A deadline counts from now (the frame was just read); the clock is read only for calls
     /// that carry one.
-    static func decode(_ request: Tally_V1_Request) -> Decoded {
+    static func decode(_ request: Tally_V1_Request, role: Role = .admin) -> Decoded {
         let id = request.callID  // non-zero: the connection checked it
         guard WireProtocol.supportedVersions.contains(request.protocolVersion) else {
             let supported = WireProtocol.supportedVersions.map(String.init).joined(separator: ",")
@@ -34,6 +34,13 @@ enum CallDecoding {
             return .answer(Responses.error(
                 callID: id, .unimplemented, reason: "UNKNOWN_METHOD", "unknown method '\(echo)'",
                 details: ["method": echo]))
+        }
+        // Before the payload is read: a caller learns nothing about a method it may not call.
+        guard role.permits(method.access) else {
+            return .answer(Responses.error(
+                callID: id, .permissionDenied, reason: "ROLE_FORBIDS_METHOD",
+                "the \(role.rawValue) role may not call \(method.rawValue)",
+                details: ["role": role.rawValue, "method": method.rawValue]))
         }
         let deadline = request.timeoutMs == 0 ? nil : NIODeadline.now() + .milliseconds(Int64(request.timeoutMs))
         do {

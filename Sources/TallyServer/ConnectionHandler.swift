@@ -85,14 +85,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 "call_id must be non-zero (0 is reserved for connection errors); closing the connection")
             return
         }
-        if let method = Method(rawValue: request.method), !role.permits(method.access) {
-            append(Responses.error(
-                callID: request.callID, .permissionDenied, reason: "ROLE_FORBIDS_METHOD",
-                "the \(role.rawValue) role may not call \(method.rawValue)",
-                details: ["role": role.rawValue, "method": method.rawValue]))
-            return
-        }
-        switch CallDecoding.decode(request) {
+        switch CallDecoding.decode(request, role: role) {
         case .call(let call):
             // Shed mutations, not reads, once the Writer has too much queued: the answer is
             // immediate and costs nothing, and reads keep working for operators and apps.

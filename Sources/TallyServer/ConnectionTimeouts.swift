@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import TallyWire
 
 /// How long a connection may be stuck before tallyd cuts it off (docs/protocol.md, Limits).
@@ -69,9 +70,35 @@ final class ConnectionRefusal: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 128)
         try? buffer.writeFrame(answer)
+        // Close only our sending side, then wait briefly for the client to close: a client that
+        // writes its first call at once would otherwise get EPIPE and lose this frame unread.
+        // At most `maxLingering` at once, so a flood of refused connects cannot pile up sockets.
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        let linger = Self.lingering.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxLingering
+        counted = true
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
+            if linger { channel.close(mode: .output, promise: nil) } else { channel.close(promise: nil) }
+        }
+        if linger { deadline = context.eventLoop.scheduleTask(in: Self.linger) { channel.close(promise: nil) } }
     }
 
+    /// How long a refused client may keep the connection after the answer, and how many may.
+    static let linger = TimeAmount.seconds(2)
+    static let maxLingering = 256
+    private static let lingering = Atomic<Int>(0)
+    private var deadline: Scheduled<Void>?
+    private var counted = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}  // nothing it sends is read
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent { context.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        if counted { Self.lingering.subtract(1, ordering: .relaxed) }
+        counted = false
+        context.fireChannelInactive()
+    }
 }

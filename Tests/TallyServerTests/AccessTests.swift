@@ -45,6 +45,27 @@ import TallyWire
         try await server.shutdown()
     }
 
+    /// A client that writes its first call at once still learns why it was turned away: tallyd
+    /// closes only its sending side after the answer, so the client's write does not fail with
+    /// EPIPE before the answer is read (seen once through the CLI in OtherUIDTests), and the
+    /// client reports a connection-level answer it read before its write failed.
+    @Test func clientWritingAtOnceLearnsItHasNoRole() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await start(scratch, role: nil)
+        for _ in 0..<50 {
+            let client = try await TallyClient.connect(socketPath: scratch.socket)
+            do {
+                _ = try await client.getBalance(userID: "x")
+                Issue.record("a peer with no role was answered")
+            } catch let error as TallyError {
+                #expect(error.code == .permissionDenied && error.reason == "NO_ROLE", "\(error)")
+            }
+            await client.close()
+        }
+        try await server.shutdown()
+    }
+
     @Test func readOnlyRoleReadsButCannotWriteOrAdminister() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
