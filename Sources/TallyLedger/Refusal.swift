@@ -4,6 +4,7 @@ public struct Refusal: Error, Equatable, Sendable {
         case invalidArgument = 3
         case notFound = 5
         case alreadyExists = 6
+        case resourceExhausted = 8
         case failedPrecondition = 9
         case outOfRange = 11
     }

@@ -14,6 +14,17 @@ public struct CivilDay: Hashable, Comparable, Sendable, CustomStringConvertible 
         (a.year, a.month, a.day) < (b.year, b.month, b.day)
     }
 
+    /// Days since 1970-01-01 (negative before), for "older than N days" (H. Hinnant's algorithm).
+    public var dayNumber: Int64 {
+        let y = Int64(year) - (month <= 2 ? 1 : 0)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let m = Int64(month)
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
     /// "2024-01-15".
     public var description: String {
         let y = String(year), m = String(month), d = String(day)

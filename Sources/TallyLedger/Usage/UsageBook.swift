@@ -1,0 +1,283 @@
+import HashTreeCollections
+
+/// Daily token limits for chat gateways (seed 003): check, consume, reserve then settle, with
+/// the day given as an input (UsageDay, worked out by the Writer and journaled), so this stays
+/// pure. A user's count starts again when a command arrives on a later day; the day it leaves
+/// becomes a daily record, and every token also lands in its month's aggregate as it is counted.
+///
+/// Every method either changes the state and succeeds, or refuses and changes nothing.
+public struct UsageBook: Equatable, Sendable {
+    public private(set) var limits = UsageLimits()
+    public private(set) var users: TreeDictionary<ExactString, UserUsage> = [:]
+    public private(set) var reservations: TreeDictionary<UInt64, Reservation> = [:]
+    public private(set) var nextReservationID: UInt64 = 1
+    public let retention: UsageRetention
+
+    public init(limits: UsageLimits = UsageLimits(), retention: UsageRetention = UsageRetention()) {
+        self.limits = limits
+        self.retention = retention
+    }
+
+    // MARK: Reads
+
+    /// Where `userID` stands on `day` (read-only: a day not yet rolled to shows as empty).
+    public func status(of userID: String, on day: UsageDay) -> UsageStatus {
+        var user = users[ExactString(userID)] ?? UserUsage()
+        Self.roll(&user, to: day.date, retention: retention)
+        return status(userID, user, day)
+    }
+
+    public func usage(of userID: String) -> UserUsage? { users[ExactString(userID)] }
+
+    // MARK: Consume, reserve, settle, release
+
+    /// Counts `tokens` if they fit under the limit (or the user is in shadow mode, which
+    /// counts the would-be refusal instead of refusing).
+    public mutating func consume(_ userID: String, tokens: Int64, on day: UsageDay) -> Result<UsageStatus, Refusal> {
+        if let invalid = Self.invalid(userID, tokens) { return .failure(invalid) }
+        let key = ExactString(userID)
+        var user: UserUsage
+        switch admitted(key, tokens, day) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let admitted): user = admitted
+        }
+        guard count(tokens, on: day.date, for: &user) else {
+            return .failure(Self.overflow(userID, tokens))
+        }
+        users[key] = user
+        return .success(status(userID, user, day))
+    }
+
+    /// Holds `tokens` of today's quota until settled, released, or `expiresAt`.
+    public mutating func reserve(
+        _ userID: String, tokens: Int64, on day: UsageDay, at now: Timestamp, expiresAt: Timestamp
+    ) -> Result<(Reservation, UsageStatus), Refusal> {
+        if let invalid = Self.invalid(userID, tokens) { return .failure(invalid) }
+        guard expiresAt > now else {
+            return .failure(Refusal(
+                code: .invalidArgument, reason: "TTL_NOT_POSITIVE", message: "a reservation must outlive the call that makes it",
+                details: ["field": "ttl"]))
+        }
+        let key = ExactString(userID)
+        var user: UserUsage
+        switch admitted(key, tokens, day) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let admitted): user = admitted
+        }
+        guard let reserved = checkedAdd(user.reserved, tokens) else { return .failure(Self.overflow(userID, tokens)) }
+        user.reserved = reserved
+        let reservation = Reservation(
+            id: nextReservationID, userID: key, tokens: tokens, day: day.date, createdAt: now, expiresAt: expiresAt)
+        nextReservationID += 1
+        reservations[reservation.id] = reservation
+        users[key] = user
+        return .success((reservation, status(userID, user, day)))
+    }
+
+    /// Settles reservation `id` with the real count. The real count is charged in full, even
+    /// past the limit or the estimate: the model already spent those tokens, and a count that
+    /// left them out would lie. It lands on the day the reservation was made.
+    public mutating func settle(_ id: UInt64, tokens: Int64, on day: UsageDay) -> Result<(Reservation, UsageStatus), Refusal> {
+        guard tokens >= 0 else {
+            return .failure(Refusal(
+                code: .invalidArgument, reason: "AMOUNT_NEGATIVE", message: "a settled count cannot be negative",
+                details: ["field": "tokens", "tokens": String(tokens)]))
+        }
+        guard let reservation = reservations[id] else { return .failure(Self.unknownReservation(id)) }
+        var user = users[reservation.userID] ?? UserUsage()
+        Self.roll(&user, to: day.date, retention: retention)
+        if reservation.day == user.day { user.reserved -= reservation.tokens }
+        guard count(tokens, on: reservation.day, for: &user) else {
+            return .failure(Self.overflow(reservation.userID.value, tokens))
+        }
+        reservations[id] = nil
+        users[reservation.userID] = user
+        return .success((reservation, status(reservation.userID.value, user, day)))
+    }
+
+    /// Gives reservation `id`'s tokens back without counting any.
+    public mutating func release(_ id: UInt64, on day: UsageDay) -> Result<(Reservation, UsageStatus), Refusal> {
+        guard let reservation = reservations[id] else { return .failure(Self.unknownReservation(id)) }
+        var user = users[reservation.userID] ?? UserUsage()
+        Self.roll(&user, to: day.date, retention: retention)
+        if reservation.day == user.day { user.reserved -= reservation.tokens }
+        reservations[id] = nil
+        users[reservation.userID] = user
+        return .success((reservation, status(reservation.userID.value, user, day)))
+    }
+
+    /// Releases every reservation whose time is up (a journaled tick, so a replay releases the
+    /// same ones). Scans the open reservations: they are model calls in flight, few at a time.
+    public mutating func expireReservations(at now: Timestamp, on day: UsageDay) -> [Reservation] {
+        let expired = reservations.values.filter { $0.expiresAt <= now }.sorted { $0.id < $1.id }
+        for reservation in expired { _ = release(reservation.id, on: day) }
+        return expired
+    }
+
+    // MARK: Limits
+
+    public mutating func setTierLimit(_ tier: String, tokens: Int64?) -> Result<Void, Refusal> {
+        if let tokens, tokens < 0 { return .failure(Self.negativeLimit(tokens)) }
+        let key = ExactString(tier)
+        if tokens == nil, key == limits.defaultTier {
+            return .failure(Refusal(
+                code: .failedPrecondition, reason: "DEFAULT_TIER_NEEDS_LIMIT", message: "the default tier '\(tier)' must keep a limit",
+                details: ["tier": tier]))
+        }
+        limits.tiers[key] = tokens
+        return .success(())
+    }
+
+    public mutating func setUserLimit(_ userID: String, tokens: Int64?) -> Result<Void, Refusal> {
+        if let tokens, tokens < 0 { return .failure(Self.negativeLimit(tokens)) }
+        users[ExactString(userID), default: UserUsage()].limitOverride = tokens
+        return .success(())
+    }
+
+    public mutating func setUserTier(_ userID: String, tier: String?) {
+        users[ExactString(userID), default: UserUsage()].tier = tier.map { ExactString($0) }
+    }
+
+    public mutating func setShadow(tier: String, _ on: Bool) {
+        if on { limits.shadowTiers.insert(ExactString(tier)) } else { limits.shadowTiers.remove(ExactString(tier)) }
+    }
+
+    public mutating func setShadow(user userID: String, _ on: Bool) {
+        users[ExactString(userID), default: UserUsage()].shadow = on
+    }
+
+    // MARK: Rules
+
+    public func tier(of user: UserUsage) -> ExactString {
+        user.tier.flatMap { limits.tiers[$0] == nil ? nil : $0 } ?? limits.defaultTier
+    }
+
+    public func limit(of user: UserUsage) -> Int64 {
+        user.limitOverride ?? limits.tiers[tier(of: user)] ?? 0
+    }
+
+    public func isShadow(_ user: UserUsage) -> Bool {
+        user.shadow || limits.shadowTiers.contains(tier(of: user))
+    }
+
+    /// The user as of `day`, if `tokens` more are admitted (not stored yet).
+    private func admitted(_ key: ExactString, _ tokens: Int64, _ day: UsageDay) -> Result<UserUsage, Refusal> {
+        var user = users[key] ?? UserUsage()
+        Self.roll(&user, to: day.date, retention: retention)
+        return admit(key.value, &user, tokens, day).map { user }
+    }
+
+    /// Whether `tokens` more fit today (used and reserved both count). In shadow mode a call
+    /// that does not fit is admitted and counted as a would-be refusal.
+    private func admit(_ userID: String, _ user: inout UserUsage, _ tokens: Int64, _ day: UsageDay) -> Result<Void, Refusal> {
+        let limit = limit(of: user)
+        guard let held = checkedAdd(user.used, user.reserved), let wanted = checkedAdd(held, tokens) else {
+            return .failure(Self.overflow(userID, tokens))
+        }
+        guard wanted > limit else { return .success(()) }
+        if isShadow(user) {
+            user.shadowRefusals += 1
+            return .success(())
+        }
+        let remaining = max(0, limit - held)
+        return .failure(Refusal(
+            code: .resourceExhausted, reason: "DAILY_LIMIT_EXCEEDED",
+            message: "\(userID) has used \(user.used) and reserved \(user.reserved) of \(limit) tokens today; \(tokens) more do not fit (\(remaining) remain until the reset)",
+            details: [
+                "used": String(user.used), "reserved": String(user.reserved), "limit": String(limit),
+                "remaining": String(remaining), "requested": String(tokens), "resets_at_us": String(day.endsAt),
+                "day": day.date.description,
+            ]))
+    }
+
+    /// Adds `tokens` to `date`'s count (today's, or an earlier day's record) and its month.
+    /// False, and `user` unchanged, on overflow.
+    private func count(_ tokens: Int64, on date: CivilDay, for user: inout UserUsage) -> Bool {
+        var updated = user
+        if date == updated.day {
+            guard let used = checkedAdd(updated.used, tokens) else { return false }
+            updated.used = used
+        } else if Self.isKept(date, today: updated.day, retention: retention) {
+            guard let recorded = checkedAdd(updated.days[date] ?? 0, tokens) else { return false }
+            updated.days[date] = recorded
+        }
+        let month = YearMonth(date)
+        if Self.isKept(month, today: updated.day ?? date, retention: retention) {
+            var aggregate = updated.months[month] ?? MonthUsage(tier: tier(of: updated))
+            aggregate.tier = tier(of: updated)
+            guard let total = checkedAdd(aggregate.total, tokens),
+                let onDay = checkedAdd(aggregate.days[date.day] ?? 0, tokens)
+            else { return false }
+            aggregate.total = total
+            aggregate.days[date.day] = onDay
+            updated.months[month] = aggregate
+        }
+        user = updated
+        return true
+    }
+
+    /// Moves `user` to `date` if that is later than its day: the old day becomes a record, and
+    /// records and months past retention are dropped.
+    static func roll(_ user: inout UserUsage, to date: CivilDay, retention: UsageRetention) {
+        guard let current = user.day else {
+            user.day = date
+            return
+        }
+        guard current < date else { return }
+        if user.used > 0 { user.days[current] = user.used }
+        user.used = 0
+        user.reserved = 0  // reservations hold the day they were made on; that day is over
+        user.shadowRefusals = 0
+        user.day = date
+        user.days = user.days.filter { isKept($0.key, today: date, retention: retention) }
+        user.months = user.months.filter { isKept($0.key, today: date, retention: retention) }
+    }
+
+    static func isKept(_ date: CivilDay, today: CivilDay?, retention: UsageRetention) -> Bool {
+        guard let today else { return true }
+        return today.dayNumber - date.dayNumber < retention.days
+    }
+
+    static func isKept(_ month: YearMonth, today: CivilDay, retention: UsageRetention) -> Bool {
+        let now = Int64(today.year) * 12 + Int64(today.month) - 1
+        return now - (Int64(month.year) * 12 + Int64(month.month) - 1) < retention.months
+    }
+
+    private func status(_ userID: String, _ user: UserUsage, _ day: UsageDay) -> UsageStatus {
+        let limit = limit(of: user)
+        let held = user.used.addingReportingOverflow(user.reserved)
+        return UsageStatus(
+            userID: userID, date: day.date, used: user.used, reserved: user.reserved, limit: limit,
+            remaining: held.overflow ? 0 : max(0, limit - held.partialValue), resetsAt: day.endsAt, tier: tier(of: user),
+            shadow: isShadow(user))
+    }
+
+    private static func invalid(_ userID: String, _ tokens: Int64) -> Refusal? {
+        if let invalid = Validation.userID(userID) { return invalid }
+        guard tokens > 0 else {
+            return Refusal(
+                code: .invalidArgument, reason: "AMOUNT_NOT_POSITIVE", message: "tokens must be at least 1",
+                details: ["field": "tokens", "tokens": String(tokens)])
+        }
+        return nil
+    }
+
+    private static func overflow(_ userID: String, _ tokens: Int64) -> Refusal {
+        Refusal(
+            code: .outOfRange, reason: "AMOUNT_OVERFLOW", message: "\(tokens) more would take \(userID)'s usage past \(Int64.max)",
+            details: ["account": "usage", "amount": String(tokens)])
+    }
+
+    private static func unknownReservation(_ id: UInt64) -> Refusal {
+        Refusal(
+            code: .notFound, reason: "RESERVATION_NOT_FOUND",
+            message: "no open reservation \(id): it was settled, released or expired, or never made",
+            details: ["reservation_id": String(id)])
+    }
+
+    private static func negativeLimit(_ tokens: Int64) -> Refusal {
+        Refusal(
+            code: .invalidArgument, reason: "LIMIT_NEGATIVE", message: "a daily limit cannot be negative",
+            details: ["field": "limit", "limit": String(tokens)])
+    }
+}

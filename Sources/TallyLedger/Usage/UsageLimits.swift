@@ -1,0 +1,70 @@
+import HashTreeCollections
+
+/// Daily token limits by tier (seed 003), changed at run time by admins through journaled
+/// commands, so they are Ledger state rather than configuration.
+public struct UsageLimits: Equatable, Sendable {
+    /// Tokens per day for each tier.
+    public var tiers: TreeDictionary<ExactString, Int64>
+    /// The tier of a user who has none of their own.
+    public var defaultTier: ExactString
+    /// Tiers whose limit is evaluated but never enforced: would-be refusals are only counted.
+    public var shadowTiers: Set<ExactString>
+
+    public init(
+        tiers: TreeDictionary<ExactString, Int64> = ["trial": 10_000, "subscribed": 100_000],
+        defaultTier: ExactString = "trial", shadowTiers: Set<ExactString> = []
+    ) {
+        self.tiers = tiers
+        self.defaultTier = defaultTier
+        self.shadowTiers = shadowTiers
+    }
+}
+
+/// A month of one user's usage (seed 003's token_usage_history), kept after the daily records
+/// it was built from are dropped.
+public struct MonthUsage: Equatable, Sendable {
+    /// Day of the month to tokens, for days with usage.
+    public var days: TreeDictionary<UInt8, Int64> = [:]
+    public var total: Int64 = 0
+    /// The user's tier when the month last changed.
+    public var tier: ExactString
+
+    public init(tier: ExactString) {
+        self.tier = tier
+    }
+
+    /// Whole tokens per day, rounded down, over the days from the 1st to the last day with a
+    /// record (days without usage count as 0): seed 003's days 01–05 of 850, 1200, 0, 2100 and
+    /// 1750 tokens average 1180.
+    public var averagePerDay: Int64 {
+        guard let last = days.keys.max() else { return 0 }
+        return total / Int64(last)
+    }
+
+    /// The day with the most tokens (the earliest of equal ones) and its tokens.
+    public var peak: (day: UInt8, tokens: Int64)? {
+        days.reduce(nil) { best, entry in
+            guard let best else { return (entry.key, entry.value) }
+            return entry.value > best.1 || (entry.value == best.1 && entry.key < best.0) ? (entry.key, entry.value) : best
+        }
+    }
+}
+
+/// A month, for monthly aggregates.
+public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var year: Int32
+    public var month: UInt8
+
+    public init(year: Int32, month: UInt8) {
+        self.year = year
+        self.month = month
+    }
+
+    public init(_ day: CivilDay) {
+        self.init(year: day.year, month: day.month)
+    }
+
+    public static func < (a: YearMonth, b: YearMonth) -> Bool { (a.year, a.month) < (b.year, b.month) }
+
+    public var description: String { String(CivilDay(year: year, month: month, day: 1).description.prefix(7)) }
+}
