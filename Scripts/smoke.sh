@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's CLI session against a real tallyd process: credit, spend, balance, a refusal,
-# Ctrl-C (SIGINT), restart, and the balance is still there; then kill -9, backup, verify, restore.
+# Ctrl-C (SIGINT), restart, and the balance is still there; then kill -9, backup, verify, restore;
+# then the configuration file's checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --product tallyd >/dev/null && swift build --product tally >/dev/null || exit 1
@@ -60,6 +61,12 @@ pid=$!
 for _ in $(seq 100); do grep -q "tallyd serving" "$work/restored.log" 2>/dev/null && break; sleep 0.1; done
 check "restored serves" "alice: 75 available" "$bin/tally" balance alice
 stop
+
+# The configuration file: checked before use, refused by name when wrong.
+printf '[[access]]\nuser = "nobody"\nrole = "read-only"\n[rate_limits]\nspend = { per_second = 5 }\n' >"$work/tallyd.toml"
+check "check-config" "uid 65534 read-only" "$bin/tallyd" check-config "$work/tallyd.toml"
+printf '[[access]]\nuid = 7\nrole = "superuser"\n' >"$work/bad.toml"
+check "bad config refused" "unknown role 'superuser'" "$bin/tallyd" --config "$work/bad.toml" --data-dir "$work/unused" --socket "$work/unused.sock"
 rm -rf "$work"
 echo "smoke: $passed passed, $failed failed"
 [ $failed = 0 ]

@@ -163,12 +163,12 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-private func accessSummary(_ config: ServerConfig) -> String {
+func accessSummary(_ config: ServerConfig) -> String {
     let rules = config.access.rules.sorted { "\($0.key)" < "\($1.key)" }.map { "\($0.key) \($0.value.rawValue)" }
     return rules.isEmpty ? ", no one else may connect" : "; " + rules.joined(separator: ", ")
 }
 
-private func rateSummary(_ config: ServerConfig) -> String {
+func rateSummary(_ config: ServerConfig) -> String {
     let limits = config.rateLimits.sorted { $0.key.rawValue < $1.key.rawValue }.map {
         "\($0.key.rawValue) \($0.value.count) per \($0.value.periodSeconds) s, burst \($0.value.burst)"
     }

@@ -196,3 +196,33 @@ extension Result {
         }
     }
 }
+
+@Suite struct UsageQueryTests {
+    @Test func topUsersOfADayAndAMonthByTier() throws {
+        var book = UsageBook()
+        book.setUserTier("carol", tier: "subscribed")
+        let jan5 = utcDay(2024, 1, 5), jan6 = utcDay(2024, 1, 6)
+        for (user, tokens) in [("alice", 300), ("bob", 900), ("carol", 900), ("dave", 50)] as [(String, Int64)] {
+            _ = try book.consume(user, tokens: tokens, on: jan5).get()
+        }
+        _ = try book.consume("alice", tokens: 5_000, on: jan6).get()  // alice's Jan 5 is now a record
+        #expect(book.topUsers(on: jan5.date, limit: 3) == [
+            .init(userID: "bob", tokens: 900), .init(userID: "carol", tokens: 900), .init(userID: "alice", tokens: 300),
+        ])
+        #expect(book.topUsers(on: jan6.date, limit: 10) == [.init(userID: "alice", tokens: 5_000)])
+        #expect(book.topUsers(on: utcDay(2024, 1, 7).date, limit: 10).isEmpty)
+        let tiers = book.monthByTier(YearMonth(year: 2024, month: 1))
+        #expect(tiers.map(\.tier) == ["subscribed", "trial"])
+        #expect(tiers[0].users == 1 && tiers[0].total == 900 && tiers[0].averagePerUser == 900)
+        #expect(tiers[1].users == 3 && tiers[1].total == 6_250 && tiers[1].averagePerUser == 2_083)
+    }
+
+    @Test func lastMonthsNewestFirst() throws {
+        var book = UsageBook()
+        for month in UInt8(1)...4 { _ = try book.consume("m", tokens: Int64(month) * 10, on: utcDay(2024, month, 2)).get() }
+        let months = book.months(of: "m", last: 2)
+        #expect(months.map(\.month.description) == ["2024-04", "2024-03"])
+        #expect(months.map(\.usage.total) == [40, 30])
+        #expect(book.months(of: "nobody", last: 3).isEmpty)
+    }
+}

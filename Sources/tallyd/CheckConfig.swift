@@ -1,0 +1,30 @@
+import ArgumentParser
+import Glibc
+import TallyServer
+
+/// Reads a configuration file the way `tallyd --config` would, so an operator can check an
+/// edit before restarting tallyd.
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a configuration file (access rules, rate limits) and print what it grants.",
+        discussion: "Exits 0 if `tallyd --config FILE` would start with it, 1 with the reason if not.")
+
+    @Argument(help: "The TOML file.")
+    var path: String
+
+    func run() throws {
+        do {
+            let file = try ConfigFile.load(path: path)
+            var config = ServerConfig()
+            config.access = file.access
+            config.rateLimits = file.rateLimits
+            say("\(absolute(path)): OK")
+            say("  access: uid \(file.access.ownerUID) (tallyd's own, when run as this user) is admin\(accessSummary(config))")
+            say("  rate limits: \(rateSummary(config))")
+        } catch {
+            complain("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
