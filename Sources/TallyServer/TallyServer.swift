@@ -54,7 +54,8 @@ public final class TallyServer: Sendable {
                 dataDirectory: dataDirectory.path, nextSequence: recovered.nextSequence, existingSegments: recovered.segments,
                 mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io)
         case .never:
-            journal = SnapshotsOnly()
+            journal = SnapshotsOnly(
+                dataDirectory: dataDirectory.path, segments: recovered.segments, lastSequence: recovered.nextSequence - 1, io: io)
         }
 
         let ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.ioThreads))

@@ -1,3 +1,4 @@
+import Synchronization
 import TallyLedger
 
 /// Where accepted mutations become durable before their answers leave the Writer.
@@ -24,15 +25,53 @@ public protocol Journal: Sendable {
 
 /// `--fsync never`: no journal. A command is durable once a snapshot holding it is; a crash
 /// loses what the last snapshot did not hold.
-public struct SnapshotsOnly: Journal {
-    public init() {}
+///
+/// Segments left by an earlier run with a journal are removed once a kept snapshot covers every
+/// record in them (they hold nothing past the sequence tallyd started from), so switching to
+/// `never` does not leave them on disk for good.
+public final class SnapshotsOnly: Journal {
+    private struct Leftover {
+        var segments: [UInt64]
+        let lastSequence: UInt64
+    }
+
+    private let directory: String
+    private let io: any JournalIO
+    private let leftover: Mutex<Leftover>
+
+    /// `segments`: first sequences of the segments recovery found; `lastSequence`: the last
+    /// record tallyd recovered, which no segment goes past.
+    public init(dataDirectory: String = "", segments: [UInt64] = [], lastSequence: UInt64 = 0, io: any JournalIO = PosixJournalIO()) {
+        directory = JournalSegment.directory(in: dataDirectory)
+        self.io = io
+        leftover = Mutex(Leftover(segments: segments, lastSequence: lastSequence))
+    }
 
     public func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         onDurable(.success(()))
     }
 
     public func rotate() {}
-    public func removeSegments(coveredThrough sequence: UInt64) {}
+
+    public func removeSegments(coveredThrough sequence: UInt64) {
+        let doomed: [UInt64] = leftover.withLock { leftover in
+            guard sequence >= leftover.lastSequence else { return [] }
+            defer { leftover.segments.removeAll() }
+            return leftover.segments
+        }
+        guard !doomed.isEmpty else { return }
+        var kept: [UInt64] = []
+        for first in doomed {
+            do {
+                try io.removeFile(at: directory + "/" + JournalSegment.fileName(firstSequence: first))
+            } catch {
+                kept.append(first)  // harmless: recovery skips what a snapshot covers; retried next time
+            }
+        }
+        if kept.count < doomed.count { try? io.syncDirectory(directory) }
+        if !kept.isEmpty { leftover.withLock { $0.segments = kept } }
+    }
+
     public func sync() {}
     public var bytesAppended: Int { 0 }
     public var recordsAppended: Int { 0 }
