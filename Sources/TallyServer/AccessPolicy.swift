@@ -28,4 +28,11 @@ public struct AccessPolicy: Sendable, Equatable {
         if uid == ownerUID { return .admin }
         return rules[.uid(uid)] ?? rules[.gid(gid)]
     }
+
+    /// One line for the start-up banner and `tallyd check-config`.
+    public var summary: String {
+        let granted = rules.sorted { "\($0.key)" < "\($1.key)" }.map { "\($0.key) \($0.value.rawValue)" }
+        return "uid \(ownerUID) (tallyd's own) is admin"
+            + (granted.isEmpty ? ", no one else may connect" : "; " + granted.joined(separator: ", "))
+    }
 }

@@ -13,9 +13,9 @@ enum CallDecoding {
         case answer(Tally_V1_Response)
     }
 
-    /// `role` is the caller's (admin, the default, may call everything). A deadline counts from now (the frame was just read); the clock is read only for calls
-    /// that carry one.
-    static func decode(_ request: Tally_V1_Request, role: Role = .admin) -> Decoded {
+    /// `role` is the caller's. A deadline counts from now (the frame was just read); the clock
+    /// is read only for calls that carry one.
+    static func decode(_ request: Tally_V1_Request, role: Role) -> Decoded {
         let id = request.callID  // non-zero: the connection checked it
         guard WireProtocol.supportedVersions.contains(request.protocolVersion) else {
             let supported = WireProtocol.supportedVersions.map(String.init).joined(separator: ",")

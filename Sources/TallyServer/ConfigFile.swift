@@ -1,5 +1,6 @@
 import Glibc
 import TOMLKit
+import TallyStore
 import TallyWire
 
 /// tallyd's configuration file (TOML, `tallyd --config FILE`): who may call what, and per-user
@@ -15,18 +16,13 @@ public struct ConfigFile: Sendable, Equatable {
     }
 
     public static func load(path: String, ownerUID: UInt32 = getuid()) throws -> ConfigFile {
-        guard let file = fopen(path, "r") else {
-            throw Invalid("cannot open \(path): \(String(cString: strerror(errno)))")
+        let read: [UInt8]?
+        do {
+            read = try DurableFile.read(path)
+        } catch {
+            throw Invalid("\(error)")
         }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count == 0 { break }
-            bytes += chunk[0..<count]
-            guard bytes.count <= 1 << 20 else { throw Invalid("\(path) is over 1 MiB; is it the right file?") }
-        }
+        guard let bytes = read else { throw Invalid("\(path) does not exist") }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw Invalid("\(path) is not UTF-8") }
         do {
             return try parse(text, ownerUID: ownerUID)

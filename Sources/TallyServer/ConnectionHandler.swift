@@ -139,22 +139,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Every admin call is answered, failures included, so none stays counted in flight.
     private func admin(_ callID: UInt64, _ call: AdminCall, context: ChannelHandlerContext) {
         callsInFlight += 1
-        let answer: EventLoopFuture<Tally_V1_Response>
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        func answer<T>(_ future: EventLoopFuture<T>, _ response: @escaping @Sendable (Result<T, any Error>) -> Tally_V1_Response) {
+            future.hop(to: bound.eventLoop).whenComplete { bound.value.deliverAdmin(response($0)) }
+        }
         switch call {
         case .snapshot:
-            answer = snapshotter.snapshotNow().map { .success($0) }.recover { .failure($0) }
-                .map { Responses.admin(callID: callID, .snapshot, $0) }
+            answer(snapshotter.snapshotNow()) { Responses.admin(callID: callID, .snapshot, $0) }
         case .backup(let path):
-            answer = snapshotter.backup(to: path).map { .success($0) }.recover { .failure($0) }
-                .map { Responses.admin(callID: callID, .backup, $0) }
+            answer(snapshotter.backup(to: path)) { Responses.admin(callID: callID, .backup, $0) }
         case .health(let checkInvariants):
-            answer = health.report(checkInvariants: checkInvariants).map { Responses.ok(callID: callID, $0) }
-        }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        answer.hop(to: context.eventLoop).whenSuccess { response in
-            bound.value.deliverAdmin(response)
+            answer(health.report(checkInvariants: checkInvariants)) { result in
+                switch result {
+                case .success(let report): Responses.ok(callID: callID, report)
+                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not build the health report: \(error)")
+                }
+            }
         }
     }
 

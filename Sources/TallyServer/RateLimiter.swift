@@ -14,6 +14,14 @@ public struct RateLimit: Sendable, Equatable {
         self.burst = burst
     }
 
+    /// One line for the start-up banner and `tallyd check-config`.
+    public static func summary(_ limits: [RateClass: RateLimit]) -> String {
+        let lines = limits.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+            "\($0.key.rawValue) \($0.value.count) per \($0.value.periodSeconds) s, burst \($0.value.burst)"
+        }
+        return lines.isEmpty ? "none" : lines.joined(separator: "; ")
+    }
+
     /// Nanoseconds between calls at the steady rate (at least 1).
     var interval: Int64 { max(1, periodSeconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue / max(1, count)) }
 }
@@ -38,7 +46,6 @@ struct RateLimiter {
         self.limits = limits
     }
 
-    var isEmpty: Bool { limits.isEmpty }
     var buckets: Int { fullAt.count }
 
     /// Takes one call from the bucket; nil if admitted, else how many nanoseconds until one is.

@@ -38,7 +38,11 @@ final class Snapshotter: @unchecked Sendable {
     private var loop: any EventLoop { writer.loop }
 
     private var lastSequence: UInt64
+    /// The last attempt, written or failed: the interval trigger counts from it, so a failing
+    /// disk is retried once per interval rather than on every tick.
     private var lastTime = NIODeadline.now()
+    /// The last snapshot actually written (start-up if none yet), for health.
+    private var lastWrittenAt = NIODeadline.now()
     private var journalBytesAtLast = 0
     private var inProgress = false
     /// Waiting for the snapshot in progress, and for one that starts after it.
@@ -59,7 +63,7 @@ final class Snapshotter: @unchecked Sendable {
 
     /// The last snapshot's record and when it was written (start-up if none yet); on the loop.
     func lastSnapshot() -> EventLoopFuture<(sequence: UInt64, at: NIODeadline)> {
-        loop.submit { (self.lastSequence, self.lastTime) }
+        loop.submit { (self.lastSequence, self.lastWrittenAt) }
     }
 
     func start() {
@@ -114,6 +118,7 @@ final class Snapshotter: @unchecked Sendable {
             case .success(let written):
                 self.lastSequence = state.sequence
                 self.lastTime = .now()
+                self.lastWrittenAt = self.lastTime
                 self.journalBytesAtLast = bytesAtStart
                 if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
                 self.logger.debug("snapshot written", metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)"])
@@ -155,6 +160,7 @@ final class Snapshotter: @unchecked Sendable {
                 try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory)
             }.map { written in
                 self.lastSequence = state.sequence
+                self.lastWrittenAt = .now()
                 if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
                 return Written(path: written.path, sequence: state.sequence, bytes: written.bytes, accounts: state.ledger.accounts.count)
             }

@@ -15,7 +15,6 @@ final class WriterQueue: Sendable {
     }
 
     var count: Int { queued.load(ordering: .relaxed) }
-    var isOverloaded: Bool { count >= limit }
 
     func enter(_ calls: Int) { queued.add(calls, ordering: .relaxed) }
     func leave(_ calls: Int) { queued.subtract(calls, ordering: .relaxed) }

@@ -15,7 +15,7 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
 /// Crash-safe whole-file writes: temp file, fsync, rename over the old one, fsync of the
 /// directory. After `write` returns the new contents survive a power cut; a crash before
 /// leaves the old file intact.
-enum DurableFile {
+public enum DurableFile {
     ///
     /// With `replace: false` (backups, written where a client asked) nothing that exists is ever
     /// overwritten: the temp file is created exclusively and published with link(2), which fails
@@ -95,7 +95,7 @@ enum DurableFile {
     }
 
     /// The whole file, or nil if it does not exist.
-    static func read(_ path: String) throws -> [UInt8]? {
+    public static func read(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }

@@ -16,12 +16,9 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         do {
             let file = try ConfigFile.load(path: path)
-            var config = ServerConfig()
-            config.access = file.access
-            config.rateLimits = file.rateLimits
             say("\(absolute(path)): OK")
-            say("  access: uid \(file.access.ownerUID) (tallyd's own, when run as this user) is admin\(accessSummary(config))")
-            say("  rate limits: \(rateSummary(config))")
+            say("  access (when tallyd runs as this user): \(file.access.summary)")
+            say("  rate limits: \(RateLimit.summary(file.rateLimits))")
         } catch {
             complain("\(error)")
             throw ExitCode(1)

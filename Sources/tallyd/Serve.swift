@@ -147,8 +147,8 @@ struct Serve: AsyncParsableCommand {
               data directory \(absolute(config.dataDirectory)), fsync \(fsync.rawValue)
               recovered \(s.accounts) accounts, \(s.transactions) transactions in \(String(format: "%.1f", s.milliseconds)) ms
             \(s.recovery.description.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-              access: uid \(config.access.ownerUID) (tallyd's own) is admin\(accessSummary(config))
-              rate limits: \(rateSummary(config))
+              access: \(config.access.summary)
+              rate limits: \(RateLimit.summary(config.rateLimits))
               stop with Ctrl-C (SIGINT) or SIGTERM
             """)
         let signal = await stop.wait()
@@ -161,18 +161,6 @@ struct Serve: AsyncParsableCommand {
         }
         say("tallyd: stopped")
     }
-}
-
-func accessSummary(_ config: ServerConfig) -> String {
-    let rules = config.access.rules.sorted { "\($0.key)" < "\($1.key)" }.map { "\($0.key) \($0.value.rawValue)" }
-    return rules.isEmpty ? ", no one else may connect" : "; " + rules.joined(separator: ", ")
-}
-
-func rateSummary(_ config: ServerConfig) -> String {
-    let limits = config.rateLimits.sorted { $0.key.rawValue < $1.key.rawValue }.map {
-        "\($0.key.rawValue) \($0.value.count) per \($0.value.periodSeconds) s, burst \($0.value.burst)"
-    }
-    return limits.isEmpty ? "none" : limits.joined(separator: "; ")
 }
 
 /// Waits for the first of some signals, delivered through Dispatch instead of a C handler.

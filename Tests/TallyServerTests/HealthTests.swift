@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TallyClient
 import TallyServer
@@ -25,5 +26,27 @@ import TallyWire
         #expect(!quick.invariantsChecked)
         await client.close()
         try await server.shutdown()
+    }
+
+    /// A failed snapshot is not a snapshot: the reported age keeps counting from the last one
+    /// written (here: start-up, so at least the uptime), and the failure answers with a reason.
+    @Test func failedSnapshotDoesNotResetTheSnapshotAge() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("h", 1))
+        // A directory where the snapshot file must go: the rename into place fails.
+        try FileManager.default.createDirectory(
+            atPath: scratch.data + "/snapshot-00000000000000000001.tally", withIntermediateDirectories: false)
+        try await Task.sleep(for: .milliseconds(50))
+        let failed = try await client.send(try envelope(Method.snapshot.rawValue, Tally_V1_SnapshotRequest(), callID: 7))
+        #expect(failed.code == .internal && failed.reason == "SNAPSHOT_FAILED" && failed.message.contains("snapshot"))
+        let report: Tally_V1_HealthResponse = try await client.unary(.health, Tally_V1_HealthRequest())
+        #expect(report.snapshotSequence == 0)
+        #expect(report.snapshotAgeMs >= report.uptimeMs, "age \(report.snapshotAgeMs) ms, uptime \(report.uptimeMs) ms")
+        #expect(report.uptimeMs >= 50)
+        await client.close()
+        try? await server.shutdown()  // its final snapshot meets the same directory
     }
 }

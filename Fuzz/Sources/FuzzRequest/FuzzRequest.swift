@@ -19,7 +19,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if mode & 1 == 0 {
         guard let request = try? Tally_V1_Request(serializedBytes: Array(input.dropFirst())) else { return 0 }
         guard request.callID != 0 else { return 0 }  // CALL_ID_MISSING: the connection answers it
-        check(request, CallDecoding.decode(request))
+        check(request, CallDecoding.decode(request, role: .admin))
     } else {
         guard input.count >= 2 else { return 0 }
         let method = Method.allCases[Int(input[1]) % Method.allCases.count]
@@ -29,7 +29,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         request.method = method.rawValue
         request.timeoutMs = input[1] & 0x80 == 0 ? 0 : 1_000
         request.payload = Data(input.dropFirst(2))
-        let decoded = CallDecoding.decode(request)
+        let decoded = CallDecoding.decode(request, role: .admin)
         check(request, decoded)
         if case .answer(let answer) = decoded, answer.reason == "UNKNOWN_METHOD" || answer.reason == "PROTOCOL_VERSION_UNSUPPORTED" {
             fatalError("a valid envelope for \(method) was answered \(answer.reason)")

@@ -148,16 +148,19 @@ public struct UsageBook: Equatable, Sendable {
 
     // MARK: Rules
 
-    public func tier(of user: UserUsage) -> ExactString {
-        user.tier.flatMap { limits.tiers[$0] == nil ? nil : $0 } ?? limits.defaultTier
+    /// What applies to a user: its tier (an unknown one falls back to the default), its daily
+    /// limit, and whether the limit is only evaluated. Worked out once per call.
+    public struct Standing: Equatable, Sendable {
+        public var tier: ExactString
+        public var limit: Int64
+        public var shadow: Bool
     }
 
-    public func limit(of user: UserUsage) -> Int64 {
-        user.limitOverride ?? limits.tiers[tier(of: user)] ?? 0
-    }
-
-    public func isShadow(_ user: UserUsage) -> Bool {
-        user.shadow || limits.shadowTiers.contains(tier(of: user))
+    public func standing(of user: UserUsage) -> Standing {
+        let tierLimit = user.tier.flatMap { tier in limits.tiers[tier].map { (tier, $0) } }
+        let (tier, limit) = tierLimit ?? (limits.defaultTier, limits.tiers[limits.defaultTier] ?? 0)
+        return Standing(
+            tier: tier, limit: user.limitOverride ?? limit, shadow: user.shadow || limits.shadowTiers.contains(tier))
     }
 
     /// The user as of `day`, if `tokens` more are admitted (not stored yet).
@@ -170,12 +173,13 @@ public struct UsageBook: Equatable, Sendable {
     /// Whether `tokens` more fit today (used and reserved both count). In shadow mode a call
     /// that does not fit is admitted and counted as a would-be refusal.
     private func admit(_ userID: String, _ user: inout UserUsage, _ tokens: Int64, _ day: UsageDay) -> Result<Void, Refusal> {
-        let limit = limit(of: user)
+        let standing = standing(of: user)
+        let limit = standing.limit
         guard let held = checkedAdd(user.used, user.reserved), let wanted = checkedAdd(held, tokens) else {
             return .failure(Self.overflow(userID, tokens))
         }
         guard wanted > limit else { return .success(()) }
-        if isShadow(user) {
+        if standing.shadow {
             user.shadowRefusals += 1
             return .success(())
         }
@@ -203,8 +207,8 @@ public struct UsageBook: Equatable, Sendable {
         }
         let month = YearMonth(date)
         if Self.isKept(month, today: updated.day ?? date, retention: retention) {
-            var aggregate = updated.months[month] ?? MonthUsage(tier: tier(of: updated))
-            aggregate.tier = tier(of: updated)
+            var aggregate = updated.months[month] ?? MonthUsage(tier: "")
+            aggregate.tier = standing(of: updated).tier
             guard let total = checkedAdd(aggregate.total, tokens),
                 let onDay = checkedAdd(aggregate.days[date.day] ?? 0, tokens)
             else { return false }
@@ -244,12 +248,13 @@ public struct UsageBook: Equatable, Sendable {
     }
 
     private func status(_ userID: String, _ user: UserUsage, _ day: UsageDay) -> UsageStatus {
-        let limit = limit(of: user)
+        let standing = standing(of: user)
+        let limit = standing.limit
         let held = user.used.addingReportingOverflow(user.reserved)
         return UsageStatus(
             userID: userID, date: day.date, used: user.used, reserved: user.reserved, limit: limit,
-            remaining: held.overflow ? 0 : max(0, limit - held.partialValue), resetsAt: day.endsAt, tier: tier(of: user),
-            shadow: isShadow(user))
+            remaining: held.overflow ? 0 : max(0, limit - held.partialValue), resetsAt: day.endsAt, tier: standing.tier,
+            shadow: standing.shadow)
     }
 
     private static func invalid(_ userID: String, _ tokens: Int64) -> Refusal? {
