@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's CLI session against a real tallyd process: credit, spend, balance, a refusal,
 # Ctrl-C (SIGINT), restart, and the balance is still there; then kill -9, backup, verify, restore;
-# then the configuration file's checks.
+# then the configuration file's checks. Between them, the README's chat-gateway day (tally usage, tally limits).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --product tallyd >/dev/null && swift build --product tally >/dev/null || exit 1
@@ -38,10 +38,21 @@ check "refusal" "430 missing" "$bin/tally" spend alice 500
 if "$bin/tally" spend alice 500 >/dev/null 2>&1; then failed=$((failed + 1)); echo "FAIL refusal exited 0"; else passed=$((passed + 1)); fi
 check "json" '"available":"70"' "$bin/tally" balance alice --json
 check "health" "invariants: all hold" "$bin/tally" health --check-invariants
+# The README's chat-gateway day.
+check "usage check" "used 0, reserved 0 of 10000 (trial), 10000 remaining" "$bin/tally" usage check bob
+check "usage reserve" "reservation 1: 3000 tokens for bob" "$bin/tally" usage reserve bob 3000
+check "usage settle" "used 3400, reserved 0 of 10000 (trial), 6600 remaining" "$bin/tally" usage settle 1 3400
+check "usage refused" "DAILY_LIMIT_EXCEEDED" "$bin/tally" usage consume bob 7000
+check "usage fits" "used 10000" "$bin/tally" usage consume bob 6600
+# (Etc/UTC rather than the README's Berlin: the same days as UTC, so the checks below hold at any hour.)
+check "usage zone" "days start at midnight in Etc/UTC" "$bin/tally" limits zone Etc/UTC
+check "usage history" "total 10000" "$bin/tally" usage history bob
 stop
 [ -S "$TALLY_SOCKET" ] && { failed=$((failed + 1)); echo "FAIL socket file left after clean shutdown"; }
 start
 check "after restart" "alice: 70 available" "$bin/tally" balance alice
+check "usage after restart" "used 10000" "$bin/tally" usage check bob
+check "zone after restart" "Etc/UTC" "$bin/tally" limits
 check "recovered" "recovered 1 accounts, 2 transactions" cat "$work/tallyd.log"
 # A kill -9 right after an acknowledged credit: the journal has it.
 check "credit before crash" "75 available" "$bin/tally" credit alice 5
@@ -53,7 +64,7 @@ check "backup" "backup $work/backup.tally: 1 accounts" "$bin/tally" backup "$wor
 stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 1 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
-check "verify backup" "through journal record 3" "$bin/tallyd" verify "$work/backup.tally"
+check "verify backup" "through journal record 7" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &
@@ -63,8 +74,9 @@ check "restored serves" "alice: 75 available" "$bin/tally" balance alice
 stop
 
 # The configuration file: checked before use, refused by name when wrong.
-printf '[[access]]\nuser = "nobody"\nrole = "read-only"\n[rate_limits]\nspend = { per_second = 5 }\n' >"$work/tallyd.toml"
+printf '[[access]]\nuser = "nobody"\nrole = "read-only"\n[rate_limits]\nspend = { per_second = 5 }\n[usage]\ntime_zone = "Asia/Tokyo"\n[usage.tiers]\npro = 500\n' >"$work/tallyd.toml"
 check "check-config" "uid 65534 read-only" "$bin/tallyd" check-config "$work/tallyd.toml"
+check "check-config usage" "tiers pro 500; zone Asia/Tokyo" "$bin/tallyd" check-config "$work/tallyd.toml"
 printf '[[access]]\nuid = 7\nrole = "superuser"\n' >"$work/bad.toml"
 check "bad config refused" "unknown role 'superuser'" "$bin/tallyd" --config "$work/bad.toml" --data-dir "$work/unused" --socket "$work/unused.sock"
 rm -rf "$work"

@@ -58,11 +58,31 @@ public struct Spend: Equatable, Sendable {
 public enum Command: Equatable, Sendable {
     case credit(Credit)
     case spend(Spend)
+    case consume(Consume)
+    case reserve(Reserve)
+    case settle(Settle)
+    case release(Release)
+    case changeUsage(UsageChange)
+    /// The Writer's tick: releases every reservation whose time-to-live is over.
+    case expireReservations
 
     public var idempotencyKey: String {
         switch self {
         case .credit(let c): c.idempotencyKey
         case .spend(let s): s.idempotencyKey
+        case .consume(let c): c.idempotencyKey
+        case .reserve(let r): r.idempotencyKey
+        case .settle(let s): s.idempotencyKey
+        case .release(let r): r.idempotencyKey
+        case .changeUsage, .expireReservations: ""
+        }
+    }
+
+    /// Whether it counts on a day of the usage time zone (the Writer stamps one).
+    public var needsUsageDay: Bool {
+        switch self {
+        case .credit, .spend, .changeUsage: false
+        case .consume, .reserve, .settle, .release, .expireReservations: true
         }
     }
 }

@@ -71,6 +71,7 @@ extension Ledger {
                 violations.append("idempotency record '\(key)' answers transaction \(receipt.transaction.id), which history does not hold")
             }
         }
+        violations += usage.invariantViolations()
         return violations
     }
 }

@@ -18,16 +18,19 @@ public struct Ledger: Equatable, Sendable {
     public private(set) var nextTransactionID: UInt64 = 1
     /// The timestamp of the last command that changed state (0 for a new ledger).
     public private(set) var lastTimestamp: Timestamp = 0
+    /// Daily token limits of chat gateways.
+    public private(set) var usage: UsageBook
 
     public init(config: LedgerConfig = LedgerConfig()) {
         self.config = config
+        self.usage = UsageBook(retention: config.usageRetention)
     }
 
     /// Rebuilds a ledger from its parts (a snapshot). Call `invariantViolations()` after.
     public init(
         config: LedgerConfig, accounts: TreeDictionary<ExactString, Account>,
         transactions: TreeDictionary<UInt64, Transaction>, idempotency: IdempotencyTable,
-        mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp
+        mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp, usage: UsageBook? = nil
     ) {
         self.config = config
         self.accounts = accounts
@@ -37,6 +40,7 @@ public struct Ledger: Equatable, Sendable {
         self.burn = burn
         self.nextTransactionID = nextTransactionID
         self.lastTimestamp = lastTimestamp
+        self.usage = usage ?? UsageBook(retention: config.usageRetention)
     }
 
     // MARK: Reads
@@ -46,11 +50,19 @@ public struct Ledger: Equatable, Sendable {
         Balance(userID: userID, account: accounts[ExactString(userID)] ?? Account())
     }
 
+    /// A user's daily-limit standing on `day` (read-only).
+    public func usageStatus(of userID: String, on day: UsageDay) -> UsageStatus {
+        usage.status(of: userID, on: day)
+    }
+
     // MARK: Mutations
 
     /// Applies `command` at `now`. Atomic: either every part of the change happens (balance,
     /// system account, transaction record, idempotency record) or none does.
-    public mutating func apply(_ command: Command, at now: Timestamp) -> Applied {
+    ///
+    /// `day` is the day of the usage time zone holding `now`, for usage commands; the Writer
+    /// works it out from the tz database and journals it. Without one, the day is UTC's.
+    public mutating func apply(_ command: Command, at now: Timestamp, day: UsageDay? = nil) -> Applied {
         if let invalid = Validation.check(command) {
             return Applied(outcome: .refused(invalid), replayed: false, changedState: false)
         }
@@ -68,8 +80,10 @@ public struct Ledger: Equatable, Sendable {
         switch command {
         case .credit(let credit): outcome = self.credit(credit, at: now)
         case .spend(let spend): outcome = self.spend(spend, at: now)
+        case .consume, .reserve, .settle, .release, .changeUsage, .expireReservations:
+            outcome = applyUsage(command, at: now, on: day ?? UsageDay.utc(containing: now))
         }
-        if case .accepted = outcome { changed = true }
+        if outcome.changesState { changed = true }
         if !key.value.isEmpty {
             let expiresAt = now.addingReportingOverflow(config.idempotencyTTL)
             idempotency.insert(
@@ -122,6 +136,41 @@ public struct Ledger: Equatable, Sendable {
         return record(
             account, userID: spend.userID, type: .spend, amount: spend.amount, before: before,
             reference: spend.reference, memo: spend.memo, key: spend.idempotencyKey, at: now)
+    }
+
+    private mutating func applyUsage(_ command: Command, at now: Timestamp, on day: UsageDay) -> Outcome {
+        func receipt(_ result: Result<(Reservation, UsageStatus), Refusal>) -> Outcome {
+            switch result {
+            case .success(let (reservation, status)): .usage(UsageReceipt(status: status, reservation: reservation))
+            case .failure(let refusal): .refused(refusal)
+            }
+        }
+        switch command {
+        case .consume(let consume):
+            switch usage.consume(consume.userID, tokens: consume.tokens, on: day) {
+            case .success(let status): return .usage(UsageReceipt(status: status))
+            case .failure(let refusal): return .refused(refusal)
+            }
+        case .reserve(let reserve):
+            let ttl = reserve.ttlMilliseconds == 0 ? Reserve.defaultTTLMilliseconds : reserve.ttlMilliseconds
+            let expiresAt = now.addingReportingOverflow(Int64(ttl) * 1_000)
+            return receipt(usage.reserve(
+                reserve.userID, tokens: reserve.tokens, on: day, at: now,
+                expiresAt: expiresAt.overflow ? .max : expiresAt.partialValue))
+        case .settle(let settle):
+            return receipt(usage.settle(settle.reservationID, tokens: settle.tokens, on: day))
+        case .release(let release):
+            return receipt(usage.release(release.reservationID, on: day))
+        case .changeUsage(let change):
+            switch usage.apply(change) {
+            case .success: return .usageLimits(usage.limits)
+            case .failure(let refusal): return .refused(refusal)
+            }
+        case .expireReservations:
+            return .expired(usage.expireReservations(at: now, on: day))
+        case .credit, .spend:
+            preconditionFailure("not a usage command")
+        }
     }
 
     /// Stores the changed account and its transaction record together.

@@ -2,9 +2,12 @@
 public struct LedgerConfig: Equatable, Sendable {
     /// How long an idempotency key is remembered. At least 24 hours by default.
     public var idempotencyTTL: Int64
+    /// How long daily usage records and monthly aggregates are kept.
+    public var usageRetention: UsageRetention
 
     /// A TTL below one microsecond is taken as one: a record must outlive the command that made it.
-    public init(idempotencyTTL: Int64 = 24 * Duration.microsecondsPerHour) {
+    public init(idempotencyTTL: Int64 = 24 * Duration.microsecondsPerHour, usageRetention: UsageRetention = UsageRetention()) {
         self.idempotencyTTL = max(1, idempotencyTTL)
+        self.usageRetention = usageRetention
     }
 }

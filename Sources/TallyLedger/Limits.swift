@@ -5,4 +5,6 @@ public enum Limits {
     public static let maxReferenceBytes = 256
     public static let maxMemoBytes = 1_024
     public static let maxIdempotencyKeyBytes = 128
+    /// Tier names and time zone names.
+    public static let maxNameBytes = 64
 }

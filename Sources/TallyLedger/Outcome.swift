@@ -9,9 +9,37 @@ public struct Receipt: Equatable, Sendable {
     }
 }
 
+/// What an accepted usage command produced: the user's standing right after, and the
+/// reservation it made, settled or released.
+public struct UsageReceipt: Equatable, Sendable {
+    public var status: UsageStatus
+    public var reservation: Reservation?
+
+    public init(status: UsageStatus, reservation: Reservation? = nil) {
+        self.status = status
+        self.reservation = reservation
+    }
+}
+
 public enum Outcome: Equatable, Sendable {
+    /// A credit or spend.
     case accepted(Receipt)
+    /// A consume, reserve, settle or release.
+    case usage(UsageReceipt)
+    /// An admin's change to the daily limits: the limits now.
+    case usageLimits(UsageLimits)
+    /// The Writer's expiry tick: the reservations it released.
+    case expired([Reservation])
     case refused(Refusal)
+
+    /// Whether the state changed (a refusal, or a tick that found nothing, leaves it alone).
+    var changesState: Bool {
+        switch self {
+        case .accepted, .usage, .usageLimits: true
+        case .expired(let released): !released.isEmpty
+        case .refused: false
+        }
+    }
 }
 
 /// The result of applying one command.

@@ -25,11 +25,41 @@ public struct CivilDay: Hashable, Comparable, Sendable, CustomStringConvertible 
         return era * 146_097 + doe - 719_468
     }
 
+    /// The day `dayNumber` days after 1970-01-01 (H. Hinnant's algorithm, the inverse of `dayNumber`).
+    public init(dayNumber: Int64) {
+        let z = dayNumber + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        self.init(year: Int32(clamping: y), month: UInt8(m), day: UInt8(d))
+    }
+
+    /// Parses "YYYY-MM-DD" (a real date; the year has four digits or more, and a sign if
+    /// negative, as `description` writes it); nil for anything else.
+    public init?(parsing text: String) {
+        var rest = Substring(text)
+        let negative = rest.first == "-"
+        if negative { rest = rest.dropFirst() }
+        let parts = rest.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count >= 4, parts[0].count <= 10, parts[1].count == 2, parts[2].count == 2,
+            parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }),
+            let magnitude = Int64(parts[0]), let year = Int32(exactly: negative ? -magnitude : magnitude),
+            let month = UInt8(parts[1]), let day = UInt8(parts[2])
+        else { return nil }
+        self.init(year: year, month: month, day: day)
+        guard (1...12).contains(month), day >= 1, CivilDay(dayNumber: dayNumber) == self else { return nil }
+    }
+
     /// "2024-01-15".
     public var description: String {
-        let y = String(year), m = String(month), d = String(day)
-        return String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + (m.count < 2 ? "0" : "") + m + "-"
-            + (d.count < 2 ? "0" : "") + d
+        let y = String(year.magnitude), m = String(month), d = String(day)
+        return (year < 0 ? "-" : "") + String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + (m.count < 2 ? "0" : "")
+            + m + "-" + (d.count < 2 ? "0" : "") + d
     }
 }
 
@@ -50,4 +80,15 @@ public struct UsageDay: Hashable, Sendable {
     }
 
     public func contains(_ moment: Timestamp) -> Bool { startsAt <= moment && moment < endsAt }
+
+    /// The UTC day holding `moment`: pure arithmetic, for a Ledger given no day of another zone.
+    public static func utc(containing moment: Timestamp) -> UsageDay {
+        let microsPerDay: Int64 = 86_400_000_000
+        let number = moment >= 0 ? moment / microsPerDay : (moment + 1) / microsPerDay - 1  // floor
+        let (start, startOverflow) = number.multipliedReportingOverflow(by: microsPerDay)
+        let (end, endOverflow) = start.addingReportingOverflow(microsPerDay)
+        return UsageDay(
+            date: CivilDay(dayNumber: number), startsAt: startOverflow ? .min : start,
+            endsAt: startOverflow || endOverflow ? .max : end)
+    }
 }

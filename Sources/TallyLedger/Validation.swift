@@ -16,7 +16,79 @@ public enum Validation {
                 ?? text(spend.reference, field: "reference", limit: Limits.maxReferenceBytes)
                 ?? text(spend.memo, field: "memo", limit: Limits.maxMemoBytes)
                 ?? text(spend.idempotencyKey, field: "idempotency_key", limit: Limits.maxIdempotencyKeyBytes)
+        case .consume(let consume):
+            return userID(consume.userID) ?? tokens(consume.tokens) ?? key(consume.idempotencyKey)
+        case .reserve(let reserve):
+            return userID(reserve.userID) ?? tokens(reserve.tokens) ?? key(reserve.idempotencyKey)
+                ?? (reserve.ttlMilliseconds <= Reserve.maxTTLMilliseconds
+                    ? nil
+                    : Refusal(
+                        code: .invalidArgument, reason: "TTL_OUT_OF_RANGE",
+                        message: "ttl_ms must be at most \(Reserve.maxTTLMilliseconds) (0 for the default of \(Reserve.defaultTTLMilliseconds)), got \(reserve.ttlMilliseconds)",
+                        details: ["field": "ttl_ms", "ttl_ms": String(reserve.ttlMilliseconds)]))
+        case .settle(let settle):
+            guard settle.tokens >= 0 else {
+                return Refusal(
+                    code: .invalidArgument, reason: "AMOUNT_NEGATIVE", message: "a settled count cannot be negative, got \(settle.tokens)",
+                    details: ["field": "tokens", "tokens": String(settle.tokens)])
+            }
+            return key(settle.idempotencyKey)
+        case .release(let release):
+            return key(release.idempotencyKey)
+        case .changeUsage(let change):
+            return usageChange(change)
+        case .expireReservations:
+            return nil
         }
+    }
+
+    static func usageChange(_ change: UsageChange) -> Refusal? {
+        switch change {
+        case .tierLimit(let tier, let limit): return name(tier, field: "tier") ?? limit.flatMap(dailyLimit)
+        case .userLimit(let user, let limit): return userID(user) ?? limit.flatMap(dailyLimit)
+        case .userTier(let user, let tier): return userID(user) ?? tier.flatMap { name($0, field: "tier") }
+        case .tierShadow(let tier, _): return name(tier, field: "tier")
+        case .userShadow(let user, _): return userID(user)
+        case .defaultTier(let tier): return name(tier, field: "tier")
+        case .timeZone(let zone):
+            // The tz database has the final word (the server asks it); this keeps junk out of the journal.
+            let allowed = zone.unicodeScalars.allSatisfy { scalar in
+                scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "/_+-".unicodeScalars.contains(scalar))
+            }
+            return zone.isEmpty || !allowed
+                ? .invalid("TIME_ZONE_INVALID", field: "time_zone", "time_zone must be an IANA zone name such as Europe/Berlin")
+                : text(zone, field: "time_zone", limit: Limits.maxNameBytes)
+        }
+    }
+
+    static func tokens(_ tokens: Int64) -> Refusal? {
+        guard tokens > 0 else {
+            return Refusal(
+                code: .invalidArgument, reason: "AMOUNT_NOT_POSITIVE", message: "tokens must be at least 1, got \(tokens)",
+                details: ["field": "tokens", "tokens": String(tokens)])
+        }
+        return nil
+    }
+
+    static func dailyLimit(_ limit: Int64) -> Refusal? {
+        limit >= 0
+            ? nil
+            : Refusal(
+                code: .invalidArgument, reason: "LIMIT_NEGATIVE", message: "a daily limit cannot be negative, got \(limit)",
+                details: ["field": "limit", "limit": String(limit)])
+    }
+
+    static func key(_ key: String) -> Refusal? {
+        text(key, field: "idempotency_key", limit: Limits.maxIdempotencyKeyBytes)
+    }
+
+    /// A tier's name: like a user id, but short.
+    static func name(_ value: String, field: String) -> Refusal? {
+        if value.isEmpty { return .invalid("\(field.uppercased())_EMPTY", field: field, "\(field) must not be empty") }
+        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return .invalid("\(field.uppercased())_INVALID", field: field, "\(field) must not contain control characters")
+        }
+        return text(value, field: field, limit: Limits.maxNameBytes)
     }
 
     public static func userID(_ id: String) -> Refusal? {

@@ -7,6 +7,10 @@ struct WriterCall: Sendable {
     enum Operation: Sendable {
         case balance(userID: String)
         case apply(Command)
+        /// Usage/Check: a user's standing today.
+        case usageStatus(userID: String)
+        /// Usage/GetLimits.
+        case usageLimits
     }
 
     var callID: UInt64
@@ -20,6 +24,8 @@ enum AdminCall: Sendable {
     case snapshot
     case backup(path: String)
     case health(checkInvariants: Bool)
+    /// Scans of the usage history, run on a copy of the state off the Writer.
+    case usage(UsageQuery)
 }
 
 /// The Writer's answer to one call.
@@ -27,6 +33,8 @@ struct WriterAnswer: Sendable {
     enum Result: Sendable {
         case balance(Balance)
         case applied(Applied)
+        case usageStatus(UsageStatus)
+        case usageLimits(UsageLimits, UsageRetention)
         case deadlineExceeded
         /// The user's bucket for this method class is empty; nothing was applied.
         case rateLimited(RateClass, retryAfterNanoseconds: Int64)
@@ -45,6 +53,9 @@ extension Command {
         switch self {
         case .credit(let credit): credit.userID
         case .spend(let spend): spend.userID
+        case .consume(let consume): consume.userID
+        case .reserve(let reserve): reserve.userID
+        case .settle, .release, .changeUsage, .expireReservations: ""  // no rate class
         }
     }
 }

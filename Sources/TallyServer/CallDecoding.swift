@@ -69,6 +69,69 @@ enum CallDecoding {
             case .health:
                 let body = try Tally_V1_HealthRequest(serializedBytes: request.payload)
                 return .admin(callID: id, .health(checkInvariants: body.checkInvariants))
+            case .checkUsage:
+                let body = try Tally_V1_CheckUsageRequest(serializedBytes: request.payload)
+                if let invalid = Validation.userID(body.userID) { return .answer(Responses.refused(callID: id, invalid)) }
+                operation = .usageStatus(userID: body.userID)
+            case .consume:
+                operation = .apply(.consume(try Tally_V1_ConsumeRequest(serializedBytes: request.payload).ledgerValue))
+            case .reserve:
+                operation = .apply(.reserve(try Tally_V1_ReserveRequest(serializedBytes: request.payload).ledgerValue))
+            case .settle:
+                operation = .apply(.settle(try Tally_V1_SettleRequest(serializedBytes: request.payload).ledgerValue))
+            case .release:
+                operation = .apply(.release(try Tally_V1_ReleaseRequest(serializedBytes: request.payload).ledgerValue))
+            case .getLimits:
+                _ = try Tally_V1_GetLimitsRequest(serializedBytes: request.payload)
+                operation = .usageLimits
+            case .setLimits:
+                switch try Tally_V1_SetLimitsRequest(serializedBytes: request.payload).ledgerValue {
+                case .failure(let refusal):
+                    return .answer(Responses.refused(callID: id, refusal))
+                case .success(let change):
+                    // The tz database is outside the Ledger, so the zone is checked here.
+                    if case .timeZone(let zone) = change, Validation.check(.changeUsage(change)) == nil,
+                        UsageCalendar(zone: zone) == nil
+                    {
+                        return .answer(Responses.error(
+                            callID: id, .invalidArgument, reason: "TIME_ZONE_UNKNOWN",
+                            "'\(zone)' is not a time zone of this machine's tz database", details: ["time_zone": zone]))
+                    }
+                    operation = .apply(.changeUsage(change))
+                }
+            case .usageHistory:
+                let body = try Tally_V1_UsageHistoryRequest(serializedBytes: request.payload)
+                if let invalid = Validation.userID(body.userID) { return .answer(Responses.refused(callID: id, invalid)) }
+                return .admin(callID: id, .usage(.history(userID: body.userID, months: Int(body.months))))
+            case .topUsers:
+                let body = try Tally_V1_TopUsersRequest(serializedBytes: request.payload)
+                var date: CivilDay?
+                if !body.date.isEmpty {
+                    guard let parsed = CivilDay(parsing: body.date) else {
+                        return .answer(Responses.error(
+                            callID: id, .invalidArgument, reason: "DATE_INVALID", "date must be YYYY-MM-DD, got '\(body.date.prefix(40))'",
+                            details: ["field": "date"]))
+                    }
+                    date = parsed
+                }
+                guard body.limit <= 1_000 else {
+                    return .answer(Responses.error(
+                        callID: id, .invalidArgument, reason: "LIMIT_OUT_OF_RANGE", "limit must be at most 1000 (0 for 10), got \(body.limit)",
+                        details: ["field": "limit", "limit": String(body.limit)]))
+                }
+                return .admin(callID: id, .usage(.topUsers(date: date, limit: body.limit == 0 ? 10 : Int(body.limit))))
+            case .monthByTier:
+                let body = try Tally_V1_MonthByTierRequest(serializedBytes: request.payload)
+                var month: YearMonth?
+                if !body.month.isEmpty {
+                    guard let parsed = YearMonth(parsing: body.month) else {
+                        return .answer(Responses.error(
+                            callID: id, .invalidArgument, reason: "MONTH_INVALID", "month must be YYYY-MM, got '\(body.month.prefix(40))'",
+                            details: ["field": "month"]))
+                    }
+                    month = parsed
+                }
+                return .admin(callID: id, .usage(.monthByTier(month: month, tier: body.tier.isEmpty ? nil : body.tier)))
             }
             return .call(WriterCall(callID: id, method: method, deadline: deadline, operation: operation))
         } catch {
@@ -88,6 +151,16 @@ extension Method {
         case .snapshot: "tally.v1.SnapshotRequest"
         case .backup: "tally.v1.BackupRequest"
         case .health: "tally.v1.HealthRequest"
+        case .checkUsage: "tally.v1.CheckUsageRequest"
+        case .consume: "tally.v1.ConsumeRequest"
+        case .reserve: "tally.v1.ReserveRequest"
+        case .settle: "tally.v1.SettleRequest"
+        case .release: "tally.v1.ReleaseRequest"
+        case .getLimits: "tally.v1.GetLimitsRequest"
+        case .setLimits: "tally.v1.SetLimitsRequest"
+        case .usageHistory: "tally.v1.UsageHistoryRequest"
+        case .topUsers: "tally.v1.TopUsersRequest"
+        case .monthByTier: "tally.v1.MonthByTierRequest"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import TOMLKit
+import TallyLedger
 import TallyStore
 import TallyWire
 
@@ -9,6 +10,7 @@ import TallyWire
 public struct ConfigFile: Sendable, Equatable {
     public var access: AccessPolicy
     public var rateLimits: [RateClass: RateLimit]
+    public var usage: UsageConfig
 
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
@@ -38,7 +40,7 @@ public struct ConfigFile: Sendable, Equatable {
         } catch let error as TOMLParseError {
             throw Invalid("not valid TOML, \(error.source.begin): \(error.description)")
         }
-        try only(["access", "rate_limits"], in: table, at: "the top level")
+        try only(["access", "rate_limits", "usage"], in: table, at: "the top level")
         var rules: [AccessPolicy.Subject: Role] = [:]
         if let entries = table["access"] {
             guard let array = entries.array else { throw Invalid("'access' must be an array of tables: [[access]]") }
@@ -63,7 +65,48 @@ public struct ConfigFile: Sendable, Equatable {
                 limits[rateClass] = try rateLimit(limit, at: "rate_limits.\(rateClass.rawValue)")
             }
         }
-        return ConfigFile(access: AccessPolicy(ownerUID: ownerUID, rules: rules), rateLimits: limits)
+        var usage = UsageConfig()
+        if let section = table["usage"] {
+            guard let settings = section.table else { throw Invalid("'usage' must be a table: [usage]") }
+            usage = try usageConfig(settings)
+        }
+        return ConfigFile(access: AccessPolicy(ownerUID: ownerUID, rules: rules), rateLimits: limits, usage: usage)
+    }
+
+    private static func usageConfig(_ table: TOMLTable) throws -> UsageConfig {
+        try only(["time_zone", "default_tier", "retention_days", "retention_months", "tiers"], in: table, at: "[usage]")
+        var usage = UsageConfig()
+        if let value = table["time_zone"] {
+            guard let zone = value.string, Validation.check(.changeUsage(.timeZone(zone))) == nil, UsageCalendar(zone: zone) != nil else {
+                throw Invalid("usage.time_zone must be an IANA time zone this machine knows, such as \"America/New_York\"")
+            }
+            usage.timeZone = zone
+        }
+        if let value = table["default_tier"] {
+            guard let tier = value.string, Validation.check(.changeUsage(.defaultTier(tier))) == nil else {
+                throw Invalid("usage.default_tier must be a tier name (1 to \(Limits.maxNameBytes) bytes, no control characters)")
+            }
+            usage.defaultTier = tier
+        }
+        for (key, limit) in [("retention_days", 36_600), ("retention_months", 1_200)] {
+            guard let value = table[key] else { continue }
+            guard let number = value.int, (1...limit).contains(number) else {
+                throw Invalid("usage.\(key) must be a whole number from 1 to \(limit)")
+            }
+            if key == "retention_days" { usage.retentionDays = Int64(number) } else { usage.retentionMonths = Int64(number) }
+        }
+        if let value = table["tiers"] {
+            guard let tiers = value.table else { throw Invalid("usage.tiers must be a table of tier = tokens a day: [usage.tiers]") }
+            for key in tiers.keys.sorted() {
+                guard let limit = tiers[key]?.int, limit >= 0, Validation.check(.changeUsage(.tierLimit(tier: key, tokens: Int64(limit)))) == nil
+                else { throw Invalid("usage.tiers.\(key) must be a whole number of tokens, 0 or more, for a valid tier name") }
+                usage.tiers[key] = Int64(limit)
+            }
+        }
+        if let tier = usage.defaultTier, !usage.tiers.isEmpty, usage.tiers[tier] == nil {
+            throw Invalid("usage.default_tier '\(tier)' is not one of usage.tiers")
+        }
+        return usage
     }
 
     private static func accessRule(_ rule: TOMLTable, at place: String) throws -> (AccessPolicy.Subject, Role) {

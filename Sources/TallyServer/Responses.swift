@@ -58,6 +58,14 @@ enum Responses {
         switch answer.result {
         case .balance(let balance):
             return ok(callID: id, Tally_V1_GetBalanceResponse.with { $0.balance = Tally_V1_Balance(balance) })
+        case .usageStatus(let status):
+            return ok(callID: id, Tally_V1_CheckUsageResponse.with { $0.status = Tally_V1_UsageStatus(status) })
+        case .usageLimits(let limits, let retention):
+            let settings = Tally_V1_UsageSettings(limits, retention: retention)
+            if answer.method == .setLimits {
+                return ok(callID: id, Tally_V1_SetLimitsResponse.with { $0.settings = settings })
+            }
+            return ok(callID: id, Tally_V1_GetLimitsResponse.with { $0.settings = settings })
         case .applied(let applied):
             switch applied.outcome {
             case .refused(var refusal):
@@ -79,9 +87,14 @@ enum Responses {
                         $0.balance = balance
                         $0.replayed = applied.replayed
                     })
-                case .getBalance, .snapshot, .backup, .health:
+                default:
                     return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced a receipt")
                 }
+            case .usage(let receipt):
+                return usage(callID: id, answer.method, receipt, replayed: applied.replayed)
+            case .usageLimits, .expired:
+                // The Writer answers a limits change as .usageLimits; the expiry tick has no caller.
+                return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced an unexpected outcome")
             }
         case .deadlineExceeded:
             return error(
@@ -95,6 +108,38 @@ enum Responses {
                 details: ["retry_after_ms": String(milliseconds), "rate_class": rateClass.rawValue])
         case .unavailable(let reason, let message):
             return error(callID: id, .unavailable, reason: reason, message)
+        }
+    }
+
+    private static func usage(callID id: UInt64, _ method: Method, _ receipt: UsageReceipt, replayed: Bool) -> Tally_V1_Response {
+        let status = Tally_V1_UsageStatus(receipt.status)
+        let reservation = receipt.reservation.map(Tally_V1_Reservation.init)
+        switch method {
+        case .consume:
+            return ok(callID: id, Tally_V1_ConsumeResponse.with {
+                $0.status = status
+                $0.replayed = replayed
+            })
+        case .reserve:
+            return ok(callID: id, Tally_V1_ReserveResponse.with {
+                if let reservation { $0.reservation = reservation }
+                $0.status = status
+                $0.replayed = replayed
+            })
+        case .settle:
+            return ok(callID: id, Tally_V1_SettleResponse.with {
+                if let reservation { $0.reservation = reservation }
+                $0.status = status
+                $0.replayed = replayed
+            })
+        case .release:
+            return ok(callID: id, Tally_V1_ReleaseResponse.with {
+                if let reservation { $0.reservation = reservation }
+                $0.status = status
+                $0.replayed = replayed
+            })
+        default:
+            return error(callID: id, .internal, reason: "INTERNAL", "\(method.rawValue) produced a usage receipt")
         }
     }
 }

@@ -44,6 +44,13 @@ public struct ServerConfig: Sendable {
     public var rateLimits: [RateClass: RateLimit]
     /// Calls queued at the Writer (all connections) past which new mutations are shed.
     public var writerQueueLimit: Int
+    /// How often the Writer releases reservations whose time-to-live is over: a reservation
+    /// holds its tokens for its TTL plus at most this long.
+    public var reservationSweepMilliseconds: Int64
+    /// Daily limits from the config file, applied at start where they differ from the state.
+    public var usage: UsageConfig
+    /// The time of day tallyd stamps with (tests move it to just before midnight).
+    public var wallClock: WallClock
 
     public init(
         socketPath: String = "./tally.sock", dataDirectory: String = "./tally-data", fsync: FsyncMode = .always,
@@ -57,6 +64,9 @@ public struct ServerConfig: Sendable {
         self.access = AccessPolicy(ownerUID: getuid())
         self.rateLimits = [:]
         self.writerQueueLimit = 65_536
+        self.reservationSweepMilliseconds = 1_000
+        self.wallClock = .system
+        self.usage = UsageConfig()
         self.socketGroup = nil
         self.timeouts = timeouts
         self.socketPath = socketPath

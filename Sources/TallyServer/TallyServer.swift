@@ -65,7 +65,7 @@ public final class TallyServer: Sendable {
         snapshotPool.start()
         let writer = Writer(
             ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
-            snapshots: config.snapshots, rateLimits: config.rateLimits, logger: logger)
+            snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger)
         let snapshotter = Snapshotter(
             writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,
             lastSequence: recovered.report.snapshotSequence, logger: logger)
@@ -115,18 +115,26 @@ public final class TallyServer: Sendable {
         do {
             // Create the socket file without permissions beyond the configured mode, so there is
             // no moment in which others could connect; then set the mode exactly.
+            // The config file's daily limits, journaled like an admin's change, before anyone calls.
+            let changes = config.usage.changes(from: ledger.usage.limits)
+            if !changes.isEmpty { try await writer.applyAtStart(changes.map { Command.changeUsage($0) }) }
             let previousMask = umask(mode_t(0o777 & ~config.socketMode))
             defer { umask(previousMask) }
             listener = try await bootstrap.bind(unixDomainSocketPath: config.socketPath).get()
             if let socketGroup { try SocketFile.setGroup(config.socketPath, socketGroup) }
             try SocketFile.setMode(config.socketPath, config.socketMode)
         } catch {
+            let _: Result<Void, any Error> = await withCheckedContinuation { continuation in
+                journal.close { continuation.resume(returning: $0) }
+            }
             try? await ioGroup.shutdownGracefully()
             try? await writerGroup.shutdownGracefully()
             try? await snapshotPool.shutdownGracefully()
+            dataDirectory.release()
             throw error
         }
         snapshotter.start()
+        _ = writer.startExpiringReservations(every: .milliseconds(config.reservationSweepMilliseconds))
         if case .interval(let milliseconds) = config.fsync {
             writer.loop.scheduleRepeatedTask(initialDelay: .milliseconds(milliseconds), delay: .milliseconds(milliseconds)) { _ in
                 journal.sync()

@@ -22,10 +22,14 @@ public actor Writer {
 
     private var ledger: Ledger
     private var clock: WriterClock
+    private nonisolated let wall: WallClock
     private let journal: any Journal
     private let logger: Logger
     private var nextSequence: UInt64
     private var rateLimiter: RateLimiter
+    /// The usage time zone's calendar and the day last stamped (most stamps fall in it).
+    private var calendar: UsageCalendar
+    private var usageDay: UsageDay?
 
     /// The newest state whose every record is durable, and the batches waiting to become so.
     private var durable: (sequence: UInt64, ledger: Ledger)
@@ -46,14 +50,16 @@ public actor Writer {
 
     init(
         ledger: Ledger, nextSequence: UInt64, loop: any EventLoop, journal: any Journal, snapshots: SnapshotPolicy,
-        rateLimits: [RateClass: RateLimit] = [:], logger: Logger
+        rateLimits: [RateClass: RateLimit] = [:], wallClock: WallClock = .system, logger: Logger
     ) {
         self.ledger = ledger
         self.rateLimiter = RateLimiter(limits: rateLimits)
         self.nextSequence = nextSequence
         self.durable = (nextSequence - 1, ledger)
         self.loop = loop
-        self.clock = WriterClock(after: ledger.lastTimestamp)
+        self.clock = WriterClock(after: ledger.lastTimestamp, wall: wallClock)
+        self.wall = wallClock
+        self.calendar = Self.calendar(for: ledger, logger: logger)
         self.journal = journal
         self.snapshots = snapshots
         self.logger = logger
@@ -80,6 +86,13 @@ public actor Writer {
             switch call.operation {
             case .balance(let userID):
                 answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .balance(ledger.balance(of: userID))))
+            case .usageStatus(let userID):
+                let day = day(containing: clock.peek())
+                answers.append(WriterAnswer(
+                    callID: call.callID, method: call.method, result: .usageStatus(ledger.usageStatus(of: userID, on: day))))
+            case .usageLimits:
+                answers.append(WriterAnswer(
+                    callID: call.callID, method: call.method, result: .usageLimits(ledger.usage.limits, ledger.config.usageRetention)))
             case .apply(let command):
                 guard acceptingMutations else {
                     answers.append(WriterAnswer(
@@ -95,12 +108,20 @@ public actor Writer {
                     continue
                 }
                 let stamp = clock.stamp()
-                let applied = ledger.apply(command, at: stamp)
+                let day = command.needsUsageDay ? day(containing: stamp) : nil
+                let applied = ledger.apply(command, at: stamp, day: day)
                 if applied.changedState {
-                    records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp))
+                    records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp, day: day))
                     nextSequence += 1
                 }
-                answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .applied(applied)))
+                switch applied.outcome {
+                case .usageLimits(let limits):
+                    if case .changeUsage(.timeZone) = command { followTimeZone() }
+                    answers.append(WriterAnswer(
+                        callID: call.callID, method: call.method, result: .usageLimits(limits, ledger.config.usageRetention)))
+                default:
+                    answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .applied(applied)))
+                }
             }
         }
         if let last = records.last?.sequence {
@@ -131,6 +152,7 @@ public actor Writer {
             }
             // Back to the last durable state: what was never durable was never answered.
             ledger = durable.ledger
+            followTimeZone()
             nextSequence = durable.sequence + 1
             inFlight.removeAll()
             while let batch = waiting.first {
@@ -149,6 +171,67 @@ public actor Writer {
             for continuation in drained { continuation.resume() }
             drained.removeAll()
         }
+    }
+
+    /// Applies admin commands before tallyd listens (the config file's daily limits), waiting
+    /// until they are durable; throws the first refusal.
+    func applyAtStart(_ commands: [Command]) async throws {
+        let calls = commands.enumerated().map {
+            WriterCall(callID: UInt64($0.offset + 1), method: .setLimits, deadline: nil, operation: .apply($0.element))
+        }
+        let answers: [WriterAnswer] = await withCheckedContinuation { continuation in
+            process(calls) { continuation.resume(returning: $0) }
+        }
+        for answer in answers {
+            switch answer.result {
+            case .applied(let applied):
+                if case .refused(let refusal) = applied.outcome {
+                    throw ConfigFile.Invalid("[usage] cannot be applied: \(refusal.reason): \(refusal.message)")
+                }
+            case .unavailable(let reason, let message): throw ConfigFile.Invalid("[usage] could not be applied: \(reason): \(message)")
+            default: continue
+            }
+        }
+    }
+
+    // MARK: Usage days
+
+    /// The usage day holding `moment`, from the cached one when it can.
+    private func day(containing moment: Timestamp) -> UsageDay {
+        if let usageDay, usageDay.contains(moment) { return usageDay }
+        let day = calendar.day(containing: moment)
+        usageDay = day
+        return day
+    }
+
+    /// After the zone may have changed: days come from the Ledger's zone from now on.
+    private func followTimeZone() {
+        calendar = Self.calendar(for: ledger, logger: logger)
+        usageDay = nil
+    }
+
+    private static func calendar(for ledger: Ledger, logger: Logger) -> UsageCalendar {
+        let zone = ledger.usage.limits.timeZone
+        if let calendar = UsageCalendar(zone: zone) { return calendar }
+        // A zone this machine's tz database lacks (the data directory came from elsewhere).
+        logger.critical("usage time zone '\(zone)' is unknown here: counting days in UTC until an admin sets a zone")
+        return .utc
+    }
+
+    /// Releases every reservation whose time-to-live is over, through the journal like any
+    /// command (the Writer's tick, every `interval`).
+    nonisolated func startExpiringReservations(every interval: TimeAmount) -> RepeatedTask {
+        loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.assumeIsolated { $0.expireDueReservations() }
+        }
+    }
+
+    private func expireDueReservations() {
+        guard acceptingMutations, !ledger.usage.reservations.isEmpty else { return }
+        let now = clock.peek()
+        guard ledger.usage.reservations.values.contains(where: { $0.expiresAt <= now }) else { return }
+        let tick = WriterCall(callID: 0, method: .release, deadline: nil, operation: .apply(.expireReservations))
+        process([tick]) { _ in }
     }
 
     private func releaseDurableReplies() {
@@ -177,6 +260,9 @@ public actor Writer {
     func currentLedger() -> Ledger { ledger }
 
     var journalBytes: Int { journal.bytesAppended }
+
+    /// The clock the Writer stamps with (usage queries read "today" from it too).
+    nonisolated var wallClock: WallClock { wall }
 
     /// Why mutations are refused, or nil while they are taken (health).
     var mutationRefusal: String? { acceptingMutations ? nil : refusal.reason }

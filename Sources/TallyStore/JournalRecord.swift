@@ -16,15 +16,18 @@ public struct JournalRecord: Equatable, Sendable {
     public var sequence: UInt64
     public var command: Command
     public var timestamp: Timestamp
+    /// The usage time zone's day the Writer stamped (usage commands only).
+    public var day: UsageDay?
 
-    public init(sequence: UInt64, command: Command, timestamp: Timestamp) {
+    public init(sequence: UInt64, command: Command, timestamp: Timestamp, day: UsageDay? = nil) {
         self.sequence = sequence
         self.command = command
         self.timestamp = timestamp
+        self.day = day
     }
 
     public func encode(into bytes: inout [UInt8]) throws {
-        let payload: [UInt8] = try Tally_Store_V1_StampedCommand(command, at: timestamp).serializedBytes()
+        let payload: [UInt8] = try Tally_Store_V1_StampedCommand(command, at: timestamp, day: day).serializedBytes()
         Self.appendBigEndian(UInt32(payload.count), to: &bytes)
         Self.appendBigEndian(Self.checksum(sequence: sequence, payload: payload[...]), to: &bytes)
         Self.appendBigEndian(sequence, to: &bytes)
@@ -53,8 +56,10 @@ public struct JournalRecord: Equatable, Sendable {
         do {
             let stamped = try Tally_Store_V1_StampedCommand(serializedBytes: Array(payload))
             guard let command = stamped.ledgerCommand else { return .damaged("record holds no command") }
+            let day = stamped.hasUsageDay ? stamped.usageDay.ledgerValue : nil
+            if stamped.hasUsageDay && day == nil { return .damaged("record holds an impossible usage day") }
             return .record(
-                JournalRecord(sequence: sequence, command: command, timestamp: stamped.timestampUs),
+                JournalRecord(sequence: sequence, command: command, timestamp: stamped.timestampUs, day: day),
                 bytes: headerBytes + length)
         } catch {
             return .damaged("payload does not decode: \(error)")

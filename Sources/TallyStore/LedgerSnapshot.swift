@@ -20,6 +20,7 @@ public enum LedgerSnapshot {
         snapshot.idempotencyRecords = ledger.idempotency.records.sorted { $0.key < $1.key }.map {
             Tally_Store_V1_IdempotencyRecord(key: $0.key.value, $0.value)
         }
+        snapshot.usage = UsageSnapshot.encode(ledger.usage)
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         return try snapshot.serializedBytes(options: options)
@@ -53,7 +54,8 @@ public enum LedgerSnapshot {
         let ledger = Ledger(
             config: config, accounts: accounts, transactions: transactions,
             idempotency: IdempotencyTable(records: records), mint: snapshot.mint, burn: snapshot.burn,
-            nextTransactionID: snapshot.nextTransactionID, lastTimestamp: snapshot.lastTimestampUs)
+            nextTransactionID: snapshot.nextTransactionID, lastTimestamp: snapshot.lastTimestampUs,
+            usage: snapshot.hasUsage ? try UsageSnapshot.decode(snapshot.usage, retention: config.usageRetention) : nil)
         let violations = checkInvariants ? ledger.invariantViolations() : []
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
@@ -69,19 +71,33 @@ public enum LedgerSnapshot {
 }
 
 extension Tally_Store_V1_StampedCommand {
-    public init(_ command: Command, at timestamp: Timestamp) {
+    public init(_ command: Command, at timestamp: Timestamp, day: UsageDay? = nil) {
         self.init()
         timestampUs = timestamp
         switch command {
         case .credit(let credit): self.credit = Tally_V1_CreditRequest(credit)
         case .spend(let spend): self.spend = Tally_V1_SpendRequest(spend)
+        case .consume(let consume): self.consume = Tally_V1_ConsumeRequest(consume)
+        case .reserve(let reserve): self.reserve = Tally_V1_ReserveRequest(reserve)
+        case .settle(let settle): self.settle = Tally_V1_SettleRequest(settle)
+        case .release(let release): self.release = Tally_V1_ReleaseRequest(release)
+        case .changeUsage(let change): changeUsage = Tally_V1_SetLimitsRequest(change)
+        case .expireReservations: expireReservations = Tally_Store_V1_ExpireReservations()
         }
+        if let day { usageDay = Tally_Store_V1_UsageDay(day) }
     }
 
+    /// nil when the record holds no command this build knows, or an impossible one.
     public var ledgerCommand: Command? {
         switch command {
         case .credit(let credit): .credit(credit.ledgerValue)
         case .spend(let spend): .spend(spend.ledgerValue)
+        case .consume(let consume): .consume(consume.ledgerValue)
+        case .reserve(let reserve): .reserve(reserve.ledgerValue)
+        case .settle(let settle): .settle(settle.ledgerValue)
+        case .release(let release): .release(release.ledgerValue)
+        case .changeUsage(let change): (try? change.ledgerValue.get()).map { Command.changeUsage($0) }
+        case .expireReservations: .expireReservations
         case nil: nil
         }
     }
@@ -106,6 +122,13 @@ extension Tally_Store_V1_IdempotencyRecord {
                 $0.message = refusal.message
                 $0.details = refusal.details
             }
+        case .usage(let receipt):
+            usage = .with {
+                $0.status = Tally_V1_UsageStatus(receipt.status)
+                if let reservation = receipt.reservation { $0.reservation = Tally_V1_Reservation(reservation) }
+            }
+        case .usageLimits, .expired:
+            break  // commands without an idempotency key: never recorded
         }
     }
 
@@ -123,6 +146,16 @@ extension Tally_Store_V1_IdempotencyRecord {
                 throw StoreError("idempotency key \(key) has unknown refusal code \(refused.code)")
             }
             outcome = .refused(Refusal(code: code, reason: refused.reason, message: refused.message, details: refused.details))
+        case .usage(let usage):
+            guard let status = usage.status.ledgerValue else { throw StoreError("idempotency key \(key) answers a usage status without a date") }
+            var reservation: Reservation?
+            if usage.hasReservation {
+                guard let value = usage.reservation.ledgerValue else {
+                    throw StoreError("idempotency key \(key) answers a reservation without a date")
+                }
+                reservation = value
+            }
+            outcome = .usage(UsageReceipt(status: status, reservation: reservation))
         case nil:
             throw StoreError("idempotency key \(key) has no outcome")
         }

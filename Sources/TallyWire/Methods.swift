@@ -12,21 +12,32 @@ public enum Method: String, CaseIterable, Sendable {
     case snapshot = "/tally.v1.Admin/Snapshot"
     case backup = "/tally.v1.Admin/Backup"
     case health = "/tally.v1.Admin/Health"
+    case checkUsage = "/tally.v1.Usage/Check"
+    case consume = "/tally.v1.Usage/Consume"
+    case reserve = "/tally.v1.Usage/Reserve"
+    case settle = "/tally.v1.Usage/Settle"
+    case release = "/tally.v1.Usage/Release"
+    case getLimits = "/tally.v1.Usage/GetLimits"
+    case setLimits = "/tally.v1.Usage/SetLimits"
+    case usageHistory = "/tally.v1.Usage/History"
+    case topUsers = "/tally.v1.Usage/TopUsers"
+    case monthByTier = "/tally.v1.Usage/MonthByTier"
 
     /// Whether the method changes the ledger (and so goes through the journal).
     public var isMutation: Bool {
         switch self {
-        case .getBalance, .snapshot, .backup, .health: false
-        case .credit, .spend: true
+        case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier: false
+        case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits: true
         }
     }
 
     /// What the method touches, for the role table (docs/security.md).
     public var access: MethodAccess {
         switch self {
-        case .getBalance, .health: .read
+        case .getBalance, .health, .checkUsage, .getLimits, .usageHistory: .read
         case .credit, .spend: .write
-        case .snapshot, .backup: .admin
+        case .consume, .reserve, .settle, .release: .usage
+        case .snapshot, .backup, .setLimits, .topUsers, .monthByTier: .admin
         }
     }
 
@@ -35,7 +46,10 @@ public enum Method: String, CaseIterable, Sendable {
         switch self {
         case .credit: .credit
         case .spend: .spend
-        case .getBalance, .snapshot, .backup, .health: nil
+        case .consume, .reserve: .usage
+        case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
+            .usageHistory, .topUsers, .monthByTier:
+            nil
         }
     }
 }
@@ -55,4 +69,6 @@ public enum MethodAccess: String, Sendable, CaseIterable {
 /// The method classes that per-user rate limits are configured for.
 public enum RateClass: String, Sendable, CaseIterable, Hashable {
     case credit, spend
+    /// Consumes and reservations (settling and releasing end what a reservation began).
+    case usage
 }

@@ -127,6 +127,8 @@ struct Serve: AsyncParsableCommand {
                 let file = try ConfigFile.load(path: path)
                 config.access = file.access
                 config.rateLimits = file.rateLimits
+                config.usage = file.usage
+                config.ledger.usageRetention = file.usage.retention
             } catch {
                 complain("cannot start: \(error)")
                 throw ExitCode(1)
@@ -149,6 +151,7 @@ struct Serve: AsyncParsableCommand {
             \(s.recovery.description.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
               access: \(config.access.summary)
               rate limits: \(RateLimit.summary(config.rateLimits))
+              daily limits: \(config.usage.summary)
               stop with Ctrl-C (SIGINT) or SIGTERM
             """)
         let signal = await stop.wait()

@@ -32,6 +32,8 @@ struct Verify: ParsableCommand {
             }
             say("  \(ledger.accounts.count) accounts, \(ledger.transactions.count) transactions, "
                 + "\(ledger.idempotency.records.count) idempotency keys, \(-ledger.mint) tokens issued, \(ledger.burn) spent")
+            say("  daily limits: \(ledger.usage.users.count) users, \(ledger.usage.reservations.count) open reservations, "
+                + "zone \(ledger.usage.limits.timeZone), \(ledger.usage.limits.tiers.count) tiers")
             say("  invariants hold; state checksum \(String(try LedgerSnapshot.stateChecksum(ledger), radix: 16))")
             say("OK")
         } catch {

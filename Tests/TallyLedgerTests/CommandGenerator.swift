@@ -119,6 +119,7 @@ struct CommandGenerator {
             return .credit(
                 Credit(userID: s.userID, amount: s.amount, kind: rng.pick(CreditKind.allCases), reference: s.reference, memo: s.memo,
                        idempotencyKey: s.idempotencyKey))
+        default: preconditionFailure("this generator makes credits and spends only")
         }
     }
 

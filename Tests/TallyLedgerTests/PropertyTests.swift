@@ -74,6 +74,7 @@ import TallyLedger
         switch command {
         case .credit(let c): c.amount
         case .spend(let s): s.amount
+        default: preconditionFailure("credits and spends only")
         }
     }
 
@@ -117,6 +118,7 @@ import TallyLedger
                 case nil: type = nil
                 }
             case .spend(let s): (user, amount, type, reference, memo) = (s.userID, s.amount, .spend, s.reference, s.memo)
+            default: preconditionFailure("credits and spends only")
             }
             let tx = receipt.transaction
             check(tx.id == UInt64(model.transactionCount), "transaction id \(tx.id), model count \(model.transactionCount)")

@@ -106,6 +106,7 @@ struct ReferenceModel {
                 burned += Int128(s.amount)
                 transactionCount += 1
             }
+        default: preconditionFailure("the model covers credits and spends (UsageBookTests cover usage)")
         }
         if !key.isEmpty {
             let expiresAt = Int64(min(Int128(now) + Int128(ttl), Self.maxInt64))
@@ -123,6 +124,7 @@ struct ReferenceModel {
         switch command {
         case .credit(let c): (true, c.userID, c.amount, c.kind, c.reference, c.memo, c.idempotencyKey)
         case .spend(let s): (false, s.userID, s.amount, nil, s.reference, s.memo, s.idempotencyKey)
+        default: preconditionFailure("credits and spends only")
         }
     }
 

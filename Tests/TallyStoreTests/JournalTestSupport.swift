@@ -212,11 +212,13 @@ final class TallydSimulation {
     func apply(_ command: Command, step: Int64 = 1) -> Applied {
         precondition(step > 0)
         clock += step
-        let applied = ledger.apply(command, at: clock)
+        // Usage commands get their day stamped and journaled, as the Writer does.
+        let day = command.needsUsageDay ? UsageDay.utc(containing: clock) : nil
+        let applied = ledger.apply(command, at: clock, day: day)
         commandsApplied += 1
         if applied.replayed { replays += 1 }
         if applied.changedState {
-            let record = JournalRecord(sequence: nextSequence, command: command, timestamp: clock)
+            let record = JournalRecord(sequence: nextSequence, command: command, timestamp: clock, day: day)
             nextSequence += 1
             pending.append(record)
             journaled.append(record)
@@ -373,7 +375,9 @@ struct JournalCommandMix {
             let kind: CreditKind? = rng.chance(4) ? nil : rng.pick(CreditKind.allCases)  // nil: refused
             let amount = rng.chance(90) ? Int64.random(in: 1...1_000, using: &rng) : Int64.random(in: 1_000...100_000, using: &rng)
             return .credit(Credit(userID: user, amount: amount, kind: kind, reference: reference, memo: memo, idempotencyKey: key))
-        case 42..<94:
+        case 42..<52:
+            return usage(ledger, user: user, key: key)
+        case 52..<94:
             let amount: Int64
             switch Int.random(in: 0..<100, using: &rng) {
             case 0..<60: amount = Int64.random(in: 1...900, using: &rng)
@@ -390,6 +394,30 @@ struct JournalCommandMix {
         }
     }
 
+    /// Daily-limit commands, so recovery covers the usage state as well.
+    private mutating func usage(_ ledger: Ledger, user: String, key: String) -> Command {
+        let open = Array(ledger.usage.reservations.keys)
+        switch Int.random(in: 0..<100, using: &rng) {
+        case 0..<40: return .consume(Consume(userID: user, tokens: Int64.random(in: 1...3_000, using: &rng), idempotencyKey: key))
+        case 40..<60:
+            return .reserve(Reserve(
+                userID: user, tokens: Int64.random(in: 1...2_000, using: &rng), ttlMilliseconds: rng.pick([0, 1, 50, 400]),
+                idempotencyKey: key))
+        case 60..<72:
+            return .settle(Settle(
+                reservationID: open.isEmpty ? 999 : rng.pick(open), tokens: Int64.random(in: 0...2_500, using: &rng),
+                idempotencyKey: key))
+        case 72..<80: return .release(Release(reservationID: open.isEmpty ? 999 : rng.pick(open), idempotencyKey: key))
+        case 80..<90: return .expireReservations
+        default:
+            return .changeUsage(rng.pick([
+                .tierLimit(tier: "trial", tokens: Int64.random(in: 0...20_000, using: &rng)),
+                .userLimit(userID: user, tokens: rng.chance(50) ? nil : 5_000), .userTier(userID: user, tier: "subscribed"),
+                .userShadow(userID: user, on: rng.chance(50)), .timeZone("Europe/Berlin"),
+            ]))
+        }
+    }
+
     private mutating func conflicting(_ command: Command) -> Command {
         switch command {
         case .credit(var credit):
@@ -398,6 +426,20 @@ struct JournalCommandMix {
         case .spend(var spend):
             spend.amount += 1
             return .spend(spend)
+        case .consume(var consume):
+            consume.tokens += 1
+            return .consume(consume)
+        case .reserve(var reserve):
+            reserve.tokens += 1
+            return .reserve(reserve)
+        case .settle(var settle):
+            settle.tokens += 1
+            return .settle(settle)
+        case .release(var release):
+            release.reservationID += 1
+            return .release(release)
+        case .changeUsage, .expireReservations:
+            return command
         }
     }
 }

@@ -18,6 +18,18 @@ public struct UsageBook: Equatable, Sendable {
         self.retention = retention
     }
 
+    /// Rebuilds a book from its parts (a snapshot). The Ledger's invariant check covers it.
+    public init(
+        limits: UsageLimits, users: TreeDictionary<ExactString, UserUsage>, reservations: TreeDictionary<UInt64, Reservation>,
+        nextReservationID: UInt64, retention: UsageRetention
+    ) {
+        self.limits = limits
+        self.users = users
+        self.reservations = reservations
+        self.nextReservationID = nextReservationID
+        self.retention = retention
+    }
+
     // MARK: Reads
 
     /// Where `userID` stands on `day` (read-only: a day not yet rolled to shows as empty).
@@ -41,7 +53,7 @@ public struct UsageBook: Equatable, Sendable {
         case .failure(let refusal): return .failure(refusal)
         case .success(let admitted): user = admitted
         }
-        guard count(tokens, on: day.date, for: &user) else {
+        guard count(tokens, on: user.day ?? day.date, for: &user) else {
             return .failure(Self.overflow(userID, tokens))
         }
         users[key] = user
@@ -67,7 +79,7 @@ public struct UsageBook: Equatable, Sendable {
         guard let reserved = checkedAdd(user.reserved, tokens) else { return .failure(Self.overflow(userID, tokens)) }
         user.reserved = reserved
         let reservation = Reservation(
-            id: nextReservationID, userID: key, tokens: tokens, day: day.date, createdAt: now, expiresAt: expiresAt)
+            id: nextReservationID, userID: key, tokens: tokens, day: user.day ?? day.date, createdAt: now, expiresAt: expiresAt)
         nextReservationID += 1
         reservations[reservation.id] = reservation
         users[key] = user
@@ -146,6 +158,32 @@ public struct UsageBook: Equatable, Sendable {
         users[ExactString(userID), default: UserUsage()].shadow = on
     }
 
+    /// Makes `tier` the tier of users without one; it must have a limit.
+    public mutating func setDefaultTier(_ tier: String) -> Result<Void, Refusal> {
+        let key = ExactString(tier)
+        guard limits.tiers[key] != nil else {
+            return .failure(Refusal(
+                code: .failedPrecondition, reason: "TIER_NOT_FOUND", message: "tier '\(tier)' has no limit; set one first",
+                details: ["tier": tier]))
+        }
+        limits.defaultTier = key
+        return .success(())
+    }
+
+    /// Applies an admin's change; the zone name is taken as given (the server checked it).
+    public mutating func apply(_ change: UsageChange) -> Result<Void, Refusal> {
+        switch change {
+        case .tierLimit(let tier, let tokens): return setTierLimit(tier, tokens: tokens)
+        case .userLimit(let userID, let tokens): return setUserLimit(userID, tokens: tokens)
+        case .userTier(let userID, let tier): setUserTier(userID, tier: tier)
+        case .tierShadow(let tier, let on): setShadow(tier: tier, on)
+        case .userShadow(let userID, let on): setShadow(user: userID, on)
+        case .defaultTier(let tier): return setDefaultTier(tier)
+        case .timeZone(let zone): limits.timeZone = zone
+        }
+        return .success(())
+    }
+
     // MARK: Rules
 
     /// What applies to a user: its tier (an unknown one falls back to the default), its daily
@@ -184,19 +222,21 @@ public struct UsageBook: Equatable, Sendable {
             return .success(())
         }
         let remaining = max(0, limit - held)
+        let (date, resetsAt) = Self.counting(user, on: day)
         return .failure(Refusal(
             code: .resourceExhausted, reason: "DAILY_LIMIT_EXCEEDED",
-            message: "\(userID) has used \(user.used) and reserved \(user.reserved) of \(limit) tokens today; \(tokens) more do not fit (\(remaining) remain until the reset)",
+            message: "\(userID) has used \(user.used) and reserved \(user.reserved) of \(limit) tokens today; \(tokens) more do not fit (\(remaining) remain until the count resets at \(utcDescription(resetsAt)))",
             details: [
                 "used": String(user.used), "reserved": String(user.reserved), "limit": String(limit),
-                "remaining": String(remaining), "requested": String(tokens), "resets_at_us": String(day.endsAt),
-                "day": day.date.description,
+                "remaining": String(remaining), "requested": String(tokens), "resets_at_us": String(resetsAt),
+                "day": date.description,
             ]))
     }
 
     /// Adds `tokens` to `date`'s count (today's, or an earlier day's record) and its month.
     /// False, and `user` unchanged, on overflow.
     private func count(_ tokens: Int64, on date: CivilDay, for user: inout UserUsage) -> Bool {
+        guard tokens > 0 else { return true }  // a settle of 0: no record of a day without usage
         var updated = user
         if date == updated.day {
             guard let used = checkedAdd(updated.used, tokens) else { return false }
@@ -251,10 +291,21 @@ public struct UsageBook: Equatable, Sendable {
         let standing = standing(of: user)
         let limit = standing.limit
         let held = user.used.addingReportingOverflow(user.reserved)
+        let (date, resetsAt) = Self.counting(user, on: day)
         return UsageStatus(
-            userID: userID, date: day.date, used: user.used, reserved: user.reserved, limit: limit,
-            remaining: held.overflow ? 0 : max(0, limit - held.partialValue), resetsAt: day.endsAt, tier: standing.tier,
-            shadow: standing.shadow)
+            userID: userID, date: date, used: user.used, reserved: user.reserved, limit: limit,
+            remaining: held.overflow ? 0 : max(0, limit - held.partialValue), resetsAt: resetsAt, tier: standing.tier,
+            shadow: standing.shadow, shadowRefusals: user.shadowRefusals)
+    }
+
+    /// The date a user's counts are on, and when they reset. After a zone change that moved
+    /// the date back, a user keeps counting on its later date until the new zone reaches it:
+    /// that date, and its end a whole number of days after the new zone's (docs/decisions.md).
+    static func counting(_ user: UserUsage, on day: UsageDay) -> (date: CivilDay, resetsAt: Timestamp) {
+        guard let counting = user.day, counting > day.date else { return (day.date, day.endsAt) }
+        let ahead = (counting.dayNumber - day.date.dayNumber).multipliedReportingOverflow(by: 86_400_000_000)
+        let end = day.endsAt.addingReportingOverflow(ahead.partialValue)
+        return (counting, ahead.overflow || end.overflow ? .max : end.partialValue)
     }
 
     private static func invalid(_ userID: String, _ tokens: Int64) -> Refusal? {

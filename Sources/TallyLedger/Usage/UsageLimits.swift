@@ -9,14 +9,18 @@ public struct UsageLimits: Equatable, Sendable {
     public var defaultTier: ExactString
     /// Tiers whose limit is evaluated but never enforced: would-be refusals are only counted.
     public var shadowTiers: Set<ExactString>
+    /// The IANA zone whose midnight starts a new day. Only its name lives here: the Writer
+    /// turns it into days (UsageCalendar) and journals each day it used.
+    public var timeZone: String
 
     public init(
         tiers: TreeDictionary<ExactString, Int64> = ["trial": 10_000, "subscribed": 100_000],
-        defaultTier: ExactString = "trial", shadowTiers: Set<ExactString> = []
+        defaultTier: ExactString = "trial", shadowTiers: Set<ExactString> = [], timeZone: String = "UTC"
     ) {
         self.tiers = tiers
         self.defaultTier = defaultTier
         self.shadowTiers = shadowTiers
+        self.timeZone = timeZone
     }
 }
 
@@ -64,7 +68,13 @@ public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible
         self.init(year: day.year, month: day.month)
     }
 
+    /// Parses "YYYY-MM"; nil for anything else.
+    public init?(parsing text: String) {
+        guard let day = CivilDay(parsing: text + "-01") else { return nil }
+        self.init(day)
+    }
+
     public static func < (a: YearMonth, b: YearMonth) -> Bool { (a.year, a.month) < (b.year, b.month) }
 
-    public var description: String { String(CivilDay(year: year, month: month, day: 1).description.prefix(7)) }
+    public var description: String { String(CivilDay(year: year, month: month, day: 1).description.dropLast(3)) }
 }

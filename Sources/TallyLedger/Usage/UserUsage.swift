@@ -76,4 +76,22 @@ public struct UsageStatus: Equatable, Sendable {
     public var resetsAt: Timestamp
     public var tier: ExactString
     public var shadow: Bool
+    /// Calls today that the limit would have refused (shadow mode).
+    public var shadowRefusals: Int64
+
+    public init(
+        userID: String, date: CivilDay, used: Int64, reserved: Int64, limit: Int64, remaining: Int64, resetsAt: Timestamp,
+        tier: ExactString, shadow: Bool, shadowRefusals: Int64
+    ) {
+        self.userID = userID
+        self.date = date
+        self.used = used
+        self.reserved = reserved
+        self.limit = limit
+        self.remaining = remaining
+        self.resetsAt = resetsAt
+        self.tier = tier
+        self.shadow = shadow
+        self.shadowRefusals = shadowRefusals
+    }
 }

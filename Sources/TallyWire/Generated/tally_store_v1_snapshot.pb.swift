@@ -49,15 +49,134 @@ public nonisolated struct Tally_Store_V1_StampedCommand: Sendable {
     set {command = .spend(newValue)}
   }
 
+  public var consume: Tally_V1_ConsumeRequest {
+    get {
+      if case .consume(let v)? = command {return v}
+      return Tally_V1_ConsumeRequest()
+    }
+    set {command = .consume(newValue)}
+  }
+
+  public var reserve: Tally_V1_ReserveRequest {
+    get {
+      if case .reserve(let v)? = command {return v}
+      return Tally_V1_ReserveRequest()
+    }
+    set {command = .reserve(newValue)}
+  }
+
+  public var settle: Tally_V1_SettleRequest {
+    get {
+      if case .settle(let v)? = command {return v}
+      return Tally_V1_SettleRequest()
+    }
+    set {command = .settle(newValue)}
+  }
+
+  public var release: Tally_V1_ReleaseRequest {
+    get {
+      if case .release(let v)? = command {return v}
+      return Tally_V1_ReleaseRequest()
+    }
+    set {command = .release(newValue)}
+  }
+
+  public var changeUsage: Tally_V1_SetLimitsRequest {
+    get {
+      if case .changeUsage(let v)? = command {return v}
+      return Tally_V1_SetLimitsRequest()
+    }
+    set {command = .changeUsage(newValue)}
+  }
+
+  public var expireReservations: Tally_Store_V1_ExpireReservations {
+    get {
+      if case .expireReservations(let v)? = command {return v}
+      return Tally_Store_V1_ExpireReservations()
+    }
+    set {command = .expireReservations(newValue)}
+  }
+
+  /// The day of the usage time zone the Writer stamped (usage commands only), so replay never
+  /// depends on the tz database of the machine it runs on.
+  public var usageDay: Tally_Store_V1_UsageDay {
+    get {_usageDay ?? Tally_Store_V1_UsageDay()}
+    set {_usageDay = newValue}
+  }
+  /// Returns true if `usageDay` has been explicitly set.
+  public var hasUsageDay: Bool {self._usageDay != nil}
+  /// Clears the value of `usageDay`. Subsequent reads from it will return its default value.
+  public mutating func clearUsageDay() {self._usageDay = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Command: Equatable, Sendable {
     case credit(Tally_V1_CreditRequest)
     case spend(Tally_V1_SpendRequest)
+    case consume(Tally_V1_ConsumeRequest)
+    case reserve(Tally_V1_ReserveRequest)
+    case settle(Tally_V1_SettleRequest)
+    case release(Tally_V1_ReleaseRequest)
+    case changeUsage(Tally_V1_SetLimitsRequest)
+    case expireReservations(Tally_Store_V1_ExpireReservations)
 
   }
 
   public init() {}
+
+  fileprivate var _usageDay: Tally_Store_V1_UsageDay? = nil
+}
+
+/// The Writer's tick that releases reservations whose time is up.
+public nonisolated struct Tally_Store_V1_ExpireReservations: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_Store_V1_CivilDate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: Int32 = 0
+
+  public var month: UInt32 = 0
+
+  public var day: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_Store_V1_UsageDay: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var date: Tally_Store_V1_CivilDate {
+    get {_date ?? Tally_Store_V1_CivilDate()}
+    set {_date = newValue}
+  }
+  /// Returns true if `date` has been explicitly set.
+  public var hasDate: Bool {self._date != nil}
+  /// Clears the value of `date`. Subsequent reads from it will return its default value.
+  public mutating func clearDate() {self._date = nil}
+
+  public var startsAtUs: Int64 = 0
+
+  public var endsAtUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _date: Tally_Store_V1_CivilDate? = nil
 }
 
 public nonisolated struct Tally_Store_V1_Refusal: Sendable {
@@ -108,41 +227,89 @@ public nonisolated struct Tally_Store_V1_Accepted: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-public nonisolated struct Tally_Store_V1_IdempotencyRecord: Sendable {
+public nonisolated struct Tally_Store_V1_UsageAnswer: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var key: String = String()
+  public var status: Tally_V1_UsageStatus {
+    get {_status ?? Tally_V1_UsageStatus()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  public var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  public mutating func clearStatus() {self._status = nil}
+
+  public var reservation: Tally_V1_Reservation {
+    get {_reservation ?? Tally_V1_Reservation()}
+    set {_reservation = newValue}
+  }
+  /// Returns true if `reservation` has been explicitly set.
+  public var hasReservation: Bool {self._reservation != nil}
+  /// Clears the value of `reservation`. Subsequent reads from it will return its default value.
+  public mutating func clearReservation() {self._reservation = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _status: Tally_V1_UsageStatus? = nil
+  fileprivate var _reservation: Tally_V1_Reservation? = nil
+}
+
+public nonisolated struct Tally_Store_V1_IdempotencyRecord: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: String {
+    get {_storage._key}
+    set {_uniqueStorage()._key = newValue}
+  }
 
   /// The command first seen with this key, and when.
   public var command: Tally_Store_V1_StampedCommand {
-    get {_command ?? Tally_Store_V1_StampedCommand()}
-    set {_command = newValue}
+    get {_storage._command ?? Tally_Store_V1_StampedCommand()}
+    set {_uniqueStorage()._command = newValue}
   }
   /// Returns true if `command` has been explicitly set.
-  public var hasCommand: Bool {self._command != nil}
+  public var hasCommand: Bool {_storage._command != nil}
   /// Clears the value of `command`. Subsequent reads from it will return its default value.
-  public mutating func clearCommand() {self._command = nil}
+  public mutating func clearCommand() {_uniqueStorage()._command = nil}
 
-  public var expiresAtUs: Int64 = 0
+  public var expiresAtUs: Int64 {
+    get {_storage._expiresAtUs}
+    set {_uniqueStorage()._expiresAtUs = newValue}
+  }
 
-  public var outcome: Tally_Store_V1_IdempotencyRecord.OneOf_Outcome? = nil
+  public var outcome: OneOf_Outcome? {
+    get {return _storage._outcome}
+    set {_uniqueStorage()._outcome = newValue}
+  }
 
   public var accepted: Tally_Store_V1_Accepted {
     get {
-      if case .accepted(let v)? = outcome {return v}
+      if case .accepted(let v)? = _storage._outcome {return v}
       return Tally_Store_V1_Accepted()
     }
-    set {outcome = .accepted(newValue)}
+    set {_uniqueStorage()._outcome = .accepted(newValue)}
   }
 
   public var refused: Tally_Store_V1_Refusal {
     get {
-      if case .refused(let v)? = outcome {return v}
+      if case .refused(let v)? = _storage._outcome {return v}
       return Tally_Store_V1_Refusal()
     }
-    set {outcome = .refused(newValue)}
+    set {_uniqueStorage()._outcome = .refused(newValue)}
+  }
+
+  public var usage: Tally_Store_V1_UsageAnswer {
+    get {
+      if case .usage(let v)? = _storage._outcome {return v}
+      return Tally_Store_V1_UsageAnswer()
+    }
+    set {_uniqueStorage()._outcome = .usage(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -150,12 +317,13 @@ public nonisolated struct Tally_Store_V1_IdempotencyRecord: Sendable {
   public nonisolated enum OneOf_Outcome: Equatable, Sendable {
     case accepted(Tally_Store_V1_Accepted)
     case refused(Tally_Store_V1_Refusal)
+    case usage(Tally_Store_V1_UsageAnswer)
 
   }
 
   public init() {}
 
-  fileprivate var _command: Tally_Store_V1_StampedCommand? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// The whole Ledger state. Written as the payload of a snapshot file (see TallyStore).
@@ -184,9 +352,176 @@ public nonisolated struct Tally_Store_V1_Snapshot: Sendable {
   /// replays the journal from the next one.
   public var journalSequence: UInt64 = 0
 
+  public var usage: Tally_Store_V1_UsageState {
+    get {_usage ?? Tally_Store_V1_UsageState()}
+    set {_usage = newValue}
+  }
+  /// Returns true if `usage` has been explicitly set.
+  public var hasUsage: Bool {self._usage != nil}
+  /// Clears the value of `usage`. Subsequent reads from it will return its default value.
+  public mutating func clearUsage() {self._usage = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _usage: Tally_Store_V1_UsageState? = nil
+}
+
+/// The daily-limit state (tally.v1.Usage).
+public nonisolated struct Tally_Store_V1_UsageState: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var tiers: [Tally_V1_TierLimit] = []
+
+  public var defaultTier: String = String()
+
+  public var shadowTiers: [String] = []
+
+  public var timeZone: String = String()
+
+  public var users: [Tally_Store_V1_UserUsage] = []
+
+  public var reservations: [Tally_Store_V1_StoredReservation] = []
+
+  public var nextReservationID: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_Store_V1_DayRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var date: Tally_Store_V1_CivilDate {
+    get {_date ?? Tally_Store_V1_CivilDate()}
+    set {_date = newValue}
+  }
+  /// Returns true if `date` has been explicitly set.
+  public var hasDate: Bool {self._date != nil}
+  /// Clears the value of `date`. Subsequent reads from it will return its default value.
+  public mutating func clearDate() {self._date = nil}
+
+  public var tokens: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _date: Tally_Store_V1_CivilDate? = nil
+}
+
+public nonisolated struct Tally_Store_V1_MonthRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: Int32 = 0
+
+  public var month: UInt32 = 0
+
+  /// Day of the month to tokens.
+  public var days: Dictionary<UInt32,Int64> = [:]
+
+  public var total: Int64 = 0
+
+  public var tier: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_Store_V1_UserUsage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var userID: String = String()
+
+  public var tier: String {
+    get {_tier ?? String()}
+    set {_tier = newValue}
+  }
+  /// Returns true if `tier` has been explicitly set.
+  public var hasTier: Bool {self._tier != nil}
+  /// Clears the value of `tier`. Subsequent reads from it will return its default value.
+  public mutating func clearTier() {self._tier = nil}
+
+  public var limitOverride: Int64 {
+    get {_limitOverride ?? 0}
+    set {_limitOverride = newValue}
+  }
+  /// Returns true if `limitOverride` has been explicitly set.
+  public var hasLimitOverride: Bool {self._limitOverride != nil}
+  /// Clears the value of `limitOverride`. Subsequent reads from it will return its default value.
+  public mutating func clearLimitOverride() {self._limitOverride = nil}
+
+  public var shadow: Bool = false
+
+  /// The day used, reserved and shadow_refusals count (unset before the first usage).
+  public var day: Tally_Store_V1_CivilDate {
+    get {_day ?? Tally_Store_V1_CivilDate()}
+    set {_day = newValue}
+  }
+  /// Returns true if `day` has been explicitly set.
+  public var hasDay: Bool {self._day != nil}
+  /// Clears the value of `day`. Subsequent reads from it will return its default value.
+  public mutating func clearDay() {self._day = nil}
+
+  public var used: Int64 = 0
+
+  public var reserved: Int64 = 0
+
+  public var shadowRefusals: Int64 = 0
+
+  public var days: [Tally_Store_V1_DayRecord] = []
+
+  public var months: [Tally_Store_V1_MonthRecord] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _tier: String? = nil
+  fileprivate var _limitOverride: Int64? = nil
+  fileprivate var _day: Tally_Store_V1_CivilDate? = nil
+}
+
+public nonisolated struct Tally_Store_V1_StoredReservation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: UInt64 = 0
+
+  public var userID: String = String()
+
+  public var tokens: Int64 = 0
+
+  public var day: Tally_Store_V1_CivilDate {
+    get {_day ?? Tally_Store_V1_CivilDate()}
+    set {_day = newValue}
+  }
+  /// Returns true if `day` has been explicitly set.
+  public var hasDay: Bool {self._day != nil}
+  /// Clears the value of `day`. Subsequent reads from it will return its default value.
+  public mutating func clearDay() {self._day = nil}
+
+  public var createdAtUs: Int64 = 0
+
+  public var expiresAtUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _day: Tally_Store_V1_CivilDate? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -195,7 +530,7 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -230,6 +565,85 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
           self.command = .spend(v)
         }
       }()
+      case 4: try {
+        var v: Tally_V1_ConsumeRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .consume(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .consume(v)
+        }
+      }()
+      case 5: try {
+        var v: Tally_V1_ReserveRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .reserve(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .reserve(v)
+        }
+      }()
+      case 6: try {
+        var v: Tally_V1_SettleRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .settle(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .settle(v)
+        }
+      }()
+      case 7: try {
+        var v: Tally_V1_ReleaseRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .release(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .release(v)
+        }
+      }()
+      case 8: try {
+        var v: Tally_V1_SetLimitsRequest?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .changeUsage(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .changeUsage(v)
+        }
+      }()
+      case 9: try {
+        var v: Tally_Store_V1_ExpireReservations?
+        var hadOneofValue = false
+        if let current = self.command {
+          hadOneofValue = true
+          if case .expireReservations(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.command = .expireReservations(v)
+        }
+      }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._usageDay) }()
       default: break
       }
     }
@@ -252,14 +666,145 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
       guard case .spend(let v)? = self.command else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     }()
+    case .consume?: try {
+      guard case .consume(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .reserve?: try {
+      guard case .reserve(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .settle?: try {
+      guard case .settle(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .release?: try {
+      guard case .release(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .changeUsage?: try {
+      guard case .changeUsage(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .expireReservations?: try {
+      guard case .expireReservations(let v)? = self.command else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
     case nil: break
     }
+    try { if let v = self._usageDay {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tally_Store_V1_StampedCommand, rhs: Tally_Store_V1_StampedCommand) -> Bool {
     if lhs.timestampUs != rhs.timestampUs {return false}
     if lhs.command != rhs.command {return false}
+    if lhs._usageDay != rhs._usageDay {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_ExpireReservations: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExpireReservations"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_ExpireReservations, rhs: Tally_Store_V1_ExpireReservations) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_CivilDate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CivilDate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}month\0\u{1}day\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.month) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.day) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if self.month != 0 {
+      try visitor.visitSingularUInt32Field(value: self.month, fieldNumber: 2)
+    }
+    if self.day != 0 {
+      try visitor.visitSingularUInt32Field(value: self.day, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_CivilDate, rhs: Tally_Store_V1_CivilDate) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.month != rhs.month {return false}
+    if lhs.day != rhs.day {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_UsageDay: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageDay"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{3}starts_at_us\0\u{3}ends_at_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._date) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.startsAtUs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.endsAtUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._date {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.startsAtUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startsAtUs, fieldNumber: 2)
+    }
+    if self.endsAtUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endsAtUs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_UsageDay, rhs: Tally_Store_V1_UsageDay) -> Bool {
+    if lhs._date != rhs._date {return false}
+    if lhs.startsAtUs != rhs.startsAtUs {return false}
+    if lhs.endsAtUs != rhs.endsAtUs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -387,9 +932,9 @@ nonisolated extension Tally_Store_V1_Accepted: SwiftProtobuf.Message, SwiftProto
   }
 }
 
-nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".IdempotencyRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}command\0\u{3}expires_at_us\0\u{1}accepted\0\u{1}refused\0")
+nonisolated extension Tally_Store_V1_UsageAnswer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageAnswer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}reservation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -397,35 +942,8 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._command) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expiresAtUs) }()
-      case 4: try {
-        var v: Tally_Store_V1_Accepted?
-        var hadOneofValue = false
-        if let current = self.outcome {
-          hadOneofValue = true
-          if case .accepted(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.outcome = .accepted(v)
-        }
-      }()
-      case 5: try {
-        var v: Tally_Store_V1_Refusal?
-        var hadOneofValue = false
-        if let current = self.outcome {
-          hadOneofValue = true
-          if case .refused(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.outcome = .refused(v)
-        }
-      }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._reservation) }()
       default: break
       }
     }
@@ -436,34 +954,159 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.key.isEmpty {
-      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
-    }
-    try { if let v = self._command {
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._reservation {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
-    if self.expiresAtUs != 0 {
-      try visitor.visitSingularInt64Field(value: self.expiresAtUs, fieldNumber: 3)
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_UsageAnswer, rhs: Tally_Store_V1_UsageAnswer) -> Bool {
+    if lhs._status != rhs._status {return false}
+    if lhs._reservation != rhs._reservation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IdempotencyRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}command\0\u{3}expires_at_us\0\u{1}accepted\0\u{1}refused\0\u{1}usage\0")
+
+  fileprivate class _StorageClass {
+    var _key: String = String()
+    var _command: Tally_Store_V1_StampedCommand? = nil
+    var _expiresAtUs: Int64 = 0
+    var _outcome: Tally_Store_V1_IdempotencyRecord.OneOf_Outcome?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _key = source._key
+      _command = source._command
+      _expiresAtUs = source._expiresAtUs
+      _outcome = source._outcome
     }
-    switch self.outcome {
-    case .accepted?: try {
-      guard case .accepted(let v)? = self.outcome else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    }()
-    case .refused?: try {
-      guard case .refused(let v)? = self.outcome else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    }()
-    case nil: break
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._key) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._command) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._expiresAtUs) }()
+        case 4: try {
+          var v: Tally_Store_V1_Accepted?
+          var hadOneofValue = false
+          if let current = _storage._outcome {
+            hadOneofValue = true
+            if case .accepted(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._outcome = .accepted(v)
+          }
+        }()
+        case 5: try {
+          var v: Tally_Store_V1_Refusal?
+          var hadOneofValue = false
+          if let current = _storage._outcome {
+            hadOneofValue = true
+            if case .refused(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._outcome = .refused(v)
+          }
+        }()
+        case 6: try {
+          var v: Tally_Store_V1_UsageAnswer?
+          var hadOneofValue = false
+          if let current = _storage._outcome {
+            hadOneofValue = true
+            if case .usage(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._outcome = .usage(v)
+          }
+        }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._key.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._key, fieldNumber: 1)
+      }
+      try { if let v = _storage._command {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if _storage._expiresAtUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._expiresAtUs, fieldNumber: 3)
+      }
+      switch _storage._outcome {
+      case .accepted?: try {
+        guard case .accepted(let v)? = _storage._outcome else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      }()
+      case .refused?: try {
+        guard case .refused(let v)? = _storage._outcome else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      }()
+      case .usage?: try {
+        guard case .usage(let v)? = _storage._outcome else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tally_Store_V1_IdempotencyRecord, rhs: Tally_Store_V1_IdempotencyRecord) -> Bool {
-    if lhs.key != rhs.key {return false}
-    if lhs._command != rhs._command {return false}
-    if lhs.expiresAtUs != rhs.expiresAtUs {return false}
-    if lhs.outcome != rhs.outcome {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._key != rhs_storage._key {return false}
+        if _storage._command != rhs_storage._command {return false}
+        if _storage._expiresAtUs != rhs_storage._expiresAtUs {return false}
+        if _storage._outcome != rhs_storage._outcome {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -471,7 +1114,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -487,12 +1130,17 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.transactions) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.idempotencyRecords) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.journalSequence) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._usage) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.lastTimestampUs != 0 {
       try visitor.visitSingularInt64Field(value: self.lastTimestampUs, fieldNumber: 1)
     }
@@ -517,6 +1165,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     if self.journalSequence != 0 {
       try visitor.visitSingularUInt64Field(value: self.journalSequence, fieldNumber: 8)
     }
+    try { if let v = self._usage {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -529,6 +1180,294 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     if lhs.transactions != rhs.transactions {return false}
     if lhs.idempotencyRecords != rhs.idempotencyRecords {return false}
     if lhs.journalSequence != rhs.journalSequence {return false}
+    if lhs._usage != rhs._usage {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_UsageState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageState"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tiers\0\u{3}default_tier\0\u{3}shadow_tiers\0\u{3}time_zone\0\u{1}users\0\u{1}reservations\0\u{3}next_reservation_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.tiers) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.defaultTier) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.shadowTiers) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.timeZone) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.users) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.reservations) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.nextReservationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.tiers.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tiers, fieldNumber: 1)
+    }
+    if !self.defaultTier.isEmpty {
+      try visitor.visitSingularStringField(value: self.defaultTier, fieldNumber: 2)
+    }
+    if !self.shadowTiers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.shadowTiers, fieldNumber: 3)
+    }
+    if !self.timeZone.isEmpty {
+      try visitor.visitSingularStringField(value: self.timeZone, fieldNumber: 4)
+    }
+    if !self.users.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.users, fieldNumber: 5)
+    }
+    if !self.reservations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.reservations, fieldNumber: 6)
+    }
+    if self.nextReservationID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nextReservationID, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_UsageState, rhs: Tally_Store_V1_UsageState) -> Bool {
+    if lhs.tiers != rhs.tiers {return false}
+    if lhs.defaultTier != rhs.defaultTier {return false}
+    if lhs.shadowTiers != rhs.shadowTiers {return false}
+    if lhs.timeZone != rhs.timeZone {return false}
+    if lhs.users != rhs.users {return false}
+    if lhs.reservations != rhs.reservations {return false}
+    if lhs.nextReservationID != rhs.nextReservationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_DayRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DayRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}date\0\u{1}tokens\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._date) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.tokens) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._date {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.tokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokens, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_DayRecord, rhs: Tally_Store_V1_DayRecord) -> Bool {
+    if lhs._date != rhs._date {return false}
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_MonthRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MonthRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}month\0\u{1}days\0\u{1}total\0\u{1}tier\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.month) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufInt64>.self, value: &self.days) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.total) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.tier) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if self.month != 0 {
+      try visitor.visitSingularUInt32Field(value: self.month, fieldNumber: 2)
+    }
+    if !self.days.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufInt64>.self, value: self.days, fieldNumber: 3)
+    }
+    if self.total != 0 {
+      try visitor.visitSingularInt64Field(value: self.total, fieldNumber: 4)
+    }
+    if !self.tier.isEmpty {
+      try visitor.visitSingularStringField(value: self.tier, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_MonthRecord, rhs: Tally_Store_V1_MonthRecord) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.month != rhs.month {return false}
+    if lhs.days != rhs.days {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.tier != rhs.tier {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_UserUsage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UserUsage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}tier\0\u{3}limit_override\0\u{1}shadow\0\u{1}day\0\u{1}used\0\u{1}reserved\0\u{3}shadow_refusals\0\u{1}days\0\u{1}months\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._tier) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._limitOverride) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.shadow) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._day) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.used) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.reserved) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.shadowRefusals) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.days) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.months) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
+    }
+    try { if let v = self._tier {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._limitOverride {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    if self.shadow != false {
+      try visitor.visitSingularBoolField(value: self.shadow, fieldNumber: 4)
+    }
+    try { if let v = self._day {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.used != 0 {
+      try visitor.visitSingularInt64Field(value: self.used, fieldNumber: 6)
+    }
+    if self.reserved != 0 {
+      try visitor.visitSingularInt64Field(value: self.reserved, fieldNumber: 7)
+    }
+    if self.shadowRefusals != 0 {
+      try visitor.visitSingularInt64Field(value: self.shadowRefusals, fieldNumber: 8)
+    }
+    if !self.days.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.days, fieldNumber: 9)
+    }
+    if !self.months.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.months, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_UserUsage, rhs: Tally_Store_V1_UserUsage) -> Bool {
+    if lhs.userID != rhs.userID {return false}
+    if lhs._tier != rhs._tier {return false}
+    if lhs._limitOverride != rhs._limitOverride {return false}
+    if lhs.shadow != rhs.shadow {return false}
+    if lhs._day != rhs._day {return false}
+    if lhs.used != rhs.used {return false}
+    if lhs.reserved != rhs.reserved {return false}
+    if lhs.shadowRefusals != rhs.shadowRefusals {return false}
+    if lhs.days != rhs.days {return false}
+    if lhs.months != rhs.months {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_StoredReservation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StoredReservation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}user_id\0\u{1}tokens\0\u{1}day\0\u{3}created_at_us\0\u{3}expires_at_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.tokens) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._day) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.createdAtUs) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.expiresAtUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 2)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokens, fieldNumber: 3)
+    }
+    try { if let v = self._day {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.createdAtUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdAtUs, fieldNumber: 5)
+    }
+    if self.expiresAtUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.expiresAtUs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_StoredReservation, rhs: Tally_Store_V1_StoredReservation) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.userID != rhs.userID {return false}
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs._day != rhs._day {return false}
+    if lhs.createdAtUs != rhs.createdAtUs {return false}
+    if lhs.expiresAtUs != rhs.expiresAtUs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

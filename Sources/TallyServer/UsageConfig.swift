@@ -1,0 +1,41 @@
+import TallyLedger
+
+/// The `[usage]` table of the config file: daily limits by tier, the default tier, the time
+/// zone and retention. Limits and the zone are Ledger state that admins change at run time
+/// (journaled), so the file's values are applied at start, as admin changes, where they differ
+/// from the state; tiers added at run time and absent from the file stay. Retention is
+/// configuration: it shapes how the Ledger drops records, and is not stored.
+public struct UsageConfig: Sendable, Equatable {
+    public var tiers: [String: Int64] = [:]
+    public var defaultTier: String?
+    public var timeZone: String?
+    public var retentionDays: Int64?
+    public var retentionMonths: Int64?
+
+    public init() {}
+
+    public var retention: UsageRetention {
+        let standard = UsageRetention()
+        return UsageRetention(days: retentionDays ?? standard.days, months: retentionMonths ?? standard.months)
+    }
+
+    /// The admin changes that bring `limits` to what the file says: tiers first, so a new
+    /// default tier already has its limit.
+    public func changes(from limits: UsageLimits) -> [UsageChange] {
+        var changes: [UsageChange] = tiers.sorted { ExactString($0.key) < ExactString($1.key) }
+            .filter { limits.tiers[ExactString($0.key)] != $0.value }
+            .map { .tierLimit(tier: $0.key, tokens: $0.value) }
+        if let defaultTier, ExactString(defaultTier) != limits.defaultTier { changes.append(.defaultTier(defaultTier)) }
+        if let timeZone, !timeZone.utf8.elementsEqual(limits.timeZone.utf8) { changes.append(.timeZone(timeZone)) }
+        return changes
+    }
+
+    public var summary: String {
+        guard tiers.isEmpty, defaultTier == nil, timeZone == nil else {
+            let tiers = self.tiers.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            return [tiers.isEmpty ? nil : "tiers \(tiers)", defaultTier.map { "default \($0)" }, timeZone.map { "zone \($0)" }]
+                .compactMap { $0 }.joined(separator: "; ")
+        }
+        return "as stored (defaults: trial 10000, subscribed 100000, zone UTC)"
+    }
+}
