@@ -2,6 +2,7 @@
 # Regenerates the committed protobuf code from Protos/:
 #   Swift -> Sources/TallyWire/Generated (protoc-gen-swift, built once from swift-protobuf)
 #   C     -> Clients/c/generated          (protoc-c)
+#   Python -> Clients/python/tally_client/_pb (protoc --python_out, by Clients/python/gen-protos.sh)
 # Uses Debian's protoc; never swift-protobuf's build plugin (it compiles a whole C++ protoc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,5 @@ mkdir -p Sources/TallyWire/Generated Clients/c/generated
    --swift_out=../Sources/TallyWire/Generated --swift_opt=Visibility=Public,FileNaming=PathToUnderscores $protos)
 # C clients only speak the wire protocol; the on-disk formats stay Swift-only.
 (cd Protos && protoc-c --c_out=../Clients/c/generated $wire_protos)
+Clients/python/gen-protos.sh
 echo "generated:"; find Sources/TallyWire/Generated Clients/c/generated -type f | sort

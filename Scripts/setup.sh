@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests and the proto generation need, if missing.
 # (Building and running tallyd needs only the Swift toolchain.)
 set -euo pipefail
-packages=(protobuf-compiler protobuf-c-compiler libprotobuf-c-dev gcc tzdata)  # tzdata: daily-limit time zones
+# tzdata: daily-limit time zones; make, pkg-config, valgrind: the C client; python3-venv: the Python client
+packages=(protobuf-compiler protobuf-c-compiler libprotobuf-c-dev gcc make pkg-config valgrind tzdata python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

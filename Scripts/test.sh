@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the Swift suites (unit, property, end-to-end over a real socket), the generated C
-# code's freshness and compilation, the README's CLI session against a real tallyd process, and
-# each libFuzzer target for 20 s (TALLY_FUZZ_SECONDS).
+# code's freshness and compilation, the C client (libtally) under valgrind and the Python client
+# against a real tallyd, the README's CLI session against a real tallyd process, and each
+# libFuzzer target for 20 s (TALLY_FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
@@ -19,6 +20,12 @@ diff -r "$tmp" Clients/c/generated || { echo "Clients/c/generated is stale: run 
 for f in Clients/c/generated/tally/v1/*.pb-c.c; do
   cc -std=c99 -Wall -Werror -c "$f" -I Clients/c/generated -o "$tmp/$(basename "$f" .c).o"
 done
+
+tallyd="$(swift build --show-bin-path)/tallyd"
+echo "== C client: libtally tests under valgrind"
+make -C Clients/c -s all test-valgrind TALLYD="$tallyd"
+echo "== Python client: pytest against a real tallyd"
+Clients/python/test.sh "$tallyd"
 
 echo "== CLI session against a real tallyd"
 Scripts/smoke.sh

@@ -65,6 +65,12 @@ public enum Command: Equatable, Sendable {
     case changeUsage(UsageChange)
     /// The Writer's tick: releases every reservation whose time-to-live is over.
     case expireReservations
+    case savePackage(SavePackage)
+    case deactivatePackage(id: String)
+    case startPurchase(StartPurchase)
+    case settlePurchase(SettlePurchase)
+    /// The Writer's tick: fails every purchase pending longer than the purchase timeout.
+    case expirePurchases
 
     public var idempotencyKey: String {
         switch self {
@@ -74,14 +80,16 @@ public enum Command: Equatable, Sendable {
         case .reserve(let r): r.idempotencyKey
         case .settle(let s): s.idempotencyKey
         case .release(let r): r.idempotencyKey
-        case .changeUsage, .expireReservations: ""
+        case .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase,
+            .expirePurchases:
+            ""  // purchases are idempotent by their payment id
         }
     }
 
     /// Whether it counts on a day of the usage time zone (the Writer stamps one).
     public var needsUsageDay: Bool {
         switch self {
-        case .credit, .spend, .changeUsage: false
+        case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases: false
         case .consume, .reserve, .settle, .release, .expireReservations: true
         }
     }

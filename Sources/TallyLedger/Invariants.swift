@@ -72,6 +72,7 @@ extension Ledger {
             }
         }
         violations += usage.invariantViolations()
+        violations += purchaseViolations()
         return violations
     }
 }

@@ -10,16 +10,24 @@ import HashTreeCollections
 /// and later writes share structure with the copy instead of duplicating it.
 public struct Ledger: Equatable, Sendable {
     public let config: LedgerConfig
-    public private(set) var accounts: TreeDictionary<ExactString, Account> = [:]
-    public private(set) var transactions: TreeDictionary<UInt64, Transaction> = [:]
-    public private(set) var idempotency = IdempotencyTable()
-    public private(set) var mint: Int64 = 0
-    public private(set) var burn: Int64 = 0
-    public private(set) var nextTransactionID: UInt64 = 1
+    public internal(set) var accounts: TreeDictionary<ExactString, Account> = [:]
+    public internal(set) var transactions: TreeDictionary<UInt64, Transaction> = [:]
+    public internal(set) var idempotency = IdempotencyTable()
+    public internal(set) var mint: Int64 = 0
+    public internal(set) var burn: Int64 = 0
+    public internal(set) var nextTransactionID: UInt64 = 1
     /// The timestamp of the last command that changed state (0 for a new ledger).
-    public private(set) var lastTimestamp: Timestamp = 0
+    public internal(set) var lastTimestamp: Timestamp = 0
     /// Daily token limits of chat gateways.
-    public private(set) var usage: UsageBook
+    public internal(set) var usage: UsageBook
+    /// Token packages for sale, by id.
+    public internal(set) var packages: TreeDictionary<ExactString, TokenPackage> = [:]
+    /// Every purchase, by id, and the index that makes a payment id unique.
+    public internal(set) var purchases: TreeDictionary<UInt64, Purchase> = [:]
+    public internal(set) var purchasesByPayment: TreeDictionary<ExactString, UInt64> = [:]
+    /// Purchases still pending, by id: what the purchase tick looks at. Derived from `purchases`.
+    public internal(set) var pendingPurchases: TreeDictionary<UInt64, Timestamp> = [:]
+    public internal(set) var nextPurchaseID: UInt64 = 1
 
     public init(config: LedgerConfig = LedgerConfig()) {
         self.config = config
@@ -30,7 +38,9 @@ public struct Ledger: Equatable, Sendable {
     public init(
         config: LedgerConfig, accounts: TreeDictionary<ExactString, Account>,
         transactions: TreeDictionary<UInt64, Transaction>, idempotency: IdempotencyTable,
-        mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp, usage: UsageBook? = nil
+        mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp, usage: UsageBook? = nil,
+        packages: TreeDictionary<ExactString, TokenPackage> = [:], purchases: TreeDictionary<UInt64, Purchase> = [:],
+        nextPurchaseID: UInt64 = 1
     ) {
         self.config = config
         self.accounts = accounts
@@ -41,6 +51,13 @@ public struct Ledger: Equatable, Sendable {
         self.nextTransactionID = nextTransactionID
         self.lastTimestamp = lastTimestamp
         self.usage = usage ?? UsageBook(retention: config.usageRetention)
+        self.packages = packages
+        self.purchases = purchases
+        self.nextPurchaseID = nextPurchaseID
+        for (id, purchase) in purchases {
+            purchasesByPayment[ExactString(purchase.paymentID)] = id
+            if purchase.status == .pending { pendingPurchases[id] = purchase.createdAt }
+        }
     }
 
     // MARK: Reads
@@ -82,6 +99,8 @@ public struct Ledger: Equatable, Sendable {
         case .spend(let spend): outcome = self.spend(spend, at: now)
         case .consume, .reserve, .settle, .release, .changeUsage, .expireReservations:
             outcome = applyUsage(command, at: now, on: day ?? UsageDay.utc(containing: now))
+        case .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases:
+            outcome = applyPurchase(command, at: now)
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {
@@ -94,10 +113,13 @@ public struct Ledger: Equatable, Sendable {
             changed = true
         }
         if changed { lastTimestamp = now }
-        return Applied(outcome: outcome, replayed: false, changedState: changed)
+        // A retried purchase start or completion answers what the first one did, like a key.
+        var alreadyDone = false
+        if case .purchase(let receipt) = outcome { alreadyDone = receipt.alreadyDone }
+        return Applied(outcome: outcome, replayed: alreadyDone, changedState: changed)
     }
 
-    private mutating func credit(_ credit: Credit, at now: Timestamp) -> Outcome {
+    mutating func credit(_ credit: Credit, at now: Timestamp) -> Outcome {
         var account = accounts[ExactString(credit.userID)] ?? Account(createdAt: now)
         guard let available = checkedAdd(account.available, credit.amount),
             let earned = checkedAdd(account.totalEarned, credit.amount)
@@ -168,7 +190,7 @@ public struct Ledger: Equatable, Sendable {
             }
         case .expireReservations:
             return .expired(usage.expireReservations(at: now, on: day))
-        case .credit, .spend:
+        default:
             preconditionFailure("not a usage command")
         }
     }

@@ -4,10 +4,17 @@ public struct LedgerConfig: Equatable, Sendable {
     public var idempotencyTTL: Int64
     /// How long daily usage records and monthly aggregates are kept.
     public var usageRetention: UsageRetention
+    /// How long a purchase may stay pending before it fails by itself (seed 002's stale
+    /// pending payments).
+    public var purchaseTimeout: Int64
 
     /// A TTL below one microsecond is taken as one: a record must outlive the command that made it.
-    public init(idempotencyTTL: Int64 = 24 * Duration.microsecondsPerHour, usageRetention: UsageRetention = UsageRetention()) {
+    public init(
+        idempotencyTTL: Int64 = 24 * Duration.microsecondsPerHour, usageRetention: UsageRetention = UsageRetention(),
+        purchaseTimeout: Int64 = Duration.microsecondsPerHour
+    ) {
         self.idempotencyTTL = max(1, idempotencyTTL)
         self.usageRetention = usageRetention
+        self.purchaseTimeout = max(1, purchaseTimeout)
     }
 }

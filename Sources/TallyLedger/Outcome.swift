@@ -30,13 +30,21 @@ public enum Outcome: Equatable, Sendable {
     case usageLimits(UsageLimits)
     /// The Writer's expiry tick: the reservations it released.
     case expired([Reservation])
+    /// A package saved or deactivated: the package now.
+    case package(TokenPackage)
+    /// A purchase started, completed or failed.
+    case purchase(PurchaseReceipt)
+    /// The Writer's purchase tick: the purchases it failed.
+    case expiredPurchases([Purchase])
     case refused(Refusal)
 
     /// Whether the state changed (a refusal, or a tick that found nothing, leaves it alone).
     var changesState: Bool {
         switch self {
-        case .accepted, .usage, .usageLimits: true
+        case .accepted, .usage, .usageLimits, .package: true
         case .expired(let released): !released.isEmpty
+        case .purchase(let receipt): !receipt.alreadyDone
+        case .expiredPurchases(let failed): !failed.isEmpty
         case .refused: false
         }
     }

@@ -37,9 +37,49 @@ public enum Validation {
             return key(release.idempotencyKey)
         case .changeUsage(let change):
             return usageChange(change)
-        case .expireReservations:
+        case .expireReservations, .expirePurchases:
             return nil
+        case .savePackage(let save):
+            return package(save)
+        case .deactivatePackage(let id):
+            return name(id, field: "package_id")
+        case .startPurchase(let start):
+            return userID(start.userID) ?? name(start.packageID, field: "package_id") ?? paymentID(start.paymentID)
+        case .settlePurchase(let settle):
+            guard case .failed(let reason) = settle.result else { return paymentID(settle.paymentID) }
+            return paymentID(settle.paymentID)
+                ?? (reason.isEmpty ? .invalid("REASON_EMPTY", field: "reason", "say why the purchase failed") : nil)
+                ?? (reason == Purchase.expiredReason
+                    ? .invalid("REASON_RESERVED", field: "reason", "'\(Purchase.expiredReason)' is the reason tallyd gives a purchase that timed out")
+                    : nil)
+                ?? text(reason, field: "reason", limit: Limits.maxReferenceBytes)
         }
+    }
+
+    static func package(_ save: SavePackage) -> Refusal? {
+        if let invalid = name(save.id, field: "package_id") { return invalid }
+        if save.name.isEmpty { return .invalid("PACKAGE_NAME_EMPTY", field: "name", "a package needs a name") }
+        if let invalid = text(save.name, field: "name", limit: Limits.maxReferenceBytes) { return invalid }
+        if save.tokens <= 0 {
+            return .invalid("AMOUNT_NOT_POSITIVE", field: "tokens", "a package holds at least 1 token, got \(save.tokens)")
+        }
+        if save.bonusTokens < 0 { return .invalid("AMOUNT_NEGATIVE", field: "bonus_tokens", "bonus_tokens cannot be negative") }
+        if save.priceCents < 0 { return .invalid("AMOUNT_NEGATIVE", field: "price_cents", "price_cents cannot be negative") }
+        return currency(save.currency) ?? text(save.externalPriceID, field: "external_price_id", limit: Limits.maxReferenceBytes)
+    }
+
+    public static func paymentID(_ id: String) -> Refusal? {
+        if id.isEmpty { return .invalid("PAYMENT_ID_EMPTY", field: "payment_id", "payment_id must not be empty") }
+        if id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return .invalid("PAYMENT_ID_INVALID", field: "payment_id", "payment_id must not contain control characters")
+        }
+        return text(id, field: "payment_id", limit: Limits.maxIdempotencyKeyBytes)
+    }
+
+    /// ISO 4217: three capital letters.
+    static func currency(_ code: String) -> Refusal? {
+        code.unicodeScalars.count == 3 && code.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) })
+            ? nil : .invalid("CURRENCY_INVALID", field: "currency", "currency must be an ISO 4217 code such as USD")
     }
 
     static func usageChange(_ change: UsageChange) -> Refusal? {

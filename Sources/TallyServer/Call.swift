@@ -11,6 +11,8 @@ struct WriterCall: Sendable {
         case usageStatus(userID: String)
         /// Usage/GetLimits.
         case usageLimits
+        /// Purchases/GetPurchase.
+        case purchase(paymentID: String)
     }
 
     var callID: UInt64
@@ -26,6 +28,8 @@ enum AdminCall: Sendable {
     case health(checkInvariants: Bool)
     /// Scans of the usage history, run on a copy of the state off the Writer.
     case usage(UsageQuery)
+    /// Lists of packages and purchases, the same way.
+    case purchases(PurchaseQuery)
 }
 
 /// The Writer's answer to one call.
@@ -35,6 +39,7 @@ struct WriterAnswer: Sendable {
         case applied(Applied)
         case usageStatus(UsageStatus)
         case usageLimits(UsageLimits, UsageRetention)
+        case purchase(Purchase?, paymentID: String)
         case deadlineExceeded
         /// The user's bucket for this method class is empty; nothing was applied.
         case rateLimited(RateClass, retryAfterNanoseconds: Int64)
@@ -55,7 +60,9 @@ extension Command {
         case .spend(let spend): spend.userID
         case .consume(let consume): consume.userID
         case .reserve(let reserve): reserve.userID
-        case .settle, .release, .changeUsage, .expireReservations: ""  // no rate class
+        case .startPurchase(let start): start.userID
+        case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase, .expirePurchases:
+            ""  // no rate class
         }
     }
 }

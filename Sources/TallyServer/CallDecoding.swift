@@ -132,6 +132,34 @@ enum CallDecoding {
                     month = parsed
                 }
                 return .admin(callID: id, .usage(.monthByTier(month: month, tier: body.tier.isEmpty ? nil : body.tier)))
+            case .savePackage:
+                operation = .apply(.savePackage(try Tally_V1_SavePackageRequest(serializedBytes: request.payload).ledgerValue))
+            case .deactivatePackage:
+                operation = .apply(.deactivatePackage(id: try Tally_V1_DeactivatePackageRequest(serializedBytes: request.payload).packageID))
+            case .listPackages:
+                let body = try Tally_V1_ListPackagesRequest(serializedBytes: request.payload)
+                return .admin(callID: id, .purchases(.packages(includeInactive: body.includeInactive)))
+            case .startPurchase:
+                operation = .apply(.startPurchase(try Tally_V1_StartPurchaseRequest(serializedBytes: request.payload).ledgerValue))
+            case .completePurchase:
+                let body = try Tally_V1_CompletePurchaseRequest(serializedBytes: request.payload)
+                operation = .apply(.settlePurchase(SettlePurchase(paymentID: body.paymentID, result: .completed)))
+            case .failPurchase:
+                let body = try Tally_V1_FailPurchaseRequest(serializedBytes: request.payload)
+                operation = .apply(.settlePurchase(SettlePurchase(paymentID: body.paymentID, result: .failed(reason: body.reason))))
+            case .getPurchase:
+                let body = try Tally_V1_GetPurchaseRequest(serializedBytes: request.payload)
+                if let invalid = Validation.paymentID(body.paymentID) { return .answer(Responses.refused(callID: id, invalid)) }
+                operation = .purchase(paymentID: body.paymentID)
+            case .listPurchases:
+                let body = try Tally_V1_ListPurchasesRequest(serializedBytes: request.payload)
+                if let invalid = Validation.userID(body.userID) { return .answer(Responses.refused(callID: id, invalid)) }
+                guard body.limit <= 1_000 else {
+                    return .answer(Responses.error(
+                        callID: id, .invalidArgument, reason: "LIMIT_OUT_OF_RANGE", "limit must be at most 1000 (0 for 50), got \(body.limit)",
+                        details: ["field": "limit", "limit": String(body.limit)]))
+                }
+                return .admin(callID: id, .purchases(.purchases(userID: body.userID, limit: body.limit == 0 ? 50 : Int(body.limit))))
             }
             return .call(WriterCall(callID: id, method: method, deadline: deadline, operation: operation))
         } catch {
@@ -161,6 +189,14 @@ extension Method {
         case .usageHistory: "tally.v1.UsageHistoryRequest"
         case .topUsers: "tally.v1.TopUsersRequest"
         case .monthByTier: "tally.v1.MonthByTierRequest"
+        case .savePackage: "tally.v1.SavePackageRequest"
+        case .deactivatePackage: "tally.v1.DeactivatePackageRequest"
+        case .listPackages: "tally.v1.ListPackagesRequest"
+        case .startPurchase: "tally.v1.StartPurchaseRequest"
+        case .completePurchase: "tally.v1.CompletePurchaseRequest"
+        case .failPurchase: "tally.v1.FailPurchaseRequest"
+        case .getPurchase: "tally.v1.GetPurchaseRequest"
+        case .listPurchases: "tally.v1.ListPurchasesRequest"
         }
     }
 }

@@ -58,6 +58,13 @@ enum Responses {
         switch answer.result {
         case .balance(let balance):
             return ok(callID: id, Tally_V1_GetBalanceResponse.with { $0.balance = Tally_V1_Balance(balance) })
+        case .purchase(let purchase, let paymentID):
+            guard let purchase else {
+                return error(
+                    callID: id, .notFound, reason: "PURCHASE_NOT_FOUND", "no purchase is paid by '\(paymentID)'",
+                    details: ["payment_id": paymentID])
+            }
+            return ok(callID: id, Tally_V1_PurchaseResponse.with { $0.purchase = Tally_V1_Purchase(purchase) })
         case .usageStatus(let status):
             return ok(callID: id, Tally_V1_CheckUsageResponse.with { $0.status = Tally_V1_UsageStatus(status) })
         case .usageLimits(let limits, let retention):
@@ -92,7 +99,18 @@ enum Responses {
                 }
             case .usage(let receipt):
                 return usage(callID: id, answer.method, receipt, replayed: applied.replayed)
-            case .usageLimits, .expired:
+            case .package(let package):
+                let wire = Tally_V1_TokenPackage(package)
+                if answer.method == .deactivatePackage {
+                    return ok(callID: id, Tally_V1_DeactivatePackageResponse.with { $0.package = wire })
+                }
+                return ok(callID: id, Tally_V1_SavePackageResponse.with { $0.package = wire })
+            case .purchase(let receipt):
+                return ok(callID: id, Tally_V1_PurchaseResponse.with {
+                    $0.purchase = Tally_V1_Purchase(receipt.purchase)
+                    $0.alreadyDone = receipt.alreadyDone
+                })
+            case .usageLimits, .expired, .expiredPurchases:
                 // The Writer answers a limits change as .usageLimits; the expiry tick has no caller.
                 return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced an unexpected outcome")
             }

@@ -134,7 +134,7 @@ public final class TallyServer: Sendable {
             throw error
         }
         snapshotter.start()
-        _ = writer.startExpiringReservations(every: .milliseconds(config.reservationSweepMilliseconds))
+        _ = writer.startExpiring(every: .milliseconds(config.reservationSweepMilliseconds))
         if case .interval(let milliseconds) = config.fsync {
             writer.loop.scheduleRepeatedTask(initialDelay: .milliseconds(milliseconds), delay: .milliseconds(milliseconds)) { _ in
                 journal.sync()

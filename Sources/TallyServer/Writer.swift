@@ -90,6 +90,10 @@ public actor Writer {
                 let day = day(containing: clock.peek())
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method, result: .usageStatus(ledger.usageStatus(of: userID, on: day))))
+            case .purchase(let paymentID):
+                answers.append(WriterAnswer(
+                    callID: call.callID, method: call.method,
+                    result: .purchase(ledger.purchase(paymentID: paymentID), paymentID: paymentID)))
             case .usageLimits:
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method, result: .usageLimits(ledger.usage.limits, ledger.config.usageRetention)))
@@ -218,20 +222,26 @@ public actor Writer {
         return .utc
     }
 
-    /// Releases every reservation whose time-to-live is over, through the journal like any
-    /// command (the Writer's tick, every `interval`).
-    nonisolated func startExpiringReservations(every interval: TimeAmount) -> RepeatedTask {
+    /// Releases every reservation whose time-to-live is over and fails every purchase pending
+    /// past the purchase timeout, through the journal like any command (the Writer's tick,
+    /// every `interval`).
+    nonisolated func startExpiring(every interval: TimeAmount) -> RepeatedTask {
         loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            self.assumeIsolated { $0.expireDueReservations() }
+            self.assumeIsolated { $0.expireDue() }
         }
     }
 
-    private func expireDueReservations() {
-        guard acceptingMutations, !ledger.usage.reservations.isEmpty else { return }
+    private func expireDue() {
+        guard acceptingMutations else { return }
         let now = clock.peek()
-        guard ledger.usage.reservations.values.contains(where: { $0.expiresAt <= now }) else { return }
-        let tick = WriterCall(callID: 0, method: .release, deadline: nil, operation: .apply(.expireReservations))
-        process([tick]) { _ in }
+        var ticks: [WriterCall] = []
+        if ledger.usage.reservations.values.contains(where: { $0.expiresAt <= now }) {
+            ticks.append(WriterCall(callID: 0, method: .release, deadline: nil, operation: .apply(.expireReservations)))
+        }
+        if ledger.pendingPurchases.values.contains(where: { now - $0 >= ledger.config.purchaseTimeout }) {
+            ticks.append(WriterCall(callID: 0, method: .failPurchase, deadline: nil, operation: .apply(.expirePurchases)))
+        }
+        if !ticks.isEmpty { process(ticks) { _ in } }
     }
 
     private func releaseDurableReplies() {

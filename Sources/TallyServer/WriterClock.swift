@@ -1,21 +1,28 @@
 import Glibc
+import Synchronization
 
 /// Where tallyd reads the time of day: the system's real-time clock, or (tests) the same
-/// clock moved by a fixed offset, so a test can stand a few seconds before midnight.
-public struct WallClock: Sendable {
-    public let offsetMicroseconds: Int64
+/// clock moved by an offset, so a test can stand a few seconds before midnight.
+public final class WallClock: Sendable {
+    private let offset: Atomic<Int64>
 
     public static let system = WallClock(offsetMicroseconds: 0)
 
     public init(offsetMicroseconds: Int64) {
-        self.offsetMicroseconds = offsetMicroseconds
+        offset = Atomic(offsetMicroseconds)
+    }
+
+    /// Moves the clock (tests). The Writer never stamps backwards: a clock moved back is
+    /// followed one microsecond at a time until it catches up.
+    public func move(toOffsetMicroseconds microseconds: Int64) {
+        offset.store(microseconds, ordering: .relaxed)
     }
 
     /// Microseconds since the Unix epoch.
     public func now() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000 + offsetMicroseconds
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000 + offset.load(ordering: .relaxed)
     }
 }
 

@@ -21,6 +21,9 @@ public enum LedgerSnapshot {
             Tally_Store_V1_IdempotencyRecord(key: $0.key.value, $0.value)
         }
         snapshot.usage = UsageSnapshot.encode(ledger.usage)
+        snapshot.packages = ledger.packages.sorted { $0.key < $1.key }.map { Tally_V1_TokenPackage($0.value) }
+        snapshot.purchases = ledger.purchases.sorted { $0.key < $1.key }.map { Tally_V1_Purchase($0.value) }
+        snapshot.nextPurchaseID = ledger.nextPurchaseID
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         return try snapshot.serializedBytes(options: options)
@@ -51,11 +54,23 @@ public enum LedgerSnapshot {
                 throw StoreError("idempotency key \(record.key) appears twice")
             }
         }
+        var packages = TreeDictionary<ExactString, TokenPackage>()
+        for package in snapshot.packages {
+            guard packages.updateValue(package.ledgerValue, forKey: ExactString(package.id)) == nil else {
+                throw StoreError("package \(package.id) appears twice")
+            }
+        }
+        var purchases = TreeDictionary<UInt64, Purchase>()
+        for stored in snapshot.purchases {
+            guard let purchase = stored.ledgerValue else { throw StoreError("purchase \(stored.id) has an unknown status or credit") }
+            guard purchases.updateValue(purchase, forKey: stored.id) == nil else { throw StoreError("purchase \(stored.id) appears twice") }
+        }
         let ledger = Ledger(
             config: config, accounts: accounts, transactions: transactions,
             idempotency: IdempotencyTable(records: records), mint: snapshot.mint, burn: snapshot.burn,
             nextTransactionID: snapshot.nextTransactionID, lastTimestamp: snapshot.lastTimestampUs,
-            usage: snapshot.hasUsage ? try UsageSnapshot.decode(snapshot.usage, retention: config.usageRetention) : nil)
+            usage: snapshot.hasUsage ? try UsageSnapshot.decode(snapshot.usage, retention: config.usageRetention) : nil,
+            packages: packages, purchases: purchases, nextPurchaseID: max(1, snapshot.nextPurchaseID))
         let violations = checkInvariants ? ledger.invariantViolations() : []
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
@@ -83,6 +98,19 @@ extension Tally_Store_V1_StampedCommand {
         case .release(let release): self.release = Tally_V1_ReleaseRequest(release)
         case .changeUsage(let change): changeUsage = Tally_V1_SetLimitsRequest(change)
         case .expireReservations: expireReservations = Tally_Store_V1_ExpireReservations()
+        case .savePackage(let save): savePackage = Tally_V1_SavePackageRequest(save)
+        case .deactivatePackage(let id): deactivatePackage = .with { $0.packageID = id }
+        case .startPurchase(let start): startPurchase = Tally_V1_StartPurchaseRequest(start)
+        case .settlePurchase(let settle):
+            switch settle.result {
+            case .completed: completePurchase = .with { $0.paymentID = settle.paymentID }
+            case .failed(let reason):
+                failPurchase = .with {
+                    $0.paymentID = settle.paymentID
+                    $0.reason = reason
+                }
+            }
+        case .expirePurchases: expirePurchases = Tally_Store_V1_ExpirePurchases()
         }
         if let day { usageDay = Tally_Store_V1_UsageDay(day) }
     }
@@ -98,6 +126,12 @@ extension Tally_Store_V1_StampedCommand {
         case .release(let release): .release(release.ledgerValue)
         case .changeUsage(let change): (try? change.ledgerValue.get()).map { Command.changeUsage($0) }
         case .expireReservations: .expireReservations
+        case .savePackage(let save): .savePackage(save.ledgerValue)
+        case .deactivatePackage(let request): .deactivatePackage(id: request.packageID)
+        case .startPurchase(let start): .startPurchase(start.ledgerValue)
+        case .completePurchase(let request): .settlePurchase(SettlePurchase(paymentID: request.paymentID, result: .completed))
+        case .failPurchase(let request): .settlePurchase(SettlePurchase(paymentID: request.paymentID, result: .failed(reason: request.reason)))
+        case .expirePurchases: .expirePurchases
         case nil: nil
         }
     }
@@ -127,7 +161,7 @@ extension Tally_Store_V1_IdempotencyRecord {
                 $0.status = Tally_V1_UsageStatus(receipt.status)
                 if let reservation = receipt.reservation { $0.reservation = Tally_V1_Reservation(reservation) }
             }
-        case .usageLimits, .expired:
+        case .usageLimits, .expired, .package, .purchase, .expiredPurchases:
             break  // commands without an idempotency key: never recorded
         }
     }

@@ -22,22 +22,34 @@ public enum Method: String, CaseIterable, Sendable {
     case usageHistory = "/tally.v1.Usage/History"
     case topUsers = "/tally.v1.Usage/TopUsers"
     case monthByTier = "/tally.v1.Usage/MonthByTier"
+    case savePackage = "/tally.v1.Purchases/SavePackage"
+    case deactivatePackage = "/tally.v1.Purchases/DeactivatePackage"
+    case listPackages = "/tally.v1.Purchases/ListPackages"
+    case startPurchase = "/tally.v1.Purchases/StartPurchase"
+    case completePurchase = "/tally.v1.Purchases/CompletePurchase"
+    case failPurchase = "/tally.v1.Purchases/FailPurchase"
+    case getPurchase = "/tally.v1.Purchases/GetPurchase"
+    case listPurchases = "/tally.v1.Purchases/ListPurchases"
 
     /// Whether the method changes the ledger (and so goes through the journal).
     public var isMutation: Bool {
         switch self {
-        case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier: false
-        case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits: true
+        case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier,
+            .listPackages, .getPurchase, .listPurchases:
+            false
+        case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
+            .startPurchase, .completePurchase, .failPurchase:
+            true
         }
     }
 
     /// What the method touches, for the role table (docs/security.md).
     public var access: MethodAccess {
         switch self {
-        case .getBalance, .health, .checkUsage, .getLimits, .usageHistory: .read
-        case .credit, .spend: .write
+        case .getBalance, .health, .checkUsage, .getLimits, .usageHistory, .listPackages, .getPurchase, .listPurchases: .read
+        case .credit, .spend, .startPurchase, .completePurchase, .failPurchase: .write
         case .consume, .reserve, .settle, .release: .usage
-        case .snapshot, .backup, .setLimits, .topUsers, .monthByTier: .admin
+        case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage: .admin
         }
     }
 
@@ -47,8 +59,10 @@ public enum Method: String, CaseIterable, Sendable {
         case .credit: .credit
         case .spend: .spend
         case .consume, .reserve: .usage
+        case .startPurchase: .purchase
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
-            .usageHistory, .topUsers, .monthByTier:
+            .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,
+            .failPurchase, .getPurchase, .listPurchases:
             nil
         }
     }
@@ -71,4 +85,6 @@ public enum RateClass: String, Sendable, CaseIterable, Hashable {
     case credit, spend
     /// Consumes and reservations (settling and releasing end what a reservation began).
     case usage
+    /// Purchase starts (completing and failing end what a start began).
+    case purchase
 }

@@ -67,6 +67,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Hours an idempotency key is remembered.")
     var idempotencyTtlHours: Int64 = 24
 
+    @Option(help: "Minutes a purchase may stay pending before it fails by itself (EXPIRED).")
+    var purchaseTimeoutMinutes: Int64 = 60
+
     @Option(help: "I/O threads serving connections (the Writer has its own).")
     var ioThreads = 1
 
@@ -87,6 +90,9 @@ struct Serve: AsyncParsableCommand {
         guard maxFrameBytes >= 1_024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
         guard maxCallsInFlight >= 1 else { throw ValidationError("--max-calls-in-flight must be at least 1") }
         guard idempotencyTtlHours >= 1 else { throw ValidationError("--idempotency-ttl-hours must be at least 1") }
+        guard (1...525_600).contains(purchaseTimeoutMinutes) else {
+            throw ValidationError("--purchase-timeout-minutes must be from 1 to 525600")
+        }
         guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
@@ -116,7 +122,9 @@ struct Serve: AsyncParsableCommand {
             snapshots: SnapshotPolicy(intervalSeconds: snapshotInterval, journalBytes: snapshotJournalMib << 20),
             maxFrameBytes: maxFrameBytes, maxCallsInFlight: maxCallsInFlight,
             socketMode: UInt32(socketMode, radix: 8) ?? 0o660,
-            ledger: LedgerConfig(idempotencyTTL: idempotencyTtlHours * Duration.microsecondsPerHour),
+            ledger: LedgerConfig(
+                idempotencyTTL: idempotencyTtlHours * Duration.microsecondsPerHour,
+                purchaseTimeout: purchaseTimeoutMinutes * 60 * Duration.microsecondsPerSecond),
             ioThreads: ioThreads, repair: repair, maxConnections: maxConnections,
             timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
         config.socketGroup = socketGroup

@@ -462,7 +462,7 @@ struct ZoneUsageModel {
         case .settle(let s): return before.usage.reservations[s.reservationID].map { [$0.userID.value] } ?? []
         case .release(let r): return before.usage.reservations[r.reservationID].map { [$0.userID.value] } ?? []
         case .expireReservations: return Array(Set(before.usage.reservations.values.map(\.userID.value)))
-        case .changeUsage, .credit, .spend: return []
+        default: return []  // no usage changes
         }
     }
 
@@ -547,7 +547,7 @@ struct ZoneUsageModel {
                 try #require(Dictionary(uniqueKeysWithValues: limits.tiers.map { ($0.key.value, $0.value) }) == tiers, "\(context)")
                 try #require(Set(limits.shadowTiers.map(\.value)) == shadowTiers && limits.defaultTier.value == defaultTier, "\(context)")
             }
-        case .credit, .spend:
+        default:  // credits, spends, purchases: not generated here
             throw ZoneMismatch("\(context): not generated")
         }
     }

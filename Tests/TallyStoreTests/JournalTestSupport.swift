@@ -438,7 +438,7 @@ struct JournalCommandMix {
         case .release(var release):
             release.reservationID += 1
             return .release(release)
-        case .changeUsage, .expireReservations:
+        default:
             return command
         }
     }

@@ -24,89 +24,143 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 }
 
 /// One command as the Writer applied it, with the timestamp it stamped.
-public nonisolated struct Tally_Store_V1_StampedCommand: Sendable {
+public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var timestampUs: Int64 = 0
+  public var timestampUs: Int64 {
+    get {_storage._timestampUs}
+    set {_uniqueStorage()._timestampUs = newValue}
+  }
 
-  public var command: Tally_Store_V1_StampedCommand.OneOf_Command? = nil
+  public var command: OneOf_Command? {
+    get {return _storage._command}
+    set {_uniqueStorage()._command = newValue}
+  }
 
   public var credit: Tally_V1_CreditRequest {
     get {
-      if case .credit(let v)? = command {return v}
+      if case .credit(let v)? = _storage._command {return v}
       return Tally_V1_CreditRequest()
     }
-    set {command = .credit(newValue)}
+    set {_uniqueStorage()._command = .credit(newValue)}
   }
 
   public var spend: Tally_V1_SpendRequest {
     get {
-      if case .spend(let v)? = command {return v}
+      if case .spend(let v)? = _storage._command {return v}
       return Tally_V1_SpendRequest()
     }
-    set {command = .spend(newValue)}
+    set {_uniqueStorage()._command = .spend(newValue)}
   }
 
   public var consume: Tally_V1_ConsumeRequest {
     get {
-      if case .consume(let v)? = command {return v}
+      if case .consume(let v)? = _storage._command {return v}
       return Tally_V1_ConsumeRequest()
     }
-    set {command = .consume(newValue)}
+    set {_uniqueStorage()._command = .consume(newValue)}
   }
 
   public var reserve: Tally_V1_ReserveRequest {
     get {
-      if case .reserve(let v)? = command {return v}
+      if case .reserve(let v)? = _storage._command {return v}
       return Tally_V1_ReserveRequest()
     }
-    set {command = .reserve(newValue)}
+    set {_uniqueStorage()._command = .reserve(newValue)}
   }
 
   public var settle: Tally_V1_SettleRequest {
     get {
-      if case .settle(let v)? = command {return v}
+      if case .settle(let v)? = _storage._command {return v}
       return Tally_V1_SettleRequest()
     }
-    set {command = .settle(newValue)}
+    set {_uniqueStorage()._command = .settle(newValue)}
   }
 
   public var release: Tally_V1_ReleaseRequest {
     get {
-      if case .release(let v)? = command {return v}
+      if case .release(let v)? = _storage._command {return v}
       return Tally_V1_ReleaseRequest()
     }
-    set {command = .release(newValue)}
+    set {_uniqueStorage()._command = .release(newValue)}
   }
 
   public var changeUsage: Tally_V1_SetLimitsRequest {
     get {
-      if case .changeUsage(let v)? = command {return v}
+      if case .changeUsage(let v)? = _storage._command {return v}
       return Tally_V1_SetLimitsRequest()
     }
-    set {command = .changeUsage(newValue)}
+    set {_uniqueStorage()._command = .changeUsage(newValue)}
   }
 
   public var expireReservations: Tally_Store_V1_ExpireReservations {
     get {
-      if case .expireReservations(let v)? = command {return v}
+      if case .expireReservations(let v)? = _storage._command {return v}
       return Tally_Store_V1_ExpireReservations()
     }
-    set {command = .expireReservations(newValue)}
+    set {_uniqueStorage()._command = .expireReservations(newValue)}
+  }
+
+  public var savePackage: Tally_V1_SavePackageRequest {
+    get {
+      if case .savePackage(let v)? = _storage._command {return v}
+      return Tally_V1_SavePackageRequest()
+    }
+    set {_uniqueStorage()._command = .savePackage(newValue)}
+  }
+
+  public var deactivatePackage: Tally_V1_DeactivatePackageRequest {
+    get {
+      if case .deactivatePackage(let v)? = _storage._command {return v}
+      return Tally_V1_DeactivatePackageRequest()
+    }
+    set {_uniqueStorage()._command = .deactivatePackage(newValue)}
+  }
+
+  public var startPurchase: Tally_V1_StartPurchaseRequest {
+    get {
+      if case .startPurchase(let v)? = _storage._command {return v}
+      return Tally_V1_StartPurchaseRequest()
+    }
+    set {_uniqueStorage()._command = .startPurchase(newValue)}
+  }
+
+  public var completePurchase: Tally_V1_CompletePurchaseRequest {
+    get {
+      if case .completePurchase(let v)? = _storage._command {return v}
+      return Tally_V1_CompletePurchaseRequest()
+    }
+    set {_uniqueStorage()._command = .completePurchase(newValue)}
+  }
+
+  public var failPurchase: Tally_V1_FailPurchaseRequest {
+    get {
+      if case .failPurchase(let v)? = _storage._command {return v}
+      return Tally_V1_FailPurchaseRequest()
+    }
+    set {_uniqueStorage()._command = .failPurchase(newValue)}
+  }
+
+  public var expirePurchases: Tally_Store_V1_ExpirePurchases {
+    get {
+      if case .expirePurchases(let v)? = _storage._command {return v}
+      return Tally_Store_V1_ExpirePurchases()
+    }
+    set {_uniqueStorage()._command = .expirePurchases(newValue)}
   }
 
   /// The day of the usage time zone the Writer stamped (usage commands only), so replay never
   /// depends on the tz database of the machine it runs on.
   public var usageDay: Tally_Store_V1_UsageDay {
-    get {_usageDay ?? Tally_Store_V1_UsageDay()}
-    set {_usageDay = newValue}
+    get {_storage._usageDay ?? Tally_Store_V1_UsageDay()}
+    set {_uniqueStorage()._usageDay = newValue}
   }
   /// Returns true if `usageDay` has been explicitly set.
-  public var hasUsageDay: Bool {self._usageDay != nil}
+  public var hasUsageDay: Bool {_storage._usageDay != nil}
   /// Clears the value of `usageDay`. Subsequent reads from it will return its default value.
-  public mutating func clearUsageDay() {self._usageDay = nil}
+  public mutating func clearUsageDay() {_uniqueStorage()._usageDay = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -119,16 +173,33 @@ public nonisolated struct Tally_Store_V1_StampedCommand: Sendable {
     case release(Tally_V1_ReleaseRequest)
     case changeUsage(Tally_V1_SetLimitsRequest)
     case expireReservations(Tally_Store_V1_ExpireReservations)
+    case savePackage(Tally_V1_SavePackageRequest)
+    case deactivatePackage(Tally_V1_DeactivatePackageRequest)
+    case startPurchase(Tally_V1_StartPurchaseRequest)
+    case completePurchase(Tally_V1_CompletePurchaseRequest)
+    case failPurchase(Tally_V1_FailPurchaseRequest)
+    case expirePurchases(Tally_Store_V1_ExpirePurchases)
 
   }
 
   public init() {}
 
-  fileprivate var _usageDay: Tally_Store_V1_UsageDay? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// The Writer's tick that releases reservations whose time is up.
 public nonisolated struct Tally_Store_V1_ExpireReservations: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The Writer's tick that fails purchases pending past the purchase timeout.
+public nonisolated struct Tally_Store_V1_ExpirePurchases: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -327,45 +398,85 @@ public nonisolated struct Tally_Store_V1_IdempotencyRecord: @unchecked Sendable 
 }
 
 /// The whole Ledger state. Written as the payload of a snapshot file (see TallyStore).
-public nonisolated struct Tally_Store_V1_Snapshot: Sendable {
+public nonisolated struct Tally_Store_V1_Snapshot: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// The Ledger's idea of "now": the timestamp of the last command applied.
-  public var lastTimestampUs: Int64 = 0
+  public var lastTimestampUs: Int64 {
+    get {_storage._lastTimestampUs}
+    set {_uniqueStorage()._lastTimestampUs = newValue}
+  }
 
-  public var nextTransactionID: UInt64 = 0
+  public var nextTransactionID: UInt64 {
+    get {_storage._nextTransactionID}
+    set {_uniqueStorage()._nextTransactionID = newValue}
+  }
 
   /// System accounts of the double entry (signed: mint goes negative as it issues tokens).
-  public var mint: Int64 = 0
+  public var mint: Int64 {
+    get {_storage._mint}
+    set {_uniqueStorage()._mint = newValue}
+  }
 
-  public var burn: Int64 = 0
+  public var burn: Int64 {
+    get {_storage._burn}
+    set {_uniqueStorage()._burn = newValue}
+  }
 
-  public var accounts: [Tally_V1_Balance] = []
+  public var accounts: [Tally_V1_Balance] {
+    get {_storage._accounts}
+    set {_uniqueStorage()._accounts = newValue}
+  }
 
-  public var transactions: [Tally_V1_Transaction] = []
+  public var transactions: [Tally_V1_Transaction] {
+    get {_storage._transactions}
+    set {_uniqueStorage()._transactions = newValue}
+  }
 
-  public var idempotencyRecords: [Tally_Store_V1_IdempotencyRecord] = []
+  public var idempotencyRecords: [Tally_Store_V1_IdempotencyRecord] {
+    get {_storage._idempotencyRecords}
+    set {_uniqueStorage()._idempotencyRecords = newValue}
+  }
 
   /// The sequence number of the last journal record this state includes (0: none). Recovery
   /// replays the journal from the next one.
-  public var journalSequence: UInt64 = 0
+  public var journalSequence: UInt64 {
+    get {_storage._journalSequence}
+    set {_uniqueStorage()._journalSequence = newValue}
+  }
 
   public var usage: Tally_Store_V1_UsageState {
-    get {_usage ?? Tally_Store_V1_UsageState()}
-    set {_usage = newValue}
+    get {_storage._usage ?? Tally_Store_V1_UsageState()}
+    set {_uniqueStorage()._usage = newValue}
   }
   /// Returns true if `usage` has been explicitly set.
-  public var hasUsage: Bool {self._usage != nil}
+  public var hasUsage: Bool {_storage._usage != nil}
   /// Clears the value of `usage`. Subsequent reads from it will return its default value.
-  public mutating func clearUsage() {self._usage = nil}
+  public mutating func clearUsage() {_uniqueStorage()._usage = nil}
+
+  public var packages: [Tally_V1_TokenPackage] {
+    get {_storage._packages}
+    set {_uniqueStorage()._packages = newValue}
+  }
+
+  /// Every purchase; completed ones carry their credit and the balance after it.
+  public var purchases: [Tally_V1_Purchase] {
+    get {_storage._purchases}
+    set {_uniqueStorage()._purchases = newValue}
+  }
+
+  public var nextPurchaseID: UInt64 {
+    get {_storage._nextPurchaseID}
+    set {_uniqueStorage()._nextPurchaseID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _usage: Tally_Store_V1_UsageState? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// The daily-limit state (tally.v1.Usage).
@@ -530,178 +641,323 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0")
+
+  fileprivate class _StorageClass {
+    var _timestampUs: Int64 = 0
+    var _command: Tally_Store_V1_StampedCommand.OneOf_Command?
+    var _usageDay: Tally_Store_V1_UsageDay? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _timestampUs = source._timestampUs
+      _command = source._command
+      _usageDay = source._usageDay
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.timestampUs) }()
-      case 2: try {
-        var v: Tally_V1_CreditRequest?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .credit(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._timestampUs) }()
+        case 2: try {
+          var v: Tally_V1_CreditRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .credit(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .credit(v)
+          }
+        }()
+        case 3: try {
+          var v: Tally_V1_SpendRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .spend(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .spend(v)
+          }
+        }()
+        case 4: try {
+          var v: Tally_V1_ConsumeRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .consume(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .consume(v)
+          }
+        }()
+        case 5: try {
+          var v: Tally_V1_ReserveRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .reserve(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .reserve(v)
+          }
+        }()
+        case 6: try {
+          var v: Tally_V1_SettleRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .settle(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .settle(v)
+          }
+        }()
+        case 7: try {
+          var v: Tally_V1_ReleaseRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .release(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .release(v)
+          }
+        }()
+        case 8: try {
+          var v: Tally_V1_SetLimitsRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .changeUsage(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .changeUsage(v)
+          }
+        }()
+        case 9: try {
+          var v: Tally_Store_V1_ExpireReservations?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .expireReservations(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .expireReservations(v)
+          }
+        }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._usageDay) }()
+        case 11: try {
+          var v: Tally_V1_SavePackageRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .savePackage(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .savePackage(v)
+          }
+        }()
+        case 12: try {
+          var v: Tally_V1_DeactivatePackageRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .deactivatePackage(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .deactivatePackage(v)
+          }
+        }()
+        case 13: try {
+          var v: Tally_V1_StartPurchaseRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .startPurchase(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .startPurchase(v)
+          }
+        }()
+        case 14: try {
+          var v: Tally_V1_CompletePurchaseRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .completePurchase(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .completePurchase(v)
+          }
+        }()
+        case 15: try {
+          var v: Tally_V1_FailPurchaseRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .failPurchase(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .failPurchase(v)
+          }
+        }()
+        case 16: try {
+          var v: Tally_Store_V1_ExpirePurchases?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .expirePurchases(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .expirePurchases(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .credit(v)
-        }
-      }()
-      case 3: try {
-        var v: Tally_V1_SpendRequest?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .spend(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .spend(v)
-        }
-      }()
-      case 4: try {
-        var v: Tally_V1_ConsumeRequest?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .consume(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .consume(v)
-        }
-      }()
-      case 5: try {
-        var v: Tally_V1_ReserveRequest?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .reserve(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .reserve(v)
-        }
-      }()
-      case 6: try {
-        var v: Tally_V1_SettleRequest?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .settle(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .settle(v)
-        }
-      }()
-      case 7: try {
-        var v: Tally_V1_ReleaseRequest?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .release(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .release(v)
-        }
-      }()
-      case 8: try {
-        var v: Tally_V1_SetLimitsRequest?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .changeUsage(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .changeUsage(v)
-        }
-      }()
-      case 9: try {
-        var v: Tally_Store_V1_ExpireReservations?
-        var hadOneofValue = false
-        if let current = self.command {
-          hadOneofValue = true
-          if case .expireReservations(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.command = .expireReservations(v)
-        }
-      }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._usageDay) }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.timestampUs != 0 {
-      try visitor.visitSingularInt64Field(value: self.timestampUs, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._timestampUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._timestampUs, fieldNumber: 1)
+      }
+      switch _storage._command {
+      case .credit?: try {
+        guard case .credit(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      }()
+      case .spend?: try {
+        guard case .spend(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      }()
+      case .consume?: try {
+        guard case .consume(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      }()
+      case .reserve?: try {
+        guard case .reserve(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      }()
+      case .settle?: try {
+        guard case .settle(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      }()
+      case .release?: try {
+        guard case .release(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      }()
+      case .changeUsage?: try {
+        guard case .changeUsage(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      }()
+      case .expireReservations?: try {
+        guard case .expireReservations(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      }()
+      default: break
+      }
+      try { if let v = _storage._usageDay {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      switch _storage._command {
+      case .savePackage?: try {
+        guard case .savePackage(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .deactivatePackage?: try {
+        guard case .deactivatePackage(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .startPurchase?: try {
+        guard case .startPurchase(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
+      case .completePurchase?: try {
+        guard case .completePurchase(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      }()
+      case .failPurchase?: try {
+        guard case .failPurchase(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      }()
+      case .expirePurchases?: try {
+        guard case .expirePurchases(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      }()
+      default: break
+      }
     }
-    switch self.command {
-    case .credit?: try {
-      guard case .credit(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    }()
-    case .spend?: try {
-      guard case .spend(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    }()
-    case .consume?: try {
-      guard case .consume(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    }()
-    case .reserve?: try {
-      guard case .reserve(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    }()
-    case .settle?: try {
-      guard case .settle(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    }()
-    case .release?: try {
-      guard case .release(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    }()
-    case .changeUsage?: try {
-      guard case .changeUsage(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    }()
-    case .expireReservations?: try {
-      guard case .expireReservations(let v)? = self.command else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    }()
-    case nil: break
-    }
-    try { if let v = self._usageDay {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tally_Store_V1_StampedCommand, rhs: Tally_Store_V1_StampedCommand) -> Bool {
-    if lhs.timestampUs != rhs.timestampUs {return false}
-    if lhs.command != rhs.command {return false}
-    if lhs._usageDay != rhs._usageDay {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._timestampUs != rhs_storage._timestampUs {return false}
+        if _storage._command != rhs_storage._command {return false}
+        if _storage._usageDay != rhs_storage._usageDay {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -721,6 +977,25 @@ nonisolated extension Tally_Store_V1_ExpireReservations: SwiftProtobuf.Message, 
   }
 
   public static func ==(lhs: Tally_Store_V1_ExpireReservations, rhs: Tally_Store_V1_ExpireReservations) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_ExpirePurchases: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExpirePurchases"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_ExpirePurchases, rhs: Tally_Store_V1_ExpirePurchases) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1114,73 +1389,146 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0")
+
+  fileprivate class _StorageClass {
+    var _lastTimestampUs: Int64 = 0
+    var _nextTransactionID: UInt64 = 0
+    var _mint: Int64 = 0
+    var _burn: Int64 = 0
+    var _accounts: [Tally_V1_Balance] = []
+    var _transactions: [Tally_V1_Transaction] = []
+    var _idempotencyRecords: [Tally_Store_V1_IdempotencyRecord] = []
+    var _journalSequence: UInt64 = 0
+    var _usage: Tally_Store_V1_UsageState? = nil
+    var _packages: [Tally_V1_TokenPackage] = []
+    var _purchases: [Tally_V1_Purchase] = []
+    var _nextPurchaseID: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _lastTimestampUs = source._lastTimestampUs
+      _nextTransactionID = source._nextTransactionID
+      _mint = source._mint
+      _burn = source._burn
+      _accounts = source._accounts
+      _transactions = source._transactions
+      _idempotencyRecords = source._idempotencyRecords
+      _journalSequence = source._journalSequence
+      _usage = source._usage
+      _packages = source._packages
+      _purchases = source._purchases
+      _nextPurchaseID = source._nextPurchaseID
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.lastTimestampUs) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.nextTransactionID) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.mint) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.burn) }()
-      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.accounts) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.transactions) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.idempotencyRecords) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.journalSequence) }()
-      case 9: try { try decoder.decodeSingularMessageField(value: &self._usage) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._lastTimestampUs) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextTransactionID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._mint) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._burn) }()
+        case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._accounts) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._transactions) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._idempotencyRecords) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._journalSequence) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._usage) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._packages) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._purchases) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextPurchaseID) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.lastTimestampUs != 0 {
-      try visitor.visitSingularInt64Field(value: self.lastTimestampUs, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._lastTimestampUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._lastTimestampUs, fieldNumber: 1)
+      }
+      if _storage._nextTransactionID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._nextTransactionID, fieldNumber: 2)
+      }
+      if _storage._mint != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._mint, fieldNumber: 3)
+      }
+      if _storage._burn != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._burn, fieldNumber: 4)
+      }
+      if !_storage._accounts.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._accounts, fieldNumber: 5)
+      }
+      if !_storage._transactions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._transactions, fieldNumber: 6)
+      }
+      if !_storage._idempotencyRecords.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._idempotencyRecords, fieldNumber: 7)
+      }
+      if _storage._journalSequence != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._journalSequence, fieldNumber: 8)
+      }
+      try { if let v = _storage._usage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if !_storage._packages.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._packages, fieldNumber: 10)
+      }
+      if !_storage._purchases.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._purchases, fieldNumber: 11)
+      }
+      if _storage._nextPurchaseID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._nextPurchaseID, fieldNumber: 12)
+      }
     }
-    if self.nextTransactionID != 0 {
-      try visitor.visitSingularUInt64Field(value: self.nextTransactionID, fieldNumber: 2)
-    }
-    if self.mint != 0 {
-      try visitor.visitSingularInt64Field(value: self.mint, fieldNumber: 3)
-    }
-    if self.burn != 0 {
-      try visitor.visitSingularInt64Field(value: self.burn, fieldNumber: 4)
-    }
-    if !self.accounts.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.accounts, fieldNumber: 5)
-    }
-    if !self.transactions.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.transactions, fieldNumber: 6)
-    }
-    if !self.idempotencyRecords.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.idempotencyRecords, fieldNumber: 7)
-    }
-    if self.journalSequence != 0 {
-      try visitor.visitSingularUInt64Field(value: self.journalSequence, fieldNumber: 8)
-    }
-    try { if let v = self._usage {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tally_Store_V1_Snapshot, rhs: Tally_Store_V1_Snapshot) -> Bool {
-    if lhs.lastTimestampUs != rhs.lastTimestampUs {return false}
-    if lhs.nextTransactionID != rhs.nextTransactionID {return false}
-    if lhs.mint != rhs.mint {return false}
-    if lhs.burn != rhs.burn {return false}
-    if lhs.accounts != rhs.accounts {return false}
-    if lhs.transactions != rhs.transactions {return false}
-    if lhs.idempotencyRecords != rhs.idempotencyRecords {return false}
-    if lhs.journalSequence != rhs.journalSequence {return false}
-    if lhs._usage != rhs._usage {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._lastTimestampUs != rhs_storage._lastTimestampUs {return false}
+        if _storage._nextTransactionID != rhs_storage._nextTransactionID {return false}
+        if _storage._mint != rhs_storage._mint {return false}
+        if _storage._burn != rhs_storage._burn {return false}
+        if _storage._accounts != rhs_storage._accounts {return false}
+        if _storage._transactions != rhs_storage._transactions {return false}
+        if _storage._idempotencyRecords != rhs_storage._idempotencyRecords {return false}
+        if _storage._journalSequence != rhs_storage._journalSequence {return false}
+        if _storage._usage != rhs_storage._usage {return false}
+        if _storage._packages != rhs_storage._packages {return false}
+        if _storage._purchases != rhs_storage._purchases {return false}
+        if _storage._nextPurchaseID != rhs_storage._nextPurchaseID {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,136 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+CREDIT_KIND_ADJUSTMENT: CreditKind
+CREDIT_KIND_GRANT: CreditKind
+CREDIT_KIND_PURCHASE: CreditKind
+CREDIT_KIND_REFUND: CreditKind
+CREDIT_KIND_UNSPECIFIED: CreditKind
+DESCRIPTOR: _descriptor.FileDescriptor
+TRANSACTION_STATUS_COMPLETED: TransactionStatus
+TRANSACTION_STATUS_UNSPECIFIED: TransactionStatus
+TRANSACTION_TYPE_ADJUSTMENT: TransactionType
+TRANSACTION_TYPE_GRANT: TransactionType
+TRANSACTION_TYPE_PURCHASE: TransactionType
+TRANSACTION_TYPE_REFUND: TransactionType
+TRANSACTION_TYPE_SPEND: TransactionType
+TRANSACTION_TYPE_UNSPECIFIED: TransactionType
+
+class Balance(_message.Message):
+    __slots__ = ["available", "committed", "created_at_us", "total_earned", "total_spent", "updated_at_us", "user_id", "version"]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_US_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EARNED_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SPENT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_US_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    available: int
+    committed: int
+    created_at_us: int
+    total_earned: int
+    total_spent: int
+    updated_at_us: int
+    user_id: str
+    version: int
+    def __init__(self, user_id: _Optional[str] = ..., available: _Optional[int] = ..., committed: _Optional[int] = ..., total_earned: _Optional[int] = ..., total_spent: _Optional[int] = ..., version: _Optional[int] = ..., created_at_us: _Optional[int] = ..., updated_at_us: _Optional[int] = ...) -> None: ...
+
+class CreditRequest(_message.Message):
+    __slots__ = ["amount", "idempotency_key", "kind", "memo", "reference", "user_id"]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MEMO_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    amount: int
+    idempotency_key: str
+    kind: CreditKind
+    memo: str
+    reference: str
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., amount: _Optional[int] = ..., kind: _Optional[_Union[CreditKind, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CreditResponse(_message.Message):
+    __slots__ = ["balance", "replayed", "transaction"]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    balance: Balance
+    replayed: bool
+    transaction: Transaction
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ..., replayed: bool = ...) -> None: ...
+
+class GetBalanceRequest(_message.Message):
+    __slots__ = ["user_id"]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetBalanceResponse(_message.Message):
+    __slots__ = ["balance"]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    balance: Balance
+    def __init__(self, balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...
+
+class SpendRequest(_message.Message):
+    __slots__ = ["amount", "idempotency_key", "memo", "reference", "user_id"]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    MEMO_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    amount: int
+    idempotency_key: str
+    memo: str
+    reference: str
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., amount: _Optional[int] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class SpendResponse(_message.Message):
+    __slots__ = ["balance", "replayed", "transaction"]
+    BALANCE_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    balance: Balance
+    replayed: bool
+    transaction: Transaction
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ..., replayed: bool = ...) -> None: ...
+
+class Transaction(_message.Message):
+    __slots__ = ["amount", "balance_after", "balance_before", "created_at_us", "id", "idempotency_key", "memo", "reference", "status", "type", "user_id"]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_US_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MEMO_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    amount: int
+    balance_after: int
+    balance_before: int
+    created_at_us: int
+    id: int
+    idempotency_key: str
+    memo: str
+    reference: str
+    status: TransactionStatus
+    type: TransactionType
+    user_id: str
+    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ...) -> None: ...
+
+class CreditKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class TransactionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
