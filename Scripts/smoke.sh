@@ -38,6 +38,12 @@ check "refusal" "430 missing" "$bin/tally" spend alice 500
 if "$bin/tally" spend alice 500 >/dev/null 2>&1; then failed=$((failed + 1)); echo "FAIL refusal exited 0"; else passed=$((passed + 1)); fi
 check "json" '"available":"70"' "$bin/tally" balance alice --json
 check "health" "invariants: all hold" "$bin/tally" health --check-invariants
+# The README's purchase: a package, a purchase completed twice, credited once.
+check "package" "saved starter: Starter, 1000 tokens + 100 bonus for 9.99 USD" "$bin/tally" package save starter --name Starter --tokens 1000 --bonus 100 --price-cents 999
+check "purchase start" "pending" "$bin/tally" purchase start carol starter pi_123
+check "purchase complete" "1100 available" "$bin/tally" purchase complete pi_123
+check "purchase again" "already done" "$bin/tally" purchase complete pi_123
+check "purchased balance" "carol: 1100 available" "$bin/tally" balance carol
 # The README's chat-gateway day.
 check "usage check" "used 0, reserved 0 of 10000 (trial), 10000 remaining" "$bin/tally" usage check bob
 check "usage reserve" "reservation 1: 3000 tokens for bob" "$bin/tally" usage reserve bob 3000
@@ -53,18 +59,18 @@ start
 check "after restart" "alice: 70 available" "$bin/tally" balance alice
 check "usage after restart" "used 10000" "$bin/tally" usage check bob
 check "zone after restart" "Etc/UTC" "$bin/tally" limits
-check "recovered" "recovered 1 accounts, 2 transactions" cat "$work/tallyd.log"
+check "recovered" "recovered 2 accounts, 3 transactions" cat "$work/tallyd.log"
 # A kill -9 right after an acknowledged credit: the journal has it.
 check "credit before crash" "75 available" "$bin/tally" credit alice 5
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 start
 check "after kill -9" "alice: 75 available" "$bin/tally" balance alice
 check "replayed" "1 record(s) replayed" cat "$work/tallyd.log"
-check "backup" "backup $work/backup.tally: 1 accounts" "$bin/tally" backup "$work/backup.tally"
+check "backup" "backup $work/backup.tally: 2 accounts" "$bin/tally" backup "$work/backup.tally"
 stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
-check "restore" "restored 1 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
-check "verify backup" "through journal record 7" "$bin/tallyd" verify "$work/backup.tally"
+check "restore" "restored 2 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
+check "verify backup" "through journal record 10" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &
