@@ -52,8 +52,15 @@ corpus = {
         "m4-backup": b"\x01\x04" + field(1, "relative/path"),
         "m5-health": b"\x01\x05" + field(1, 1),
     },
-    # FuzzLedger: TTL index, start-time index, then per command: op, user, amount, reference,
-    # memo, [key if op&4], [kind if credit], time step (see FuzzInput in FuzzLedger.swift).
+    # FuzzLedger: TTL index (| retention index << 2), start-time index (| (zone index + 32) << 2;
+    # UTC below 128), then per command: op, its fields, time step (see FuzzInput in
+    # FuzzLedger.swift). op >> 3 picks the command: 0-4 credit/spend (user, amount, reference,
+    # memo, [key if op&4], [kind if credit]); 5-10 consume (user, tokens, [key]); 11-16 reserve
+    # (user, tokens, ttl, [key]); 17-20 settle (reservation, tokens, [key]); 21-23 release
+    # (reservation, [key]); 24-29 a limit change (op&1: as a SetLimits request); 30-31 the
+    # expiry tick. Usage users: 0 alice, 1 bob; tokens: 0 = 1, 1 = 10, 2 = 100, 4 = 5000,
+    # 5 = 9999, 7 = 10001; steps: 3 = 1 s, 8 = 60 s, 9 = 1 h, 11 = 1 day, 13 = 23 h, 14 = 40 days,
+    # 15 = 400 days.
     "ledger": {
         "credit-spend-replay-conflict": bytes([3, 1,
             2, 0x02, 100, 0, 0, 2, 0,             # credit alice 100 (grant)
@@ -70,6 +77,51 @@ corpus = {
             6, 0x04, 5, 0x06, 0x26, 0x36, 1,      # control char user, limit+1 reference, etc.
             6, 0x07, 5, 0x17, 0x09, 0x13, 1,      # 130-byte é user, 16 KiB memo
             2, 0x03, 1, 0x0a, 8, 0xff, 0x80, 0xc3, 0x28, 0xf0, 0x9f, 0x98, 0, 3, 4]),  # raw bytes
+        "usage-consume-limit-days": bytes([3, 1,
+            40, 0, 4, 3,                          # consume alice 5000
+            40, 0, 4, 3,                          # and 5000 more: at the trial limit of 10000
+            40, 0, 0, 3,                          # one more: DAILY_LIMIT_EXCEEDED
+            45, 1, 7, 0x22, 3,                    # wire consume bob 10001, key k1: refused, remembered
+            45, 1, 7, 0x22, 3,                    # the same again: replayed
+            44, 1, 0, 0x22, 3,                    # another count under k1: conflict
+            40, 0, 0, 11,                         # a day later: alice counts again
+            42, 0, 1, 14,                         # 40 days later (UTC day as nil): records dropped
+            40, 1, 2, 15]),                       # 400 days later: months dropped too
+        "usage-reserve-settle-expire": bytes([3, 3,  # a second before midnight UTC
+            88, 0, 4, 0, 0,                       # reserve alice 5000 (default TTL): reservation 1
+            89, 0, 4, 7, 0,                       # wire reserve alice 5000, TTL 3 600 000 ms: 2
+            88, 0, 0, 8, 0,                       # TTL 3 600 001 ms: TTL_OUT_OF_RANGE
+            88, 0, 0, 1, 0,                       # 1 more for 1 ms: DAILY_LIMIT_EXCEEDED
+            136, 0, 5, 3,                         # settle reservation 1 with 9999, after midnight
+            169, 0, 3,                            # wire release reservation 2
+            168, 180, 3,                          # release reservation 0: RESERVATION_NOT_FOUND
+            88, 1, 2, 1, 3,                       # reserve bob 100 for 1 ms
+            240, 8,                               # the tick a minute later: expires it
+            140, 181, 0, 0x32, 3,                 # settle the next (unmade) id with 0, key k2
+            137, 0, 13, 3,                        # wire settle with -1 tokens: AMOUNT_NEGATIVE
+            91, 1, 1, 5, 9]),                     # reserve bob 10 for 60 s, an hour later
+        "usage-limits-zones": bytes([7, 133,      # retention 1 day / 1 month; Europe/Berlin-like zone
+            192, 0, 0x20, 5, 3,                   # tier pro: limit 100
+            192, 2, 0, 0x20, 3,                   # alice's tier: pro
+            40, 0, 2, 3,                          # consume alice 100: at the limit
+            40, 0, 0, 3,                          # one more: refused
+            192, 3, 0x20, 3,                      # tier pro in shadow mode
+            40, 0, 1, 3,                          # consume alice 10: counted as a would-be refusal
+            192, 7, 3,                            # remove the default tier's limit: refused
+            192, 5, 0x30, 3,                      # default tier free: TIER_NOT_FOUND
+            192, 0, 0x00, 9, 3,                   # tier trial: -1: LIMIT_NEGATIVE
+            192, 0, 0x17, 7, 3,                   # a 65-byte tier name: FIELD_TOO_LONG
+            192, 0, 0x06, 7, 3,                   # a tier name with NUL: TIER_INVALID
+            192, 1, 1, 0, 3,                      # clear bob's own limit
+            192, 6, 3, 3,                         # zone Pacific/Kiritimati (UTC+14)
+            40, 0, 1, 13,                         # consume alice 10, 23 h later
+            192, 6, 4, 3,                         # zone Pacific/Pago_Pago (UTC-11): the date goes back
+            40, 0, 1, 3,                          # consume alice 10
+            193, 0x63, 3,                         # SetLimits shadow naming nobody: SHADOW_TARGET_INVALID
+            193, 7, 3,                            # SetLimits without a change: CHANGE_MISSING
+            193, 6, 131, 3,                       # SetLimits zone "Europe Berlin": TIME_ZONE_INVALID
+            193, 0x82, 0, 3,                      # SetLimits alice's tier "": back to the default
+            40, 0, 1, 11, 40, 0, 1, 11, 40, 0, 1, 14]),  # consume alice 10 on later days
     },
 }
 

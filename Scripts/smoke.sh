@@ -44,6 +44,14 @@ check "purchase start" "pending" "$bin/tally" purchase start carol starter pi_12
 check "purchase complete" "1100 available" "$bin/tally" purchase complete pi_123
 check "purchase again" "already done" "$bin/tally" purchase complete pi_123
 check "purchased balance" "carol: 1100 available" "$bin/tally" balance carol
+# A prediction: two commitments, resolved once (asking again answers the same summary).
+check "commit yes" "pays 750, active" "$bin/tally" commit carol rain yes 300 --odds 2.5
+check "committed" "carol: 800 available, 300 committed" "$bin/tally" balance carol
+check "commit no" "staked 100 on no of rain" "$bin/tally" commit carol rain no 100 --odds 1.5
+check "resolve" "rain resolved yes: 1 winners paid 750, 1 losers' 100 collected" "$bin/tally" resolve rain yes
+check "resolve again" "(already: the same summary)" "$bin/tally" resolve rain yes
+check "after resolve" "carol: 1450 available, 0 committed" "$bin/tally" balance carol
+check "commitments" "commitment 2: carol staked 100 on no of rain" "$bin/tally" commitments --prediction rain
 # The README's chat-gateway day.
 check "usage check" "used 0, reserved 0 of 10000 (trial), 10000 remaining" "$bin/tally" usage check bob
 check "usage reserve" "reservation 1: 3000 tokens for bob" "$bin/tally" usage reserve bob 3000
@@ -59,7 +67,7 @@ start
 check "after restart" "alice: 70 available" "$bin/tally" balance alice
 check "usage after restart" "used 10000" "$bin/tally" usage check bob
 check "zone after restart" "Etc/UTC" "$bin/tally" limits
-check "recovered" "recovered 2 accounts, 3 transactions" cat "$work/tallyd.log"
+check "recovered" "recovered 2 accounts, 7 transactions" cat "$work/tallyd.log"
 # A kill -9 right after an acknowledged credit: the journal has it.
 check "credit before crash" "75 available" "$bin/tally" credit alice 5
 kill -9 "$pid"; wait "$pid" 2>/dev/null
@@ -70,7 +78,7 @@ check "backup" "backup $work/backup.tally: 2 accounts" "$bin/tally" backup "$wor
 stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 2 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
-check "verify backup" "through journal record 10" "$bin/tallyd" verify "$work/backup.tally"
+check "verify backup" "through journal record 13" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &

@@ -71,6 +71,11 @@ public enum Command: Equatable, Sendable {
     case settlePurchase(SettlePurchase)
     /// The Writer's tick: fails every purchase pending longer than the purchase timeout.
     case expirePurchases
+    case commit(Commit)
+    case cancelCommitment(id: UInt64)
+    case settlePrediction(SettlePrediction)
+    /// Sets (or, with nil, clears) the moment after which commitments to a prediction are refused.
+    case closePrediction(id: String, at: Timestamp?)
 
     public var idempotencyKey: String {
         switch self {
@@ -80,6 +85,8 @@ public enum Command: Equatable, Sendable {
         case .reserve(let r): r.idempotencyKey
         case .settle(let s): s.idempotencyKey
         case .release(let r): r.idempotencyKey
+        case .commit(let c): c.idempotencyKey
+        case .cancelCommitment, .settlePrediction, .closePrediction: ""  // once by nature: a second call is answered or refused
         case .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase,
             .expirePurchases:
             ""  // purchases are idempotent by their payment id
@@ -89,7 +96,9 @@ public enum Command: Equatable, Sendable {
     /// Whether it counts on a day of the usage time zone (the Writer stamps one).
     public var needsUsageDay: Bool {
         switch self {
-        case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases: false
+        case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases,
+            .commit, .cancelCommitment, .settlePrediction, .closePrediction:
+            false
         case .consume, .reserve, .settle, .release, .expireReservations: true
         }
     }

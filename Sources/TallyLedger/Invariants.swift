@@ -5,7 +5,7 @@ extension Ledger {
         var violations: [String] = []
         // Int128 so that the checks themselves cannot overflow.
         var userSum: Int128 = 0
-        struct FromHistory { var earned: Int128 = 0, spent: Int128 = 0, changes: UInt64 = 0 }
+        struct FromHistory { var earned: Int128 = 0, spent: Int128 = 0, committed: Int128 = 0, changes: UInt64 = 0 }
         var history: [ExactString: FromHistory] = [:]
         history.reserveCapacity(accounts.count)
 
@@ -15,13 +15,27 @@ extension Ledger {
                 violations.append("transaction \(tx.id) is not below next id \(nextTransactionID)")
             }
             if tx.amount <= 0 { violations.append("transaction \(tx.id) has amount \(tx.amount)") }
-            let delta = Int128(tx.balanceAfter) - Int128(tx.balanceBefore)
-            let expected = tx.type.isCredit ? Int128(tx.amount) : -Int128(tx.amount)
-            if delta != expected {
-                violations.append("transaction \(tx.id): before \(tx.balanceBefore), after \(tx.balanceAfter), amount \(tx.amount)")
+            let available = Int128(tx.balanceAfter) - Int128(tx.balanceBefore)
+            let committed = Int128(tx.committedAfter) - Int128(tx.committedBefore)
+            let amount = Int128(tx.amount)
+            // What each type moves: (available, committed), and what it adds to earned and spent.
+            let expected: (available: Int128, committed: Int128, earned: Int128, spent: Int128)
+            switch tx.type {
+            case .purchase, .grant, .refund, .adjustment: expected = (amount, 0, amount, 0)
+            case .spend: expected = (-amount, 0, 0, amount)
+            case .commit: expected = (-amount, amount, 0, 0)
+            case .commitmentRefund: expected = (amount, -amount, 0, 0)
+            case .loss: expected = (0, -amount, 0, amount)
+            case .win: expected = (amount, committed, amount + committed, 0)  // the stake leaves committed
+            }
+            if available != expected.available || committed != expected.committed || (tx.type == .win && (committed >= 0 || -committed > amount)) {
+                violations.append(
+                    "transaction \(tx.id) (\(tx.type)): available \(tx.balanceBefore) -> \(tx.balanceAfter), committed \(tx.committedBefore) -> \(tx.committedAfter), amount \(tx.amount)")
             }
             func record(_ entry: inout FromHistory) {
-                if tx.type.isCredit { entry.earned += Int128(tx.amount) } else { entry.spent += Int128(tx.amount) }
+                entry.earned += expected.earned
+                entry.spent += expected.spent
+                entry.committed += committed
                 entry.changes += 1
             }
             record(&history[ExactString(tx.userID), default: FromHistory()])  // one lookup
@@ -42,6 +56,9 @@ extension Ledger {
             if Int128(a.totalSpent) != fromHistory.spent {
                 violations.append("\(user): total spent \(a.totalSpent) != spends in history \(fromHistory.spent)")
             }
+            if Int128(a.committed) != fromHistory.committed {
+                violations.append("\(user): committed \(a.committed) != commitments in history \(fromHistory.committed)")
+            }
             if a.version != fromHistory.changes {
                 violations.append("\(user): version \(a.version) != transactions in history \(fromHistory.changes)")
             }
@@ -52,8 +69,8 @@ extension Ledger {
             violations.append("history has transactions of \(user), who has no account")
         }
 
-        if userSum + Int128(mint) + Int128(burn) != 0 {
-            violations.append("double entry: users \(userSum) + mint \(mint) + burn \(burn) != 0")
+        if userSum + Int128(mint) + Int128(burn) + Int128(house) != 0 {
+            violations.append("double entry: users \(userSum) + mint \(mint) + burn \(burn) + house \(house) != 0")
         }
         if mint > 0 || mint == Int64.min { violations.append("mint is out of range: \(mint)") }
         if burn < 0 { violations.append("burn is negative: \(burn)") }
@@ -73,6 +90,7 @@ extension Ledger {
         }
         violations += usage.invariantViolations()
         violations += purchaseViolations()
+        violations += predictionViolations()
         return violations
     }
 }

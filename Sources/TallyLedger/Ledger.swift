@@ -28,6 +28,13 @@ public struct Ledger: Equatable, Sendable {
     /// Purchases still pending, by id: what the purchase tick looks at. Derived from `purchases`.
     public internal(set) var pendingPurchases: TreeDictionary<UInt64, Timestamp> = [:]
     public internal(set) var nextPurchaseID: UInt64 = 1
+    /// Commitments to predictions, by id, and the predictions they were made on.
+    public internal(set) var commitments: TreeDictionary<UInt64, Commitment> = [:]
+    public internal(set) var predictions: TreeDictionary<ExactString, Prediction> = [:]
+    public internal(set) var nextCommitmentID: UInt64 = 1
+    /// The house's system account: losers' stakes come in, winners' profits go out (it may be
+    /// negative). Users + mint + burn + house = 0.
+    public internal(set) var house: Int64 = 0
 
     public init(config: LedgerConfig = LedgerConfig()) {
         self.config = config
@@ -40,8 +47,13 @@ public struct Ledger: Equatable, Sendable {
         transactions: TreeDictionary<UInt64, Transaction>, idempotency: IdempotencyTable,
         mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp, usage: UsageBook? = nil,
         packages: TreeDictionary<ExactString, TokenPackage> = [:], purchases: TreeDictionary<UInt64, Purchase> = [:],
-        nextPurchaseID: UInt64 = 1
+        nextPurchaseID: UInt64 = 1, commitments: TreeDictionary<UInt64, Commitment> = [:],
+        predictions: TreeDictionary<ExactString, Prediction> = [:], nextCommitmentID: UInt64 = 1, house: Int64 = 0
     ) {
+        self.commitments = commitments
+        self.predictions = predictions
+        self.nextCommitmentID = nextCommitmentID
+        self.house = house
         self.config = config
         self.accounts = accounts
         self.transactions = transactions
@@ -101,6 +113,8 @@ public struct Ledger: Equatable, Sendable {
             outcome = applyUsage(command, at: now, on: day ?? UsageDay.utc(containing: now))
         case .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases:
             outcome = applyPurchase(command, at: now)
+        case .commit, .cancelCommitment, .settlePrediction, .closePrediction:
+            outcome = applyPrediction(command, at: now)
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {
@@ -116,6 +130,7 @@ public struct Ledger: Equatable, Sendable {
         // A retried purchase start or completion answers what the first one did, like a key.
         var alreadyDone = false
         if case .purchase(let receipt) = outcome { alreadyDone = receipt.alreadyDone }
+        if case .predictionSettled(_, let settledBefore) = outcome { alreadyDone = settledBefore }
         return Applied(outcome: outcome, replayed: alreadyDone, changedState: changed)
     }
 
@@ -195,9 +210,10 @@ public struct Ledger: Equatable, Sendable {
         }
     }
 
-    /// Stores the changed account and its transaction record together.
-    private mutating func record(
-        _ account: Account, userID: String, type: TransactionType, amount: Int64, before: Int64,
+    /// Stores the changed account and its transaction record together. `committedBefore` is
+    /// the account's committed tokens before the change (nil: unchanged).
+    mutating func record(
+        _ account: Account, userID: String, type: TransactionType, amount: Int64, before: Int64, committedBefore: Int64? = nil,
         reference: String, memo: String, key: String, at now: Timestamp
     ) -> Outcome {
         var account = account
@@ -205,7 +221,8 @@ public struct Ledger: Equatable, Sendable {
         account.updatedAt = now
         let transaction = Transaction(
             id: nextTransactionID, userID: userID, type: type, amount: amount, balanceBefore: before,
-            balanceAfter: account.available, reference: reference, memo: memo, idempotencyKey: key,
+            balanceAfter: account.available, committedBefore: committedBefore ?? account.committed,
+            committedAfter: account.committed, reference: reference, memo: memo, idempotencyKey: key,
             createdAt: now)
         nextTransactionID += 1
         accounts[ExactString(userID)] = account

@@ -36,12 +36,19 @@ public enum Outcome: Equatable, Sendable {
     case purchase(PurchaseReceipt)
     /// The Writer's purchase tick: the purchases it failed.
     case expiredPurchases([Purchase])
+    /// A commitment made or cancelled.
+    case commitment(CommitmentReceipt)
+    /// A prediction settled; `alreadyDone` when it was settled before (the same summary again).
+    case predictionSettled(PredictionSummary, alreadyDone: Bool)
+    /// A prediction's close time set.
+    case prediction(Prediction)
     case refused(Refusal)
 
     /// Whether the state changed (a refusal, or a tick that found nothing, leaves it alone).
     var changesState: Bool {
         switch self {
-        case .accepted, .usage, .usageLimits, .package: true
+        case .accepted, .usage, .usageLimits, .package, .commitment, .prediction: true
+        case .predictionSettled(_, let alreadyDone): !alreadyDone
         case .expired(let released): !released.isEmpty
         case .purchase(let receipt): !receipt.alreadyDone
         case .expiredPurchases(let failed): !failed.isEmpty

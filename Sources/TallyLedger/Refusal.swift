@@ -41,7 +41,7 @@ extension Refusal {
 
     /// Which total would pass Int64.max: a user's balance or totals, or a system account.
     enum OverflowingAccount: String {
-        case user, mint, burn
+        case user, mint, burn, house
     }
 
     static func overflow(_ account: OverflowingAccount, userID: String, amount: Int64) -> Refusal {
@@ -49,6 +49,7 @@ extension Refusal {
         case .user: "\(userID)'s balance or lifetime totals"
         case .mint: "the tokens issued in total"
         case .burn: "the tokens spent in total"
+        case .house: "the house's account"
         }
         return Refusal(
             code: .outOfRange, reason: "AMOUNT_OVERFLOW",

@@ -4,6 +4,14 @@ public enum TransactionType: Int, Sendable, CaseIterable {
     case refund = 3
     case adjustment = 4
     case spend = 5
+    /// Tokens moved from available to committed, staked on a prediction.
+    case commit = 6
+    /// A winning commitment paid: its stake leaves committed, its potential winning arrives in available.
+    case win = 7
+    /// A losing commitment: its stake leaves committed for the house.
+    case loss = 8
+    /// A commitment cancelled or its prediction voided: the stake goes back to available.
+    case commitmentRefund = 9
 
     init(_ kind: CreditKind) {
         switch kind {
@@ -14,8 +22,13 @@ public enum TransactionType: Int, Sendable, CaseIterable {
         }
     }
 
-    /// Whether tokens flow into the user's account (from the mint) or out (to burn).
-    public var isCredit: Bool { self != .spend }
+    /// Whether tokens flow into the user's account from the mint (a credit).
+    public var isCredit: Bool {
+        switch self {
+        case .purchase, .grant, .refund, .adjustment: true
+        case .spend, .commit, .win, .loss, .commitmentRefund: false
+        }
+    }
 }
 
 /// One movement of tokens between a user and a system account, as recorded in history.
@@ -28,6 +41,9 @@ public struct Transaction: Equatable, Sendable {
     /// The user's available balance just before and just after.
     public var balanceBefore: Int64
     public var balanceAfter: Int64
+    /// The user's committed tokens just before and just after (they change with predictions only).
+    public var committedBefore: Int64
+    public var committedAfter: Int64
     public var reference: String
     public var memo: String
     public var idempotencyKey: String
@@ -35,8 +51,11 @@ public struct Transaction: Equatable, Sendable {
 
     public init(
         id: UInt64, userID: String, type: TransactionType, amount: Int64, balanceBefore: Int64,
-        balanceAfter: Int64, reference: String, memo: String, idempotencyKey: String, createdAt: Timestamp
+        balanceAfter: Int64, committedBefore: Int64 = 0, committedAfter: Int64 = 0, reference: String, memo: String,
+        idempotencyKey: String, createdAt: Timestamp
     ) {
+        self.committedBefore = committedBefore
+        self.committedAfter = committedAfter
         self.id = id
         self.userID = userID
         self.type = type

@@ -41,6 +41,16 @@ public enum Validation {
             return nil
         case .savePackage(let save):
             return package(save)
+        case .commit(let commit):
+            return commitment(commit)
+        case .cancelCommitment:
+            return nil
+        case .settlePrediction(let settle):
+            if let invalid = name(settle.predictionID, field: "prediction_id") { return invalid }
+            if case .resolve(nil) = settle.result { return positionMissing }
+            return nil
+        case .closePrediction(let id, _):
+            return name(id, field: "prediction_id")
         case .deactivatePackage(let id):
             return name(id, field: "package_id")
         case .startPurchase(let start):
@@ -54,6 +64,25 @@ public enum Validation {
                     : nil)
                 ?? text(reason, field: "reason", limit: Limits.maxReferenceBytes)
         }
+    }
+
+    static let positionMissing = Refusal.invalid("POSITION_MISSING", field: "position", "position must be yes or no")
+
+    static func commitment(_ commit: Commit) -> Refusal? {
+        if let invalid = userID(commit.userID) ?? name(commit.predictionID, field: "prediction_id") { return invalid }
+        if commit.position == nil { return positionMissing }
+        if commit.stake <= 0 {
+            return Refusal(
+                code: .invalidArgument, reason: "AMOUNT_NOT_POSITIVE", message: "stake must be at least 1 token, got \(commit.stake)",
+                details: ["field": "stake", "amount": String(commit.stake)])
+        }
+        guard Commitment.oddsRange.contains(commit.oddsMicros) else {
+            return Refusal(
+                code: .invalidArgument, reason: "ODDS_OUT_OF_RANGE",
+                message: "odds_micros must be from 1000000 (odds 1.0) to 1000000000000, got \(commit.oddsMicros)",
+                details: ["field": "odds_micros", "odds_micros": String(commit.oddsMicros)])
+        }
+        return key(commit.idempotencyKey)
     }
 
     static func package(_ save: SavePackage) -> Refusal? {

@@ -30,6 +30,8 @@ enum AdminCall: Sendable {
     case usage(UsageQuery)
     /// Lists of packages and purchases, the same way.
     case purchases(PurchaseQuery)
+    /// Lists of commitments, the same way.
+    case commitments(CommitmentQuery)
 }
 
 /// The Writer's answer to one call.
@@ -61,7 +63,9 @@ extension Command {
         case .consume(let consume): consume.userID
         case .reserve(let reserve): reserve.userID
         case .startPurchase(let start): start.userID
-        case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase, .expirePurchases:
+        case .commit(let commit): commit.userID
+        case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase, .expirePurchases,
+            .cancelCommitment, .settlePrediction, .closePrediction:
             ""  // no rate class
         }
     }

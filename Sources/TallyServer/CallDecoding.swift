@@ -160,6 +160,25 @@ enum CallDecoding {
                         details: ["field": "limit", "limit": String(body.limit)]))
                 }
                 return .admin(callID: id, .purchases(.purchases(userID: body.userID, limit: body.limit == 0 ? 50 : Int(body.limit))))
+            case .commit:
+                operation = .apply(.commit(try Tally_V1_CommitRequest(serializedBytes: request.payload).ledgerValue))
+            case .cancelCommitment:
+                operation = .apply(.cancelCommitment(id: try Tally_V1_CancelCommitmentRequest(serializedBytes: request.payload).commitmentID))
+            case .resolvePrediction:
+                let body = try Tally_V1_ResolvePredictionRequest(serializedBytes: request.payload)
+                operation = .apply(.settlePrediction(SettlePrediction(predictionID: body.predictionID, result: .resolve(winning: body.winning.ledgerValue))))
+            case .voidPrediction:
+                let body = try Tally_V1_VoidPredictionRequest(serializedBytes: request.payload)
+                operation = .apply(.settlePrediction(SettlePrediction(predictionID: body.predictionID, result: .void)))
+            case .closePrediction:
+                let body = try Tally_V1_ClosePredictionRequest(serializedBytes: request.payload)
+                operation = .apply(.closePrediction(id: body.predictionID, at: body.closesAtUs == 0 ? nil : body.closesAtUs))
+            case .listCommitments:
+                let body = try Tally_V1_ListCommitmentsRequest(serializedBytes: request.payload)
+                switch CommitmentQuery.decode(body) {
+                case .failure(let refusal): return .answer(Responses.refused(callID: id, refusal))
+                case .success(let query): return .admin(callID: id, .commitments(query))
+                }
             }
             return .call(WriterCall(callID: id, method: method, deadline: deadline, operation: operation))
         } catch {
@@ -197,6 +216,12 @@ extension Method {
         case .failPurchase: "tally.v1.FailPurchaseRequest"
         case .getPurchase: "tally.v1.GetPurchaseRequest"
         case .listPurchases: "tally.v1.ListPurchasesRequest"
+        case .commit: "tally.v1.CommitRequest"
+        case .cancelCommitment: "tally.v1.CancelCommitmentRequest"
+        case .resolvePrediction: "tally.v1.ResolvePredictionRequest"
+        case .voidPrediction: "tally.v1.VoidPredictionRequest"
+        case .closePrediction: "tally.v1.ClosePredictionRequest"
+        case .listCommitments: "tally.v1.ListCommitmentsRequest"
         }
     }
 }

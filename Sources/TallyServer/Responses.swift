@@ -110,6 +110,15 @@ enum Responses {
                     $0.purchase = Tally_V1_Purchase(receipt.purchase)
                     $0.alreadyDone = receipt.alreadyDone
                 })
+            case .commitment(let receipt):
+                return ok(callID: id, Tally_V1_CommitResponse(receipt, replayed: applied.replayed))
+            case .predictionSettled(let summary, let alreadyDone):
+                return ok(callID: id, Tally_V1_SettlePredictionResponse.with {
+                    $0.summary = Tally_V1_PredictionSummary(summary)
+                    $0.alreadyDone = alreadyDone
+                })
+            case .prediction(let prediction):
+                return ok(callID: id, Tally_V1_ClosePredictionResponse.with { $0.prediction = Tally_V1_Prediction(prediction) })
             case .usageLimits, .expired, .expiredPurchases:
                 // The Writer answers a limits change as .usageLimits; the expiry tick has no caller.
                 return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced an unexpected outcome")

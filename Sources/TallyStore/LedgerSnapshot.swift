@@ -24,6 +24,10 @@ public enum LedgerSnapshot {
         snapshot.packages = ledger.packages.sorted { $0.key < $1.key }.map { Tally_V1_TokenPackage($0.value) }
         snapshot.purchases = ledger.purchases.sorted { $0.key < $1.key }.map { Tally_V1_Purchase($0.value) }
         snapshot.nextPurchaseID = ledger.nextPurchaseID
+        snapshot.commitments = ledger.commitments.sorted { $0.key < $1.key }.map { Tally_V1_Commitment($0.value) }
+        snapshot.predictions = ledger.predictions.sorted { $0.key < $1.key }.map { Tally_V1_Prediction($0.value) }
+        snapshot.nextCommitmentID = ledger.nextCommitmentID
+        snapshot.house = ledger.house
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         return try snapshot.serializedBytes(options: options)
@@ -65,12 +69,25 @@ public enum LedgerSnapshot {
             guard let purchase = stored.ledgerValue else { throw StoreError("purchase \(stored.id) has an unknown status or credit") }
             guard purchases.updateValue(purchase, forKey: stored.id) == nil else { throw StoreError("purchase \(stored.id) appears twice") }
         }
+        var commitments = TreeDictionary<UInt64, Commitment>()
+        for stored in snapshot.commitments {
+            guard let commitment = stored.ledgerValue else { throw StoreError("commitment \(stored.id) has an unknown position or status") }
+            guard commitments.updateValue(commitment, forKey: stored.id) == nil else { throw StoreError("commitment \(stored.id) appears twice") }
+        }
+        var predictions = TreeDictionary<ExactString, Prediction>()
+        for stored in snapshot.predictions {
+            guard let prediction = stored.ledgerValue else { throw StoreError("prediction \(stored.id) has an unknown status") }
+            guard predictions.updateValue(prediction, forKey: ExactString(stored.id)) == nil else {
+                throw StoreError("prediction \(stored.id) appears twice")
+            }
+        }
         let ledger = Ledger(
             config: config, accounts: accounts, transactions: transactions,
             idempotency: IdempotencyTable(records: records), mint: snapshot.mint, burn: snapshot.burn,
             nextTransactionID: snapshot.nextTransactionID, lastTimestamp: snapshot.lastTimestampUs,
             usage: snapshot.hasUsage ? try UsageSnapshot.decode(snapshot.usage, retention: config.usageRetention) : nil,
-            packages: packages, purchases: purchases, nextPurchaseID: max(1, snapshot.nextPurchaseID))
+            packages: packages, purchases: purchases, nextPurchaseID: max(1, snapshot.nextPurchaseID), commitments: commitments,
+            predictions: predictions, nextCommitmentID: max(1, snapshot.nextCommitmentID), house: snapshot.house)
         let violations = checkInvariants ? ledger.invariantViolations() : []
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
@@ -111,6 +128,22 @@ extension Tally_Store_V1_StampedCommand {
                 }
             }
         case .expirePurchases: expirePurchases = Tally_Store_V1_ExpirePurchases()
+        case .commit(let commit): self.commit = Tally_V1_CommitRequest(commit)
+        case .cancelCommitment(let id): cancelCommitment = .with { $0.commitmentID = id }
+        case .settlePrediction(let settle):
+            switch settle.result {
+            case .resolve(let winning):
+                resolvePrediction = .with {
+                    $0.predictionID = settle.predictionID
+                    $0.winning = Tally_V1_Position(winning)
+                }
+            case .void: voidPrediction = .with { $0.predictionID = settle.predictionID }
+            }
+        case .closePrediction(let id, let closesAt):
+            closePrediction = .with {
+                $0.predictionID = id
+                $0.closesAtUs = closesAt ?? 0
+            }
         }
         if let day { usageDay = Tally_Store_V1_UsageDay(day) }
     }
@@ -132,6 +165,12 @@ extension Tally_Store_V1_StampedCommand {
         case .completePurchase(let request): .settlePurchase(SettlePurchase(paymentID: request.paymentID, result: .completed))
         case .failPurchase(let request): .settlePurchase(SettlePurchase(paymentID: request.paymentID, result: .failed(reason: request.reason)))
         case .expirePurchases: .expirePurchases
+        case .commit(let commit): .commit(commit.ledgerValue)
+        case .cancelCommitment(let request): .cancelCommitment(id: request.commitmentID)
+        case .resolvePrediction(let request):
+            .settlePrediction(SettlePrediction(predictionID: request.predictionID, result: .resolve(winning: request.winning.ledgerValue)))
+        case .voidPrediction(let request): .settlePrediction(SettlePrediction(predictionID: request.predictionID, result: .void))
+        case .closePrediction(let request): .closePrediction(id: request.predictionID, at: request.closesAtUs == 0 ? nil : request.closesAtUs)
         case nil: nil
         }
     }
@@ -161,7 +200,9 @@ extension Tally_Store_V1_IdempotencyRecord {
                 $0.status = Tally_V1_UsageStatus(receipt.status)
                 if let reservation = receipt.reservation { $0.reservation = Tally_V1_Reservation(reservation) }
             }
-        case .usageLimits, .expired, .package, .purchase, .expiredPurchases:
+        case .commitment(let receipt):
+            commitment = Tally_V1_CommitResponse(receipt, replayed: false)
+        case .usageLimits, .expired, .package, .purchase, .expiredPurchases, .predictionSettled, .prediction:
             break  // commands without an idempotency key: never recorded
         }
     }
@@ -190,6 +231,9 @@ extension Tally_Store_V1_IdempotencyRecord {
                 reservation = value
             }
             outcome = .usage(UsageReceipt(status: status, reservation: reservation))
+        case .commitment(let response):
+            guard let receipt = response.ledgerValue else { throw StoreError("idempotency key \(key) answers an unreadable commitment") }
+            outcome = .commitment(receipt)
         case nil:
             throw StoreError("idempotency key \(key) has no outcome")
         }

@@ -39,6 +39,8 @@ extension Tally_V1_Transaction {
         memo = tx.memo
         idempotencyKey = tx.idempotencyKey
         createdAtUs = tx.createdAt
+        committedBefore = tx.committedBefore
+        committedAfter = tx.committedAfter
     }
 
     /// nil when the type is not one this build knows (a corrupt or newer snapshot).
@@ -46,8 +48,8 @@ extension Tally_V1_Transaction {
         guard let type = TransactionType(rawValue: type.rawValue) else { return nil }
         return Transaction(
             id: id, userID: userID, type: type, amount: amount, balanceBefore: balanceBefore,
-            balanceAfter: balanceAfter, reference: reference, memo: memo, idempotencyKey: idempotencyKey,
-            createdAt: createdAtUs)
+            balanceAfter: balanceAfter, committedBefore: committedBefore, committedAfter: committedAfter, reference: reference,
+            memo: memo, idempotencyKey: idempotencyKey, createdAt: createdAtUs)
     }
 }
 

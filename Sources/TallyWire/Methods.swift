@@ -30,15 +30,22 @@ public enum Method: String, CaseIterable, Sendable {
     case failPurchase = "/tally.v1.Purchases/FailPurchase"
     case getPurchase = "/tally.v1.Purchases/GetPurchase"
     case listPurchases = "/tally.v1.Purchases/ListPurchases"
+    case commit = "/tally.v1.Predictions/Commit"
+    case cancelCommitment = "/tally.v1.Predictions/CancelCommitment"
+    case resolvePrediction = "/tally.v1.Predictions/ResolvePrediction"
+    case voidPrediction = "/tally.v1.Predictions/VoidPrediction"
+    case closePrediction = "/tally.v1.Predictions/ClosePrediction"
+    case listCommitments = "/tally.v1.Predictions/ListCommitments"
 
     /// Whether the method changes the ledger (and so goes through the journal).
     public var isMutation: Bool {
         switch self {
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier,
-            .listPackages, .getPurchase, .listPurchases:
+            .listPackages, .getPurchase, .listPurchases, .listCommitments:
             false
         case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
-            .startPurchase, .completePurchase, .failPurchase:
+            .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .resolvePrediction, .voidPrediction,
+            .closePrediction:
             true
         }
     }
@@ -46,10 +53,14 @@ public enum Method: String, CaseIterable, Sendable {
     /// What the method touches, for the role table (docs/security.md).
     public var access: MethodAccess {
         switch self {
-        case .getBalance, .health, .checkUsage, .getLimits, .usageHistory, .listPackages, .getPurchase, .listPurchases: .read
-        case .credit, .spend, .startPurchase, .completePurchase, .failPurchase: .write
+        case .getBalance, .health, .checkUsage, .getLimits, .usageHistory, .listPackages, .getPurchase, .listPurchases,
+            .listCommitments:
+            .read
+        case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment: .write
         case .consume, .reserve, .settle, .release: .usage
-        case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage: .admin
+        case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .resolvePrediction,
+            .voidPrediction, .closePrediction:
+            .admin
         }
     }
 
@@ -60,6 +71,8 @@ public enum Method: String, CaseIterable, Sendable {
         case .spend: .spend
         case .consume, .reserve: .usage
         case .startPurchase: .purchase
+        case .commit: .commit
+        case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments: nil
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
             .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,
             .failPurchase, .getPurchase, .listPurchases:
@@ -87,4 +100,6 @@ public enum RateClass: String, Sendable, CaseIterable, Hashable {
     case usage
     /// Purchase starts (completing and failing end what a start began).
     case purchase
+    /// Commitments to predictions.
+    case commit
 }

@@ -49,6 +49,7 @@
 #include <tally/v1/admin.pb-c.h>
 #include <tally/v1/envelope.pb-c.h>
 #include <tally/v1/ledger.pb-c.h>
+#include <tally/v1/predictions.pb-c.h>
 #include <tally/v1/purchases.pb-c.h>
 #include <tally/v1/usage.pb-c.h>
 
@@ -209,6 +210,12 @@ TALLY_API int tally_call(tally_conn *conn, const char *method, const ProtobufCMe
 #define TALLY_METHOD_FAIL_PURCHASE "/tally.v1.Purchases/FailPurchase"
 #define TALLY_METHOD_GET_PURCHASE "/tally.v1.Purchases/GetPurchase"
 #define TALLY_METHOD_LIST_PURCHASES "/tally.v1.Purchases/ListPurchases"
+#define TALLY_METHOD_COMMIT "/tally.v1.Predictions/Commit"
+#define TALLY_METHOD_CANCEL_COMMITMENT "/tally.v1.Predictions/CancelCommitment"
+#define TALLY_METHOD_RESOLVE "/tally.v1.Predictions/ResolvePrediction"
+#define TALLY_METHOD_VOID "/tally.v1.Predictions/VoidPrediction"
+#define TALLY_METHOD_CLOSE_PREDICTION "/tally.v1.Predictions/ClosePrediction"
+#define TALLY_METHOD_LIST_COMMITMENTS "/tally.v1.Predictions/ListCommitments"
 
 /*
  * One typed wrapper per method: tally_<name>(conn, request, &response, &err), the same
@@ -246,6 +253,13 @@ TALLY_DECLARE_CALL(complete_purchase, Tally__V1__CompletePurchaseRequest, Tally_
 TALLY_DECLARE_CALL(fail_purchase, Tally__V1__FailPurchaseRequest, Tally__V1__PurchaseResponse)
 TALLY_DECLARE_CALL(get_purchase, Tally__V1__GetPurchaseRequest, Tally__V1__PurchaseResponse)
 TALLY_DECLARE_CALL(list_purchases, Tally__V1__ListPurchasesRequest, Tally__V1__ListPurchasesResponse)
+/* Predictions: odds in millionths (2.5 = 2500000); Resolve and Void settle once (already_done after). */
+TALLY_DECLARE_CALL(commit, Tally__V1__CommitRequest, Tally__V1__CommitResponse)
+TALLY_DECLARE_CALL(cancel_commitment, Tally__V1__CancelCommitmentRequest, Tally__V1__CommitResponse)
+TALLY_DECLARE_CALL(resolve, Tally__V1__ResolvePredictionRequest, Tally__V1__SettlePredictionResponse)
+TALLY_DECLARE_CALL(void_prediction, Tally__V1__VoidPredictionRequest, Tally__V1__SettlePredictionResponse)
+TALLY_DECLARE_CALL(close_prediction, Tally__V1__ClosePredictionRequest, Tally__V1__ClosePredictionResponse)
+TALLY_DECLARE_CALL(list_commitments, Tally__V1__ListCommitmentsRequest, Tally__V1__ListCommitmentsResponse)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pipelined batches                                                                          */

@@ -65,3 +65,16 @@ TALLY_DEFINE_CALL(get_purchase, TALLY_METHOD_GET_PURCHASE, Tally__V1__GetPurchas
                   tally__v1__purchase_response__descriptor)
 TALLY_DEFINE_CALL(list_purchases, TALLY_METHOD_LIST_PURCHASES, Tally__V1__ListPurchasesRequest,
                   Tally__V1__ListPurchasesResponse, tally__v1__list_purchases_response__descriptor)
+/* Predictions */
+TALLY_DEFINE_CALL(commit, TALLY_METHOD_COMMIT, Tally__V1__CommitRequest, Tally__V1__CommitResponse,
+                  tally__v1__commit_response__descriptor)
+TALLY_DEFINE_CALL(cancel_commitment, TALLY_METHOD_CANCEL_COMMITMENT, Tally__V1__CancelCommitmentRequest,
+                  Tally__V1__CommitResponse, tally__v1__commit_response__descriptor)
+TALLY_DEFINE_CALL(resolve, TALLY_METHOD_RESOLVE, Tally__V1__ResolvePredictionRequest, Tally__V1__SettlePredictionResponse,
+                  tally__v1__settle_prediction_response__descriptor)
+TALLY_DEFINE_CALL(void_prediction, TALLY_METHOD_VOID, Tally__V1__VoidPredictionRequest, Tally__V1__SettlePredictionResponse,
+                  tally__v1__settle_prediction_response__descriptor)
+TALLY_DEFINE_CALL(close_prediction, TALLY_METHOD_CLOSE_PREDICTION, Tally__V1__ClosePredictionRequest,
+                  Tally__V1__ClosePredictionResponse, tally__v1__close_prediction_response__descriptor)
+TALLY_DEFINE_CALL(list_commitments, TALLY_METHOD_LIST_COMMITMENTS, Tally__V1__ListCommitmentsRequest,
+                  Tally__V1__ListCommitmentsResponse, tally__v1__list_commitments_response__descriptor)

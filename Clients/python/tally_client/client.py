@@ -438,6 +438,54 @@ class TallyClient:
         request = pb.ListPurchasesRequest(user_id=user_id, limit=limit)
         return list(self.call("/tally.v1.Purchases/ListPurchases", request, timeout_ms=timeout_ms).purchases)
 
+    # -- tally.v1.Predictions ---------------------------------------------------------------
+
+    def commit(
+        self, user_id: str, prediction_id: str, position: Any, stake: int, odds_micros: int, *,
+        idempotency_key: str = "", timeout_ms: Optional[int] = None,
+    ) -> Any:
+        """Stakes ``stake`` tokens on ``position`` ("yes", "no" or a Position number) at decimal odds
+        in millionths (2.5 is 2500000). The CommitResponse (commitment, transaction, balance, replayed)."""
+        if isinstance(position, str):
+            position = {"yes": pb.POSITION_YES, "no": pb.POSITION_NO}[position]
+        request = pb.CommitRequest(
+            user_id=user_id, prediction_id=prediction_id, position=position, stake=stake, odds_micros=odds_micros,
+            idempotency_key=idempotency_key,
+        )
+        return self.call("/tally.v1.Predictions/Commit", request, timeout_ms=timeout_ms)
+
+    def cancel_commitment(self, commitment_id: int, *, timeout_ms: Optional[int] = None) -> Any:
+        """Gives an active commitment's stake back; the CommitResponse."""
+        request = pb.CancelCommitmentRequest(commitment_id=commitment_id)
+        return self.call("/tally.v1.Predictions/CancelCommitment", request, timeout_ms=timeout_ms)
+
+    def resolve(self, prediction_id: str, winning: Any, *, timeout_ms: Optional[int] = None) -> Any:
+        """Resolves a prediction once (admin); the SettlePredictionResponse (summary, already_done)."""
+        if isinstance(winning, str):
+            winning = {"yes": pb.POSITION_YES, "no": pb.POSITION_NO}[winning]
+        request = pb.ResolvePredictionRequest(prediction_id=prediction_id, winning=winning)
+        return self.call("/tally.v1.Predictions/ResolvePrediction", request, timeout_ms=timeout_ms)
+
+    def void(self, prediction_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+        """Voids a prediction once (admin): every active stake back. The SettlePredictionResponse."""
+        return self.call("/tally.v1.Predictions/VoidPrediction", pb.VoidPredictionRequest(prediction_id=prediction_id), timeout_ms=timeout_ms)
+
+    def close_prediction(self, prediction_id: str, closes_at_us: int, *, timeout_ms: Optional[int] = None) -> Any:
+        """Refuses commitments from ``closes_at_us`` on (0 clears it); the Prediction."""
+        request = pb.ClosePredictionRequest(prediction_id=prediction_id, closes_at_us=closes_at_us)
+        return self.call("/tally.v1.Predictions/ClosePrediction", request, timeout_ms=timeout_ms).prediction
+
+    def list_commitments(
+        self, user_id: str = "", prediction_id: str = "", status: int = 0, limit: int = 0, before_id: int = 0, *,
+        timeout_ms: Optional[int] = None,
+    ) -> Any:
+        """Commitments by user and/or prediction (and status), newest first: the
+        ListCommitmentsResponse (commitments, next_before_id for the next page)."""
+        request = pb.ListCommitmentsRequest(
+            user_id=user_id, prediction_id=prediction_id, status=status, limit=limit, before_id=before_id
+        )
+        return self.call("/tally.v1.Predictions/ListCommitments", request, timeout_ms=timeout_ms)
+
     # -- internals ------------------------------------------------------------------------
 
     @staticmethod

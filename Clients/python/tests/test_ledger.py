@@ -183,6 +183,8 @@ def test_every_method_has_a_typed_wrapper():
         "MonthByTier": "month_by_tier", "SavePackage": "save_package", "DeactivatePackage": "deactivate_package",
         "ListPackages": "list_packages", "StartPurchase": "start_purchase", "CompletePurchase": "complete_purchase",
         "FailPurchase": "fail_purchase", "GetPurchase": "get_purchase", "ListPurchases": "list_purchases",
+        "Commit": "commit", "CancelCommitment": "cancel_commitment", "ResolvePrediction": "resolve", "VoidPrediction": "void",
+        "ClosePrediction": "close_prediction", "ListCommitments": "list_commitments",
     }
     for path in METHODS:
         name = path.rsplit("/", 1)[1]

@@ -151,6 +151,46 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     set {_uniqueStorage()._command = .expirePurchases(newValue)}
   }
 
+  public var commit: Tally_V1_CommitRequest {
+    get {
+      if case .commit(let v)? = _storage._command {return v}
+      return Tally_V1_CommitRequest()
+    }
+    set {_uniqueStorage()._command = .commit(newValue)}
+  }
+
+  public var cancelCommitment: Tally_V1_CancelCommitmentRequest {
+    get {
+      if case .cancelCommitment(let v)? = _storage._command {return v}
+      return Tally_V1_CancelCommitmentRequest()
+    }
+    set {_uniqueStorage()._command = .cancelCommitment(newValue)}
+  }
+
+  public var resolvePrediction: Tally_V1_ResolvePredictionRequest {
+    get {
+      if case .resolvePrediction(let v)? = _storage._command {return v}
+      return Tally_V1_ResolvePredictionRequest()
+    }
+    set {_uniqueStorage()._command = .resolvePrediction(newValue)}
+  }
+
+  public var voidPrediction: Tally_V1_VoidPredictionRequest {
+    get {
+      if case .voidPrediction(let v)? = _storage._command {return v}
+      return Tally_V1_VoidPredictionRequest()
+    }
+    set {_uniqueStorage()._command = .voidPrediction(newValue)}
+  }
+
+  public var closePrediction: Tally_V1_ClosePredictionRequest {
+    get {
+      if case .closePrediction(let v)? = _storage._command {return v}
+      return Tally_V1_ClosePredictionRequest()
+    }
+    set {_uniqueStorage()._command = .closePrediction(newValue)}
+  }
+
   /// The day of the usage time zone the Writer stamped (usage commands only), so replay never
   /// depends on the tz database of the machine it runs on.
   public var usageDay: Tally_Store_V1_UsageDay {
@@ -179,6 +219,11 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     case completePurchase(Tally_V1_CompletePurchaseRequest)
     case failPurchase(Tally_V1_FailPurchaseRequest)
     case expirePurchases(Tally_Store_V1_ExpirePurchases)
+    case commit(Tally_V1_CommitRequest)
+    case cancelCommitment(Tally_V1_CancelCommitmentRequest)
+    case resolvePrediction(Tally_V1_ResolvePredictionRequest)
+    case voidPrediction(Tally_V1_VoidPredictionRequest)
+    case closePrediction(Tally_V1_ClosePredictionRequest)
 
   }
 
@@ -383,12 +428,21 @@ public nonisolated struct Tally_Store_V1_IdempotencyRecord: @unchecked Sendable 
     set {_uniqueStorage()._outcome = .usage(newValue)}
   }
 
+  public var commitment: Tally_V1_CommitResponse {
+    get {
+      if case .commitment(let v)? = _storage._outcome {return v}
+      return Tally_V1_CommitResponse()
+    }
+    set {_uniqueStorage()._outcome = .commitment(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Outcome: Equatable, Sendable {
     case accepted(Tally_Store_V1_Accepted)
     case refused(Tally_Store_V1_Refusal)
     case usage(Tally_Store_V1_UsageAnswer)
+    case commitment(Tally_V1_CommitResponse)
 
   }
 
@@ -470,6 +524,27 @@ public nonisolated struct Tally_Store_V1_Snapshot: @unchecked Sendable {
   public var nextPurchaseID: UInt64 {
     get {_storage._nextPurchaseID}
     set {_uniqueStorage()._nextPurchaseID = newValue}
+  }
+
+  public var commitments: [Tally_V1_Commitment] {
+    get {_storage._commitments}
+    set {_uniqueStorage()._commitments = newValue}
+  }
+
+  public var predictions: [Tally_V1_Prediction] {
+    get {_storage._predictions}
+    set {_uniqueStorage()._predictions = newValue}
+  }
+
+  public var nextCommitmentID: UInt64 {
+    get {_storage._nextCommitmentID}
+    set {_uniqueStorage()._nextCommitmentID = newValue}
+  }
+
+  /// The house's system account (signed).
+  public var house: Int64 {
+    get {_storage._house}
+    set {_uniqueStorage()._house = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -641,7 +716,7 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0")
 
   fileprivate class _StorageClass {
     var _timestampUs: Int64 = 0
@@ -862,6 +937,71 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
             _storage._command = .expirePurchases(v)
           }
         }()
+        case 17: try {
+          var v: Tally_V1_CommitRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .commit(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .commit(v)
+          }
+        }()
+        case 18: try {
+          var v: Tally_V1_CancelCommitmentRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .cancelCommitment(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .cancelCommitment(v)
+          }
+        }()
+        case 19: try {
+          var v: Tally_V1_ResolvePredictionRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .resolvePrediction(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .resolvePrediction(v)
+          }
+        }()
+        case 20: try {
+          var v: Tally_V1_VoidPredictionRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .voidPrediction(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .voidPrediction(v)
+          }
+        }()
+        case 21: try {
+          var v: Tally_V1_ClosePredictionRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .closePrediction(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .closePrediction(v)
+          }
+        }()
         default: break
         }
       }
@@ -939,6 +1079,26 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
       case .expirePurchases?: try {
         guard case .expirePurchases(let v)? = _storage._command else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      }()
+      case .commit?: try {
+        guard case .commit(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      }()
+      case .cancelCommitment?: try {
+        guard case .cancelCommitment(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      }()
+      case .resolvePrediction?: try {
+        guard case .resolvePrediction(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      }()
+      case .voidPrediction?: try {
+        guard case .voidPrediction(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .closePrediction?: try {
+        guard case .closePrediction(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
       }()
       default: break
       }
@@ -1248,7 +1408,7 @@ nonisolated extension Tally_Store_V1_UsageAnswer: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IdempotencyRecord"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}command\0\u{3}expires_at_us\0\u{1}accepted\0\u{1}refused\0\u{1}usage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}command\0\u{3}expires_at_us\0\u{1}accepted\0\u{1}refused\0\u{1}usage\0\u{1}commitment\0")
 
   fileprivate class _StorageClass {
     var _key: String = String()
@@ -1329,6 +1489,19 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
             _storage._outcome = .usage(v)
           }
         }()
+        case 7: try {
+          var v: Tally_V1_CommitResponse?
+          var hadOneofValue = false
+          if let current = _storage._outcome {
+            hadOneofValue = true
+            if case .commitment(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._outcome = .commitment(v)
+          }
+        }()
         default: break
         }
       }
@@ -1363,6 +1536,10 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
         guard case .usage(let v)? = _storage._outcome else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       }()
+      case .commitment?: try {
+        guard case .commitment(let v)? = _storage._outcome else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      }()
       case nil: break
       }
     }
@@ -1389,7 +1566,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0")
 
   fileprivate class _StorageClass {
     var _lastTimestampUs: Int64 = 0
@@ -1404,6 +1581,10 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     var _packages: [Tally_V1_TokenPackage] = []
     var _purchases: [Tally_V1_Purchase] = []
     var _nextPurchaseID: UInt64 = 0
+    var _commitments: [Tally_V1_Commitment] = []
+    var _predictions: [Tally_V1_Prediction] = []
+    var _nextCommitmentID: UInt64 = 0
+    var _house: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1426,6 +1607,10 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       _packages = source._packages
       _purchases = source._purchases
       _nextPurchaseID = source._nextPurchaseID
+      _commitments = source._commitments
+      _predictions = source._predictions
+      _nextCommitmentID = source._nextCommitmentID
+      _house = source._house
     }
   }
 
@@ -1456,6 +1641,10 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._packages) }()
         case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._purchases) }()
         case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextPurchaseID) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._commitments) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._predictions) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextCommitmentID) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._house) }()
         default: break
         }
       }
@@ -1504,6 +1693,18 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       if _storage._nextPurchaseID != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._nextPurchaseID, fieldNumber: 12)
       }
+      if !_storage._commitments.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._commitments, fieldNumber: 13)
+      }
+      if !_storage._predictions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._predictions, fieldNumber: 14)
+      }
+      if _storage._nextCommitmentID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._nextCommitmentID, fieldNumber: 15)
+      }
+      if _storage._house != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._house, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1525,6 +1726,10 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         if _storage._packages != rhs_storage._packages {return false}
         if _storage._purchases != rhs_storage._purchases {return false}
         if _storage._nextPurchaseID != rhs_storage._nextPurchaseID {return false}
+        if _storage._commitments != rhs_storage._commitments {return false}
+        if _storage._predictions != rhs_storage._predictions {return false}
+        if _storage._nextCommitmentID != rhs_storage._nextCommitmentID {return false}
+        if _storage._house != rhs_storage._house {return false}
         return true
       }
       if !storagesAreEqual {return false}

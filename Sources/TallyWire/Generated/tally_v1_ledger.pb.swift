@@ -77,6 +77,12 @@ public nonisolated enum Tally_V1_TransactionType: SwiftProtobuf.Enum, Swift.Case
   case refund // = 3
   case adjustment // = 4
   case spend // = 5
+
+  /// Predictions (tally.v1.Predictions): stake to committed, win paid, stake lost, stake back.
+  case commit // = 6
+  case win // = 7
+  case loss // = 8
+  case commitmentRefund // = 9
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -91,6 +97,10 @@ public nonisolated enum Tally_V1_TransactionType: SwiftProtobuf.Enum, Swift.Case
     case 3: self = .refund
     case 4: self = .adjustment
     case 5: self = .spend
+    case 6: self = .commit
+    case 7: self = .win
+    case 8: self = .loss
+    case 9: self = .commitmentRefund
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -103,6 +113,10 @@ public nonisolated enum Tally_V1_TransactionType: SwiftProtobuf.Enum, Swift.Case
     case .refund: return 3
     case .adjustment: return 4
     case .spend: return 5
+    case .commit: return 6
+    case .win: return 7
+    case .loss: return 8
+    case .commitmentRefund: return 9
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -115,6 +129,10 @@ public nonisolated enum Tally_V1_TransactionType: SwiftProtobuf.Enum, Swift.Case
     .refund,
     .adjustment,
     .spend,
+    .commit,
+    .win,
+    .loss,
+    .commitmentRefund,
   ]
 
 }
@@ -208,6 +226,11 @@ public nonisolated struct Tally_V1_Transaction: Sendable {
   public var idempotencyKey: String = String()
 
   public var createdAtUs: Int64 = 0
+
+  /// The user's committed tokens just before and just after (predictions move them).
+  public var committedBefore: Int64 = 0
+
+  public var committedAfter: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -372,7 +395,7 @@ nonisolated extension Tally_V1_CreditKind: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Tally_V1_TransactionType: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRANSACTION_TYPE_UNSPECIFIED\0\u{1}TRANSACTION_TYPE_PURCHASE\0\u{1}TRANSACTION_TYPE_GRANT\0\u{1}TRANSACTION_TYPE_REFUND\0\u{1}TRANSACTION_TYPE_ADJUSTMENT\0\u{1}TRANSACTION_TYPE_SPEND\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRANSACTION_TYPE_UNSPECIFIED\0\u{1}TRANSACTION_TYPE_PURCHASE\0\u{1}TRANSACTION_TYPE_GRANT\0\u{1}TRANSACTION_TYPE_REFUND\0\u{1}TRANSACTION_TYPE_ADJUSTMENT\0\u{1}TRANSACTION_TYPE_SPEND\0\u{1}TRANSACTION_TYPE_COMMIT\0\u{1}TRANSACTION_TYPE_WIN\0\u{1}TRANSACTION_TYPE_LOSS\0\u{1}TRANSACTION_TYPE_COMMITMENT_REFUND\0")
 }
 
 nonisolated extension Tally_V1_TransactionStatus: SwiftProtobuf._ProtoNameProviding {
@@ -446,7 +469,7 @@ nonisolated extension Tally_V1_Balance: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Transaction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}user_id\0\u{1}type\0\u{1}amount\0\u{3}balance_before\0\u{3}balance_after\0\u{1}status\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{3}created_at_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}user_id\0\u{1}type\0\u{1}amount\0\u{3}balance_before\0\u{3}balance_after\0\u{1}status\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{3}created_at_us\0\u{3}committed_before\0\u{3}committed_after\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -465,6 +488,8 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
       case 9: try { try decoder.decodeSingularStringField(value: &self.memo) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
       case 11: try { try decoder.decodeSingularInt64Field(value: &self.createdAtUs) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.committedBefore) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.committedAfter) }()
       default: break
       }
     }
@@ -504,6 +529,12 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
     if self.createdAtUs != 0 {
       try visitor.visitSingularInt64Field(value: self.createdAtUs, fieldNumber: 11)
     }
+    if self.committedBefore != 0 {
+      try visitor.visitSingularInt64Field(value: self.committedBefore, fieldNumber: 12)
+    }
+    if self.committedAfter != 0 {
+      try visitor.visitSingularInt64Field(value: self.committedAfter, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -519,6 +550,8 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.memo != rhs.memo {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.createdAtUs != rhs.createdAtUs {return false}
+    if lhs.committedBefore != rhs.committedBefore {return false}
+    if lhs.committedAfter != rhs.committedAfter {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -496,7 +496,7 @@ const ProtobufCMessageDescriptor tally__v1__balance__descriptor =
   (ProtobufCMessageInit) tally__v1__balance__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[11] =
+static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[13] =
 {
   {
     "id",
@@ -630,11 +630,37 @@ static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "committed_before",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Transaction, committed_before),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "committed_after",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Transaction, committed_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__transaction__field_indices_by_name[] = {
   3,   /* field[3] = amount */
   5,   /* field[5] = balance_after */
   4,   /* field[4] = balance_before */
+  12,   /* field[12] = committed_after */
+  11,   /* field[11] = committed_before */
   10,   /* field[10] = created_at_us */
   0,   /* field[0] = id */
   9,   /* field[9] = idempotency_key */
@@ -647,7 +673,7 @@ static const unsigned tally__v1__transaction__field_indices_by_name[] = {
 static const ProtobufCIntRange tally__v1__transaction__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor tally__v1__transaction__descriptor =
 {
@@ -657,7 +683,7 @@ const ProtobufCMessageDescriptor tally__v1__transaction__descriptor =
   "Tally__V1__Transaction",
   "tally.v1",
   sizeof(Tally__V1__Transaction),
-  11,
+  13,
   tally__v1__transaction__field_descriptors,
   tally__v1__transaction__field_indices_by_name,
   1,  tally__v1__transaction__number_ranges,
@@ -1095,7 +1121,7 @@ const ProtobufCEnumDescriptor tally__v1__credit_kind__descriptor =
   tally__v1__credit_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue tally__v1__transaction_type__enum_values_by_number[6] =
+static const ProtobufCEnumValue tally__v1__transaction_type__enum_values_by_number[10] =
 {
   { "TRANSACTION_TYPE_UNSPECIFIED", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED", 0 },
   { "TRANSACTION_TYPE_PURCHASE", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_PURCHASE", 1 },
@@ -1103,18 +1129,26 @@ static const ProtobufCEnumValue tally__v1__transaction_type__enum_values_by_numb
   { "TRANSACTION_TYPE_REFUND", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_REFUND", 3 },
   { "TRANSACTION_TYPE_ADJUSTMENT", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_ADJUSTMENT", 4 },
   { "TRANSACTION_TYPE_SPEND", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_SPEND", 5 },
+  { "TRANSACTION_TYPE_COMMIT", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_COMMIT", 6 },
+  { "TRANSACTION_TYPE_WIN", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_WIN", 7 },
+  { "TRANSACTION_TYPE_LOSS", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_LOSS", 8 },
+  { "TRANSACTION_TYPE_COMMITMENT_REFUND", "TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_COMMITMENT_REFUND", 9 },
 };
 static const ProtobufCIntRange tally__v1__transaction_type__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 10}
 };
-static const ProtobufCEnumValueIndex tally__v1__transaction_type__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex tally__v1__transaction_type__enum_values_by_name[10] =
 {
   { "TRANSACTION_TYPE_ADJUSTMENT", 4 },
+  { "TRANSACTION_TYPE_COMMIT", 6 },
+  { "TRANSACTION_TYPE_COMMITMENT_REFUND", 9 },
   { "TRANSACTION_TYPE_GRANT", 2 },
+  { "TRANSACTION_TYPE_LOSS", 8 },
   { "TRANSACTION_TYPE_PURCHASE", 1 },
   { "TRANSACTION_TYPE_REFUND", 3 },
   { "TRANSACTION_TYPE_SPEND", 5 },
   { "TRANSACTION_TYPE_UNSPECIFIED", 0 },
+  { "TRANSACTION_TYPE_WIN", 7 },
 };
 const ProtobufCEnumDescriptor tally__v1__transaction_type__descriptor =
 {
@@ -1123,9 +1157,9 @@ const ProtobufCEnumDescriptor tally__v1__transaction_type__descriptor =
   "TransactionType",
   "Tally__V1__TransactionType",
   "tally.v1",
-  6,
+  10,
   tally__v1__transaction_type__enum_values_by_number,
-  6,
+  10,
   tally__v1__transaction_type__enum_values_by_name,
   1,
   tally__v1__transaction_type__value_ranges,

@@ -41,7 +41,14 @@ typedef enum _Tally__V1__TransactionType {
   TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_GRANT = 2,
   TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_REFUND = 3,
   TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_ADJUSTMENT = 4,
-  TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_SPEND = 5
+  TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_SPEND = 5,
+  /*
+   * Predictions (tally.v1.Predictions): stake to committed, win paid, stake lost, stake back.
+   */
+  TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_COMMIT = 6,
+  TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_WIN = 7,
+  TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_LOSS = 8,
+  TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_COMMITMENT_REFUND = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TALLY__V1__TRANSACTION_TYPE)
 } Tally__V1__TransactionType;
 typedef enum _Tally__V1__TransactionStatus {
@@ -92,10 +99,15 @@ struct  Tally__V1__Transaction
   char *memo;
   char *idempotency_key;
   int64_t created_at_us;
+  /*
+   * The user's committed tokens just before and just after (predictions move them).
+   */
+  int64_t committed_before;
+  int64_t committed_after;
 };
 #define TALLY__V1__TRANSACTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__transaction__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED, 0, 0, 0, TALLY__V1__TRANSACTION_STATUS__TRANSACTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , 0, (char *)protobuf_c_empty_string, TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED, 0, 0, 0, TALLY__V1__TRANSACTION_STATUS__TRANSACTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Tally__V1__GetBalanceRequest

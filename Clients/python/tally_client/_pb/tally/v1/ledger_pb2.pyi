@@ -12,11 +12,15 @@ DESCRIPTOR: _descriptor.FileDescriptor
 TRANSACTION_STATUS_COMPLETED: TransactionStatus
 TRANSACTION_STATUS_UNSPECIFIED: TransactionStatus
 TRANSACTION_TYPE_ADJUSTMENT: TransactionType
+TRANSACTION_TYPE_COMMIT: TransactionType
+TRANSACTION_TYPE_COMMITMENT_REFUND: TransactionType
 TRANSACTION_TYPE_GRANT: TransactionType
+TRANSACTION_TYPE_LOSS: TransactionType
 TRANSACTION_TYPE_PURCHASE: TransactionType
 TRANSACTION_TYPE_REFUND: TransactionType
 TRANSACTION_TYPE_SPEND: TransactionType
 TRANSACTION_TYPE_UNSPECIFIED: TransactionType
+TRANSACTION_TYPE_WIN: TransactionType
 
 class Balance(_message.Message):
     __slots__ = ["available", "committed", "created_at_us", "total_earned", "total_spent", "updated_at_us", "user_id", "version"]
@@ -101,10 +105,12 @@ class SpendResponse(_message.Message):
     def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ..., replayed: bool = ...) -> None: ...
 
 class Transaction(_message.Message):
-    __slots__ = ["amount", "balance_after", "balance_before", "created_at_us", "id", "idempotency_key", "memo", "reference", "status", "type", "user_id"]
+    __slots__ = ["amount", "balance_after", "balance_before", "committed_after", "committed_before", "created_at_us", "id", "idempotency_key", "memo", "reference", "status", "type", "user_id"]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     BALANCE_AFTER_FIELD_NUMBER: _ClassVar[int]
     BALANCE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_BEFORE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_US_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +122,8 @@ class Transaction(_message.Message):
     amount: int
     balance_after: int
     balance_before: int
+    committed_after: int
+    committed_before: int
     created_at_us: int
     id: int
     idempotency_key: str
@@ -124,7 +132,7 @@ class Transaction(_message.Message):
     status: TransactionStatus
     type: TransactionType
     user_id: str
-    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ..., committed_before: _Optional[int] = ..., committed_after: _Optional[int] = ...) -> None: ...
 
 class CreditKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
