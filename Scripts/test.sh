@@ -26,6 +26,8 @@ echo "== C client: libtally tests under valgrind"
 make -C Clients/c -s all test-valgrind TALLYD="$tallyd"
 echo "== Python client: pytest against a real tallyd"
 Clients/python/test.sh "$tallyd"
+echo "== conformance: the Swift (in swift test), C and Python clients answer one scenario identically"
+Clients/conformance/run.sh "$tallyd"
 
 echo "== CLI session against a real tallyd"
 Scripts/smoke.sh

@@ -115,3 +115,19 @@ public final class TallyClient: Sendable {
         return try await promise.futureResult.get()
     }
 }
+
+// Transaction history (tally.v1.Ledger).
+extension TallyClient {
+    public func getTransaction(id: UInt64, timeoutMs: UInt32 = 0) async throws -> Tally_V1_Transaction {
+        let response: Tally_V1_GetTransactionResponse = try await unary(
+            .getTransaction, Tally_V1_GetTransactionRequest.with { $0.transactionID = id }, timeoutMs: timeoutMs)
+        return response.transaction
+    }
+
+    /// Newest first; pass the answer's `nextBeforeID` as `beforeID` for the next page.
+    public func listTransactions(_ request: Tally_V1_ListTransactionsRequest, timeoutMs: UInt32 = 0) async throws
+        -> Tally_V1_ListTransactionsResponse
+    {
+        try await unary(.listTransactions, request, timeoutMs: timeoutMs)
+    }
+}

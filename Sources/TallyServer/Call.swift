@@ -13,6 +13,8 @@ struct WriterCall: Sendable {
         case usageLimits
         /// Purchases/GetPurchase.
         case purchase(paymentID: String)
+        /// Ledger/GetTransaction.
+        case transaction(id: UInt64)
     }
 
     var callID: UInt64
@@ -32,6 +34,8 @@ enum AdminCall: Sendable {
     case purchases(PurchaseQuery)
     /// Lists of commitments, the same way.
     case commitments(CommitmentQuery)
+    /// Transaction history, the same way.
+    case history(HistoryQuery)
 }
 
 /// The Writer's answer to one call.
@@ -42,6 +46,7 @@ struct WriterAnswer: Sendable {
         case usageStatus(UsageStatus)
         case usageLimits(UsageLimits, UsageRetention)
         case purchase(Purchase?, paymentID: String)
+        case transaction(Transaction?, id: UInt64)
         case deadlineExceeded
         /// The user's bucket for this method class is empty; nothing was applied.
         case rateLimited(RateClass, retryAfterNanoseconds: Int64)

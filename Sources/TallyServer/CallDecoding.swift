@@ -160,6 +160,14 @@ enum CallDecoding {
                         details: ["field": "limit", "limit": String(body.limit)]))
                 }
                 return .admin(callID: id, .purchases(.purchases(userID: body.userID, limit: body.limit == 0 ? 50 : Int(body.limit))))
+            case .getTransaction:
+                operation = .transaction(id: try Tally_V1_GetTransactionRequest(serializedBytes: request.payload).transactionID)
+            case .listTransactions:
+                let body = try Tally_V1_ListTransactionsRequest(serializedBytes: request.payload)
+                switch HistoryQuery.decode(body, role: role) {
+                case .failure(let refusal): return .answer(Responses.refused(callID: id, refusal))
+                case .success(let query): return .admin(callID: id, .history(query))
+                }
             case .commit:
                 operation = .apply(.commit(try Tally_V1_CommitRequest(serializedBytes: request.payload).ledgerValue))
             case .cancelCommitment:
@@ -216,6 +224,8 @@ extension Method {
         case .failPurchase: "tally.v1.FailPurchaseRequest"
         case .getPurchase: "tally.v1.GetPurchaseRequest"
         case .listPurchases: "tally.v1.ListPurchasesRequest"
+        case .getTransaction: "tally.v1.GetTransactionRequest"
+        case .listTransactions: "tally.v1.ListTransactionsRequest"
         case .commit: "tally.v1.CommitRequest"
         case .cancelCommitment: "tally.v1.CancelCommitmentRequest"
         case .resolvePrediction: "tally.v1.ResolvePredictionRequest"

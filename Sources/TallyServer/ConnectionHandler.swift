@@ -151,6 +151,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
             answer(snapshotter.snapshotNow()) { Responses.admin(callID: callID, .snapshot, $0) }
         case .backup(let path):
             answer(snapshotter.backup(to: path)) { Responses.admin(callID: callID, .backup, $0) }
+        case .history(let query):
+            answer(query.answer(callID: callID, writer: writer)) { result in
+                switch result {
+                case .success(let response): response
+                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer the query: \(error)")
+                }
+            }
         case .commitments(let query):
             answer(query.answer(callID: callID, writer: writer)) { result in
                 switch result {

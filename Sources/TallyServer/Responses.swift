@@ -58,6 +58,13 @@ enum Responses {
         switch answer.result {
         case .balance(let balance):
             return ok(callID: id, Tally_V1_GetBalanceResponse.with { $0.balance = Tally_V1_Balance(balance) })
+        case .transaction(let transaction, let transactionID):
+            guard let transaction else {
+                return error(
+                    callID: id, .notFound, reason: "TRANSACTION_NOT_FOUND", "no transaction \(transactionID)",
+                    details: ["transaction_id": String(transactionID)])
+            }
+            return ok(callID: id, Tally_V1_GetTransactionResponse.with { $0.transaction = Tally_V1_Transaction(transaction) })
         case .purchase(let purchase, let paymentID):
             guard let purchase else {
                 return error(

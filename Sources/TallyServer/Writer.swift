@@ -90,6 +90,9 @@ public actor Writer {
                 let day = day(containing: clock.peek())
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method, result: .usageStatus(ledger.usageStatus(of: userID, on: day))))
+            case .transaction(let id):
+                answers.append(WriterAnswer(
+                    callID: call.callID, method: call.method, result: .transaction(ledger.transactions[id], id: id)))
             case .purchase(let paymentID):
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method,

@@ -9,6 +9,8 @@ public enum Method: String, CaseIterable, Sendable {
     case getBalance = "/tally.v1.Ledger/GetBalance"
     case credit = "/tally.v1.Ledger/Credit"
     case spend = "/tally.v1.Ledger/Spend"
+    case getTransaction = "/tally.v1.Ledger/GetTransaction"
+    case listTransactions = "/tally.v1.Ledger/ListTransactions"
     case snapshot = "/tally.v1.Admin/Snapshot"
     case backup = "/tally.v1.Admin/Backup"
     case health = "/tally.v1.Admin/Health"
@@ -41,7 +43,7 @@ public enum Method: String, CaseIterable, Sendable {
     public var isMutation: Bool {
         switch self {
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier,
-            .listPackages, .getPurchase, .listPurchases, .listCommitments:
+            .listPackages, .getPurchase, .listPurchases, .listCommitments, .getTransaction, .listTransactions:
             false
         case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
             .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .resolvePrediction, .voidPrediction,
@@ -54,7 +56,7 @@ public enum Method: String, CaseIterable, Sendable {
     public var access: MethodAccess {
         switch self {
         case .getBalance, .health, .checkUsage, .getLimits, .usageHistory, .listPackages, .getPurchase, .listPurchases,
-            .listCommitments:
+            .listCommitments, .getTransaction, .listTransactions:
             .read
         case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment: .write
         case .consume, .reserve, .settle, .release: .usage
@@ -72,7 +74,9 @@ public enum Method: String, CaseIterable, Sendable {
         case .consume, .reserve: .usage
         case .startPurchase: .purchase
         case .commit: .commit
-        case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments: nil
+        case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments, .getTransaction,
+            .listTransactions:
+            nil
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
             .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,
             .failPurchase, .getPurchase, .listPurchases:

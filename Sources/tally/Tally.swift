@@ -10,7 +10,8 @@ struct Tally: AsyncParsableCommand {
         commandName: "tally",
         abstract: "Talk to a running tallyd.",
         discussion: "The socket is --socket, else $TALLY_SOCKET, else ./tally.sock.",
-        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, PackagesCommand.self, PackageCommand.self,
+        subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, HistoryCommand.self, TransactionCommand.self,
+            PackagesCommand.self, PackageCommand.self,
             PurchaseCommand.self, PurchasesCommand.self, CommitCommand.self, CancelCommand.self, ResolveCommand.self, VoidCommand.self,
             CommitmentsCommand.self, UsageCommand.self, LimitsCommand.self, SnapshotCommand.self,
             BackupCommand.self, HealthCommand.self, BenchCommand.self])

@@ -189,6 +189,8 @@ TALLY_API int tally_call(tally_conn *conn, const char *method, const ProtobufCMe
 #define TALLY_METHOD_GET_BALANCE "/tally.v1.Ledger/GetBalance"
 #define TALLY_METHOD_CREDIT "/tally.v1.Ledger/Credit"
 #define TALLY_METHOD_SPEND "/tally.v1.Ledger/Spend"
+#define TALLY_METHOD_GET_TRANSACTION "/tally.v1.Ledger/GetTransaction"
+#define TALLY_METHOD_LIST_TRANSACTIONS "/tally.v1.Ledger/ListTransactions"
 #define TALLY_METHOD_SNAPSHOT "/tally.v1.Admin/Snapshot"
 #define TALLY_METHOD_BACKUP "/tally.v1.Admin/Backup"
 #define TALLY_METHOD_HEALTH "/tally.v1.Admin/Health"
@@ -253,6 +255,9 @@ TALLY_DECLARE_CALL(complete_purchase, Tally__V1__CompletePurchaseRequest, Tally_
 TALLY_DECLARE_CALL(fail_purchase, Tally__V1__FailPurchaseRequest, Tally__V1__PurchaseResponse)
 TALLY_DECLARE_CALL(get_purchase, Tally__V1__GetPurchaseRequest, Tally__V1__PurchaseResponse)
 TALLY_DECLARE_CALL(list_purchases, Tally__V1__ListPurchasesRequest, Tally__V1__ListPurchasesResponse)
+/* History: newest first, paged with before_id = the previous page's next_before_id. */
+TALLY_DECLARE_CALL(get_transaction, Tally__V1__GetTransactionRequest, Tally__V1__GetTransactionResponse)
+TALLY_DECLARE_CALL(list_transactions, Tally__V1__ListTransactionsRequest, Tally__V1__ListTransactionsResponse)
 /* Predictions: odds in millionths (2.5 = 2500000); Resolve and Void settle once (already_done after). */
 TALLY_DECLARE_CALL(commit, Tally__V1__CommitRequest, Tally__V1__CommitResponse)
 TALLY_DECLARE_CALL(cancel_commitment, Tally__V1__CancelCommitmentRequest, Tally__V1__CommitResponse)

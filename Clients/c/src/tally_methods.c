@@ -78,3 +78,8 @@ TALLY_DEFINE_CALL(close_prediction, TALLY_METHOD_CLOSE_PREDICTION, Tally__V1__Cl
                   Tally__V1__ClosePredictionResponse, tally__v1__close_prediction_response__descriptor)
 TALLY_DEFINE_CALL(list_commitments, TALLY_METHOD_LIST_COMMITMENTS, Tally__V1__ListCommitmentsRequest,
                   Tally__V1__ListCommitmentsResponse, tally__v1__list_commitments_response__descriptor)
+/* History */
+TALLY_DEFINE_CALL(get_transaction, TALLY_METHOD_GET_TRANSACTION, Tally__V1__GetTransactionRequest,
+                  Tally__V1__GetTransactionResponse, tally__v1__get_transaction_response__descriptor)
+TALLY_DEFINE_CALL(list_transactions, TALLY_METHOD_LIST_TRANSACTIONS, Tally__V1__ListTransactionsRequest,
+                  Tally__V1__ListTransactionsResponse, tally__v1__list_transactions_response__descriptor)

@@ -391,6 +391,22 @@ class TallyClient:
         request = pb.MonthByTierRequest(month=month, tier=tier)
         return self.call("/tally.v1.Usage/MonthByTier", request, timeout_ms=timeout_ms)
 
+    def get_transaction(self, transaction_id: int, *, timeout_ms: Optional[int] = None) -> Any:
+        """One Transaction by id (NotFound TRANSACTION_NOT_FOUND if none)."""
+        request = pb.GetTransactionRequest(transaction_id=transaction_id)
+        return self.call("/tally.v1.Ledger/GetTransaction", request, timeout_ms=timeout_ms).transaction
+
+    def list_transactions(
+        self, user_id: str = "", types: Any = (), since_us: int = 0, until_us: int = 0, limit: int = 0, before_id: int = 0,
+        *, timeout_ms: Optional[int] = None,
+    ) -> Any:
+        """A user's transactions (every user's for admins with ``user_id=""``), newest first: the
+        ListTransactionsResponse; pass its ``next_before_id`` as ``before_id`` for the next page."""
+        request = pb.ListTransactionsRequest(
+            user_id=user_id, types=list(types), since_us=since_us, until_us=until_us, limit=limit, before_id=before_id
+        )
+        return self.call("/tally.v1.Ledger/ListTransactions", request, timeout_ms=timeout_ms)
+
     # -- tally.v1.Purchases -----------------------------------------------------------------
 
     def save_package(self, package: Any = None, *, timeout_ms: Optional[int] = None, **fields: Any) -> Any:

@@ -185,6 +185,7 @@ def test_every_method_has_a_typed_wrapper():
         "FailPurchase": "fail_purchase", "GetPurchase": "get_purchase", "ListPurchases": "list_purchases",
         "Commit": "commit", "CancelCommitment": "cancel_commitment", "ResolvePrediction": "resolve", "VoidPrediction": "void",
         "ClosePrediction": "close_prediction", "ListCommitments": "list_commitments",
+        "GetTransaction": "get_transaction", "ListTransactions": "list_transactions",
     }
     for path in METHODS:
         name = path.rsplit("/", 1)[1]
@@ -221,3 +222,21 @@ def test_rate_limited_on_a_dedicated_tallyd(make_tallyd, tmp_path, user):
         assert caught.value.details["rate_class"] == "credit"
         assert caught.value.detail_int("retry_after_ms") > 0
         c.credit(user + "-other", 1, "grant")  # buckets are per user
+
+
+def test_history_pages_newest_first(client):
+    for amount in range(1, 8):
+        client.credit("py-hist", amount, kind="grant")
+    client.spend("py-hist", 3)
+    seen, before = [], 0
+    while True:
+        page = client.list_transactions("py-hist", limit=3, before_id=before)
+        seen += [t.amount for t in page.transactions]
+        before = page.next_before_id
+        if before == 0:
+            break
+    assert seen == [3, 7, 6, 5, 4, 3, 2, 1]
+    spends = client.list_transactions("py-hist", types=[pb.TRANSACTION_TYPE_SPEND])
+    assert [t.amount for t in spends.transactions] == [3]
+    first = page.transactions[-1]
+    assert client.get_transaction(first.id) == first

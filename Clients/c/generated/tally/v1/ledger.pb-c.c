@@ -367,6 +367,186 @@ void   tally__v1__spend_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__spend_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tally__v1__get_transaction_request__init
+                     (Tally__V1__GetTransactionRequest         *message)
+{
+  static const Tally__V1__GetTransactionRequest init_value = TALLY__V1__GET_TRANSACTION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__get_transaction_request__get_packed_size
+                     (const Tally__V1__GetTransactionRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__get_transaction_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__get_transaction_request__pack
+                     (const Tally__V1__GetTransactionRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__get_transaction_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__get_transaction_request__pack_to_buffer
+                     (const Tally__V1__GetTransactionRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__get_transaction_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__GetTransactionRequest *
+       tally__v1__get_transaction_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__GetTransactionRequest *)
+     protobuf_c_message_unpack (&tally__v1__get_transaction_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__get_transaction_request__free_unpacked
+                     (Tally__V1__GetTransactionRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__get_transaction_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__get_transaction_response__init
+                     (Tally__V1__GetTransactionResponse         *message)
+{
+  static const Tally__V1__GetTransactionResponse init_value = TALLY__V1__GET_TRANSACTION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__get_transaction_response__get_packed_size
+                     (const Tally__V1__GetTransactionResponse *message)
+{
+  assert(message->base.descriptor == &tally__v1__get_transaction_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__get_transaction_response__pack
+                     (const Tally__V1__GetTransactionResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__get_transaction_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__get_transaction_response__pack_to_buffer
+                     (const Tally__V1__GetTransactionResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__get_transaction_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__GetTransactionResponse *
+       tally__v1__get_transaction_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__GetTransactionResponse *)
+     protobuf_c_message_unpack (&tally__v1__get_transaction_response__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__get_transaction_response__free_unpacked
+                     (Tally__V1__GetTransactionResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__get_transaction_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__list_transactions_request__init
+                     (Tally__V1__ListTransactionsRequest         *message)
+{
+  static const Tally__V1__ListTransactionsRequest init_value = TALLY__V1__LIST_TRANSACTIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__list_transactions_request__get_packed_size
+                     (const Tally__V1__ListTransactionsRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__list_transactions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__list_transactions_request__pack
+                     (const Tally__V1__ListTransactionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__list_transactions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__list_transactions_request__pack_to_buffer
+                     (const Tally__V1__ListTransactionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__list_transactions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__ListTransactionsRequest *
+       tally__v1__list_transactions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__ListTransactionsRequest *)
+     protobuf_c_message_unpack (&tally__v1__list_transactions_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__list_transactions_request__free_unpacked
+                     (Tally__V1__ListTransactionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__list_transactions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__list_transactions_response__init
+                     (Tally__V1__ListTransactionsResponse         *message)
+{
+  static const Tally__V1__ListTransactionsResponse init_value = TALLY__V1__LIST_TRANSACTIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__list_transactions_response__get_packed_size
+                     (const Tally__V1__ListTransactionsResponse *message)
+{
+  assert(message->base.descriptor == &tally__v1__list_transactions_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__list_transactions_response__pack
+                     (const Tally__V1__ListTransactionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__list_transactions_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__list_transactions_response__pack_to_buffer
+                     (const Tally__V1__ListTransactionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__list_transactions_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__ListTransactionsResponse *
+       tally__v1__list_transactions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__ListTransactionsResponse *)
+     protobuf_c_message_unpack (&tally__v1__list_transactions_response__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__list_transactions_response__free_unpacked
+                     (Tally__V1__ListTransactionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__list_transactions_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor tally__v1__balance__field_descriptors[8] =
 {
   {
@@ -1087,6 +1267,236 @@ const ProtobufCMessageDescriptor tally__v1__spend_response__descriptor =
   (ProtobufCMessageInit) tally__v1__spend_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor tally__v1__get_transaction_request__field_descriptors[1] =
+{
+  {
+    "transaction_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__GetTransactionRequest, transaction_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__get_transaction_request__field_indices_by_name[] = {
+  0,   /* field[0] = transaction_id */
+};
+static const ProtobufCIntRange tally__v1__get_transaction_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tally__v1__get_transaction_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.GetTransactionRequest",
+  "GetTransactionRequest",
+  "Tally__V1__GetTransactionRequest",
+  "tally.v1",
+  sizeof(Tally__V1__GetTransactionRequest),
+  1,
+  tally__v1__get_transaction_request__field_descriptors,
+  tally__v1__get_transaction_request__field_indices_by_name,
+  1,  tally__v1__get_transaction_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__get_transaction_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__get_transaction_response__field_descriptors[1] =
+{
+  {
+    "transaction",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__GetTransactionResponse, transaction),
+    &tally__v1__transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__get_transaction_response__field_indices_by_name[] = {
+  0,   /* field[0] = transaction */
+};
+static const ProtobufCIntRange tally__v1__get_transaction_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tally__v1__get_transaction_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.GetTransactionResponse",
+  "GetTransactionResponse",
+  "Tally__V1__GetTransactionResponse",
+  "tally.v1",
+  sizeof(Tally__V1__GetTransactionResponse),
+  1,
+  tally__v1__get_transaction_response__field_descriptors,
+  tally__v1__get_transaction_response__field_indices_by_name,
+  1,  tally__v1__get_transaction_response__number_ranges,
+  (ProtobufCMessageInit) tally__v1__get_transaction_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__list_transactions_request__field_descriptors[6] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ListTransactionsRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "types",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Tally__V1__ListTransactionsRequest, n_types),
+    offsetof(Tally__V1__ListTransactionsRequest, types),
+    &tally__v1__transaction_type__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since_us",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ListTransactionsRequest, since_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "until_us",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ListTransactionsRequest, until_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ListTransactionsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "before_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ListTransactionsRequest, before_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__list_transactions_request__field_indices_by_name[] = {
+  5,   /* field[5] = before_id */
+  4,   /* field[4] = limit */
+  2,   /* field[2] = since_us */
+  1,   /* field[1] = types */
+  3,   /* field[3] = until_us */
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange tally__v1__list_transactions_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor tally__v1__list_transactions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.ListTransactionsRequest",
+  "ListTransactionsRequest",
+  "Tally__V1__ListTransactionsRequest",
+  "tally.v1",
+  sizeof(Tally__V1__ListTransactionsRequest),
+  6,
+  tally__v1__list_transactions_request__field_descriptors,
+  tally__v1__list_transactions_request__field_indices_by_name,
+  1,  tally__v1__list_transactions_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__list_transactions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__list_transactions_response__field_descriptors[2] =
+{
+  {
+    "transactions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__ListTransactionsResponse, n_transactions),
+    offsetof(Tally__V1__ListTransactionsResponse, transactions),
+    &tally__v1__transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_before_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ListTransactionsResponse, next_before_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__list_transactions_response__field_indices_by_name[] = {
+  1,   /* field[1] = next_before_id */
+  0,   /* field[0] = transactions */
+};
+static const ProtobufCIntRange tally__v1__list_transactions_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__list_transactions_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.ListTransactionsResponse",
+  "ListTransactionsResponse",
+  "Tally__V1__ListTransactionsResponse",
+  "tally.v1",
+  sizeof(Tally__V1__ListTransactionsResponse),
+  2,
+  tally__v1__list_transactions_response__field_descriptors,
+  tally__v1__list_transactions_response__field_indices_by_name,
+  1,  tally__v1__list_transactions_response__number_ranges,
+  (ProtobufCMessageInit) tally__v1__list_transactions_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue tally__v1__credit_kind__enum_values_by_number[5] =
 {
   { "CREDIT_KIND_UNSPECIFIED", "TALLY__V1__CREDIT_KIND__CREDIT_KIND_UNSPECIFIED", 0 },
@@ -1193,15 +1603,19 @@ const ProtobufCEnumDescriptor tally__v1__transaction_status__descriptor =
   tally__v1__transaction_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor tally__v1__ledger__method_descriptors[3] =
+static const ProtobufCMethodDescriptor tally__v1__ledger__method_descriptors[5] =
 {
   { "GetBalance", &tally__v1__get_balance_request__descriptor, &tally__v1__get_balance_response__descriptor },
   { "Credit", &tally__v1__credit_request__descriptor, &tally__v1__credit_response__descriptor },
   { "Spend", &tally__v1__spend_request__descriptor, &tally__v1__spend_response__descriptor },
+  { "GetTransaction", &tally__v1__get_transaction_request__descriptor, &tally__v1__get_transaction_response__descriptor },
+  { "ListTransactions", &tally__v1__list_transactions_request__descriptor, &tally__v1__list_transactions_response__descriptor },
 };
 const unsigned tally__v1__ledger__method_indices_by_name[] = {
   1,        /* Credit */
   0,        /* GetBalance */
+  3,        /* GetTransaction */
+  4,        /* ListTransactions */
   2         /* Spend */
 };
 const ProtobufCServiceDescriptor tally__v1__ledger__descriptor =
@@ -1211,7 +1625,7 @@ const ProtobufCServiceDescriptor tally__v1__ledger__descriptor =
   "Ledger",
   "Tally__V1__Ledger",
   "tally.v1",
-  3,
+  5,
   tally__v1__ledger__method_descriptors,
   tally__v1__ledger__method_indices_by_name
 };
@@ -1238,6 +1652,22 @@ void tally__v1__ledger__spend(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__ledger__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__ledger__get_transaction(ProtobufCService *service,
+                                        const Tally__V1__GetTransactionRequest *input,
+                                        Tally__V1__GetTransactionResponse_Closure closure,
+                                        void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__ledger__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__ledger__list_transactions(ProtobufCService *service,
+                                          const Tally__V1__ListTransactionsRequest *input,
+                                          Tally__V1__ListTransactionsResponse_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__ledger__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__ledger__init (Tally__V1__Ledger_Service *service,
                               Tally__V1__Ledger_ServiceDestroy destroy)

@@ -23,6 +23,10 @@ typedef struct Tally__V1__CreditRequest Tally__V1__CreditRequest;
 typedef struct Tally__V1__CreditResponse Tally__V1__CreditResponse;
 typedef struct Tally__V1__SpendRequest Tally__V1__SpendRequest;
 typedef struct Tally__V1__SpendResponse Tally__V1__SpendResponse;
+typedef struct Tally__V1__GetTransactionRequest Tally__V1__GetTransactionRequest;
+typedef struct Tally__V1__GetTransactionResponse Tally__V1__GetTransactionResponse;
+typedef struct Tally__V1__ListTransactionsRequest Tally__V1__ListTransactionsRequest;
+typedef struct Tally__V1__ListTransactionsResponse Tally__V1__ListTransactionsResponse;
 
 
 /* --- enums --- */
@@ -195,6 +199,72 @@ struct  Tally__V1__SpendResponse
     , NULL, NULL, 0 }
 
 
+struct  Tally__V1__GetTransactionRequest
+{
+  ProtobufCMessage base;
+  uint64_t transaction_id;
+};
+#define TALLY__V1__GET_TRANSACTION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__get_transaction_request__descriptor) \
+    , 0 }
+
+
+struct  Tally__V1__GetTransactionResponse
+{
+  ProtobufCMessage base;
+  Tally__V1__Transaction *transaction;
+};
+#define TALLY__V1__GET_TRANSACTION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__get_transaction_response__descriptor) \
+    , NULL }
+
+
+struct  Tally__V1__ListTransactionsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Empty: every user's (admins only).
+   */
+  char *user_id;
+  /*
+   * Only these types; empty: all.
+   */
+  size_t n_types;
+  Tally__V1__TransactionType *types;
+  /*
+   * Only transactions created at or after since_us and before until_us (0: no bound).
+   */
+  int64_t since_us;
+  int64_t until_us;
+  /*
+   * At most this many (0: 50, at most 1000).
+   */
+  uint32_t limit;
+  /*
+   * Only ids below this: the previous page's next_before_id (0: from the newest).
+   */
+  uint64_t before_id;
+};
+#define TALLY__V1__LIST_TRANSACTIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__list_transactions_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0 }
+
+
+struct  Tally__V1__ListTransactionsResponse
+{
+  ProtobufCMessage base;
+  size_t n_transactions;
+  Tally__V1__Transaction **transactions;
+  /*
+   * Pass as before_id for the next page; 0 when this was the last.
+   */
+  uint64_t next_before_id;
+};
+#define TALLY__V1__LIST_TRANSACTIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__list_transactions_response__descriptor) \
+    , 0,NULL, 0 }
+
+
 /* Tally__V1__Balance methods */
 void   tally__v1__balance__init
                      (Tally__V1__Balance         *message);
@@ -347,6 +417,82 @@ Tally__V1__SpendResponse *
 void   tally__v1__spend_response__free_unpacked
                      (Tally__V1__SpendResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tally__V1__GetTransactionRequest methods */
+void   tally__v1__get_transaction_request__init
+                     (Tally__V1__GetTransactionRequest         *message);
+size_t tally__v1__get_transaction_request__get_packed_size
+                     (const Tally__V1__GetTransactionRequest   *message);
+size_t tally__v1__get_transaction_request__pack
+                     (const Tally__V1__GetTransactionRequest   *message,
+                      uint8_t             *out);
+size_t tally__v1__get_transaction_request__pack_to_buffer
+                     (const Tally__V1__GetTransactionRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__GetTransactionRequest *
+       tally__v1__get_transaction_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__get_transaction_request__free_unpacked
+                     (Tally__V1__GetTransactionRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__GetTransactionResponse methods */
+void   tally__v1__get_transaction_response__init
+                     (Tally__V1__GetTransactionResponse         *message);
+size_t tally__v1__get_transaction_response__get_packed_size
+                     (const Tally__V1__GetTransactionResponse   *message);
+size_t tally__v1__get_transaction_response__pack
+                     (const Tally__V1__GetTransactionResponse   *message,
+                      uint8_t             *out);
+size_t tally__v1__get_transaction_response__pack_to_buffer
+                     (const Tally__V1__GetTransactionResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__GetTransactionResponse *
+       tally__v1__get_transaction_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__get_transaction_response__free_unpacked
+                     (Tally__V1__GetTransactionResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__ListTransactionsRequest methods */
+void   tally__v1__list_transactions_request__init
+                     (Tally__V1__ListTransactionsRequest         *message);
+size_t tally__v1__list_transactions_request__get_packed_size
+                     (const Tally__V1__ListTransactionsRequest   *message);
+size_t tally__v1__list_transactions_request__pack
+                     (const Tally__V1__ListTransactionsRequest   *message,
+                      uint8_t             *out);
+size_t tally__v1__list_transactions_request__pack_to_buffer
+                     (const Tally__V1__ListTransactionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__ListTransactionsRequest *
+       tally__v1__list_transactions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__list_transactions_request__free_unpacked
+                     (Tally__V1__ListTransactionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__ListTransactionsResponse methods */
+void   tally__v1__list_transactions_response__init
+                     (Tally__V1__ListTransactionsResponse         *message);
+size_t tally__v1__list_transactions_response__get_packed_size
+                     (const Tally__V1__ListTransactionsResponse   *message);
+size_t tally__v1__list_transactions_response__pack
+                     (const Tally__V1__ListTransactionsResponse   *message,
+                      uint8_t             *out);
+size_t tally__v1__list_transactions_response__pack_to_buffer
+                     (const Tally__V1__ListTransactionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__ListTransactionsResponse *
+       tally__v1__list_transactions_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__list_transactions_response__free_unpacked
+                     (Tally__V1__ListTransactionsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Tally__V1__Balance_Closure)
@@ -373,6 +519,18 @@ typedef void (*Tally__V1__SpendRequest_Closure)
 typedef void (*Tally__V1__SpendResponse_Closure)
                  (const Tally__V1__SpendResponse *message,
                   void *closure_data);
+typedef void (*Tally__V1__GetTransactionRequest_Closure)
+                 (const Tally__V1__GetTransactionRequest *message,
+                  void *closure_data);
+typedef void (*Tally__V1__GetTransactionResponse_Closure)
+                 (const Tally__V1__GetTransactionResponse *message,
+                  void *closure_data);
+typedef void (*Tally__V1__ListTransactionsRequest_Closure)
+                 (const Tally__V1__ListTransactionsRequest *message,
+                  void *closure_data);
+typedef void (*Tally__V1__ListTransactionsResponse_Closure)
+                 (const Tally__V1__ListTransactionsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -392,6 +550,14 @@ struct Tally__V1__Ledger_Service
                 const Tally__V1__SpendRequest *input,
                 Tally__V1__SpendResponse_Closure closure,
                 void *closure_data);
+  void (*get_transaction)(Tally__V1__Ledger_Service *service,
+                          const Tally__V1__GetTransactionRequest *input,
+                          Tally__V1__GetTransactionResponse_Closure closure,
+                          void *closure_data);
+  void (*list_transactions)(Tally__V1__Ledger_Service *service,
+                            const Tally__V1__ListTransactionsRequest *input,
+                            Tally__V1__ListTransactionsResponse_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Tally__V1__Ledger_ServiceDestroy)(Tally__V1__Ledger_Service *);
 void tally__v1__ledger__init (Tally__V1__Ledger_Service *service,
@@ -402,7 +568,9 @@ void tally__v1__ledger__init (Tally__V1__Ledger_Service *service,
     { TALLY__V1__LEDGER__BASE_INIT,\
       function_prefix__ ## get_balance,\
       function_prefix__ ## credit,\
-      function_prefix__ ## spend  }
+      function_prefix__ ## spend,\
+      function_prefix__ ## get_transaction,\
+      function_prefix__ ## list_transactions  }
 void tally__v1__ledger__get_balance(ProtobufCService *service,
                                     const Tally__V1__GetBalanceRequest *input,
                                     Tally__V1__GetBalanceResponse_Closure closure,
@@ -415,6 +583,14 @@ void tally__v1__ledger__spend(ProtobufCService *service,
                               const Tally__V1__SpendRequest *input,
                               Tally__V1__SpendResponse_Closure closure,
                               void *closure_data);
+void tally__v1__ledger__get_transaction(ProtobufCService *service,
+                                        const Tally__V1__GetTransactionRequest *input,
+                                        Tally__V1__GetTransactionResponse_Closure closure,
+                                        void *closure_data);
+void tally__v1__ledger__list_transactions(ProtobufCService *service,
+                                          const Tally__V1__ListTransactionsRequest *input,
+                                          Tally__V1__ListTransactionsResponse_Closure closure,
+                                          void *closure_data);
 
 /* --- descriptors --- */
 
@@ -429,6 +605,10 @@ extern const ProtobufCMessageDescriptor tally__v1__credit_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__credit_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__spend_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__spend_response__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__get_transaction_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__get_transaction_response__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__list_transactions_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__list_transactions_response__descriptor;
 extern const ProtobufCServiceDescriptor tally__v1__ledger__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 CREDIT_KIND_ADJUSTMENT: CreditKind
 CREDIT_KIND_GRANT: CreditKind
@@ -79,6 +80,42 @@ class GetBalanceResponse(_message.Message):
     BALANCE_FIELD_NUMBER: _ClassVar[int]
     balance: Balance
     def __init__(self, balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...
+
+class GetTransactionRequest(_message.Message):
+    __slots__ = ["transaction_id"]
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    transaction_id: int
+    def __init__(self, transaction_id: _Optional[int] = ...) -> None: ...
+
+class GetTransactionResponse(_message.Message):
+    __slots__ = ["transaction"]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    transaction: Transaction
+    def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ...) -> None: ...
+
+class ListTransactionsRequest(_message.Message):
+    __slots__ = ["before_id", "limit", "since_us", "types", "until_us", "user_id"]
+    BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_US_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_US_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    before_id: int
+    limit: int
+    since_us: int
+    types: _containers.RepeatedScalarFieldContainer[TransactionType]
+    until_us: int
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[TransactionType, str]]] = ..., since_us: _Optional[int] = ..., until_us: _Optional[int] = ..., limit: _Optional[int] = ..., before_id: _Optional[int] = ...) -> None: ...
+
+class ListTransactionsResponse(_message.Message):
+    __slots__ = ["next_before_id", "transactions"]
+    NEXT_BEFORE_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    next_before_id: int
+    transactions: _containers.RepeatedCompositeFieldContainer[Transaction]
+    def __init__(self, transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., next_before_id: _Optional[int] = ...) -> None: ...
 
 class SpendRequest(_message.Message):
     __slots__ = ["amount", "idempotency_key", "memo", "reference", "user_id"]
