@@ -131,3 +131,11 @@ extension TallyClient {
         try await unary(.listTransactions, request, timeoutMs: timeoutMs)
     }
 }
+
+// Admin reports.
+extension TallyClient {
+    /// `days`: revenue per day for this many days back (0: 30).
+    public func stats(days: UInt32 = 0, timeoutMs: UInt32 = 0) async throws -> Tally_V1_StatsResponse {
+        try await unary(.stats, Tally_V1_StatsRequest.with { $0.days = days }, timeoutMs: timeoutMs)
+    }
+}

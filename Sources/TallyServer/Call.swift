@@ -36,6 +36,8 @@ enum AdminCall: Sendable {
     case commitments(CommitmentQuery)
     /// Transaction history, the same way.
     case history(HistoryQuery)
+    /// Admin/Stats, the same way.
+    case stats(StatsQuery)
 }
 
 /// The Writer's answer to one call.

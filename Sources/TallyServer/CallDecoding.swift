@@ -160,6 +160,14 @@ enum CallDecoding {
                         details: ["field": "limit", "limit": String(body.limit)]))
                 }
                 return .admin(callID: id, .purchases(.purchases(userID: body.userID, limit: body.limit == 0 ? 50 : Int(body.limit))))
+            case .stats:
+                let body = try Tally_V1_StatsRequest(serializedBytes: request.payload)
+                guard body.days <= 366 else {
+                    return .answer(Responses.error(
+                        callID: id, .invalidArgument, reason: "DAYS_OUT_OF_RANGE", "days must be at most 366 (0 for 30), got \(body.days)",
+                        details: ["field": "days"]))
+                }
+                return .admin(callID: id, .stats(StatsQuery(days: body.days == 0 ? 30 : Int(body.days))))
             case .getTransaction:
                 operation = .transaction(id: try Tally_V1_GetTransactionRequest(serializedBytes: request.payload).transactionID)
             case .listTransactions:
@@ -224,6 +232,7 @@ extension Method {
         case .failPurchase: "tally.v1.FailPurchaseRequest"
         case .getPurchase: "tally.v1.GetPurchaseRequest"
         case .listPurchases: "tally.v1.ListPurchasesRequest"
+        case .stats: "tally.v1.StatsRequest"
         case .getTransaction: "tally.v1.GetTransactionRequest"
         case .listTransactions: "tally.v1.ListTransactionsRequest"
         case .commit: "tally.v1.CommitRequest"

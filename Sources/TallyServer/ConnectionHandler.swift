@@ -146,39 +146,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
         func answer<T>(_ future: EventLoopFuture<T>, _ response: @escaping @Sendable (Result<T, any Error>) -> Tally_V1_Response) {
             future.hop(to: bound.eventLoop).whenComplete { bound.value.deliverAdmin(response($0)) }
         }
+        /// Reads that scan the durable state off the Writer: their future answers the call.
+        func answerQuery(_ future: EventLoopFuture<Tally_V1_Response>) {
+            answer(future) { result in
+                switch result {
+                case .success(let response): response
+                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer the query: \(error)")
+                }
+            }
+        }
         switch call {
         case .snapshot:
             answer(snapshotter.snapshotNow()) { Responses.admin(callID: callID, .snapshot, $0) }
         case .backup(let path):
             answer(snapshotter.backup(to: path)) { Responses.admin(callID: callID, .backup, $0) }
-        case .history(let query):
-            answer(query.answer(callID: callID, writer: writer)) { result in
-                switch result {
-                case .success(let response): response
-                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer the query: \(error)")
-                }
-            }
-        case .commitments(let query):
-            answer(query.answer(callID: callID, writer: writer)) { result in
-                switch result {
-                case .success(let response): response
-                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer the query: \(error)")
-                }
-            }
-        case .purchases(let query):
-            answer(query.answer(callID: callID, writer: writer)) { result in
-                switch result {
-                case .success(let response): response
-                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer the query: \(error)")
-                }
-            }
-        case .usage(let query):
-            answer(query.answer(callID: callID, writer: writer)) { result in
-                switch result {
-                case .success(let response): response
-                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer the query: \(error)")
-                }
-            }
+        case .stats(let query): answerQuery(query.answer(callID: callID, writer: writer))
+        case .history(let query): answerQuery(query.answer(callID: callID, writer: writer))
+        case .commitments(let query): answerQuery(query.answer(callID: callID, writer: writer))
+        case .purchases(let query): answerQuery(query.answer(callID: callID, writer: writer))
+        case .usage(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .health(let checkInvariants):
             answer(health.report(checkInvariants: checkInvariants)) { result in
                 switch result {

@@ -1,4 +1,3 @@
-import Dispatch
 import NIOCore
 import TallyLedger
 import TallyWire
@@ -67,11 +66,6 @@ struct HistoryQuery: Sendable {
     }
 
     func answer(callID: UInt64, writer: Writer) -> EventLoopFuture<Tally_V1_Response> {
-        let state = writer.loop.submit { writer.assumeIsolated { $0.durableState().ledger } }
-        return state.flatMap { ledger in
-            let promise = writer.loop.makePromise(of: Tally_V1_Response.self)
-            DispatchQueue.global().async { promise.succeed(Responses.ok(callID: callID, self.run(on: ledger))) }
-            return promise.futureResult
-        }
+        writer.scanDurable(callID: callID) { ledger, now in self.run(on: ledger) }
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import NIOCore
 import SwiftProtobuf
 import TallyLedger
@@ -15,14 +14,7 @@ enum UsageQuery: Sendable {
     case monthByTier(month: YearMonth?, tier: String?)
 
     func answer(callID: UInt64, writer: Writer) -> EventLoopFuture<Tally_V1_Response> {
-        let state = writer.loop.submit { writer.assumeIsolated { $0.durableState().ledger } }
-        return state.flatMap { ledger in
-            let promise = writer.loop.makePromise(of: Tally_V1_Response.self)
-            DispatchQueue.global().async {
-                promise.succeed(Responses.ok(callID: callID, self.run(on: ledger, now: writer.wallClock.now())))
-            }
-            return promise.futureResult
-        }
+        writer.scanDurable(callID: callID) { ledger, now in self.run(on: ledger, now: now) }
     }
 
     func run(on ledger: Ledger, now: Timestamp) -> any SwiftProtobuf.Message {

@@ -14,6 +14,7 @@ public enum Method: String, CaseIterable, Sendable {
     case snapshot = "/tally.v1.Admin/Snapshot"
     case backup = "/tally.v1.Admin/Backup"
     case health = "/tally.v1.Admin/Health"
+    case stats = "/tally.v1.Admin/Stats"
     case checkUsage = "/tally.v1.Usage/Check"
     case consume = "/tally.v1.Usage/Consume"
     case reserve = "/tally.v1.Usage/Reserve"
@@ -43,7 +44,7 @@ public enum Method: String, CaseIterable, Sendable {
     public var isMutation: Bool {
         switch self {
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier,
-            .listPackages, .getPurchase, .listPurchases, .listCommitments, .getTransaction, .listTransactions:
+            .listPackages, .getPurchase, .listPurchases, .listCommitments, .getTransaction, .listTransactions, .stats:
             false
         case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
             .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .resolvePrediction, .voidPrediction,
@@ -61,7 +62,7 @@ public enum Method: String, CaseIterable, Sendable {
         case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment: .write
         case .consume, .reserve, .settle, .release: .usage
         case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .resolvePrediction,
-            .voidPrediction, .closePrediction:
+            .voidPrediction, .closePrediction, .stats:
             .admin
         }
     }
@@ -75,7 +76,7 @@ public enum Method: String, CaseIterable, Sendable {
         case .startPurchase: .purchase
         case .commit: .commit
         case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments, .getTransaction,
-            .listTransactions:
+            .listTransactions, .stats:
             nil
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
             .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,

@@ -14,7 +14,7 @@ struct Tally: AsyncParsableCommand {
             PackagesCommand.self, PackageCommand.self,
             PurchaseCommand.self, PurchasesCommand.self, CommitCommand.self, CancelCommand.self, ResolveCommand.self, VoidCommand.self,
             CommitmentsCommand.self, UsageCommand.self, LimitsCommand.self, SnapshotCommand.self,
-            BackupCommand.self, HealthCommand.self, BenchCommand.self])
+            BackupCommand.self, HealthCommand.self, StatsCommand.self, BenchCommand.self])
 }
 
 struct GlobalOptions: ParsableArguments {

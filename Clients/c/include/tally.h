@@ -190,6 +190,7 @@ TALLY_API int tally_call(tally_conn *conn, const char *method, const ProtobufCMe
 #define TALLY_METHOD_CREDIT "/tally.v1.Ledger/Credit"
 #define TALLY_METHOD_SPEND "/tally.v1.Ledger/Spend"
 #define TALLY_METHOD_GET_TRANSACTION "/tally.v1.Ledger/GetTransaction"
+#define TALLY_METHOD_STATS "/tally.v1.Admin/Stats"
 #define TALLY_METHOD_LIST_TRANSACTIONS "/tally.v1.Ledger/ListTransactions"
 #define TALLY_METHOD_SNAPSHOT "/tally.v1.Admin/Snapshot"
 #define TALLY_METHOD_BACKUP "/tally.v1.Admin/Backup"
@@ -257,6 +258,7 @@ TALLY_DECLARE_CALL(get_purchase, Tally__V1__GetPurchaseRequest, Tally__V1__Purch
 TALLY_DECLARE_CALL(list_purchases, Tally__V1__ListPurchasesRequest, Tally__V1__ListPurchasesResponse)
 /* History: newest first, paged with before_id = the previous page's next_before_id. */
 TALLY_DECLARE_CALL(get_transaction, Tally__V1__GetTransactionRequest, Tally__V1__GetTransactionResponse)
+TALLY_DECLARE_CALL(stats, Tally__V1__StatsRequest, Tally__V1__StatsResponse)
 TALLY_DECLARE_CALL(list_transactions, Tally__V1__ListTransactionsRequest, Tally__V1__ListTransactionsResponse)
 /* Predictions: odds in millionths (2.5 = 2500000); Resolve and Void settle once (already_done after). */
 TALLY_DECLARE_CALL(commit, Tally__V1__CommitRequest, Tally__V1__CommitResponse)

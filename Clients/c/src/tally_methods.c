@@ -83,3 +83,5 @@ TALLY_DEFINE_CALL(get_transaction, TALLY_METHOD_GET_TRANSACTION, Tally__V1__GetT
                   Tally__V1__GetTransactionResponse, tally__v1__get_transaction_response__descriptor)
 TALLY_DEFINE_CALL(list_transactions, TALLY_METHOD_LIST_TRANSACTIONS, Tally__V1__ListTransactionsRequest,
                   Tally__V1__ListTransactionsResponse, tally__v1__list_transactions_response__descriptor)
+TALLY_DEFINE_CALL(stats, TALLY_METHOD_STATS, Tally__V1__StatsRequest, Tally__V1__StatsResponse,
+                  tally__v1__stats_response__descriptor)

@@ -391,6 +391,10 @@ class TallyClient:
         request = pb.MonthByTierRequest(month=month, tier=tier)
         return self.call("/tally.v1.Usage/MonthByTier", request, timeout_ms=timeout_ms)
 
+    def stats(self, days: int = 0, *, timeout_ms: Optional[int] = None) -> Any:
+        """The admin's StatsResponse: tokens, volume per type, revenue per day (``days`` back) and month."""
+        return self.call("/tally.v1.Admin/Stats", pb.StatsRequest(days=days), timeout_ms=timeout_ms)
+
     def get_transaction(self, transaction_id: int, *, timeout_ms: Optional[int] = None) -> Any:
         """One Transaction by id (NotFound TRANSACTION_NOT_FOUND if none)."""
         request = pb.GetTransactionRequest(transaction_id=transaction_id)

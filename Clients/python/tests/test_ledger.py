@@ -185,7 +185,7 @@ def test_every_method_has_a_typed_wrapper():
         "FailPurchase": "fail_purchase", "GetPurchase": "get_purchase", "ListPurchases": "list_purchases",
         "Commit": "commit", "CancelCommitment": "cancel_commitment", "ResolvePrediction": "resolve", "VoidPrediction": "void",
         "ClosePrediction": "close_prediction", "ListCommitments": "list_commitments",
-        "GetTransaction": "get_transaction", "ListTransactions": "list_transactions",
+        "GetTransaction": "get_transaction", "ListTransactions": "list_transactions", "Stats": "stats",
     }
     for path in METHODS:
         name = path.rsplit("/", 1)[1]

@@ -139,6 +139,95 @@ public nonisolated struct Tally_V1_BackupResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Tally_V1_StatsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Revenue per day for this many days back from today (UTC): 0 for 30, at most 366.
+  public var days: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_TypeVolume: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var type: Tally_V1_TransactionType = .unspecified
+
+  public var transactions: Int64 = 0
+
+  public var tokens: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_Revenue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "YYYY-MM-DD" or "YYYY-MM" (UTC).
+  public var period: String = String()
+
+  public var currency: String = String()
+
+  public var cents: Int64 = 0
+
+  public var purchases: Int64 = 0
+
+  public var tokens: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_StatsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var users: Int64 = 0
+
+  /// available + committed of every user: what users hold.
+  public var tokensInCirculation: Int64 = 0
+
+  public var tokensCommitted: Int64 = 0
+
+  /// Tokens ever issued by credits (the mint) and ever spent (the burn); lost stakes go to the house.
+  public var tokensMinted: Int64 = 0
+
+  public var tokensBurned: Int64 = 0
+
+  /// The house's account: losers' stakes collected minus winners' profits paid.
+  public var houseNet: Int64 = 0
+
+  public var transactions: Int64 = 0
+
+  public var activeCommitments: Int64 = 0
+
+  public var openPredictions: Int64 = 0
+
+  /// Per transaction type, every transaction in history.
+  public var volume: [Tally_V1_TypeVolume] = []
+
+  /// Completed purchases by completion day (the last `days` days) and by month (all).
+  public var revenueByDay: [Tally_V1_Revenue] = []
+
+  public var revenueByMonth: [Tally_V1_Revenue] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tally.v1"
@@ -397,6 +486,211 @@ nonisolated extension Tally_V1_BackupResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.journalSequence != rhs.journalSequence {return false}
     if lhs.bytes != rhs.bytes {return false}
     if lhs.accounts != rhs.accounts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_StatsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StatsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}days\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.days) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.days != 0 {
+      try visitor.visitSingularUInt32Field(value: self.days, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_StatsRequest, rhs: Tally_V1_StatsRequest) -> Bool {
+    if lhs.days != rhs.days {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_TypeVolume: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TypeVolume"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}transactions\0\u{1}tokens\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.type) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.transactions) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.tokens) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.type != .unspecified {
+      try visitor.visitSingularEnumField(value: self.type, fieldNumber: 1)
+    }
+    if self.transactions != 0 {
+      try visitor.visitSingularInt64Field(value: self.transactions, fieldNumber: 2)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokens, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_TypeVolume, rhs: Tally_V1_TypeVolume) -> Bool {
+    if lhs.type != rhs.type {return false}
+    if lhs.transactions != rhs.transactions {return false}
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_Revenue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Revenue"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}period\0\u{1}currency\0\u{1}cents\0\u{1}purchases\0\u{1}tokens\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.period) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.cents) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.purchases) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.tokens) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.period.isEmpty {
+      try visitor.visitSingularStringField(value: self.period, fieldNumber: 1)
+    }
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 2)
+    }
+    if self.cents != 0 {
+      try visitor.visitSingularInt64Field(value: self.cents, fieldNumber: 3)
+    }
+    if self.purchases != 0 {
+      try visitor.visitSingularInt64Field(value: self.purchases, fieldNumber: 4)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokens, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_Revenue, rhs: Tally_V1_Revenue) -> Bool {
+    if lhs.period != rhs.period {return false}
+    if lhs.currency != rhs.currency {return false}
+    if lhs.cents != rhs.cents {return false}
+    if lhs.purchases != rhs.purchases {return false}
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StatsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}users\0\u{3}tokens_in_circulation\0\u{3}tokens_committed\0\u{3}tokens_minted\0\u{3}tokens_burned\0\u{3}house_net\0\u{1}transactions\0\u{3}active_commitments\0\u{3}open_predictions\0\u{1}volume\0\u{3}revenue_by_day\0\u{3}revenue_by_month\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.users) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.tokensInCirculation) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.tokensCommitted) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.tokensMinted) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.tokensBurned) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.houseNet) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.transactions) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.activeCommitments) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.openPredictions) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.volume) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.revenueByDay) }()
+      case 12: try { try decoder.decodeRepeatedMessageField(value: &self.revenueByMonth) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.users != 0 {
+      try visitor.visitSingularInt64Field(value: self.users, fieldNumber: 1)
+    }
+    if self.tokensInCirculation != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokensInCirculation, fieldNumber: 2)
+    }
+    if self.tokensCommitted != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokensCommitted, fieldNumber: 3)
+    }
+    if self.tokensMinted != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokensMinted, fieldNumber: 4)
+    }
+    if self.tokensBurned != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokensBurned, fieldNumber: 5)
+    }
+    if self.houseNet != 0 {
+      try visitor.visitSingularInt64Field(value: self.houseNet, fieldNumber: 6)
+    }
+    if self.transactions != 0 {
+      try visitor.visitSingularInt64Field(value: self.transactions, fieldNumber: 7)
+    }
+    if self.activeCommitments != 0 {
+      try visitor.visitSingularInt64Field(value: self.activeCommitments, fieldNumber: 8)
+    }
+    if self.openPredictions != 0 {
+      try visitor.visitSingularInt64Field(value: self.openPredictions, fieldNumber: 9)
+    }
+    if !self.volume.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.volume, fieldNumber: 10)
+    }
+    if !self.revenueByDay.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.revenueByDay, fieldNumber: 11)
+    }
+    if !self.revenueByMonth.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.revenueByMonth, fieldNumber: 12)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_StatsResponse, rhs: Tally_V1_StatsResponse) -> Bool {
+    if lhs.users != rhs.users {return false}
+    if lhs.tokensInCirculation != rhs.tokensInCirculation {return false}
+    if lhs.tokensCommitted != rhs.tokensCommitted {return false}
+    if lhs.tokensMinted != rhs.tokensMinted {return false}
+    if lhs.tokensBurned != rhs.tokensBurned {return false}
+    if lhs.houseNet != rhs.houseNet {return false}
+    if lhs.transactions != rhs.transactions {return false}
+    if lhs.activeCommitments != rhs.activeCommitments {return false}
+    if lhs.openPredictions != rhs.openPredictions {return false}
+    if lhs.volume != rhs.volume {return false}
+    if lhs.revenueByDay != rhs.revenueByDay {return false}
+    if lhs.revenueByMonth != rhs.revenueByMonth {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

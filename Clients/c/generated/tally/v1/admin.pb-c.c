@@ -277,6 +277,186 @@ void   tally__v1__backup_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__backup_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tally__v1__stats_request__init
+                     (Tally__V1__StatsRequest         *message)
+{
+  static const Tally__V1__StatsRequest init_value = TALLY__V1__STATS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__stats_request__get_packed_size
+                     (const Tally__V1__StatsRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__stats_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__stats_request__pack
+                     (const Tally__V1__StatsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__stats_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__stats_request__pack_to_buffer
+                     (const Tally__V1__StatsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__stats_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__StatsRequest *
+       tally__v1__stats_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__StatsRequest *)
+     protobuf_c_message_unpack (&tally__v1__stats_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__stats_request__free_unpacked
+                     (Tally__V1__StatsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__stats_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__type_volume__init
+                     (Tally__V1__TypeVolume         *message)
+{
+  static const Tally__V1__TypeVolume init_value = TALLY__V1__TYPE_VOLUME__INIT;
+  *message = init_value;
+}
+size_t tally__v1__type_volume__get_packed_size
+                     (const Tally__V1__TypeVolume *message)
+{
+  assert(message->base.descriptor == &tally__v1__type_volume__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__type_volume__pack
+                     (const Tally__V1__TypeVolume *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__type_volume__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__type_volume__pack_to_buffer
+                     (const Tally__V1__TypeVolume *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__type_volume__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__TypeVolume *
+       tally__v1__type_volume__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__TypeVolume *)
+     protobuf_c_message_unpack (&tally__v1__type_volume__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__type_volume__free_unpacked
+                     (Tally__V1__TypeVolume *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__type_volume__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__revenue__init
+                     (Tally__V1__Revenue         *message)
+{
+  static const Tally__V1__Revenue init_value = TALLY__V1__REVENUE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__revenue__get_packed_size
+                     (const Tally__V1__Revenue *message)
+{
+  assert(message->base.descriptor == &tally__v1__revenue__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__revenue__pack
+                     (const Tally__V1__Revenue *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__revenue__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__revenue__pack_to_buffer
+                     (const Tally__V1__Revenue *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__revenue__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__Revenue *
+       tally__v1__revenue__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__Revenue *)
+     protobuf_c_message_unpack (&tally__v1__revenue__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__revenue__free_unpacked
+                     (Tally__V1__Revenue *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__revenue__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__stats_response__init
+                     (Tally__V1__StatsResponse         *message)
+{
+  static const Tally__V1__StatsResponse init_value = TALLY__V1__STATS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__stats_response__get_packed_size
+                     (const Tally__V1__StatsResponse *message)
+{
+  assert(message->base.descriptor == &tally__v1__stats_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__stats_response__pack
+                     (const Tally__V1__StatsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__stats_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__stats_response__pack_to_buffer
+                     (const Tally__V1__StatsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__stats_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__StatsResponse *
+       tally__v1__stats_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__StatsResponse *)
+     protobuf_c_message_unpack (&tally__v1__stats_response__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__stats_response__free_unpacked
+                     (Tally__V1__StatsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__stats_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor tally__v1__health_request__field_descriptors[1] =
 {
   {
@@ -719,16 +899,391 @@ const ProtobufCMessageDescriptor tally__v1__backup_response__descriptor =
   (ProtobufCMessageInit) tally__v1__backup_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[3] =
+static const ProtobufCFieldDescriptor tally__v1__stats_request__field_descriptors[1] =
+{
+  {
+    "days",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsRequest, days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__stats_request__field_indices_by_name[] = {
+  0,   /* field[0] = days */
+};
+static const ProtobufCIntRange tally__v1__stats_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tally__v1__stats_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.StatsRequest",
+  "StatsRequest",
+  "Tally__V1__StatsRequest",
+  "tally.v1",
+  sizeof(Tally__V1__StatsRequest),
+  1,
+  tally__v1__stats_request__field_descriptors,
+  tally__v1__stats_request__field_indices_by_name,
+  1,  tally__v1__stats_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__stats_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__type_volume__field_descriptors[3] =
+{
+  {
+    "type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__TypeVolume, type),
+    &tally__v1__transaction_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transactions",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__TypeVolume, transactions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__TypeVolume, tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__type_volume__field_indices_by_name[] = {
+  2,   /* field[2] = tokens */
+  1,   /* field[1] = transactions */
+  0,   /* field[0] = type */
+};
+static const ProtobufCIntRange tally__v1__type_volume__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tally__v1__type_volume__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.TypeVolume",
+  "TypeVolume",
+  "Tally__V1__TypeVolume",
+  "tally.v1",
+  sizeof(Tally__V1__TypeVolume),
+  3,
+  tally__v1__type_volume__field_descriptors,
+  tally__v1__type_volume__field_indices_by_name,
+  1,  tally__v1__type_volume__number_ranges,
+  (ProtobufCMessageInit) tally__v1__type_volume__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__revenue__field_descriptors[5] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Revenue, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "currency",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Revenue, currency),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cents",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Revenue, cents),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "purchases",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Revenue, purchases),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Revenue, tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__revenue__field_indices_by_name[] = {
+  2,   /* field[2] = cents */
+  1,   /* field[1] = currency */
+  0,   /* field[0] = period */
+  3,   /* field[3] = purchases */
+  4,   /* field[4] = tokens */
+};
+static const ProtobufCIntRange tally__v1__revenue__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor tally__v1__revenue__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.Revenue",
+  "Revenue",
+  "Tally__V1__Revenue",
+  "tally.v1",
+  sizeof(Tally__V1__Revenue),
+  5,
+  tally__v1__revenue__field_descriptors,
+  tally__v1__revenue__field_indices_by_name,
+  1,  tally__v1__revenue__number_ranges,
+  (ProtobufCMessageInit) tally__v1__revenue__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__stats_response__field_descriptors[12] =
+{
+  {
+    "users",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_in_circulation",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, tokens_in_circulation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_committed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, tokens_committed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_minted",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, tokens_minted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_burned",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, tokens_burned),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "house_net",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, house_net),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transactions",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, transactions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active_commitments",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, active_commitments),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_predictions",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__StatsResponse, open_predictions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "volume",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__StatsResponse, n_volume),
+    offsetof(Tally__V1__StatsResponse, volume),
+    &tally__v1__type_volume__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revenue_by_day",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__StatsResponse, n_revenue_by_day),
+    offsetof(Tally__V1__StatsResponse, revenue_by_day),
+    &tally__v1__revenue__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revenue_by_month",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__StatsResponse, n_revenue_by_month),
+    offsetof(Tally__V1__StatsResponse, revenue_by_month),
+    &tally__v1__revenue__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__stats_response__field_indices_by_name[] = {
+  7,   /* field[7] = active_commitments */
+  5,   /* field[5] = house_net */
+  8,   /* field[8] = open_predictions */
+  10,   /* field[10] = revenue_by_day */
+  11,   /* field[11] = revenue_by_month */
+  4,   /* field[4] = tokens_burned */
+  2,   /* field[2] = tokens_committed */
+  1,   /* field[1] = tokens_in_circulation */
+  3,   /* field[3] = tokens_minted */
+  6,   /* field[6] = transactions */
+  0,   /* field[0] = users */
+  9,   /* field[9] = volume */
+};
+static const ProtobufCIntRange tally__v1__stats_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor tally__v1__stats_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.StatsResponse",
+  "StatsResponse",
+  "Tally__V1__StatsResponse",
+  "tally.v1",
+  sizeof(Tally__V1__StatsResponse),
+  12,
+  tally__v1__stats_response__field_descriptors,
+  tally__v1__stats_response__field_indices_by_name,
+  1,  tally__v1__stats_response__number_ranges,
+  (ProtobufCMessageInit) tally__v1__stats_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[4] =
 {
   { "Snapshot", &tally__v1__snapshot_request__descriptor, &tally__v1__snapshot_response__descriptor },
   { "Backup", &tally__v1__backup_request__descriptor, &tally__v1__backup_response__descriptor },
   { "Health", &tally__v1__health_request__descriptor, &tally__v1__health_response__descriptor },
+  { "Stats", &tally__v1__stats_request__descriptor, &tally__v1__stats_response__descriptor },
 };
 const unsigned tally__v1__admin__method_indices_by_name[] = {
   1,        /* Backup */
   2,        /* Health */
-  0         /* Snapshot */
+  0,        /* Snapshot */
+  3         /* Stats */
 };
 const ProtobufCServiceDescriptor tally__v1__admin__descriptor =
 {
@@ -737,7 +1292,7 @@ const ProtobufCServiceDescriptor tally__v1__admin__descriptor =
   "Admin",
   "Tally__V1__Admin",
   "tally.v1",
-  3,
+  4,
   tally__v1__admin__method_descriptors,
   tally__v1__admin__method_indices_by_name
 };
@@ -764,6 +1319,14 @@ void tally__v1__admin__health(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__admin__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__admin__stats(ProtobufCService *service,
+                             const Tally__V1__StatsRequest *input,
+                             Tally__V1__StatsResponse_Closure closure,
+                             void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__admin__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
                              Tally__V1__Admin_ServiceDestroy destroy)

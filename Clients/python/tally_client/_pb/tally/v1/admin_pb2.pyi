@@ -1,7 +1,8 @@
+from tally_client._pb.tally.v1 import ledger_pb2 as _ledger_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Iterable as _Iterable, Optional as _Optional
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -59,6 +60,20 @@ class HealthResponse(_message.Message):
     uptime_ms: int
     def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class Revenue(_message.Message):
+    __slots__ = ["cents", "currency", "period", "purchases", "tokens"]
+    CENTS_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    PURCHASES_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    cents: int
+    currency: str
+    period: str
+    purchases: int
+    tokens: int
+    def __init__(self, period: _Optional[str] = ..., currency: _Optional[str] = ..., cents: _Optional[int] = ..., purchases: _Optional[int] = ..., tokens: _Optional[int] = ...) -> None: ...
+
 class SnapshotRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
@@ -74,3 +89,47 @@ class SnapshotResponse(_message.Message):
     journal_sequence: int
     path: str
     def __init__(self, path: _Optional[str] = ..., journal_sequence: _Optional[int] = ..., bytes: _Optional[int] = ..., accounts: _Optional[int] = ...) -> None: ...
+
+class StatsRequest(_message.Message):
+    __slots__ = ["days"]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    days: int
+    def __init__(self, days: _Optional[int] = ...) -> None: ...
+
+class StatsResponse(_message.Message):
+    __slots__ = ["active_commitments", "house_net", "open_predictions", "revenue_by_day", "revenue_by_month", "tokens_burned", "tokens_committed", "tokens_in_circulation", "tokens_minted", "transactions", "users", "volume"]
+    ACTIVE_COMMITMENTS_FIELD_NUMBER: _ClassVar[int]
+    HOUSE_NET_FIELD_NUMBER: _ClassVar[int]
+    OPEN_PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_BY_DAY_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_BY_MONTH_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_BURNED_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_IN_CIRCULATION_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_MINTED_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    active_commitments: int
+    house_net: int
+    open_predictions: int
+    revenue_by_day: _containers.RepeatedCompositeFieldContainer[Revenue]
+    revenue_by_month: _containers.RepeatedCompositeFieldContainer[Revenue]
+    tokens_burned: int
+    tokens_committed: int
+    tokens_in_circulation: int
+    tokens_minted: int
+    transactions: int
+    users: int
+    volume: _containers.RepeatedCompositeFieldContainer[TypeVolume]
+    def __init__(self, users: _Optional[int] = ..., tokens_in_circulation: _Optional[int] = ..., tokens_committed: _Optional[int] = ..., tokens_minted: _Optional[int] = ..., tokens_burned: _Optional[int] = ..., house_net: _Optional[int] = ..., transactions: _Optional[int] = ..., active_commitments: _Optional[int] = ..., open_predictions: _Optional[int] = ..., volume: _Optional[_Iterable[_Union[TypeVolume, _Mapping]]] = ..., revenue_by_day: _Optional[_Iterable[_Union[Revenue, _Mapping]]] = ..., revenue_by_month: _Optional[_Iterable[_Union[Revenue, _Mapping]]] = ...) -> None: ...
+
+class TypeVolume(_message.Message):
+    __slots__ = ["tokens", "transactions", "type"]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    tokens: int
+    transactions: int
+    type: _ledger_pb2.TransactionType
+    def __init__(self, type: _Optional[_Union[_ledger_pb2.TransactionType, str]] = ..., transactions: _Optional[int] = ..., tokens: _Optional[int] = ...) -> None: ...
