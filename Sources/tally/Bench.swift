@@ -14,7 +14,12 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Each connection sends `--depth` calls, waits for all their answers, and repeats \
             (depth 1 = one call at a time). Latency is per call, from send to answer. \
-            Mixes: credit, spend (users pre-credited), balance, mixed (1/3 each).
+            Mixes: credit, spend (users pre-credited), balance, mixed (1/3 each); consume (1 token \
+            against the daily limit) and reserve-settle (reserve 100, then settle it with 80: two \
+            calls a cycle, each counted as a call, with its own latency). For consume and \
+            reserve-settle the default tier's daily limit is raised to 10^12 tokens for the run \
+            (SetLimits, so the bench must run as an admin, as tallyd's owner does) and set back \
+            after it.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -22,13 +27,19 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Calls in flight per connection.") var depth = 1
     @Option(help: "Seconds to run.") var duration = 10.0
     @Option(help: "Distinct users.") var users = 10_000
-    @Option(help: "credit, spend, balance or mixed.") var mix: Mix = .credit
+    @Option(help: "credit, spend, balance, mixed, consume or reserve-settle.") var mix: Mix = .credit
     @Flag(help: "Give every mutation a unique idempotency key.") var keys = false
     @Option(help: "Instead of a timed run: credit users bench-0 ... bench-(N-1) once each, pipelined, and exit.")
     var fill: Int?
     @Option(help: "With --fill: how many times to go over the users (transactions = fill x passes).") var passes = 1
 
-    enum Mix: String, ExpressibleByArgument { case credit, spend, balance, mixed }
+    enum Mix: String, ExpressibleByArgument {
+        case credit, spend, balance, mixed, consume
+        case reserveSettle = "reserve-settle"
+    }
+
+    /// The daily limit for the run: high enough that no consume or reservation is refused.
+    static let benchDailyLimit: Int64 = 1_000_000_000_000
 
     func run() async throws {
         let socket = global.resolvedSocket
@@ -49,9 +60,37 @@ struct BenchCommand: AsyncParsableCommand {
             }
             await client.close()
         }
+        var restoreLimit: (tier: String, limit: Int64)?
+        if mix == .consume || mix == .reserveSettle {
+            restoreLimit = try await raiseDailyLimit(socket: socket)
+        }
         let began = ContinuousClock.now
         let deadline = began + .seconds(duration)
-        let results = try await withThrowingTaskGroup(of: (latencies: [Double], failed: Int).self) { group in
+        let results: ([Double], Int)
+        do {
+            results = try await load(socket: socket, deadline: deadline)
+        } catch {
+            if let restoreLimit { try? await setTierLimit(socket: socket, restoreLimit.tier, restoreLimit.limit) }
+            throw error
+        }
+        let seconds = Double((ContinuousClock.now - began).components.seconds)
+            + Double((ContinuousClock.now - began).components.attoseconds) / 1e18
+        if let restoreLimit { try await setTierLimit(socket: socket, restoreLimit.tier, restoreLimit.limit) }
+        let calls = results.0.count
+        func percentile(_ p: Double) -> String {
+            guard calls > 0 else { return "-" }
+            return String(format: "%.0f", results.0[min(calls - 1, Int(Double(calls) * p))])
+        }
+        print(String(
+            format: "bench %@: %d connections x depth %d, %.1f s: %d calls, %.0f calls/s, %d not OK; latency us p50 %@ p99 %@ p99.9 %@ max %@",
+            mix.rawValue, connections, depth, seconds, calls, Double(calls) / seconds, results.1,
+            percentile(0.5), percentile(0.99), percentile(0.999), percentile(1.0)))
+    }
+
+    /// Every connection's calls until `deadline`: the sorted latencies (one per call, in µs)
+    /// and how many were not answered OK.
+    private func load(socket: String, deadline: ContinuousClock.Instant) async throws -> ([Double], Int) {
+        try await withThrowingTaskGroup(of: (latencies: [Double], failed: Int).self) { group in
             for c in 0..<connections {
                 group.addTask {
                     let client = try await TallyClient.connect(socketPath: socket)
@@ -60,6 +99,30 @@ struct BenchCommand: AsyncParsableCommand {
                     var failed = 0
                     var n = 0
                     while ContinuousClock.now < deadline {
+                        if self.mix == .reserveSettle {
+                            // A cycle: `depth` reserves, then a settle for each one granted.
+                            var reserves: [Tally_V1_Request] = []
+                            for _ in 0..<depth {
+                                n += 1
+                                reserves.append(try self.reserve(connection: c, n: n))
+                            }
+                            let (reserved, reserveMicros) = try await Self.timed { try await client.sendAll(reserves) }
+                            var settles: [Tally_V1_Request] = []
+                            for answer in reserved {
+                                latencies.append(reserveMicros)
+                                guard answer.code == .ok else { failed += 1; continue }
+                                let id = try Tally_V1_ReserveResponse(serializedBytes: answer.payload).reservation.id
+                                n += 1
+                                settles.append(try self.settle(reservationID: id, connection: c, n: n))
+                            }
+                            guard !settles.isEmpty else { continue }
+                            let (settled, settleMicros) = try await Self.timed { try await client.sendAll(settles) }
+                            for answer in settled {
+                                latencies.append(settleMicros)
+                                if answer.code != .ok { failed += 1 }
+                            }
+                            continue
+                        }
                         var batch: [Tally_V1_Request] = []
                         for _ in 0..<depth {
                             n += 1
@@ -85,17 +148,6 @@ struct BenchCommand: AsyncParsableCommand {
             }
             return (all.sorted(), failed)
         }
-        let seconds = Double((ContinuousClock.now - began).components.seconds)
-            + Double((ContinuousClock.now - began).components.attoseconds) / 1e18
-        let calls = results.0.count
-        func percentile(_ p: Double) -> String {
-            guard calls > 0 else { return "-" }
-            return String(format: "%.0f", results.0[min(calls - 1, Int(Double(calls) * p))])
-        }
-        print(String(
-            format: "bench %@: %d connections x depth %d, %.1f s: %d calls, %.0f calls/s, %d not OK; latency us p50 %@ p99 %@ p99.9 %@ max %@",
-            mix.rawValue, connections, depth, seconds, calls, Double(calls) / seconds, results.1,
-            percentile(0.5), percentile(0.99), percentile(0.999), percentile(1.0)))
     }
 
     private func fill(socket: String, users: Int) async throws {
@@ -129,9 +181,54 @@ struct BenchCommand: AsyncParsableCommand {
                      users, passes, users * passes, seconds, Double(users * passes) / seconds, failed))
     }
 
+    /// Raises the default tier's daily limit to `benchDailyLimit`; returns what to set back.
+    private func raiseDailyLimit(socket: String) async throws -> (tier: String, limit: Int64) {
+        let client = try await TallyClient.connect(socketPath: socket)
+        defer { Task { await client.close() } }
+        let settings = try await client.getLimits()
+        let tier = settings.defaultTier
+        let limit = settings.tiers.first { $0.tier == tier }?.limit ?? 0
+        _ = try await client.setLimits(.with { $0.tierLimit = .with { $0.tier = tier; $0.limit = Self.benchDailyLimit } })
+        return (tier, limit)
+    }
+
+    private func setTierLimit(socket: String, _ tier: String, _ limit: Int64) async throws {
+        let client = try await TallyClient.connect(socketPath: socket)
+        defer { Task { await client.close() } }
+        _ = try await client.setLimits(.with { $0.tierLimit = .with { $0.tier = tier; $0.limit = limit } })
+    }
+
+    /// Runs `body` and returns its result with the time it took, in microseconds.
+    private static func timed<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
+        let sent = ContinuousClock.now
+        let result = try await body()
+        let elapsed = ContinuousClock.now - sent
+        return (result, Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
+    }
+
+    private func user(connection: Int, n: Int) -> String {
+        "bench-\((connection &* 7919 &+ n &* 104_729) % users)"
+    }
+
+    private func key(connection: Int, n: Int) -> String {
+        keys ? "bench-\(connection)-\(n)-\(UInt64.random(in: 0...UInt64.max))" : ""
+    }
+
+    private func reserve(connection: Int, n: Int) throws -> Tally_V1_Request {
+        try request(.reserve, Tally_V1_ReserveRequest.with {
+            $0.userID = user(connection: connection, n: n); $0.tokens = 100; $0.idempotencyKey = key(connection: connection, n: n)
+        })
+    }
+
+    private func settle(reservationID: UInt64, connection: Int, n: Int) throws -> Tally_V1_Request {
+        try request(.settle, Tally_V1_SettleRequest.with {
+            $0.reservationID = reservationID; $0.tokens = 80; $0.idempotencyKey = key(connection: connection, n: n)
+        })
+    }
+
     private func call(connection: Int, n: Int) throws -> Tally_V1_Request {
-        let user = "bench-\((connection &* 7919 &+ n &* 104_729) % users)"
-        let key = keys ? "bench-\(connection)-\(n)-\(UInt64.random(in: 0...UInt64.max))" : ""
+        let user = user(connection: connection, n: n)
+        let key = key(connection: connection, n: n)
         let kind: Mix = mix == .mixed ? [.credit, .spend, .balance][n % 3] : mix
         switch kind {
         case .credit, .mixed:
@@ -142,6 +239,10 @@ struct BenchCommand: AsyncParsableCommand {
             return try request(.spend, Tally_V1_SpendRequest.with { $0.userID = user; $0.amount = 1; $0.idempotencyKey = key })
         case .balance:
             return try request(.getBalance, Tally_V1_GetBalanceRequest.with { $0.userID = user })
+        case .consume:
+            return try request(.consume, Tally_V1_ConsumeRequest.with { $0.userID = user; $0.tokens = 1; $0.idempotencyKey = key })
+        case .reserveSettle:
+            return try reserve(connection: connection, n: n)
         }
     }
 
