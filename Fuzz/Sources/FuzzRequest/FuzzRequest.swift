@@ -69,12 +69,16 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
         case .apply(let command):
             // Mutations reach the Writer unvalidated (the Ledger validates them); they must be
             // exactly what the payload says, since that is what is journaled.
-            let expected: Command? = switch method {
-            case .credit: (try? Tally_V1_CreditRequest(serializedBytes: request.payload)).map { .credit($0.ledgerValue) }
-            case .spend: (try? Tally_V1_SpendRequest(serializedBytes: request.payload)).map { .spend($0.ledgerValue) }
-            default: nil
-            }
+            let expected = expectedCommand(method, request.payload)
             guard command == expected else { fatalError("\(method) decoded to \(command), expected \(String(describing: expected))") }
+        case .usageStatus(let userID):
+            guard method == .checkUsage, Validation.userID(userID) == nil else { fatalError("bad usage check \(userID)") }
+        case .usageLimits:
+            guard method == .getLimits else { fatalError("\(method) decoded to a limits read") }
+        case .purchase(let paymentID):
+            guard method == .getPurchase, Validation.paymentID(paymentID) == nil else { fatalError("bad purchase read \(paymentID)") }
+        case .transaction:
+            guard method == .getTransaction else { fatalError("\(method) decoded to a transaction read") }
         }
     case .admin(let callID, let admin):
         guard versionOK, callID == request.callID, let method, !method.isMutation, method != .getBalance else {
@@ -84,13 +88,76 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
     }
 }
 
-func parses(_ payload: Data, for method: Method) -> Bool {
+/// The command a mutation's payload must decode to (what is journaled), or nil if it does not parse.
+func expectedCommand(_ method: Method, _ payload: Data) -> Command? {
+    func decode<M: SwiftProtobuf.Message>(_: M.Type) -> M? { try? M(serializedBytes: payload) }
     switch method {
-    case .getBalance: (try? Tally_V1_GetBalanceRequest(serializedBytes: payload)) != nil
-    case .credit: (try? Tally_V1_CreditRequest(serializedBytes: payload)) != nil
-    case .spend: (try? Tally_V1_SpendRequest(serializedBytes: payload)) != nil
-    case .snapshot: (try? Tally_V1_SnapshotRequest(serializedBytes: payload)) != nil
-    case .backup: (try? Tally_V1_BackupRequest(serializedBytes: payload)) != nil
-    case .health: (try? Tally_V1_HealthRequest(serializedBytes: payload)) != nil
+    case .credit: return decode(Tally_V1_CreditRequest.self).map { .credit($0.ledgerValue) }
+    case .spend: return decode(Tally_V1_SpendRequest.self).map { .spend($0.ledgerValue) }
+    case .consume: return decode(Tally_V1_ConsumeRequest.self).map { .consume($0.ledgerValue) }
+    case .reserve: return decode(Tally_V1_ReserveRequest.self).map { .reserve($0.ledgerValue) }
+    case .settle: return decode(Tally_V1_SettleRequest.self).map { .settle($0.ledgerValue) }
+    case .release: return decode(Tally_V1_ReleaseRequest.self).map { .release($0.ledgerValue) }
+    case .setLimits: return decode(Tally_V1_SetLimitsRequest.self).flatMap { try? $0.ledgerValue.get() }.map { .changeUsage($0) }
+    case .savePackage: return decode(Tally_V1_SavePackageRequest.self).map { .savePackage($0.ledgerValue) }
+    case .deactivatePackage: return decode(Tally_V1_DeactivatePackageRequest.self).map { .deactivatePackage(id: $0.packageID) }
+    case .startPurchase: return decode(Tally_V1_StartPurchaseRequest.self).map { .startPurchase($0.ledgerValue) }
+    case .completePurchase:
+        return decode(Tally_V1_CompletePurchaseRequest.self).map { .settlePurchase(SettlePurchase(paymentID: $0.paymentID, result: .completed)) }
+    case .failPurchase:
+        return decode(Tally_V1_FailPurchaseRequest.self).map {
+            .settlePurchase(SettlePurchase(paymentID: $0.paymentID, result: .failed(reason: $0.reason)))
+        }
+    case .commit: return decode(Tally_V1_CommitRequest.self).map { .commit($0.ledgerValue) }
+    case .cancelCommitment: return decode(Tally_V1_CancelCommitmentRequest.self).map { .cancelCommitment(id: $0.commitmentID) }
+    case .resolvePrediction:
+        return decode(Tally_V1_ResolvePredictionRequest.self).map {
+            .settlePrediction(SettlePrediction(predictionID: $0.predictionID, result: .resolve(winning: $0.winning.ledgerValue)))
+        }
+    case .voidPrediction:
+        return decode(Tally_V1_VoidPredictionRequest.self).map { .settlePrediction(SettlePrediction(predictionID: $0.predictionID, result: .void)) }
+    case .closePrediction:
+        return decode(Tally_V1_ClosePredictionRequest.self).map { .closePrediction(id: $0.predictionID, at: $0.closesAtUs == 0 ? nil : $0.closesAtUs) }
+    default: return nil  // not a mutation
+    }
+}
+
+/// Whether `payload` parses as the method's request type.
+func parses(_ payload: Data, for method: Method) -> Bool {
+    func ok<M: SwiftProtobuf.Message>(_: M.Type) -> Bool { (try? M(serializedBytes: payload)) != nil }
+    switch method {
+    case .getBalance: return ok(Tally_V1_GetBalanceRequest.self)
+    case .credit: return ok(Tally_V1_CreditRequest.self)
+    case .spend: return ok(Tally_V1_SpendRequest.self)
+    case .getTransaction: return ok(Tally_V1_GetTransactionRequest.self)
+    case .listTransactions: return ok(Tally_V1_ListTransactionsRequest.self)
+    case .snapshot: return ok(Tally_V1_SnapshotRequest.self)
+    case .backup: return ok(Tally_V1_BackupRequest.self)
+    case .health: return ok(Tally_V1_HealthRequest.self)
+    case .stats: return ok(Tally_V1_StatsRequest.self)
+    case .checkUsage: return ok(Tally_V1_CheckUsageRequest.self)
+    case .consume: return ok(Tally_V1_ConsumeRequest.self)
+    case .reserve: return ok(Tally_V1_ReserveRequest.self)
+    case .settle: return ok(Tally_V1_SettleRequest.self)
+    case .release: return ok(Tally_V1_ReleaseRequest.self)
+    case .getLimits: return ok(Tally_V1_GetLimitsRequest.self)
+    case .setLimits: return ok(Tally_V1_SetLimitsRequest.self)
+    case .usageHistory: return ok(Tally_V1_UsageHistoryRequest.self)
+    case .topUsers: return ok(Tally_V1_TopUsersRequest.self)
+    case .monthByTier: return ok(Tally_V1_MonthByTierRequest.self)
+    case .savePackage: return ok(Tally_V1_SavePackageRequest.self)
+    case .deactivatePackage: return ok(Tally_V1_DeactivatePackageRequest.self)
+    case .listPackages: return ok(Tally_V1_ListPackagesRequest.self)
+    case .startPurchase: return ok(Tally_V1_StartPurchaseRequest.self)
+    case .completePurchase: return ok(Tally_V1_CompletePurchaseRequest.self)
+    case .failPurchase: return ok(Tally_V1_FailPurchaseRequest.self)
+    case .getPurchase: return ok(Tally_V1_GetPurchaseRequest.self)
+    case .listPurchases: return ok(Tally_V1_ListPurchasesRequest.self)
+    case .commit: return ok(Tally_V1_CommitRequest.self)
+    case .cancelCommitment: return ok(Tally_V1_CancelCommitmentRequest.self)
+    case .resolvePrediction: return ok(Tally_V1_ResolvePredictionRequest.self)
+    case .voidPrediction: return ok(Tally_V1_VoidPredictionRequest.self)
+    case .closePrediction: return ok(Tally_V1_ClosePredictionRequest.self)
+    case .listCommitments: return ok(Tally_V1_ListCommitmentsRequest.self)
     }
 }
