@@ -22,8 +22,18 @@
 #include <string.h>
 #include <time.h>
 
-enum { OP_BALANCE, OP_SPEND, OP_CREDIT, OP_CONSUME, OP_CHECK, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"balance", "spend", "credit", "consume", "check"};
+enum { OP_BALANCE, OP_SPEND, OP_CREDIT, OP_CONSUME, OP_CHECK, OP_COMMIT, OP_RESOLVE, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"balance", "spend", "credit", "consume", "check", "commit", "resolve"};
+
+/* Predictions for commit and resolve: each thread commits to its own current prediction and a
+ * resolve settles it and moves the thread on to the next one, so no call hits a settled one. */
+static _Thread_local unsigned prediction_round;
+static _Thread_local unsigned commits_in_round;
+static long bench_started;
+
+static void prediction_name(char *out, size_t size) {
+    snprintf(out, size, "bench-%ld-%lx-%u", bench_started, (unsigned long)(uintptr_t)&prediction_round, prediction_round);
+}
 
 typedef struct options {
     const char *socket;
@@ -84,7 +94,8 @@ static void usage(FILE *f) {
             "  --users U              distinct users bench-0 .. bench-(U-1) (default 10000)\n"
             "  --distribution D       uniform or zipf (default uniform)\n"
             "  --zipf-s S             zipf exponent (default 1.0)\n"
-            "  --mix M                balance, spend, credit, consume, check, mixed (= balance,spend,\n"
+            "  --mix M                balance, spend, credit, consume, check, commit, resolve (a resolve\n"
+            "                         settles the thread's current prediction), mixed (= balance,spend,\n"
             "                         credit,consume), or weights: balance:8,spend:1,consume:1\n"
             "  --timeout-ms T         deadline sent with every call (default 0: none)\n");
 }
@@ -220,6 +231,33 @@ static void add_op(tally_batch *b, int op, const char *user, tally_error *err) {
         r.user_id = (char *)user;
         r.tokens = 1;
         tally_batch_add(b, TALLY_METHOD_USAGE_CONSUME, &r.base, &tally__v1__consume_response__descriptor, err);
+        break;
+    }
+    case OP_RESOLVE:
+        if (commits_in_round > 0) {
+            char prediction[80];
+            prediction_name(prediction, sizeof prediction);
+            Tally__V1__ResolvePredictionRequest r = TALLY__V1__RESOLVE_PREDICTION_REQUEST__INIT;
+            r.prediction_id = prediction;
+            r.winning = TALLY__V1__POSITION__POSITION_YES;
+            tally_batch_add(b, TALLY_METHOD_RESOLVE, &r.base, &tally__v1__settle_prediction_response__descriptor, err);
+            prediction_round++;
+            commits_in_round = 0;
+            break;
+        }
+        /* Nothing to resolve yet: commit instead. */
+        /* fall through */
+    case OP_COMMIT: {
+        char prediction[80];
+        prediction_name(prediction, sizeof prediction);
+        Tally__V1__CommitRequest r = TALLY__V1__COMMIT_REQUEST__INIT;
+        r.user_id = (char *)user;
+        r.prediction_id = prediction;
+        r.position = (user[strlen(user) - 1] & 1) ? TALLY__V1__POSITION__POSITION_YES : TALLY__V1__POSITION__POSITION_NO;
+        r.stake = 1;
+        r.odds_micros = 2000000;
+        tally_batch_add(b, TALLY_METHOD_COMMIT, &r.base, &tally__v1__commit_response__descriptor, err);
+        commits_in_round++;
         break;
     }
     case OP_CHECK: {
@@ -372,7 +410,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tally-bench: %s\n", tally_error_format(&err, buf, sizeof buf));
         return 1;
     }
-    if (o.weight[OP_SPEND] && credit_users(setup, o.users) < 0) return 1;
+    bench_started = (long)time(NULL);
+    if ((o.weight[OP_SPEND] || o.weight[OP_COMMIT] || o.weight[OP_RESOLVE]) && credit_users(setup, o.users) < 0) return 1;
     char tier[80] = "";
     int64_t old_limit = -1;
     if (o.weight[OP_CONSUME]) {
