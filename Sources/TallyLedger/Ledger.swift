@@ -127,11 +127,8 @@ public struct Ledger: Equatable, Sendable {
             changed = true
         }
         if changed { lastTimestamp = now }
-        // A retried purchase start or completion answers what the first one did, like a key.
-        var alreadyDone = false
-        if case .purchase(let receipt) = outcome { alreadyDone = receipt.alreadyDone }
-        if case .predictionSettled(_, let settledBefore) = outcome { alreadyDone = settledBefore }
-        return Applied(outcome: outcome, replayed: alreadyDone, changedState: changed)
+        // A retried purchase or settlement answers what the first one did, like a key.
+        return Applied(outcome: outcome, replayed: outcome.isAlreadyDone, changedState: changed)
     }
 
     mutating func credit(_ credit: Credit, at now: Timestamp) -> Outcome {
@@ -184,14 +181,14 @@ public struct Ledger: Equatable, Sendable {
         }
         switch command {
         case .consume(let consume):
-            switch usage.consume(consume.userID, tokens: consume.tokens, on: day) {
+            switch usage.consumeValidated(consume.userID, tokens: consume.tokens, on: day) {  // apply validated it
             case .success(let status): return .usage(UsageReceipt(status: status))
             case .failure(let refusal): return .refused(refusal)
             }
         case .reserve(let reserve):
             let ttl = reserve.ttlMilliseconds == 0 ? Reserve.defaultTTLMilliseconds : reserve.ttlMilliseconds
             let expiresAt = now.addingReportingOverflow(Int64(ttl) * 1_000)
-            return receipt(usage.reserve(
+            return receipt(usage.reserveValidated(
                 reserve.userID, tokens: reserve.tokens, on: day, at: now,
                 expiresAt: expiresAt.overflow ? .max : expiresAt.partialValue))
         case .settle(let settle):

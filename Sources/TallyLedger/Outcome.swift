@@ -44,13 +44,22 @@ public enum Outcome: Equatable, Sendable {
     case prediction(Prediction)
     case refused(Refusal)
 
+    /// The answer of work done by an earlier call (a purchase started or settled, a prediction
+    /// settled): nothing changed, and the caller sees it as a replay.
+    var isAlreadyDone: Bool {
+        switch self {
+        case .purchase(let receipt): receipt.alreadyDone
+        case .predictionSettled(_, let alreadyDone): alreadyDone
+        default: false
+        }
+    }
+
     /// Whether the state changed (a refusal, or a tick that found nothing, leaves it alone).
     var changesState: Bool {
         switch self {
         case .accepted, .usage, .usageLimits, .package, .commitment, .prediction: true
-        case .predictionSettled(_, let alreadyDone): !alreadyDone
+        case .predictionSettled, .purchase: !isAlreadyDone
         case .expired(let released): !released.isEmpty
-        case .purchase(let receipt): !receipt.alreadyDone
         case .expiredPurchases(let failed): !failed.isEmpty
         case .refused: false
         }

@@ -31,11 +31,9 @@ public struct UsageConfig: Sendable, Equatable {
     }
 
     public var summary: String {
-        guard tiers.isEmpty, defaultTier == nil, timeZone == nil else {
-            let tiers = self.tiers.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            return [tiers.isEmpty ? nil : "tiers \(tiers)", defaultTier.map { "default \($0)" }, timeZone.map { "zone \($0)" }]
-                .compactMap { $0 }.joined(separator: "; ")
-        }
-        return "as stored (defaults: trial 10000, subscribed 100000, zone UTC)"
+        let tiers = self.tiers.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let parts = [tiers.isEmpty ? nil : "tiers \(tiers)", defaultTier.map { "default \($0)" }, timeZone.map { "zone \($0)" }]
+            .compactMap { $0 }
+        return parts.isEmpty ? "as stored (defaults: trial 10000, subscribed 100000, zone UTC)" : parts.joined(separator: "; ")
     }
 }

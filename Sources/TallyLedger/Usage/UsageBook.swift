@@ -47,6 +47,11 @@ public struct UsageBook: Equatable, Sendable {
     /// counts the would-be refusal instead of refusing).
     public mutating func consume(_ userID: String, tokens: Int64, on day: UsageDay) -> Result<UsageStatus, Refusal> {
         if let invalid = Self.invalid(userID, tokens) { return .failure(invalid) }
+        return consumeValidated(userID, tokens: tokens, on: day)
+    }
+
+    /// `consume` for input the Ledger's Validation already passed: the hot path checks once.
+    mutating func consumeValidated(_ userID: String, tokens: Int64, on day: UsageDay) -> Result<UsageStatus, Refusal> {
         let key = ExactString(userID)
         var user: UserUsage
         switch admitted(key, tokens, day) {
@@ -65,6 +70,13 @@ public struct UsageBook: Equatable, Sendable {
         _ userID: String, tokens: Int64, on day: UsageDay, at now: Timestamp, expiresAt: Timestamp
     ) -> Result<(Reservation, UsageStatus), Refusal> {
         if let invalid = Self.invalid(userID, tokens) { return .failure(invalid) }
+        return reserveValidated(userID, tokens: tokens, on: day, at: now, expiresAt: expiresAt)
+    }
+
+    /// `reserve` for input the Ledger's Validation already passed.
+    mutating func reserveValidated(
+        _ userID: String, tokens: Int64, on day: UsageDay, at now: Timestamp, expiresAt: Timestamp
+    ) -> Result<(Reservation, UsageStatus), Refusal> {
         guard expiresAt > now else {
             return .failure(Refusal(
                 code: .invalidArgument, reason: "TTL_NOT_POSITIVE", message: "a reservation must outlive the call that makes it",
