@@ -52,6 +52,13 @@ check "resolve" "rain resolved yes: 1 winners paid 750, 1 losers' 100 collected"
 check "resolve again" "(already: the same summary)" "$bin/tally" resolve rain yes
 check "after resolve" "carol: 1450 available, 0 committed" "$bin/tally" balance carol
 check "commitments" "commitment 2: carol staked 100 on no of rain" "$bin/tally" commitments --prediction rain
+# The README's priced actions: the tier's price, then the membership's.
+check "price trial" "generate-post: trial 5" "$bin/tally" price set generate-post trial 5
+check "price subscribed" "generate-post: subscribed 2, trial 5" "$bin/tally" price set generate-post subscribed 2
+check "spend action" "spent 5 from carol for generate-post at the trial price" "$bin/tally" spend carol --action generate-post
+check "membership" "carol is on subscribed (membership until" "$bin/tally" membership set carol subscribed --days 30
+check "spend action member" "spent 2 from carol for generate-post at the subscribed price" "$bin/tally" spend carol --action generate-post
+check "unknown action" "NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" spend carol --action dance
 # The README's chat-gateway day.
 check "usage check" "used 0, reserved 0 of 10000 (trial), 10000 remaining" "$bin/tally" usage check bob
 check "usage reserve" "reservation 1: 3000 tokens for bob" "$bin/tally" usage reserve bob 3000
@@ -67,7 +74,7 @@ start
 check "after restart" "alice: 70 available" "$bin/tally" balance alice
 check "usage after restart" "used 10000" "$bin/tally" usage check bob
 check "zone after restart" "Etc/UTC" "$bin/tally" limits
-check "recovered" "recovered 2 accounts, 7 transactions" cat "$work/tallyd.log"
+check "recovered" "recovered 2 accounts, 9 transactions" cat "$work/tallyd.log"
 # A kill -9 right after an acknowledged credit: the journal has it.
 check "credit before crash" "75 available" "$bin/tally" credit alice 5
 kill -9 "$pid"; wait "$pid" 2>/dev/null
@@ -78,7 +85,7 @@ check "backup" "backup $work/backup.tally: 2 accounts" "$bin/tally" backup "$wor
 stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 2 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
-check "verify backup" "through journal record 13" "$bin/tallyd" verify "$work/backup.tally"
+check "verify backup" "through journal record 18" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &

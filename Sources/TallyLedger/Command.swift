@@ -76,6 +76,12 @@ public enum Command: Equatable, Sendable {
     case settlePrediction(SettlePrediction)
     /// Sets (or, with nil, clears) the moment after which commitments to a prediction are refused.
     case closePrediction(id: String, at: Timestamp?)
+    /// Sets or ends a user's membership (admin).
+    case setMembership(SetMembership)
+    /// Sets or removes an action's price for a tier (admin).
+    case setActionPrice(SetActionPrice)
+    /// Spends an action's price for the user's tier.
+    case spendAction(SpendAction)
 
     public var idempotencyKey: String {
         switch self {
@@ -86,6 +92,8 @@ public enum Command: Equatable, Sendable {
         case .settle(let s): s.idempotencyKey
         case .release(let r): r.idempotencyKey
         case .commit(let c): c.idempotencyKey
+        case .spendAction(let s): s.idempotencyKey
+        case .setMembership, .setActionPrice: ""  // setting the same value again is harmless
         case .cancelCommitment, .settlePrediction, .closePrediction: ""  // once by nature: a second call is answered or refused
         case .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase,
             .expirePurchases:
@@ -97,7 +105,7 @@ public enum Command: Equatable, Sendable {
     public var needsUsageDay: Bool {
         switch self {
         case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases,
-            .commit, .cancelCommitment, .settlePrediction, .closePrediction:
+            .commit, .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice, .spendAction:
             false
         case .consume, .reserve, .settle, .release, .expireReservations: true
         }

@@ -91,6 +91,7 @@ extension Ledger {
         violations += usage.invariantViolations()
         violations += purchaseViolations()
         violations += predictionViolations()
+        violations += membershipViolations()
         return violations
     }
 }

@@ -35,6 +35,9 @@ public struct Ledger: Equatable, Sendable {
     /// The house's system account: losers' stakes come in, winners' profits go out (it may be
     /// negative). Users + mint + burn + house = 0.
     public internal(set) var house: Int64 = 0
+    /// Memberships by user, and what each action costs per tier.
+    public internal(set) var memberships: TreeDictionary<ExactString, Membership> = [:]
+    public internal(set) var actionPrices: TreeDictionary<ExactString, ActionPrice> = [:]
 
     public init(config: LedgerConfig = LedgerConfig()) {
         self.config = config
@@ -48,8 +51,11 @@ public struct Ledger: Equatable, Sendable {
         mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp, usage: UsageBook? = nil,
         packages: TreeDictionary<ExactString, TokenPackage> = [:], purchases: TreeDictionary<UInt64, Purchase> = [:],
         nextPurchaseID: UInt64 = 1, commitments: TreeDictionary<UInt64, Commitment> = [:],
-        predictions: TreeDictionary<ExactString, Prediction> = [:], nextCommitmentID: UInt64 = 1, house: Int64 = 0
+        predictions: TreeDictionary<ExactString, Prediction> = [:], nextCommitmentID: UInt64 = 1, house: Int64 = 0,
+        memberships: TreeDictionary<ExactString, Membership> = [:], actionPrices: TreeDictionary<ExactString, ActionPrice> = [:]
     ) {
+        self.memberships = memberships
+        self.actionPrices = actionPrices
         self.commitments = commitments
         self.predictions = predictions
         self.nextCommitmentID = nextCommitmentID
@@ -79,9 +85,10 @@ public struct Ledger: Equatable, Sendable {
         Balance(userID: userID, account: accounts[ExactString(userID)] ?? Account())
     }
 
-    /// A user's daily-limit standing on `day` (read-only).
-    public func usageStatus(of userID: String, on day: UsageDay) -> UsageStatus {
-        usage.status(of: userID, on: day)
+    /// A user's daily-limit standing on `day` (read-only), on the tier its membership gives at
+    /// `now` (default: the last command's time).
+    public func usageStatus(of userID: String, on day: UsageDay, at now: Timestamp? = nil) -> UsageStatus {
+        usage.status(of: userID, on: day, tier: tier(of: userID, at: now ?? lastTimestamp))
     }
 
     // MARK: Mutations
@@ -108,13 +115,15 @@ public struct Ledger: Equatable, Sendable {
         let outcome: Outcome
         switch command {
         case .credit(let credit): outcome = self.credit(credit, at: now)
-        case .spend(let spend): outcome = self.spend(spend, at: now)
+        case .spend(let spend): outcome = debit(spend, at: now)
         case .consume, .reserve, .settle, .release, .changeUsage, .expireReservations:
             outcome = applyUsage(command, at: now, on: day ?? UsageDay.utc(containing: now))
         case .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases:
             outcome = applyPurchase(command, at: now)
         case .commit, .cancelCommitment, .settlePrediction, .closePrediction:
             outcome = applyPrediction(command, at: now)
+        case .setMembership, .setActionPrice, .spendAction:
+            outcome = applyMembership(command, at: now)
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {
@@ -150,7 +159,8 @@ public struct Ledger: Equatable, Sendable {
             before: before, reference: credit.reference, memo: credit.memo, key: credit.idempotencyKey, at: now)
     }
 
-    private mutating func spend(_ spend: Spend, at now: Timestamp) -> Outcome {
+    /// A spend: by amount, or (with `action`) the price of an action for `tier`.
+    mutating func debit(_ spend: Spend, action: String = "", tier: String = "", at now: Timestamp) -> Outcome {
         var account = accounts[ExactString(spend.userID)] ?? Account(createdAt: now)
         guard account.available >= spend.amount else {
             return .refused(.insufficientTokens(userID: spend.userID, available: account.available, requested: spend.amount))
@@ -169,7 +179,7 @@ public struct Ledger: Equatable, Sendable {
         self.burn = burn
         return record(
             account, userID: spend.userID, type: .spend, amount: spend.amount, before: before,
-            reference: spend.reference, memo: spend.memo, key: spend.idempotencyKey, at: now)
+            reference: spend.reference, memo: spend.memo, key: spend.idempotencyKey, action: action, tier: tier, at: now)
     }
 
     private mutating func applyUsage(_ command: Command, at now: Timestamp, on day: UsageDay) -> Outcome {
@@ -179,9 +189,15 @@ public struct Ledger: Equatable, Sendable {
             case .failure(let refusal): .refused(refusal)
             }
         }
+        // Tiers are worked out before the usage book is borrowed for the change.
+        func tier(of user: String) -> ExactString { self.tier(of: user, at: now) }
+        func reservationTier(_ id: UInt64) -> (ExactString) -> ExactString? {
+            let tier = usage.reservations[id].map { self.tier(of: $0.userID.value, at: now) }
+            return { _ in tier }
+        }
         switch command {
         case .consume(let consume):
-            switch usage.consumeValidated(consume.userID, tokens: consume.tokens, on: day) {  // apply validated it
+            switch usage.consumeValidated(consume.userID, tokens: consume.tokens, on: day, tier: tier(of: consume.userID)) {  // apply validated it
             case .success(let status): return .usage(UsageReceipt(status: status))
             case .failure(let refusal): return .refused(refusal)
             }
@@ -190,11 +206,17 @@ public struct Ledger: Equatable, Sendable {
             let expiresAt = now.addingReportingOverflow(Int64(ttl) * 1_000)
             return receipt(usage.reserveValidated(
                 reserve.userID, tokens: reserve.tokens, on: day, at: now,
-                expiresAt: expiresAt.overflow ? .max : expiresAt.partialValue))
+                expiresAt: expiresAt.overflow ? .max : expiresAt.partialValue, tier: tier(of: reserve.userID)))
         case .settle(let settle):
-            return receipt(usage.settle(settle.reservationID, tokens: settle.tokens, on: day))
+            return receipt(usage.settle(settle.reservationID, tokens: settle.tokens, on: day, tierOf: reservationTier(settle.reservationID)))
         case .release(let release):
-            return receipt(usage.release(release.reservationID, on: day))
+            return receipt(usage.release(release.reservationID, on: day, tierOf: reservationTier(release.reservationID)))
+        case .changeUsage(.userTier(let userID, let tier)):
+            // A tier set through SetLimits is a membership without an expiry.
+            if case .refused(let refusal) = applyMembership(.setMembership(SetMembership(userID: userID, tier: tier)), at: now) {
+                return .refused(refusal)
+            }
+            return .usageLimits(usage.limits)
         case .changeUsage(let change):
             switch usage.apply(change) {
             case .success: return .usageLimits(usage.limits)
@@ -211,7 +233,7 @@ public struct Ledger: Equatable, Sendable {
     /// the account's committed tokens before the change (nil: unchanged).
     mutating func record(
         _ account: Account, userID: String, type: TransactionType, amount: Int64, before: Int64, committedBefore: Int64? = nil,
-        reference: String, memo: String, key: String, at now: Timestamp
+        reference: String, memo: String, key: String, action: String = "", tier: String = "", at now: Timestamp
     ) -> Outcome {
         var account = account
         account.version += 1
@@ -220,7 +242,7 @@ public struct Ledger: Equatable, Sendable {
             id: nextTransactionID, userID: userID, type: type, amount: amount, balanceBefore: before,
             balanceAfter: account.available, committedBefore: committedBefore ?? account.committed,
             committedAfter: account.committed, reference: reference, memo: memo, idempotencyKey: key,
-            createdAt: now)
+            createdAt: now, action: action, tier: tier)
         nextTransactionID += 1
         accounts[ExactString(userID)] = account
         transactions[transaction.id] = transaction

@@ -42,6 +42,10 @@ public enum Outcome: Equatable, Sendable {
     case predictionSettled(PredictionSummary, alreadyDone: Bool)
     /// A prediction's close time set.
     case prediction(Prediction)
+    /// A membership set or ended: where the user stands now.
+    case membership(MembershipStatus)
+    /// An action's prices now (no costs: the action was removed).
+    case actionPrice(ActionPrice)
     case refused(Refusal)
 
     /// The answer of work done by an earlier call (a purchase started or settled, a prediction
@@ -57,7 +61,7 @@ public enum Outcome: Equatable, Sendable {
     /// Whether the state changed (a refusal, or a tick that found nothing, leaves it alone).
     var changesState: Bool {
         switch self {
-        case .accepted, .usage, .usageLimits, .package, .commitment, .prediction: true
+        case .accepted, .usage, .usageLimits, .package, .commitment, .prediction, .membership, .actionPrice: true
         case .predictionSettled, .purchase: !isAlreadyDone
         case .expired(let released): !released.isEmpty
         case .expiredPurchases(let failed): !failed.isEmpty

@@ -48,12 +48,17 @@ public struct Transaction: Equatable, Sendable {
     public var memo: String
     public var idempotencyKey: String
     public var createdAt: Timestamp
+    /// For a spend by action: the action, and the tier whose price was charged ("" otherwise).
+    public var action: String
+    public var tier: String
 
     public init(
         id: UInt64, userID: String, type: TransactionType, amount: Int64, balanceBefore: Int64,
         balanceAfter: Int64, committedBefore: Int64 = 0, committedAfter: Int64 = 0, reference: String, memo: String,
-        idempotencyKey: String, createdAt: Timestamp
+        idempotencyKey: String, createdAt: Timestamp, action: String = "", tier: String = ""
     ) {
+        self.action = action
+        self.tier = tier
         self.committedBefore = committedBefore
         self.committedAfter = committedAfter
         self.id = id

@@ -55,6 +55,16 @@ public enum Validation {
             return name(id, field: "package_id")
         case .startPurchase(let start):
             return userID(start.userID) ?? name(start.packageID, field: "package_id") ?? paymentID(start.paymentID)
+        case .setMembership(let set):
+            return userID(set.userID) ?? set.tier.flatMap { name($0, field: "tier") }
+        case .setActionPrice(let set):
+            return name(set.action, field: "action") ?? name(set.tier, field: "tier")
+                ?? set.cost.flatMap { $0 > 0 ? nil : .invalid("PRICE_NOT_POSITIVE", field: "cost", "an action costs at least 1 token, got \($0); remove the price to make it unavailable") }
+        case .spendAction(let spend):
+            return userID(spend.userID) ?? name(spend.action, field: "action")
+                ?? text(spend.reference, field: "reference", limit: Limits.maxReferenceBytes)
+                ?? text(spend.memo, field: "memo", limit: Limits.maxMemoBytes)
+                ?? text(spend.idempotencyKey, field: "idempotency_key", limit: Limits.maxIdempotencyKeyBytes)
         case .settlePurchase(let settle):
             guard case .failed(let reason) = settle.result else { return paymentID(settle.paymentID) }
             return paymentID(settle.paymentID)

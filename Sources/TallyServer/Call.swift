@@ -15,6 +15,10 @@ struct WriterCall: Sendable {
         case purchase(paymentID: String)
         /// Ledger/GetTransaction.
         case transaction(id: UInt64)
+        /// Memberships/GetMembership: where a user stands now.
+        case membership(userID: String)
+        /// Actions/ListPrices.
+        case actionPrices
     }
 
     var callID: UInt64
@@ -49,6 +53,8 @@ struct WriterAnswer: Sendable {
         case usageLimits(UsageLimits, UsageRetention)
         case purchase(Purchase?, paymentID: String)
         case transaction(Transaction?, id: UInt64)
+        case membership(MembershipStatus)
+        case actionPrices([ActionPrice])
         case deadlineExceeded
         /// The user's bucket for this method class is empty; nothing was applied.
         case rateLimited(RateClass, retryAfterNanoseconds: Int64)
@@ -71,8 +77,9 @@ extension Command {
         case .reserve(let reserve): reserve.userID
         case .startPurchase(let start): start.userID
         case .commit(let commit): commit.userID
+        case .spendAction(let spend): spend.userID
         case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase, .expirePurchases,
-            .cancelCommitment, .settlePrediction, .closePrediction:
+            .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice:
             ""  // no rate class
         }
     }

@@ -189,6 +189,19 @@ enum CallDecoding {
             case .closePrediction:
                 let body = try Tally_V1_ClosePredictionRequest(serializedBytes: request.payload)
                 operation = .apply(.closePrediction(id: body.predictionID, at: body.closesAtUs == 0 ? nil : body.closesAtUs))
+            case .setMembership:
+                operation = .apply(.setMembership(try Tally_V1_SetMembershipRequest(serializedBytes: request.payload).ledgerValue))
+            case .getMembership:
+                let body = try Tally_V1_GetMembershipRequest(serializedBytes: request.payload)
+                if let invalid = Validation.userID(body.userID) { return .answer(Responses.refused(callID: id, invalid)) }
+                operation = .membership(userID: body.userID)
+            case .setPrice:
+                operation = .apply(.setActionPrice(try Tally_V1_SetPriceRequest(serializedBytes: request.payload).ledgerValue))
+            case .listPrices:
+                _ = try Tally_V1_ListPricesRequest(serializedBytes: request.payload)
+                operation = .actionPrices
+            case .spendAction:
+                operation = .apply(.spendAction(try Tally_V1_SpendActionRequest(serializedBytes: request.payload).ledgerValue))
             case .listCommitments:
                 let body = try Tally_V1_ListCommitmentsRequest(serializedBytes: request.payload)
                 switch CommitmentQuery.decode(body) {
@@ -241,6 +254,11 @@ extension Method {
         case .voidPrediction: "tally.v1.VoidPredictionRequest"
         case .closePrediction: "tally.v1.ClosePredictionRequest"
         case .listCommitments: "tally.v1.ListCommitmentsRequest"
+        case .setMembership: "tally.v1.SetMembershipRequest"
+        case .getMembership: "tally.v1.GetMembershipRequest"
+        case .setPrice: "tally.v1.SetPriceRequest"
+        case .listPrices: "tally.v1.ListPricesRequest"
+        case .spendAction: "tally.v1.SpendActionRequest"
         }
     }
 }

@@ -72,6 +72,10 @@ enum Responses {
                     details: ["payment_id": paymentID])
             }
             return ok(callID: id, Tally_V1_PurchaseResponse.with { $0.purchase = Tally_V1_Purchase(purchase) })
+        case .membership(let status):
+            return ok(callID: id, Tally_V1_MembershipResponse(status))
+        case .actionPrices(let prices):
+            return ok(callID: id, Tally_V1_ListPricesResponse.with { $0.prices = prices.map(Tally_V1_ActionPrice.init) })
         case .usageStatus(let status):
             return ok(callID: id, Tally_V1_CheckUsageResponse.with { $0.status = Tally_V1_UsageStatus(status) })
         case .usageLimits(let limits, let retention):
@@ -95,7 +99,7 @@ enum Responses {
                         $0.balance = balance
                         $0.replayed = applied.replayed
                     })
-                case .spend:
+                case .spend, .spendAction:
                     return ok(callID: id, Tally_V1_SpendResponse.with {
                         $0.transaction = transaction
                         $0.balance = balance
@@ -126,6 +130,10 @@ enum Responses {
                 })
             case .prediction(let prediction):
                 return ok(callID: id, Tally_V1_ClosePredictionResponse.with { $0.prediction = Tally_V1_Prediction(prediction) })
+            case .membership(let status):
+                return ok(callID: id, Tally_V1_MembershipResponse(status))
+            case .actionPrice(let price):
+                return ok(callID: id, Tally_V1_SetPriceResponse.with { $0.price = Tally_V1_ActionPrice(price) })
             case .usageLimits, .expired, .expiredPurchases:
                 // The Writer answers a limits change as .usageLimits; the expiry tick has no caller.
                 return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced an unexpected outcome")

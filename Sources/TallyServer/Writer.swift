@@ -89,7 +89,7 @@ public actor Writer {
             case .usageStatus(let userID):
                 let day = day(containing: clock.peek())
                 answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method, result: .usageStatus(ledger.usageStatus(of: userID, on: day))))
+                    callID: call.callID, method: call.method, result: .usageStatus(ledger.usageStatus(of: userID, on: day, at: clock.peek()))))
             case .transaction(let id):
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method, result: .transaction(ledger.transactions[id], id: id)))
@@ -97,6 +97,11 @@ public actor Writer {
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method,
                     result: .purchase(ledger.purchase(paymentID: paymentID), paymentID: paymentID)))
+            case .membership(let userID):
+                answers.append(WriterAnswer(
+                    callID: call.callID, method: call.method, result: .membership(ledger.membership(of: userID, at: clock.peek()))))
+            case .actionPrices:
+                answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .actionPrices(ledger.actionPriceList())))
             case .usageLimits:
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method, result: .usageLimits(ledger.usage.limits, ledger.config.usageRetention)))

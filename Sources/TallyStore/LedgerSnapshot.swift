@@ -28,6 +28,15 @@ public enum LedgerSnapshot {
         snapshot.predictions = ledger.predictions.sorted { $0.key < $1.key }.map { Tally_V1_Prediction($0.value) }
         snapshot.nextCommitmentID = ledger.nextCommitmentID
         snapshot.house = ledger.house
+        snapshot.memberships = ledger.memberships.sorted { $0.key < $1.key }.map { user, membership in
+            Tally_Store_V1_StoredMembership.with {
+                $0.userID = user.value
+                $0.tier = membership.tier.value
+                $0.expiresAtUs = membership.expiresAt ?? 0
+                $0.updatedAtUs = membership.updatedAt
+            }
+        }
+        snapshot.actionPrices = ledger.actionPrices.sorted { $0.key < $1.key }.map { Tally_V1_ActionPrice($0.value) }
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         return try snapshot.serializedBytes(options: options)
@@ -81,13 +90,35 @@ public enum LedgerSnapshot {
                 throw StoreError("prediction \(stored.id) appears twice")
             }
         }
+        var memberships = TreeDictionary<ExactString, Membership>()
+        // Snapshots from before memberships kept a user's tier with its usage.
+        for stored in snapshot.usage.users where stored.hasTier {
+            memberships[ExactString(stored.userID)] = Membership(
+                tier: ExactString(stored.tier), expiresAt: nil, updatedAt: snapshot.lastTimestampUs)
+        }
+        for stored in snapshot.memberships {
+            memberships[ExactString(stored.userID)] = Membership(
+                tier: ExactString(stored.tier), expiresAt: stored.expiresAtUs == 0 ? nil : stored.expiresAtUs,
+                updatedAt: stored.updatedAtUs)
+        }
+        var actionPrices = TreeDictionary<ExactString, ActionPrice>()
+        for stored in snapshot.actionPrices {
+            let price = stored.ledgerValue
+            guard !price.costs.isEmpty, price.costs.values.allSatisfy({ $0 > 0 }) else {
+                throw StoreError("action \(stored.action) has no price or a price below 1")
+            }
+            guard actionPrices.updateValue(price, forKey: price.action) == nil else {
+                throw StoreError("action \(stored.action) appears twice")
+            }
+        }
         let ledger = Ledger(
             config: config, accounts: accounts, transactions: transactions,
             idempotency: IdempotencyTable(records: records), mint: snapshot.mint, burn: snapshot.burn,
             nextTransactionID: snapshot.nextTransactionID, lastTimestamp: snapshot.lastTimestampUs,
             usage: snapshot.hasUsage ? try UsageSnapshot.decode(snapshot.usage, retention: config.usageRetention) : nil,
             packages: packages, purchases: purchases, nextPurchaseID: max(1, snapshot.nextPurchaseID), commitments: commitments,
-            predictions: predictions, nextCommitmentID: max(1, snapshot.nextCommitmentID), house: snapshot.house)
+            predictions: predictions, nextCommitmentID: max(1, snapshot.nextCommitmentID), house: snapshot.house,
+            memberships: memberships, actionPrices: actionPrices)
         let violations = checkInvariants ? ledger.invariantViolations() : []
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
@@ -144,6 +175,9 @@ extension Tally_Store_V1_StampedCommand {
                 $0.predictionID = id
                 $0.closesAtUs = closesAt ?? 0
             }
+        case .setMembership(let set): setMembership = Tally_V1_SetMembershipRequest(set)
+        case .setActionPrice(let set): setPrice = Tally_V1_SetPriceRequest(set)
+        case .spendAction(let spend): spendAction = Tally_V1_SpendActionRequest(spend)
         }
         if let day { usageDay = Tally_Store_V1_UsageDay(day) }
     }
@@ -171,6 +205,9 @@ extension Tally_Store_V1_StampedCommand {
             .settlePrediction(SettlePrediction(predictionID: request.predictionID, result: .resolve(winning: request.winning.ledgerValue)))
         case .voidPrediction(let request): .settlePrediction(SettlePrediction(predictionID: request.predictionID, result: .void))
         case .closePrediction(let request): .closePrediction(id: request.predictionID, at: request.closesAtUs == 0 ? nil : request.closesAtUs)
+        case .setMembership(let request): .setMembership(request.ledgerValue)
+        case .setPrice(let request): .setActionPrice(request.ledgerValue)
+        case .spendAction(let request): .spendAction(request.ledgerValue)
         case nil: nil
         }
     }
@@ -202,7 +239,8 @@ extension Tally_Store_V1_IdempotencyRecord {
             }
         case .commitment(let receipt):
             commitment = Tally_V1_CommitResponse(receipt, replayed: false)
-        case .usageLimits, .expired, .package, .purchase, .expiredPurchases, .predictionSettled, .prediction:
+        case .usageLimits, .expired, .package, .purchase, .expiredPurchases, .predictionSettled, .prediction, .membership,
+            .actionPrice:
             break  // commands without an idempotency key: never recorded
         }
     }

@@ -18,7 +18,6 @@ enum UsageSnapshot {
         state.users = book.users.sorted { $0.key < $1.key }.map { id, user in
             Tally_Store_V1_UserUsage.with {
                 $0.userID = id.value
-                if let tier = user.tier { $0.tier = tier.value }
                 if let limit = user.limitOverride { $0.limitOverride = limit }
                 $0.shadow = user.shadow
                 if let day = user.day { $0.day = Tally_Store_V1_CivilDate(day) }
@@ -70,7 +69,6 @@ enum UsageSnapshot {
         var users = TreeDictionary<ExactString, UserUsage>()
         for stored in state.users {
             var user = UserUsage()
-            user.tier = stored.hasTier ? ExactString(stored.tier) : nil
             user.limitOverride = stored.hasLimitOverride ? stored.limitOverride : nil
             user.shadow = stored.shadow
             user.day = stored.hasDay ? try date(stored.day, of: stored.userID) : nil

@@ -41,6 +41,8 @@ extension Tally_V1_Transaction {
         createdAtUs = tx.createdAt
         committedBefore = tx.committedBefore
         committedAfter = tx.committedAfter
+        action = tx.action
+        tier = tx.tier
     }
 
     /// nil when the type is not one this build knows (a corrupt or newer snapshot).
@@ -49,7 +51,7 @@ extension Tally_V1_Transaction {
         return Transaction(
             id: id, userID: userID, type: type, amount: amount, balanceBefore: balanceBefore,
             balanceAfter: balanceAfter, committedBefore: committedBefore, committedAfter: committedAfter, reference: reference,
-            memo: memo, idempotencyKey: idempotencyKey, createdAt: createdAtUs)
+            memo: memo, idempotencyKey: idempotencyKey, createdAt: createdAtUs, action: action, tier: tier)
     }
 }
 

@@ -39,16 +39,22 @@ public enum Method: String, CaseIterable, Sendable {
     case voidPrediction = "/tally.v1.Predictions/VoidPrediction"
     case closePrediction = "/tally.v1.Predictions/ClosePrediction"
     case listCommitments = "/tally.v1.Predictions/ListCommitments"
+    case setMembership = "/tally.v1.Memberships/SetMembership"
+    case getMembership = "/tally.v1.Memberships/GetMembership"
+    case setPrice = "/tally.v1.Actions/SetPrice"
+    case listPrices = "/tally.v1.Actions/ListPrices"
+    case spendAction = "/tally.v1.Actions/Spend"
 
     /// Whether the method changes the ledger (and so goes through the journal).
     public var isMutation: Bool {
         switch self {
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier,
-            .listPackages, .getPurchase, .listPurchases, .listCommitments, .getTransaction, .listTransactions, .stats:
+            .listPackages, .getPurchase, .listPurchases, .listCommitments, .getTransaction, .listTransactions, .stats,
+            .getMembership, .listPrices:
             false
         case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
             .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .resolvePrediction, .voidPrediction,
-            .closePrediction:
+            .closePrediction, .setMembership, .setPrice, .spendAction:
             true
         }
     }
@@ -57,12 +63,12 @@ public enum Method: String, CaseIterable, Sendable {
     public var access: MethodAccess {
         switch self {
         case .getBalance, .health, .checkUsage, .getLimits, .usageHistory, .listPackages, .getPurchase, .listPurchases,
-            .listCommitments, .getTransaction, .listTransactions:
+            .listCommitments, .getTransaction, .listTransactions, .getMembership, .listPrices:
             .read
-        case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment: .write
+        case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .spendAction: .write
         case .consume, .reserve, .settle, .release: .usage
         case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .resolvePrediction,
-            .voidPrediction, .closePrediction, .stats:
+            .voidPrediction, .closePrediction, .stats, .setMembership, .setPrice:
             .admin
         }
     }
@@ -71,12 +77,12 @@ public enum Method: String, CaseIterable, Sendable {
     public var rateClass: RateClass? {
         switch self {
         case .credit: .credit
-        case .spend: .spend
+        case .spend, .spendAction: .spend
         case .consume, .reserve: .usage
         case .startPurchase: .purchase
         case .commit: .commit
         case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments, .getTransaction,
-            .listTransactions, .stats:
+            .listTransactions, .stats, .setMembership, .getMembership, .setPrice, .listPrices:
             nil
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
             .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,

@@ -13,6 +13,7 @@ func describe(_ t: Tally_V1_Transaction) -> String {
     let type = transactionTypes.first { $0.value == t.type }?.key ?? "type \(t.type.rawValue)"
     var line = "\(t.id)  \(utcTime(t.createdAtUs))  \(t.userID)  \(type) \(t.amount)  available \(t.balanceBefore) -> \(t.balanceAfter)"
     if t.committedBefore != t.committedAfter { line += ", committed \(t.committedBefore) -> \(t.committedAfter)" }
+    if !t.action.isEmpty { line += "  action \(t.action) (\(t.tier))" }
     if !t.reference.isEmpty { line += "  ref \(t.reference)" }
     if !t.memo.isEmpty { line += "  memo \(t.memo)" }
     return line

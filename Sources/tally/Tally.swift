@@ -13,7 +13,8 @@ struct Tally: AsyncParsableCommand {
         subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, HistoryCommand.self, TransactionCommand.self,
             PackagesCommand.self, PackageCommand.self,
             PurchaseCommand.self, PurchasesCommand.self, CommitCommand.self, CancelCommand.self, ResolveCommand.self, VoidCommand.self,
-            CommitmentsCommand.self, UsageCommand.self, LimitsCommand.self, SnapshotCommand.self,
+            CommitmentsCommand.self, MembershipCommand.self, PricesCommand.self, PriceCommand.self, UsageCommand.self,
+            LimitsCommand.self, SnapshotCommand.self,
             BackupCommand.self, HealthCommand.self, StatsCommand.self, BenchCommand.self])
 }
 
@@ -120,27 +121,46 @@ struct CreditCommand: AsyncParsableCommand {
 }
 
 struct SpendCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "spend", abstract: "Take tokens from a user's balance.")
+    static let configuration = CommandConfiguration(
+        commandName: "spend", abstract: "Take tokens from a user's balance: an amount, or an action's price for the user's tier.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "User id.") var user: String
-    @Argument(help: "Tokens to spend (a positive whole number).") var amount: Int64
+    @Argument(help: "Tokens to spend (a positive whole number); leave out with --action.") var amount: Int64?
+    @Option(help: "Spend this action's price for the user's tier (see `tally prices`).") var action: String?
     @Option(help: "Reference (what the tokens paid for).") var ref = ""
     @Option(help: "Free-text memo.") var memo = ""
     @Option(help: "Idempotency key: repeating the call with it answers the first result again.") var key = ""
 
+    func validate() throws {
+        if (amount == nil) == (action == nil) { throw ValidationError("give an amount or --action NAME (one of them)") }
+    }
+
     func run() async throws {
+        let human = { (r: Tally_V1_SpendResponse) in
+            "spent \(r.transaction.amount) from \(r.balance.userID)"
+                + (r.transaction.action.isEmpty ? "" : " for \(r.transaction.action) at the \(r.transaction.tier) price")
+                + " (transaction \(r.transaction.id)" + (r.replayed ? ", replayed" : "") + "): \(describe(r.balance))"
+        }
+        if let action {
+            let request = Tally_V1_SpendActionRequest.with {
+                $0.userID = user
+                $0.action = action
+                $0.reference = ref
+                $0.memo = memo
+                $0.idempotencyKey = key
+            }
+            try await global.run({ try await $0.spendAction(request, timeoutMs: global.timeoutMs) }, human: human)
+            return
+        }
         let request = Tally_V1_SpendRequest.with {
             $0.userID = user
-            $0.amount = amount
+            $0.amount = amount ?? 0
             $0.reference = ref
             $0.memo = memo
             $0.idempotencyKey = key
         }
-        try await global.run({ try await $0.spend(request, timeoutMs: global.timeoutMs) }) { r in
-            "spent \(r.transaction.amount) from \(r.balance.userID) (transaction \(r.transaction.id)"
-                + (r.replayed ? ", replayed" : "") + "): \(describe(r.balance))"
-        }
+        try await global.run({ try await $0.spend(request, timeoutMs: global.timeoutMs) }, human: human)
     }
 }
 

@@ -98,12 +98,11 @@ extension Result {
 
     @Test func tiersOverridesAndShadowMode() throws {
         var book = UsageBook()
-        book.setUserTier("s", tier: "subscribed")
-        #expect(book.status(of: "s", on: jan1).limit == 100_000)
-        book.setUserTier("x", tier: "no-such-tier")
-        #expect(book.status(of: "x", on: jan1).tier == "trial", "an unknown tier falls back to the default")
+        // The tier is the user's membership tier, which the Ledger passes in.
+        #expect(book.status(of: "s", on: jan1, tier: "subscribed").limit == 100_000)
+        #expect(book.status(of: "x", on: jan1, tier: "no-such-tier").tier == "trial", "an unknown tier falls back to the default")
         try book.setUserLimit("s", tokens: 50).get()
-        #expect(book.consume("s", tokens: 51, on: jan1).failure != nil)
+        #expect(book.consume("s", tokens: 51, on: jan1, tier: "subscribed").failure != nil)
         try book.setTierLimit("trial", tokens: 100).get()
         #expect(book.setTierLimit("trial", tokens: nil).failure?.reason == "DEFAULT_TIER_NEEDS_LIMIT")
         #expect(book.setTierLimit("trial", tokens: -1).failure?.reason == "LIMIT_NEGATIVE")
@@ -145,8 +144,8 @@ extension Result {
     @Test(arguments: [UInt64(1), 2, 3, 0xDA11_7]) func propertiesHoldForRandomTraffic(seed: UInt64) throws {
         var random = SplitMix64(seed: seed)
         var book = UsageBook(limits: UsageLimits(tiers: ["trial": 1_000, "subscribed": 5_000]))
-        book.setUserTier("u1", tier: "subscribed")
         let users = ["u0", "u1", "u2"]
+        func tier(_ user: String) -> ExactString? { user == "u1" ? "subscribed" : nil }
         var counted: [String: [CivilDay: Int64]] = [:]
         var date = CivilDay(year: 2024, month: 1, day: 20)
         var now: Timestamp = 0
@@ -158,19 +157,21 @@ extension Result {
             switch Int.random(in: 0..<5, using: &random) {
             case 0, 1:
                 let tokens = Int64.random(in: 1...400, using: &random)
-                if case .success(let status) = book.consume(user, tokens: tokens, on: day) {
+                if case .success(let status) = book.consume(user, tokens: tokens, on: day, tier: tier(user)) {
                     counted[user, default: [:]][day.date, default: 0] += tokens
                     #expect(status.used + status.reserved <= status.limit, "seed \(seed) step \(step)")
                 }
             case 2:
                 let tokens = Int64.random(in: 1...400, using: &random)
-                if case .success(let (_, status)) = book.reserve(user, tokens: tokens, on: day, at: now, expiresAt: now + 90 * second) {
+                if case .success(let (_, status)) = book.reserve(
+                    user, tokens: tokens, on: day, at: now, expiresAt: now + 90 * second, tier: tier(user))
+                {
                     #expect(status.used + status.reserved <= status.limit, "seed \(seed) step \(step)")
                 }
             case 3:
                 if let open = book.reservations.values.filter({ $0.userID.value == user }).first {
                     let tokens = Int64.random(in: 0...500, using: &random)
-                    if case .success(let (reservation, _)) = book.settle(open.id, tokens: tokens, on: day) {
+                    if case .success(let (reservation, _)) = book.settle(open.id, tokens: tokens, on: day, tierOf: { tier($0.value) }) {
                         counted[user, default: [:]][reservation.day, default: 0] += tokens
                     }
                 }
@@ -200,10 +201,9 @@ extension Result {
 @Suite struct UsageQueryTests {
     @Test func topUsersOfADayAndAMonthByTier() throws {
         var book = UsageBook()
-        book.setUserTier("carol", tier: "subscribed")
         let jan5 = utcDay(2024, 1, 5), jan6 = utcDay(2024, 1, 6)
         for (user, tokens) in [("alice", 300), ("bob", 900), ("carol", 900), ("dave", 50)] as [(String, Int64)] {
-            _ = try book.consume(user, tokens: tokens, on: jan5).get()
+            _ = try book.consume(user, tokens: tokens, on: jan5, tier: user == "carol" ? "subscribed" : nil).get()
         }
         _ = try book.consume("alice", tokens: 5_000, on: jan6).get()  // alice's Jan 5 is now a record
         #expect(book.topUsers(on: jan5.date, limit: 3) == [

@@ -283,7 +283,7 @@ import Testing
         #expect(status("nobody").limit == 2_000 && status("nobody").tier == "trial")
         #expect(try change(.tierLimit(tier: "gold", tokens: nil)).tiers["gold"] == nil)
         #expect(status("g").limit == 2_000 && status("g").tier == "trial")
-        #expect(ledger.usage.usage(of: "g")?.tier == "gold", "the user keeps the tier; it has no limit now")
+        #expect(ledger.memberships["g"]?.tier == "gold", "the user keeps the membership; its tier has no limit now")
         try Self.refused(&ledger, .changeUsage(.tierLimit(tier: "trial", tokens: nil)), at: next(), on: nil, .failedPrecondition, "DEFAULT_TIER_NEEDS_LIMIT")
         try Self.refused(&ledger, .changeUsage(.tierLimit(tier: "trial", tokens: -1)), at: next(), on: nil, .invalidArgument, "LIMIT_NEGATIVE")
         _ = try change(.tierLimit(tier: "zero", tokens: 0))  // a limit of 0 is a limit
@@ -292,7 +292,8 @@ import Testing
         _ = try change(.userTier(userID: "s", tier: "subscribed"))
         #expect(status("s").limit == 100_000 && status("s").tier == "subscribed")
         _ = try change(.userTier(userID: "s", tier: nil))
-        #expect(status("s").limit == 2_000 && ledger.usage.usage(of: "s")?.tier == nil)
+        #expect(status("s").limit == 2_000 && ledger.memberships["s"] == nil)
+        try Self.refused(&ledger, .changeUsage(.userTier(userID: "s", tier: "platinum")), at: next(), on: nil, .failedPrecondition, "TIER_NOT_FOUND")
         _ = try change(.userTier(userID: "z", tier: "zero"))
         try Self.refused(&ledger, Self.consume("z", 1), at: next(), on: Self.jan15, .resourceExhausted, "DAILY_LIMIT_EXCEEDED")
 

@@ -53,7 +53,7 @@ import TallyWire
     }
 
     static func connect(_ scratch: Scratch, daemon: Daemon) async throws -> TallyClient {
-        for _ in 0..<300 {
+        for _ in 0..<1_500 {  // up to about 30 s: a debug tallyd on a loaded machine replays slowly
             if !daemon.process.isRunning { throw StoreError("tallyd exited with \(daemon.process.terminationStatus)") }
             if let client = try? await TallyClient.connect(socketPath: scratch.socket),
                 (try? await client.getBalance(userID: "probe")) != nil

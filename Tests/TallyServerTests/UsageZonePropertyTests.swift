@@ -363,7 +363,9 @@ struct ZoneUsageModel {
             if tokens == nil && tier == defaultTier { return "DEFAULT_TIER_NEEDS_LIMIT" }
             tiers[tier] = tokens
         case .userLimit(let user, let tokens): overrides[user] = tokens
-        case .userTier(let user, let tier): userTier[user] = tier
+        case .userTier(let user, let tier):
+            if let tier, tiers[tier] == nil { return "TIER_NOT_FOUND" }  // a membership needs a defined tier
+            userTier[user] = tier
         case .tierShadow(let tier, let on):
             if on { shadowTiers.insert(tier) } else { shadowTiers.remove(tier) }
         case .userShadow(let user, let on):

@@ -46,9 +46,11 @@
 #include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
+#include <tally/v1/actions.pb-c.h>
 #include <tally/v1/admin.pb-c.h>
 #include <tally/v1/envelope.pb-c.h>
 #include <tally/v1/ledger.pb-c.h>
+#include <tally/v1/memberships.pb-c.h>
 #include <tally/v1/predictions.pb-c.h>
 #include <tally/v1/purchases.pb-c.h>
 #include <tally/v1/usage.pb-c.h>
@@ -219,6 +221,11 @@ TALLY_API int tally_call(tally_conn *conn, const char *method, const ProtobufCMe
 #define TALLY_METHOD_VOID "/tally.v1.Predictions/VoidPrediction"
 #define TALLY_METHOD_CLOSE_PREDICTION "/tally.v1.Predictions/ClosePrediction"
 #define TALLY_METHOD_LIST_COMMITMENTS "/tally.v1.Predictions/ListCommitments"
+#define TALLY_METHOD_SET_MEMBERSHIP "/tally.v1.Memberships/SetMembership"
+#define TALLY_METHOD_GET_MEMBERSHIP "/tally.v1.Memberships/GetMembership"
+#define TALLY_METHOD_SET_PRICE "/tally.v1.Actions/SetPrice"
+#define TALLY_METHOD_LIST_PRICES "/tally.v1.Actions/ListPrices"
+#define TALLY_METHOD_SPEND_ACTION "/tally.v1.Actions/Spend"
 
 /*
  * One typed wrapper per method: tally_<name>(conn, request, &response, &err), the same
@@ -267,6 +274,12 @@ TALLY_DECLARE_CALL(resolve, Tally__V1__ResolvePredictionRequest, Tally__V1__Sett
 TALLY_DECLARE_CALL(void_prediction, Tally__V1__VoidPredictionRequest, Tally__V1__SettlePredictionResponse)
 TALLY_DECLARE_CALL(close_prediction, Tally__V1__ClosePredictionRequest, Tally__V1__ClosePredictionResponse)
 TALLY_DECLARE_CALL(list_commitments, Tally__V1__ListCommitmentsRequest, Tally__V1__ListCommitmentsResponse)
+/* Memberships and priced actions */
+TALLY_DECLARE_CALL(set_membership, Tally__V1__SetMembershipRequest, Tally__V1__MembershipResponse)
+TALLY_DECLARE_CALL(get_membership, Tally__V1__GetMembershipRequest, Tally__V1__MembershipResponse)
+TALLY_DECLARE_CALL(set_price, Tally__V1__SetPriceRequest, Tally__V1__SetPriceResponse)
+TALLY_DECLARE_CALL(list_prices, Tally__V1__ListPricesRequest, Tally__V1__ListPricesResponse)
+TALLY_DECLARE_CALL(spend_action, Tally__V1__SpendActionRequest, Tally__V1__SpendResponse)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pipelined batches                                                                          */

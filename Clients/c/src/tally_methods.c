@@ -78,6 +78,17 @@ TALLY_DEFINE_CALL(close_prediction, TALLY_METHOD_CLOSE_PREDICTION, Tally__V1__Cl
                   Tally__V1__ClosePredictionResponse, tally__v1__close_prediction_response__descriptor)
 TALLY_DEFINE_CALL(list_commitments, TALLY_METHOD_LIST_COMMITMENTS, Tally__V1__ListCommitmentsRequest,
                   Tally__V1__ListCommitmentsResponse, tally__v1__list_commitments_response__descriptor)
+/* Memberships and priced actions */
+TALLY_DEFINE_CALL(set_membership, TALLY_METHOD_SET_MEMBERSHIP, Tally__V1__SetMembershipRequest, Tally__V1__MembershipResponse,
+                  tally__v1__membership_response__descriptor)
+TALLY_DEFINE_CALL(get_membership, TALLY_METHOD_GET_MEMBERSHIP, Tally__V1__GetMembershipRequest, Tally__V1__MembershipResponse,
+                  tally__v1__membership_response__descriptor)
+TALLY_DEFINE_CALL(set_price, TALLY_METHOD_SET_PRICE, Tally__V1__SetPriceRequest, Tally__V1__SetPriceResponse,
+                  tally__v1__set_price_response__descriptor)
+TALLY_DEFINE_CALL(list_prices, TALLY_METHOD_LIST_PRICES, Tally__V1__ListPricesRequest, Tally__V1__ListPricesResponse,
+                  tally__v1__list_prices_response__descriptor)
+TALLY_DEFINE_CALL(spend_action, TALLY_METHOD_SPEND_ACTION, Tally__V1__SpendActionRequest, Tally__V1__SpendResponse,
+                  tally__v1__spend_response__descriptor)
 /* History */
 TALLY_DEFINE_CALL(get_transaction, TALLY_METHOD_GET_TRANSACTION, Tally__V1__GetTransactionRequest,
                   Tally__V1__GetTransactionResponse, tally__v1__get_transaction_response__descriptor)

@@ -1072,6 +1072,59 @@ static void test_usage_admin(void) {
     tally_close(c);
 }
 
+/* Priced actions: the price of the caller's tier, the tier recorded on the transaction. */
+static void test_priced_actions(void) {
+    tally_conn *c = open_conn();
+    if (!c) return;
+    tally_error err = TALLY_ERROR_INIT;
+    char user[128], action[128];
+    uid(user, sizeof user, "actor");
+    uid(action, sizeof action, "generate-post");
+    CHECK_OK(credit(c, user, 50, NULL, NULL, &err), err);
+
+    Tally__V1__SetPriceRequest preq = TALLY__V1__SET_PRICE_REQUEST__INIT;
+    preq.action = action;
+    preq.tier = "trial";
+    preq.cost = 5;
+    CHECK_OK(tally_set_price(c, &preq, NULL, &err), err);
+    preq.tier = "subscribed";
+    preq.cost = 2;
+    Tally__V1__SetPriceResponse *pr = NULL;
+    if (CHECK_OK(tally_set_price(c, &preq, &pr, &err), err)) CHECK(pr->price && pr->price->n_costs == 2);
+    tally_free(pr);
+
+    Tally__V1__SpendActionRequest sreq = TALLY__V1__SPEND_ACTION_REQUEST__INIT;
+    sreq.user_id = user;
+    sreq.action = action;
+    Tally__V1__SpendResponse *sr = NULL;
+    if (CHECK_OK(tally_spend_action(c, &sreq, &sr, &err), err))
+        CHECK(sr->transaction->amount == 5 && streq(sr->transaction->tier, "trial") && streq(sr->transaction->action, action));
+    tally_free(sr);
+
+    Tally__V1__SetMembershipRequest mreq = TALLY__V1__SET_MEMBERSHIP_REQUEST__INIT;
+    mreq.user_id = user;
+    mreq.tier = "subscribed";
+    Tally__V1__MembershipResponse *mr = NULL;
+    if (CHECK_OK(tally_set_membership(c, &mreq, &mr, &err), err)) CHECK(mr->active && streq(mr->tier, "subscribed"));
+    tally_free(mr);
+    if (CHECK_OK(tally_spend_action(c, &sreq, &sr, &err), err))
+        CHECK(sr->transaction->amount == 2 && sr->balance->available == 43);
+    tally_free(sr);
+
+    Tally__V1__ListPricesResponse *lr = NULL;
+    if (CHECK_OK(tally_list_prices(c, NULL, &lr, &err), err)) {
+        int found = 0;
+        for (size_t i = 0; i < lr->n_prices; i++) found |= streq(lr->prices[i]->action, action);
+        CHECK(found);
+    }
+    tally_free(lr);
+    sreq.action = "no-such-action";
+    if (CHECK_FAIL(tally_spend_action(c, &sreq, NULL, &err), err, TALLY_NOT_FOUND, "ACTION_NOT_FOUND"))
+        CHECK_DETAIL(err, "action", "no-such-action");
+    tally_error_clear(&err);
+    tally_close(c);
+}
+
 static void test_admin(void) {
     tally_conn *c = open_conn();
     if (!c) return;
@@ -1235,6 +1288,7 @@ int main(int argc, char **argv) {
         {"large_answers", test_large_answers},
         {"usage", test_usage},
         {"usage_admin", test_usage_admin},
+        {"priced_actions", test_priced_actions},
         {"admin", test_admin},
         {"server_closes_connection", test_server_closes_connection},
         {"large_frames", test_large_frames},

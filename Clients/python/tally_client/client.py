@@ -506,6 +506,43 @@ class TallyClient:
         )
         return self.call("/tally.v1.Predictions/ListCommitments", request, timeout_ms=timeout_ms)
 
+    # -- memberships and priced actions ---------------------------------------------------
+
+    def set_membership(
+        self, user_id: str, tier: str, expires_at_us: int = 0, *, timeout_ms: Optional[int] = None
+    ) -> Any:
+        """Puts ``user_id`` on ``tier`` until ``expires_at_us`` (0: no end); an empty tier ends
+        the membership (admin). The MembershipResponse."""
+        request = pb.SetMembershipRequest(user_id=user_id, tier=tier, expires_at_us=expires_at_us)
+        return self.call("/tally.v1.Memberships/SetMembership", request, timeout_ms=timeout_ms)
+
+    def get_membership(self, user_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+        """The tier that applies to ``user_id`` now: the MembershipResponse."""
+        request = pb.GetMembershipRequest(user_id=user_id)
+        return self.call("/tally.v1.Memberships/GetMembership", request, timeout_ms=timeout_ms)
+
+    def set_price(self, action: str, tier: str, cost: Optional[int], *, timeout_ms: Optional[int] = None) -> Any:
+        """Sets ``action``'s price for ``tier``; ``cost=None`` removes it (admin). The
+        ActionPrice now."""
+        request = pb.SetPriceRequest(action=action, tier=tier, cost=cost or 0, remove=cost is None)
+        return self.call("/tally.v1.Actions/SetPrice", request, timeout_ms=timeout_ms).price
+
+    def list_prices(self, *, timeout_ms: Optional[int] = None) -> Any:
+        """The price table: a list of ActionPrice (action, costs by tier)."""
+        return list(self.call("/tally.v1.Actions/ListPrices", pb.ListPricesRequest(), timeout_ms=timeout_ms).prices)
+
+    def spend_action(
+        self, user_id: str, action: str, *, reference: str = "", memo: str = "", idempotency_key: str = "",
+        timeout_ms: Optional[int] = None,
+    ) -> Any:
+        """Spends ``action``'s price for the user's tier now; raises NotFound ACTION_NOT_FOUND
+        for an action without a price. The SpendResponse (its transaction names the action and
+        the tier charged)."""
+        request = pb.SpendActionRequest(
+            user_id=user_id, action=action, reference=reference, memo=memo, idempotency_key=idempotency_key
+        )
+        return self.call("/tally.v1.Actions/Spend", request, timeout_ms=timeout_ms)
+
     # -- internals ------------------------------------------------------------------------
 
     @staticmethod

@@ -9,6 +9,7 @@ from tally_client import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
     TallyClient,
     TallyError,
     Unimplemented,
@@ -186,9 +187,13 @@ def test_every_method_has_a_typed_wrapper():
         "Commit": "commit", "CancelCommitment": "cancel_commitment", "ResolvePrediction": "resolve", "VoidPrediction": "void",
         "ClosePrediction": "close_prediction", "ListCommitments": "list_commitments",
         "GetTransaction": "get_transaction", "ListTransactions": "list_transactions", "Stats": "stats",
+        "SetMembership": "set_membership", "GetMembership": "get_membership", "SetPrice": "set_price",
+        "ListPrices": "list_prices", "Actions/Spend": "spend_action",
     }
     for path in METHODS:
         name = path.rsplit("/", 1)[1]
+        if path == "/tally.v1.Actions/Spend":
+            name = "Actions/Spend"
         assert name in wrappers, f"{path} has no typed wrapper: add one to TallyClient"
         assert callable(getattr(TallyClient, wrappers[name]))
 
@@ -240,3 +245,20 @@ def test_history_pages_newest_first(client):
     assert [t.amount for t in spends.transactions] == [3]
     first = page.transactions[-1]
     assert client.get_transaction(first.id) == first
+
+
+def test_priced_actions_charge_the_tiers_price(client, user):
+    action = user + "-post"
+    client.set_price(action, "trial", 5)
+    assert dict(client.set_price(action, "subscribed", 2).costs) == {"trial": 5, "subscribed": 2}
+    client.credit(user, 50, kind="grant")
+    first = client.spend_action(user, action)
+    assert first.transaction.amount == 5 and first.transaction.tier == "trial" and first.transaction.action == action
+    membership = client.set_membership(user, "subscribed")
+    assert membership.active and membership.tier == "subscribed"
+    assert client.spend_action(user, action).balance.available == 43
+    assert action in [p.action for p in client.list_prices()]
+    with pytest.raises(NotFound) as refused:
+        client.spend_action(user, "no-such-action")
+    assert refused.value.reason == "ACTION_NOT_FOUND"
+    assert client.set_membership(user, "").tier == "trial"

@@ -172,7 +172,7 @@ func check(_ command: Command, _ applied: Applied, at now: Timestamp, day: Usage
     if applied.replayed {
         guard after.usage == before.usage else { fatalError("a replay of \(command) changed the usage") }
     } else if invalid == nil, !(record.map { $0.command != command } ?? false) {
-        checkUsage(command, applied.outcome, at: now, on: day ?? UsageDay.utc(containing: now), before: before.usage, after: after.usage)
+        checkUsage(command, applied.outcome, at: now, on: day ?? UsageDay.utc(containing: now), before: before, after: after)
     }
     checkWire(command, valid: invalid == nil)
 }
@@ -197,7 +197,8 @@ func checkStatus(_ status: UsageStatus, of command: Command) {
 /// The effect of a usage command that is neither invalid nor a replay nor a key conflict,
 /// worked out from the book before it and the rules (docs/decisions.md, UsageBook's comments)
 /// rather than by calling the book: the outcome it must have, and the change it must make.
-func checkUsage(_ command: Command, _ outcome: Outcome, at now: Timestamp, on day: UsageDay, before: UsageBook, after: UsageBook) {
+func checkUsage(_ command: Command, _ outcome: Outcome, at now: Timestamp, on day: UsageDay, before beforeLedger: Ledger, after afterLedger: Ledger) {
+    let before = beforeLedger.usage, after = afterLedger.usage
     func fail(_ what: String) -> Never { fatalError("\(command) at \(now) on \(day): \(what); got \(outcome)") }
     func refused(_ reason: String) {
         guard case .refused(let refusal) = outcome, refusal.reason == reason else { fail("should be refused \(reason)") }
@@ -219,7 +220,7 @@ func checkUsage(_ command: Command, _ outcome: Outcome, at now: Timestamp, on da
     }
     /// The counting standing before: admission of `tokens` more, as the rules say.
     func admission(_ userID: String, _ tokens: Int64) -> (status: UsageStatus, reason: String?) {
-        let was = before.status(of: userID, on: day)
+        let was = beforeLedger.usageStatus(of: userID, on: day, at: now)
         let wanted = Int128(was.used) + Int128(was.reserved) + Int128(tokens)
         if wanted > Int128(Int64.max) { return (was, "AMOUNT_OVERFLOW") }
         if wanted > Int128(was.limit) && !was.shadow {
@@ -292,7 +293,7 @@ func checkUsage(_ command: Command, _ outcome: Outcome, at now: Timestamp, on da
     case .settle(let settle):
         guard let reservation = before.reservations[settle.reservationID] else { return refused("RESERVATION_NOT_FOUND") }
         let user = before.users[reservation.userID]
-        let was = before.status(of: reservation.userID.value, on: day)
+        let was = beforeLedger.usageStatus(of: reservation.userID.value, on: day, at: now)
         let today = reservation.day == countingDay(user)
         // The real count lands on the reservation's day (today's count or an earlier record)
         // and its month, if kept; any of those may overflow.
@@ -313,7 +314,7 @@ func checkUsage(_ command: Command, _ outcome: Outcome, at now: Timestamp, on da
 
     case .release(let release):
         guard let reservation = before.reservations[release.reservationID] else { return refused("RESERVATION_NOT_FOUND") }
-        let was = before.status(of: reservation.userID.value, on: day)
+        let was = beforeLedger.usageStatus(of: reservation.userID.value, on: day, at: now)
         let today = reservation.day == countingDay(before.users[reservation.userID])
         guard case .usage(let receipt) = outcome, receipt.reservation == reservation else { fail("should release \(reservation)") }
         expectStatus(
@@ -358,7 +359,11 @@ func checkUsage(_ command: Command, _ outcome: Outcome, at now: Timestamp, on da
         case .timeZone(let zone):
             limits.timeZone = zone
         case .userLimit(let id, let tokens): user(id) { $0.limitOverride = tokens }
-        case .userTier(let id, let tier): user(id) { $0.tier = tier.map { ExactString($0) } }
+        case .userTier(let id, let tier):
+            // A membership without expiry, kept by the Ledger (the usage book is untouched).
+            if let tier, before.limits.tiers[ExactString(tier)] == nil { return refused("TIER_NOT_FOUND") }
+            let expected = tier.map { Membership(tier: ExactString($0), expiresAt: nil, updatedAt: now) }
+            guard afterLedger.memberships[ExactString(id)] == expected else { fail("\(id)'s membership should be \(String(describing: expected))") }
         case .userShadow(let id, let on): user(id) { $0.shadow = on }
         }
         guard outcome == .usageLimits(after.limits), after.limits == limits, same(after.limits.timeZone, limits.timeZone) else {

@@ -79,6 +79,10 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
             guard method == .getPurchase, Validation.paymentID(paymentID) == nil else { fatalError("bad purchase read \(paymentID)") }
         case .transaction:
             guard method == .getTransaction else { fatalError("\(method) decoded to a transaction read") }
+        case .membership(let userID):
+            guard method == .getMembership, Validation.userID(userID) == nil else { fatalError("bad membership read \(userID)") }
+        case .actionPrices:
+            guard method == .listPrices else { fatalError("\(method) decoded to a price list") }
         }
     case .admin(let callID, let admin):
         guard versionOK, callID == request.callID, let method, !method.isMutation, method != .getBalance else {
@@ -118,6 +122,9 @@ func expectedCommand(_ method: Method, _ payload: Data) -> Command? {
         return decode(Tally_V1_VoidPredictionRequest.self).map { .settlePrediction(SettlePrediction(predictionID: $0.predictionID, result: .void)) }
     case .closePrediction:
         return decode(Tally_V1_ClosePredictionRequest.self).map { .closePrediction(id: $0.predictionID, at: $0.closesAtUs == 0 ? nil : $0.closesAtUs) }
+    case .setMembership: return decode(Tally_V1_SetMembershipRequest.self).map { .setMembership($0.ledgerValue) }
+    case .setPrice: return decode(Tally_V1_SetPriceRequest.self).map { .setActionPrice($0.ledgerValue) }
+    case .spendAction: return decode(Tally_V1_SpendActionRequest.self).map { .spendAction($0.ledgerValue) }
     default: return nil  // not a mutation
     }
 }
@@ -159,5 +166,10 @@ func parses(_ payload: Data, for method: Method) -> Bool {
     case .voidPrediction: return ok(Tally_V1_VoidPredictionRequest.self)
     case .closePrediction: return ok(Tally_V1_ClosePredictionRequest.self)
     case .listCommitments: return ok(Tally_V1_ListCommitmentsRequest.self)
+    case .setMembership: return ok(Tally_V1_SetMembershipRequest.self)
+    case .getMembership: return ok(Tally_V1_GetMembershipRequest.self)
+    case .setPrice: return ok(Tally_V1_SetPriceRequest.self)
+    case .listPrices: return ok(Tally_V1_ListPricesRequest.self)
+    case .spendAction: return ok(Tally_V1_SpendActionRequest.self)
     }
 }

@@ -33,10 +33,11 @@ public struct UsageBook: Equatable, Sendable {
     // MARK: Reads
 
     /// Where `userID` stands on `day` (read-only: a day not yet rolled to shows as empty).
-    public func status(of userID: String, on day: UsageDay) -> UsageStatus {
+    /// `tier` is the user's membership tier (nil: the default tier); the Ledger knows it.
+    public func status(of userID: String, on day: UsageDay, tier: ExactString? = nil) -> UsageStatus {
         var user = users[ExactString(userID)] ?? UserUsage()
         Self.roll(&user, to: day.date, retention: retention)
-        return status(userID, user, day)
+        return status(userID, user, day, tier)
     }
 
     public func usage(of userID: String) -> UserUsage? { users[ExactString(userID)] }
@@ -45,37 +46,41 @@ public struct UsageBook: Equatable, Sendable {
 
     /// Counts `tokens` if they fit under the limit (or the user is in shadow mode, which
     /// counts the would-be refusal instead of refusing).
-    public mutating func consume(_ userID: String, tokens: Int64, on day: UsageDay) -> Result<UsageStatus, Refusal> {
+    public mutating func consume(
+        _ userID: String, tokens: Int64, on day: UsageDay, tier: ExactString? = nil
+    ) -> Result<UsageStatus, Refusal> {
         if let invalid = Self.invalid(userID, tokens) { return .failure(invalid) }
-        return consumeValidated(userID, tokens: tokens, on: day)
+        return consumeValidated(userID, tokens: tokens, on: day, tier: tier)
     }
 
     /// `consume` for input the Ledger's Validation already passed: the hot path checks once.
-    mutating func consumeValidated(_ userID: String, tokens: Int64, on day: UsageDay) -> Result<UsageStatus, Refusal> {
+    mutating func consumeValidated(
+        _ userID: String, tokens: Int64, on day: UsageDay, tier: ExactString? = nil
+    ) -> Result<UsageStatus, Refusal> {
         let key = ExactString(userID)
         var user: UserUsage
-        switch admitted(key, tokens, day) {
+        switch admitted(key, tokens, day, tier) {
         case .failure(let refusal): return .failure(refusal)
         case .success(let admitted): user = admitted
         }
-        guard count(tokens, on: user.day ?? day.date, for: &user) else {
+        guard count(tokens, on: user.day ?? day.date, for: &user, tier) else {
             return .failure(Self.overflow(userID, tokens))
         }
         users[key] = user
-        return .success(status(userID, user, day))
+        return .success(status(userID, user, day, tier))
     }
 
     /// Holds `tokens` of today's quota until settled, released, or `expiresAt`.
     public mutating func reserve(
-        _ userID: String, tokens: Int64, on day: UsageDay, at now: Timestamp, expiresAt: Timestamp
+        _ userID: String, tokens: Int64, on day: UsageDay, at now: Timestamp, expiresAt: Timestamp, tier: ExactString? = nil
     ) -> Result<(Reservation, UsageStatus), Refusal> {
         if let invalid = Self.invalid(userID, tokens) { return .failure(invalid) }
-        return reserveValidated(userID, tokens: tokens, on: day, at: now, expiresAt: expiresAt)
+        return reserveValidated(userID, tokens: tokens, on: day, at: now, expiresAt: expiresAt, tier: tier)
     }
 
     /// `reserve` for input the Ledger's Validation already passed.
     mutating func reserveValidated(
-        _ userID: String, tokens: Int64, on day: UsageDay, at now: Timestamp, expiresAt: Timestamp
+        _ userID: String, tokens: Int64, on day: UsageDay, at now: Timestamp, expiresAt: Timestamp, tier: ExactString? = nil
     ) -> Result<(Reservation, UsageStatus), Refusal> {
         guard expiresAt > now else {
             return .failure(Refusal(
@@ -84,7 +89,7 @@ public struct UsageBook: Equatable, Sendable {
         }
         let key = ExactString(userID)
         var user: UserUsage
-        switch admitted(key, tokens, day) {
+        switch admitted(key, tokens, day, tier) {
         case .failure(let refusal): return .failure(refusal)
         case .success(let admitted): user = admitted
         }
@@ -95,13 +100,16 @@ public struct UsageBook: Equatable, Sendable {
         nextReservationID += 1
         reservations[reservation.id] = reservation
         users[key] = user
-        return .success((reservation, status(userID, user, day)))
+        return .success((reservation, status(userID, user, day, tier)))
     }
 
     /// Settles reservation `id` with the real count. The real count is charged in full, even
     /// past the limit or the estimate: the model already spent those tokens, and a count that
     /// left them out would lie. It lands on the day the reservation was made.
-    public mutating func settle(_ id: UInt64, tokens: Int64, on day: UsageDay) -> Result<(Reservation, UsageStatus), Refusal> {
+    /// `tierOf` gives the membership tier of the reservation's user.
+    public mutating func settle(
+        _ id: UInt64, tokens: Int64, on day: UsageDay, tierOf: (ExactString) -> ExactString? = { _ in nil }
+    ) -> Result<(Reservation, UsageStatus), Refusal> {
         guard tokens >= 0 else {
             return .failure(Refusal(
                 code: .invalidArgument, reason: "AMOUNT_NEGATIVE", message: "a settled count cannot be negative",
@@ -111,30 +119,33 @@ public struct UsageBook: Equatable, Sendable {
         var user = users[reservation.userID] ?? UserUsage()
         Self.roll(&user, to: day.date, retention: retention)
         if reservation.day == user.day { user.reserved -= reservation.tokens }
-        guard count(tokens, on: reservation.day, for: &user) else {
+        let tier = tierOf(reservation.userID)
+        guard count(tokens, on: reservation.day, for: &user, tier) else {
             return .failure(Self.overflow(reservation.userID.value, tokens))
         }
         reservations[id] = nil
         users[reservation.userID] = user
-        return .success((reservation, status(reservation.userID.value, user, day)))
+        return .success((reservation, status(reservation.userID.value, user, day, tier)))
     }
 
     /// Gives reservation `id`'s tokens back without counting any.
-    public mutating func release(_ id: UInt64, on day: UsageDay) -> Result<(Reservation, UsageStatus), Refusal> {
+    public mutating func release(
+        _ id: UInt64, on day: UsageDay, tierOf: (ExactString) -> ExactString? = { _ in nil }
+    ) -> Result<(Reservation, UsageStatus), Refusal> {
         guard let reservation = reservations[id] else { return .failure(Self.unknownReservation(id)) }
         var user = users[reservation.userID] ?? UserUsage()
         Self.roll(&user, to: day.date, retention: retention)
         if reservation.day == user.day { user.reserved -= reservation.tokens }
         reservations[id] = nil
         users[reservation.userID] = user
-        return .success((reservation, status(reservation.userID.value, user, day)))
+        return .success((reservation, status(reservation.userID.value, user, day, tierOf(reservation.userID))))
     }
 
     /// Releases every reservation whose time is up (a journaled tick, so a replay releases the
     /// same ones). Scans the open reservations: they are model calls in flight, few at a time.
     public mutating func expireReservations(at now: Timestamp, on day: UsageDay) -> [Reservation] {
         let expired = reservations.values.filter { $0.expiresAt <= now }.sorted { $0.id < $1.id }
-        for reservation in expired { _ = release(reservation.id, on: day) }
+        for reservation in expired { _ = release(reservation.id, on: day) }  // the answer's tier is not kept
         return expired
     }
 
@@ -156,10 +167,6 @@ public struct UsageBook: Equatable, Sendable {
         if let tokens, tokens < 0 { return .failure(Self.negativeLimit(tokens)) }
         users[ExactString(userID), default: UserUsage()].limitOverride = tokens
         return .success(())
-    }
-
-    public mutating func setUserTier(_ userID: String, tier: String?) {
-        users[ExactString(userID), default: UserUsage()].tier = tier.map { ExactString($0) }
     }
 
     public mutating func setShadow(tier: String, _ on: Bool) {
@@ -187,7 +194,7 @@ public struct UsageBook: Equatable, Sendable {
         switch change {
         case .tierLimit(let tier, let tokens): return setTierLimit(tier, tokens: tokens)
         case .userLimit(let userID, let tokens): return setUserLimit(userID, tokens: tokens)
-        case .userTier(let userID, let tier): setUserTier(userID, tier: tier)
+        case .userTier: preconditionFailure("a user's tier is a membership: the Ledger applies it")
         case .tierShadow(let tier, let on): setShadow(tier: tier, on)
         case .userShadow(let userID, let on): setShadow(user: userID, on)
         case .defaultTier(let tier): return setDefaultTier(tier)
@@ -206,24 +213,27 @@ public struct UsageBook: Equatable, Sendable {
         public var shadow: Bool
     }
 
-    public func standing(of user: UserUsage) -> Standing {
-        let tierLimit = user.tier.flatMap { tier in limits.tiers[tier].map { (tier, $0) } }
+    /// `tier` is the user's membership tier (nil, or one without a limit: the default tier).
+    public func standing(of user: UserUsage, tier: ExactString?) -> Standing {
+        let tierLimit = tier.flatMap { tier in limits.tiers[tier].map { (tier, $0) } }
         let (tier, limit) = tierLimit ?? (limits.defaultTier, limits.tiers[limits.defaultTier] ?? 0)
         return Standing(
             tier: tier, limit: user.limitOverride ?? limit, shadow: user.shadow || limits.shadowTiers.contains(tier))
     }
 
     /// The user as of `day`, if `tokens` more are admitted (not stored yet).
-    private func admitted(_ key: ExactString, _ tokens: Int64, _ day: UsageDay) -> Result<UserUsage, Refusal> {
+    private func admitted(_ key: ExactString, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?) -> Result<UserUsage, Refusal> {
         var user = users[key] ?? UserUsage()
         Self.roll(&user, to: day.date, retention: retention)
-        return admit(key.value, &user, tokens, day).map { user }
+        return admit(key.value, &user, tokens, day, tier).map { user }
     }
 
     /// Whether `tokens` more fit today (used and reserved both count). In shadow mode a call
     /// that does not fit is admitted and counted as a would-be refusal.
-    private func admit(_ userID: String, _ user: inout UserUsage, _ tokens: Int64, _ day: UsageDay) -> Result<Void, Refusal> {
-        let standing = standing(of: user)
+    private func admit(
+        _ userID: String, _ user: inout UserUsage, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?
+    ) -> Result<Void, Refusal> {
+        let standing = standing(of: user, tier: tier)
         let limit = standing.limit
         guard let held = checkedAdd(user.used, user.reserved), let wanted = checkedAdd(held, tokens) else {
             return .failure(Self.overflow(userID, tokens))
@@ -247,7 +257,7 @@ public struct UsageBook: Equatable, Sendable {
 
     /// Adds `tokens` to `date`'s count (today's, or an earlier day's record) and its month.
     /// False, and `user` unchanged, on overflow.
-    private func count(_ tokens: Int64, on date: CivilDay, for user: inout UserUsage) -> Bool {
+    private func count(_ tokens: Int64, on date: CivilDay, for user: inout UserUsage, _ tier: ExactString?) -> Bool {
         guard tokens > 0 else { return true }  // a settle of 0: no record of a day without usage
         var updated = user
         if date == updated.day {
@@ -260,7 +270,7 @@ public struct UsageBook: Equatable, Sendable {
         let month = YearMonth(date)
         if Self.isKept(month, today: updated.day ?? date, retention: retention) {
             var aggregate = updated.months[month] ?? MonthUsage(tier: "")
-            aggregate.tier = standing(of: updated).tier
+            aggregate.tier = standing(of: updated, tier: tier).tier
             guard let total = checkedAdd(aggregate.total, tokens),
                 let onDay = checkedAdd(aggregate.days[date.day] ?? 0, tokens)
             else { return false }
@@ -299,8 +309,8 @@ public struct UsageBook: Equatable, Sendable {
         return now - (Int64(month.year) * 12 + Int64(month.month) - 1) < retention.months
     }
 
-    private func status(_ userID: String, _ user: UserUsage, _ day: UsageDay) -> UsageStatus {
-        let standing = standing(of: user)
+    private func status(_ userID: String, _ user: UserUsage, _ day: UsageDay, _ tier: ExactString?) -> UsageStatus {
+        let standing = standing(of: user, tier: tier)
         let limit = standing.limit
         let held = user.used.addingReportingOverflow(user.reserved)
         let (date, resetsAt) = Self.counting(user, on: day)

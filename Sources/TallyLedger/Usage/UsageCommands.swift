@@ -81,7 +81,8 @@ public struct Release: Equatable, Sendable {
 public enum UsageChange: Equatable, Sendable {
     case tierLimit(tier: String, tokens: Int64?)
     case userLimit(userID: String, tokens: Int64?)
-    /// Until memberships exist (issue 3): a user's tier; nil is the default tier.
+    /// A user's tier: a membership without expiry (nil ends it). Kept for SetLimits callers;
+    /// SetMembership also takes an expiry.
     case userTier(userID: String, tier: String?)
     case tierShadow(tier: String, on: Bool)
     case userShadow(userID: String, on: Bool)

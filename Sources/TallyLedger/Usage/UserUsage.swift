@@ -3,8 +3,6 @@ import HashTreeCollections
 /// One user's daily-limit state: today's counts, the recent daily records and the monthly
 /// aggregates.
 public struct UserUsage: Equatable, Sendable {
-    /// Until memberships exist (issue 3), a tier per user; nil is the default tier.
-    public var tier: ExactString?
     /// A per-user daily limit that replaces the tier's.
     public var limitOverride: Int64?
     /// Limit evaluated, never enforced, for this user.

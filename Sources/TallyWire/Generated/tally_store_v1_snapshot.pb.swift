@@ -191,6 +191,30 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     set {_uniqueStorage()._command = .closePrediction(newValue)}
   }
 
+  public var setMembership: Tally_V1_SetMembershipRequest {
+    get {
+      if case .setMembership(let v)? = _storage._command {return v}
+      return Tally_V1_SetMembershipRequest()
+    }
+    set {_uniqueStorage()._command = .setMembership(newValue)}
+  }
+
+  public var setPrice: Tally_V1_SetPriceRequest {
+    get {
+      if case .setPrice(let v)? = _storage._command {return v}
+      return Tally_V1_SetPriceRequest()
+    }
+    set {_uniqueStorage()._command = .setPrice(newValue)}
+  }
+
+  public var spendAction: Tally_V1_SpendActionRequest {
+    get {
+      if case .spendAction(let v)? = _storage._command {return v}
+      return Tally_V1_SpendActionRequest()
+    }
+    set {_uniqueStorage()._command = .spendAction(newValue)}
+  }
+
   /// The day of the usage time zone the Writer stamped (usage commands only), so replay never
   /// depends on the tz database of the machine it runs on.
   public var usageDay: Tally_Store_V1_UsageDay {
@@ -224,6 +248,9 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     case resolvePrediction(Tally_V1_ResolvePredictionRequest)
     case voidPrediction(Tally_V1_VoidPredictionRequest)
     case closePrediction(Tally_V1_ClosePredictionRequest)
+    case setMembership(Tally_V1_SetMembershipRequest)
+    case setPrice(Tally_V1_SetPriceRequest)
+    case spendAction(Tally_V1_SpendActionRequest)
 
   }
 
@@ -547,11 +574,40 @@ public nonisolated struct Tally_Store_V1_Snapshot: @unchecked Sendable {
     set {_uniqueStorage()._house = newValue}
   }
 
+  public var memberships: [Tally_Store_V1_StoredMembership] {
+    get {_storage._memberships}
+    set {_uniqueStorage()._memberships = newValue}
+  }
+
+  public var actionPrices: [Tally_V1_ActionPrice] {
+    get {_storage._actionPrices}
+    set {_uniqueStorage()._actionPrices = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Tally_Store_V1_StoredMembership: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var userID: String = String()
+
+  public var tier: String = String()
+
+  /// 0: never.
+  public var expiresAtUs: Int64 = 0
+
+  public var updatedAtUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// The daily-limit state (tally.v1.Usage).
@@ -630,6 +686,7 @@ public nonisolated struct Tally_Store_V1_UserUsage: Sendable {
 
   public var userID: String = String()
 
+  /// Before memberships: the user's tier. Read as a membership without expiry; no longer written.
   public var tier: String {
     get {_tier ?? String()}
     set {_tier = newValue}
@@ -716,7 +773,7 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0")
 
   fileprivate class _StorageClass {
     var _timestampUs: Int64 = 0
@@ -1002,6 +1059,45 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
             _storage._command = .closePrediction(v)
           }
         }()
+        case 22: try {
+          var v: Tally_V1_SetMembershipRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .setMembership(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .setMembership(v)
+          }
+        }()
+        case 23: try {
+          var v: Tally_V1_SetPriceRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .setPrice(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .setPrice(v)
+          }
+        }()
+        case 24: try {
+          var v: Tally_V1_SpendActionRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .spendAction(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .spendAction(v)
+          }
+        }()
         default: break
         }
       }
@@ -1099,6 +1195,18 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
       case .closePrediction?: try {
         guard case .closePrediction(let v)? = _storage._command else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case .setMembership?: try {
+        guard case .setMembership(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
+      case .setPrice?: try {
+        guard case .setPrice(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      }()
+      case .spendAction?: try {
+        guard case .spendAction(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
       }()
       default: break
       }
@@ -1566,7 +1674,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0")
 
   fileprivate class _StorageClass {
     var _lastTimestampUs: Int64 = 0
@@ -1585,6 +1693,8 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     var _predictions: [Tally_V1_Prediction] = []
     var _nextCommitmentID: UInt64 = 0
     var _house: Int64 = 0
+    var _memberships: [Tally_Store_V1_StoredMembership] = []
+    var _actionPrices: [Tally_V1_ActionPrice] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1611,6 +1721,8 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       _predictions = source._predictions
       _nextCommitmentID = source._nextCommitmentID
       _house = source._house
+      _memberships = source._memberships
+      _actionPrices = source._actionPrices
     }
   }
 
@@ -1645,6 +1757,8 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._predictions) }()
         case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextCommitmentID) }()
         case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._house) }()
+        case 17: try { try decoder.decodeRepeatedMessageField(value: &_storage._memberships) }()
+        case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._actionPrices) }()
         default: break
         }
       }
@@ -1705,6 +1819,12 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       if _storage._house != 0 {
         try visitor.visitSingularInt64Field(value: _storage._house, fieldNumber: 16)
       }
+      if !_storage._memberships.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._memberships, fieldNumber: 17)
+      }
+      if !_storage._actionPrices.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._actionPrices, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1730,10 +1850,57 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         if _storage._predictions != rhs_storage._predictions {return false}
         if _storage._nextCommitmentID != rhs_storage._nextCommitmentID {return false}
         if _storage._house != rhs_storage._house {return false}
+        if _storage._memberships != rhs_storage._memberships {return false}
+        if _storage._actionPrices != rhs_storage._actionPrices {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_StoredMembership: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".StoredMembership"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}tier\0\u{3}expires_at_us\0\u{3}updated_at_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.tier) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expiresAtUs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.updatedAtUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
+    }
+    if !self.tier.isEmpty {
+      try visitor.visitSingularStringField(value: self.tier, fieldNumber: 2)
+    }
+    if self.expiresAtUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.expiresAtUs, fieldNumber: 3)
+    }
+    if self.updatedAtUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedAtUs, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_StoredMembership, rhs: Tally_Store_V1_StoredMembership) -> Bool {
+    if lhs.userID != rhs.userID {return false}
+    if lhs.tier != rhs.tier {return false}
+    if lhs.expiresAtUs != rhs.expiresAtUs {return false}
+    if lhs.updatedAtUs != rhs.updatedAtUs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -232,6 +232,11 @@ public nonisolated struct Tally_V1_Transaction: Sendable {
 
   public var committedAfter: Int64 = 0
 
+  /// A spend by action (tally.v1.Actions): the action and the tier whose price was charged.
+  public var action: String = String()
+
+  public var tier: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -544,7 +549,7 @@ nonisolated extension Tally_V1_Balance: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Transaction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}user_id\0\u{1}type\0\u{1}amount\0\u{3}balance_before\0\u{3}balance_after\0\u{1}status\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{3}created_at_us\0\u{3}committed_before\0\u{3}committed_after\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}user_id\0\u{1}type\0\u{1}amount\0\u{3}balance_before\0\u{3}balance_after\0\u{1}status\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{3}created_at_us\0\u{3}committed_before\0\u{3}committed_after\0\u{1}action\0\u{1}tier\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -565,6 +570,8 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
       case 11: try { try decoder.decodeSingularInt64Field(value: &self.createdAtUs) }()
       case 12: try { try decoder.decodeSingularInt64Field(value: &self.committedBefore) }()
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.committedAfter) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 15: try { try decoder.decodeSingularStringField(value: &self.tier) }()
       default: break
       }
     }
@@ -610,6 +617,12 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
     if self.committedAfter != 0 {
       try visitor.visitSingularInt64Field(value: self.committedAfter, fieldNumber: 13)
     }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 14)
+    }
+    if !self.tier.isEmpty {
+      try visitor.visitSingularStringField(value: self.tier, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -627,6 +640,8 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.createdAtUs != rhs.createdAtUs {return false}
     if lhs.committedBefore != rhs.committedBefore {return false}
     if lhs.committedAfter != rhs.committedAfter {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.tier != rhs.tier {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

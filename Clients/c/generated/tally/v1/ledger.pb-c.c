@@ -676,7 +676,7 @@ const ProtobufCMessageDescriptor tally__v1__balance__descriptor =
   (ProtobufCMessageInit) tally__v1__balance__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[13] =
+static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[15] =
 {
   {
     "id",
@@ -834,8 +834,33 @@ static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "action",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Transaction, action),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tier",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Transaction, tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__transaction__field_indices_by_name[] = {
+  13,   /* field[13] = action */
   3,   /* field[3] = amount */
   5,   /* field[5] = balance_after */
   4,   /* field[4] = balance_before */
@@ -847,13 +872,14 @@ static const unsigned tally__v1__transaction__field_indices_by_name[] = {
   8,   /* field[8] = memo */
   7,   /* field[7] = reference */
   6,   /* field[6] = status */
+  14,   /* field[14] = tier */
   2,   /* field[2] = type */
   1,   /* field[1] = user_id */
 };
 static const ProtobufCIntRange tally__v1__transaction__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor tally__v1__transaction__descriptor =
 {
@@ -863,7 +889,7 @@ const ProtobufCMessageDescriptor tally__v1__transaction__descriptor =
   "Tally__V1__Transaction",
   "tally.v1",
   sizeof(Tally__V1__Transaction),
-  13,
+  15,
   tally__v1__transaction__field_descriptors,
   tally__v1__transaction__field_indices_by_name,
   1,  tally__v1__transaction__number_ranges,

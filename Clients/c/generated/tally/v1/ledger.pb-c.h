@@ -108,10 +108,15 @@ struct  Tally__V1__Transaction
    */
   int64_t committed_before;
   int64_t committed_after;
+  /*
+   * A spend by action (tally.v1.Actions): the action and the tier whose price was charged.
+   */
+  char *action;
+  char *tier;
 };
 #define TALLY__V1__TRANSACTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__transaction__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED, 0, 0, 0, TALLY__V1__TRANSACTION_STATUS__TRANSACTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED, 0, 0, 0, TALLY__V1__TRANSACTION_STATUS__TRANSACTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Tally__V1__GetBalanceRequest

@@ -142,7 +142,8 @@ class SpendResponse(_message.Message):
     def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ..., replayed: bool = ...) -> None: ...
 
 class Transaction(_message.Message):
-    __slots__ = ["amount", "balance_after", "balance_before", "committed_after", "committed_before", "created_at_us", "id", "idempotency_key", "memo", "reference", "status", "type", "user_id"]
+    __slots__ = ["action", "amount", "balance_after", "balance_before", "committed_after", "committed_before", "created_at_us", "id", "idempotency_key", "memo", "reference", "status", "tier", "type", "user_id"]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     BALANCE_AFTER_FIELD_NUMBER: _ClassVar[int]
     BALANCE_BEFORE_FIELD_NUMBER: _ClassVar[int]
@@ -154,8 +155,10 @@ class Transaction(_message.Message):
     MEMO_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    action: str
     amount: int
     balance_after: int
     balance_before: int
@@ -167,9 +170,10 @@ class Transaction(_message.Message):
     memo: str
     reference: str
     status: TransactionStatus
+    tier: str
     type: TransactionType
     user_id: str
-    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ..., committed_before: _Optional[int] = ..., committed_after: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ..., committed_before: _Optional[int] = ..., committed_after: _Optional[int] = ..., action: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
 
 class CreditKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

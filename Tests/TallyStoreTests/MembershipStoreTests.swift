@@ -1,0 +1,81 @@
+import TallyLedger
+import TallyWire
+import Testing
+
+@testable import TallyStore
+
+/// Memberships, the price table and action spends survive a snapshot and the journal exactly,
+/// and a snapshot from before memberships reads its users' tiers as memberships.
+@Suite struct MembershipStoreTests {
+    static let start: Timestamp = 1_700_000_000_000_000
+
+    static let commands: [Command] = [
+        .changeUsage(.tierLimit(tier: "gold", tokens: 50_000)),
+        .setActionPrice(SetActionPrice(action: "generate-post", tier: "trial", cost: 5)),
+        .setActionPrice(SetActionPrice(action: "generate-post", tier: "gold", cost: 2)),
+        .setActionPrice(SetActionPrice(action: "résumé ✓", tier: "gold", cost: 9)),
+        .setActionPrice(SetActionPrice(action: "résumé ✓", tier: "gold", cost: nil)),
+        .credit(Credit(userID: "ann", amount: 100, kind: .grant)),
+        .setMembership(SetMembership(userID: "ann", tier: "gold", expiresAt: start + 86_400_000_000)),
+        .setMembership(SetMembership(userID: "bo", tier: "subscribed")),
+        .setMembership(SetMembership(userID: "bo", tier: nil)),
+        .changeUsage(.userTier(userID: "cy", tier: "gold")),
+        .spendAction(SpendAction(userID: "ann", action: "generate-post", reference: "post 1", idempotencyKey: "k1")),
+        .spendAction(SpendAction(userID: "ann", action: "generate-post")),
+    ]
+
+    static func ledger() -> Ledger {
+        var ledger = Ledger()
+        for (offset, command) in commands.enumerated() {
+            _ = ledger.apply(command, at: start + Int64(offset))
+        }
+        return ledger
+    }
+
+    @Test func snapshotHoldsMembershipsPricesAndActionSpends() throws {
+        let ledger = Self.ledger()
+        #expect(ledger.memberships.count == 2 && ledger.actionPriceList().map(\.action) == ["generate-post"])
+        #expect(ledger.transactions.values.filter { $0.action == "generate-post" && $0.tier == "gold" }.count == 2)
+        let bytes = try LedgerSnapshot.encode(ledger, journalSequence: 12)
+        let (decoded, sequence) = try LedgerSnapshot.decode(bytes, config: ledger.config)
+        #expect(decoded == ledger && sequence == 12)
+        #expect(try LedgerSnapshot.encode(decoded, journalSequence: 12) == bytes)
+    }
+
+    @Test func journalRecordsCarryEveryMembershipCommand() {
+        for (offset, command) in Self.commands.enumerated() {
+            let record = JournalRecord(sequence: UInt64(offset + 1), command: command, timestamp: Self.start + Int64(offset))
+            var bytes: [UInt8] = []
+            #expect(throws: Never.self) { try record.encode(into: &bytes) }
+            #expect(JournalRecord.read(bytes[...]) == .record(record, bytes: bytes.count), "\(command)")
+        }
+    }
+
+    @Test func replayingTheJournalGivesTheSameState() {
+        let live = Self.ledger()
+        var replayed = Ledger()
+        var probe = Ledger()
+        for (offset, command) in Self.commands.enumerated() {
+            let at = Self.start + Int64(offset)
+            if probe.apply(command, at: at).changedState { _ = replayed.apply(command, at: at) }
+        }
+        #expect(replayed == live && replayed.invariantViolations().isEmpty)
+    }
+
+    @Test func anOldSnapshotsUserTierBecomesAMembership() throws {
+        var snapshot = Tally_Store_V1_Snapshot()
+        snapshot.lastTimestampUs = Self.start
+        snapshot.nextTransactionID = 1
+        snapshot.usage = UsageSnapshot.encode(UsageBook())
+        snapshot.usage.users = [.with { $0.userID = "old"; $0.tier = "subscribed" }]
+        let (ledger, _) = try LedgerSnapshot.decode(try snapshot.serializedBytes(), config: LedgerConfig())
+        #expect(ledger.memberships["old"] == Membership(tier: "subscribed", expiresAt: nil, updatedAt: Self.start))
+        #expect(ledger.tier(of: "old", at: Self.start) == "subscribed")
+    }
+
+    @Test func aPriceBelowOneIsDamage() throws {
+        var snapshot = Tally_Store_V1_Snapshot()
+        snapshot.actionPrices = [.with { $0.action = "a"; $0.costs = ["trial": 0] }]
+        #expect(throws: StoreError.self) { try LedgerSnapshot.decode(try snapshot.serializedBytes(), config: LedgerConfig()) }
+    }
+}
