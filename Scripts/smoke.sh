@@ -59,6 +59,9 @@ check "spend action" "spent 5 from carol for generate-post at the trial price" "
 check "membership" "carol is on subscribed (membership until" "$bin/tally" membership set carol subscribed --days 30
 check "spend action member" "spent 2 from carol for generate-post at the subscribed price" "$bin/tally" spend carol --action generate-post
 check "unknown action" "NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" spend carol --action dance
+# The audit log has every attempt, the refusals too, with the caller's role.
+check "audit" "(admin)  /tally.v1.Actions/Spend  user carol  NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" audit --refused --limit 1
+check "health journal" "bytes on disk" "$bin/tally" health
 # The README's chat-gateway day.
 check "usage check" "used 0, reserved 0 of 10000 (trial), 10000 remaining" "$bin/tally" usage check bob
 check "usage reserve" "reservation 1: 3000 tokens for bob" "$bin/tally" usage reserve bob 3000
@@ -85,7 +88,7 @@ check "backup" "backup $work/backup.tally: 2 accounts" "$bin/tally" backup "$wor
 stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 2 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
-check "verify backup" "through journal record 18" "$bin/tallyd" verify "$work/backup.tally"
+check "verify backup" "through journal record 24" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &

@@ -41,3 +41,10 @@ extension TallyClient {
         try await unary(.spendAction, request, timeoutMs: timeoutMs)
     }
 }
+
+// tally.v1.Audit: every mutation attempt.
+extension TallyClient {
+    public func listAudit(_ request: Tally_V1_ListAuditRequest, timeoutMs: UInt32 = 0) async throws -> Tally_V1_ListAuditResponse {
+        try await unary(.listAudit, request, timeoutMs: timeoutMs)
+    }
+}

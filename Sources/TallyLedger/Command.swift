@@ -82,6 +82,8 @@ public enum Command: Equatable, Sendable {
     case setActionPrice(SetActionPrice)
     /// Spends an action's price for the user's tier.
     case spendAction(SpendAction)
+    /// A mutation refused before it reached the Ledger, applied only to be audited.
+    case refusedAttempt(RefusedAttempt)
 
     public var idempotencyKey: String {
         switch self {
@@ -93,7 +95,7 @@ public enum Command: Equatable, Sendable {
         case .release(let r): r.idempotencyKey
         case .commit(let c): c.idempotencyKey
         case .spendAction(let s): s.idempotencyKey
-        case .setMembership, .setActionPrice: ""  // setting the same value again is harmless
+        case .setMembership, .setActionPrice, .refusedAttempt: ""  // setting the same value again is harmless
         case .cancelCommitment, .settlePrediction, .closePrediction: ""  // once by nature: a second call is answered or refused
         case .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase,
             .expirePurchases:
@@ -105,7 +107,8 @@ public enum Command: Equatable, Sendable {
     public var needsUsageDay: Bool {
         switch self {
         case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases,
-            .commit, .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice, .spendAction:
+            .commit, .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice, .spendAction,
+            .refusedAttempt:
             false
         case .consume, .reserve, .settle, .release, .expireReservations: true
         }

@@ -92,6 +92,7 @@ extension Ledger {
         violations += purchaseViolations()
         violations += predictionViolations()
         violations += membershipViolations()
+        violations += auditViolations()
         return violations
     }
 }

@@ -38,6 +38,11 @@ public struct Ledger: Equatable, Sendable {
     /// Memberships by user, and what each action costs per tier.
     public internal(set) var memberships: TreeDictionary<ExactString, Membership> = [:]
     public internal(set) var actionPrices: TreeDictionary<ExactString, ActionPrice> = [:]
+    /// The audit log: every mutation attempt that came with an origin, by id. Ids below
+    /// `firstAuditID` were archived and trimmed from memory.
+    public internal(set) var auditLog: TreeDictionary<UInt64, AuditEntry> = [:]
+    public internal(set) var nextAuditID: UInt64 = 1
+    public internal(set) var firstAuditID: UInt64 = 1
 
     public init(config: LedgerConfig = LedgerConfig()) {
         self.config = config
@@ -52,8 +57,12 @@ public struct Ledger: Equatable, Sendable {
         packages: TreeDictionary<ExactString, TokenPackage> = [:], purchases: TreeDictionary<UInt64, Purchase> = [:],
         nextPurchaseID: UInt64 = 1, commitments: TreeDictionary<UInt64, Commitment> = [:],
         predictions: TreeDictionary<ExactString, Prediction> = [:], nextCommitmentID: UInt64 = 1, house: Int64 = 0,
-        memberships: TreeDictionary<ExactString, Membership> = [:], actionPrices: TreeDictionary<ExactString, ActionPrice> = [:]
+        memberships: TreeDictionary<ExactString, Membership> = [:], actionPrices: TreeDictionary<ExactString, ActionPrice> = [:],
+        auditLog: TreeDictionary<UInt64, AuditEntry> = [:], nextAuditID: UInt64 = 1, firstAuditID: UInt64 = 1
     ) {
+        self.auditLog = auditLog
+        self.nextAuditID = nextAuditID
+        self.firstAuditID = firstAuditID
         self.memberships = memberships
         self.actionPrices = actionPrices
         self.commitments = commitments
@@ -94,11 +103,23 @@ public struct Ledger: Equatable, Sendable {
     // MARK: Mutations
 
     /// Applies `command` at `now`. Atomic: either every part of the change happens (balance,
-    /// system account, transaction record, idempotency record) or none does.
+    /// system account, transaction record, idempotency record, audit entry) or none does.
     ///
     /// `day` is the day of the usage time zone holding `now`, for usage commands; the Writer
     /// works it out from the tz database and journals it. Without one, the day is UTC's.
-    public mutating func apply(_ command: Command, at now: Timestamp, day: UsageDay? = nil) -> Applied {
+    /// With an `origin`, the attempt is recorded in the audit log whatever its outcome, so the
+    /// state always changes (and the Writer journals it).
+    public mutating func apply(_ command: Command, at now: Timestamp, day: UsageDay? = nil, origin: AuditOrigin? = nil) -> Applied {
+        var applied = apply(command, at: now, day: day)
+        if let origin {
+            audit(command, applied.outcome, replayed: applied.replayed, origin: origin, at: now)
+            applied.changedState = true
+            lastTimestamp = now
+        }
+        return applied
+    }
+
+    private mutating func apply(_ command: Command, at now: Timestamp, day: UsageDay?) -> Applied {
         if let invalid = Validation.check(command) {
             return Applied(outcome: .refused(invalid), replayed: false, changedState: false)
         }
@@ -124,6 +145,8 @@ public struct Ledger: Equatable, Sendable {
             outcome = applyPrediction(command, at: now)
         case .setMembership, .setActionPrice, .spendAction:
             outcome = applyMembership(command, at: now)
+        case .refusedAttempt(let attempt):
+            outcome = .refused(attempt.refusal)
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {

@@ -2,11 +2,14 @@
 public struct Refusal: Error, Equatable, Sendable {
     public enum Code: Int, Sendable {
         case invalidArgument = 3
+        /// Reaches the Ledger only in a refused attempt, to be audited (so does permissionDenied).
+        case deadlineExceeded = 4
         case notFound = 5
         case alreadyExists = 6
         case resourceExhausted = 8
         case failedPrecondition = 9
         case outOfRange = 11
+        case permissionDenied = 7
     }
 
     public var code: Code

@@ -25,6 +25,8 @@ struct WriterCall: Sendable {
     var method: Method
     var deadline: NIODeadline?
     var operation: Operation
+    /// Who calls, for the audit log: set for mutations (and refusals to audit).
+    var origin: AuditOrigin? = nil
 }
 
 /// An operation on tallyd itself, served by the Snapshotter rather than the Writer.
@@ -42,6 +44,8 @@ enum AdminCall: Sendable {
     case history(HistoryQuery)
     /// Admin/Stats, the same way.
     case stats(StatsQuery)
+    /// Audit/List, the same way.
+    case audit(AuditQuery)
 }
 
 /// The Writer's answer to one call.
@@ -64,23 +68,4 @@ struct WriterAnswer: Sendable {
     var callID: UInt64
     var method: Method
     var result: Result
-}
-
-
-extension Command {
-    /// The user a mutation is for (rate limits are per user).
-    var userID: String {
-        switch self {
-        case .credit(let credit): credit.userID
-        case .spend(let spend): spend.userID
-        case .consume(let consume): consume.userID
-        case .reserve(let reserve): reserve.userID
-        case .startPurchase(let start): start.userID
-        case .commit(let commit): commit.userID
-        case .spendAction(let spend): spend.userID
-        case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase, .expirePurchases,
-            .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice:
-            ""  // no rate class
-        }
-    }
 }

@@ -11,6 +11,9 @@ enum CallDecoding {
         case admin(callID: UInt64, AdminCall)
         /// Refused before reaching the Writer.
         case answer(Tally_V1_Response)
+        /// Refused, and to be audited: a method the caller's role forbids, or a mutation whose
+        /// payload is bad. The Writer records it and answers the refusal.
+        case refused(callID: UInt64, Method, Refusal)
     }
 
     /// `role` is the caller's. A deadline counts from now (the frame was just read); the clock
@@ -37,9 +40,8 @@ enum CallDecoding {
         }
         // Before the payload is read: a caller learns nothing about a method it may not call.
         guard role.permits(method.access) else {
-            return .answer(Responses.error(
-                callID: id, .permissionDenied, reason: "ROLE_FORBIDS_METHOD",
-                "the \(role.rawValue) role may not call \(method.rawValue)",
+            return .refused(callID: id, method, Refusal(
+                code: .permissionDenied, reason: "ROLE_FORBIDS_METHOD", message: "the \(role.rawValue) role may not call \(method.rawValue)",
                 details: ["role": role.rawValue, "method": method.rawValue]))
         }
         let deadline = request.timeoutMs == 0 ? nil : NIODeadline.now() + .milliseconds(Int64(request.timeoutMs))
@@ -87,15 +89,15 @@ enum CallDecoding {
             case .setLimits:
                 switch try Tally_V1_SetLimitsRequest(serializedBytes: request.payload).ledgerValue {
                 case .failure(let refusal):
-                    return .answer(Responses.refused(callID: id, refusal))
+                    return .refused(callID: id, method, refusal)
                 case .success(let change):
                     // The tz database is outside the Ledger, so the zone is checked here.
                     if case .timeZone(let zone) = change, Validation.check(.changeUsage(change)) == nil,
                         UsageCalendar(zone: zone) == nil
                     {
-                        return .answer(Responses.error(
-                            callID: id, .invalidArgument, reason: "TIME_ZONE_UNKNOWN",
-                            "'\(zone)' is not a time zone of this machine's tz database", details: ["time_zone": zone]))
+                        return .refused(callID: id, method, Refusal(
+                            code: .invalidArgument, reason: "TIME_ZONE_UNKNOWN",
+                            message: "'\(zone)' is not a time zone of this machine's tz database", details: ["time_zone": zone]))
                     }
                     operation = .apply(.changeUsage(change))
                 }
@@ -114,12 +116,10 @@ enum CallDecoding {
                     }
                     date = parsed
                 }
-                guard body.limit <= 1_000 else {
-                    return .answer(Responses.error(
-                        callID: id, .invalidArgument, reason: "LIMIT_OUT_OF_RANGE", "limit must be at most 1000 (0 for 10), got \(body.limit)",
-                        details: ["field": "limit", "limit": String(body.limit)]))
+                switch PageLimit.decode(body.limit, default: 10) {
+                case .failure(let refusal): return .answer(Responses.refused(callID: id, refusal))
+                case .success(let limit): return .admin(callID: id, .usage(.topUsers(date: date, limit: limit)))
                 }
-                return .admin(callID: id, .usage(.topUsers(date: date, limit: body.limit == 0 ? 10 : Int(body.limit))))
             case .monthByTier:
                 let body = try Tally_V1_MonthByTierRequest(serializedBytes: request.payload)
                 var month: YearMonth?
@@ -154,12 +154,10 @@ enum CallDecoding {
             case .listPurchases:
                 let body = try Tally_V1_ListPurchasesRequest(serializedBytes: request.payload)
                 if let invalid = Validation.userID(body.userID) { return .answer(Responses.refused(callID: id, invalid)) }
-                guard body.limit <= 1_000 else {
-                    return .answer(Responses.error(
-                        callID: id, .invalidArgument, reason: "LIMIT_OUT_OF_RANGE", "limit must be at most 1000 (0 for 50), got \(body.limit)",
-                        details: ["field": "limit", "limit": String(body.limit)]))
+                switch PageLimit.decode(body.limit) {
+                case .failure(let refusal): return .answer(Responses.refused(callID: id, refusal))
+                case .success(let limit): return .admin(callID: id, .purchases(.purchases(userID: body.userID, limit: limit)))
                 }
-                return .admin(callID: id, .purchases(.purchases(userID: body.userID, limit: body.limit == 0 ? 50 : Int(body.limit))))
             case .stats:
                 let body = try Tally_V1_StatsRequest(serializedBytes: request.payload)
                 guard body.days <= 366 else {
@@ -202,6 +200,11 @@ enum CallDecoding {
                 operation = .actionPrices
             case .spendAction:
                 operation = .apply(.spendAction(try Tally_V1_SpendActionRequest(serializedBytes: request.payload).ledgerValue))
+            case .listAudit:
+                switch AuditQuery.decode(try Tally_V1_ListAuditRequest(serializedBytes: request.payload)) {
+                case .failure(let refusal): return .answer(Responses.refused(callID: id, refusal))
+                case .success(let query): return .admin(callID: id, .audit(query))
+                }
             case .listCommitments:
                 let body = try Tally_V1_ListCommitmentsRequest(serializedBytes: request.payload)
                 switch CommitmentQuery.decode(body) {
@@ -211,9 +214,11 @@ enum CallDecoding {
             }
             return .call(WriterCall(callID: id, method: method, deadline: deadline, operation: operation))
         } catch {
-            return .answer(Responses.error(
-                callID: id, .invalidArgument, reason: "MALFORMED_PAYLOAD",
-                "payload is not a valid \(method.requestTypeName): \(error)"))
+            let message = "payload is not a valid \(method.requestTypeName): \(error)"
+            guard method.isMutation else {
+                return .answer(Responses.error(callID: id, .invalidArgument, reason: "MALFORMED_PAYLOAD", message))
+            }
+            return .refused(callID: id, method, Refusal(code: .invalidArgument, reason: "MALFORMED_PAYLOAD", message: message))
         }
     }
 }
@@ -259,6 +264,7 @@ extension Method {
         case .setPrice: "tally.v1.SetPriceRequest"
         case .listPrices: "tally.v1.ListPricesRequest"
         case .spendAction: "tally.v1.SpendActionRequest"
+        case .listAudit: "tally.v1.ListAuditRequest"
         }
     }
 }

@@ -19,10 +19,10 @@ struct CommitmentQuery: Sendable {
                 details: ["field": "user_id"]))
         }
         if !body.userID.isEmpty, let invalid = Validation.userID(body.userID) { return .failure(invalid) }
-        guard body.limit <= 1_000 else {
-            return .failure(Refusal(
-                code: .invalidArgument, reason: "LIMIT_OUT_OF_RANGE", message: "limit must be at most 1000 (0 for 50), got \(body.limit)",
-                details: ["field": "limit", "limit": String(body.limit)]))
+        let limit: Int
+        switch PageLimit.decode(body.limit) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let value): limit = value
         }
         let status = Commitment.Status(rawValue: body.status.rawValue)
         if body.status != .unspecified && status == nil {
@@ -32,7 +32,7 @@ struct CommitmentQuery: Sendable {
         }
         return .success(CommitmentQuery(
             userID: body.userID.isEmpty ? nil : body.userID, predictionID: body.predictionID.isEmpty ? nil : body.predictionID,
-            status: status, limit: body.limit == 0 ? 50 : Int(body.limit), beforeID: body.beforeID))
+            status: status, limit: limit, beforeID: body.beforeID))
     }
 
     func run(on ledger: Ledger) -> Tally_V1_ListCommitmentsResponse {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import SwiftProtobuf
+import TallyLedger
 import TallyWire
 
 /// One client connection: decodes frames into calls, hands each read's calls to the Writer as
@@ -21,6 +22,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let snapshotter: Snapshotter
     private let health: Health
     private let role: Role
+    private let peer: PeerCredentials
     private let queue: WriterQueue
     private let maxCallsInFlight: Int
     private let meter: ByteMeter
@@ -38,9 +40,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var inputClosed = false
 
     init(
-        writer: Writer, snapshotter: Snapshotter, health: Health, role: Role, queue: WriterQueue, maxCallsInFlight: Int, meter: ByteMeter,
-        timeouts: ConnectionTimeouts, logger: Logger
+        writer: Writer, snapshotter: Snapshotter, health: Health, role: Role, peer: PeerCredentials, queue: WriterQueue,
+        maxCallsInFlight: Int, meter: ByteMeter, timeouts: ConnectionTimeouts, logger: Logger
     ) {
+        self.peer = peer
         self.writer = writer
         self.snapshotter = snapshotter
         self.health = health
@@ -86,7 +89,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         switch CallDecoding.decode(request, role: role) {
-        case .call(let call):
+        case .call(var call):
             // Shed mutations, not reads, once the Writer has too much queued: the answer is
             // immediate and costs nothing, and reads keep working for operators and apps.
             if call.method.isMutation, queue.count + batch.count >= queue.limit {
@@ -96,7 +99,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     details: ["retry_after_ms": String(queue.retryAfterMilliseconds), "queued_limit": String(queue.limit)]))
                 return
             }
+            if case .apply = call.operation { call.origin = origin(call.method) }
             batch.append(call)
+        case .refused(let callID, let method, let refusal):
+            // Through the Writer, so the refusal is in the audit log before it is answered;
+            // when the Writer is overloaded it is answered at once, unaudited (docs/security.md).
+            guard queue.count + batch.count < queue.limit else {
+                append(Responses.refused(callID: callID, refusal))
+                return
+            }
+            batch.append(WriterCall(
+                callID: callID, method: method, deadline: nil,
+                operation: .apply(.refusedAttempt(RefusedAttempt(userID: "", refusal: refusal))), origin: origin(method)))
         case .admin(let callID, let call):
             admin(callID, call, context: context)
         case .answer(let response):
@@ -123,6 +137,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             closeIfDone(context)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func origin(_ method: Method) -> AuditOrigin {
+        AuditOrigin(uid: peer.uid, gid: peer.gid, role: role.rawValue, method: method.rawValue)
     }
 
     /// Hands every call decoded since the last hand-over to the Writer: one hop per read.
@@ -162,6 +180,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             answer(snapshotter.backup(to: path)) { Responses.admin(callID: callID, .backup, $0) }
         case .stats(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .history(let query): answerQuery(query.answer(callID: callID, writer: writer))
+        case .audit(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .commitments(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .purchases(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .usage(let query): answerQuery(query.answer(callID: callID, writer: writer))

@@ -1,6 +1,9 @@
 import Dispatch
+import Foundation
+import Glibc
 import NIOCore
 import TallyLedger
+import TallyStore
 import TallyWire
 
 /// Answers Admin/Health from what each part of tallyd knows, without waiting for the journal:
@@ -12,6 +15,7 @@ struct Health: Sendable {
     let connections: Connections
     let queue: WriterQueue
     let startedAt: NIODeadline
+    let dataDirectory: String
 
     func report(checkInvariants: Bool) -> EventLoopFuture<Tally_V1_HealthResponse> {
         let writer = self.writer
@@ -23,6 +27,7 @@ struct Health: Sendable {
         let queued = queue.count
         let limit = queue.limit
         let startedAt = self.startedAt
+        let dataDirectory = self.dataDirectory
         return state.and(snapshot).flatMap { state, snapshot in
             let ((sequence, ledger), refusal) = state
             let now = NIODeadline.now()
@@ -38,6 +43,10 @@ struct Health: Sendable {
                 $0.snapshotAgeMs = (now - snapshot.at).nanoseconds / 1_000_000
                 $0.accounts = Int64(ledger.accounts.count)
                 $0.transactions = Int64(ledger.transactions.count)
+                $0.auditEntries = Int64(ledger.auditLog.count)
+                let journal = Self.journalFiles(in: dataDirectory)
+                $0.journalSegments = Int64(journal.count)
+                $0.journalBytes = journal.bytes
             }
             guard checkInvariants else { return writer.loop.makeSucceededFuture(report) }
             // O(ledger) on a copy, off every event loop.
@@ -50,5 +59,21 @@ struct Health: Sendable {
             }
             return promise.futureResult
         }
+    }
+
+    /// The journal's segment files and their total size (a directory listing and a stat each:
+    /// no reads, nothing that waits for the disk's queue of writes).
+    static func journalFiles(in dataDirectory: String) -> (count: Int, bytes: Int64) {
+        let directory = JournalSegment.directory(in: dataDirectory)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return (0, 0) }
+        var count = 0
+        var bytes: Int64 = 0
+        for name in names where JournalSegment.firstSequence(ofFileNamed: name) != nil {
+            var info = stat()
+            guard stat(directory + "/" + name, &info) == 0 else { continue }
+            count += 1
+            bytes += Int64(info.st_size)
+        }
+        return (count, bytes)
     }
 }

@@ -32,14 +32,14 @@ struct HistoryQuery: Sendable {
             }
             types.insert(known)
         }
-        guard body.limit <= 1_000 else {
-            return .failure(Refusal(
-                code: .invalidArgument, reason: "LIMIT_OUT_OF_RANGE", message: "limit must be at most 1000 (0 for 50), got \(body.limit)",
-                details: ["field": "limit", "limit": String(body.limit)]))
+        let limit: Int
+        switch PageLimit.decode(body.limit) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let value): limit = value
         }
         return .success(HistoryQuery(
             userID: body.userID.isEmpty ? nil : body.userID, types: types, since: body.sinceUs,
-            until: body.untilUs == 0 ? .max : body.untilUs, limit: body.limit == 0 ? 50 : Int(body.limit), beforeID: body.beforeID))
+            until: body.untilUs == 0 ? .max : body.untilUs, limit: limit, beforeID: body.beforeID))
     }
 
     func run(on ledger: Ledger) -> Tally_V1_ListTransactionsResponse {

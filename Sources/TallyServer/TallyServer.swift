@@ -72,7 +72,8 @@ public final class TallyServer: Sendable {
         let connections = Connections()
         let queue = WriterQueue(limit: config.writerQueueLimit)
         let health = Health(
-            writer: writer, snapshotter: snapshotter, connections: connections, queue: queue, startedAt: .now())
+            writer: writer, snapshotter: snapshotter, connections: connections, queue: queue, startedAt: .now(),
+            dataDirectory: dataDirectory.path)
         let access = config.access
         let maxConnectionsPerUID = config.maxConnectionsPerUID
 
@@ -107,7 +108,7 @@ public final class TallyServer: Sendable {
                     try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
                     try handlers.addHandler(
                         ConnectionHandler(
-                            writer: writer, snapshotter: snapshotter, health: health, role: role, queue: queue,
+                            writer: writer, snapshotter: snapshotter, health: health, role: role, peer: peer, queue: queue,
                             maxCallsInFlight: maxCallsInFlight, meter: meter, timeouts: timeouts, logger: logger))
                 }
             }

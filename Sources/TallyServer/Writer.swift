@@ -1,3 +1,4 @@
+import Glibc
 import DequeModule
 import Logging
 import NIOCore
@@ -80,6 +81,9 @@ public actor Writer {
         let now = NIODeadline.now()
         for call in calls {
             if let deadline = call.deadline, deadline < now {
+                if case .apply(let command) = call.operation, acceptingMutations {
+                    auditRefusal(call, command, .deadlineExceeded, into: &records)
+                }
                 answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .deadlineExceeded))
                 continue
             }
@@ -115,15 +119,16 @@ public actor Writer {
                 if let rateClass = call.method.rateClass,
                     let wait = rateLimiter.admit(user: command.userID, rateClass, now: Int64(now.uptimeNanoseconds))
                 {
+                    auditRefusal(call, command, .rateLimited(rateClass, retryAfterNanoseconds: wait), into: &records)
                     answers.append(WriterAnswer(
                         callID: call.callID, method: call.method, result: .rateLimited(rateClass, retryAfterNanoseconds: wait)))
                     continue
                 }
                 let stamp = clock.stamp()
                 let day = command.needsUsageDay ? day(containing: stamp) : nil
-                let applied = ledger.apply(command, at: stamp, day: day)
+                let applied = ledger.apply(command, at: stamp, day: day, origin: call.origin)
                 if applied.changedState {
-                    records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp, day: day))
+                    records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp, day: day, origin: call.origin))
                     nextSequence += 1
                 }
                 switch applied.outcome {
@@ -144,6 +149,19 @@ public actor Writer {
         }
         waiting.append(Waiting(afterSequence: nextSequence - 1, answers: answers, reply: reply))
         releaseDurableReplies()
+    }
+
+    /// Records a mutation refused before the Ledger saw it (deadline, rate limit) in the audit
+    /// log, as a journaled attempt like any other.
+    private func auditRefusal(_ call: WriterCall, _ command: Command, _ result: WriterAnswer.Result, into records: inout [JournalRecord]) {
+        let answer = Responses.answer(WriterAnswer(callID: call.callID, method: call.method, result: result))
+        guard let origin = call.origin, let code = Refusal.Code(rawValue: answer.code.rawValue) else { return }
+        let attempt = Command.refusedAttempt(RefusedAttempt(
+            userID: command.userID, refusal: Refusal(code: code, reason: answer.reason, message: answer.message, details: answer.details)))
+        let stamp = clock.stamp()
+        _ = ledger.apply(attempt, at: stamp, origin: origin)
+        records.append(JournalRecord(sequence: nextSequence, command: attempt, timestamp: stamp, origin: origin))
+        nextSequence += 1
     }
 
     /// The journal's report on the batch ending at record `sequence` (reports come in order).
@@ -189,7 +207,9 @@ public actor Writer {
     /// until they are durable; throws the first refusal.
     func applyAtStart(_ commands: [Command]) async throws {
         let calls = commands.enumerated().map {
-            WriterCall(callID: UInt64($0.offset + 1), method: .setLimits, deadline: nil, operation: .apply($0.element))
+            WriterCall(
+                callID: UInt64($0.offset + 1), method: .setLimits, deadline: nil, operation: .apply($0.element),
+                origin: Self.tallyd("tallyd/Config"))
         }
         let answers: [WriterAnswer] = await withCheckedContinuation { continuation in
             process(calls) { continuation.resume(returning: $0) }
@@ -244,12 +264,21 @@ public actor Writer {
         let now = clock.peek()
         var ticks: [WriterCall] = []
         if ledger.usage.reservations.values.contains(where: { $0.expiresAt <= now }) {
-            ticks.append(WriterCall(callID: 0, method: .release, deadline: nil, operation: .apply(.expireReservations)))
+            ticks.append(WriterCall(
+                callID: 0, method: .release, deadline: nil, operation: .apply(.expireReservations),
+                origin: Self.tallyd("tallyd/ExpireReservations")))
         }
         if ledger.pendingPurchases.values.contains(where: { now - $0 >= ledger.config.purchaseTimeout }) {
-            ticks.append(WriterCall(callID: 0, method: .failPurchase, deadline: nil, operation: .apply(.expirePurchases)))
+            ticks.append(WriterCall(
+                callID: 0, method: .failPurchase, deadline: nil, operation: .apply(.expirePurchases),
+                origin: Self.tallyd("tallyd/ExpirePurchases")))
         }
         if !ticks.isEmpty { process(ticks) { _ in } }
+    }
+
+    /// tallyd's own commands in the audit log: its uid and gid, role "tallyd".
+    private static func tallyd(_ what: String) -> AuditOrigin {
+        AuditOrigin(uid: getuid(), gid: getgid(), role: "tallyd", method: what)
     }
 
     private func releaseDurableReplies() {

@@ -18,16 +18,19 @@ public struct JournalRecord: Equatable, Sendable {
     public var timestamp: Timestamp
     /// The usage time zone's day the Writer stamped (usage commands only).
     public var day: UsageDay?
+    /// Who attempted it, for the audit log (nil: not audited).
+    public var origin: AuditOrigin?
 
-    public init(sequence: UInt64, command: Command, timestamp: Timestamp, day: UsageDay? = nil) {
+    public init(sequence: UInt64, command: Command, timestamp: Timestamp, day: UsageDay? = nil, origin: AuditOrigin? = nil) {
         self.sequence = sequence
         self.command = command
         self.timestamp = timestamp
         self.day = day
+        self.origin = origin
     }
 
     public func encode(into bytes: inout [UInt8]) throws {
-        let payload: [UInt8] = try Tally_Store_V1_StampedCommand(command, at: timestamp, day: day).serializedBytes()
+        let payload: [UInt8] = try Tally_Store_V1_StampedCommand(command, at: timestamp, day: day, origin: origin).serializedBytes()
         Self.appendBigEndian(UInt32(payload.count), to: &bytes)
         Self.appendBigEndian(Self.checksum(sequence: sequence, payload: payload[...]), to: &bytes)
         Self.appendBigEndian(sequence, to: &bytes)
@@ -59,7 +62,9 @@ public struct JournalRecord: Equatable, Sendable {
             let day = stamped.hasUsageDay ? stamped.usageDay.ledgerValue : nil
             if stamped.hasUsageDay && day == nil { return .damaged("record holds an impossible usage day") }
             return .record(
-                JournalRecord(sequence: sequence, command: command, timestamp: stamped.timestampUs, day: day),
+                JournalRecord(
+                    sequence: sequence, command: command, timestamp: stamped.timestampUs, day: day,
+                    origin: stamped.hasOrigin ? stamped.origin.ledgerValue : nil),
                 bytes: headerBytes + length)
         } catch {
             return .damaged("payload does not decode: \(error)")

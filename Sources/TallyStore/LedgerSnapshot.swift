@@ -37,6 +37,9 @@ public enum LedgerSnapshot {
             }
         }
         snapshot.actionPrices = ledger.actionPrices.sorted { $0.key < $1.key }.map { Tally_V1_ActionPrice($0.value) }
+        snapshot.audit = ledger.auditLog.sorted { $0.key < $1.key }.map { Tally_V1_AuditEntry($0.value) }
+        snapshot.nextAuditID = ledger.nextAuditID
+        snapshot.firstAuditID = ledger.firstAuditID
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         return try snapshot.serializedBytes(options: options)
@@ -111,6 +114,12 @@ public enum LedgerSnapshot {
                 throw StoreError("action \(stored.action) appears twice")
             }
         }
+        var auditLog = TreeDictionary<UInt64, AuditEntry>()
+        for stored in snapshot.audit {
+            guard auditLog.updateValue(stored.ledgerValue, forKey: stored.id) == nil else {
+                throw StoreError("audit entry \(stored.id) appears twice")
+            }
+        }
         let ledger = Ledger(
             config: config, accounts: accounts, transactions: transactions,
             idempotency: IdempotencyTable(records: records), mint: snapshot.mint, burn: snapshot.burn,
@@ -118,7 +127,8 @@ public enum LedgerSnapshot {
             usage: snapshot.hasUsage ? try UsageSnapshot.decode(snapshot.usage, retention: config.usageRetention) : nil,
             packages: packages, purchases: purchases, nextPurchaseID: max(1, snapshot.nextPurchaseID), commitments: commitments,
             predictions: predictions, nextCommitmentID: max(1, snapshot.nextCommitmentID), house: snapshot.house,
-            memberships: memberships, actionPrices: actionPrices)
+            memberships: memberships, actionPrices: actionPrices, auditLog: auditLog, nextAuditID: max(1, snapshot.nextAuditID),
+            firstAuditID: max(1, snapshot.firstAuditID))
         let violations = checkInvariants ? ledger.invariantViolations() : []
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
@@ -134,9 +144,10 @@ public enum LedgerSnapshot {
 }
 
 extension Tally_Store_V1_StampedCommand {
-    public init(_ command: Command, at timestamp: Timestamp, day: UsageDay? = nil) {
+    public init(_ command: Command, at timestamp: Timestamp, day: UsageDay? = nil, origin: AuditOrigin? = nil) {
         self.init()
         timestampUs = timestamp
+        if let origin { self.origin = Tally_Store_V1_AuditOrigin(origin) }
         switch command {
         case .credit(let credit): self.credit = Tally_V1_CreditRequest(credit)
         case .spend(let spend): self.spend = Tally_V1_SpendRequest(spend)
@@ -178,6 +189,14 @@ extension Tally_Store_V1_StampedCommand {
         case .setMembership(let set): setMembership = Tally_V1_SetMembershipRequest(set)
         case .setActionPrice(let set): setPrice = Tally_V1_SetPriceRequest(set)
         case .spendAction(let spend): spendAction = Tally_V1_SpendActionRequest(spend)
+        case .refusedAttempt(let attempt):
+            refusedAttempt = .with {
+                $0.userID = attempt.userID
+                $0.code = Tally_V1_Code(attempt.refusal.code)
+                $0.reason = attempt.refusal.reason
+                $0.message = attempt.refusal.message
+                $0.details = attempt.refusal.details
+            }
         }
         if let day { usageDay = Tally_Store_V1_UsageDay(day) }
     }
@@ -208,6 +227,12 @@ extension Tally_Store_V1_StampedCommand {
         case .setMembership(let request): .setMembership(request.ledgerValue)
         case .setPrice(let request): .setActionPrice(request.ledgerValue)
         case .spendAction(let request): .spendAction(request.ledgerValue)
+        case .refusedAttempt(let attempt):
+            Refusal.Code(rawValue: attempt.code.rawValue).map {
+                .refusedAttempt(RefusedAttempt(
+                    userID: attempt.userID,
+                    refusal: Refusal(code: $0, reason: attempt.reason, message: attempt.message, details: attempt.details)))
+            }
         case nil: nil
         }
     }
@@ -277,4 +302,16 @@ extension Tally_Store_V1_IdempotencyRecord {
         }
         return IdempotencyRecord(command: command, firstSeenAt: self.command.timestampUs, expiresAt: expiresAtUs, outcome: outcome)
     }
+}
+
+extension Tally_Store_V1_AuditOrigin {
+    init(_ origin: AuditOrigin) {
+        self.init()
+        uid = origin.uid
+        gid = origin.gid
+        role = origin.role
+        method = origin.method
+    }
+
+    var ledgerValue: AuditOrigin { AuditOrigin(uid: uid, gid: gid, role: role, method: method) }
 }

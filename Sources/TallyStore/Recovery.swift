@@ -148,7 +148,7 @@ public enum Recovery {
                 let read = JournalRecord.read(bytes[offset...])
                 if case .record(let record, let size) = read, record.sequence == expected {
                     if record.sequence > last {  // not held by the snapshot, not seen before
-                        _ = ledger.apply(record.command, at: record.timestamp, day: record.day)
+                        _ = ledger.apply(record.command, at: record.timestamp, day: record.day, origin: record.origin)
                         report.recordsReplayed += 1
                     }
                     last = max(last, record.sequence)

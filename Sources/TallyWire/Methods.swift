@@ -44,13 +44,14 @@ public enum Method: String, CaseIterable, Sendable {
     case setPrice = "/tally.v1.Actions/SetPrice"
     case listPrices = "/tally.v1.Actions/ListPrices"
     case spendAction = "/tally.v1.Actions/Spend"
+    case listAudit = "/tally.v1.Audit/List"
 
     /// Whether the method changes the ledger (and so goes through the journal).
     public var isMutation: Bool {
         switch self {
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier,
             .listPackages, .getPurchase, .listPurchases, .listCommitments, .getTransaction, .listTransactions, .stats,
-            .getMembership, .listPrices:
+            .getMembership, .listPrices, .listAudit:
             false
         case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
             .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .resolvePrediction, .voidPrediction,
@@ -68,7 +69,7 @@ public enum Method: String, CaseIterable, Sendable {
         case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .spendAction: .write
         case .consume, .reserve, .settle, .release: .usage
         case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .resolvePrediction,
-            .voidPrediction, .closePrediction, .stats, .setMembership, .setPrice:
+            .voidPrediction, .closePrediction, .stats, .setMembership, .setPrice, .listAudit:
             .admin
         }
     }
@@ -82,7 +83,7 @@ public enum Method: String, CaseIterable, Sendable {
         case .startPurchase: .purchase
         case .commit: .commit
         case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments, .getTransaction,
-            .listTransactions, .stats, .setMembership, .getMembership, .setPrice, .listPrices:
+            .listTransactions, .stats, .setMembership, .getMembership, .setPrice, .listPrices, .listAudit:
             nil
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
             .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,

@@ -13,7 +13,7 @@ struct Tally: AsyncParsableCommand {
         subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, HistoryCommand.self, TransactionCommand.self,
             PackagesCommand.self, PackageCommand.self,
             PurchaseCommand.self, PurchasesCommand.self, CommitCommand.self, CancelCommand.self, ResolveCommand.self, VoidCommand.self,
-            CommitmentsCommand.self, MembershipCommand.self, PricesCommand.self, PriceCommand.self, UsageCommand.self,
+            CommitmentsCommand.self, AuditCommand.self, MembershipCommand.self, PricesCommand.self, PriceCommand.self, UsageCommand.self,
             LimitsCommand.self, SnapshotCommand.self,
             BackupCommand.self, HealthCommand.self, StatsCommand.self, BenchCommand.self])
 }
@@ -199,6 +199,7 @@ struct HealthCommand: AsyncParsableCommand {
                 "uptime \(r.uptimeMs / 1000) s, \(r.connections) connections, \(r.queuedCalls) calls queued (sheds at \(r.queuedCallsLimit))",
                 "\(r.accounts) accounts, \(r.transactions) transactions, durable through journal record \(r.durableSequence)",
                 "last snapshot through record \(r.snapshotSequence), \(r.snapshotAgeMs / 1000) s ago",
+                "journal: \(r.journalSegments) segment(s), \(r.journalBytes) bytes on disk; \(r.auditEntries) audit entries in memory",
             ]
             if r.invariantsChecked {
                 lines.append(r.invariantViolations.isEmpty

@@ -21,6 +21,8 @@ import TallyWire
         #expect(report.durableSequence == 4 && report.snapshotSequence == snapshot.journalSequence)
         #expect(report.connections == 1 && report.queuedCalls == 0 && report.queuedCallsLimit == 65_536)
         #expect(report.snapshotAgeMs >= 0 && report.uptimeMs >= 0)
+        #expect(report.journalSegments >= 1 && report.journalBytes > 0, "the journal on disk: \(report.journalSegments), \(report.journalBytes)")
+        #expect(report.auditEntries > 0, "the mutations above were audited")
         #expect(report.invariantsChecked && report.invariantViolations.isEmpty)
         let quick: Tally_V1_HealthResponse = try await client.unary(.health, Tally_V1_HealthRequest())
         #expect(!quick.invariantsChecked)

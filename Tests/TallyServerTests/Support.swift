@@ -3,7 +3,7 @@ import Glibc
 import Logging
 import SwiftProtobuf
 import TallyClient
-import TallyLedger
+@testable import TallyLedger
 import TallyServer
 import TallyStore
 import TallyWire
@@ -138,4 +138,17 @@ final class RawConnection {
     func isClosedByServer() -> Bool { read(1) == nil }
 
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+}
+
+extension Ledger {
+    /// The state apart from the audit log and the time of the last command (an audited
+    /// refusal moves both, and nothing else).
+    var withoutAudit: Ledger {
+        var copy = self
+        copy.auditLog = [:]
+        copy.nextAuditID = 1
+        copy.firstAuditID = 1
+        copy.lastTimestamp = 0
+        return copy
+    }
 }

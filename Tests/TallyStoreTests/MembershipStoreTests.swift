@@ -79,3 +79,35 @@ import Testing
         #expect(throws: StoreError.self) { try LedgerSnapshot.decode(try snapshot.serializedBytes(), config: LedgerConfig()) }
     }
 }
+
+/// The audit log survives the journal (each record carries its origin) and a snapshot.
+@Suite struct AuditStoreTests {
+    static let start: Timestamp = 1_700_000_000_000_000
+    static let admin = AuditOrigin(uid: 0, gid: 0, role: "admin", method: "/tally.v1.Ledger/Credit")
+    static let app = AuditOrigin(uid: 1001, gid: 100, role: "app", method: "/tally.v1.Ledger/Spend")
+
+    static let records: [JournalRecord] = [
+        JournalRecord(sequence: 1, command: .credit(Credit(userID: "ann", amount: 50, kind: .grant)), timestamp: start, origin: admin),
+        JournalRecord(sequence: 2, command: .spend(Spend(userID: "ann", amount: 500)), timestamp: start + 1, origin: app),
+        JournalRecord(
+            sequence: 3,
+            command: .refusedAttempt(RefusedAttempt(
+                userID: "", refusal: Refusal(code: .permissionDenied, reason: "ROLE_FORBIDS_METHOD", message: "no", details: ["role": "app"]))),
+            timestamp: start + 2, origin: app),
+        JournalRecord(sequence: 4, command: .spend(Spend(userID: "ann", amount: 5)), timestamp: start + 3),
+    ]
+
+    @Test func recordsCarryTheirOriginAndReplayToTheSameLog() throws {
+        var live = Ledger()
+        for record in Self.records {
+            var bytes: [UInt8] = []
+            try record.encode(into: &bytes)
+            #expect(JournalRecord.read(bytes[...]) == .record(record, bytes: bytes.count))
+            _ = live.apply(record.command, at: record.timestamp, day: record.day, origin: record.origin)
+        }
+        #expect(live.auditLog.count == 3 && live.auditLog[2]?.reason == "INSUFFICIENT_TOKENS" && live.auditLog[3]?.code == 7)
+        let bytes = try LedgerSnapshot.encode(live, journalSequence: 4)
+        let (decoded, _) = try LedgerSnapshot.decode(bytes, config: live.config)
+        #expect(decoded == live && decoded.invariantViolations().isEmpty)
+    }
+}

@@ -48,6 +48,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <tally/v1/actions.pb-c.h>
 #include <tally/v1/admin.pb-c.h>
+#include <tally/v1/audit.pb-c.h>
 #include <tally/v1/envelope.pb-c.h>
 #include <tally/v1/ledger.pb-c.h>
 #include <tally/v1/memberships.pb-c.h>
@@ -226,6 +227,7 @@ TALLY_API int tally_call(tally_conn *conn, const char *method, const ProtobufCMe
 #define TALLY_METHOD_SET_PRICE "/tally.v1.Actions/SetPrice"
 #define TALLY_METHOD_LIST_PRICES "/tally.v1.Actions/ListPrices"
 #define TALLY_METHOD_SPEND_ACTION "/tally.v1.Actions/Spend"
+#define TALLY_METHOD_LIST_AUDIT "/tally.v1.Audit/List"
 
 /*
  * One typed wrapper per method: tally_<name>(conn, request, &response, &err), the same
@@ -280,6 +282,7 @@ TALLY_DECLARE_CALL(get_membership, Tally__V1__GetMembershipRequest, Tally__V1__M
 TALLY_DECLARE_CALL(set_price, Tally__V1__SetPriceRequest, Tally__V1__SetPriceResponse)
 TALLY_DECLARE_CALL(list_prices, Tally__V1__ListPricesRequest, Tally__V1__ListPricesResponse)
 TALLY_DECLARE_CALL(spend_action, Tally__V1__SpendActionRequest, Tally__V1__SpendResponse)
+TALLY_DECLARE_CALL(list_audit, Tally__V1__ListAuditRequest, Tally__V1__ListAuditResponse)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pipelined batches                                                                          */

@@ -1121,6 +1121,16 @@ static void test_priced_actions(void) {
     sreq.action = "no-such-action";
     if (CHECK_FAIL(tally_spend_action(c, &sreq, NULL, &err), err, TALLY_NOT_FOUND, "ACTION_NOT_FOUND"))
         CHECK_DETAIL(err, "action", "no-such-action");
+    /* Both spends and the refusal are in the audit log, newest first. */
+    Tally__V1__ListAuditRequest areq = TALLY__V1__LIST_AUDIT_REQUEST__INIT;
+    areq.user_id = user;
+    areq.status = TALLY__V1__AUDIT_STATUS__AUDIT_STATUS_REFUSED;
+    Tally__V1__ListAuditResponse *ar = NULL;
+    if (CHECK_OK(tally_list_audit(c, &areq, &ar, &err), err)) {
+        CHECK(ar->n_entries == 1 && streq(ar->entries[0]->reason, "ACTION_NOT_FOUND"));
+        CHECK(streq(ar->entries[0]->method, TALLY_METHOD_SPEND_ACTION) && streq(ar->entries[0]->role, "admin"));
+    }
+    tally_free(ar);
     tally_error_clear(&err);
     tally_close(c);
 }

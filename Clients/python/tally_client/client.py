@@ -543,6 +543,18 @@ class TallyClient:
         )
         return self.call("/tally.v1.Actions/Spend", request, timeout_ms=timeout_ms)
 
+    def list_audit(
+        self, user_id: str = "", status: int = 0, reason: str = "", since_us: int = 0, until_us: int = 0, limit: int = 0,
+        before_id: int = 0, *, timeout_ms: Optional[int] = None,
+    ) -> Any:
+        """Audit entries newest first (admin): every mutation attempt, accepted or refused. The
+        ListAuditResponse (entries, next_before_id for the next page)."""
+        request = pb.ListAuditRequest(
+            user_id=user_id, status=status, reason=reason, since_us=since_us, until_us=until_us, limit=limit,
+            before_id=before_id,
+        )
+        return self.call("/tally.v1.Audit/List", request, timeout_ms=timeout_ms)
+
     # -- internals ------------------------------------------------------------------------
 
     @staticmethod

@@ -188,7 +188,7 @@ def test_every_method_has_a_typed_wrapper():
         "ClosePrediction": "close_prediction", "ListCommitments": "list_commitments",
         "GetTransaction": "get_transaction", "ListTransactions": "list_transactions", "Stats": "stats",
         "SetMembership": "set_membership", "GetMembership": "get_membership", "SetPrice": "set_price",
-        "ListPrices": "list_prices", "Actions/Spend": "spend_action",
+        "ListPrices": "list_prices", "Actions/Spend": "spend_action", "List": "list_audit",
     }
     for path in METHODS:
         name = path.rsplit("/", 1)[1]
@@ -262,3 +262,5 @@ def test_priced_actions_charge_the_tiers_price(client, user):
         client.spend_action(user, "no-such-action")
     assert refused.value.reason == "ACTION_NOT_FOUND"
     assert client.set_membership(user, "").tier == "trial"
+    refusals = client.list_audit(user_id=user, status=pb.AUDIT_STATUS_REFUSED).entries
+    assert [e.reason for e in refusals] == ["ACTION_NOT_FOUND"] and refusals[0].method == "/tally.v1.Actions/Spend"

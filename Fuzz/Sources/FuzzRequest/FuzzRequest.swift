@@ -58,6 +58,15 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
         }
         // Version is checked first, then the method: an answer past them must name a known method.
         if answer.reason != "PROTOCOL_VERSION_UNSUPPORTED" && !versionOK { fatalError("bad version got \(answer.reason)") }
+    case .refused(let callID, let refusedMethod, let refusal):
+        // To be audited: a refusal of a known method of this protocol, never an OK.
+        guard callID == request.callID, versionOK, refusedMethod == method, !refusal.reason.isEmpty else {
+            fatalError("refused \(refusal) for \(request)")
+        }
+        if refusal.reason == "MALFORMED_PAYLOAD", parses(request.payload, for: refusedMethod) {
+            fatalError("a payload that parses as \(refusedMethod.requestTypeName) was refused MALFORMED_PAYLOAD")
+        }
+        guard refusedMethod.isMutation || refusal.code == .permissionDenied else { fatalError("a read refusal routed to the audit log") }
     case .call(let call):
         guard versionOK, let method, call.method == method, call.callID == request.callID else {
             fatalError("call \(call) does not match the request \(request)")
@@ -171,5 +180,6 @@ func parses(_ payload: Data, for method: Method) -> Bool {
     case .setPrice: return ok(Tally_V1_SetPriceRequest.self)
     case .listPrices: return ok(Tally_V1_ListPricesRequest.self)
     case .spendAction: return ok(Tally_V1_SpendActionRequest.self)
+    case .listAudit: return ok(Tally_V1_ListAuditRequest.self)
     }
 }

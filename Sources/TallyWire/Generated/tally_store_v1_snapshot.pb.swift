@@ -215,6 +215,24 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     set {_uniqueStorage()._command = .spendAction(newValue)}
   }
 
+  public var refusedAttempt: Tally_Store_V1_RefusedAttempt {
+    get {
+      if case .refusedAttempt(let v)? = _storage._command {return v}
+      return Tally_Store_V1_RefusedAttempt()
+    }
+    set {_uniqueStorage()._command = .refusedAttempt(newValue)}
+  }
+
+  /// Who attempted it, for the audit log (unset: not audited, e.g. journals from before it).
+  public var origin: Tally_Store_V1_AuditOrigin {
+    get {_storage._origin ?? Tally_Store_V1_AuditOrigin()}
+    set {_uniqueStorage()._origin = newValue}
+  }
+  /// Returns true if `origin` has been explicitly set.
+  public var hasOrigin: Bool {_storage._origin != nil}
+  /// Clears the value of `origin`. Subsequent reads from it will return its default value.
+  public mutating func clearOrigin() {_uniqueStorage()._origin = nil}
+
   /// The day of the usage time zone the Writer stamped (usage commands only), so replay never
   /// depends on the tz database of the machine it runs on.
   public var usageDay: Tally_Store_V1_UsageDay {
@@ -251,12 +269,52 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     case setMembership(Tally_V1_SetMembershipRequest)
     case setPrice(Tally_V1_SetPriceRequest)
     case spendAction(Tally_V1_SpendActionRequest)
+    case refusedAttempt(Tally_Store_V1_RefusedAttempt)
 
   }
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Tally_Store_V1_AuditOrigin: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var uid: UInt32 = 0
+
+  public var gid: UInt32 = 0
+
+  public var role: String = String()
+
+  public var method: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A mutation refused before it reached the Ledger, journaled to be audited.
+public nonisolated struct Tally_Store_V1_RefusedAttempt: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var userID: String = String()
+
+  public var code: Tally_V1_Code = .ok
+
+  public var reason: String = String()
+
+  public var message: String = String()
+
+  public var details: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// The Writer's tick that releases reservations whose time is up.
@@ -584,6 +642,22 @@ public nonisolated struct Tally_Store_V1_Snapshot: @unchecked Sendable {
     set {_uniqueStorage()._actionPrices = newValue}
   }
 
+  /// The audit log still in memory (ids from first_audit_id; older ones are archived).
+  public var audit: [Tally_V1_AuditEntry] {
+    get {_storage._audit}
+    set {_uniqueStorage()._audit = newValue}
+  }
+
+  public var nextAuditID: UInt64 {
+    get {_storage._nextAuditID}
+    set {_uniqueStorage()._nextAuditID = newValue}
+  }
+
+  public var firstAuditID: UInt64 {
+    get {_storage._firstAuditID}
+    set {_uniqueStorage()._firstAuditID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -773,11 +847,12 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{2}\u{5}origin\0")
 
   fileprivate class _StorageClass {
     var _timestampUs: Int64 = 0
     var _command: Tally_Store_V1_StampedCommand.OneOf_Command?
+    var _origin: Tally_Store_V1_AuditOrigin? = nil
     var _usageDay: Tally_Store_V1_UsageDay? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -791,6 +866,7 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
     init(copying source: _StorageClass) {
       _timestampUs = source._timestampUs
       _command = source._command
+      _origin = source._origin
       _usageDay = source._usageDay
     }
   }
@@ -1098,6 +1174,20 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
             _storage._command = .spendAction(v)
           }
         }()
+        case 25: try {
+          var v: Tally_Store_V1_RefusedAttempt?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .refusedAttempt(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .refusedAttempt(v)
+          }
+        }()
+        case 30: try { try decoder.decodeSingularMessageField(value: &_storage._origin) }()
         default: break
         }
       }
@@ -1208,8 +1298,15 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
         guard case .spendAction(let v)? = _storage._command else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
       }()
+      case .refusedAttempt?: try {
+        guard case .refusedAttempt(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
       default: break
       }
+      try { if let v = _storage._origin {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1221,11 +1318,107 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
         let rhs_storage = _args.1
         if _storage._timestampUs != rhs_storage._timestampUs {return false}
         if _storage._command != rhs_storage._command {return false}
+        if _storage._origin != rhs_storage._origin {return false}
         if _storage._usageDay != rhs_storage._usageDay {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_AuditOrigin: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditOrigin"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}uid\0\u{1}gid\0\u{1}role\0\u{1}method\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.uid) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.gid) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.role) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.method) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.uid != 0 {
+      try visitor.visitSingularUInt32Field(value: self.uid, fieldNumber: 1)
+    }
+    if self.gid != 0 {
+      try visitor.visitSingularUInt32Field(value: self.gid, fieldNumber: 2)
+    }
+    if !self.role.isEmpty {
+      try visitor.visitSingularStringField(value: self.role, fieldNumber: 3)
+    }
+    if !self.method.isEmpty {
+      try visitor.visitSingularStringField(value: self.method, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_AuditOrigin, rhs: Tally_Store_V1_AuditOrigin) -> Bool {
+    if lhs.uid != rhs.uid {return false}
+    if lhs.gid != rhs.gid {return false}
+    if lhs.role != rhs.role {return false}
+    if lhs.method != rhs.method {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_RefusedAttempt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefusedAttempt"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}code\0\u{1}reason\0\u{1}message\0\u{1}details\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.code) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.details) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
+    }
+    if self.code != .ok {
+      try visitor.visitSingularEnumField(value: self.code, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
+    }
+    if !self.details.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.details, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_RefusedAttempt, rhs: Tally_Store_V1_RefusedAttempt) -> Bool {
+    if lhs.userID != rhs.userID {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.details != rhs.details {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1674,7 +1867,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0\u{1}audit\0\u{3}next_audit_id\0\u{3}first_audit_id\0")
 
   fileprivate class _StorageClass {
     var _lastTimestampUs: Int64 = 0
@@ -1695,6 +1888,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     var _house: Int64 = 0
     var _memberships: [Tally_Store_V1_StoredMembership] = []
     var _actionPrices: [Tally_V1_ActionPrice] = []
+    var _audit: [Tally_V1_AuditEntry] = []
+    var _nextAuditID: UInt64 = 0
+    var _firstAuditID: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1723,6 +1919,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       _house = source._house
       _memberships = source._memberships
       _actionPrices = source._actionPrices
+      _audit = source._audit
+      _nextAuditID = source._nextAuditID
+      _firstAuditID = source._firstAuditID
     }
   }
 
@@ -1759,6 +1958,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._house) }()
         case 17: try { try decoder.decodeRepeatedMessageField(value: &_storage._memberships) }()
         case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._actionPrices) }()
+        case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._audit) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextAuditID) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._firstAuditID) }()
         default: break
         }
       }
@@ -1825,6 +2027,15 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       if !_storage._actionPrices.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._actionPrices, fieldNumber: 18)
       }
+      if !_storage._audit.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._audit, fieldNumber: 19)
+      }
+      if _storage._nextAuditID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._nextAuditID, fieldNumber: 20)
+      }
+      if _storage._firstAuditID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._firstAuditID, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1852,6 +2063,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         if _storage._house != rhs_storage._house {return false}
         if _storage._memberships != rhs_storage._memberships {return false}
         if _storage._actionPrices != rhs_storage._actionPrices {return false}
+        if _storage._audit != rhs_storage._audit {return false}
+        if _storage._nextAuditID != rhs_storage._nextAuditID {return false}
+        if _storage._firstAuditID != rhs_storage._firstAuditID {return false}
         return true
       }
       if !storagesAreEqual {return false}

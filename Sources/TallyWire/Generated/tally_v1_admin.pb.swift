@@ -74,6 +74,14 @@ public nonisolated struct Tally_V1_HealthResponse: Sendable {
   /// Empty when the check passed (or was not asked for).
   public var invariantViolations: [String] = []
 
+  /// The journal's segment files on disk: how many, and their bytes in total.
+  public var journalSegments: Int64 = 0
+
+  public var journalBytes: Int64 = 0
+
+  /// Audit entries kept in memory.
+  public var auditEntries: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -264,7 +272,7 @@ nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0\u{3}journal_segments\0\u{3}journal_bytes\0\u{3}audit_entries\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -285,6 +293,9 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
       case 11: try { try decoder.decodeSingularInt64Field(value: &self.transactions) }()
       case 12: try { try decoder.decodeSingularBoolField(value: &self.invariantsChecked) }()
       case 13: try { try decoder.decodeRepeatedStringField(value: &self.invariantViolations) }()
+      case 14: try { try decoder.decodeSingularInt64Field(value: &self.journalSegments) }()
+      case 15: try { try decoder.decodeSingularInt64Field(value: &self.journalBytes) }()
+      case 16: try { try decoder.decodeSingularInt64Field(value: &self.auditEntries) }()
       default: break
       }
     }
@@ -330,6 +341,15 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     if !self.invariantViolations.isEmpty {
       try visitor.visitRepeatedStringField(value: self.invariantViolations, fieldNumber: 13)
     }
+    if self.journalSegments != 0 {
+      try visitor.visitSingularInt64Field(value: self.journalSegments, fieldNumber: 14)
+    }
+    if self.journalBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.journalBytes, fieldNumber: 15)
+    }
+    if self.auditEntries != 0 {
+      try visitor.visitSingularInt64Field(value: self.auditEntries, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -347,6 +367,9 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.transactions != rhs.transactions {return false}
     if lhs.invariantsChecked != rhs.invariantsChecked {return false}
     if lhs.invariantViolations != rhs.invariantViolations {return false}
+    if lhs.journalSegments != rhs.journalSegments {return false}
+    if lhs.journalBytes != rhs.journalBytes {return false}
+    if lhs.auditEntries != rhs.auditEntries {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -495,7 +495,7 @@ const ProtobufCMessageDescriptor tally__v1__health_request__descriptor =
   (ProtobufCMessageInit) tally__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[13] =
+static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[16] =
 {
   {
     "accepting_mutations",
@@ -653,14 +653,53 @@ static const ProtobufCFieldDescriptor tally__v1__health_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "journal_segments",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, journal_segments),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "journal_bytes",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, journal_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "audit_entries",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, audit_entries),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__health_response__field_indices_by_name[] = {
   0,   /* field[0] = accepting_mutations */
   9,   /* field[9] = accounts */
+  15,   /* field[15] = audit_entries */
   3,   /* field[3] = connections */
   6,   /* field[6] = durable_sequence */
   12,   /* field[12] = invariant_violations */
   11,   /* field[11] = invariants_checked */
+  14,   /* field[14] = journal_bytes */
+  13,   /* field[13] = journal_segments */
   4,   /* field[4] = queued_calls */
   5,   /* field[5] = queued_calls_limit */
   1,   /* field[1] = refusal_reason */
@@ -672,7 +711,7 @@ static const unsigned tally__v1__health_response__field_indices_by_name[] = {
 static const ProtobufCIntRange tally__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
 {
@@ -682,7 +721,7 @@ const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
   "Tally__V1__HealthResponse",
   "tally.v1",
   sizeof(Tally__V1__HealthResponse),
-  13,
+  16,
   tally__v1__health_response__field_descriptors,
   tally__v1__health_response__field_indices_by_name,
   1,  tally__v1__health_response__number_ranges,

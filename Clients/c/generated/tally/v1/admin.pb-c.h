@@ -85,10 +85,19 @@ struct  Tally__V1__HealthResponse
    */
   size_t n_invariant_violations;
   char **invariant_violations;
+  /*
+   * The journal's segment files on disk: how many, and their bytes in total.
+   */
+  int64_t journal_segments;
+  int64_t journal_bytes;
+  /*
+   * Audit entries kept in memory.
+   */
+  int64_t audit_entries;
 };
 #define TALLY__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_response__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0 }
 
 
 struct  Tally__V1__SnapshotRequest

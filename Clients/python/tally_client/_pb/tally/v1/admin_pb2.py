@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from tally_client._pb.tally.v1 import ledger_pb2 as tally_dot_v1_dot_ledger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tally/v1/admin.proto\x12\x08tally.v1\x1a\x15tally/v1/ledger.proto\")\n\rHealthRequest\x12\x18\n\x10\x63heck_invariants\x18\x01 \x01(\x08\"\xcf\x02\n\x0eHealthResponse\x12\x1b\n\x13\x61\x63\x63\x65pting_mutations\x18\x01 \x01(\x08\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\x12\x11\n\tuptime_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x63onnections\x18\x04 \x01(\x03\x12\x14\n\x0cqueued_calls\x18\x05 \x01(\x03\x12\x1a\n\x12queued_calls_limit\x18\x06 \x01(\x03\x12\x18\n\x10\x64urable_sequence\x18\x07 \x01(\x04\x12\x19\n\x11snapshot_sequence\x18\x08 \x01(\x04\x12\x17\n\x0fsnapshot_age_ms\x18\t \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\n \x01(\x03\x12\x14\n\x0ctransactions\x18\x0b \x01(\x03\x12\x1a\n\x12invariants_checked\x18\x0c \x01(\x08\x12\x1c\n\x14invariant_violations\x18\r \x03(\t\"\x11\n\x0fSnapshotRequest\"[\n\x10SnapshotResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1d\n\rBackupRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"Y\n\x0e\x42\x61\x63kupResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1c\n\x0cStatsRequest\x12\x0c\n\x04\x64\x61ys\x18\x01 \x01(\r\"[\n\nTypeVolume\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.tally.v1.TransactionType\x12\x14\n\x0ctransactions\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\"]\n\x07Revenue\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63\x65nts\x18\x03 \x01(\x03\x12\x11\n\tpurchases\x18\x04 \x01(\x03\x12\x0e\n\x06tokens\x18\x05 \x01(\x03\"\xe2\x02\n\rStatsResponse\x12\r\n\x05users\x18\x01 \x01(\x03\x12\x1d\n\x15tokens_in_circulation\x18\x02 \x01(\x03\x12\x18\n\x10tokens_committed\x18\x03 \x01(\x03\x12\x15\n\rtokens_minted\x18\x04 \x01(\x03\x12\x15\n\rtokens_burned\x18\x05 \x01(\x03\x12\x11\n\thouse_net\x18\x06 \x01(\x03\x12\x14\n\x0ctransactions\x18\x07 \x01(\x03\x12\x1a\n\x12\x61\x63tive_commitments\x18\x08 \x01(\x03\x12\x18\n\x10open_predictions\x18\t \x01(\x03\x12$\n\x06volume\x18\n \x03(\x0b\x32\x14.tally.v1.TypeVolume\x12)\n\x0erevenue_by_day\x18\x0b \x03(\x0b\x32\x11.tally.v1.Revenue\x12+\n\x10revenue_by_month\x18\x0c \x03(\x0b\x32\x11.tally.v1.Revenue2\xfe\x01\n\x05\x41\x64min\x12\x41\n\x08Snapshot\x12\x19.tally.v1.SnapshotRequest\x1a\x1a.tally.v1.SnapshotResponse\x12;\n\x06\x42\x61\x63kup\x12\x17.tally.v1.BackupRequest\x1a\x18.tally.v1.BackupResponse\x12;\n\x06Health\x12\x17.tally.v1.HealthRequest\x1a\x18.tally.v1.HealthResponse\x12\x38\n\x05Stats\x12\x16.tally.v1.StatsRequest\x1a\x17.tally.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tally/v1/admin.proto\x12\x08tally.v1\x1a\x15tally/v1/ledger.proto\")\n\rHealthRequest\x12\x18\n\x10\x63heck_invariants\x18\x01 \x01(\x08\"\x97\x03\n\x0eHealthResponse\x12\x1b\n\x13\x61\x63\x63\x65pting_mutations\x18\x01 \x01(\x08\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\x12\x11\n\tuptime_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x63onnections\x18\x04 \x01(\x03\x12\x14\n\x0cqueued_calls\x18\x05 \x01(\x03\x12\x1a\n\x12queued_calls_limit\x18\x06 \x01(\x03\x12\x18\n\x10\x64urable_sequence\x18\x07 \x01(\x04\x12\x19\n\x11snapshot_sequence\x18\x08 \x01(\x04\x12\x17\n\x0fsnapshot_age_ms\x18\t \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\n \x01(\x03\x12\x14\n\x0ctransactions\x18\x0b \x01(\x03\x12\x1a\n\x12invariants_checked\x18\x0c \x01(\x08\x12\x1c\n\x14invariant_violations\x18\r \x03(\t\x12\x18\n\x10journal_segments\x18\x0e \x01(\x03\x12\x15\n\rjournal_bytes\x18\x0f \x01(\x03\x12\x15\n\raudit_entries\x18\x10 \x01(\x03\"\x11\n\x0fSnapshotRequest\"[\n\x10SnapshotResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1d\n\rBackupRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"Y\n\x0e\x42\x61\x63kupResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1c\n\x0cStatsRequest\x12\x0c\n\x04\x64\x61ys\x18\x01 \x01(\r\"[\n\nTypeVolume\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.tally.v1.TransactionType\x12\x14\n\x0ctransactions\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\"]\n\x07Revenue\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63\x65nts\x18\x03 \x01(\x03\x12\x11\n\tpurchases\x18\x04 \x01(\x03\x12\x0e\n\x06tokens\x18\x05 \x01(\x03\"\xe2\x02\n\rStatsResponse\x12\r\n\x05users\x18\x01 \x01(\x03\x12\x1d\n\x15tokens_in_circulation\x18\x02 \x01(\x03\x12\x18\n\x10tokens_committed\x18\x03 \x01(\x03\x12\x15\n\rtokens_minted\x18\x04 \x01(\x03\x12\x15\n\rtokens_burned\x18\x05 \x01(\x03\x12\x11\n\thouse_net\x18\x06 \x01(\x03\x12\x14\n\x0ctransactions\x18\x07 \x01(\x03\x12\x1a\n\x12\x61\x63tive_commitments\x18\x08 \x01(\x03\x12\x18\n\x10open_predictions\x18\t \x01(\x03\x12$\n\x06volume\x18\n \x03(\x0b\x32\x14.tally.v1.TypeVolume\x12)\n\x0erevenue_by_day\x18\x0b \x03(\x0b\x32\x11.tally.v1.Revenue\x12+\n\x10revenue_by_month\x18\x0c \x03(\x0b\x32\x11.tally.v1.Revenue2\xfe\x01\n\x05\x41\x64min\x12\x41\n\x08Snapshot\x12\x19.tally.v1.SnapshotRequest\x1a\x1a.tally.v1.SnapshotResponse\x12;\n\x06\x42\x61\x63kup\x12\x17.tally.v1.BackupRequest\x1a\x18.tally.v1.BackupResponse\x12;\n\x06Health\x12\x17.tally.v1.HealthRequest\x1a\x18.tally.v1.HealthResponse\x12\x38\n\x05Stats\x12\x16.tally.v1.StatsRequest\x1a\x17.tally.v1.StatsResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tally_client._pb.tally.v1.admin_pb2', globals())
@@ -24,23 +24,23 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _HEALTHREQUEST._serialized_start=57
   _HEALTHREQUEST._serialized_end=98
   _HEALTHRESPONSE._serialized_start=101
-  _HEALTHRESPONSE._serialized_end=436
-  _SNAPSHOTREQUEST._serialized_start=438
-  _SNAPSHOTREQUEST._serialized_end=455
-  _SNAPSHOTRESPONSE._serialized_start=457
-  _SNAPSHOTRESPONSE._serialized_end=548
-  _BACKUPREQUEST._serialized_start=550
-  _BACKUPREQUEST._serialized_end=579
-  _BACKUPRESPONSE._serialized_start=581
-  _BACKUPRESPONSE._serialized_end=670
-  _STATSREQUEST._serialized_start=672
-  _STATSREQUEST._serialized_end=700
-  _TYPEVOLUME._serialized_start=702
-  _TYPEVOLUME._serialized_end=793
-  _REVENUE._serialized_start=795
-  _REVENUE._serialized_end=888
-  _STATSRESPONSE._serialized_start=891
-  _STATSRESPONSE._serialized_end=1245
-  _ADMIN._serialized_start=1248
-  _ADMIN._serialized_end=1502
+  _HEALTHRESPONSE._serialized_end=508
+  _SNAPSHOTREQUEST._serialized_start=510
+  _SNAPSHOTREQUEST._serialized_end=527
+  _SNAPSHOTRESPONSE._serialized_start=529
+  _SNAPSHOTRESPONSE._serialized_end=620
+  _BACKUPREQUEST._serialized_start=622
+  _BACKUPREQUEST._serialized_end=651
+  _BACKUPRESPONSE._serialized_start=653
+  _BACKUPRESPONSE._serialized_end=742
+  _STATSREQUEST._serialized_start=744
+  _STATSREQUEST._serialized_end=772
+  _TYPEVOLUME._serialized_start=774
+  _TYPEVOLUME._serialized_end=865
+  _REVENUE._serialized_start=867
+  _REVENUE._serialized_end=960
+  _STATSRESPONSE._serialized_start=963
+  _STATSRESPONSE._serialized_end=1317
+  _ADMIN._serialized_start=1320
+  _ADMIN._serialized_end=1574
 # @@protoc_insertion_point(module_scope)

@@ -31,13 +31,16 @@ class HealthRequest(_message.Message):
     def __init__(self, check_invariants: bool = ...) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["accepting_mutations", "accounts", "connections", "durable_sequence", "invariant_violations", "invariants_checked", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "transactions", "uptime_ms"]
+    __slots__ = ["accepting_mutations", "accounts", "audit_entries", "connections", "durable_sequence", "invariant_violations", "invariants_checked", "journal_bytes", "journal_segments", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "transactions", "uptime_ms"]
     ACCEPTING_MUTATIONS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
     DURABLE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     INVARIANTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     INVARIANT_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     QUEUED_CALLS_FIELD_NUMBER: _ClassVar[int]
     QUEUED_CALLS_LIMIT_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -47,10 +50,13 @@ class HealthResponse(_message.Message):
     UPTIME_MS_FIELD_NUMBER: _ClassVar[int]
     accepting_mutations: bool
     accounts: int
+    audit_entries: int
     connections: int
     durable_sequence: int
     invariant_violations: _containers.RepeatedScalarFieldContainer[str]
     invariants_checked: bool
+    journal_bytes: int
+    journal_segments: int
     queued_calls: int
     queued_calls_limit: int
     refusal_reason: str
@@ -58,7 +64,7 @@ class HealthResponse(_message.Message):
     snapshot_sequence: int
     transactions: int
     uptime_ms: int
-    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ...) -> None: ...
 
 class Revenue(_message.Message):
     __slots__ = ["cents", "currency", "period", "purchases", "tokens"]

@@ -1,0 +1,46 @@
+import ArgumentParser
+import TallyClient
+import TallyWire
+
+/// `tally audit`: the audit log, newest first.
+func describe(_ e: Tally_V1_AuditEntry) -> String {
+    let outcome = e.code == .ok ? "OK" : "\(e.code.name) \(e.reason)"
+    var line = "\(e.id)  \(utcTime(e.atUs))  uid \(e.uid) (\(e.role))  \(e.method)"
+    if !e.userID.isEmpty { line += "  user \(e.userID)" }
+    line += "  \(outcome)\(e.replayed ? " (replayed)" : ""): \(e.message)"
+    return line
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Every mutation attempt, accepted or refused, newest first (admin).")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Only this user's.") var user = ""
+    @Flag(help: "Only refused attempts.") var refused = false
+    @Flag(help: "Only accepted attempts.") var accepted = false
+    @Option(help: "Only refusals with this reason, e.g. ROLE_FORBIDS_METHOD.") var reason = ""
+    @Option(help: "Only from this time on (microseconds since the epoch).") var sinceUs: Int64 = 0
+    @Option(help: "Only before this time (microseconds since the epoch).") var untilUs: Int64 = 0
+    @Option(help: "At most this many (at most 1000).") var limit: UInt32 = 50
+    @Option(help: "Only ids below this: the previous page's next id.") var before: UInt64 = 0
+
+    func validate() throws {
+        if refused && accepted { throw ValidationError("give --refused or --accepted, not both") }
+    }
+
+    func run() async throws {
+        let request = Tally_V1_ListAuditRequest.with {
+            $0.userID = user
+            $0.status = refused ? .refused : accepted ? .accepted : .any
+            $0.reason = reason
+            $0.sinceUs = sinceUs
+            $0.untilUs = untilUs
+            $0.limit = limit
+            $0.beforeID = before
+        }
+        try await global.run({ try await $0.listAudit(request, timeoutMs: global.timeoutMs) }) { r in
+            guard !r.entries.isEmpty else { return "no audit entries" }
+            return r.entries.map(describe).joined(separator: "\n") + (r.nextBeforeID == 0 ? "" : "\nmore: --before \(r.nextBeforeID)")
+        }
+    }
+}
