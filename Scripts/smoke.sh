@@ -62,6 +62,7 @@ check "unknown action" "NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" spend carol --a
 # The audit log has every attempt, the refusals too, with the caller's role.
 check "audit" "(admin)  /tally.v1.Actions/Spend  user carol  NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" audit --refused --limit 1
 check "health journal" "bytes on disk" "$bin/tally" health
+check "reconcile" "every balance agrees with history" "$bin/tally" reconcile
 # The README's chat-gateway day.
 check "usage check" "used 0, reserved 0 of 10000 (trial), 10000 remaining" "$bin/tally" usage check bob
 check "usage reserve" "reservation 1: 3000 tokens for bob" "$bin/tally" usage reserve bob 3000

@@ -48,3 +48,11 @@ extension TallyClient {
         try await unary(.listAudit, request, timeoutMs: timeoutMs)
     }
 }
+
+// tally.v1.Admin/Reconcile.
+extension TallyClient {
+    /// Every balance recomputed from history; `repair` writes what history is missing.
+    public func reconcile(repair: Bool = false, timeoutMs: UInt32 = 0) async throws -> Tally_V1_ReconcileResponse {
+        try await unary(.reconcile, Tally_V1_ReconcileRequest.with { $0.repair = repair }, timeoutMs: timeoutMs)
+    }
+}

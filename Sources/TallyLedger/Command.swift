@@ -84,6 +84,8 @@ public enum Command: Equatable, Sendable {
     case spendAction(SpendAction)
     /// A mutation refused before it reached the Ledger, applied only to be audited.
     case refusedAttempt(RefusedAttempt)
+    /// Recomputes every balance from history; with `repair`, writes what history is missing.
+    case reconcile(repair: Bool)
 
     public var idempotencyKey: String {
         switch self {
@@ -95,7 +97,7 @@ public enum Command: Equatable, Sendable {
         case .release(let r): r.idempotencyKey
         case .commit(let c): c.idempotencyKey
         case .spendAction(let s): s.idempotencyKey
-        case .setMembership, .setActionPrice, .refusedAttempt: ""  // setting the same value again is harmless
+        case .setMembership, .setActionPrice, .refusedAttempt, .reconcile: ""  // setting the same value again is harmless
         case .cancelCommitment, .settlePrediction, .closePrediction: ""  // once by nature: a second call is answered or refused
         case .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase,
             .expirePurchases:
@@ -108,7 +110,7 @@ public enum Command: Equatable, Sendable {
         switch self {
         case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases,
             .commit, .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice, .spendAction,
-            .refusedAttempt:
+            .refusedAttempt, .reconcile:
             false
         case .consume, .reserve, .settle, .release, .expireReservations: true
         }

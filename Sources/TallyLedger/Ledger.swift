@@ -147,6 +147,8 @@ public struct Ledger: Equatable, Sendable {
             outcome = applyMembership(command, at: now)
         case .refusedAttempt(let attempt):
             outcome = .refused(attempt.refusal)
+        case .reconcile(let repair):
+            outcome = .reconciled(reconcile(repair: repair, at: now))
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {

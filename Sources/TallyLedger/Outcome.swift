@@ -46,6 +46,8 @@ public enum Outcome: Equatable, Sendable {
     case membership(MembershipStatus)
     /// An action's prices now (no costs: the action was removed).
     case actionPrice(ActionPrice)
+    /// Reconciliation's report, with the transactions a repair wrote.
+    case reconciled(Reconciliation)
     case refused(Refusal)
 
     /// The answer of work done by an earlier call (a purchase started or settled, a prediction
@@ -65,6 +67,7 @@ public enum Outcome: Equatable, Sendable {
         case .predictionSettled, .purchase: !isAlreadyDone
         case .expired(let released): !released.isEmpty
         case .expiredPurchases(let failed): !failed.isEmpty
+        case .reconciled(let report): !report.repairs.isEmpty || report.mismatches.contains { $0.field == "version" }
         case .refused: false
         }
     }

@@ -46,6 +46,8 @@ enum AdminCall: Sendable {
     case stats(StatsQuery)
     /// Audit/List, the same way.
     case audit(AuditQuery)
+    /// Admin/Reconcile without repair, the same way.
+    case reconcile
 }
 
 /// The Writer's answer to one call.

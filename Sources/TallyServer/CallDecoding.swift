@@ -200,6 +200,12 @@ enum CallDecoding {
                 operation = .actionPrices
             case .spendAction:
                 operation = .apply(.spendAction(try Tally_V1_SpendActionRequest(serializedBytes: request.payload).ledgerValue))
+            case .reconcile:
+                // A report reads a copy off the Writer; a repair is a journaled command.
+                guard try Tally_V1_ReconcileRequest(serializedBytes: request.payload).repair else {
+                    return .admin(callID: id, .reconcile)
+                }
+                operation = .apply(.reconcile(repair: true))
             case .listAudit:
                 switch AuditQuery.decode(try Tally_V1_ListAuditRequest(serializedBytes: request.payload)) {
                 case .failure(let refusal): return .answer(Responses.refused(callID: id, refusal))
@@ -265,6 +271,7 @@ extension Method {
         case .listPrices: "tally.v1.ListPricesRequest"
         case .spendAction: "tally.v1.SpendActionRequest"
         case .listAudit: "tally.v1.ListAuditRequest"
+        case .reconcile: "tally.v1.ReconcileRequest"
         }
     }
 }

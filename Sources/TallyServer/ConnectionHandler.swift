@@ -181,6 +181,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .stats(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .history(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .audit(let query): answerQuery(query.answer(callID: callID, writer: writer))
+        case .reconcile:
+            answerQuery(writer.scanDurable(callID: callID) { ledger, _ in Tally_V1_ReconcileResponse(ledger.reconciliation()) })
         case .commitments(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .purchases(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .usage(let query): answerQuery(query.answer(callID: callID, writer: writer))

@@ -132,6 +132,8 @@ enum Responses {
                 return ok(callID: id, Tally_V1_ClosePredictionResponse.with { $0.prediction = Tally_V1_Prediction(prediction) })
             case .membership(let status):
                 return ok(callID: id, Tally_V1_MembershipResponse(status))
+            case .reconciled(let report):
+                return ok(callID: id, Tally_V1_ReconcileResponse(report))
             case .actionPrice(let price):
                 return ok(callID: id, Tally_V1_SetPriceResponse.with { $0.price = Tally_V1_ActionPrice(price) })
             case .usageLimits, .expired, .expiredPurchases:

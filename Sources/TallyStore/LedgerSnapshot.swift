@@ -189,6 +189,7 @@ extension Tally_Store_V1_StampedCommand {
         case .setMembership(let set): setMembership = Tally_V1_SetMembershipRequest(set)
         case .setActionPrice(let set): setPrice = Tally_V1_SetPriceRequest(set)
         case .spendAction(let spend): spendAction = Tally_V1_SpendActionRequest(spend)
+        case .reconcile(let repair): reconcile = .with { $0.repair = repair }
         case .refusedAttempt(let attempt):
             refusedAttempt = .with {
                 $0.userID = attempt.userID
@@ -227,6 +228,7 @@ extension Tally_Store_V1_StampedCommand {
         case .setMembership(let request): .setMembership(request.ledgerValue)
         case .setPrice(let request): .setActionPrice(request.ledgerValue)
         case .spendAction(let request): .spendAction(request.ledgerValue)
+        case .reconcile(let request): .reconcile(repair: request.repair)
         case .refusedAttempt(let attempt):
             Refusal.Code(rawValue: attempt.code.rawValue).map {
                 .refusedAttempt(RefusedAttempt(
@@ -265,7 +267,7 @@ extension Tally_Store_V1_IdempotencyRecord {
         case .commitment(let receipt):
             commitment = Tally_V1_CommitResponse(receipt, replayed: false)
         case .usageLimits, .expired, .package, .purchase, .expiredPurchases, .predictionSettled, .prediction, .membership,
-            .actionPrice:
+            .actionPrice, .reconciled:
             break  // commands without an idempotency key: never recorded
         }
     }

@@ -52,8 +52,11 @@ public enum Recovery {
     }
 
     /// `readOnly` (for `verify`) reports a torn tail but changes no file.
-    public static func run(dataDirectory: String, config: LedgerConfig, repair: Bool = false, readOnly: Bool = false)
-        throws -> Recovered
+    /// `allowBrokenInvariants` (for `reconcile`) returns a state that breaks invariants instead of
+    /// refusing it, so that it can be examined and repaired.
+    public static func run(
+        dataDirectory: String, config: LedgerConfig, repair: Bool = false, readOnly: Bool = false, allowBrokenInvariants: Bool = false
+    ) throws -> Recovered
     {
         let began = monotonicMilliseconds()
         var report = Report()
@@ -205,7 +208,7 @@ public enum Recovery {
         }
         report.lastSequence = last
         let violations = ledger.invariantViolations()
-        guard violations.isEmpty else {
+        guard violations.isEmpty || allowBrokenInvariants else {
             throw StoreError("the recovered state breaks \(violations.count) invariant(s), first: \(violations[0]). Restore from a backup.")
         }
         report.milliseconds = monotonicMilliseconds() - began

@@ -26,3 +26,21 @@ extension Tally_V1_AuditEntry {
             code: Int32(code.rawValue), reason: reason, message: message, replayed: replayed, transactionIDs: transactionIds)
     }
 }
+
+extension Tally_V1_ReconcileResponse {
+    public init(_ report: Reconciliation) {
+        self.init()
+        accountsChecked = Int64(report.accountsChecked)
+        transactionsChecked = Int64(report.transactionsChecked)
+        mismatches = report.mismatches.map { mismatch in
+            Tally_V1_BalanceMismatch.with {
+                $0.account = mismatch.account
+                $0.field = mismatch.field
+                $0.stored = mismatch.stored
+                $0.fromHistory = mismatch.fromHistory
+            }
+        }
+        repairs = report.repairs.map(Tally_V1_Transaction.init)
+        unrepairable = report.unrepairable
+    }
+}

@@ -45,6 +45,7 @@ public enum Method: String, CaseIterable, Sendable {
     case listPrices = "/tally.v1.Actions/ListPrices"
     case spendAction = "/tally.v1.Actions/Spend"
     case listAudit = "/tally.v1.Audit/List"
+    case reconcile = "/tally.v1.Admin/Reconcile"
 
     /// Whether the method changes the ledger (and so goes through the journal).
     public var isMutation: Bool {
@@ -55,7 +56,7 @@ public enum Method: String, CaseIterable, Sendable {
             false
         case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
             .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .resolvePrediction, .voidPrediction,
-            .closePrediction, .setMembership, .setPrice, .spendAction:
+            .closePrediction, .setMembership, .setPrice, .spendAction, .reconcile:
             true
         }
     }
@@ -69,7 +70,7 @@ public enum Method: String, CaseIterable, Sendable {
         case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .spendAction: .write
         case .consume, .reserve, .settle, .release: .usage
         case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .resolvePrediction,
-            .voidPrediction, .closePrediction, .stats, .setMembership, .setPrice, .listAudit:
+            .voidPrediction, .closePrediction, .stats, .setMembership, .setPrice, .listAudit, .reconcile:
             .admin
         }
     }
@@ -83,7 +84,7 @@ public enum Method: String, CaseIterable, Sendable {
         case .startPurchase: .purchase
         case .commit: .commit
         case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments, .getTransaction,
-            .listTransactions, .stats, .setMembership, .getMembership, .setPrice, .listPrices, .listAudit:
+            .listTransactions, .stats, .setMembership, .getMembership, .setPrice, .listPrices, .listAudit, .reconcile:
             nil
         case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
             .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,

@@ -44,3 +44,22 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Recompute every balance from the transaction history and report mismatches (admin); none should exist.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Write the transactions history is missing (journaled), so that it explains every balance.") var repair = false
+
+    func run() async throws {
+        try await global.run({ try await $0.reconcile(repair: repair, timeoutMs: global.timeoutMs) }) { r in
+            var lines = ["\(r.accountsChecked) accounts, \(r.transactionsChecked) transactions: "
+                + (r.mismatches.isEmpty ? "every balance agrees with history" : "\(r.mismatches.count) mismatch(es)")]
+            lines += r.mismatches.map { "  \($0.account) \($0.field): stored \($0.stored), history says \($0.fromHistory)" }
+            lines += r.repairs.map { "  repaired: " + describe($0) }
+            if !r.unrepairable.isEmpty { lines.append("  needs an operator: " + r.unrepairable.joined(separator: ", ")) }
+            return lines.joined(separator: "\n")
+        }
+    }
+}

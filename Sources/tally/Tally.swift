@@ -13,7 +13,7 @@ struct Tally: AsyncParsableCommand {
         subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, HistoryCommand.self, TransactionCommand.self,
             PackagesCommand.self, PackageCommand.self,
             PurchaseCommand.self, PurchasesCommand.self, CommitCommand.self, CancelCommand.self, ResolveCommand.self, VoidCommand.self,
-            CommitmentsCommand.self, AuditCommand.self, MembershipCommand.self, PricesCommand.self, PriceCommand.self, UsageCommand.self,
+            CommitmentsCommand.self, AuditCommand.self, ReconcileCommand.self, MembershipCommand.self, PricesCommand.self, PriceCommand.self, UsageCommand.self,
             LimitsCommand.self, SnapshotCommand.self,
             BackupCommand.self, HealthCommand.self, StatsCommand.self, BenchCommand.self])
 }

@@ -14,7 +14,7 @@ struct Tallyd: AsyncParsableCommand {
             With no flags it serves ./tally.sock from ./tally-data. SIGINT or SIGTERM stops it \
             cleanly.
             """,
-        subcommands: [Serve.self, Verify.self, Restore.self, CheckConfig.self, MeasureUsageMemory.self],
+        subcommands: [Serve.self, Verify.self, Restore.self, Reconcile.self, CheckConfig.self, MeasureUsageMemory.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -1131,6 +1131,10 @@ static void test_priced_actions(void) {
         CHECK(streq(ar->entries[0]->method, TALLY_METHOD_SPEND_ACTION) && streq(ar->entries[0]->role, "admin"));
     }
     tally_free(ar);
+    /* Every balance agrees with history. */
+    Tally__V1__ReconcileResponse *rr = NULL;
+    if (CHECK_OK(tally_reconcile(c, NULL, &rr, &err), err)) CHECK(rr->n_mismatches == 0 && rr->accounts_checked > 0);
+    tally_free(rr);
     tally_error_clear(&err);
     tally_close(c);
 }

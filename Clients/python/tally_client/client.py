@@ -555,6 +555,11 @@ class TallyClient:
         )
         return self.call("/tally.v1.Audit/List", request, timeout_ms=timeout_ms)
 
+    def reconcile(self, repair: bool = False, *, timeout_ms: Optional[int] = None) -> Any:
+        """Every balance recomputed from history (admin); ``repair`` writes what history is
+        missing. The ReconcileResponse (mismatches, repairs, unrepairable)."""
+        return self.call("/tally.v1.Admin/Reconcile", pb.ReconcileRequest(repair=repair), timeout_ms=timeout_ms)
+
     # -- internals ------------------------------------------------------------------------
 
     @staticmethod

@@ -189,6 +189,7 @@ def test_every_method_has_a_typed_wrapper():
         "GetTransaction": "get_transaction", "ListTransactions": "list_transactions", "Stats": "stats",
         "SetMembership": "set_membership", "GetMembership": "get_membership", "SetPrice": "set_price",
         "ListPrices": "list_prices", "Actions/Spend": "spend_action", "List": "list_audit",
+        "Reconcile": "reconcile",
     }
     for path in METHODS:
         name = path.rsplit("/", 1)[1]
@@ -264,3 +265,5 @@ def test_priced_actions_charge_the_tiers_price(client, user):
     assert client.set_membership(user, "").tier == "trial"
     refusals = client.list_audit(user_id=user, status=pb.AUDIT_STATUS_REFUSED).entries
     assert [e.reason for e in refusals] == ["ACTION_NOT_FOUND"] and refusals[0].method == "/tally.v1.Actions/Spend"
+    report = client.reconcile()
+    assert not report.mismatches and report.accounts_checked >= 1

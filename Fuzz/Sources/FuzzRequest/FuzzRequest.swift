@@ -94,7 +94,8 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
             guard method == .listPrices else { fatalError("\(method) decoded to a price list") }
         }
     case .admin(let callID, let admin):
-        guard versionOK, callID == request.callID, let method, !method.isMutation, method != .getBalance else {
+        // A reconciliation report reads a copy; only its repair is a mutation.
+        guard versionOK, callID == request.callID, let method, !method.isMutation || method == .reconcile, method != .getBalance else {
             fatalError("admin call \(admin) from \(request)")
         }
         if case .backup(let path) = admin, !path.hasPrefix("/") { fatalError("relative backup path accepted: \(path)") }
@@ -134,6 +135,7 @@ func expectedCommand(_ method: Method, _ payload: Data) -> Command? {
     case .setMembership: return decode(Tally_V1_SetMembershipRequest.self).map { .setMembership($0.ledgerValue) }
     case .setPrice: return decode(Tally_V1_SetPriceRequest.self).map { .setActionPrice($0.ledgerValue) }
     case .spendAction: return decode(Tally_V1_SpendActionRequest.self).map { .spendAction($0.ledgerValue) }
+    case .reconcile: return decode(Tally_V1_ReconcileRequest.self).flatMap { $0.repair ? .reconcile(repair: true) : nil }
     default: return nil  // not a mutation
     }
 }
@@ -181,5 +183,6 @@ func parses(_ payload: Data, for method: Method) -> Bool {
     case .listPrices: return ok(Tally_V1_ListPricesRequest.self)
     case .spendAction: return ok(Tally_V1_SpendActionRequest.self)
     case .listAudit: return ok(Tally_V1_ListAuditRequest.self)
+    case .reconcile: return ok(Tally_V1_ReconcileRequest.self)
     }
 }

@@ -80,6 +80,8 @@ extension Outcome {
             (0, "", "prediction \(summary.predictionID) \(summary.status): \(summary.winners) won, \(summary.losers) lost, \(summary.refunded) refunded")
         case .prediction(let prediction): (0, "", "prediction \(prediction.id) closes at \(prediction.closesAt.map(String.init) ?? "no time")")
         case .membership(let status): (0, "", "tier \(status.tier)\(status.membership?.expiresAt.map { " until \($0)" } ?? "")")
+        case .reconciled(let report):
+            (0, "", "reconciled \(report.accountsChecked) accounts: \(report.mismatches.count) mismatch(es), \(report.repairs.count) repair transaction(s)")
         case .actionPrice(let price): (0, "", "\(price.action) costs \(price.costs.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))")
         }
     }
@@ -121,7 +123,7 @@ extension Command {
         case .refusedAttempt(let r): r.userID
         case .changeUsage(.userLimit(let user, _)), .changeUsage(.userTier(let user, _)), .changeUsage(.userShadow(let user, _)): user
         case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase,
-            .expirePurchases, .cancelCommitment, .settlePrediction, .closePrediction, .setActionPrice:
+            .expirePurchases, .cancelCommitment, .settlePrediction, .closePrediction, .setActionPrice, .reconcile:
             ""
         }
     }

@@ -223,6 +223,14 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     set {_uniqueStorage()._command = .refusedAttempt(newValue)}
   }
 
+  public var reconcile: Tally_V1_ReconcileRequest {
+    get {
+      if case .reconcile(let v)? = _storage._command {return v}
+      return Tally_V1_ReconcileRequest()
+    }
+    set {_uniqueStorage()._command = .reconcile(newValue)}
+  }
+
   /// Who attempted it, for the audit log (unset: not audited, e.g. journals from before it).
   public var origin: Tally_Store_V1_AuditOrigin {
     get {_storage._origin ?? Tally_Store_V1_AuditOrigin()}
@@ -270,6 +278,7 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     case setPrice(Tally_V1_SetPriceRequest)
     case spendAction(Tally_V1_SpendActionRequest)
     case refusedAttempt(Tally_Store_V1_RefusedAttempt)
+    case reconcile(Tally_V1_ReconcileRequest)
 
   }
 
@@ -847,7 +856,7 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{2}\u{5}origin\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{1}reconcile\0\u{2}\u{4}origin\0")
 
   fileprivate class _StorageClass {
     var _timestampUs: Int64 = 0
@@ -1187,6 +1196,19 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
             _storage._command = .refusedAttempt(v)
           }
         }()
+        case 26: try {
+          var v: Tally_V1_ReconcileRequest?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .reconcile(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .reconcile(v)
+          }
+        }()
         case 30: try { try decoder.decodeSingularMessageField(value: &_storage._origin) }()
         default: break
         }
@@ -1301,6 +1323,10 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
       case .refusedAttempt?: try {
         guard case .refusedAttempt(let v)? = _storage._command else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
+      case .reconcile?: try {
+        guard case .reconcile(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
       }()
       default: break
       }

@@ -22,6 +22,59 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated struct Tally_V1_ReconcileRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var repair: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_BalanceMismatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A user id, or "mint", "burn", "house".
+  public var account: String = String()
+
+  /// "available", "committed", "total_earned", "total_spent", "version" or "balance".
+  public var field: String = String()
+
+  public var stored: Int64 = 0
+
+  public var fromHistory: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_ReconcileResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var accountsChecked: Int64 = 0
+
+  public var transactionsChecked: Int64 = 0
+
+  public var mismatches: [Tally_V1_BalanceMismatch] = []
+
+  /// The transactions a repair wrote (ADJUSTMENT or SPEND, reference "reconciliation").
+  public var repairs: [Tally_V1_Transaction] = []
+
+  public var unrepairable: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Tally_V1_HealthRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -239,6 +292,131 @@ public nonisolated struct Tally_V1_StatsResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tally.v1"
+
+nonisolated extension Tally_V1_ReconcileRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReconcileRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}repair\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.repair) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.repair != false {
+      try visitor.visitSingularBoolField(value: self.repair, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_ReconcileRequest, rhs: Tally_V1_ReconcileRequest) -> Bool {
+    if lhs.repair != rhs.repair {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_BalanceMismatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BalanceMismatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}account\0\u{1}field\0\u{1}stored\0\u{3}from_history\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.account) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.field) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.stored) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.fromHistory) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.account.isEmpty {
+      try visitor.visitSingularStringField(value: self.account, fieldNumber: 1)
+    }
+    if !self.field.isEmpty {
+      try visitor.visitSingularStringField(value: self.field, fieldNumber: 2)
+    }
+    if self.stored != 0 {
+      try visitor.visitSingularInt64Field(value: self.stored, fieldNumber: 3)
+    }
+    if self.fromHistory != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromHistory, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_BalanceMismatch, rhs: Tally_V1_BalanceMismatch) -> Bool {
+    if lhs.account != rhs.account {return false}
+    if lhs.field != rhs.field {return false}
+    if lhs.stored != rhs.stored {return false}
+    if lhs.fromHistory != rhs.fromHistory {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_ReconcileResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReconcileResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accounts_checked\0\u{3}transactions_checked\0\u{1}mismatches\0\u{1}repairs\0\u{1}unrepairable\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.accountsChecked) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.transactionsChecked) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.mismatches) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.repairs) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.unrepairable) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.accountsChecked != 0 {
+      try visitor.visitSingularInt64Field(value: self.accountsChecked, fieldNumber: 1)
+    }
+    if self.transactionsChecked != 0 {
+      try visitor.visitSingularInt64Field(value: self.transactionsChecked, fieldNumber: 2)
+    }
+    if !self.mismatches.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.mismatches, fieldNumber: 3)
+    }
+    if !self.repairs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.repairs, fieldNumber: 4)
+    }
+    if !self.unrepairable.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.unrepairable, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_ReconcileResponse, rhs: Tally_V1_ReconcileResponse) -> Bool {
+    if lhs.accountsChecked != rhs.accountsChecked {return false}
+    if lhs.transactionsChecked != rhs.transactionsChecked {return false}
+    if lhs.mismatches != rhs.mismatches {return false}
+    if lhs.repairs != rhs.repairs {return false}
+    if lhs.unrepairable != rhs.unrepairable {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthRequest"

@@ -7,6 +7,141 @@
 #endif
 
 #include "tally/v1/admin.pb-c.h"
+void   tally__v1__reconcile_request__init
+                     (Tally__V1__ReconcileRequest         *message)
+{
+  static const Tally__V1__ReconcileRequest init_value = TALLY__V1__RECONCILE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__reconcile_request__get_packed_size
+                     (const Tally__V1__ReconcileRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__reconcile_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__reconcile_request__pack
+                     (const Tally__V1__ReconcileRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__reconcile_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__reconcile_request__pack_to_buffer
+                     (const Tally__V1__ReconcileRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__reconcile_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__ReconcileRequest *
+       tally__v1__reconcile_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__ReconcileRequest *)
+     protobuf_c_message_unpack (&tally__v1__reconcile_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__reconcile_request__free_unpacked
+                     (Tally__V1__ReconcileRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__reconcile_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__balance_mismatch__init
+                     (Tally__V1__BalanceMismatch         *message)
+{
+  static const Tally__V1__BalanceMismatch init_value = TALLY__V1__BALANCE_MISMATCH__INIT;
+  *message = init_value;
+}
+size_t tally__v1__balance_mismatch__get_packed_size
+                     (const Tally__V1__BalanceMismatch *message)
+{
+  assert(message->base.descriptor == &tally__v1__balance_mismatch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__balance_mismatch__pack
+                     (const Tally__V1__BalanceMismatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__balance_mismatch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__balance_mismatch__pack_to_buffer
+                     (const Tally__V1__BalanceMismatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__balance_mismatch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__BalanceMismatch *
+       tally__v1__balance_mismatch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__BalanceMismatch *)
+     protobuf_c_message_unpack (&tally__v1__balance_mismatch__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__balance_mismatch__free_unpacked
+                     (Tally__V1__BalanceMismatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__balance_mismatch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__reconcile_response__init
+                     (Tally__V1__ReconcileResponse         *message)
+{
+  static const Tally__V1__ReconcileResponse init_value = TALLY__V1__RECONCILE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__reconcile_response__get_packed_size
+                     (const Tally__V1__ReconcileResponse *message)
+{
+  assert(message->base.descriptor == &tally__v1__reconcile_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__reconcile_response__pack
+                     (const Tally__V1__ReconcileResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__reconcile_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__reconcile_response__pack_to_buffer
+                     (const Tally__V1__ReconcileResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__reconcile_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__ReconcileResponse *
+       tally__v1__reconcile_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__ReconcileResponse *)
+     protobuf_c_message_unpack (&tally__v1__reconcile_response__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__reconcile_response__free_unpacked
+                     (Tally__V1__ReconcileResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__reconcile_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tally__v1__health_request__init
                      (Tally__V1__HealthRequest         *message)
 {
@@ -457,6 +592,211 @@ void   tally__v1__stats_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__stats_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor tally__v1__reconcile_request__field_descriptors[1] =
+{
+  {
+    "repair",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ReconcileRequest, repair),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__reconcile_request__field_indices_by_name[] = {
+  0,   /* field[0] = repair */
+};
+static const ProtobufCIntRange tally__v1__reconcile_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tally__v1__reconcile_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.ReconcileRequest",
+  "ReconcileRequest",
+  "Tally__V1__ReconcileRequest",
+  "tally.v1",
+  sizeof(Tally__V1__ReconcileRequest),
+  1,
+  tally__v1__reconcile_request__field_descriptors,
+  tally__v1__reconcile_request__field_indices_by_name,
+  1,  tally__v1__reconcile_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__reconcile_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__balance_mismatch__field_descriptors[4] =
+{
+  {
+    "account",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__BalanceMismatch, account),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "field",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__BalanceMismatch, field),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stored",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__BalanceMismatch, stored),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_history",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__BalanceMismatch, from_history),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__balance_mismatch__field_indices_by_name[] = {
+  0,   /* field[0] = account */
+  1,   /* field[1] = field */
+  3,   /* field[3] = from_history */
+  2,   /* field[2] = stored */
+};
+static const ProtobufCIntRange tally__v1__balance_mismatch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tally__v1__balance_mismatch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.BalanceMismatch",
+  "BalanceMismatch",
+  "Tally__V1__BalanceMismatch",
+  "tally.v1",
+  sizeof(Tally__V1__BalanceMismatch),
+  4,
+  tally__v1__balance_mismatch__field_descriptors,
+  tally__v1__balance_mismatch__field_indices_by_name,
+  1,  tally__v1__balance_mismatch__number_ranges,
+  (ProtobufCMessageInit) tally__v1__balance_mismatch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__reconcile_response__field_descriptors[5] =
+{
+  {
+    "accounts_checked",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ReconcileResponse, accounts_checked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transactions_checked",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ReconcileResponse, transactions_checked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mismatches",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__ReconcileResponse, n_mismatches),
+    offsetof(Tally__V1__ReconcileResponse, mismatches),
+    &tally__v1__balance_mismatch__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "repairs",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__ReconcileResponse, n_repairs),
+    offsetof(Tally__V1__ReconcileResponse, repairs),
+    &tally__v1__transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unrepairable",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tally__V1__ReconcileResponse, n_unrepairable),
+    offsetof(Tally__V1__ReconcileResponse, unrepairable),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__reconcile_response__field_indices_by_name[] = {
+  0,   /* field[0] = accounts_checked */
+  2,   /* field[2] = mismatches */
+  3,   /* field[3] = repairs */
+  1,   /* field[1] = transactions_checked */
+  4,   /* field[4] = unrepairable */
+};
+static const ProtobufCIntRange tally__v1__reconcile_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor tally__v1__reconcile_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.ReconcileResponse",
+  "ReconcileResponse",
+  "Tally__V1__ReconcileResponse",
+  "tally.v1",
+  sizeof(Tally__V1__ReconcileResponse),
+  5,
+  tally__v1__reconcile_response__field_descriptors,
+  tally__v1__reconcile_response__field_indices_by_name,
+  1,  tally__v1__reconcile_response__number_ranges,
+  (ProtobufCMessageInit) tally__v1__reconcile_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor tally__v1__health_request__field_descriptors[1] =
 {
   {
@@ -1311,16 +1651,18 @@ const ProtobufCMessageDescriptor tally__v1__stats_response__descriptor =
   (ProtobufCMessageInit) tally__v1__stats_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[4] =
+static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[5] =
 {
   { "Snapshot", &tally__v1__snapshot_request__descriptor, &tally__v1__snapshot_response__descriptor },
   { "Backup", &tally__v1__backup_request__descriptor, &tally__v1__backup_response__descriptor },
   { "Health", &tally__v1__health_request__descriptor, &tally__v1__health_response__descriptor },
   { "Stats", &tally__v1__stats_request__descriptor, &tally__v1__stats_response__descriptor },
+  { "Reconcile", &tally__v1__reconcile_request__descriptor, &tally__v1__reconcile_response__descriptor },
 };
 const unsigned tally__v1__admin__method_indices_by_name[] = {
   1,        /* Backup */
   2,        /* Health */
+  4,        /* Reconcile */
   0,        /* Snapshot */
   3         /* Stats */
 };
@@ -1331,7 +1673,7 @@ const ProtobufCServiceDescriptor tally__v1__admin__descriptor =
   "Admin",
   "Tally__V1__Admin",
   "tally.v1",
-  4,
+  5,
   tally__v1__admin__method_descriptors,
   tally__v1__admin__method_indices_by_name
 };
@@ -1366,6 +1708,14 @@ void tally__v1__admin__stats(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__admin__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__admin__reconcile(ProtobufCService *service,
+                                 const Tally__V1__ReconcileRequest *input,
+                                 Tally__V1__ReconcileResponse_Closure closure,
+                                 void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__admin__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
                              Tally__V1__Admin_ServiceDestroy destroy)

@@ -16,6 +16,9 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "tally/v1/ledger.pb-c.h"
 
+typedef struct Tally__V1__ReconcileRequest Tally__V1__ReconcileRequest;
+typedef struct Tally__V1__BalanceMismatch Tally__V1__BalanceMismatch;
+typedef struct Tally__V1__ReconcileResponse Tally__V1__ReconcileResponse;
 typedef struct Tally__V1__HealthRequest Tally__V1__HealthRequest;
 typedef struct Tally__V1__HealthResponse Tally__V1__HealthResponse;
 typedef struct Tally__V1__SnapshotRequest Tally__V1__SnapshotRequest;
@@ -32,6 +35,55 @@ typedef struct Tally__V1__StatsResponse Tally__V1__StatsResponse;
 
 
 /* --- messages --- */
+
+struct  Tally__V1__ReconcileRequest
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean repair;
+};
+#define TALLY__V1__RECONCILE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__reconcile_request__descriptor) \
+    , 0 }
+
+
+struct  Tally__V1__BalanceMismatch
+{
+  ProtobufCMessage base;
+  /*
+   * A user id, or "mint", "burn", "house".
+   */
+  char *account;
+  /*
+   * "available", "committed", "total_earned", "total_spent", "version" or "balance".
+   */
+  char *field;
+  int64_t stored;
+  int64_t from_history;
+};
+#define TALLY__V1__BALANCE_MISMATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__balance_mismatch__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Tally__V1__ReconcileResponse
+{
+  ProtobufCMessage base;
+  int64_t accounts_checked;
+  int64_t transactions_checked;
+  size_t n_mismatches;
+  Tally__V1__BalanceMismatch **mismatches;
+  /*
+   * The transactions a repair wrote (ADJUSTMENT or SPEND, reference "reconciliation").
+   */
+  size_t n_repairs;
+  Tally__V1__Transaction **repairs;
+  size_t n_unrepairable;
+  char **unrepairable;
+};
+#define TALLY__V1__RECONCILE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__reconcile_response__descriptor) \
+    , 0, 0, 0,NULL, 0,NULL, 0,NULL }
+
 
 struct  Tally__V1__HealthRequest
 {
@@ -232,6 +284,63 @@ struct  Tally__V1__StatsResponse
     , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL }
 
 
+/* Tally__V1__ReconcileRequest methods */
+void   tally__v1__reconcile_request__init
+                     (Tally__V1__ReconcileRequest         *message);
+size_t tally__v1__reconcile_request__get_packed_size
+                     (const Tally__V1__ReconcileRequest   *message);
+size_t tally__v1__reconcile_request__pack
+                     (const Tally__V1__ReconcileRequest   *message,
+                      uint8_t             *out);
+size_t tally__v1__reconcile_request__pack_to_buffer
+                     (const Tally__V1__ReconcileRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__ReconcileRequest *
+       tally__v1__reconcile_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__reconcile_request__free_unpacked
+                     (Tally__V1__ReconcileRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__BalanceMismatch methods */
+void   tally__v1__balance_mismatch__init
+                     (Tally__V1__BalanceMismatch         *message);
+size_t tally__v1__balance_mismatch__get_packed_size
+                     (const Tally__V1__BalanceMismatch   *message);
+size_t tally__v1__balance_mismatch__pack
+                     (const Tally__V1__BalanceMismatch   *message,
+                      uint8_t             *out);
+size_t tally__v1__balance_mismatch__pack_to_buffer
+                     (const Tally__V1__BalanceMismatch   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__BalanceMismatch *
+       tally__v1__balance_mismatch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__balance_mismatch__free_unpacked
+                     (Tally__V1__BalanceMismatch *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__ReconcileResponse methods */
+void   tally__v1__reconcile_response__init
+                     (Tally__V1__ReconcileResponse         *message);
+size_t tally__v1__reconcile_response__get_packed_size
+                     (const Tally__V1__ReconcileResponse   *message);
+size_t tally__v1__reconcile_response__pack
+                     (const Tally__V1__ReconcileResponse   *message,
+                      uint8_t             *out);
+size_t tally__v1__reconcile_response__pack_to_buffer
+                     (const Tally__V1__ReconcileResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__ReconcileResponse *
+       tally__v1__reconcile_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__reconcile_response__free_unpacked
+                     (Tally__V1__ReconcileResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Tally__V1__HealthRequest methods */
 void   tally__v1__health_request__init
                      (Tally__V1__HealthRequest         *message);
@@ -424,6 +533,15 @@ void   tally__v1__stats_response__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Tally__V1__ReconcileRequest_Closure)
+                 (const Tally__V1__ReconcileRequest *message,
+                  void *closure_data);
+typedef void (*Tally__V1__BalanceMismatch_Closure)
+                 (const Tally__V1__BalanceMismatch *message,
+                  void *closure_data);
+typedef void (*Tally__V1__ReconcileResponse_Closure)
+                 (const Tally__V1__ReconcileResponse *message,
+                  void *closure_data);
 typedef void (*Tally__V1__HealthRequest_Closure)
                  (const Tally__V1__HealthRequest *message,
                   void *closure_data);
@@ -477,6 +595,10 @@ struct Tally__V1__Admin_Service
                 const Tally__V1__StatsRequest *input,
                 Tally__V1__StatsResponse_Closure closure,
                 void *closure_data);
+  void (*reconcile)(Tally__V1__Admin_Service *service,
+                    const Tally__V1__ReconcileRequest *input,
+                    Tally__V1__ReconcileResponse_Closure closure,
+                    void *closure_data);
 };
 typedef void (*Tally__V1__Admin_ServiceDestroy)(Tally__V1__Admin_Service *);
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
@@ -488,7 +610,8 @@ void tally__v1__admin__init (Tally__V1__Admin_Service *service,
       function_prefix__ ## snapshot,\
       function_prefix__ ## backup,\
       function_prefix__ ## health,\
-      function_prefix__ ## stats  }
+      function_prefix__ ## stats,\
+      function_prefix__ ## reconcile  }
 void tally__v1__admin__snapshot(ProtobufCService *service,
                                 const Tally__V1__SnapshotRequest *input,
                                 Tally__V1__SnapshotResponse_Closure closure,
@@ -505,9 +628,16 @@ void tally__v1__admin__stats(ProtobufCService *service,
                              const Tally__V1__StatsRequest *input,
                              Tally__V1__StatsResponse_Closure closure,
                              void *closure_data);
+void tally__v1__admin__reconcile(ProtobufCService *service,
+                                 const Tally__V1__ReconcileRequest *input,
+                                 Tally__V1__ReconcileResponse_Closure closure,
+                                 void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCMessageDescriptor tally__v1__reconcile_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__balance_mismatch__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__reconcile_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__health_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__snapshot_request__descriptor;

@@ -24,6 +24,18 @@ class BackupResponse(_message.Message):
     path: str
     def __init__(self, path: _Optional[str] = ..., journal_sequence: _Optional[int] = ..., bytes: _Optional[int] = ..., accounts: _Optional[int] = ...) -> None: ...
 
+class BalanceMismatch(_message.Message):
+    __slots__ = ["account", "field", "from_history", "stored"]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    FROM_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    field: str
+    from_history: int
+    stored: int
+    def __init__(self, account: _Optional[str] = ..., field: _Optional[str] = ..., stored: _Optional[int] = ..., from_history: _Optional[int] = ...) -> None: ...
+
 class HealthRequest(_message.Message):
     __slots__ = ["check_invariants"]
     CHECK_INVARIANTS_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +77,26 @@ class HealthResponse(_message.Message):
     transactions: int
     uptime_ms: int
     def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ...) -> None: ...
+
+class ReconcileRequest(_message.Message):
+    __slots__ = ["repair"]
+    REPAIR_FIELD_NUMBER: _ClassVar[int]
+    repair: bool
+    def __init__(self, repair: bool = ...) -> None: ...
+
+class ReconcileResponse(_message.Message):
+    __slots__ = ["accounts_checked", "mismatches", "repairs", "transactions_checked", "unrepairable"]
+    ACCOUNTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    MISMATCHES_FIELD_NUMBER: _ClassVar[int]
+    REPAIRS_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    UNREPAIRABLE_FIELD_NUMBER: _ClassVar[int]
+    accounts_checked: int
+    mismatches: _containers.RepeatedCompositeFieldContainer[BalanceMismatch]
+    repairs: _containers.RepeatedCompositeFieldContainer[_ledger_pb2.Transaction]
+    transactions_checked: int
+    unrepairable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, accounts_checked: _Optional[int] = ..., transactions_checked: _Optional[int] = ..., mismatches: _Optional[_Iterable[_Union[BalanceMismatch, _Mapping]]] = ..., repairs: _Optional[_Iterable[_Union[_ledger_pb2.Transaction, _Mapping]]] = ..., unrepairable: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Revenue(_message.Message):
     __slots__ = ["cents", "currency", "period", "purchases", "tokens"]

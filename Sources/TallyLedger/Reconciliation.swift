@@ -1,0 +1,145 @@
+/// Reconciliation (seed 000): every balance recomputed from the transaction history and compared
+/// with the account. History is the record of every movement, so it must explain every balance a
+/// user was shown; a mismatch means a movement is missing from it (seed 002's failure) or an
+/// account is damaged. None should exist: the check is the proof.
+///
+/// Repair writes the transactions history is missing, without moving the balance the user was
+/// shown: an ADJUSTMENT for tokens the account holds beyond its recorded credits, a SPEND for
+/// tokens recorded as spent beyond its recorded spends. What a missing transaction cannot explain
+/// (fewer tokens earned or spent than history says, committed tokens, the system accounts) is
+/// reported for an operator and left alone.
+public struct Reconciliation: Equatable, Sendable {
+    public struct Mismatch: Equatable, Sendable {
+        /// A user id, or "mint", "burn", "house" for the system accounts.
+        public var account: String
+        /// "available", "committed", "total_earned", "total_spent", "version", or "balance".
+        public var field: String
+        public var stored: Int64
+        public var fromHistory: Int64
+    }
+
+    public var accountsChecked: Int = 0
+    public var transactionsChecked: Int = 0
+    public var mismatches: [Mismatch] = []
+    /// The transactions a repair wrote.
+    public var repairs: [Transaction] = []
+    /// Accounts whose mismatch a repair cannot explain with a transaction.
+    public var unrepairable: [String] = []
+
+    public var clean: Bool { mismatches.isEmpty }
+}
+
+extension Ledger {
+    /// What each account and system account would be if built from history alone.
+    struct FromHistory {
+        var available: Int128 = 0, committed: Int128 = 0, earned: Int128 = 0, spent: Int128 = 0, count: Int64 = 0
+    }
+
+    func historyTotals() -> (users: [ExactString: FromHistory], mint: Int128, burn: Int128, house: Int128) {
+        var users: [ExactString: FromHistory] = [:]
+        var mint: Int128 = 0, burn: Int128 = 0, house: Int128 = 0
+        for tx in transactions.values {
+            let amount = Int128(tx.amount)
+            let committed = Int128(tx.committedAfter) - Int128(tx.committedBefore)
+            var entry = users[ExactString(tx.userID)] ?? FromHistory()
+            switch tx.type {
+            case .purchase, .grant, .refund, .adjustment:
+                entry.available += amount
+                entry.earned += amount
+                mint -= amount
+            case .spend:
+                entry.available -= amount
+                entry.spent += amount
+                burn += amount
+            case .commit:
+                entry.available -= amount
+                entry.committed += amount
+            case .commitmentRefund:
+                entry.available += amount
+                entry.committed -= amount
+            case .loss:
+                entry.committed -= amount
+                entry.spent += amount
+                house += amount
+            case .win:
+                // The stake leaves committed; the winning (stake included) arrives in available.
+                entry.available += amount
+                entry.committed += committed
+                entry.earned += amount + committed
+                house -= amount + committed
+            }
+            entry.count += 1
+            users[ExactString(tx.userID)] = entry
+        }
+        return (users, mint, burn, house)
+    }
+
+    public func reconciliation() -> Reconciliation {
+        var report = Reconciliation(accountsChecked: accounts.count, transactionsChecked: transactions.count)
+        let history = historyTotals()
+        func clamp(_ value: Int128) -> Int64 { Int64(clamping: value) }
+        for (user, account) in accounts.sorted(by: { $0.key < $1.key }) {
+            let from = history.users[user] ?? FromHistory()
+            for (field, stored, computed) in [
+                ("available", account.available, from.available), ("committed", account.committed, from.committed),
+                ("total_earned", account.totalEarned, from.earned), ("total_spent", account.totalSpent, from.spent),
+                ("version", Int64(clamping: account.version), Int128(from.count)),
+            ] where Int128(stored) != computed {
+                report.mismatches.append(.init(account: user.value, field: field, stored: stored, fromHistory: clamp(computed)))
+            }
+        }
+        for user in history.users.keys.sorted() where accounts[user] == nil {
+            report.mismatches.append(.init(account: user.value, field: "balance", stored: 0, fromHistory: clamp(history.users[user]!.available)))
+        }
+        for (name, stored, computed) in [("mint", mint, history.mint), ("burn", burn, history.burn), ("house", house, history.house)]
+        where Int128(stored) != computed {
+            report.mismatches.append(.init(account: name, field: "balance", stored: stored, fromHistory: clamp(computed)))
+        }
+        return report
+    }
+
+    /// `Command.reconcile(repair:)`: the report, and with `repair` the missing transactions written.
+    mutating func reconcile(repair: Bool, at now: Timestamp) -> Reconciliation {
+        var report = reconciliation()
+        guard repair, !report.clean else { return report }
+        let history = historyTotals().users
+        var broken = Set(report.mismatches.map(\.account))
+        for user in broken.sorted() where !["mint", "burn", "house"].contains(user) {
+            let key = ExactString(user)
+            guard let account = accounts[key], let from = history[key] else {
+                report.unrepairable.append(user)
+                continue
+            }
+            let missingEarned = Int128(account.totalEarned) - from.earned
+            let missingSpent = Int128(account.totalSpent) - from.spent
+            // Explainable: only credits and spends are missing, and they add up to the balance.
+            guard missingEarned >= 0, missingSpent >= 0, Int128(account.committed) == from.committed,
+                from.available + missingEarned - missingSpent == Int128(account.available)
+            else {
+                report.unrepairable.append(user)
+                continue
+            }
+            var available = from.available
+            for (type, amount) in [(TransactionType.adjustment, missingEarned), (.spend, missingSpent)] where amount > 0 {
+                let before = Int64(clamping: available)
+                available += type == .spend ? -amount : amount
+                let transaction = Transaction(
+                    id: nextTransactionID, userID: user, type: type, amount: Int64(clamping: amount), balanceBefore: before,
+                    balanceAfter: Int64(clamping: available), committedBefore: account.committed, committedAfter: account.committed,
+                    reference: "reconciliation", memo: "a movement missing from history, recorded by reconciliation", idempotencyKey: "",
+                    createdAt: now)
+                transactions[transaction.id] = transaction
+                nextTransactionID += 1
+                report.repairs.append(transaction)
+            }
+            var repaired = account
+            repaired.version = UInt64(from.count) + UInt64(report.repairs.filter { same($0.userID, user) }.count)
+            repaired.updatedAt = now
+            accounts[key] = repaired
+            broken.remove(user)
+        }
+        // The system accounts follow from history: whatever still disagrees needs an operator.
+        report.unrepairable += reconciliation().mismatches.map(\.account).filter { ["mint", "burn", "house"].contains($0) }
+        return report
+    }
+}
