@@ -149,6 +149,8 @@ public struct Ledger: Equatable, Sendable {
             outcome = .refused(attempt.refusal)
         case .reconcile(let repair):
             outcome = .reconciled(reconcile(repair: repair, at: now))
+        case .trimAudit(let through):
+            outcome = .auditTrimmed(trimAudit(through: through))
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {

@@ -48,6 +48,8 @@ public enum Outcome: Equatable, Sendable {
     case actionPrice(ActionPrice)
     /// Reconciliation's report, with the transactions a repair wrote.
     case reconciled(Reconciliation)
+    /// Audit entries dropped from memory (they were archived).
+    case auditTrimmed(Int)
     case refused(Refusal)
 
     /// The answer of work done by an earlier call (a purchase started or settled, a prediction
@@ -67,6 +69,7 @@ public enum Outcome: Equatable, Sendable {
         case .predictionSettled, .purchase: !isAlreadyDone
         case .expired(let released): !released.isEmpty
         case .expiredPurchases(let failed): !failed.isEmpty
+        case .auditTrimmed(let count): count > 0
         case .reconciled(let report): !report.repairs.isEmpty || report.mismatches.contains { $0.field == "version" }
         case .refused: false
         }

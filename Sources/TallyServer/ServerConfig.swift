@@ -44,6 +44,8 @@ public struct ServerConfig: Sendable {
     public var rateLimits: [RateClass: RateLimit]
     /// Calls queued at the Writer (all connections) past which new mutations are shed.
     public var writerQueueLimit: Int
+    /// Audit entries kept in memory; older ones go to DATA/archive/audit.jsonl at each snapshot.
+    public var auditKeep: Int
     /// How often the Writer releases reservations whose time-to-live is over: a reservation
     /// holds its tokens for its TTL plus at most this long.
     public var reservationSweepMilliseconds: Int64
@@ -64,6 +66,7 @@ public struct ServerConfig: Sendable {
         self.access = AccessPolicy(ownerUID: getuid())
         self.rateLimits = [:]
         self.writerQueueLimit = 65_536
+        self.auditKeep = 100_000
         self.reservationSweepMilliseconds = 1_000
         self.wallClock = .system
         self.usage = UsageConfig()

@@ -35,6 +35,10 @@ final class Snapshotter: @unchecked Sendable {
     private let policy: SnapshotPolicy
     private let pool: NIOThreadPool
     private let logger: Logger
+    /// Where audit entries go once more than `auditKeep` are in memory (nil: archiving is off,
+    /// the archive could not be opened).
+    private let archive: AuditArchive?
+    private let auditKeep: UInt64
     private var loop: any EventLoop { writer.loop }
 
     private var lastSequence: UInt64
@@ -51,7 +55,14 @@ final class Snapshotter: @unchecked Sendable {
     private var task: RepeatedTask?
 
     init(writer: Writer, journal: any Journal, directory: String, policy: SnapshotPolicy, pool: NIOThreadPool,
-         lastSequence: UInt64, logger: Logger) {
+         lastSequence: UInt64, auditKeep: Int = 100_000, logger: Logger) {
+        do {
+            archive = try AuditArchive(dataDirectory: directory)
+        } catch {
+            logger.error("audit archive unusable: audit entries stay in memory", metadata: ["error": "\(error)"])
+            archive = nil
+        }
+        self.auditKeep = UInt64(max(0, auditKeep))
         self.writer = writer
         self.journal = journal
         self.directory = directory
@@ -103,10 +114,21 @@ final class Snapshotter: @unchecked Sendable {
         let bytesAtStart = writer.assumeIsolated { $0.journalBytes }
         let directory = self.directory
         let promise = loop.makePromise(of: (path: String, bytes: Int, oldestKept: UInt64?).self)
+        let archive = self.archive
         pool.submit { poolState in
             guard poolState == .active else {
                 promise.fail(StoreError("snapshot thread stopped"))
                 return
+            }
+            // Audit entries past the ones kept in memory go to the archive first; once it is
+            // fsynced, the Writer may drop them (a journaled trim).
+            if let archive, let (entries, through) = self.auditToArchive(state.ledger) {
+                do {
+                    try archive.append(entries)
+                    self.loop.execute { self.trimAudit(through: through) }
+                } catch {
+                    self.logger.error("audit archive append failed; entries stay in memory", metadata: ["error": "\(error)"])
+                }
             }
             promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
         }
@@ -135,6 +157,23 @@ final class Snapshotter: @unchecked Sendable {
                 self.take()
             }
         }
+    }
+
+    /// The audit entries of `ledger` beyond the newest `auditKeep`, oldest first, and the last id
+    /// (on the snapshot thread: it walks them).
+    private func auditToArchive(_ ledger: Ledger) -> ([AuditEntry], UInt64)? {
+        let newest = ledger.nextAuditID - 1
+        guard archive != nil, newest > auditKeep else { return nil }
+        let through = newest - auditKeep
+        guard through >= ledger.firstAuditID else { return nil }
+        return ((ledger.firstAuditID...through).compactMap { ledger.auditLog[$0] }, through)
+    }
+
+    private func trimAudit(through: UInt64) {
+        let call = WriterCall(
+            callID: 0, method: .snapshot, deadline: nil, operation: .apply(.trimAudit(through: through)),
+            origin: Writer.tallyd("tallyd/ArchiveAudit"))
+        writer.submit([call]) { _ in }
     }
 
     /// A consistent snapshot of the durable state written to `path` (a backup), while the

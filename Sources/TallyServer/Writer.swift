@@ -277,7 +277,7 @@ public actor Writer {
     }
 
     /// tallyd's own commands in the audit log: its uid and gid, role "tallyd".
-    private static func tallyd(_ what: String) -> AuditOrigin {
+    static func tallyd(_ what: String) -> AuditOrigin {
         AuditOrigin(uid: getuid(), gid: getgid(), role: "tallyd", method: what)
     }
 

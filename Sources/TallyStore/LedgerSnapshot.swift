@@ -190,6 +190,7 @@ extension Tally_Store_V1_StampedCommand {
         case .setActionPrice(let set): setPrice = Tally_V1_SetPriceRequest(set)
         case .spendAction(let spend): spendAction = Tally_V1_SpendActionRequest(spend)
         case .reconcile(let repair): reconcile = .with { $0.repair = repair }
+        case .trimAudit(let through): trimAudit = .with { $0.through = through }
         case .refusedAttempt(let attempt):
             refusedAttempt = .with {
                 $0.userID = attempt.userID
@@ -229,6 +230,7 @@ extension Tally_Store_V1_StampedCommand {
         case .setPrice(let request): .setActionPrice(request.ledgerValue)
         case .spendAction(let request): .spendAction(request.ledgerValue)
         case .reconcile(let request): .reconcile(repair: request.repair)
+        case .trimAudit(let request): .trimAudit(through: request.through)
         case .refusedAttempt(let attempt):
             Refusal.Code(rawValue: attempt.code.rawValue).map {
                 .refusedAttempt(RefusedAttempt(
@@ -267,7 +269,7 @@ extension Tally_Store_V1_IdempotencyRecord {
         case .commitment(let receipt):
             commitment = Tally_V1_CommitResponse(receipt, replayed: false)
         case .usageLimits, .expired, .package, .purchase, .expiredPurchases, .predictionSettled, .prediction, .membership,
-            .actionPrice, .reconciled:
+            .actionPrice, .reconciled, .auditTrimmed:
             break  // commands without an idempotency key: never recorded
         }
     }

@@ -52,6 +52,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Calls queued at the Writer, over all connections, past which new mutations are shed (UNAVAILABLE OVERLOADED).")
     var writerQueueLimit = ServerConfig().writerQueueLimit
 
+    @Option(help: "Audit entries kept in memory; at each snapshot older ones move to DATA/archive/audit.jsonl.")
+    var auditKeep = ServerConfig().auditKeep
+
     @Option(help: "Configuration file (TOML): access rules (roles per uid/gid) and per-user rate limits. docs/operations.md.")
     var config: String?
 
@@ -97,6 +100,7 @@ struct Serve: AsyncParsableCommand {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
         guard writerQueueLimit >= 1 else { throw ValidationError("--writer-queue-limit must be at least 1") }
+        guard auditKeep >= 0 else { throw ValidationError("--audit-keep cannot be negative") }
         guard idleTimeout >= 1, frameTimeout >= 1, writeStallTimeout >= 1 else {
             throw ValidationError("--idle-timeout, --frame-timeout and --write-stall-timeout must be at least 1 second")
         }
@@ -130,6 +134,7 @@ struct Serve: AsyncParsableCommand {
         config.socketGroup = socketGroup
         config.maxConnectionsPerUID = maxConnectionsPerUid
         config.writerQueueLimit = writerQueueLimit
+        config.auditKeep = auditKeep
         if let path = self.config {
             do {
                 let file = try ConfigFile.load(path: path)

@@ -88,3 +88,42 @@ import TallyWire
         try await server.shutdown()
     }
 }
+
+/// Audit entries past `auditKeep` move to DATA/archive/audit.jsonl at each snapshot and leave
+/// memory; every id is in memory or in the archive, once, across a restart.
+@Suite struct AuditArchiveEndToEndTests {
+    @Test func oldEntriesMoveToTheArchiveAndMemoryStaysBounded() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var server = try await scratch.start { $0.auditKeep = 3 }
+        var client = try await TallyClient.connect(socketPath: scratch.socket)
+        for round in 0..<2 {
+            for i in 0..<10 { _ = try await client.credit(credit("u\(i)", 1)) }
+            let _: Tally_V1_SnapshotResponse = try await client.unary(.snapshot, Tally_V1_SnapshotRequest())
+            var ledger = await server.currentLedger()
+            for _ in 0..<200 where ledger.firstAuditID == 1 || ledger.auditLog.count > 4 {
+                try await Task.sleep(for: .milliseconds(10))
+                ledger = await server.currentLedger()
+            }
+            #expect(ledger.auditLog.count <= 4, "round \(round): \(ledger.auditLog.count) entries in memory")
+            #expect(ledger.invariantViolations().isEmpty)
+            if round == 0 {
+                await client.close()
+                try await server.shutdown()
+                server = try await scratch.start { $0.auditKeep = 3 }
+                client = try await TallyClient.connect(socketPath: scratch.socket)
+            }
+        }
+        let ledger = await server.currentLedger()
+        let text = try String(contentsOfFile: scratch.data + "/archive/audit.jsonl", encoding: .utf8)
+        let archived = try text.split(separator: "\n").map { try Tally_V1_AuditEntry(jsonString: String($0)).id }
+        #expect(archived == Array(1..<ledger.firstAuditID), "every archived id once, in order")
+        #expect(Set(ledger.auditLog.keys) == Set(ledger.firstAuditID..<ledger.nextAuditID), "the rest in memory")
+        let methods = ledger.auditLog.values.map(\.origin.method) + (try text.split(separator: "\n").map {
+            try Tally_V1_AuditEntry(jsonString: String($0)).method
+        })
+        #expect(methods.filter { $0 == Method.credit.rawValue }.count == 20 && methods.contains("tallyd/ArchiveAudit"))
+        await client.close()
+        try await server.shutdown()
+    }
+}

@@ -11,6 +11,17 @@ extension Ledger {
         nextAuditID += 1
     }
 
+    /// Drops the entries up to `through` (never past the newest) from memory; the archive holds
+    /// them. Returns how many went.
+    mutating func trimAudit(through: UInt64) -> Int {
+        let last = min(through, nextAuditID - 1)
+        guard last >= firstAuditID else { return 0 }
+        var dropped = 0
+        for id in firstAuditID...last where auditLog.removeValue(forKey: id) != nil { dropped += 1 }
+        firstAuditID = last + 1
+        return dropped
+    }
+
     /// Audit entries newest first that pass `filter`, starting below `beforeID` (0: the newest).
     public func auditEntries(_ filter: AuditFilter, beforeID: UInt64 = 0, limit: Int) -> [AuditEntry] {
         var found: [AuditEntry] = []
@@ -80,6 +91,7 @@ extension Outcome {
             (0, "", "prediction \(summary.predictionID) \(summary.status): \(summary.winners) won, \(summary.losers) lost, \(summary.refunded) refunded")
         case .prediction(let prediction): (0, "", "prediction \(prediction.id) closes at \(prediction.closesAt.map(String.init) ?? "no time")")
         case .membership(let status): (0, "", "tier \(status.tier)\(status.membership?.expiresAt.map { " until \($0)" } ?? "")")
+        case .auditTrimmed(let count): (0, "", "\(count) archived audit entries dropped from memory")
         case .reconciled(let report):
             (0, "", "reconciled \(report.accountsChecked) accounts: \(report.mismatches.count) mismatch(es), \(report.repairs.count) repair transaction(s)")
         case .actionPrice(let price): (0, "", "\(price.action) costs \(price.costs.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))")
@@ -123,7 +135,7 @@ extension Command {
         case .refusedAttempt(let r): r.userID
         case .changeUsage(.userLimit(let user, _)), .changeUsage(.userTier(let user, _)), .changeUsage(.userShadow(let user, _)): user
         case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase,
-            .expirePurchases, .cancelCommitment, .settlePrediction, .closePrediction, .setActionPrice, .reconcile:
+            .expirePurchases, .cancelCommitment, .settlePrediction, .closePrediction, .setActionPrice, .reconcile, .trimAudit:
             ""
         }
     }

@@ -231,6 +231,14 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     set {_uniqueStorage()._command = .reconcile(newValue)}
   }
 
+  public var trimAudit: Tally_Store_V1_TrimAudit {
+    get {
+      if case .trimAudit(let v)? = _storage._command {return v}
+      return Tally_Store_V1_TrimAudit()
+    }
+    set {_uniqueStorage()._command = .trimAudit(newValue)}
+  }
+
   /// Who attempted it, for the audit log (unset: not audited, e.g. journals from before it).
   public var origin: Tally_Store_V1_AuditOrigin {
     get {_storage._origin ?? Tally_Store_V1_AuditOrigin()}
@@ -279,6 +287,7 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     case spendAction(Tally_V1_SpendActionRequest)
     case refusedAttempt(Tally_Store_V1_RefusedAttempt)
     case reconcile(Tally_V1_ReconcileRequest)
+    case trimAudit(Tally_Store_V1_TrimAudit)
 
   }
 
@@ -320,6 +329,19 @@ public nonisolated struct Tally_Store_V1_RefusedAttempt: Sendable {
   public var message: String = String()
 
   public var details: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Drops archived audit entries, up to id `through`, from memory.
+public nonisolated struct Tally_Store_V1_TrimAudit: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var through: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -856,7 +878,7 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{1}reconcile\0\u{2}\u{4}origin\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{1}reconcile\0\u{3}trim_audit\0\u{2}\u{3}origin\0")
 
   fileprivate class _StorageClass {
     var _timestampUs: Int64 = 0
@@ -1209,6 +1231,19 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
             _storage._command = .reconcile(v)
           }
         }()
+        case 27: try {
+          var v: Tally_Store_V1_TrimAudit?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .trimAudit(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .trimAudit(v)
+          }
+        }()
         case 30: try { try decoder.decodeSingularMessageField(value: &_storage._origin) }()
         default: break
         }
@@ -1328,6 +1363,10 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
         guard case .reconcile(let v)? = _storage._command else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
       }()
+      case .trimAudit?: try {
+        guard case .trimAudit(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+      }()
       default: break
       }
       try { if let v = _storage._origin {
@@ -1445,6 +1484,36 @@ nonisolated extension Tally_Store_V1_RefusedAttempt: SwiftProtobuf.Message, Swif
     if lhs.reason != rhs.reason {return false}
     if lhs.message != rhs.message {return false}
     if lhs.details != rhs.details {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_TrimAudit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TrimAudit"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}through\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.through) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.through != 0 {
+      try visitor.visitSingularUInt64Field(value: self.through, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_TrimAudit, rhs: Tally_Store_V1_TrimAudit) -> Bool {
+    if lhs.through != rhs.through {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

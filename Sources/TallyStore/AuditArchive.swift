@@ -1,0 +1,75 @@
+import Glibc
+import SwiftProtobuf
+import TallyLedger
+import TallyWire
+
+/// Audit entries moved out of memory: `DATA/archive/audit.jsonl`, one tally.v1.AuditEntry per
+/// line in proto3 JSON, oldest first, fsynced before tallyd drops them from memory.
+///
+/// A crash between the append and the trim leaves entries both here and in memory; the next
+/// append skips ids up to the last one here, so every entry is in the file once. A line torn by
+/// a crash mid-append is cut off when the archive is opened. Only tallyd's snapshot thread
+/// appends, one batch at a time.
+public final class AuditArchive: @unchecked Sendable {
+    public static let directoryName = "archive"
+    public static let fileName = "audit.jsonl"
+
+    public let path: String
+    private let directory: String
+    /// The newest id in the file (0: none).
+    public private(set) var archivedThrough: UInt64 = 0
+
+    public init(dataDirectory: String) throws {
+        directory = dataDirectory + "/" + Self.directoryName
+        path = directory + "/" + Self.fileName
+        try DurableFile.makeDirectory(directory)
+        try recover()
+    }
+
+    /// Appends `entries` (ascending ids) not yet in the file, and fsyncs. Returns how many.
+    @discardableResult
+    public func append(_ entries: [AuditEntry]) throws -> Int {
+        let fresh = entries.filter { $0.id > archivedThrough }
+        guard let last = fresh.last else { return 0 }
+        var bytes: [UInt8] = []
+        for entry in fresh {
+            bytes += Array(try Tally_V1_AuditEntry(entry).jsonString().utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        let created = access(path, F_OK) != 0
+        let file = try PosixJournalIO().openSegment(at: path)
+        defer { file.close() }
+        try file.append(bytes)
+        try file.sync()
+        if created { try DurableFile.syncDirectory(directory) }
+        archivedThrough = last.id
+        return fresh.count
+    }
+
+    /// Cuts a torn last line and reads the newest archived id from the file's tail.
+    private func recover() throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            guard errno == ENOENT else { throw StoreError.posix("cannot open", path: path) }
+            return
+        }
+        defer { close(fd) }
+        let size = Int(lseek(fd, 0, SEEK_END))
+        guard size > 0 else { return }
+        let window = min(size, 1 << 20)
+        var tail = [UInt8](repeating: 0, count: window)
+        let read = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress, window, off_t(size - window)) }
+        guard read == window else { throw StoreError.posix("cannot read", path: path) }
+        let lines = tail.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if tail.last != UInt8(ascii: "\n") {
+            // A torn last line: everything from the last newline on goes.
+            let keep = size - (lines.last?.count ?? 0)
+            try DurableFile.truncate(path, to: keep)
+        }
+        for line in lines.dropLast().reversed() where !line.isEmpty {
+            let entry = try Tally_V1_AuditEntry(jsonUTF8Bytes: Array(line))
+            archivedThrough = entry.id
+            return
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import TallyLedger
+import TallyWire
+import Testing
+
+@testable import TallyStore
+
+/// The audit archive: JSON Lines appended and fsynced, every id once even when a batch is
+/// offered again after a crash, and a line torn mid-append cut off on open.
+@Suite struct AuditArchiveTests {
+    func entries(_ ids: ClosedRange<UInt64>) -> [AuditEntry] {
+        ids.map {
+            AuditEntry(
+                id: $0, at: 1_700_000_000_000_000 + Int64($0), origin: AuditOrigin(uid: 1, gid: 2, role: "app", method: "/tally.v1.Ledger/Spend"),
+                userID: "ann ✓", code: $0 % 2 == 0 ? 0 : 9, reason: $0 % 2 == 0 ? "" : "INSUFFICIENT_TOKENS", message: "line\nbreak",
+                transactionIDs: [$0])
+        }
+    }
+
+    func lines(_ path: String) throws -> [Tally_V1_AuditEntry] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").map { try Tally_V1_AuditEntry(jsonString: String($0)) }
+    }
+
+    @Test func appendsEachEntryOnceAndSurvivesATornLine() throws {
+        let directory = NSTemporaryDirectory() + "audit-archive-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        var archive = try AuditArchive(dataDirectory: directory)
+        #expect(archive.archivedThrough == 0)
+        #expect(try archive.append(entries(1...4)) == 4)
+        #expect(try archive.append(entries(3...6)) == 2, "a batch offered again (a crash before the trim) adds only what is new")
+        #expect(try lines(archive.path).map(\.id) == Array(1...6))
+        #expect(try lines(archive.path)[0] == Tally_V1_AuditEntry(entries(1...1)[0]), "the whole entry, newlines escaped")
+
+        // Reopened: it knows the last id. A torn line is cut.
+        archive = try AuditArchive(dataDirectory: directory)
+        #expect(archive.archivedThrough == 6)
+        let handle = try #require(FileHandle(forWritingAtPath: archive.path))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"id\":\"7\",\"atUs".utf8))
+        handle.closeFile()
+        archive = try AuditArchive(dataDirectory: directory)
+        #expect(archive.archivedThrough == 6)
+        #expect(try archive.append(entries(7...8)) == 2)
+        #expect(try lines(archive.path).map(\.id) == Array(1...8))
+    }
+}
