@@ -98,7 +98,7 @@ public struct PredictionSummary: Equatable, Sendable {
     public var tokensPaid: Int64 = 0
     /// Stakes the house collected from losers.
     public var tokensCollected: Int64 = 0
-    /// Stakes given back (a void, or commitments cancelled before).
+    /// Stakes given back by a void (commitments cancelled earlier were refunded then, and are not counted here).
     public var tokensRefunded: Int64 = 0
     public var settledAt: Timestamp
 
