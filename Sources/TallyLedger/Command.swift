@@ -88,6 +88,8 @@ public enum Command: Equatable, Sendable {
     case reconcile(repair: Bool)
     /// Drops audit entries up to id `through` from memory, once they are archived (tallyd's own).
     case trimAudit(through: UInt64)
+    /// Drops transactions from memory once they are in an archive file (tallyd's own).
+    case archiveTransactions(ArchiveTransactions)
 
     public var idempotencyKey: String {
         switch self {
@@ -99,7 +101,7 @@ public enum Command: Equatable, Sendable {
         case .release(let r): r.idempotencyKey
         case .commit(let c): c.idempotencyKey
         case .spendAction(let s): s.idempotencyKey
-        case .setMembership, .setActionPrice, .refusedAttempt, .reconcile, .trimAudit: ""  // setting the same value again is harmless
+        case .setMembership, .setActionPrice, .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions: ""  // setting the same value again is harmless
         case .cancelCommitment, .settlePrediction, .closePrediction: ""  // once by nature: a second call is answered or refused
         case .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase,
             .expirePurchases:
@@ -112,7 +114,7 @@ public enum Command: Equatable, Sendable {
         switch self {
         case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases,
             .commit, .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice, .spendAction,
-            .refusedAttempt, .reconcile, .trimAudit:
+            .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions:
             false
         case .consume, .reserve, .settle, .release, .expireReservations: true
         }

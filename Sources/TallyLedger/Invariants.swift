@@ -8,6 +8,15 @@ extension Ledger {
         struct FromHistory { var earned: Int128 = 0, spent: Int128 = 0, committed: Int128 = 0, changes: UInt64 = 0 }
         var history: [ExactString: FromHistory] = [:]
         history.reserveCapacity(accounts.count)
+        // Archived transactions count through their totals (retention).
+        for (user, totals) in archived.users {
+            history[user] = FromHistory(
+                earned: Int128(totals.earned), spent: Int128(totals.spent), committed: Int128(totals.committed),
+                changes: totals.transactions)
+        }
+        if Int128(transactions.count) + Int128(archived.count) != Int128(nextTransactionID) - 1 {
+            violations.append("\(transactions.count) transactions in memory and \(archived.count) archived, but next id is \(nextTransactionID)")
+        }
 
         for (id, tx) in transactions {
             if id != tx.id { violations.append("transaction stored under \(id) has id \(tx.id)") }
@@ -84,8 +93,8 @@ extension Ledger {
             if record.expiresAt <= record.firstSeenAt && record.expiresAt != .max {
                 violations.append("idempotency record '\(key)' expires before it was seen")
             }
-            if case .accepted(let receipt) = record.outcome, transactions[receipt.transaction.id] != receipt.transaction {
-                violations.append("idempotency record '\(key)' answers transaction \(receipt.transaction.id), which history does not hold")
+            if case .accepted(let receipt) = record.outcome, let held = transactions[receipt.transaction.id], held != receipt.transaction {
+                violations.append("idempotency record '\(key)' answers transaction \(receipt.transaction.id), which differs from the one history holds")
             }
         }
         violations += usage.invariantViolations()

@@ -43,6 +43,8 @@ public struct Ledger: Equatable, Sendable {
     public internal(set) var auditLog: TreeDictionary<UInt64, AuditEntry> = [:]
     public internal(set) var nextAuditID: UInt64 = 1
     public internal(set) var firstAuditID: UInt64 = 1
+    /// What the transactions moved to the archive files added up to (retention).
+    public internal(set) var archived = ArchivedHistory()
 
     public init(config: LedgerConfig = LedgerConfig()) {
         self.config = config
@@ -58,8 +60,10 @@ public struct Ledger: Equatable, Sendable {
         nextPurchaseID: UInt64 = 1, commitments: TreeDictionary<UInt64, Commitment> = [:],
         predictions: TreeDictionary<ExactString, Prediction> = [:], nextCommitmentID: UInt64 = 1, house: Int64 = 0,
         memberships: TreeDictionary<ExactString, Membership> = [:], actionPrices: TreeDictionary<ExactString, ActionPrice> = [:],
-        auditLog: TreeDictionary<UInt64, AuditEntry> = [:], nextAuditID: UInt64 = 1, firstAuditID: UInt64 = 1
+        auditLog: TreeDictionary<UInt64, AuditEntry> = [:], nextAuditID: UInt64 = 1, firstAuditID: UInt64 = 1,
+        archived: ArchivedHistory = ArchivedHistory()
     ) {
+        self.archived = archived
         self.auditLog = auditLog
         self.nextAuditID = nextAuditID
         self.firstAuditID = firstAuditID
@@ -151,6 +155,8 @@ public struct Ledger: Equatable, Sendable {
             outcome = .reconciled(reconcile(repair: repair, at: now))
         case .trimAudit(let through):
             outcome = .auditTrimmed(trimAudit(through: through))
+        case .archiveTransactions(let command):
+            outcome = archive(command)
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {

@@ -50,6 +50,8 @@ public enum Outcome: Equatable, Sendable {
     case reconciled(Reconciliation)
     /// Audit entries dropped from memory (they were archived).
     case auditTrimmed(Int)
+    /// Transactions moved out of memory (they are in an archive file).
+    case archivedTransactions(Int)
     case refused(Refusal)
 
     /// The answer of work done by an earlier call (a purchase started or settled, a prediction
@@ -70,6 +72,7 @@ public enum Outcome: Equatable, Sendable {
         case .expired(let released): !released.isEmpty
         case .expiredPurchases(let failed): !failed.isEmpty
         case .auditTrimmed(let count): count > 0
+        case .archivedTransactions: true  // the batch number moves even if every id was gone
         case .reconciled(let report): !report.repairs.isEmpty || report.mismatches.contains { $0.field == "version" }
         case .refused: false
         }

@@ -35,47 +35,34 @@ extension Ledger {
         var available: Int128 = 0, committed: Int128 = 0, earned: Int128 = 0, spent: Int128 = 0, count: Int64 = 0
     }
 
+    /// Archived totals plus every transaction still in memory.
     func historyTotals() -> (users: [ExactString: FromHistory], mint: Int128, burn: Int128, house: Int128) {
         var users: [ExactString: FromHistory] = [:]
-        var mint: Int128 = 0, burn: Int128 = 0, house: Int128 = 0
+        for (user, totals) in archived.users {
+            users[user] = FromHistory(
+                available: Int128(totals.available), committed: Int128(totals.committed), earned: Int128(totals.earned),
+                spent: Int128(totals.spent), count: Int64(clamping: totals.transactions))
+        }
+        var mint = Int128(archived.mint), burn = Int128(archived.burn), house = Int128(archived.house)
         for tx in transactions.values {
-            let amount = Int128(tx.amount)
-            let committed = Int128(tx.committedAfter) - Int128(tx.committedBefore)
+            let movement = Self.movement(of: tx)
             var entry = users[ExactString(tx.userID)] ?? FromHistory()
-            switch tx.type {
-            case .purchase, .grant, .refund, .adjustment:
-                entry.available += amount
-                entry.earned += amount
-                mint -= amount
-            case .spend:
-                entry.available -= amount
-                entry.spent += amount
-                burn += amount
-            case .commit:
-                entry.available -= amount
-                entry.committed += amount
-            case .commitmentRefund:
-                entry.available += amount
-                entry.committed -= amount
-            case .loss:
-                entry.committed -= amount
-                entry.spent += amount
-                house += amount
-            case .win:
-                // The stake leaves committed; the winning (stake included) arrives in available.
-                entry.available += amount
-                entry.committed += committed
-                entry.earned += amount + committed
-                house -= amount + committed
-            }
+            entry.available += movement.available
+            entry.committed += movement.committed
+            entry.earned += movement.earned
+            entry.spent += movement.spent
             entry.count += 1
             users[ExactString(tx.userID)] = entry
+            mint += movement.mint
+            burn += movement.burn
+            house += movement.house
         }
         return (users, mint, burn, house)
     }
 
     public func reconciliation() -> Reconciliation {
-        var report = Reconciliation(accountsChecked: accounts.count, transactionsChecked: transactions.count)
+        var report = Reconciliation(
+            accountsChecked: accounts.count, transactionsChecked: transactions.count + Int(clamping: archived.count))
         let history = historyTotals()
         func clamp(_ value: Int128) -> Int64 { Int64(clamping: value) }
         for (user, account) in accounts.sorted(by: { $0.key < $1.key }) {
@@ -133,7 +120,7 @@ extension Ledger {
                 report.repairs.append(transaction)
             }
             var repaired = account
-            repaired.version = UInt64(from.count) + UInt64(report.repairs.filter { same($0.userID, user) }.count)
+            repaired.version = UInt64(clamping: Int128(from.count) + Int128(report.repairs.filter { same($0.userID, user) }.count))
             repaired.updatedAt = now
             accounts[key] = repaired
             broken.remove(user)

@@ -61,7 +61,8 @@ enum Responses {
         case .transaction(let transaction, let transactionID):
             guard let transaction else {
                 return error(
-                    callID: id, .notFound, reason: "TRANSACTION_NOT_FOUND", "no transaction \(transactionID)",
+                    callID: id, .notFound, reason: "TRANSACTION_NOT_FOUND",
+                    "no transaction \(transactionID) in memory (older transactions are in tallyd's DATA/archive files)",
                     details: ["transaction_id": String(transactionID)])
             }
             return ok(callID: id, Tally_V1_GetTransactionResponse.with { $0.transaction = Tally_V1_Transaction(transaction) })
@@ -136,7 +137,7 @@ enum Responses {
                 return ok(callID: id, Tally_V1_ReconcileResponse(report))
             case .actionPrice(let price):
                 return ok(callID: id, Tally_V1_SetPriceResponse.with { $0.price = Tally_V1_ActionPrice(price) })
-            case .usageLimits, .expired, .expiredPurchases, .auditTrimmed:
+            case .usageLimits, .expired, .expiredPurchases, .auditTrimmed, .archivedTransactions:
                 // The Writer answers a limits change as .usageLimits; the expiry tick has no caller.
                 return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced an unexpected outcome")
             }

@@ -46,6 +46,10 @@ public struct ServerConfig: Sendable {
     public var writerQueueLimit: Int
     /// Audit entries kept in memory; older ones go to DATA/archive/audit.jsonl at each snapshot.
     public var auditKeep: Int
+    /// Transactions kept in memory per user (0: all); older ones are archived in batches of at
+    /// least `archiveMinimum` at snapshot time.
+    public var transactionsPerUser: Int
+    public var archiveMinimum: Int
     /// How often the Writer releases reservations whose time-to-live is over: a reservation
     /// holds its tokens for its TTL plus at most this long.
     public var reservationSweepMilliseconds: Int64
@@ -67,6 +71,8 @@ public struct ServerConfig: Sendable {
         self.rateLimits = [:]
         self.writerQueueLimit = 65_536
         self.auditKeep = 100_000
+        self.transactionsPerUser = 1_000
+        self.archiveMinimum = 10_000
         self.reservationSweepMilliseconds = 1_000
         self.wallClock = .system
         self.usage = UsageConfig()

@@ -39,6 +39,12 @@ final class Snapshotter: @unchecked Sendable {
     /// the archive could not be opened).
     private let archive: AuditArchive?
     private let auditKeep: UInt64
+    /// Transactions kept in memory per user (0: all); older ones go to archive batches of at
+    /// least `archiveMinimum` (docs/operations.md).
+    private let transactionsPerUser: Int
+    private let archiveMinimum: Int
+    /// The last archive batch handed to the Writer: no new batch until the Ledger applied it.
+    private var submittedBatch: UInt64 = 0
     private var loop: any EventLoop { writer.loop }
 
     private var lastSequence: UInt64
@@ -55,7 +61,10 @@ final class Snapshotter: @unchecked Sendable {
     private var task: RepeatedTask?
 
     init(writer: Writer, journal: any Journal, directory: String, policy: SnapshotPolicy, pool: NIOThreadPool,
-         lastSequence: UInt64, auditKeep: Int = 100_000, logger: Logger) {
+         lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
+         logger: Logger) {
+        self.transactionsPerUser = max(0, transactionsPerUser)
+        self.archiveMinimum = max(1, archiveMinimum)
         do {
             archive = try AuditArchive(dataDirectory: directory)
         } catch {
@@ -115,6 +124,8 @@ final class Snapshotter: @unchecked Sendable {
         let directory = self.directory
         let promise = loop.makePromise(of: (path: String, bytes: Int, oldestKept: UInt64?).self)
         let archive = self.archive
+        // One archive batch at a time: the previous one must be in the Ledger first.
+        let archiveTransactions = transactionsPerUser > 0 && state.ledger.archived.lastBatch >= submittedBatch
         pool.submit { poolState in
             guard poolState == .active else {
                 promise.fail(StoreError("snapshot thread stopped"))
@@ -130,6 +141,7 @@ final class Snapshotter: @unchecked Sendable {
                     self.logger.error("audit archive append failed; entries stay in memory", metadata: ["error": "\(error)"])
                 }
             }
+            if archiveTransactions { self.archiveTransactions(state.ledger, directory: directory) }
             promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
         }
         promise.futureResult.whenComplete { result in
@@ -167,6 +179,28 @@ final class Snapshotter: @unchecked Sendable {
         let through = newest - auditKeep
         guard through >= ledger.firstAuditID else { return nil }
         return ((ledger.firstAuditID...through).compactMap { ledger.auditLog[$0] }, through)
+    }
+
+    /// On the snapshot thread: writes the next batch of transactions past each user's newest
+    /// `transactionsPerUser`, then has the Writer drop them (a journaled command).
+    private func archiveTransactions(_ ledger: Ledger, directory: String) {
+        let batch = ledger.archived.lastBatch + 1
+        let transactions = ledger.archivable(keepPerUser: transactionsPerUser, limit: 100_000)
+        guard transactions.count >= archiveMinimum else { return }
+        do {
+            try TransactionArchive.write(batch: batch, transactions, dataDirectory: directory)
+        } catch {
+            logger.error("transaction archive failed; transactions stay in memory", metadata: ["error": "\(error)"])
+            return
+        }
+        loop.execute {
+            self.submittedBatch = batch
+            let call = WriterCall(
+                callID: 0, method: .snapshot, deadline: nil,
+                operation: .apply(.archiveTransactions(ArchiveTransactions(batch: batch, ids: transactions.map(\.id)))),
+                origin: Writer.tallyd("tallyd/ArchiveTransactions"))
+            self.writer.submit([call]) { _ in }
+        }
     }
 
     private func trimAudit(through: UInt64) {

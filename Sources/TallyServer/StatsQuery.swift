@@ -21,11 +21,14 @@ struct StatsQuery: Sendable {
         response.tokensMinted = -ledger.mint
         response.tokensBurned = ledger.burn
         response.houseNet = ledger.house
-        response.transactions = Int64(ledger.transactions.count)
+        response.transactions = Int64(ledger.transactions.count) + Int64(clamping: ledger.archived.count)
         response.activeCommitments = Int64(ledger.commitments.values.filter { $0.status == .active }.count)
         response.openPredictions = Int64(ledger.predictions.values.filter { $0.status == .open }.count)
 
         var volume: [TransactionType: (count: Int64, tokens: Int128)] = [:]
+        for (type, archived) in ledger.archived.volume {  // archived transactions stay counted
+            if let type = TransactionType(rawValue: type) { volume[type] = (archived.transactions, Int128(archived.tokens)) }
+        }
         for tx in ledger.transactions.values {
             let entry = volume[tx.type] ?? (0, 0)
             volume[tx.type] = (entry.count + 1, entry.tokens + Int128(tx.amount))

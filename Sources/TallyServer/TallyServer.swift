@@ -68,7 +68,8 @@ public final class TallyServer: Sendable {
             snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger)
         let snapshotter = Snapshotter(
             writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,
-            lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep, logger: logger)
+            lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
+            transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum, logger: logger)
         let connections = Connections()
         let queue = WriterQueue(limit: config.writerQueueLimit)
         let health = Health(

@@ -40,6 +40,7 @@ public enum LedgerSnapshot {
         snapshot.audit = ledger.auditLog.sorted { $0.key < $1.key }.map { Tally_V1_AuditEntry($0.value) }
         snapshot.nextAuditID = ledger.nextAuditID
         snapshot.firstAuditID = ledger.firstAuditID
+        snapshot.archived = Tally_Store_V1_ArchivedHistory(ledger.archived)
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         return try snapshot.serializedBytes(options: options)
@@ -128,7 +129,7 @@ public enum LedgerSnapshot {
             packages: packages, purchases: purchases, nextPurchaseID: max(1, snapshot.nextPurchaseID), commitments: commitments,
             predictions: predictions, nextCommitmentID: max(1, snapshot.nextCommitmentID), house: snapshot.house,
             memberships: memberships, actionPrices: actionPrices, auditLog: auditLog, nextAuditID: max(1, snapshot.nextAuditID),
-            firstAuditID: max(1, snapshot.firstAuditID))
+            firstAuditID: max(1, snapshot.firstAuditID), archived: try snapshot.archived.ledgerValue())
         let violations = checkInvariants ? ledger.invariantViolations() : []
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")
@@ -191,6 +192,11 @@ extension Tally_Store_V1_StampedCommand {
         case .spendAction(let spend): spendAction = Tally_V1_SpendActionRequest(spend)
         case .reconcile(let repair): reconcile = .with { $0.repair = repair }
         case .trimAudit(let through): trimAudit = .with { $0.through = through }
+        case .archiveTransactions(let archive):
+            archiveTransactions = .with {
+                $0.batch = archive.batch
+                $0.ids = archive.ids
+            }
         case .refusedAttempt(let attempt):
             refusedAttempt = .with {
                 $0.userID = attempt.userID
@@ -231,6 +237,7 @@ extension Tally_Store_V1_StampedCommand {
         case .spendAction(let request): .spendAction(request.ledgerValue)
         case .reconcile(let request): .reconcile(repair: request.repair)
         case .trimAudit(let request): .trimAudit(through: request.through)
+        case .archiveTransactions(let request): .archiveTransactions(ArchiveTransactions(batch: request.batch, ids: request.ids))
         case .refusedAttempt(let attempt):
             Refusal.Code(rawValue: attempt.code.rawValue).map {
                 .refusedAttempt(RefusedAttempt(
@@ -269,7 +276,7 @@ extension Tally_Store_V1_IdempotencyRecord {
         case .commitment(let receipt):
             commitment = Tally_V1_CommitResponse(receipt, replayed: false)
         case .usageLimits, .expired, .package, .purchase, .expiredPurchases, .predictionSettled, .prediction, .membership,
-            .actionPrice, .reconciled, .auditTrimmed:
+            .actionPrice, .reconciled, .auditTrimmed, .archivedTransactions:
             break  // commands without an idempotency key: never recorded
         }
     }
@@ -318,4 +325,54 @@ extension Tally_Store_V1_AuditOrigin {
     }
 
     var ledgerValue: AuditOrigin { AuditOrigin(uid: uid, gid: gid, role: role, method: method) }
+}
+
+extension Tally_Store_V1_ArchivedHistory {
+    init(_ archived: ArchivedHistory) {
+        self.init()
+        users = archived.users.sorted { $0.key < $1.key }.map { user, totals in
+            .with {
+                $0.userID = user.value
+                $0.available = totals.available
+                $0.committed = totals.committed
+                $0.earned = totals.earned
+                $0.spent = totals.spent
+                $0.transactions = totals.transactions
+            }
+        }
+        volume = archived.volume.sorted { $0.key < $1.key }.map { type, volume in
+            .with {
+                $0.type = Int32(type)
+                $0.transactions = volume.transactions
+                $0.tokens = volume.tokens
+            }
+        }
+        mint = archived.mint
+        burn = archived.burn
+        house = archived.house
+        count = archived.count
+        lastBatch = archived.lastBatch
+    }
+
+    func ledgerValue() throws -> ArchivedHistory {
+        var archived = ArchivedHistory()
+        for stored in users {
+            let totals = ArchivedHistory.Totals(
+                available: stored.available, committed: stored.committed, earned: stored.earned, spent: stored.spent,
+                transactions: stored.transactions)
+            guard archived.users.updateValue(totals, forKey: ExactString(stored.userID)) == nil else {
+                throw StoreError("archived totals of \(stored.userID) appear twice")
+            }
+        }
+        for stored in volume {
+            guard TransactionType(rawValue: Int(stored.type)) != nil else { throw StoreError("archived volume of unknown type \(stored.type)") }
+            archived.volume[Int(stored.type)] = ArchivedHistory.Volume(transactions: stored.transactions, tokens: stored.tokens)
+        }
+        archived.mint = mint
+        archived.burn = burn
+        archived.house = house
+        archived.count = count
+        archived.lastBatch = lastBatch
+        return archived
+    }
 }

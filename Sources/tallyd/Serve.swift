@@ -55,6 +55,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Audit entries kept in memory; at each snapshot older ones move to DATA/archive/audit.jsonl.")
     var auditKeep = ServerConfig().auditKeep
 
+    @Option(help: "Transactions kept in memory per user (0: all); older ones move to DATA/archive at snapshots, still counted in stats.")
+    var transactionsPerUser = ServerConfig().transactionsPerUser
+
+    @Option(help: "Archive older transactions only once at least this many are due (one file per batch).")
+    var archiveMinimum = ServerConfig().archiveMinimum
+
     @Option(help: "Configuration file (TOML): access rules (roles per uid/gid) and per-user rate limits. docs/operations.md.")
     var config: String?
 
@@ -101,6 +107,8 @@ struct Serve: AsyncParsableCommand {
         guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
         guard writerQueueLimit >= 1 else { throw ValidationError("--writer-queue-limit must be at least 1") }
         guard auditKeep >= 0 else { throw ValidationError("--audit-keep cannot be negative") }
+        guard transactionsPerUser >= 0 else { throw ValidationError("--transactions-per-user cannot be negative") }
+        guard archiveMinimum >= 1 else { throw ValidationError("--archive-minimum must be at least 1") }
         guard idleTimeout >= 1, frameTimeout >= 1, writeStallTimeout >= 1 else {
             throw ValidationError("--idle-timeout, --frame-timeout and --write-stall-timeout must be at least 1 second")
         }
@@ -135,6 +143,8 @@ struct Serve: AsyncParsableCommand {
         config.maxConnectionsPerUID = maxConnectionsPerUid
         config.writerQueueLimit = writerQueueLimit
         config.auditKeep = auditKeep
+        config.transactionsPerUser = transactionsPerUser
+        config.archiveMinimum = archiveMinimum
         if let path = self.config {
             do {
                 let file = try ConfigFile.load(path: path)

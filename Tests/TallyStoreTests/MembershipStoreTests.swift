@@ -111,3 +111,23 @@ import Testing
         #expect(decoded == live && decoded.invariantViolations().isEmpty)
     }
 }
+
+/// Archived totals and archive commands survive a snapshot and the journal.
+@Suite struct RetentionStoreTests {
+    @Test func archivedTotalsRoundTrip() throws {
+        var ledger = Ledger()
+        let start: Timestamp = 1_700_000_000_000_000
+        for i in 0..<6 { _ = ledger.apply(.credit(Credit(userID: i % 2 == 0 ? "ann" : "bo", amount: 10, kind: .grant)), at: start + Int64(i)) }
+        _ = ledger.apply(.spend(Spend(userID: "ann", amount: 4)), at: start + 6)
+        let command = Command.archiveTransactions(ArchiveTransactions(batch: 1, ids: ledger.archivable(keepPerUser: 1, limit: 10).map(\.id)))
+        let record = JournalRecord(sequence: 1, command: command, timestamp: start + 7)
+        var bytes: [UInt8] = []
+        try record.encode(into: &bytes)
+        #expect(JournalRecord.read(bytes[...]) == .record(record, bytes: bytes.count))
+        _ = ledger.apply(command, at: start + 7)
+        #expect(ledger.archived.count == 5 && ledger.invariantViolations().isEmpty)
+        let snapshot = try LedgerSnapshot.encode(ledger, journalSequence: 1)
+        let (decoded, _) = try LedgerSnapshot.decode(snapshot, config: ledger.config)
+        #expect(decoded == ledger)
+    }
+}

@@ -22,7 +22,7 @@ extension Ledger {
                 }
                 let tx = receipt.transaction
                 if tx.type != .purchase || tx.amount != purchase.totalTokens || !same(tx.userID, purchase.userID)
-                    || !same(tx.reference, purchase.paymentID) || transactions[tx.id] != tx
+                    || !same(tx.reference, purchase.paymentID) || transactions[tx.id].map { $0 != tx } ?? (tx.id >= nextTransactionID)
                 {
                     violations.append("completed purchase \(id) is not matched by its credit \(tx.id) in history")
                 }

@@ -239,6 +239,14 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     set {_uniqueStorage()._command = .trimAudit(newValue)}
   }
 
+  public var archiveTransactions: Tally_Store_V1_ArchiveTransactions {
+    get {
+      if case .archiveTransactions(let v)? = _storage._command {return v}
+      return Tally_Store_V1_ArchiveTransactions()
+    }
+    set {_uniqueStorage()._command = .archiveTransactions(newValue)}
+  }
+
   /// Who attempted it, for the audit log (unset: not audited, e.g. journals from before it).
   public var origin: Tally_Store_V1_AuditOrigin {
     get {_storage._origin ?? Tally_Store_V1_AuditOrigin()}
@@ -288,6 +296,7 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     case refusedAttempt(Tally_Store_V1_RefusedAttempt)
     case reconcile(Tally_V1_ReconcileRequest)
     case trimAudit(Tally_Store_V1_TrimAudit)
+    case archiveTransactions(Tally_Store_V1_ArchiveTransactions)
 
   }
 
@@ -329,6 +338,21 @@ public nonisolated struct Tally_Store_V1_RefusedAttempt: Sendable {
   public var message: String = String()
 
   public var details: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Drops transactions written to archive batch `batch` from memory.
+public nonisolated struct Tally_Store_V1_ArchiveTransactions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var batch: UInt64 = 0
+
+  public var ids: [UInt64] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -689,11 +713,83 @@ public nonisolated struct Tally_Store_V1_Snapshot: @unchecked Sendable {
     set {_uniqueStorage()._firstAuditID = newValue}
   }
 
+  public var archived: Tally_Store_V1_ArchivedHistory {
+    get {_storage._archived ?? Tally_Store_V1_ArchivedHistory()}
+    set {_uniqueStorage()._archived = newValue}
+  }
+  /// Returns true if `archived` has been explicitly set.
+  public var hasArchived: Bool {_storage._archived != nil}
+  /// Clears the value of `archived`. Subsequent reads from it will return its default value.
+  public mutating func clearArchived() {_uniqueStorage()._archived = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// What the transactions moved to archive files added up to (retention).
+public nonisolated struct Tally_Store_V1_ArchivedHistory: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var users: [Tally_Store_V1_ArchivedHistory.UserTotals] = []
+
+  public var volume: [Tally_Store_V1_ArchivedHistory.TypeVolume] = []
+
+  public var mint: Int64 = 0
+
+  public var burn: Int64 = 0
+
+  public var house: Int64 = 0
+
+  public var count: UInt64 = 0
+
+  public var lastBatch: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct UserTotals: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var userID: String = String()
+
+    public var available: Int64 = 0
+
+    public var committed: Int64 = 0
+
+    public var earned: Int64 = 0
+
+    public var spent: Int64 = 0
+
+    public var transactions: UInt64 = 0
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public nonisolated struct TypeVolume: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var type: Int32 = 0
+
+    public var transactions: Int64 = 0
+
+    public var tokens: Int64 = 0
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
 }
 
 public nonisolated struct Tally_Store_V1_StoredMembership: Sendable {
@@ -878,7 +974,7 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{1}reconcile\0\u{3}trim_audit\0\u{2}\u{3}origin\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{1}reconcile\0\u{3}trim_audit\0\u{3}archive_transactions\0\u{2}\u{2}origin\0")
 
   fileprivate class _StorageClass {
     var _timestampUs: Int64 = 0
@@ -1244,6 +1340,19 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
             _storage._command = .trimAudit(v)
           }
         }()
+        case 28: try {
+          var v: Tally_Store_V1_ArchiveTransactions?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .archiveTransactions(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .archiveTransactions(v)
+          }
+        }()
         case 30: try { try decoder.decodeSingularMessageField(value: &_storage._origin) }()
         default: break
         }
@@ -1367,6 +1476,10 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
         guard case .trimAudit(let v)? = _storage._command else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
       }()
+      case .archiveTransactions?: try {
+        guard case .archiveTransactions(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
+      }()
       default: break
       }
       try { if let v = _storage._origin {
@@ -1484,6 +1597,41 @@ nonisolated extension Tally_Store_V1_RefusedAttempt: SwiftProtobuf.Message, Swif
     if lhs.reason != rhs.reason {return false}
     if lhs.message != rhs.message {return false}
     if lhs.details != rhs.details {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_ArchiveTransactions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ArchiveTransactions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}batch\0\u{1}ids\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.batch) }()
+      case 2: try { try decoder.decodeRepeatedUInt64Field(value: &self.ids) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.batch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.batch, fieldNumber: 1)
+    }
+    if !self.ids.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.ids, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_ArchiveTransactions, rhs: Tally_Store_V1_ArchiveTransactions) -> Bool {
+    if lhs.batch != rhs.batch {return false}
+    if lhs.ids != rhs.ids {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1962,7 +2110,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0\u{1}audit\0\u{3}next_audit_id\0\u{3}first_audit_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0\u{1}audit\0\u{3}next_audit_id\0\u{3}first_audit_id\0\u{1}archived\0")
 
   fileprivate class _StorageClass {
     var _lastTimestampUs: Int64 = 0
@@ -1986,6 +2134,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     var _audit: [Tally_V1_AuditEntry] = []
     var _nextAuditID: UInt64 = 0
     var _firstAuditID: UInt64 = 0
+    var _archived: Tally_Store_V1_ArchivedHistory? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2017,6 +2166,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       _audit = source._audit
       _nextAuditID = source._nextAuditID
       _firstAuditID = source._firstAuditID
+      _archived = source._archived
     }
   }
 
@@ -2056,6 +2206,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._audit) }()
         case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextAuditID) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._firstAuditID) }()
+        case 22: try { try decoder.decodeSingularMessageField(value: &_storage._archived) }()
         default: break
         }
       }
@@ -2131,6 +2282,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       if _storage._firstAuditID != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._firstAuditID, fieldNumber: 21)
       }
+      try { if let v = _storage._archived {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2161,10 +2315,166 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         if _storage._audit != rhs_storage._audit {return false}
         if _storage._nextAuditID != rhs_storage._nextAuditID {return false}
         if _storage._firstAuditID != rhs_storage._firstAuditID {return false}
+        if _storage._archived != rhs_storage._archived {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_ArchivedHistory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ArchivedHistory"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}users\0\u{1}volume\0\u{1}mint\0\u{1}burn\0\u{1}house\0\u{1}count\0\u{3}last_batch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.users) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.volume) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.mint) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.burn) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.house) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.lastBatch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.users.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.users, fieldNumber: 1)
+    }
+    if !self.volume.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.volume, fieldNumber: 2)
+    }
+    if self.mint != 0 {
+      try visitor.visitSingularInt64Field(value: self.mint, fieldNumber: 3)
+    }
+    if self.burn != 0 {
+      try visitor.visitSingularInt64Field(value: self.burn, fieldNumber: 4)
+    }
+    if self.house != 0 {
+      try visitor.visitSingularInt64Field(value: self.house, fieldNumber: 5)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 6)
+    }
+    if self.lastBatch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lastBatch, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_ArchivedHistory, rhs: Tally_Store_V1_ArchivedHistory) -> Bool {
+    if lhs.users != rhs.users {return false}
+    if lhs.volume != rhs.volume {return false}
+    if lhs.mint != rhs.mint {return false}
+    if lhs.burn != rhs.burn {return false}
+    if lhs.house != rhs.house {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.lastBatch != rhs.lastBatch {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_ArchivedHistory.UserTotals: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Tally_Store_V1_ArchivedHistory.protoMessageName + ".UserTotals"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}available\0\u{1}committed\0\u{1}earned\0\u{1}spent\0\u{1}transactions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.userID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.available) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.committed) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.earned) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.spent) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.transactions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.userID.isEmpty {
+      try visitor.visitSingularStringField(value: self.userID, fieldNumber: 1)
+    }
+    if self.available != 0 {
+      try visitor.visitSingularInt64Field(value: self.available, fieldNumber: 2)
+    }
+    if self.committed != 0 {
+      try visitor.visitSingularInt64Field(value: self.committed, fieldNumber: 3)
+    }
+    if self.earned != 0 {
+      try visitor.visitSingularInt64Field(value: self.earned, fieldNumber: 4)
+    }
+    if self.spent != 0 {
+      try visitor.visitSingularInt64Field(value: self.spent, fieldNumber: 5)
+    }
+    if self.transactions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.transactions, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_ArchivedHistory.UserTotals, rhs: Tally_Store_V1_ArchivedHistory.UserTotals) -> Bool {
+    if lhs.userID != rhs.userID {return false}
+    if lhs.available != rhs.available {return false}
+    if lhs.committed != rhs.committed {return false}
+    if lhs.earned != rhs.earned {return false}
+    if lhs.spent != rhs.spent {return false}
+    if lhs.transactions != rhs.transactions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_Store_V1_ArchivedHistory.TypeVolume: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Tally_Store_V1_ArchivedHistory.protoMessageName + ".TypeVolume"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}transactions\0\u{1}tokens\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.type) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.transactions) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.tokens) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.type != 0 {
+      try visitor.visitSingularInt32Field(value: self.type, fieldNumber: 1)
+    }
+    if self.transactions != 0 {
+      try visitor.visitSingularInt64Field(value: self.transactions, fieldNumber: 2)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.tokens, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_Store_V1_ArchivedHistory.TypeVolume, rhs: Tally_Store_V1_ArchivedHistory.TypeVolume) -> Bool {
+    if lhs.type != rhs.type {return false}
+    if lhs.transactions != rhs.transactions {return false}
+    if lhs.tokens != rhs.tokens {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

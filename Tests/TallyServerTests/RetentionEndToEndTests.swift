@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TallyClient
+import TallyLedger
+import TallyServer
+import TallyWire
+
+/// Retention over a real tallyd: past each user's newest N transactions, older ones move to
+/// DATA/archive/transactions-<batch>.jsonl at a snapshot and leave memory; balances, stats,
+/// reconciliation and invariants still count them, across a restart.
+@Suite struct RetentionEndToEndTests {
+    @Test func olderTransactionsMoveToArchiveFilesAndStayCounted() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let settings: (inout ServerConfig) -> Void = {
+            $0.transactionsPerUser = 3
+            $0.archiveMinimum = 1
+        }
+        var server = try await scratch.start(settings)
+        var client = try await TallyClient.connect(socketPath: scratch.socket)
+        for round in 0..<2 {
+            for i in 1...5 {
+                _ = try await client.credit(credit("ann", Int64(i)))
+                _ = try await client.credit(credit("bob", 10))
+                _ = try await client.spend(spend("bob", 1))
+            }
+            let _: Tally_V1_SnapshotResponse = try await client.unary(.snapshot, Tally_V1_SnapshotRequest())
+            var ledger = await server.currentLedger()
+            for _ in 0..<300 where ledger.transactions.count > 6 {
+                try await Task.sleep(for: .milliseconds(10))
+                ledger = await server.currentLedger()
+            }
+            #expect(ledger.transactions.count == 6, "round \(round): 3 per user in memory, got \(ledger.transactions.count)")
+            #expect(ledger.invariantViolations().isEmpty && ledger.reconciliation().clean)
+            if round == 0 {
+                await client.close()
+                try await server.shutdown()
+                server = try await scratch.start(settings)
+                client = try await TallyClient.connect(socketPath: scratch.socket)
+            }
+        }
+        let ann = try await client.getBalance(userID: "ann").available, bob = try await client.getBalance(userID: "bob").available
+        #expect(ann == 30 && bob == 90)
+        let stats = try await client.stats()
+        #expect(stats.transactions == 30, "archived ones stay counted")
+        #expect(stats.volume.first { $0.type == .spend }?.transactions == 10 && stats.volume.first { $0.type == .grant }?.tokens == 130)
+        let history = try await client.listTransactions(.with { $0.userID = "ann" })
+        #expect(history.transactions.count == 3 && history.transactions.map(\.amount) == [5, 4, 3])
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: scratch.data + "/archive").filter { $0.hasPrefix("transactions-") }.sorted()
+        var archived: [UInt64] = []
+        for file in files {
+            let text = try String(contentsOfFile: scratch.data + "/archive/" + file, encoding: .utf8)
+            archived += try text.split(separator: "\n").map { try Tally_V1_Transaction(jsonString: String($0)).id }
+        }
+        let inMemory = await server.currentLedger().transactions.keys
+        #expect(Set(archived).count == archived.count && Set(archived).isDisjoint(with: inMemory), "each transaction once")
+        #expect(archived.count + inMemory.count == 30)
+        await client.close()
+        try await server.shutdown()
+    }
+}
