@@ -90,6 +90,8 @@ public enum Command: Equatable, Sendable {
     case trimAudit(through: UInt64)
     /// Drops transactions from memory once they are in an archive file (tallyd's own).
     case archiveTransactions(ArchiveTransactions)
+    /// Drops settled commitments from memory once they are in an archive file (tallyd's own).
+    case archiveCommitments(ArchiveCommitments)
 
     public var idempotencyKey: String {
         switch self {
@@ -101,7 +103,7 @@ public enum Command: Equatable, Sendable {
         case .release(let r): r.idempotencyKey
         case .commit(let c): c.idempotencyKey
         case .spendAction(let s): s.idempotencyKey
-        case .setMembership, .setActionPrice, .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions: ""  // setting the same value again is harmless
+        case .setMembership, .setActionPrice, .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions, .archiveCommitments: ""  // setting the same value again is harmless
         case .cancelCommitment, .settlePrediction, .closePrediction: ""  // once by nature: a second call is answered or refused
         case .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase,
             .expirePurchases:
@@ -114,7 +116,7 @@ public enum Command: Equatable, Sendable {
         switch self {
         case .credit, .spend, .changeUsage, .savePackage, .deactivatePackage, .startPurchase, .settlePurchase, .expirePurchases,
             .commit, .cancelCommitment, .settlePrediction, .closePrediction, .setMembership, .setActionPrice, .spendAction,
-            .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions:
+            .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions, .archiveCommitments:
             false
         case .consume, .reserve, .settle, .release, .expireReservations: true
         }

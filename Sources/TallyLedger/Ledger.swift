@@ -157,6 +157,8 @@ public struct Ledger: Equatable, Sendable {
             outcome = .auditTrimmed(trimAudit(through: through))
         case .archiveTransactions(let command):
             outcome = archive(command)
+        case .archiveCommitments(let command):
+            outcome = archive(command)
         }
         if outcome.changesState { changed = true }
         if !key.value.isEmpty {

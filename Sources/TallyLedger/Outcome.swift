@@ -52,6 +52,8 @@ public enum Outcome: Equatable, Sendable {
     case auditTrimmed(Int)
     /// Transactions moved out of memory (they are in an archive file).
     case archivedTransactions(Int)
+    /// Settled commitments moved out of memory.
+    case archivedCommitments(Int)
     case refused(Refusal)
 
     /// The answer of work done by an earlier call (a purchase started or settled, a prediction
@@ -72,7 +74,7 @@ public enum Outcome: Equatable, Sendable {
         case .expired(let released): !released.isEmpty
         case .expiredPurchases(let failed): !failed.isEmpty
         case .auditTrimmed(let count): count > 0
-        case .archivedTransactions: true  // the batch number moves even if every id was gone
+        case .archivedTransactions, .archivedCommitments: true  // the batch number moves even if every id was gone
         case .reconciled(let report): !report.repairs.isEmpty || report.mismatches.contains { $0.field == "version" }
         case .refused: false
         }

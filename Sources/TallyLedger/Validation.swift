@@ -37,7 +37,7 @@ public enum Validation {
             return key(release.idempotencyKey)
         case .changeUsage(let change):
             return usageChange(change)
-        case .expireReservations, .expirePurchases, .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions:
+        case .expireReservations, .expirePurchases, .refusedAttempt, .reconcile, .trimAudit, .archiveTransactions, .archiveCommitments:
             return nil
         case .savePackage(let save):
             return package(save)

@@ -137,7 +137,7 @@ enum Responses {
                 return ok(callID: id, Tally_V1_ReconcileResponse(report))
             case .actionPrice(let price):
                 return ok(callID: id, Tally_V1_SetPriceResponse.with { $0.price = Tally_V1_ActionPrice(price) })
-            case .usageLimits, .expired, .expiredPurchases, .auditTrimmed, .archivedTransactions:
+            case .usageLimits, .expired, .expiredPurchases, .auditTrimmed, .archivedTransactions, .archivedCommitments:
                 // The Writer answers a limits change as .usageLimits; the expiry tick has no caller.
                 return error(callID: id, .internal, reason: "INTERNAL", "\(answer.method.rawValue) produced an unexpected outcome")
             }

@@ -50,6 +50,9 @@ public struct ServerConfig: Sendable {
     /// least `archiveMinimum` at snapshot time.
     public var transactionsPerUser: Int
     public var archiveMinimum: Int
+    /// Commitments of settled predictions, settled more than this many days ago, are archived
+    /// the same way (0: kept in memory).
+    public var commitmentArchiveDays: Int
     /// How often the Writer releases reservations whose time-to-live is over: a reservation
     /// holds its tokens for its TTL plus at most this long.
     public var reservationSweepMilliseconds: Int64
@@ -73,6 +76,7 @@ public struct ServerConfig: Sendable {
         self.auditKeep = 100_000
         self.transactionsPerUser = 1_000
         self.archiveMinimum = 10_000
+        self.commitmentArchiveDays = 90
         self.reservationSweepMilliseconds = 1_000
         self.wallClock = .system
         self.usage = UsageConfig()

@@ -43,8 +43,11 @@ final class Snapshotter: @unchecked Sendable {
     /// least `archiveMinimum` (docs/operations.md).
     private let transactionsPerUser: Int
     private let archiveMinimum: Int
-    /// The last archive batch handed to the Writer: no new batch until the Ledger applied it.
+    /// Settled commitments older than this many days go to archive batches (0: kept).
+    private let commitmentArchiveDays: Int
+    /// The last archive batches handed to the Writer: no new batch until the Ledger applied it.
     private var submittedBatch: UInt64 = 0
+    private var submittedCommitmentBatch: UInt64 = 0
     private var loop: any EventLoop { writer.loop }
 
     private var lastSequence: UInt64
@@ -62,7 +65,8 @@ final class Snapshotter: @unchecked Sendable {
 
     init(writer: Writer, journal: any Journal, directory: String, policy: SnapshotPolicy, pool: NIOThreadPool,
          lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
-         logger: Logger) {
+         commitmentArchiveDays: Int = 0, logger: Logger) {
+        self.commitmentArchiveDays = max(0, commitmentArchiveDays)
         self.transactionsPerUser = max(0, transactionsPerUser)
         self.archiveMinimum = max(1, archiveMinimum)
         do {
@@ -126,6 +130,7 @@ final class Snapshotter: @unchecked Sendable {
         let archive = self.archive
         // One archive batch at a time: the previous one must be in the Ledger first.
         let archiveTransactions = transactionsPerUser > 0 && state.ledger.archived.lastBatch >= submittedBatch
+        let archiveCommitments = commitmentArchiveDays > 0 && state.ledger.archived.lastCommitmentBatch >= submittedCommitmentBatch
         pool.submit { poolState in
             guard poolState == .active else {
                 promise.fail(StoreError("snapshot thread stopped"))
@@ -142,6 +147,7 @@ final class Snapshotter: @unchecked Sendable {
                 }
             }
             if archiveTransactions { self.archiveTransactions(state.ledger, directory: directory) }
+            if archiveCommitments { self.archiveCommitments(state.ledger, directory: directory) }
             promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
         }
         promise.futureResult.whenComplete { result in
@@ -199,6 +205,31 @@ final class Snapshotter: @unchecked Sendable {
                 callID: 0, method: .snapshot, deadline: nil,
                 operation: .apply(.archiveTransactions(ArchiveTransactions(batch: batch, ids: transactions.map(\.id)))),
                 origin: Writer.tallyd("tallyd/ArchiveTransactions"))
+            self.writer.submit([call]) { _ in }
+        }
+    }
+
+    /// On the snapshot thread: the next batch of commitments settled more than
+    /// `commitmentArchiveDays` ago (by the Ledger's clock), then the Writer drops them.
+    private func archiveCommitments(_ ledger: Ledger, directory: String) {
+        let batch = ledger.archived.lastCommitmentBatch + 1
+        let age = Int64(commitmentArchiveDays).multipliedReportingOverflow(by: 86_400_000_000)
+        let before = ledger.lastTimestamp.subtractingReportingOverflow(age.partialValue)
+        guard !age.overflow, !before.overflow else { return }
+        let commitments = ledger.archivableCommitments(settledBefore: before.partialValue, limit: 100_000)
+        guard commitments.count >= archiveMinimum else { return }
+        do {
+            try TransactionArchive.write(batch: batch, commitments, dataDirectory: directory)
+        } catch {
+            logger.error("commitment archive failed; commitments stay in memory", metadata: ["error": "\(error)"])
+            return
+        }
+        loop.execute {
+            self.submittedCommitmentBatch = batch
+            let call = WriterCall(
+                callID: 0, method: .snapshot, deadline: nil,
+                operation: .apply(.archiveCommitments(ArchiveCommitments(batch: batch, ids: commitments.map(\.id)))),
+                origin: Writer.tallyd("tallyd/ArchiveCommitments"))
             self.writer.submit([call]) { _ in }
         }
     }

@@ -69,7 +69,8 @@ public final class TallyServer: Sendable {
         let snapshotter = Snapshotter(
             writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
-            transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum, logger: logger)
+            transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum,
+            commitmentArchiveDays: config.commitmentArchiveDays, logger: logger)
         let connections = Connections()
         let queue = WriterQueue(limit: config.writerQueueLimit)
         let health = Health(

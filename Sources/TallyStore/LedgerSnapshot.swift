@@ -197,6 +197,11 @@ extension Tally_Store_V1_StampedCommand {
                 $0.batch = archive.batch
                 $0.ids = archive.ids
             }
+        case .archiveCommitments(let archive):
+            archiveCommitments = .with {
+                $0.batch = archive.batch
+                $0.ids = archive.ids
+            }
         case .refusedAttempt(let attempt):
             refusedAttempt = .with {
                 $0.userID = attempt.userID
@@ -238,6 +243,7 @@ extension Tally_Store_V1_StampedCommand {
         case .reconcile(let request): .reconcile(repair: request.repair)
         case .trimAudit(let request): .trimAudit(through: request.through)
         case .archiveTransactions(let request): .archiveTransactions(ArchiveTransactions(batch: request.batch, ids: request.ids))
+        case .archiveCommitments(let request): .archiveCommitments(ArchiveCommitments(batch: request.batch, ids: request.ids))
         case .refusedAttempt(let attempt):
             Refusal.Code(rawValue: attempt.code.rawValue).map {
                 .refusedAttempt(RefusedAttempt(
@@ -276,7 +282,7 @@ extension Tally_Store_V1_IdempotencyRecord {
         case .commitment(let receipt):
             commitment = Tally_V1_CommitResponse(receipt, replayed: false)
         case .usageLimits, .expired, .package, .purchase, .expiredPurchases, .predictionSettled, .prediction, .membership,
-            .actionPrice, .reconciled, .auditTrimmed, .archivedTransactions:
+            .actionPrice, .reconciled, .auditTrimmed, .archivedTransactions, .archivedCommitments:
             break  // commands without an idempotency key: never recorded
         }
     }
@@ -352,6 +358,8 @@ extension Tally_Store_V1_ArchivedHistory {
         house = archived.house
         count = archived.count
         lastBatch = archived.lastBatch
+        commitments = archived.commitments
+        lastCommitmentBatch = archived.lastCommitmentBatch
     }
 
     func ledgerValue() throws -> ArchivedHistory {
@@ -373,6 +381,8 @@ extension Tally_Store_V1_ArchivedHistory {
         archived.house = house
         archived.count = count
         archived.lastBatch = lastBatch
+        archived.commitments = commitments
+        archived.lastCommitmentBatch = lastCommitmentBatch
         return archived
     }
 }

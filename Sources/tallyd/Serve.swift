@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Archive older transactions only once at least this many are due (one file per batch).")
     var archiveMinimum = ServerConfig().archiveMinimum
 
+    @Option(help: "Commitments of settled predictions move to DATA/archive this many days after settling (0: never).")
+    var commitmentArchiveDays = ServerConfig().commitmentArchiveDays
+
     @Option(help: "Configuration file (TOML): access rules (roles per uid/gid) and per-user rate limits. docs/operations.md.")
     var config: String?
 
@@ -109,6 +112,7 @@ struct Serve: AsyncParsableCommand {
         guard auditKeep >= 0 else { throw ValidationError("--audit-keep cannot be negative") }
         guard transactionsPerUser >= 0 else { throw ValidationError("--transactions-per-user cannot be negative") }
         guard archiveMinimum >= 1 else { throw ValidationError("--archive-minimum must be at least 1") }
+        guard (0...36_500).contains(commitmentArchiveDays) else { throw ValidationError("--commitment-archive-days must be 0 to 36500") }
         guard idleTimeout >= 1, frameTimeout >= 1, writeStallTimeout >= 1 else {
             throw ValidationError("--idle-timeout, --frame-timeout and --write-stall-timeout must be at least 1 second")
         }
@@ -145,6 +149,7 @@ struct Serve: AsyncParsableCommand {
         config.auditKeep = auditKeep
         config.transactionsPerUser = transactionsPerUser
         config.archiveMinimum = archiveMinimum
+        config.commitmentArchiveDays = commitmentArchiveDays
         if let path = self.config {
             do {
                 let file = try ConfigFile.load(path: path)

@@ -38,4 +38,22 @@ import TallyLedger
         _ = ledger.apply(credit("ann", 1), at: now + 4)
         expectInvariants(ledger)
     }
+
+    @Test func settledCommitmentsLeaveTheirPredictionsSummaryBehind() {
+        var ledger = Ledger()
+        _ = ledger.apply(credit("ann", 100), at: t0)
+        _ = ledger.apply(.commit(Commit(userID: "ann", predictionID: "p", position: .yes, stake: 10, oddsMicros: 2_000_000)), at: t0 + 1)
+        _ = ledger.apply(.commit(Commit(userID: "ann", predictionID: "q", position: .yes, stake: 10, oddsMicros: 2_000_000)), at: t0 + 2)
+        _ = ledger.apply(.settlePrediction(SettlePrediction(predictionID: "p", result: .resolve(winning: .no))), at: t0 + 3)
+        #expect(ledger.archivableCommitments(settledBefore: t0 + 3, limit: 10).isEmpty, "settled at t0 + 3: not before it")
+        let due = ledger.archivableCommitments(settledBefore: t0 + 4, limit: 10)
+        #expect(due.map(\.predictionID) == ["p"], "q's is still active")
+        let summary = ledger.predictions["p"]?.summary
+        let applied = ledger.apply(.archiveCommitments(ArchiveCommitments(batch: 1, ids: due.map(\.id))), at: t0 + 5)
+        #expect(applied.outcome == .archivedCommitments(1))
+        #expect(ledger.commitments.count == 1 && ledger.predictions["p"]?.commitmentIDs == [] && ledger.predictions["p"]?.summary == summary)
+        #expect(ledger.archived.commitments == 1 && ledger.archived.lastCommitmentBatch == 1)
+        expectInvariants(ledger)
+        #expect(ledger.apply(.archiveCommitments(ArchiveCommitments(batch: 1, ids: [])), at: t0 + 6).refusal?.reason == "ARCHIVE_BATCH_OUT_OF_ORDER")
+    }
 }

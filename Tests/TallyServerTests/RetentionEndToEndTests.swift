@@ -59,4 +59,36 @@ import TallyWire
         await client.close()
         try await server.shutdown()
     }
+
+    @Test func commitmentsSettledLongAgoMoveToTheArchive() async throws {
+        let clock = WallClock(offsetMicroseconds: 0)
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start {
+            $0.wallClock = clock
+            $0.archiveMinimum = 1
+        }
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("ann", 100))
+        _ = try await client.commit(userID: "ann", predictionID: "rain", position: .yes, stake: 30, oddsMicros: 2_000_000)
+        _ = try await client.commit(userID: "ann", predictionID: "snow", position: .yes, stake: 10, oddsMicros: 2_000_000)
+        let summary = try await client.resolve(predictionID: "rain", winning: .yes).summary
+        clock.move(toOffsetMicroseconds: 91 * 86_400_000_000)  // 91 days on: past the 90-day default
+        _ = try await client.credit(credit("ann", 1))
+        let _: Tally_V1_SnapshotResponse = try await client.unary(.snapshot, Tally_V1_SnapshotRequest())
+        var ledger = await server.currentLedger()
+        for _ in 0..<300 where ledger.commitments.count > 1 {
+            try await Task.sleep(for: .milliseconds(10))
+            ledger = await server.currentLedger()
+        }
+        #expect(ledger.commitments.values.map(\.predictionID) == ["snow"], "the active one stays")
+        #expect(ledger.predictions["rain"]?.summary.map(Tally_V1_PredictionSummary.init) == summary)
+        #expect(ledger.invariantViolations().isEmpty && ledger.archived.commitments == 1)
+        let text = try String(contentsOfFile: scratch.data + "/archive/commitments-0000000001.jsonl", encoding: .utf8)
+        let archived = try text.split(separator: "\n").map { try Tally_V1_Commitment(jsonString: String($0)) }
+        #expect(archived.map(\.predictionID) == ["rain"] && archived[0].status == .won)
+        #expect(try await client.getBalance(userID: "ann").available == 121)
+        await client.close()
+        try await server.shutdown()
+    }
 }

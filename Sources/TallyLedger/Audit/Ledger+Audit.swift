@@ -93,6 +93,7 @@ extension Outcome {
         case .membership(let status): (0, "", "tier \(status.tier)\(status.membership?.expiresAt.map { " until \($0)" } ?? "")")
         case .auditTrimmed(let count): (0, "", "\(count) archived audit entries dropped from memory")
         case .archivedTransactions(let count): (0, "", "\(count) archived transactions dropped from memory")
+        case .archivedCommitments(let count): (0, "", "\(count) archived commitments dropped from memory")
         case .reconciled(let report):
             (0, "", "reconciled \(report.accountsChecked) accounts: \(report.mismatches.count) mismatch(es), \(report.repairs.count) repair transaction(s)")
         case .actionPrice(let price): (0, "", "\(price.action) costs \(price.costs.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))")
@@ -137,7 +138,7 @@ extension Command {
         case .changeUsage(.userLimit(let user, _)), .changeUsage(.userTier(let user, _)), .changeUsage(.userShadow(let user, _)): user
         case .settle, .release, .changeUsage, .expireReservations, .savePackage, .deactivatePackage, .settlePurchase,
             .expirePurchases, .cancelCommitment, .settlePrediction, .closePrediction, .setActionPrice, .reconcile, .trimAudit,
-            .archiveTransactions:
+            .archiveTransactions, .archiveCommitments:
             ""
         }
     }

@@ -41,12 +41,27 @@ public struct ArchivedHistory: Equatable, Sendable {
     /// How many transactions were archived, and the last archive batch applied.
     public var count: UInt64 = 0
     public var lastBatch: UInt64 = 0
+    /// How many settled commitments were archived, and their last batch applied.
+    public var commitments: UInt64 = 0
+    public var lastCommitmentBatch: UInt64 = 0
 
     public init() {}
 }
 
 /// Moves transactions `ids` out of memory (they were written to archive batch `batch`).
 public struct ArchiveTransactions: Equatable, Sendable {
+    public var batch: UInt64
+    public var ids: [UInt64]
+
+    public init(batch: UInt64, ids: [UInt64]) {
+        self.batch = batch
+        self.ids = ids
+    }
+}
+
+/// Moves settled commitments `ids` out of memory (they were written to commitment archive batch
+/// `batch`); their predictions keep their summaries.
+public struct ArchiveCommitments: Equatable, Sendable {
     public var batch: UInt64
     public var ids: [UInt64]
 

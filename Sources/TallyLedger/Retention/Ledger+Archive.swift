@@ -17,6 +17,39 @@ extension Ledger {
         return ids.prefix(limit).compactMap { transactions[$0] }
     }
 
+    /// Commitments of settled predictions, settled before `before`, oldest id first, at most `limit`.
+    public func archivableCommitments(settledBefore before: Timestamp, limit: Int) -> [Commitment] {
+        var due: [Commitment] = []
+        for commitment in commitments.values where commitment.status != .active && commitment.settledAt < before {
+            guard let prediction = predictions[ExactString(commitment.predictionID)], prediction.status != .open else { continue }
+            due.append(commitment)
+        }
+        return Array(due.sorted { $0.id < $1.id }.prefix(limit))
+    }
+
+    mutating func archive(_ command: ArchiveCommitments) -> Outcome {
+        guard command.batch == archived.lastCommitmentBatch + 1 else {
+            return .refused(Refusal(
+                code: .failedPrecondition, reason: "ARCHIVE_BATCH_OUT_OF_ORDER",
+                message: "commitment archive batch \(command.batch) does not follow batch \(archived.lastCommitmentBatch)",
+                details: ["batch": String(command.batch), "last_batch": String(archived.lastCommitmentBatch)]))
+        }
+        var moved = 0
+        for id in command.ids {
+            guard let commitment = commitments[id], commitment.status != .active else { continue }
+            commitments[id] = nil
+            let key = ExactString(commitment.predictionID)
+            if var prediction = predictions[key] {
+                prediction.commitmentIDs.removeAll { $0 == id }
+                predictions[key] = prediction
+            }
+            archived.commitments += 1
+            moved += 1
+        }
+        archived.lastCommitmentBatch = command.batch
+        return .archivedCommitments(moved)
+    }
+
     mutating func archive(_ command: ArchiveTransactions) -> Outcome {
         guard command.batch == archived.lastBatch + 1 else {
             return .refused(Refusal(

@@ -247,6 +247,14 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     set {_uniqueStorage()._command = .archiveTransactions(newValue)}
   }
 
+  public var archiveCommitments: Tally_Store_V1_ArchiveTransactions {
+    get {
+      if case .archiveCommitments(let v)? = _storage._command {return v}
+      return Tally_Store_V1_ArchiveTransactions()
+    }
+    set {_uniqueStorage()._command = .archiveCommitments(newValue)}
+  }
+
   /// Who attempted it, for the audit log (unset: not audited, e.g. journals from before it).
   public var origin: Tally_Store_V1_AuditOrigin {
     get {_storage._origin ?? Tally_Store_V1_AuditOrigin()}
@@ -297,6 +305,7 @@ public nonisolated struct Tally_Store_V1_StampedCommand: @unchecked Sendable {
     case reconcile(Tally_V1_ReconcileRequest)
     case trimAudit(Tally_Store_V1_TrimAudit)
     case archiveTransactions(Tally_Store_V1_ArchiveTransactions)
+    case archiveCommitments(Tally_Store_V1_ArchiveTransactions)
 
   }
 
@@ -344,7 +353,7 @@ public nonisolated struct Tally_Store_V1_RefusedAttempt: Sendable {
   public init() {}
 }
 
-/// Drops transactions written to archive batch `batch` from memory.
+/// Drops transactions (or settled commitments) written to archive batch `batch` from memory.
 public nonisolated struct Tally_Store_V1_ArchiveTransactions: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -749,6 +758,10 @@ public nonisolated struct Tally_Store_V1_ArchivedHistory: Sendable {
 
   public var lastBatch: UInt64 = 0
 
+  public var commitments: UInt64 = 0
+
+  public var lastCommitmentBatch: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated struct UserTotals: Sendable {
@@ -974,7 +987,7 @@ fileprivate nonisolated let _protobuf_package = "tally.store.v1"
 
 nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StampedCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{1}reconcile\0\u{3}trim_audit\0\u{3}archive_transactions\0\u{2}\u{2}origin\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}timestamp_us\0\u{1}credit\0\u{1}spend\0\u{1}consume\0\u{1}reserve\0\u{1}settle\0\u{1}release\0\u{3}change_usage\0\u{3}expire_reservations\0\u{3}usage_day\0\u{3}save_package\0\u{3}deactivate_package\0\u{3}start_purchase\0\u{3}complete_purchase\0\u{3}fail_purchase\0\u{3}expire_purchases\0\u{1}commit\0\u{3}cancel_commitment\0\u{3}resolve_prediction\0\u{3}void_prediction\0\u{3}close_prediction\0\u{3}set_membership\0\u{3}set_price\0\u{3}spend_action\0\u{3}refused_attempt\0\u{1}reconcile\0\u{3}trim_audit\0\u{3}archive_transactions\0\u{3}archive_commitments\0\u{1}origin\0")
 
   fileprivate class _StorageClass {
     var _timestampUs: Int64 = 0
@@ -1353,6 +1366,19 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
             _storage._command = .archiveTransactions(v)
           }
         }()
+        case 29: try {
+          var v: Tally_Store_V1_ArchiveTransactions?
+          var hadOneofValue = false
+          if let current = _storage._command {
+            hadOneofValue = true
+            if case .archiveCommitments(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._command = .archiveCommitments(v)
+          }
+        }()
         case 30: try { try decoder.decodeSingularMessageField(value: &_storage._origin) }()
         default: break
         }
@@ -1479,6 +1505,10 @@ nonisolated extension Tally_Store_V1_StampedCommand: SwiftProtobuf.Message, Swif
       case .archiveTransactions?: try {
         guard case .archiveTransactions(let v)? = _storage._command else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
+      }()
+      case .archiveCommitments?: try {
+        guard case .archiveCommitments(let v)? = _storage._command else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 29)
       }()
       default: break
       }
@@ -2327,7 +2357,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Tally_Store_V1_ArchivedHistory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ArchivedHistory"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}users\0\u{1}volume\0\u{1}mint\0\u{1}burn\0\u{1}house\0\u{1}count\0\u{3}last_batch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}users\0\u{1}volume\0\u{1}mint\0\u{1}burn\0\u{1}house\0\u{1}count\0\u{3}last_batch\0\u{1}commitments\0\u{3}last_commitment_batch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2342,6 +2372,8 @@ nonisolated extension Tally_Store_V1_ArchivedHistory: SwiftProtobuf.Message, Swi
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.house) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.lastBatch) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.commitments) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.lastCommitmentBatch) }()
       default: break
       }
     }
@@ -2369,6 +2401,12 @@ nonisolated extension Tally_Store_V1_ArchivedHistory: SwiftProtobuf.Message, Swi
     if self.lastBatch != 0 {
       try visitor.visitSingularUInt64Field(value: self.lastBatch, fieldNumber: 7)
     }
+    if self.commitments != 0 {
+      try visitor.visitSingularUInt64Field(value: self.commitments, fieldNumber: 8)
+    }
+    if self.lastCommitmentBatch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lastCommitmentBatch, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2380,6 +2418,8 @@ nonisolated extension Tally_Store_V1_ArchivedHistory: SwiftProtobuf.Message, Swi
     if lhs.house != rhs.house {return false}
     if lhs.count != rhs.count {return false}
     if lhs.lastBatch != rhs.lastBatch {return false}
+    if lhs.commitments != rhs.commitments {return false}
+    if lhs.lastCommitmentBatch != rhs.lastCommitmentBatch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
