@@ -114,9 +114,12 @@ public struct Ledger: Equatable, Sendable {
     /// With an `origin`, the attempt is recorded in the audit log whatever its outcome, so the
     /// state always changes (and the Writer journals it).
     public mutating func apply(_ command: Command, at now: Timestamp, day: UsageDay? = nil, origin: AuditOrigin? = nil) -> Applied {
+        let firstNewTransaction = nextTransactionID
         var applied = apply(command, at: now, day: day)
         if let origin {
-            audit(command, applied.outcome, replayed: applied.replayed, origin: origin, at: now)
+            // Ids are dense: every transaction this command recorded is in this range.
+            let recorded = Array(firstNewTransaction..<nextTransactionID)
+            audit(command, applied.outcome, replayed: applied.replayed, transactionIDs: recorded, origin: origin, at: now)
             applied.changedState = true
             lastTimestamp = now
         }

@@ -2,11 +2,13 @@
 /// command as the change it describes, so both are journaled together or not at all.
 extension Ledger {
     /// Appends the entry for `command`'s attempt, which ended in `outcome`.
-    mutating func audit(_ command: Command, _ outcome: Outcome, replayed: Bool, origin: AuditOrigin, at now: Timestamp) {
+    mutating func audit(
+        _ command: Command, _ outcome: Outcome, replayed: Bool, transactionIDs: [UInt64], origin: AuditOrigin, at now: Timestamp
+    ) {
         let (code, reason, message) = outcome.auditStatus
         let entry = AuditEntry(
             id: nextAuditID, at: now, origin: origin, userID: outcome.userID ?? command.userID, code: code, reason: reason,
-            message: message, replayed: replayed, transactionIDs: replayed ? [] : outcome.transactionIDs)
+            message: message, replayed: replayed, transactionIDs: transactionIDs)
         auditLog[entry.id] = entry
         nextAuditID += 1
     }
@@ -109,15 +111,6 @@ extension Outcome {
         case .commitment(let receipt): receipt.commitment.userID
         case .membership(let status): status.userID
         default: nil
-        }
-    }
-
-    var transactionIDs: [UInt64] {
-        switch self {
-        case .accepted(let receipt): [receipt.transaction.id]
-        case .commitment(let receipt): [receipt.receipt.transaction.id]
-        case .purchase(let receipt): receipt.purchase.completion.map { [$0.transaction.id] } ?? []
-        default: []
         }
     }
 }
