@@ -9,7 +9,7 @@ public struct Credit: Equatable, Sendable {
     /// Byte-wise on every string: this decides whether a retry is "the same request".
     public static func == (a: Credit, b: Credit) -> Bool {
         same(a.userID, b.userID) && a.amount == b.amount && a.kind == b.kind && same(a.reference, b.reference)
-            && same(a.memo, b.memo) && same(a.idempotencyKey, b.idempotencyKey)
+            && same(a.memo, b.memo) && same(a.idempotencyKey, b.idempotencyKey) && a.metadata == b.metadata
     }
 
     public var userID: String
@@ -19,11 +19,14 @@ public struct Credit: Equatable, Sendable {
     public var reference: String
     public var memo: String
     public var idempotencyKey: String
+    /// The caller's key-value facts, kept on the transaction (seed 004's metadata).
+    public var metadata: [ExactString: ExactString]
 
     public init(
         userID: String, amount: Int64, kind: CreditKind?, reference: String = "", memo: String = "",
-        idempotencyKey: String = ""
+        idempotencyKey: String = "", metadata: [ExactString: ExactString] = [:]
     ) {
+        self.metadata = metadata
         self.userID = userID
         self.amount = amount
         self.kind = kind
@@ -36,7 +39,7 @@ public struct Credit: Equatable, Sendable {
 public struct Spend: Equatable, Sendable {
     public static func == (a: Spend, b: Spend) -> Bool {
         same(a.userID, b.userID) && a.amount == b.amount && same(a.reference, b.reference) && same(a.memo, b.memo)
-            && same(a.idempotencyKey, b.idempotencyKey)
+            && same(a.idempotencyKey, b.idempotencyKey) && a.metadata == b.metadata
     }
 
     public var userID: String
@@ -44,8 +47,13 @@ public struct Spend: Equatable, Sendable {
     public var reference: String
     public var memo: String
     public var idempotencyKey: String
+    public var metadata: [ExactString: ExactString]
 
-    public init(userID: String, amount: Int64, reference: String = "", memo: String = "", idempotencyKey: String = "") {
+    public init(
+        userID: String, amount: Int64, reference: String = "", memo: String = "", idempotencyKey: String = "",
+        metadata: [ExactString: ExactString] = [:]
+    ) {
+        self.metadata = metadata
         self.userID = userID
         self.amount = amount
         self.reference = reference

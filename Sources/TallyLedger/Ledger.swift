@@ -194,7 +194,8 @@ public struct Ledger: Equatable, Sendable {
         self.mint = mint
         return record(
             account, userID: credit.userID, type: TransactionType(credit.kind!), amount: credit.amount,
-            before: before, reference: credit.reference, memo: credit.memo, key: credit.idempotencyKey, at: now)
+            before: before, reference: credit.reference, memo: credit.memo, key: credit.idempotencyKey,
+            metadata: credit.metadata, at: now)
     }
 
     /// A spend: by amount, or (with `action`) the price of an action for `tier`.
@@ -217,7 +218,8 @@ public struct Ledger: Equatable, Sendable {
         self.burn = burn
         return record(
             account, userID: spend.userID, type: .spend, amount: spend.amount, before: before,
-            reference: spend.reference, memo: spend.memo, key: spend.idempotencyKey, action: action, tier: tier, at: now)
+            reference: spend.reference, memo: spend.memo, key: spend.idempotencyKey, action: action, tier: tier,
+            metadata: spend.metadata, at: now)
     }
 
     private mutating func applyUsage(_ command: Command, at now: Timestamp, on day: UsageDay) -> Outcome {
@@ -271,7 +273,8 @@ public struct Ledger: Equatable, Sendable {
     /// the account's committed tokens before the change (nil: unchanged).
     mutating func record(
         _ account: Account, userID: String, type: TransactionType, amount: Int64, before: Int64, committedBefore: Int64? = nil,
-        reference: String, memo: String, key: String, action: String = "", tier: String = "", at now: Timestamp
+        reference: String, memo: String, key: String, action: String = "", tier: String = "",
+        metadata: [ExactString: ExactString] = [:], at now: Timestamp
     ) -> Outcome {
         var account = account
         account.version += 1
@@ -280,7 +283,7 @@ public struct Ledger: Equatable, Sendable {
             id: nextTransactionID, userID: userID, type: type, amount: amount, balanceBefore: before,
             balanceAfter: account.available, committedBefore: committedBefore ?? account.committed,
             committedAfter: account.committed, reference: reference, memo: memo, idempotencyKey: key,
-            createdAt: now, action: action, tier: tier)
+            createdAt: now, action: action, tier: tier, metadata: metadata)
         nextTransactionID += 1
         accounts[ExactString(userID)] = account
         transactions[transaction.id] = transaction

@@ -51,12 +51,16 @@ public struct Transaction: Equatable, Sendable {
     /// For a spend by action: the action, and the tier whose price was charged ("" otherwise).
     public var action: String
     public var tier: String
+    /// The caller's key-value facts (credits and spends), byte-exact.
+    public var metadata: [ExactString: ExactString]
 
     public init(
         id: UInt64, userID: String, type: TransactionType, amount: Int64, balanceBefore: Int64,
         balanceAfter: Int64, committedBefore: Int64 = 0, committedAfter: Int64 = 0, reference: String, memo: String,
-        idempotencyKey: String, createdAt: Timestamp, action: String = "", tier: String = ""
+        idempotencyKey: String, createdAt: Timestamp, action: String = "", tier: String = "",
+        metadata: [ExactString: ExactString] = [:]
     ) {
+        self.metadata = metadata
         self.action = action
         self.tier = tier
         self.committedBefore = committedBefore

@@ -11,11 +11,13 @@ public enum Validation {
                 ?? text(credit.reference, field: "reference", limit: Limits.maxReferenceBytes)
                 ?? text(credit.memo, field: "memo", limit: Limits.maxMemoBytes)
                 ?? text(credit.idempotencyKey, field: "idempotency_key", limit: Limits.maxIdempotencyKeyBytes)
+                ?? metadata(credit.metadata)
         case .spend(let spend):
             return userID(spend.userID) ?? amount(spend.amount)
                 ?? text(spend.reference, field: "reference", limit: Limits.maxReferenceBytes)
                 ?? text(spend.memo, field: "memo", limit: Limits.maxMemoBytes)
                 ?? text(spend.idempotencyKey, field: "idempotency_key", limit: Limits.maxIdempotencyKeyBytes)
+                ?? metadata(spend.metadata)
         case .consume(let consume):
             return userID(consume.userID) ?? tokens(consume.tokens) ?? key(consume.idempotencyKey)
         case .reserve(let reserve):
@@ -65,6 +67,7 @@ public enum Validation {
                 ?? text(spend.reference, field: "reference", limit: Limits.maxReferenceBytes)
                 ?? text(spend.memo, field: "memo", limit: Limits.maxMemoBytes)
                 ?? text(spend.idempotencyKey, field: "idempotency_key", limit: Limits.maxIdempotencyKeyBytes)
+                ?? metadata(spend.metadata)
         case .settlePurchase(let settle):
             guard case .failed(let reason) = settle.result else { return paymentID(settle.paymentID) }
             return paymentID(settle.paymentID)
@@ -74,6 +77,24 @@ public enum Validation {
                     : nil)
                 ?? text(reason, field: "reason", limit: Limits.maxReferenceBytes)
         }
+    }
+
+    static func metadata(_ metadata: [ExactString: ExactString]) -> Refusal? {
+        guard metadata.count <= Limits.maxMetadataEntries else {
+            return Refusal(
+                code: .invalidArgument, reason: "METADATA_TOO_LARGE",
+                message: "metadata has \(metadata.count) entries; at most \(Limits.maxMetadataEntries) are allowed",
+                details: ["field": "metadata", "limit": String(Limits.maxMetadataEntries)])
+        }
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            if key.value.isEmpty { return .invalid("METADATA_KEY_EMPTY", field: "metadata", "metadata keys must not be empty") }
+            if let invalid = text(key.value, field: "metadata key", limit: Limits.maxMetadataKeyBytes)
+                ?? text(value.value, field: "metadata value", limit: Limits.maxMetadataValueBytes)
+            {
+                return invalid
+            }
+        }
+        return nil
     }
 
     static let positionMissing = Refusal.invalid("POSITION_MISSING", field: "position", "position must be yes or no")

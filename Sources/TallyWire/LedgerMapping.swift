@@ -43,6 +43,7 @@ extension Tally_V1_Transaction {
         committedAfter = tx.committedAfter
         action = tx.action
         tier = tx.tier
+        metadata = tx.metadata.wire
     }
 
     /// nil when the type is not one this build knows (a corrupt or newer snapshot).
@@ -51,7 +52,8 @@ extension Tally_V1_Transaction {
         return Transaction(
             id: id, userID: userID, type: type, amount: amount, balanceBefore: balanceBefore,
             balanceAfter: balanceAfter, committedBefore: committedBefore, committedAfter: committedAfter, reference: reference,
-            memo: memo, idempotencyKey: idempotencyKey, createdAt: createdAtUs, action: action, tier: tier)
+            memo: memo, idempotencyKey: idempotencyKey, createdAt: createdAtUs, action: action, tier: tier,
+            metadata: metadata.exact)
     }
 }
 
@@ -64,12 +66,13 @@ extension Tally_V1_CreditRequest {
         reference = credit.reference
         memo = credit.memo
         idempotencyKey = credit.idempotencyKey
+        metadata = credit.metadata.wire
     }
 
     public var ledgerValue: Credit {
         Credit(
             userID: userID, amount: amount, kind: CreditKind(rawValue: kind.rawValue), reference: reference,
-            memo: memo, idempotencyKey: idempotencyKey)
+            memo: memo, idempotencyKey: idempotencyKey, metadata: metadata.exact)
     }
 }
 
@@ -81,15 +84,30 @@ extension Tally_V1_SpendRequest {
         reference = spend.reference
         memo = spend.memo
         idempotencyKey = spend.idempotencyKey
+        metadata = spend.metadata.wire
     }
 
     public var ledgerValue: Spend {
-        Spend(userID: userID, amount: amount, reference: reference, memo: memo, idempotencyKey: idempotencyKey)
+        Spend(userID: userID, amount: amount, reference: reference, memo: memo, idempotencyKey: idempotencyKey, metadata: metadata.exact)
     }
 }
 
 extension Tally_V1_Code {
     public init(_ code: Refusal.Code) {
         self = Tally_V1_Code(rawValue: code.rawValue) ?? .internal
+    }
+}
+
+extension Dictionary where Key == String, Value == String {
+    /// Metadata as the Ledger keeps it: compared byte for byte.
+    public var exact: [ExactString: ExactString] {
+        Dictionary<ExactString, ExactString>(map { (ExactString($0.key), ExactString($0.value)) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+extension Dictionary where Key == ExactString, Value == ExactString {
+    /// Metadata for the wire.
+    public var wire: [String: String] {
+        Dictionary<String, String>(map { ($0.key.value, $0.value.value) }, uniquingKeysWith: { first, _ in first })
     }
 }

@@ -67,9 +67,12 @@ extension Tally_V1_SpendActionRequest {
         reference = spend.reference
         memo = spend.memo
         idempotencyKey = spend.idempotencyKey
+        metadata = spend.metadata.wire
     }
 
     public var ledgerValue: SpendAction {
-        SpendAction(userID: userID, action: action, reference: reference, memo: memo, idempotencyKey: idempotencyKey)
+        SpendAction(
+            userID: userID, action: action, reference: reference, memo: memo, idempotencyKey: idempotencyKey,
+            metadata: metadata.exact)
     }
 }

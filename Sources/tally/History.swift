@@ -16,6 +16,7 @@ func describe(_ t: Tally_V1_Transaction) -> String {
     if !t.action.isEmpty { line += "  action \(t.action) (\(t.tier))" }
     if !t.reference.isEmpty { line += "  ref \(t.reference)" }
     if !t.memo.isEmpty { line += "  memo \(t.memo)" }
+    if !t.metadata.isEmpty { line += "  " + t.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
     return line
 }
 

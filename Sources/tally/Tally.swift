@@ -103,8 +103,10 @@ struct CreditCommand: AsyncParsableCommand {
     @Option(help: "Reference (an order or payment id).") var ref = ""
     @Option(help: "Free-text memo.") var memo = ""
     @Option(help: "Idempotency key: repeating the call with it answers the first result again.") var key = ""
+    @Option(help: "Metadata kept on the transaction, KEY=VALUE (repeat for more).") var meta: [String] = []
 
     func run() async throws {
+        let metadata = try parseMetadata(meta)
         let request = Tally_V1_CreditRequest.with {
             $0.userID = user
             $0.amount = amount
@@ -112,6 +114,7 @@ struct CreditCommand: AsyncParsableCommand {
             $0.reference = ref
             $0.memo = memo
             $0.idempotencyKey = key
+            $0.metadata = metadata
         }
         try await global.run({ try await $0.credit(request, timeoutMs: global.timeoutMs) }) { r in
             "credited \(r.transaction.amount) to \(r.balance.userID) (\(kind.rawValue), transaction \(r.transaction.id)"
@@ -131,12 +134,14 @@ struct SpendCommand: AsyncParsableCommand {
     @Option(help: "Reference (what the tokens paid for).") var ref = ""
     @Option(help: "Free-text memo.") var memo = ""
     @Option(help: "Idempotency key: repeating the call with it answers the first result again.") var key = ""
+    @Option(help: "Metadata kept on the transaction, KEY=VALUE (repeat for more).") var meta: [String] = []
 
     func validate() throws {
         if (amount == nil) == (action == nil) { throw ValidationError("give an amount or --action NAME (one of them)") }
     }
 
     func run() async throws {
+        let metadata = try parseMetadata(meta)
         let human = { (r: Tally_V1_SpendResponse) in
             "spent \(r.transaction.amount) from \(r.balance.userID)"
                 + (r.transaction.action.isEmpty ? "" : " for \(r.transaction.action) at the \(r.transaction.tier) price")
@@ -149,6 +154,7 @@ struct SpendCommand: AsyncParsableCommand {
                 $0.reference = ref
                 $0.memo = memo
                 $0.idempotencyKey = key
+            $0.metadata = metadata
             }
             try await global.run({ try await $0.spendAction(request, timeoutMs: global.timeoutMs) }, human: human)
             return
@@ -159,6 +165,7 @@ struct SpendCommand: AsyncParsableCommand {
             $0.reference = ref
             $0.memo = memo
             $0.idempotencyKey = key
+            $0.metadata = metadata
         }
         try await global.run({ try await $0.spend(request, timeoutMs: global.timeoutMs) }, human: human)
     }
@@ -228,4 +235,16 @@ struct BackupCommand: AsyncParsableCommand {
                 as Tally_V1_BackupResponse
         }) { r in "backup \(r.path): \(r.accounts) accounts through journal record \(r.journalSequence), \(r.bytes) bytes" }
     }
+}
+
+/// `--meta KEY=VALUE` options as a metadata map.
+func parseMetadata(_ pairs: [String]) throws -> [String: String] {
+    var metadata: [String: String] = [:]
+    for pair in pairs {
+        guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+            throw ValidationError("--meta wants KEY=VALUE, got '\(pair)'")
+        }
+        metadata[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+    }
+    return metadata
 }

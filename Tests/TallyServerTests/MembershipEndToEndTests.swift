@@ -39,7 +39,10 @@ import TallyWire
         _ = try await client.setPrice(action: "generate-post", tier: "trial", cost: 5)
         let price = try await client.setPrice(action: "generate-post", tier: "subscribed", cost: 2)
         #expect(price.costs == ["trial": 5, "subscribed": 2])
-        _ = try await client.credit(credit("ann", 100))
+        var grant = credit("ann", 100)
+        grant.metadata = ["campaign": "welcome", "source": "signup"]
+        let granted = try await client.credit(grant)
+        #expect(granted.transaction.metadata == ["campaign": "welcome", "source": "signup"])
 
         let trial = try await spend(client, "ann", "generate-post")
         #expect(trial.transaction.amount == 5 && trial.transaction.action == "generate-post" && trial.transaction.tier == "trial")
@@ -70,6 +73,7 @@ import TallyWire
         // History shows the action and the tier charged.
         let history = try await client.listTransactions(.with { $0.userID = "ann" })
         #expect(history.transactions.filter { $0.action == "generate-post" }.map(\.tier) == ["trial", "subscribed", "subscribed", "trial"])
+        #expect(history.transactions.last?.metadata == ["campaign": "welcome", "source": "signup"], "metadata is kept in history")
 
         // Bad input: specific answers, nothing changed.
         let past = await refusal { try await client.setMembership(userID: "ann", tier: "subscribed", expiresAtUs: 1) }

@@ -35,7 +35,7 @@ public struct SetActionPrice: Equatable, Sendable {
 public struct SpendAction: Equatable, Sendable {
     public static func == (a: SpendAction, b: SpendAction) -> Bool {
         same(a.userID, b.userID) && same(a.action, b.action) && same(a.reference, b.reference) && same(a.memo, b.memo)
-            && same(a.idempotencyKey, b.idempotencyKey)
+            && same(a.idempotencyKey, b.idempotencyKey) && a.metadata == b.metadata
     }
 
     public var userID: String
@@ -43,8 +43,13 @@ public struct SpendAction: Equatable, Sendable {
     public var reference: String
     public var memo: String
     public var idempotencyKey: String
+    public var metadata: [ExactString: ExactString]
 
-    public init(userID: String, action: String, reference: String = "", memo: String = "", idempotencyKey: String = "") {
+    public init(
+        userID: String, action: String, reference: String = "", memo: String = "", idempotencyKey: String = "",
+        metadata: [ExactString: ExactString] = [:]
+    ) {
+        self.metadata = metadata
         self.userID = userID
         self.action = action
         self.reference = reference

@@ -90,7 +90,9 @@ extension Ledger {
         case .failure(let refusal): return .refused(refusal)
         case .success(let (cost, tier)):
             return debit(
-                Spend(userID: spend.userID, amount: cost, reference: spend.reference, memo: spend.memo, idempotencyKey: spend.idempotencyKey),
+                Spend(
+                    userID: spend.userID, amount: cost, reference: spend.reference, memo: spend.memo,
+                    idempotencyKey: spend.idempotencyKey, metadata: spend.metadata),
                 action: spend.action, tier: tier.value, at: now)
         }
     }

@@ -115,6 +115,9 @@ public nonisolated struct Tally_V1_SpendActionRequest: Sendable {
 
   public var idempotencyKey: String = String()
 
+  /// As CreditRequest.metadata.
+  public var metadata: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -289,7 +292,7 @@ nonisolated extension Tally_V1_ListPricesResponse: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tally_V1_SpendActionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SpendActionRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}action\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}action\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{1}metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -302,6 +305,7 @@ nonisolated extension Tally_V1_SpendActionRequest: SwiftProtobuf.Message, SwiftP
       case 3: try { try decoder.decodeSingularStringField(value: &self.reference) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.memo) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       default: break
       }
     }
@@ -323,6 +327,9 @@ nonisolated extension Tally_V1_SpendActionRequest: SwiftProtobuf.Message, SwiftP
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 5)
     }
+    if !self.metadata.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -332,6 +339,7 @@ nonisolated extension Tally_V1_SpendActionRequest: SwiftProtobuf.Message, SwiftP
     if lhs.reference != rhs.reference {return false}
     if lhs.memo != rhs.memo {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.metadata != rhs.metadata {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -237,6 +237,9 @@ public nonisolated struct Tally_V1_Transaction: Sendable {
 
   public var tier: String = String()
 
+  /// The caller's key-value facts, as sent with the credit or spend.
+  public var metadata: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -294,6 +297,9 @@ public nonisolated struct Tally_V1_CreditRequest: Sendable {
   /// Optional. The same key with the same request answers the first result again.
   public var idempotencyKey: String = String()
 
+  /// Optional facts kept on the transaction: at most 16 entries, keys 1-64 bytes, values up to 256.
+  public var metadata: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -350,6 +356,9 @@ public nonisolated struct Tally_V1_SpendRequest: Sendable {
   public var memo: String = String()
 
   public var idempotencyKey: String = String()
+
+  /// As CreditRequest.metadata.
+  public var metadata: Dictionary<String,String> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -549,7 +558,7 @@ nonisolated extension Tally_V1_Balance: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Transaction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}user_id\0\u{1}type\0\u{1}amount\0\u{3}balance_before\0\u{3}balance_after\0\u{1}status\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{3}created_at_us\0\u{3}committed_before\0\u{3}committed_after\0\u{1}action\0\u{1}tier\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}user_id\0\u{1}type\0\u{1}amount\0\u{3}balance_before\0\u{3}balance_after\0\u{1}status\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{3}created_at_us\0\u{3}committed_before\0\u{3}committed_after\0\u{1}action\0\u{1}tier\0\u{1}metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -572,6 +581,7 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.committedAfter) }()
       case 14: try { try decoder.decodeSingularStringField(value: &self.action) }()
       case 15: try { try decoder.decodeSingularStringField(value: &self.tier) }()
+      case 16: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       default: break
       }
     }
@@ -623,6 +633,9 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
     if !self.tier.isEmpty {
       try visitor.visitSingularStringField(value: self.tier, fieldNumber: 15)
     }
+    if !self.metadata.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -642,6 +655,7 @@ nonisolated extension Tally_V1_Transaction: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.committedAfter != rhs.committedAfter {return false}
     if lhs.action != rhs.action {return false}
     if lhs.tier != rhs.tier {return false}
+    if lhs.metadata != rhs.metadata {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -713,7 +727,7 @@ nonisolated extension Tally_V1_GetBalanceResponse: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Tally_V1_CreditRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreditRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}amount\0\u{1}kind\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}amount\0\u{1}kind\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{1}metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -727,6 +741,7 @@ nonisolated extension Tally_V1_CreditRequest: SwiftProtobuf.Message, SwiftProtob
       case 4: try { try decoder.decodeSingularStringField(value: &self.reference) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.memo) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       default: break
       }
     }
@@ -751,6 +766,9 @@ nonisolated extension Tally_V1_CreditRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 6)
     }
+    if !self.metadata.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -761,6 +779,7 @@ nonisolated extension Tally_V1_CreditRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.reference != rhs.reference {return false}
     if lhs.memo != rhs.memo {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.metadata != rhs.metadata {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -852,7 +871,7 @@ nonisolated extension Tally_V1_CreditResponse: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Tally_V1_SpendRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SpendRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}amount\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_id\0\u{1}amount\0\u{1}reference\0\u{1}memo\0\u{3}idempotency_key\0\u{1}metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -865,6 +884,7 @@ nonisolated extension Tally_V1_SpendRequest: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularStringField(value: &self.reference) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.memo) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       default: break
       }
     }
@@ -886,6 +906,9 @@ nonisolated extension Tally_V1_SpendRequest: SwiftProtobuf.Message, SwiftProtobu
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 5)
     }
+    if !self.metadata.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -895,6 +918,7 @@ nonisolated extension Tally_V1_SpendRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.reference != rhs.reference {return false}
     if lhs.memo != rhs.memo {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.metadata != rhs.metadata {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

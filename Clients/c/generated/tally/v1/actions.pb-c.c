@@ -238,6 +238,12 @@ void   tally__v1__list_prices_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__list_prices_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tally__v1__spend_action_request__metadata_entry__init
+                     (Tally__V1__SpendActionRequest__MetadataEntry         *message)
+{
+  static const Tally__V1__SpendActionRequest__MetadataEntry init_value = TALLY__V1__SPEND_ACTION_REQUEST__METADATA_ENTRY__INIT;
+  *message = init_value;
+}
 void   tally__v1__spend_action_request__init
                      (Tally__V1__SpendActionRequest         *message)
 {
@@ -556,7 +562,58 @@ const ProtobufCMessageDescriptor tally__v1__list_prices_response__descriptor =
   (ProtobufCMessageInit) tally__v1__list_prices_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__spend_action_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor tally__v1__spend_action_request__metadata_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__SpendActionRequest__MetadataEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__SpendActionRequest__MetadataEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__spend_action_request__metadata_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tally__v1__spend_action_request__metadata_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__spend_action_request__metadata_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.SpendActionRequest.MetadataEntry",
+  "MetadataEntry",
+  "Tally__V1__SpendActionRequest__MetadataEntry",
+  "tally.v1",
+  sizeof(Tally__V1__SpendActionRequest__MetadataEntry),
+  2,
+  tally__v1__spend_action_request__metadata_entry__field_descriptors,
+  tally__v1__spend_action_request__metadata_entry__field_indices_by_name,
+  1,  tally__v1__spend_action_request__metadata_entry__number_ranges,
+  (ProtobufCMessageInit) tally__v1__spend_action_request__metadata_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__spend_action_request__field_descriptors[6] =
 {
   {
     "user_id",
@@ -618,18 +675,31 @@ static const ProtobufCFieldDescriptor tally__v1__spend_action_request__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "metadata",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__SpendActionRequest, n_metadata),
+    offsetof(Tally__V1__SpendActionRequest, metadata),
+    &tally__v1__spend_action_request__metadata_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__spend_action_request__field_indices_by_name[] = {
   1,   /* field[1] = action */
   4,   /* field[4] = idempotency_key */
   3,   /* field[3] = memo */
+  5,   /* field[5] = metadata */
   2,   /* field[2] = reference */
   0,   /* field[0] = user_id */
 };
 static const ProtobufCIntRange tally__v1__spend_action_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor tally__v1__spend_action_request__descriptor =
 {
@@ -639,7 +709,7 @@ const ProtobufCMessageDescriptor tally__v1__spend_action_request__descriptor =
   "Tally__V1__SpendActionRequest",
   "tally.v1",
   sizeof(Tally__V1__SpendActionRequest),
-  5,
+  6,
   tally__v1__spend_action_request__field_descriptors,
   tally__v1__spend_action_request__field_indices_by_name,
   1,  tally__v1__spend_action_request__number_ranges,

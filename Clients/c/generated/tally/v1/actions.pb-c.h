@@ -23,6 +23,7 @@ typedef struct Tally__V1__SetPriceResponse Tally__V1__SetPriceResponse;
 typedef struct Tally__V1__ListPricesRequest Tally__V1__ListPricesRequest;
 typedef struct Tally__V1__ListPricesResponse Tally__V1__ListPricesResponse;
 typedef struct Tally__V1__SpendActionRequest Tally__V1__SpendActionRequest;
+typedef struct Tally__V1__SpendActionRequest__MetadataEntry Tally__V1__SpendActionRequest__MetadataEntry;
 
 
 /* --- enums --- */
@@ -102,6 +103,17 @@ struct  Tally__V1__ListPricesResponse
     , 0,NULL }
 
 
+struct  Tally__V1__SpendActionRequest__MetadataEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define TALLY__V1__SPEND_ACTION_REQUEST__METADATA_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__spend_action_request__metadata_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Tally__V1__SpendActionRequest
 {
   ProtobufCMessage base;
@@ -110,10 +122,15 @@ struct  Tally__V1__SpendActionRequest
   char *reference;
   char *memo;
   char *idempotency_key;
+  /*
+   * As CreditRequest.metadata.
+   */
+  size_t n_metadata;
+  Tally__V1__SpendActionRequest__MetadataEntry **metadata;
 };
 #define TALLY__V1__SPEND_ACTION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__spend_action_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /* Tally__V1__ActionPrice__CostsEntry methods */
@@ -214,6 +231,9 @@ Tally__V1__ListPricesResponse *
 void   tally__v1__list_prices_response__free_unpacked
                      (Tally__V1__ListPricesResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tally__V1__SpendActionRequest__MetadataEntry methods */
+void   tally__v1__spend_action_request__metadata_entry__init
+                     (Tally__V1__SpendActionRequest__MetadataEntry         *message);
 /* Tally__V1__SpendActionRequest methods */
 void   tally__v1__spend_action_request__init
                      (Tally__V1__SpendActionRequest         *message);
@@ -252,6 +272,9 @@ typedef void (*Tally__V1__ListPricesRequest_Closure)
                   void *closure_data);
 typedef void (*Tally__V1__ListPricesResponse_Closure)
                  (const Tally__V1__ListPricesResponse *message,
+                  void *closure_data);
+typedef void (*Tally__V1__SpendActionRequest__MetadataEntry_Closure)
+                 (const Tally__V1__SpendActionRequest__MetadataEntry *message,
                   void *closure_data);
 typedef void (*Tally__V1__SpendActionRequest_Closure)
                  (const Tally__V1__SpendActionRequest *message,
@@ -308,6 +331,7 @@ extern const ProtobufCMessageDescriptor tally__v1__set_price_response__descripto
 extern const ProtobufCMessageDescriptor tally__v1__list_prices_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__list_prices_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__spend_action_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__spend_action_request__metadata_entry__descriptor;
 extern const ProtobufCServiceDescriptor tally__v1__actions__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -52,6 +52,12 @@ void   tally__v1__balance__free_unpacked
   assert(message->base.descriptor == &tally__v1__balance__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tally__v1__transaction__metadata_entry__init
+                     (Tally__V1__Transaction__MetadataEntry         *message)
+{
+  static const Tally__V1__Transaction__MetadataEntry init_value = TALLY__V1__TRANSACTION__METADATA_ENTRY__INIT;
+  *message = init_value;
+}
 void   tally__v1__transaction__init
                      (Tally__V1__Transaction         *message)
 {
@@ -187,6 +193,12 @@ void   tally__v1__get_balance_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__get_balance_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tally__v1__credit_request__metadata_entry__init
+                     (Tally__V1__CreditRequest__MetadataEntry         *message)
+{
+  static const Tally__V1__CreditRequest__MetadataEntry init_value = TALLY__V1__CREDIT_REQUEST__METADATA_ENTRY__INIT;
+  *message = init_value;
+}
 void   tally__v1__credit_request__init
                      (Tally__V1__CreditRequest         *message)
 {
@@ -276,6 +288,12 @@ void   tally__v1__credit_response__free_unpacked
     return;
   assert(message->base.descriptor == &tally__v1__credit_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__spend_request__metadata_entry__init
+                     (Tally__V1__SpendRequest__MetadataEntry         *message)
+{
+  static const Tally__V1__SpendRequest__MetadataEntry init_value = TALLY__V1__SPEND_REQUEST__METADATA_ENTRY__INIT;
+  *message = init_value;
 }
 void   tally__v1__spend_request__init
                      (Tally__V1__SpendRequest         *message)
@@ -676,7 +694,58 @@ const ProtobufCMessageDescriptor tally__v1__balance__descriptor =
   (ProtobufCMessageInit) tally__v1__balance__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[15] =
+static const ProtobufCFieldDescriptor tally__v1__transaction__metadata_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Transaction__MetadataEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Transaction__MetadataEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__transaction__metadata_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tally__v1__transaction__metadata_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__transaction__metadata_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.Transaction.MetadataEntry",
+  "MetadataEntry",
+  "Tally__V1__Transaction__MetadataEntry",
+  "tally.v1",
+  sizeof(Tally__V1__Transaction__MetadataEntry),
+  2,
+  tally__v1__transaction__metadata_entry__field_descriptors,
+  tally__v1__transaction__metadata_entry__field_indices_by_name,
+  1,  tally__v1__transaction__metadata_entry__number_ranges,
+  (ProtobufCMessageInit) tally__v1__transaction__metadata_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[16] =
 {
   {
     "id",
@@ -858,6 +927,18 @@ static const ProtobufCFieldDescriptor tally__v1__transaction__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "metadata",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__Transaction, n_metadata),
+    offsetof(Tally__V1__Transaction, metadata),
+    &tally__v1__transaction__metadata_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__transaction__field_indices_by_name[] = {
   13,   /* field[13] = action */
@@ -870,6 +951,7 @@ static const unsigned tally__v1__transaction__field_indices_by_name[] = {
   0,   /* field[0] = id */
   9,   /* field[9] = idempotency_key */
   8,   /* field[8] = memo */
+  15,   /* field[15] = metadata */
   7,   /* field[7] = reference */
   6,   /* field[6] = status */
   14,   /* field[14] = tier */
@@ -879,7 +961,7 @@ static const unsigned tally__v1__transaction__field_indices_by_name[] = {
 static const ProtobufCIntRange tally__v1__transaction__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor tally__v1__transaction__descriptor =
 {
@@ -889,7 +971,7 @@ const ProtobufCMessageDescriptor tally__v1__transaction__descriptor =
   "Tally__V1__Transaction",
   "tally.v1",
   sizeof(Tally__V1__Transaction),
-  15,
+  16,
   tally__v1__transaction__field_descriptors,
   tally__v1__transaction__field_indices_by_name,
   1,  tally__v1__transaction__number_ranges,
@@ -972,7 +1054,58 @@ const ProtobufCMessageDescriptor tally__v1__get_balance_response__descriptor =
   (ProtobufCMessageInit) tally__v1__get_balance_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__credit_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tally__v1__credit_request__metadata_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__CreditRequest__MetadataEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__CreditRequest__MetadataEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__credit_request__metadata_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tally__v1__credit_request__metadata_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__credit_request__metadata_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.CreditRequest.MetadataEntry",
+  "MetadataEntry",
+  "Tally__V1__CreditRequest__MetadataEntry",
+  "tally.v1",
+  sizeof(Tally__V1__CreditRequest__MetadataEntry),
+  2,
+  tally__v1__credit_request__metadata_entry__field_descriptors,
+  tally__v1__credit_request__metadata_entry__field_indices_by_name,
+  1,  tally__v1__credit_request__metadata_entry__number_ranges,
+  (ProtobufCMessageInit) tally__v1__credit_request__metadata_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__credit_request__field_descriptors[7] =
 {
   {
     "user_id",
@@ -1046,19 +1179,32 @@ static const ProtobufCFieldDescriptor tally__v1__credit_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "metadata",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__CreditRequest, n_metadata),
+    offsetof(Tally__V1__CreditRequest, metadata),
+    &tally__v1__credit_request__metadata_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__credit_request__field_indices_by_name[] = {
   1,   /* field[1] = amount */
   5,   /* field[5] = idempotency_key */
   2,   /* field[2] = kind */
   4,   /* field[4] = memo */
+  6,   /* field[6] = metadata */
   3,   /* field[3] = reference */
   0,   /* field[0] = user_id */
 };
 static const ProtobufCIntRange tally__v1__credit_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tally__v1__credit_request__descriptor =
 {
@@ -1068,7 +1214,7 @@ const ProtobufCMessageDescriptor tally__v1__credit_request__descriptor =
   "Tally__V1__CreditRequest",
   "tally.v1",
   sizeof(Tally__V1__CreditRequest),
-  6,
+  7,
   tally__v1__credit_request__field_descriptors,
   tally__v1__credit_request__field_indices_by_name,
   1,  tally__v1__credit_request__number_ranges,
@@ -1139,7 +1285,58 @@ const ProtobufCMessageDescriptor tally__v1__credit_response__descriptor =
   (ProtobufCMessageInit) tally__v1__credit_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__spend_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor tally__v1__spend_request__metadata_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__SpendRequest__MetadataEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__SpendRequest__MetadataEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__spend_request__metadata_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tally__v1__spend_request__metadata_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__spend_request__metadata_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.SpendRequest.MetadataEntry",
+  "MetadataEntry",
+  "Tally__V1__SpendRequest__MetadataEntry",
+  "tally.v1",
+  sizeof(Tally__V1__SpendRequest__MetadataEntry),
+  2,
+  tally__v1__spend_request__metadata_entry__field_descriptors,
+  tally__v1__spend_request__metadata_entry__field_indices_by_name,
+  1,  tally__v1__spend_request__metadata_entry__number_ranges,
+  (ProtobufCMessageInit) tally__v1__spend_request__metadata_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__spend_request__field_descriptors[6] =
 {
   {
     "user_id",
@@ -1201,18 +1398,31 @@ static const ProtobufCFieldDescriptor tally__v1__spend_request__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "metadata",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__SpendRequest, n_metadata),
+    offsetof(Tally__V1__SpendRequest, metadata),
+    &tally__v1__spend_request__metadata_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__spend_request__field_indices_by_name[] = {
   1,   /* field[1] = amount */
   4,   /* field[4] = idempotency_key */
   3,   /* field[3] = memo */
+  5,   /* field[5] = metadata */
   2,   /* field[2] = reference */
   0,   /* field[0] = user_id */
 };
 static const ProtobufCIntRange tally__v1__spend_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor tally__v1__spend_request__descriptor =
 {
@@ -1222,7 +1432,7 @@ const ProtobufCMessageDescriptor tally__v1__spend_request__descriptor =
   "Tally__V1__SpendRequest",
   "tally.v1",
   sizeof(Tally__V1__SpendRequest),
-  5,
+  6,
   tally__v1__spend_request__field_descriptors,
   tally__v1__spend_request__field_indices_by_name,
   1,  tally__v1__spend_request__number_ranges,

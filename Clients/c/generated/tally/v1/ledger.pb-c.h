@@ -17,11 +17,14 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Tally__V1__Balance Tally__V1__Balance;
 typedef struct Tally__V1__Transaction Tally__V1__Transaction;
+typedef struct Tally__V1__Transaction__MetadataEntry Tally__V1__Transaction__MetadataEntry;
 typedef struct Tally__V1__GetBalanceRequest Tally__V1__GetBalanceRequest;
 typedef struct Tally__V1__GetBalanceResponse Tally__V1__GetBalanceResponse;
 typedef struct Tally__V1__CreditRequest Tally__V1__CreditRequest;
+typedef struct Tally__V1__CreditRequest__MetadataEntry Tally__V1__CreditRequest__MetadataEntry;
 typedef struct Tally__V1__CreditResponse Tally__V1__CreditResponse;
 typedef struct Tally__V1__SpendRequest Tally__V1__SpendRequest;
+typedef struct Tally__V1__SpendRequest__MetadataEntry Tally__V1__SpendRequest__MetadataEntry;
 typedef struct Tally__V1__SpendResponse Tally__V1__SpendResponse;
 typedef struct Tally__V1__GetTransactionRequest Tally__V1__GetTransactionRequest;
 typedef struct Tally__V1__GetTransactionResponse Tally__V1__GetTransactionResponse;
@@ -83,6 +86,17 @@ struct  Tally__V1__Balance
     , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
 
 
+struct  Tally__V1__Transaction__MetadataEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define TALLY__V1__TRANSACTION__METADATA_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__transaction__metadata_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Tally__V1__Transaction
 {
   ProtobufCMessage base;
@@ -113,10 +127,15 @@ struct  Tally__V1__Transaction
    */
   char *action;
   char *tier;
+  /*
+   * The caller's key-value facts, as sent with the credit or spend.
+   */
+  size_t n_metadata;
+  Tally__V1__Transaction__MetadataEntry **metadata;
 };
 #define TALLY__V1__TRANSACTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__transaction__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED, 0, 0, 0, TALLY__V1__TRANSACTION_STATUS__TRANSACTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, TALLY__V1__TRANSACTION_TYPE__TRANSACTION_TYPE_UNSPECIFIED, 0, 0, 0, TALLY__V1__TRANSACTION_STATUS__TRANSACTION_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Tally__V1__GetBalanceRequest
@@ -139,6 +158,17 @@ struct  Tally__V1__GetBalanceResponse
     , NULL }
 
 
+struct  Tally__V1__CreditRequest__MetadataEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define TALLY__V1__CREDIT_REQUEST__METADATA_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__credit_request__metadata_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Tally__V1__CreditRequest
 {
   ProtobufCMessage base;
@@ -154,10 +184,15 @@ struct  Tally__V1__CreditRequest
    * Optional. The same key with the same request answers the first result again.
    */
   char *idempotency_key;
+  /*
+   * Optional facts kept on the transaction: at most 16 entries, keys 1-64 bytes, values up to 256.
+   */
+  size_t n_metadata;
+  Tally__V1__CreditRequest__MetadataEntry **metadata;
 };
 #define TALLY__V1__CREDIT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__credit_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, TALLY__V1__CREDIT_KIND__CREDIT_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, TALLY__V1__CREDIT_KIND__CREDIT_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Tally__V1__CreditResponse
@@ -178,6 +213,17 @@ struct  Tally__V1__CreditResponse
     , NULL, NULL, 0 }
 
 
+struct  Tally__V1__SpendRequest__MetadataEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define TALLY__V1__SPEND_REQUEST__METADATA_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__spend_request__metadata_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Tally__V1__SpendRequest
 {
   ProtobufCMessage base;
@@ -186,10 +232,15 @@ struct  Tally__V1__SpendRequest
   char *reference;
   char *memo;
   char *idempotency_key;
+  /*
+   * As CreditRequest.metadata.
+   */
+  size_t n_metadata;
+  Tally__V1__SpendRequest__MetadataEntry **metadata;
 };
 #define TALLY__V1__SPEND_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__spend_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Tally__V1__SpendResponse
@@ -289,6 +340,9 @@ Tally__V1__Balance *
 void   tally__v1__balance__free_unpacked
                      (Tally__V1__Balance *message,
                       ProtobufCAllocator *allocator);
+/* Tally__V1__Transaction__MetadataEntry methods */
+void   tally__v1__transaction__metadata_entry__init
+                     (Tally__V1__Transaction__MetadataEntry         *message);
 /* Tally__V1__Transaction methods */
 void   tally__v1__transaction__init
                      (Tally__V1__Transaction         *message);
@@ -346,6 +400,9 @@ Tally__V1__GetBalanceResponse *
 void   tally__v1__get_balance_response__free_unpacked
                      (Tally__V1__GetBalanceResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tally__V1__CreditRequest__MetadataEntry methods */
+void   tally__v1__credit_request__metadata_entry__init
+                     (Tally__V1__CreditRequest__MetadataEntry         *message);
 /* Tally__V1__CreditRequest methods */
 void   tally__v1__credit_request__init
                      (Tally__V1__CreditRequest         *message);
@@ -384,6 +441,9 @@ Tally__V1__CreditResponse *
 void   tally__v1__credit_response__free_unpacked
                      (Tally__V1__CreditResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tally__V1__SpendRequest__MetadataEntry methods */
+void   tally__v1__spend_request__metadata_entry__init
+                     (Tally__V1__SpendRequest__MetadataEntry         *message);
 /* Tally__V1__SpendRequest methods */
 void   tally__v1__spend_request__init
                      (Tally__V1__SpendRequest         *message);
@@ -503,6 +563,9 @@ void   tally__v1__list_transactions_response__free_unpacked
 typedef void (*Tally__V1__Balance_Closure)
                  (const Tally__V1__Balance *message,
                   void *closure_data);
+typedef void (*Tally__V1__Transaction__MetadataEntry_Closure)
+                 (const Tally__V1__Transaction__MetadataEntry *message,
+                  void *closure_data);
 typedef void (*Tally__V1__Transaction_Closure)
                  (const Tally__V1__Transaction *message,
                   void *closure_data);
@@ -512,11 +575,17 @@ typedef void (*Tally__V1__GetBalanceRequest_Closure)
 typedef void (*Tally__V1__GetBalanceResponse_Closure)
                  (const Tally__V1__GetBalanceResponse *message,
                   void *closure_data);
+typedef void (*Tally__V1__CreditRequest__MetadataEntry_Closure)
+                 (const Tally__V1__CreditRequest__MetadataEntry *message,
+                  void *closure_data);
 typedef void (*Tally__V1__CreditRequest_Closure)
                  (const Tally__V1__CreditRequest *message,
                   void *closure_data);
 typedef void (*Tally__V1__CreditResponse_Closure)
                  (const Tally__V1__CreditResponse *message,
+                  void *closure_data);
+typedef void (*Tally__V1__SpendRequest__MetadataEntry_Closure)
+                 (const Tally__V1__SpendRequest__MetadataEntry *message,
                   void *closure_data);
 typedef void (*Tally__V1__SpendRequest_Closure)
                  (const Tally__V1__SpendRequest *message,
@@ -604,11 +673,14 @@ extern const ProtobufCEnumDescriptor    tally__v1__transaction_type__descriptor;
 extern const ProtobufCEnumDescriptor    tally__v1__transaction_status__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__balance__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__transaction__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__transaction__metadata_entry__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__get_balance_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__get_balance_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__credit_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__credit_request__metadata_entry__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__credit_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__spend_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__spend_request__metadata_entry__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__spend_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__get_transaction_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__get_transaction_response__descriptor;

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from tally_client._pb.tally.v1 import ledger_pb2 as tally_dot_v1_dot_ledger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16tally/v1/actions.proto\x12\x08tally.v1\x1a\x15tally/v1/ledger.proto\"|\n\x0b\x41\x63tionPrice\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12/\n\x05\x63osts\x18\x02 \x03(\x0b\x32 .tally.v1.ActionPrice.CostsEntry\x1a,\n\nCostsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"M\n\x0fSetPriceRequest\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12\x0c\n\x04\x63ost\x18\x03 \x01(\x03\x12\x0e\n\x06remove\x18\x04 \x01(\x08\"8\n\x10SetPriceResponse\x12$\n\x05price\x18\x01 \x01(\x0b\x32\x15.tally.v1.ActionPrice\"\x13\n\x11ListPricesRequest\";\n\x12ListPricesResponse\x12%\n\x06prices\x18\x01 \x03(\x0b\x32\x15.tally.v1.ActionPrice\"o\n\x12SpendActionRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x11\n\treference\x18\x03 \x01(\t\x12\x0c\n\x04memo\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t2\xd5\x01\n\x07\x41\x63tions\x12\x41\n\x08SetPrice\x12\x19.tally.v1.SetPriceRequest\x1a\x1a.tally.v1.SetPriceResponse\x12G\n\nListPrices\x12\x1b.tally.v1.ListPricesRequest\x1a\x1c.tally.v1.ListPricesResponse\x12>\n\x05Spend\x12\x1c.tally.v1.SpendActionRequest\x1a\x17.tally.v1.SpendResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16tally/v1/actions.proto\x12\x08tally.v1\x1a\x15tally/v1/ledger.proto\"|\n\x0b\x41\x63tionPrice\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12/\n\x05\x63osts\x18\x02 \x03(\x0b\x32 .tally.v1.ActionPrice.CostsEntry\x1a,\n\nCostsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"M\n\x0fSetPriceRequest\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12\x0c\n\x04\x63ost\x18\x03 \x01(\x03\x12\x0e\n\x06remove\x18\x04 \x01(\x08\"8\n\x10SetPriceResponse\x12$\n\x05price\x18\x01 \x01(\x0b\x32\x15.tally.v1.ActionPrice\"\x13\n\x11ListPricesRequest\";\n\x12ListPricesResponse\x12%\n\x06prices\x18\x01 \x03(\x0b\x32\x15.tally.v1.ActionPrice\"\xde\x01\n\x12SpendActionRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x11\n\treference\x18\x03 \x01(\t\x12\x0c\n\x04memo\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12<\n\x08metadata\x18\x06 \x03(\x0b\x32*.tally.v1.SpendActionRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xd5\x01\n\x07\x41\x63tions\x12\x41\n\x08SetPrice\x12\x19.tally.v1.SetPriceRequest\x1a\x1a.tally.v1.SetPriceResponse\x12G\n\nListPrices\x12\x1b.tally.v1.ListPricesRequest\x1a\x1c.tally.v1.ListPricesResponse\x12>\n\x05Spend\x12\x1c.tally.v1.SpendActionRequest\x1a\x17.tally.v1.SpendResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tally_client._pb.tally.v1.actions_pb2', globals())
@@ -23,6 +23,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _ACTIONPRICE_COSTSENTRY._options = None
   _ACTIONPRICE_COSTSENTRY._serialized_options = b'8\001'
+  _SPENDACTIONREQUEST_METADATAENTRY._options = None
+  _SPENDACTIONREQUEST_METADATAENTRY._serialized_options = b'8\001'
   _ACTIONPRICE._serialized_start=59
   _ACTIONPRICE._serialized_end=183
   _ACTIONPRICE_COSTSENTRY._serialized_start=139
@@ -35,8 +37,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _LISTPRICESREQUEST._serialized_end=341
   _LISTPRICESRESPONSE._serialized_start=343
   _LISTPRICESRESPONSE._serialized_end=402
-  _SPENDACTIONREQUEST._serialized_start=404
-  _SPENDACTIONREQUEST._serialized_end=515
-  _ACTIONS._serialized_start=518
-  _ACTIONS._serialized_end=731
+  _SPENDACTIONREQUEST._serialized_start=405
+  _SPENDACTIONREQUEST._serialized_end=627
+  _SPENDACTIONREQUEST_METADATAENTRY._serialized_start=580
+  _SPENDACTIONREQUEST_METADATAENTRY._serialized_end=627
+  _ACTIONS._serialized_start=630
+  _ACTIONS._serialized_end=843
 # @@protoc_insertion_point(module_scope)

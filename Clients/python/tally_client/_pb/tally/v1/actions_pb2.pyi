@@ -50,15 +50,24 @@ class SetPriceResponse(_message.Message):
     def __init__(self, price: _Optional[_Union[ActionPrice, _Mapping]] = ...) -> None: ...
 
 class SpendActionRequest(_message.Message):
-    __slots__ = ["action", "idempotency_key", "memo", "reference", "user_id"]
+    __slots__ = ["action", "idempotency_key", "memo", "metadata", "reference", "user_id"]
+    class MetadataEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACTION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     MEMO_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     action: str
     idempotency_key: str
     memo: str
+    metadata: _containers.ScalarMap[str, str]
     reference: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., action: _Optional[str] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., action: _Optional[str] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...

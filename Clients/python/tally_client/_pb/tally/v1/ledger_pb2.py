@@ -13,43 +13,55 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tally/v1/ledger.proto\x12\x08tally.v1\"\xaa\x01\n\x07\x42\x61lance\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x11\n\tcommitted\x18\x03 \x01(\x03\x12\x14\n\x0ctotal_earned\x18\x04 \x01(\x03\x12\x13\n\x0btotal_spent\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x04\x12\x15\n\rcreated_at_us\x18\x07 \x01(\x03\x12\x15\n\rupdated_at_us\x18\x08 \x01(\x03\"\xe1\x02\n\x0bTransaction\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\'\n\x04type\x18\x03 \x01(\x0e\x32\x19.tally.v1.TransactionType\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x16\n\x0e\x62\x61lance_before\x18\x05 \x01(\x03\x12\x15\n\rbalance_after\x18\x06 \x01(\x03\x12+\n\x06status\x18\x07 \x01(\x0e\x32\x1b.tally.v1.TransactionStatus\x12\x11\n\treference\x18\x08 \x01(\t\x12\x0c\n\x04memo\x18\t \x01(\t\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12\x15\n\rcreated_at_us\x18\x0b \x01(\x03\x12\x18\n\x10\x63ommitted_before\x18\x0c \x01(\x03\x12\x17\n\x0f\x63ommitted_after\x18\r \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x0e \x01(\t\x12\x0c\n\x04tier\x18\x0f \x01(\t\"$\n\x11GetBalanceRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"8\n\x12GetBalanceResponse\x12\"\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x11.tally.v1.Balance\"\x8e\x01\n\rCreditRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.tally.v1.CreditKind\x12\x11\n\treference\x18\x04 \x01(\t\x12\x0c\n\x04memo\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"r\n\x0e\x43reditResponse\x12*\n\x0btransaction\x18\x01 \x01(\x0b\x32\x15.tally.v1.Transaction\x12\"\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x11.tally.v1.Balance\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"i\n\x0cSpendRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x11\n\treference\x18\x03 \x01(\t\x12\x0c\n\x04memo\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"q\n\rSpendResponse\x12*\n\x0btransaction\x18\x01 \x01(\x0b\x32\x15.tally.v1.Transaction\x12\"\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x11.tally.v1.Balance\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"/\n\x15GetTransactionRequest\x12\x16\n\x0etransaction_id\x18\x01 \x01(\x04\"D\n\x16GetTransactionResponse\x12*\n\x0btransaction\x18\x01 \x01(\x0b\x32\x15.tally.v1.Transaction\"\x9a\x01\n\x17ListTransactionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12(\n\x05types\x18\x02 \x03(\x0e\x32\x19.tally.v1.TransactionType\x12\x10\n\x08since_us\x18\x03 \x01(\x03\x12\x10\n\x08until_us\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x11\n\tbefore_id\x18\x06 \x01(\x04\"_\n\x18ListTransactionsResponse\x12+\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x15.tally.v1.Transaction\x12\x16\n\x0enext_before_id\x18\x02 \x01(\x04*\x8e\x01\n\nCreditKind\x12\x1b\n\x17\x43REDIT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43REDIT_KIND_PURCHASE\x10\x01\x12\x15\n\x11\x43REDIT_KIND_GRANT\x10\x02\x12\x16\n\x12\x43REDIT_KIND_REFUND\x10\x03\x12\x1a\n\x16\x43REDIT_KIND_ADJUSTMENT\x10\x04*\xc2\x02\n\x0fTransactionType\x12 \n\x1cTRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRANSACTION_TYPE_PURCHASE\x10\x01\x12\x1a\n\x16TRANSACTION_TYPE_GRANT\x10\x02\x12\x1b\n\x17TRANSACTION_TYPE_REFUND\x10\x03\x12\x1f\n\x1bTRANSACTION_TYPE_ADJUSTMENT\x10\x04\x12\x1a\n\x16TRANSACTION_TYPE_SPEND\x10\x05\x12\x1b\n\x17TRANSACTION_TYPE_COMMIT\x10\x06\x12\x18\n\x14TRANSACTION_TYPE_WIN\x10\x07\x12\x19\n\x15TRANSACTION_TYPE_LOSS\x10\x08\x12&\n\"TRANSACTION_TYPE_COMMITMENT_REFUND\x10\t*Y\n\x11TransactionStatus\x12\"\n\x1eTRANSACTION_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cTRANSACTION_STATUS_COMPLETED\x10\x01\x32\xf8\x02\n\x06Ledger\x12G\n\nGetBalance\x12\x1b.tally.v1.GetBalanceRequest\x1a\x1c.tally.v1.GetBalanceResponse\x12;\n\x06\x43redit\x12\x17.tally.v1.CreditRequest\x1a\x18.tally.v1.CreditResponse\x12\x38\n\x05Spend\x12\x16.tally.v1.SpendRequest\x1a\x17.tally.v1.SpendResponse\x12S\n\x0eGetTransaction\x12\x1f.tally.v1.GetTransactionRequest\x1a .tally.v1.GetTransactionResponse\x12Y\n\x10ListTransactions\x12!.tally.v1.ListTransactionsRequest\x1a\".tally.v1.ListTransactionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15tally/v1/ledger.proto\x12\x08tally.v1\"\xaa\x01\n\x07\x42\x61lance\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x11\n\tcommitted\x18\x03 \x01(\x03\x12\x14\n\x0ctotal_earned\x18\x04 \x01(\x03\x12\x13\n\x0btotal_spent\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x04\x12\x15\n\rcreated_at_us\x18\x07 \x01(\x03\x12\x15\n\rupdated_at_us\x18\x08 \x01(\x03\"\xc9\x03\n\x0bTransaction\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\'\n\x04type\x18\x03 \x01(\x0e\x32\x19.tally.v1.TransactionType\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x16\n\x0e\x62\x61lance_before\x18\x05 \x01(\x03\x12\x15\n\rbalance_after\x18\x06 \x01(\x03\x12+\n\x06status\x18\x07 \x01(\x0e\x32\x1b.tally.v1.TransactionStatus\x12\x11\n\treference\x18\x08 \x01(\t\x12\x0c\n\x04memo\x18\t \x01(\t\x12\x17\n\x0fidempotency_key\x18\n \x01(\t\x12\x15\n\rcreated_at_us\x18\x0b \x01(\x03\x12\x18\n\x10\x63ommitted_before\x18\x0c \x01(\x03\x12\x17\n\x0f\x63ommitted_after\x18\r \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x0e \x01(\t\x12\x0c\n\x04tier\x18\x0f \x01(\t\x12\x35\n\x08metadata\x18\x10 \x03(\x0b\x32#.tally.v1.Transaction.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\x11GetBalanceRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"8\n\x12GetBalanceResponse\x12\"\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x11.tally.v1.Balance\"\xf8\x01\n\rCreditRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.tally.v1.CreditKind\x12\x11\n\treference\x18\x04 \x01(\t\x12\x0c\n\x04memo\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x37\n\x08metadata\x18\x07 \x03(\x0b\x32%.tally.v1.CreditRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x0e\x43reditResponse\x12*\n\x0btransaction\x18\x01 \x01(\x0b\x32\x15.tally.v1.Transaction\x12\"\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x11.tally.v1.Balance\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"\xd2\x01\n\x0cSpendRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x11\n\treference\x18\x03 \x01(\t\x12\x0c\n\x04memo\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x36\n\x08metadata\x18\x06 \x03(\x0b\x32$.tally.v1.SpendRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"q\n\rSpendResponse\x12*\n\x0btransaction\x18\x01 \x01(\x0b\x32\x15.tally.v1.Transaction\x12\"\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x11.tally.v1.Balance\x12\x10\n\x08replayed\x18\x03 \x01(\x08\"/\n\x15GetTransactionRequest\x12\x16\n\x0etransaction_id\x18\x01 \x01(\x04\"D\n\x16GetTransactionResponse\x12*\n\x0btransaction\x18\x01 \x01(\x0b\x32\x15.tally.v1.Transaction\"\x9a\x01\n\x17ListTransactionsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12(\n\x05types\x18\x02 \x03(\x0e\x32\x19.tally.v1.TransactionType\x12\x10\n\x08since_us\x18\x03 \x01(\x03\x12\x10\n\x08until_us\x18\x04 \x01(\x03\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x11\n\tbefore_id\x18\x06 \x01(\x04\"_\n\x18ListTransactionsResponse\x12+\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x15.tally.v1.Transaction\x12\x16\n\x0enext_before_id\x18\x02 \x01(\x04*\x8e\x01\n\nCreditKind\x12\x1b\n\x17\x43REDIT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43REDIT_KIND_PURCHASE\x10\x01\x12\x15\n\x11\x43REDIT_KIND_GRANT\x10\x02\x12\x16\n\x12\x43REDIT_KIND_REFUND\x10\x03\x12\x1a\n\x16\x43REDIT_KIND_ADJUSTMENT\x10\x04*\xc2\x02\n\x0fTransactionType\x12 \n\x1cTRANSACTION_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TRANSACTION_TYPE_PURCHASE\x10\x01\x12\x1a\n\x16TRANSACTION_TYPE_GRANT\x10\x02\x12\x1b\n\x17TRANSACTION_TYPE_REFUND\x10\x03\x12\x1f\n\x1bTRANSACTION_TYPE_ADJUSTMENT\x10\x04\x12\x1a\n\x16TRANSACTION_TYPE_SPEND\x10\x05\x12\x1b\n\x17TRANSACTION_TYPE_COMMIT\x10\x06\x12\x18\n\x14TRANSACTION_TYPE_WIN\x10\x07\x12\x19\n\x15TRANSACTION_TYPE_LOSS\x10\x08\x12&\n\"TRANSACTION_TYPE_COMMITMENT_REFUND\x10\t*Y\n\x11TransactionStatus\x12\"\n\x1eTRANSACTION_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cTRANSACTION_STATUS_COMPLETED\x10\x01\x32\xf8\x02\n\x06Ledger\x12G\n\nGetBalance\x12\x1b.tally.v1.GetBalanceRequest\x1a\x1c.tally.v1.GetBalanceResponse\x12;\n\x06\x43redit\x12\x17.tally.v1.CreditRequest\x1a\x18.tally.v1.CreditResponse\x12\x38\n\x05Spend\x12\x16.tally.v1.SpendRequest\x1a\x17.tally.v1.SpendResponse\x12S\n\x0eGetTransaction\x12\x1f.tally.v1.GetTransactionRequest\x1a .tally.v1.GetTransactionResponse\x12Y\n\x10ListTransactions\x12!.tally.v1.ListTransactionsRequest\x1a\".tally.v1.ListTransactionsResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tally_client._pb.tally.v1.ledger_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _CREDITKIND._serialized_start=1517
-  _CREDITKIND._serialized_end=1659
-  _TRANSACTIONTYPE._serialized_start=1662
-  _TRANSACTIONTYPE._serialized_end=1984
-  _TRANSACTIONSTATUS._serialized_start=1986
-  _TRANSACTIONSTATUS._serialized_end=2075
+  _TRANSACTION_METADATAENTRY._options = None
+  _TRANSACTION_METADATAENTRY._serialized_options = b'8\001'
+  _CREDITREQUEST_METADATAENTRY._options = None
+  _CREDITREQUEST_METADATAENTRY._serialized_options = b'8\001'
+  _SPENDREQUEST_METADATAENTRY._options = None
+  _SPENDREQUEST_METADATAENTRY._serialized_options = b'8\001'
+  _CREDITKIND._serialized_start=1833
+  _CREDITKIND._serialized_end=1975
+  _TRANSACTIONTYPE._serialized_start=1978
+  _TRANSACTIONTYPE._serialized_end=2300
+  _TRANSACTIONSTATUS._serialized_start=2302
+  _TRANSACTIONSTATUS._serialized_end=2391
   _BALANCE._serialized_start=36
   _BALANCE._serialized_end=206
   _TRANSACTION._serialized_start=209
-  _TRANSACTION._serialized_end=562
-  _GETBALANCEREQUEST._serialized_start=564
-  _GETBALANCEREQUEST._serialized_end=600
-  _GETBALANCERESPONSE._serialized_start=602
-  _GETBALANCERESPONSE._serialized_end=658
-  _CREDITREQUEST._serialized_start=661
-  _CREDITREQUEST._serialized_end=803
-  _CREDITRESPONSE._serialized_start=805
-  _CREDITRESPONSE._serialized_end=919
-  _SPENDREQUEST._serialized_start=921
-  _SPENDREQUEST._serialized_end=1026
-  _SPENDRESPONSE._serialized_start=1028
-  _SPENDRESPONSE._serialized_end=1141
-  _GETTRANSACTIONREQUEST._serialized_start=1143
-  _GETTRANSACTIONREQUEST._serialized_end=1190
-  _GETTRANSACTIONRESPONSE._serialized_start=1192
-  _GETTRANSACTIONRESPONSE._serialized_end=1260
-  _LISTTRANSACTIONSREQUEST._serialized_start=1263
-  _LISTTRANSACTIONSREQUEST._serialized_end=1417
-  _LISTTRANSACTIONSRESPONSE._serialized_start=1419
-  _LISTTRANSACTIONSRESPONSE._serialized_end=1514
-  _LEDGER._serialized_start=2078
-  _LEDGER._serialized_end=2454
+  _TRANSACTION._serialized_end=666
+  _TRANSACTION_METADATAENTRY._serialized_start=619
+  _TRANSACTION_METADATAENTRY._serialized_end=666
+  _GETBALANCEREQUEST._serialized_start=668
+  _GETBALANCEREQUEST._serialized_end=704
+  _GETBALANCERESPONSE._serialized_start=706
+  _GETBALANCERESPONSE._serialized_end=762
+  _CREDITREQUEST._serialized_start=765
+  _CREDITREQUEST._serialized_end=1013
+  _CREDITREQUEST_METADATAENTRY._serialized_start=619
+  _CREDITREQUEST_METADATAENTRY._serialized_end=666
+  _CREDITRESPONSE._serialized_start=1015
+  _CREDITRESPONSE._serialized_end=1129
+  _SPENDREQUEST._serialized_start=1132
+  _SPENDREQUEST._serialized_end=1342
+  _SPENDREQUEST_METADATAENTRY._serialized_start=619
+  _SPENDREQUEST_METADATAENTRY._serialized_end=666
+  _SPENDRESPONSE._serialized_start=1344
+  _SPENDRESPONSE._serialized_end=1457
+  _GETTRANSACTIONREQUEST._serialized_start=1459
+  _GETTRANSACTIONREQUEST._serialized_end=1506
+  _GETTRANSACTIONRESPONSE._serialized_start=1508
+  _GETTRANSACTIONRESPONSE._serialized_end=1576
+  _LISTTRANSACTIONSREQUEST._serialized_start=1579
+  _LISTTRANSACTIONSREQUEST._serialized_end=1733
+  _LISTTRANSACTIONSRESPONSE._serialized_start=1735
+  _LISTTRANSACTIONSRESPONSE._serialized_end=1830
+  _LEDGER._serialized_start=2394
+  _LEDGER._serialized_end=2770
 # @@protoc_insertion_point(module_scope)

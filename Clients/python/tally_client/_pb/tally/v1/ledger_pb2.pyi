@@ -44,20 +44,29 @@ class Balance(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., available: _Optional[int] = ..., committed: _Optional[int] = ..., total_earned: _Optional[int] = ..., total_spent: _Optional[int] = ..., version: _Optional[int] = ..., created_at_us: _Optional[int] = ..., updated_at_us: _Optional[int] = ...) -> None: ...
 
 class CreditRequest(_message.Message):
-    __slots__ = ["amount", "idempotency_key", "kind", "memo", "reference", "user_id"]
+    __slots__ = ["amount", "idempotency_key", "kind", "memo", "metadata", "reference", "user_id"]
+    class MetadataEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     MEMO_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     amount: int
     idempotency_key: str
     kind: CreditKind
     memo: str
+    metadata: _containers.ScalarMap[str, str]
     reference: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., amount: _Optional[int] = ..., kind: _Optional[_Union[CreditKind, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., amount: _Optional[int] = ..., kind: _Optional[_Union[CreditKind, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreditResponse(_message.Message):
     __slots__ = ["balance", "replayed", "transaction"]
@@ -118,18 +127,27 @@ class ListTransactionsResponse(_message.Message):
     def __init__(self, transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., next_before_id: _Optional[int] = ...) -> None: ...
 
 class SpendRequest(_message.Message):
-    __slots__ = ["amount", "idempotency_key", "memo", "reference", "user_id"]
+    __slots__ = ["amount", "idempotency_key", "memo", "metadata", "reference", "user_id"]
+    class MetadataEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     MEMO_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     amount: int
     idempotency_key: str
     memo: str
+    metadata: _containers.ScalarMap[str, str]
     reference: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., amount: _Optional[int] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., amount: _Optional[int] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class SpendResponse(_message.Message):
     __slots__ = ["balance", "replayed", "transaction"]
@@ -142,7 +160,14 @@ class SpendResponse(_message.Message):
     def __init__(self, transaction: _Optional[_Union[Transaction, _Mapping]] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ..., replayed: bool = ...) -> None: ...
 
 class Transaction(_message.Message):
-    __slots__ = ["action", "amount", "balance_after", "balance_before", "committed_after", "committed_before", "created_at_us", "id", "idempotency_key", "memo", "reference", "status", "tier", "type", "user_id"]
+    __slots__ = ["action", "amount", "balance_after", "balance_before", "committed_after", "committed_before", "created_at_us", "id", "idempotency_key", "memo", "metadata", "reference", "status", "tier", "type", "user_id"]
+    class MetadataEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACTION_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     BALANCE_AFTER_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +178,7 @@ class Transaction(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     MEMO_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
@@ -168,12 +194,13 @@ class Transaction(_message.Message):
     id: int
     idempotency_key: str
     memo: str
+    metadata: _containers.ScalarMap[str, str]
     reference: str
     status: TransactionStatus
     tier: str
     type: TransactionType
     user_id: str
-    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ..., committed_before: _Optional[int] = ..., committed_after: _Optional[int] = ..., action: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ..., committed_before: _Optional[int] = ..., committed_after: _Optional[int] = ..., action: _Optional[str] = ..., tier: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreditKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
