@@ -6,10 +6,12 @@ import TallyLedger
 /// with the Int64 bounds checked by hand, and it only reads the Ledger's public input types
 /// (Command and its payloads) and `Refusal.Code` (the names of gRPC's numbers).
 ///
+/// Memberships, the price table and the audit log (§4.4, §4.5) are in MixedMembershipModel.swift.
+///
 /// Deliberate simplifications, which the generator respects: usage counts stay far below
-/// Int64.max (so the monthly aggregates, which the model does not keep, cannot overflow), no
-/// `userTier` changes or memberships are made (every user is on the default tier), and the day
-/// is always UTC's.
+/// Int64.max (so the monthly aggregates, which the model does not keep, cannot overflow), the
+/// day is always UTC's, the ledger is never damaged (so a reconciliation finds nothing), and
+/// the audit log is never trimmed.
 struct MixedModel {
     typealias Bytes = [UInt8]
     static let max64 = Int128(Int64.max)
@@ -34,11 +36,17 @@ struct MixedModel {
         case commitment(id: UInt64)
         case predictionSettled(alreadyDone: Bool)
         case prediction
+        /// A membership set or ended (SetMembership).
+        case membership
+        /// An action's price set or removed.
+        case actionPrice
+        /// A reconciliation's report (clean: the model's ledger is never damaged).
+        case reconciled
         case refused(Refusal.Code, String)
 
         var description: String {
             switch self {
-            case .receipt, .usage, .usageLimits, .package, .commitment, .prediction: "accepted"
+            case .receipt, .usage, .usageLimits, .package, .commitment, .prediction, .membership, .actionPrice, .reconciled: "accepted"
             case .expired(let ids): ids.isEmpty ? "accepted (none due)" : "accepted"
             case .expiredPurchases(let ids): ids.isEmpty ? "accepted (none due)" : "accepted"
             case .purchase(_, let done), .predictionSettled(let done): done ? "already done" : "accepted"
@@ -51,10 +59,10 @@ struct MixedModel {
         /// Whether applying it changes the state (a key's record aside).
         var changesState: Bool {
             switch self {
-            case .receipt, .usage, .usageLimits, .package, .commitment, .prediction: true
+            case .receipt, .usage, .usageLimits, .package, .commitment, .prediction, .membership, .actionPrice: true
             case .expired(let ids), .expiredPurchases(let ids): !ids.isEmpty
             case .purchase(_, let done), .predictionSettled(let done): !done
-            case .refused: false
+            case .reconciled, .refused: false
             }
         }
     }
@@ -68,8 +76,12 @@ struct MixedModel {
         var keyReplay = false
         /// Whether expired idempotency records were dropped on the way.
         var purged = false
-        /// A credit or spend (or purchase completion) accepted: who, what type, how much.
-        var transaction: (user: Bytes, type: TransactionType, amount: Int64)?
+        /// A credit or spend (or purchase completion, or spend by action) accepted: who, what
+        /// type, how much, and for a spend by action the action and the tier whose price it was.
+        var transaction: Charge?
+        /// The user an accepted answer concerns when the command names none (a settle's or
+        /// release's reservation, a purchase's payment, a commitment's id): for the audit entry.
+        var subject: Bytes?
         /// A usage answer: whose status it carries.
         var usageUser: Bytes?
         /// INSUFFICIENT_TOKENS: the numbers the refusal must carry.
@@ -87,10 +99,21 @@ struct MixedModel {
         var transactions: UInt64 = 0
     }
 
+    struct Charge {
+        var user: Bytes
+        var type: TransactionType
+        var amount: Int64
+        var action: Bytes = []
+        var tier: Bytes = []
+    }
+
     struct KeyRecord {
         var request: Command
         var answer: Answer
         var expiresAt: Int64
+        /// What the first answer charged or credited, and whom it concerned.
+        var transaction: Charge?
+        var subject: Bytes?
     }
 
     struct UsageUser {
@@ -191,6 +214,12 @@ struct MixedModel {
     var stakes: [Stake] = []  // id = index + 1
     var questions: [Bytes: Question] = [:]
 
+    // Memberships, prices and the audit log (MixedMembershipModel.swift).
+    var memberships: [Bytes: Member] = [:]
+    /// action → tier → tokens; an action is here only while it has a price.
+    var prices: [Bytes: [Bytes: Int64]] = [:]
+    var auditLog: [AuditRecord] = []  // id = index + 1
+
     init(ttl: Int64, purchaseTimeout: Int64) {
         self.ttl = ttl
         self.purchaseTimeout = purchaseTimeout
@@ -201,6 +230,26 @@ struct MixedModel {
     static func fits(_ value: Int128) -> Bool { value >= min64 && value <= max64 }
 
     // MARK: Apply
+
+    /// With an `origin`, the attempt, whatever its answer, also gets an audit entry (§4.5),
+    /// which is a change of state.
+    mutating func apply(_ command: Command, at now: Int64, origin: AuditOrigin?) -> Expected {
+        let recordedBefore = transactionCount
+        var expected = apply(command, at: now)
+        if let origin {
+            let (code, reason): (Int32, String) = switch expected.answer {
+            case .refused(let code, let reason): (Int32(code.rawValue), reason)
+            default: (0, "")
+            }
+            let named = Self.userOf(command)
+            auditLog.append(AuditRecord(
+                id: UInt64(auditLog.count + 1), at: now, origin: origin,
+                user: !named.isEmpty || expected.answer.isRefusal ? named : expected.subject ?? [], code: code, reason: reason,
+                replayed: expected.replayed, transactions: Array(recordedBefore + 1 ..< transactionCount + 1)))
+            expected.changed = true
+        }
+        return expected
+    }
 
     mutating func apply(_ command: Command, at now: Int64) -> Expected {
         // Invalid arguments come first, change nothing, and are not remembered (§9).
@@ -214,9 +263,19 @@ struct MixedModel {
             guard Self.sameRequest(record.request, command) else {
                 return Expected(answer: .refused(.alreadyExists, "IDEMPOTENCY_KEY_CONFLICT"), changed: purged, purged: purged)
             }
-            return Expected(answer: record.answer, replayed: true, changed: purged, keyReplay: true, purged: purged)
+            var e = Expected(answer: record.answer, replayed: true, changed: purged, keyReplay: true, purged: purged)
+            e.subject = record.subject
+            return e
         }
         var expected = execute(command, at: now)
+        if !expected.answer.isRefusal, expected.subject == nil {
+            switch command {
+            case .settle, .release: expected.subject = expected.usageUser
+            case .settlePurchase(let s): expected.subject = buyByPayment[Self.bytes(s.paymentID)].map { buys[$0].user }
+            case .cancelCommitment(let id): expected.subject = stakes[Int(id) - 1].user
+            default: break
+            }
+        }
         expected.purged = purged
         expected.changed = expected.answer.changesState || purged
         switch expected.answer {
@@ -224,7 +283,9 @@ struct MixedModel {
         default: break
         }
         if !key.isEmpty {
-            keys[key] = KeyRecord(request: command, answer: expected.answer, expiresAt: Self.saturatingAdd(now, ttl))
+            keys[key] = KeyRecord(
+                request: command, answer: expected.answer, expiresAt: Self.saturatingAdd(now, ttl), transaction: expected.transaction,
+                subject: expected.subject)
             expected.changed = true
         }
         return expected
@@ -246,23 +307,7 @@ struct MixedModel {
             }
             return credit(Self.bytes(c.userID), c.amount, type: kind)
         case .spend(let s):
-            let user = Self.bytes(s.userID)
-            var account = accounts[user] ?? Account()
-            guard account.available >= Int128(s.amount) else {
-                var e = Expected(answer: .refused(.failedPrecondition, "INSUFFICIENT_TOKENS"))
-                e.insufficient = (account.available, s.amount)
-                return e
-            }
-            guard Self.fits(account.spent + Int128(s.amount)), Self.fits(burned + Int128(s.amount)) else {
-                return Expected(answer: .refused(.outOfRange, "AMOUNT_OVERFLOW"))
-            }
-            account.available -= Int128(s.amount)
-            account.spent += Int128(s.amount)
-            burned += Int128(s.amount)
-            record(&account, user)
-            var e = Expected(answer: .receipt)
-            e.transaction = (user, .spend, s.amount)
-            return e
+            return debit(Self.bytes(s.userID), s.amount)
 
         case .consume(let c):
             let user = Self.bytes(c.userID)
@@ -316,7 +361,11 @@ struct MixedModel {
                 guard tiers[Self.bytes(tier)] != nil else { return Expected(answer: .refused(.failedPrecondition, "TIER_NOT_FOUND")) }
                 defaultTier = Self.bytes(tier)
             case .timeZone(let zone): timeZone = zone
-            case .userTier: preconditionFailure("the mixed generator makes no userTier changes (memberships)")
+            case .userTier(let user, let tier):
+                // A membership without expiry (§4.4).
+                if let refusal = setMembership(Self.bytes(user), tier.map(Self.bytes), expiresAt: nil, at: now) {
+                    return Expected(answer: refusal)
+                }
             }
             return Expected(answer: .usageLimits)
         case .expireReservations:
@@ -459,9 +508,44 @@ struct MixedModel {
             if questions[prediction]?.summary != nil { return Expected(answer: .refused(.failedPrecondition, "PREDICTION_SETTLED")) }
             questions[prediction, default: Question()].closesAt = at
             return Expected(answer: .prediction)
+        case .setMembership(let set):
+            if let refusal = setMembership(Self.bytes(set.userID), set.tier.map(Self.bytes), expiresAt: set.expiresAt, at: now) {
+                return Expected(answer: refusal)
+            }
+            return Expected(answer: .membership)
+        case .setActionPrice(let set):
+            if let refusal = setActionPrice(Self.bytes(set.action), Self.bytes(set.tier), cost: set.cost) { return Expected(answer: refusal) }
+            return Expected(answer: .actionPrice)
+        case .spendAction(let spend):
+            return spendAction(spend, at: now)
+        case .refusedAttempt(let attempt):
+            return Expected(answer: .refused(attempt.refusal.code, attempt.refusal.reason))
+        case .reconcile:
+            return Expected(answer: .reconciled)
         default:
             preconditionFailure("MixedModel does not know \(command); the mixed generator should not make it")
         }
+    }
+
+    /// Spends `amount` of `user`'s tokens to the burn (a spend, or with `action` the price of an
+    /// action for `tier`).
+    mutating func debit(_ user: Bytes, _ amount: Int64, action: Bytes = [], tier: Bytes = []) -> Expected {
+        var account = accounts[user] ?? Account()
+        guard account.available >= Int128(amount) else {
+            var e = Expected(answer: .refused(.failedPrecondition, "INSUFFICIENT_TOKENS"))
+            e.insufficient = (account.available, amount)
+            return e
+        }
+        guard Self.fits(account.spent + Int128(amount)), Self.fits(burned + Int128(amount)) else {
+            return Expected(answer: .refused(.outOfRange, "AMOUNT_OVERFLOW"))
+        }
+        account.available -= Int128(amount)
+        account.spent += Int128(amount)
+        burned += Int128(amount)
+        record(&account, user)
+        var e = Expected(answer: .receipt)
+        e.transaction = Charge(user: user, type: .spend, amount: amount, action: action, tier: tier)
+        return e
     }
 
     /// Credits `amount` from the mint (a credit, or a purchase's completion).
@@ -477,7 +561,7 @@ struct MixedModel {
         issued += amount128
         record(&account, user)
         var e = Expected(answer: .receipt)
-        e.transaction = (user, type, amount)
+        e.transaction = Charge(user: user, type: type, amount: amount)
         return e
     }
 
@@ -540,17 +624,19 @@ struct MixedModel {
         return u
     }
 
-    /// The tier (always the default one: no memberships), limit and shadow mode that apply.
-    func standing(_ u: UsageUser) -> (tier: Bytes, limit: Int128, shadow: Bool) {
-        let limit = Int128(u.limitOverride ?? tiers[defaultTier] ?? 0)
-        return (defaultTier, limit, u.shadow || shadowTiers.contains(defaultTier))
+    /// The tier (the membership's, or the default one: §4.4), limit and shadow mode that apply
+    /// to `user` at `now`.
+    func standing(_ u: UsageUser, of user: Bytes, at now: Int64) -> (tier: Bytes, limit: Int128, shadow: Bool) {
+        let tier = tier(of: user, at: now)
+        let limit = Int128(u.limitOverride ?? tiers[tier] ?? 0)
+        return (tier, limit, u.shadow || shadowTiers.contains(tier))
     }
 
     /// The user, rolled to today, if `tokens` more fit: used + reserved + tokens <= limit, or
     /// shadow mode, which admits and counts a would-be refusal.
     private func admit(_ user: Bytes, _ tokens: Int64, at now: Int64) -> Result<UsageUser, Answer> {
         var u = usageUser(user, today: Self.day(of: now))
-        let s = standing(u)
+        let s = standing(u, of: user, at: now)
         let wanted = u.used + u.reserved + Int128(tokens)
         guard wanted <= Self.max64 else { return .failure(.refused(.outOfRange, "AMOUNT_OVERFLOW")) }
         if wanted > s.limit {
@@ -574,7 +660,7 @@ struct MixedModel {
 
     // MARK: Requests
 
-    /// The key of the seven keyed requests (§9), "" for the rest.
+    /// The key of the eight keyed requests (§9, and Actions/Spend §4.4), "" for the rest.
     static func idempotencyKey(of command: Command) -> Bytes {
         switch command {
         case .credit(let c): bytes(c.idempotencyKey)
@@ -584,6 +670,7 @@ struct MixedModel {
         case .settle(let s): bytes(s.idempotencyKey)
         case .release(let r): bytes(r.idempotencyKey)
         case .commit(let c): bytes(c.idempotencyKey)
+        case .spendAction(let s): bytes(s.idempotencyKey)
         default: []
         }
     }
@@ -610,6 +697,9 @@ struct MixedModel {
         case (.commit(let x), .commit(let y)):
             return eq(x.userID, y.userID) && eq(x.predictionID, y.predictionID) && x.position == y.position
                 && x.stake == y.stake && x.oddsMicros == y.oddsMicros && eq(x.idempotencyKey, y.idempotencyKey)
+        case (.spendAction(let x), .spendAction(let y)):
+            return eq(x.userID, y.userID) && eq(x.action, y.action) && eq(x.reference, y.reference) && eq(x.memo, y.memo)
+                && eq(x.idempotencyKey, y.idempotencyKey)
         default:
             return false
         }
@@ -704,6 +794,16 @@ struct MixedModel {
             return nil
         case .closePrediction(let id, _):
             return name(id, "PREDICTION_ID")
+        case .setMembership(let set):
+            return user(set.userID) ?? set.tier.flatMap { name($0, "TIER") }
+        case .setActionPrice(let set):
+            return name(set.action, "ACTION") ?? name(set.tier, "TIER")
+                ?? set.cost.flatMap { $0 >= 1 ? nil : (bad, "PRICE_NOT_POSITIVE") }
+        case .spendAction(let s):
+            return user(s.userID) ?? name(s.action, "ACTION") ?? tooLong(s.reference, 256) ?? tooLong(s.memo, 1_024)
+                ?? key(s.idempotencyKey)
+        case .refusedAttempt, .reconcile:
+            return nil
         default:
             preconditionFailure("MixedModel does not know \(command); the mixed generator should not make it")
         }
