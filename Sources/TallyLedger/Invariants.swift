@@ -27,16 +27,8 @@ extension Ledger {
             let available = Int128(tx.balanceAfter) - Int128(tx.balanceBefore)
             let committed = Int128(tx.committedAfter) - Int128(tx.committedBefore)
             let amount = Int128(tx.amount)
-            // What each type moves: (available, committed), and what it adds to earned and spent.
-            let expected: (available: Int128, committed: Int128, earned: Int128, spent: Int128)
-            switch tx.type {
-            case .purchase, .grant, .refund, .adjustment: expected = (amount, 0, amount, 0)
-            case .spend: expected = (-amount, 0, 0, amount)
-            case .commit: expected = (-amount, amount, 0, 0)
-            case .commitmentRefund: expected = (amount, -amount, 0, 0)
-            case .loss: expected = (0, -amount, 0, amount)
-            case .win: expected = (amount, committed, amount + committed, 0)  // the stake leaves committed
-            }
+            // What the type moves (the one set of rules: reconciliation and retention use it too).
+            let expected = Self.movement(of: tx)
             if available != expected.available || committed != expected.committed || (tx.type == .win && (committed >= 0 || -committed > amount)) {
                 violations.append(
                     "transaction \(tx.id) (\(tx.type)): available \(tx.balanceBefore) -> \(tx.balanceAfter), committed \(tx.committedBefore) -> \(tx.committedAfter), amount \(tx.amount)")

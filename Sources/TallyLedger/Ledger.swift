@@ -231,9 +231,8 @@ public struct Ledger: Equatable, Sendable {
         }
         // Tiers are worked out before the usage book is borrowed for the change.
         func tier(of user: String) -> ExactString { self.tier(of: user, at: now) }
-        func reservationTier(_ id: UInt64) -> (ExactString) -> ExactString? {
-            let tier = usage.reservations[id].map { self.tier(of: $0.userID.value, at: now) }
-            return { _ in tier }
+        func reservationTier(_ id: UInt64) -> ExactString? {
+            usage.reservations[id].map { self.tier(of: $0.userID.value, at: now) }
         }
         switch command {
         case .consume(let consume):
@@ -248,9 +247,9 @@ public struct Ledger: Equatable, Sendable {
                 reserve.userID, tokens: reserve.tokens, on: day, at: now,
                 expiresAt: expiresAt.overflow ? .max : expiresAt.partialValue, tier: tier(of: reserve.userID)))
         case .settle(let settle):
-            return receipt(usage.settle(settle.reservationID, tokens: settle.tokens, on: day, tierOf: reservationTier(settle.reservationID)))
+            return receipt(usage.settle(settle.reservationID, tokens: settle.tokens, on: day, tier: reservationTier(settle.reservationID)))
         case .release(let release):
-            return receipt(usage.release(release.reservationID, on: day, tierOf: reservationTier(release.reservationID)))
+            return receipt(usage.release(release.reservationID, on: day, tier: reservationTier(release.reservationID)))
         case .changeUsage(.userTier(let userID, let tier)):
             // A tier set through SetLimits is a membership without an expiry.
             if case .refused(let refusal) = applyMembership(.setMembership(SetMembership(userID: userID, tier: tier)), at: now) {

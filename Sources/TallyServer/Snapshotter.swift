@@ -239,15 +239,14 @@ final class Snapshotter: @unchecked Sendable {
     /// 0.8 s (docs/benchmarks.md).
     private func trimAudit(through: UInt64) {
         let first = writer.assumeIsolated { $0.currentLedger().firstAuditID }
-        var end = first
-        while end <= through {
-            end = min(through, end.addingReportingOverflow(Self.trimSlice - 1).overflow ? through : end + Self.trimSlice - 1)
+        guard first <= through else { return }
+        // Slice ends: first + 1,999, first + 3,999, ..., and `through` itself last.
+        let ends = Array(stride(from: first, through: through, by: Int(Self.trimSlice)).dropFirst().map { $0 - 1 }) + [through]
+        for end in ends {
             let call = WriterCall(
                 callID: 0, method: .snapshot, deadline: nil, operation: .apply(.trimAudit(through: end)),
                 origin: Writer.tallyd("tallyd/ArchiveAudit"))
             writer.submit([call]) { _ in }
-            if end == through { break }
-            end += 1
         }
     }
 

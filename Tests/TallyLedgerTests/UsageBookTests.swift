@@ -171,7 +171,7 @@ extension Result {
             case 3:
                 if let open = book.reservations.values.filter({ $0.userID.value == user }).first {
                     let tokens = Int64.random(in: 0...500, using: &random)
-                    if case .success(let (reservation, _)) = book.settle(open.id, tokens: tokens, on: day, tierOf: { tier($0.value) }) {
+                    if case .success(let (reservation, _)) = book.settle(open.id, tokens: tokens, on: day, tier: tier(user)) {
                         counted[user, default: [:]][reservation.day, default: 0] += tokens
                     }
                 }

@@ -106,9 +106,9 @@ public struct UsageBook: Equatable, Sendable {
     /// Settles reservation `id` with the real count. The real count is charged in full, even
     /// past the limit or the estimate: the model already spent those tokens, and a count that
     /// left them out would lie. It lands on the day the reservation was made.
-    /// `tierOf` gives the membership tier of the reservation's user.
+    /// `tier` is the membership tier of the reservation's user.
     public mutating func settle(
-        _ id: UInt64, tokens: Int64, on day: UsageDay, tierOf: (ExactString) -> ExactString? = { _ in nil }
+        _ id: UInt64, tokens: Int64, on day: UsageDay, tier: ExactString? = nil
     ) -> Result<(Reservation, UsageStatus), Refusal> {
         guard tokens >= 0 else {
             return .failure(Refusal(
@@ -119,7 +119,6 @@ public struct UsageBook: Equatable, Sendable {
         var user = users[reservation.userID] ?? UserUsage()
         Self.roll(&user, to: day.date, retention: retention)
         if reservation.day == user.day { user.reserved -= reservation.tokens }
-        let tier = tierOf(reservation.userID)
         guard count(tokens, on: reservation.day, for: &user, tier) else {
             return .failure(Self.overflow(reservation.userID.value, tokens))
         }
@@ -130,7 +129,7 @@ public struct UsageBook: Equatable, Sendable {
 
     /// Gives reservation `id`'s tokens back without counting any.
     public mutating func release(
-        _ id: UInt64, on day: UsageDay, tierOf: (ExactString) -> ExactString? = { _ in nil }
+        _ id: UInt64, on day: UsageDay, tier: ExactString? = nil
     ) -> Result<(Reservation, UsageStatus), Refusal> {
         guard let reservation = reservations[id] else { return .failure(Self.unknownReservation(id)) }
         var user = users[reservation.userID] ?? UserUsage()
@@ -138,7 +137,7 @@ public struct UsageBook: Equatable, Sendable {
         if reservation.day == user.day { user.reserved -= reservation.tokens }
         reservations[id] = nil
         users[reservation.userID] = user
-        return .success((reservation, status(reservation.userID.value, user, day, tierOf(reservation.userID))))
+        return .success((reservation, status(reservation.userID.value, user, day, tier)))
     }
 
     /// Releases every reservation whose time is up (a journaled tick, so a replay releases the
