@@ -11,8 +11,9 @@
 # redis-bench, pg-bench and pingpong (Clients/c, `make -C Clients/c bench peers`).
 # Shapes: durable spends at 32 connections x depth 1; pipelined usage consumes at 4 x 64 and
 # 32 x 16; an unpipelined round trip at 1 x 1 (GetBalance against the ping-pong, Redis GET and
-# PING and a PostgreSQL SELECT for context). Prints the raw lines, then one table of absolute
-# figures and ratios to Tally, and whether each bar of issue 6 is met.
+# PING and a PostgreSQL SELECT for context); pipelined reads at 4 x 64 (GetBalance, Redis GET).
+# Prints the raw lines, then one table of absolute figures, server CPU per call and ratios to
+# Tally, and whether each bar of issue 13 is met.
 #   Scripts/bench-peers.sh
 # Installs what is missing with apt-get (redis-server, postgresql, libhiredis-dev, libpq-dev, the
 # C build tools). Starts every server in a temporary directory (Redis with port 0, PostgreSQL
@@ -140,13 +141,38 @@ echo "== ${seconds} s per run, ${users} users, every operation 1 token"
 # --- runs --------------------------------------------------------------------------------------
 # Each row: id, shape, system, command. Rows of one shape run one after the other, so the
 # machine's noise hits them alike; the first row of a shape is its Tally reference.
-declare -A line shape_of system_of
+# Server CPU per call: the server's user + system CPU time (its threads, its live child
+# processes and the children it reaped: PostgreSQL's backends) read from /proc before and after
+# the run, divided by the calls the run answered. `srv=PID run ...` names the server; the
+# ping-pong reports its forked echo server's CPU itself. A run's CPU includes its tool's setup
+# (crediting the users: pipelined writes, a few percent of a run's calls at most).
+declare -A line shape_of system_of cpu_of
 order=()
+tree_pids() { echo "$1"; local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree_pids "$c"; done; }
+cpu_ticks() {  # clock ticks of CPU used by PID's tree: utime + stime (+ cutime + cstime)
+  local sum=0 pid stat
+  for pid in $(tree_pids "$1"); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) }  # the fields after the command name (which may hold spaces)
+    sum=$((sum + $(awk '{ print $12 + $13 + $14 + $15 }' <<<"$stat")))
+  done
+  echo "$sum"
+}
+hz=$(getconf CLK_TCK)
 run() {  # run ID SHAPE SYSTEM COMMAND...
   local id=$1; shape_of[$id]=$2; system_of[$id]=$3; shift 3; order+=("$id")
-  local out
+  local out t0=
+  [ -n "${srv:-}" ] && t0=$(cpu_ticks "$srv")
   out=$("$@" 2>"$work/run.err") || true
   line[$id]=$(printf '%s\n' "$out" | grep ' ops/s' | tail -1 || true)
+  local ops; ops=$(sed -n 's/.*: \([0-9]*\) ops,.*/\1/p' <<<"${line[$id]}")
+  local server_us=
+  if [ -n "$t0" ]; then
+    server_us=$(awk -v t="$(( $(cpu_ticks "$srv") - t0 ))" -v hz="$hz" 'BEGIN { print t * 1e6 / hz }')
+  else
+    server_us=$(printf '%s\n' "$out" | sed -n 's/.*server cpu \([0-9.]*\) us.*/\1/p' | tail -1)
+  fi
+  cpu_of[$id]=$(awk -v u="$server_us" -v o="$ops" 'BEGIN { if (u == "" || o + 0 == 0) print "-"; else printf "%.2f", u / o }')
   if [ -n "${line[$id]}" ]; then echo "[$id] ${line[$id]}"; else echo "[$id] FAILED: $(tr '\n' ' ' <"$work/run.err")"; fi
   [ -s "$work/run.err" ] && [ -n "${line[$id]}" ] && sed "s/^/[$id]   /" "$work/run.err"
   return 0
@@ -157,23 +183,29 @@ rb() { local s=$1; shift; timeout "$limit" "$cbin/redis-bench" --socket "${sock[
 pb() { timeout "$limit" "$cbin/pg-bench" --conninfo "${sock[pg]}" --duration "$seconds" --users "$users" "$@"; }
 
 S1="durable spends, 32 conn x depth 1"
-run spend.tally "$S1" "Tally, --fsync always" tb tally-always --mix spend --connections 32 --depth 1
-run spend.pg "$S1" "PostgreSQL, BEGIN/UPDATE/INSERT/COMMIT" pb --setup --mode spend --connections 32
-run spend.pgcte "$S1" "PostgreSQL, one statement (CTE)" pb --mode spend-cte --connections 32
-run spend.redis "$S1" "Redis + Lua, appendfsync always" rb redis-always --mode spend --connections 32 --depth 1
+pg_pid=$(head -1 "$pg_data/postmaster.pid")
+# The tables and users first, outside any measured run (a one-second read run).
+pb --setup --mode get --connections 1 --duration 1 >/dev/null 2>"$work/setup.err" || { cat "$work/setup.err"; exit 1; }
+srv=${pid_of[tally-always]} run spend.tally "$S1" "Tally, --fsync always" tb tally-always --mix spend --connections 32 --depth 1
+srv=$pg_pid run spend.pg "$S1" "PostgreSQL, BEGIN/UPDATE/INSERT/COMMIT" pb --mode spend --connections 32
+srv=$pg_pid run spend.pgcte "$S1" "PostgreSQL, one statement (CTE)" pb --mode spend-cte --connections 32
+srv=${pid_of[redis-always]} run spend.redis "$S1" "Redis + Lua, appendfsync always" rb redis-always --mode spend --connections 32 --depth 1
 for cd in "4 64" "32 16"; do
   set -- $cd
   S="usage consumes, $1 conn x depth $2"
-  run "consume$1.tally" "$S" "Tally, --fsync always" tb tally-always --mix consume --connections "$1" --depth "$2"
-  run "consume$1.never" "$S" "Tally, --fsync never" tb tally-never --mix consume --connections "$1" --depth "$2"
-  run "consume$1.redis" "$S" "Redis + Lua EVALSHA, persistence off" rb redis-off --mode consume --connections "$1" --depth "$2"
+  srv=${pid_of[tally-always]} run "consume$1.tally" "$S" "Tally, --fsync always" tb tally-always --mix consume --connections "$1" --depth "$2"
+  srv=${pid_of[tally-never]} run "consume$1.never" "$S" "Tally, --fsync never" tb tally-never --mix consume --connections "$1" --depth "$2"
+  srv=${pid_of[redis-off]} run "consume$1.redis" "$S" "Redis + Lua EVALSHA, persistence off" rb redis-off --mode consume --connections "$1" --depth "$2"
 done
+S4="pipelined reads, 4 conn x depth 64"
+srv=${pid_of[tally-always]} run reads.tally "$S4" "Tally GetBalance" tb tally-always --mix balance --connections 4 --depth 64
+srv=${pid_of[redis-off]} run reads.redis "$S4" "Redis GET" rb redis-off --mode get --connections 4 --depth 64
 S3="round trip, 1 conn x depth 1"
-run rtt.tally "$S3" "Tally GetBalance" tb tally-always --mix balance --connections 1 --depth 1
+srv=${pid_of[tally-always]} run rtt.tally "$S3" "Tally GetBalance" tb tally-always --mix balance --connections 1 --depth 1
 run rtt.floor "$S3" "C ping-pong, 52/60-byte frames (floor)" timeout "$limit" "$cbin/pingpong" --connections 1 --depth 1 --duration "$seconds"
-run rtt.redisget "$S3" "Redis GET" rb redis-off --mode get --connections 1 --depth 1
-run rtt.redisping "$S3" "Redis PING" rb redis-off --mode ping --connections 1 --depth 1
-run rtt.pgget "$S3" "PostgreSQL SELECT (prepared)" pb --mode get --connections 1
+srv=${pid_of[redis-off]} run rtt.redisget "$S3" "Redis GET" rb redis-off --mode get --connections 1 --depth 1
+srv=${pid_of[redis-off]} run rtt.redisping "$S3" "Redis PING" rb redis-off --mode ping --connections 1 --depth 1
+srv=$pg_pid run rtt.pgget "$S3" "PostgreSQL SELECT (prepared)" pb --mode get --connections 1
 
 # --- stop what was started -----------------------------------------------------------------------
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -191,6 +223,7 @@ field() {  # field ID rate|p50|p99|p999|errors
     p99) sed -n 's/.* p99 \([0-9.]*\) .*/\1/p' <<<"$l" ;;
     p999) sed -n 's/.* p99\.9 \([0-9.]*\) .*/\1/p' <<<"$l" ;;
     errors) sed -n 's/.* \([0-9]*\) errors.*/\1/p' <<<"$l" ;;
+    max) sed -n 's/.* max \([0-9.]*\).*/\1/p' <<<"$l" ;;
   esac
 }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
@@ -202,27 +235,29 @@ echo "== Tally beside its peers: ${seconds} s per run, ${users} users; latency i
 echo "== 'Tally ÷ this': Tally's ops/s divided by this row's (above 1: Tally does more), and Tally's p50"
 echo "== divided by this row's (above 1: Tally answers slower); the reference is each shape's first row"
 echo
-echo "| shape | system | ops/s | p50 µs | p99 µs | p99.9 µs | errors | Tally ÷ this, ops/s | Tally ÷ this, p50 |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| shape | system | ops/s | p50 µs | p99 µs | p99.9 µs | max µs | errors | server CPU µs/call | Tally ÷ this, ops/s | Tally ÷ this, p50 |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 ref=
 for id in "${order[@]}"; do
   case $id in *.tally) ref=$id ;; esac
   if [ "$id" = "$ref" ]; then r1="(reference)" r2="(reference)"
   else r1=$(div "$(field "$ref" rate)" "$(field "$id" rate)"); r2=$(div "$(field "$ref" p50)" "$(field "$id" p50)"); fi
-  echo "| ${shape_of[$id]} | ${system_of[$id]} | $(commas "$(field "$id" rate)") | $(us "$(field "$id" p50)") | $(us "$(field "$id" p99)") | $(us "$(field "$id" p999)") | $(field "$id" errors) | $r1 | $r2 |"
+  echo "| ${shape_of[$id]} | ${system_of[$id]} | $(commas "$(field "$id" rate)") | $(us "$(field "$id" p50)") | $(us "$(field "$id" p99)") | $(us "$(field "$id" p999)") | $(us "$(field "$id" max)") | $(field "$id" errors) | ${cpu_of[$id]} | $r1 | $r2 |"
 done
 
 echo
-echo "== the bars of issue 6"
+echo "== the bars of issue 13"
 verdict() { awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { if (a == "-" || b == "-") print "unknown (a run failed)"; else if ((op == ">=" && a + 0 >= b + 0) || (op == "<=" && a + 0 <= b + 0)) print "yes"; else print "NO" }'; }
+times() { awk -v a="$1" -v k="$2" 'BEGIN { print a == "-" ? "-" : k * a }'; }
 t=$(field spend.tally rate); p=$(field spend.pg rate); pc=$(field spend.pgcte rate); r=$(field spend.redis rate)
-echo "- durable spends/s at 32 connections >= 10x PostgreSQL (synchronous_commit on): $(verdict "$t" "$(awk -v p="$p" 'BEGIN { print p == "-" ? "-" : 10 * p }')" ">=") — Tally $(commas "$t")/s = $(div "$t" "$p")x PostgreSQL's $(commas "$p")/s (and $(div "$t" "$pc")x the one-statement form's $(commas "$pc")/s)"
-echo "- durable spends/s at 32 connections >= Redis + Lua (appendfsync always): $(verdict "$t" "$r" ">=") — Tally $(commas "$t")/s = $(div "$t" "$r")x Redis's $(commas "$r")/s"
+echo "- durable spends/s at 32 x 1 >= 10x PostgreSQL (BEGIN/UPDATE/INSERT/COMMIT): $(verdict "$t" "$(times "$p" 10)" ">=") — Tally $(commas "$t")/s = $(div "$t" "$p")x PostgreSQL's $(commas "$p")/s (and $(div "$t" "$pc")x the one-statement form's $(commas "$pc")/s)"
+echo "- durable spends/s at 32 x 1 >= 2x Redis + Lua (appendfsync always): $(verdict "$t" "$(times "$r" 2)" ">=") — Tally $(commas "$t")/s = $(div "$t" "$r")x Redis's $(commas "$r")/s"
 for c in 4 32; do
   t=$(field "consume$c.tally" rate); n=$(field "consume$c.never" rate); r=$(field "consume$c.redis" rate)
-  echo "- pipelined consumes/s (${shape_of[consume$c.tally]#usage consumes, }) >= Redis + Lua (persistence off): --fsync always $(verdict "$t" "$r" ">="), $(commas "$t")/s = $(div "$t" "$r")x Redis's $(commas "$r")/s; --fsync never $(verdict "$n" "$r" ">="), $(commas "$n")/s = $(div "$n" "$r")x"
+  echo "- consumes/s (${shape_of[consume$c.tally]#usage consumes, }), --fsync always >= 1.5x Redis + Lua (persistence off): $(verdict "$t" "$(times "$r" 1.5)" ">=") — $(commas "$t")/s = $(div "$t" "$r")x Redis's $(commas "$r")/s (--fsync never: $(commas "$n")/s = $(div "$n" "$r")x)"
 done
 t=$(field rtt.tally p50); f=$(field rtt.floor p50)
-echo "- unpipelined GetBalance p50 <= 2x the raw Unix-socket ping-pong: $(verdict "$t" "$(awk -v f="$f" 'BEGIN { print f == "-" ? "-" : 2 * f }')" "<=") — Tally $(us "$t") µs = $(div "$t" "$f")x the floor's $(us "$f") µs"
+echo "- GetBalance p50 at 1 x 1 <= 1.5x the C ping-pong floor: $(verdict "$t" "$(times "$f" 1.5)" "<=") — Tally $(us "$t") µs = $(div "$t" "$f")x the floor's $(us "$f") µs"
+echo "- tallyd CPU per call: consume (4 x 64, --fsync always) <= 3 µs: $(verdict "${cpu_of[consume4.tally]}" 3 "<=") (${cpu_of[consume4.tally]} µs; 32 x 16: ${cpu_of[consume32.tally]} µs); durable spend (32 x 1) <= 8 µs: $(verdict "${cpu_of[spend.tally]}" 8 "<=") (${cpu_of[spend.tally]} µs); GetBalance (4 x 64) <= 2 µs: $(verdict "${cpu_of[reads.tally]}" 2 "<=") (${cpu_of[reads.tally]} µs; 1 x 1: ${cpu_of[rtt.tally]} µs, the floor's ${cpu_of[rtt.floor]} µs)"
 echo
 echo "== done in $((SECONDS - started)) s; everything started here is stopped and $work is removed"

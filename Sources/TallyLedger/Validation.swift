@@ -130,7 +130,7 @@ public enum Validation {
 
     public static func paymentID(_ id: String) -> Refusal? {
         if id.isEmpty { return .invalid("PAYMENT_ID_EMPTY", field: "payment_id", "payment_id must not be empty") }
-        if id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if hasControlCharacter(id) {
             return .invalid("PAYMENT_ID_INVALID", field: "payment_id", "payment_id must not contain control characters")
         }
         return text(id, field: "payment_id", limit: Limits.maxIdempotencyKeyBytes)
@@ -185,7 +185,7 @@ public enum Validation {
     /// A tier's name: like a user id, but short.
     static func name(_ value: String, field: String) -> Refusal? {
         if value.isEmpty { return .invalid("\(field.uppercased())_EMPTY", field: field, "\(field) must not be empty") }
-        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if hasControlCharacter(value) {
             return .invalid("\(field.uppercased())_INVALID", field: field, "\(field) must not contain control characters")
         }
         return text(value, field: field, limit: Limits.maxNameBytes)
@@ -199,7 +199,7 @@ public enum Validation {
             return tooLong
         }
         // C0, DEL and C1 (general category Cc): they corrupt logs and terminals.
-        if id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if hasControlCharacter(id) {
             return .invalid("USER_ID_INVALID", field: "user_id", "user_id must not contain control characters")
         }
         return nil
@@ -227,4 +227,18 @@ public enum Validation {
         }
         return nil
     }
+}
+
+/// Whether `text` holds a control character (general category Cc: U+0000-U+001F, U+007F-U+009F),
+/// decided from its UTF-8 bytes: C0 and DEL are single bytes, C1 is 0xC2 followed by 0x80-0x9F.
+/// The same answer as `Unicode.Scalar.Properties.generalCategory == .control` (ValidationTests
+/// checks every scalar), without a Unicode property lookup per character on the hot path.
+@inline(__always)
+func hasControlCharacter(_ text: String) -> Bool {
+    var afterC2 = false
+    for byte in text.utf8 {
+        if byte < 0x20 || byte == 0x7F || (afterC2 && byte <= 0x9F) { return true }
+        afterC2 = byte == 0xC2
+    }
+    return false
 }

@@ -25,6 +25,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let peer: PeerCredentials
     private let queue: WriterQueue
     private let maxCallsInFlight: Int
+    private let auditUsageCalls: Bool
     private let meter: ByteMeter
     private let timeouts: ConnectionTimeouts
     private let logger: Logger
@@ -41,8 +42,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     init(
         writer: Writer, snapshotter: Snapshotter, health: Health, role: Role, peer: PeerCredentials, queue: WriterQueue,
-        maxCallsInFlight: Int, meter: ByteMeter, timeouts: ConnectionTimeouts, logger: Logger
+        maxCallsInFlight: Int, auditUsageCalls: Bool, meter: ByteMeter, timeouts: ConnectionTimeouts, logger: Logger
     ) {
+        self.auditUsageCalls = auditUsageCalls
         self.peer = peer
         self.writer = writer
         self.snapshotter = snapshotter
@@ -99,7 +101,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     details: ["retry_after_ms": String(queue.retryAfterMilliseconds), "queued_limit": String(queue.limit)]))
                 return
             }
-            if case .apply = call.operation { call.origin = origin(call.method) }
+            if case .apply = call.operation, audits(call.method) { call.origin = origin(call.method) }
             batch.append(call)
         case .refused(let callID, let method, let refusal):
             // Through the Writer, so the refusal is in the audit log before it is answered;
@@ -139,6 +141,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Whether a mutation of this method gets an audit entry: all do but usage calls, unless
+    /// `auditUsageCalls` (their refusals are counted per reason by the Writer instead). Refusals
+    /// before the Ledger (role, payload) are audited for every method: they say who tried what.
+    private func audits(_ method: Method) -> Bool {
+        auditUsageCalls || method.access != .usage
+    }
+
     private func origin(_ method: Method) -> AuditOrigin {
         AuditOrigin(uid: peer.uid, gid: peer.gid, role: role.rawValue, method: method.rawValue)
     }
@@ -153,7 +162,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         queue.enter(calls.count)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         writer.submit(calls) { answers in
-            bound.eventLoop.execute { bound.value.deliver(answers) }
+            // On the Writer's loop (the default) the answers are written at once, no hop.
+            if bound.eventLoop.inEventLoop {
+                bound.value.deliver(answers)
+            } else {
+                bound.eventLoop.execute { bound.value.deliver(answers) }
+            }
         }
     }
 

@@ -20,7 +20,7 @@ struct Health: Sendable {
     func report(checkInvariants: Bool) -> EventLoopFuture<Tally_V1_HealthResponse> {
         let writer = self.writer
         let state = writer.loop.submit {
-            writer.assumeIsolated { ($0.durableState(), $0.mutationRefusal) }
+            writer.assumeIsolated { ($0.durableSequence, $0.counts, $0.mutationRefusal, $0.usageRefusals) }
         }
         let snapshot = snapshotter.lastSnapshot()
         let connections = self.connections.count
@@ -29,7 +29,7 @@ struct Health: Sendable {
         let startedAt = self.startedAt
         let dataDirectory = self.dataDirectory
         return state.and(snapshot).flatMap { state, snapshot in
-            let ((sequence, ledger), refusal) = state
+            let (sequence, counts, refusal, usageRefusals) = state
             let now = NIODeadline.now()
             let report = Tally_V1_HealthResponse.with {
                 $0.acceptingMutations = refusal == nil
@@ -41,23 +41,28 @@ struct Health: Sendable {
                 $0.durableSequence = sequence
                 $0.snapshotSequence = snapshot.sequence
                 $0.snapshotAgeMs = (now - snapshot.at).nanoseconds / 1_000_000
-                $0.accounts = Int64(ledger.accounts.count)
-                $0.transactions = Int64(ledger.transactions.count)
-                $0.auditEntries = Int64(ledger.auditLog.count)
+                $0.accounts = Int64(counts.accounts)
+                $0.transactions = Int64(counts.transactions)
+                $0.auditEntries = Int64(counts.auditEntries)
+                $0.usageRefusals = usageRefusals
                 let journal = Self.journalFiles(in: dataDirectory)
                 $0.journalSegments = Int64(journal.count)
                 $0.journalBytes = journal.bytes
             }
             guard checkInvariants else { return writer.loop.makeSucceededFuture(report) }
-            // O(ledger) on a copy, off every event loop.
-            let promise = writer.loop.makePromise(of: Tally_V1_HealthResponse.self)
-            DispatchQueue.global().async {
-                var checked = report
-                checked.invariantsChecked = true
-                checked.invariantViolations = ledger.invariantViolations()
-                promise.succeed(checked)
+            // O(ledger) on a durable copy, off every event loop.
+            let copy = writer.loop.makePromise(of: (sequence: UInt64, ledger: Ledger).self)
+            writer.assumeIsolated { $0.durableCopy { copy.completeWith($0) } }
+            return copy.futureResult.flatMap { (_, ledger) in
+                let promise = writer.loop.makePromise(of: Tally_V1_HealthResponse.self)
+                DispatchQueue.global().async {
+                    var checked = report
+                    checked.invariantsChecked = true
+                    checked.invariantViolations = ledger.invariantViolations()
+                    promise.succeed(checked)
+                }
+                return promise.futureResult
             }
-            return promise.futureResult
         }
     }
 

@@ -27,7 +27,8 @@ public struct ServerConfig: Sendable {
     /// The socket file's group (a name or number); nil keeps tallyd's own group.
     public var socketGroup: String?
     public var ledger: LedgerConfig
-    /// I/O threads for connections (the Writer has its own).
+    /// Threads for connections apart from the Writer's; 0 (the default) serves them on the
+    /// Writer's own loop, so a call needs no thread hand-off.
     public var ioThreads: Int
     /// Start even if the journal is damaged, dropping everything after the first damage.
     public var repair: Bool
@@ -46,6 +47,10 @@ public struct ServerConfig: Sendable {
     public var writerQueueLimit: Int
     /// Audit entries kept in memory; older ones go to DATA/archive/audit.jsonl at each snapshot.
     public var auditKeep: Int
+    /// Whether each usage call (consume, reserve, settle, release) gets an audit entry. Off by
+    /// default: the usage records already hold what accepted ones did, and refusals are counted
+    /// per reason (health); an entry each costs CPU and memory per call (docs/operations.md).
+    public var auditUsageCalls = false
     /// Transactions kept in memory per user (0: all); older ones are archived in batches of at
     /// least `archiveMinimum` at snapshot time.
     public var transactionsPerUser: Int
@@ -65,7 +70,7 @@ public struct ServerConfig: Sendable {
         socketPath: String = "./tally.sock", dataDirectory: String = "./tally-data", fsync: FsyncMode = .always,
         snapshots: SnapshotPolicy = SnapshotPolicy(), maxFrameBytes: Int = Frame.defaultMaxBytes,
         maxCallsInFlight: Int = 1_024, socketMode: UInt32 = 0o660, ledger: LedgerConfig = LedgerConfig(),
-        ioThreads: Int = 1, repair: Bool = false, journalSegmentBytes: Int = 64 << 20, maxConnections: Int = 1_024,
+        ioThreads: Int = 0, repair: Bool = false, journalSegmentBytes: Int = 64 << 20, maxConnections: Int = 1_024,
         timeouts: ConnectionTimeouts = ConnectionTimeouts()
     ) {
         self.maxConnections = maxConnections

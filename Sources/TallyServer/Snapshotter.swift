@@ -97,8 +97,8 @@ final class Snapshotter: @unchecked Sendable {
     }
 
     private func tick() {
-        let state = writer.assumeIsolated { $0.durableState() }
-        guard !inProgress, state.sequence > lastSequence else { return }
+        let durable = writer.assumeIsolated { $0.durableSequence }
+        guard !inProgress, durable > lastSequence else { return }
         let bytes = writer.assumeIsolated { $0.journalBytes } - journalBytesAtLast
         let dueByTime = policy.intervalSeconds > 0 && NIODeadline.now() - lastTime >= .seconds(policy.intervalSeconds)
         let dueBySize = policy.journalBytes > 0 && bytes >= policy.journalBytes
@@ -121,8 +121,19 @@ final class Snapshotter: @unchecked Sendable {
     }
 
     private func take() {
-        let state = writer.assumeIsolated { $0.durableState() }
         inProgress = true
+        writer.assumeIsolated { writer in
+            writer.durableCopy { copy in
+                switch copy {
+                case .success(let state): self.write(state)
+                case .failure(let error): self.finished(.failure(error), state: nil, bytesAtStart: 0)
+                }
+            }
+        }
+    }
+
+    /// Writes `state` (a durable copy) on the snapshot thread, archiving what is due first.
+    private func write(_ state: (sequence: UInt64, ledger: Ledger)) {
         journal.rotate()  // so the segments the snapshot covers can be removed whole
         let bytesAtStart = writer.assumeIsolated { $0.journalBytes }
         let directory = self.directory
@@ -151,11 +162,20 @@ final class Snapshotter: @unchecked Sendable {
             promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
         }
         promise.futureResult.whenComplete { result in
+            self.finished(result, state: state, bytesAtStart: bytesAtStart)
+        }
+    }
+
+    private func finished(
+        _ result: Result<(path: String, bytes: Int, oldestKept: UInt64?), any Error>, state: (sequence: UInt64, ledger: Ledger)?,
+        bytesAtStart: Int
+    ) {
             self.inProgress = false
             let waiters = self.waiters
             self.waiters = []
             switch result {
             case .success(let written):
+                guard let state else { preconditionFailure("a snapshot written without a state") }
                 self.lastSequence = state.sequence
                 self.lastTime = .now()
                 self.lastWrittenAt = self.lastTime
@@ -174,7 +194,6 @@ final class Snapshotter: @unchecked Sendable {
                 self.nextWaiters = []
                 self.take()
             }
-        }
     }
 
     /// The audit entries of `ledger` beyond the newest `auditKeep`, oldest first, and the last id
@@ -238,7 +257,7 @@ final class Snapshotter: @unchecked Sendable {
     /// so calls interleave with the trim: one trim of 100,000 entries held the Writer for about
     /// 0.8 s (docs/benchmarks.md).
     private func trimAudit(through: UInt64) {
-        let first = writer.assumeIsolated { $0.currentLedger().firstAuditID }
+        let first = writer.assumeIsolated { $0.firstAuditID }
         guard first <= through else { return }
         // Slice ends: first + 1,999, first + 3,999, ..., and `through` itself last.
         let ends = Array(stride(from: first, through: through, by: Int(Self.trimSlice)).dropFirst().map { $0 - 1 }) + [through]
@@ -256,10 +275,13 @@ final class Snapshotter: @unchecked Sendable {
     /// Writer keeps going.
     func backup(to path: String) -> EventLoopFuture<Written> {
         loop.flatSubmit {
-            let state = self.writer.assumeIsolated { $0.durableState() }
-            return self.pool.runIfActive(eventLoop: self.loop) {
-                let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path, replace: false)
-                return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
+            let copy = self.loop.makePromise(of: (sequence: UInt64, ledger: Ledger).self)
+            self.writer.assumeIsolated { $0.durableCopy { copy.completeWith($0) } }
+            return copy.futureResult.flatMap { state in
+                self.pool.runIfActive(eventLoop: self.loop) {
+                    let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path, replace: false)
+                    return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
+                }
             }
         }
     }

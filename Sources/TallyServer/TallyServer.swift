@@ -12,7 +12,7 @@ import TallyWire
 public final class TallyServer: Sendable {
     public let config: ServerConfig
     private let logger: Logger
-    private let ioGroup: MultiThreadedEventLoopGroup
+    private let ioGroup: MultiThreadedEventLoopGroup?
     private let writerGroup: MultiThreadedEventLoopGroup
     private let snapshotPool: NIOThreadPool
     private let dataDirectory: DataDirectory
@@ -58,14 +58,19 @@ public final class TallyServer: Sendable {
                 dataDirectory: dataDirectory.path, segments: recovered.segments, lastSequence: recovered.nextSequence - 1, io: io)
         }
 
-        let ioGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.ioThreads))
+        // By default (ioThreads 0) connections are served on the Writer's own loop: a call costs
+        // no thread hand-off (docs/decisions.md, "One loop for connections and the Writer").
         let writerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let ioGroup = config.ioThreads > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: config.ioThreads) : nil
         // One thread: snapshot writes never overlap and run in the order they were asked for.
         let snapshotPool = NIOThreadPool(numberOfThreads: 1)
         snapshotPool.start()
         let writer = Writer(
             ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
-            snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger)
+            snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger,
+            rebuild: { [path = dataDirectory.path, ledgerConfig = config.ledger] through in
+                try Recovery.run(dataDirectory: path, config: ledgerConfig, readOnly: true, through: through).ledger
+            })
         let snapshotter = Snapshotter(
             writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
@@ -81,9 +86,10 @@ public final class TallyServer: Sendable {
 
         let maxFrameBytes = config.maxFrameBytes
         let maxCallsInFlight = config.maxCallsInFlight
+        let auditUsageCalls = config.auditUsageCalls
         let maxConnections = config.maxConnections
         let timeouts = config.timeouts
-        let bootstrap = ServerBootstrap(group: ioGroup)
+        let bootstrap = ServerBootstrap(group: ioGroup ?? writerGroup)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
@@ -111,7 +117,7 @@ public final class TallyServer: Sendable {
                     try handlers.addHandler(
                         ConnectionHandler(
                             writer: writer, snapshotter: snapshotter, health: health, role: role, peer: peer, queue: queue,
-                            maxCallsInFlight: maxCallsInFlight, meter: meter, timeouts: timeouts, logger: logger))
+                            maxCallsInFlight: maxCallsInFlight, auditUsageCalls: auditUsageCalls, meter: meter, timeouts: timeouts, logger: logger))
                 }
             }
         let listener: any Channel
@@ -130,7 +136,7 @@ public final class TallyServer: Sendable {
             let _: Result<Void, any Error> = await withCheckedContinuation { continuation in
                 journal.close { continuation.resume(returning: $0) }
             }
-            try? await ioGroup.shutdownGracefully()
+            try? await ioGroup?.shutdownGracefully()
             try? await writerGroup.shutdownGracefully()
             try? await snapshotPool.shutdownGracefully()
             dataDirectory.release()
@@ -150,7 +156,7 @@ public final class TallyServer: Sendable {
     }
 
     private init(
-        config: ServerConfig, logger: Logger, ioGroup: MultiThreadedEventLoopGroup,
+        config: ServerConfig, logger: Logger, ioGroup: MultiThreadedEventLoopGroup?,
         writerGroup: MultiThreadedEventLoopGroup, snapshotPool: NIOThreadPool, dataDirectory: DataDirectory,
         writer: Writer, journal: any Journal, snapshotter: Snapshotter, listener: any Channel, connections: Connections,
         queue: WriterQueue, startup: Startup
@@ -181,8 +187,8 @@ public final class TallyServer: Sendable {
     public var queuedCalls: Int { queue.count }
 
     /// The durable state and its last journal record (tests).
-    public func durableState() async -> (sequence: UInt64, ledger: Ledger) {
-        await writer.durableState()
+    public func durableState() async throws -> (sequence: UInt64, ledger: Ledger) {
+        try await writer.durableState()
     }
 
     /// Clean shutdown: stop listening and remove the socket file, let the Writer finish what it
@@ -199,7 +205,8 @@ public final class TallyServer: Sendable {
         let state = await writer.stop()
         var snapshotError: (any Error)?
         do {
-            if let written = try await snapshotter.final(state).get() {
+            // No final snapshot when the journal failed and the durable state is not trustworthy.
+            if let state, let written = try await snapshotter.final(state).get() {
                 logger.info(
                     "final snapshot written",
                     metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)", "accounts": "\(written.accounts)"])
@@ -220,7 +227,7 @@ public final class TallyServer: Sendable {
         for channel in connections.all {
             try? await channel.close()
         }
-        try await ioGroup.shutdownGracefully()
+        try await ioGroup?.shutdownGracefully()
         try await writerGroup.shutdownGracefully()
         try await snapshotPool.shutdownGracefully()
         dataDirectory.release()

@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import DequeModule
 import Logging
@@ -11,12 +12,17 @@ import TallyWire
 /// connections hand it whole batches with one `execute` (no `await` per request) and it
 /// applies them one command at a time.
 ///
+/// The state is mutated in place: the Writer holds the only reference to its Ledger, so every
+/// write finds its storage uniquely referenced and changes it without copying (Swift's
+/// copy-on-write). A copy exists only while a snapshot, backup or scan reads one.
+///
 /// Durability: every state-changing command becomes a journal record with the next sequence
 /// number. A batch's answers wait until the journal reports everything up to its last record
 /// durable, so nothing is answered that a crash could take back; reads and refusals wait too,
-/// since they may depend on changes not yet durable. The Writer keeps an O(1) copy of the state
-/// as of each batch in flight; if the journal fails, it goes back to the last durable state,
-/// answers the undurable batches UNAVAILABLE, and refuses mutations from then on.
+/// since they may depend on changes not yet durable. Copies for snapshots and scans are handed
+/// out only once everything they hold is durable. If the journal fails, the Writer answers the
+/// undurable batches UNAVAILABLE, refuses mutations from then on, and rebuilds the last durable
+/// state from the data directory (recovery up to the last durable record) to answer reads from.
 public actor Writer {
     nonisolated let loop: any EventLoop
     public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
@@ -32,31 +38,51 @@ public actor Writer {
     private var calendar: UsageCalendar
     private var usageDay: UsageDay?
 
-    /// The newest state whose every record is durable, and the batches waiting to become so.
-    private var durable: (sequence: UInt64, ledger: Ledger)
-    private var inFlight: Deque<(sequence: UInt64, ledger: Ledger)> = []
+    /// The last record the journal reported durable, and the last record of each batch handed
+    /// to it since (oldest first).
+    private(set) var durableSequence: UInt64
+    private var inFlight: Deque<UInt64> = []
     private struct Waiting {
         var afterSequence: UInt64
         var answers: [WriterAnswer]
         var reply: @Sendable ([WriterAnswer]) -> Void
     }
+    /// Copies of the state waiting until their last record is durable (snapshots, scans).
+    private struct CopyWaiting {
+        var sequence: UInt64
+        var ledger: Ledger
+        var deliver: (Result<(sequence: UInt64, ledger: Ledger), any Error>) -> Void
+    }
+    private var copies: Deque<CopyWaiting> = []
+    /// Rebuilds the state as of a durable record from the data directory (after a journal failure).
+    private let rebuild: @Sendable (UInt64) throws -> Ledger
+    /// Set while that rebuild runs: reads wait in `held` until the durable state is back.
+    private var rebuilding = false
+    private var held: [(calls: [WriterCall], reply: @Sendable ([WriterAnswer]) -> Void)] = []
+    /// The journal's reports, gathered so that one fsync round wakes the loop once.
+    private nonisolated let reports: JournalReports
     private var waiting: Deque<Waiting> = []
     private var drained: [CheckedContinuation<Void, Never>] = []
 
     /// Off once shutdown begins or the journal failed: mutations answer UNAVAILABLE.
     private var acceptingMutations = true
+    /// Set only when the journal failed and the durable state could not be rebuilt.
+    private var readsRefused = false
     private var refusal = (reason: "SHUTTING_DOWN", message: "tallyd is shutting down; retry against the next instance")
 
     let snapshots: SnapshotPolicy
 
     init(
         ledger: Ledger, nextSequence: UInt64, loop: any EventLoop, journal: any Journal, snapshots: SnapshotPolicy,
-        rateLimits: [RateClass: RateLimit] = [:], wallClock: WallClock = .system, logger: Logger
+        rateLimits: [RateClass: RateLimit] = [:], wallClock: WallClock = .system, logger: Logger,
+        rebuild: @escaping @Sendable (UInt64) throws -> Ledger = { _ in throw StoreError("no data directory to rebuild from") }
     ) {
+        self.rebuild = rebuild
+        self.reports = JournalReports(loop: loop)
         self.ledger = ledger
         self.rateLimiter = RateLimiter(limits: rateLimits)
         self.nextSequence = nextSequence
-        self.durable = (nextSequence - 1, ledger)
+        self.durableSequence = nextSequence - 1
         self.loop = loop
         self.clock = WriterClock(after: ledger.lastTimestamp, wall: wallClock)
         self.wall = wallClock
@@ -68,13 +94,23 @@ public actor Writer {
 
     /// Hands a batch to the Writer: one hop onto its loop for the whole batch. `reply` runs
     /// on the Writer's loop once the batch and everything before it is durable.
+    /// A connection served on the Writer's own loop (the default) hands its batch over without
+    /// a hop: each thread hand-off costs a wake-up that cost more CPU than the call itself.
     nonisolated func submit(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
-        loop.execute {
-            self.assumeIsolated { $0.process(calls, reply: reply) }
+        if loop.inEventLoop {
+            assumeIsolated { $0.process(calls, reply: reply) }
+        } else {
+            loop.execute {
+                self.assumeIsolated { $0.process(calls, reply: reply) }
+            }
         }
     }
 
     private func process(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
+        if rebuilding {
+            held.append((calls, reply))
+            return
+        }
         var answers: [WriterAnswer] = []
         answers.reserveCapacity(calls.count)
         var records: [JournalRecord] = []
@@ -85,6 +121,11 @@ public actor Writer {
                     auditRefusal(call, command, .deadlineExceeded, into: &records)
                 }
                 answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .deadlineExceeded))
+                continue
+            }
+            if readsRefused {
+                answers.append(WriterAnswer(
+                    callID: call.callID, method: call.method, result: .unavailable(reason: refusal.reason, message: refusal.message)))
                 continue
             }
             switch call.operation {
@@ -131,6 +172,9 @@ public actor Writer {
                     records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp, day: day, origin: call.origin))
                     nextSequence += 1
                 }
+                if call.origin == nil, call.method.access == .usage, case .refused(let refused) = applied.outcome {
+                    countUsageRefusal(refused.reason)
+                }
                 switch applied.outcome {
                 case .usageLimits(let limits):
                     if case .changeUsage(.timeZone) = command { followTimeZone() }
@@ -142,9 +186,11 @@ public actor Writer {
             }
         }
         if let last = records.last?.sequence {
-            inFlight.append((last, ledger))
-            journal.append(records) { [loop] result in
-                loop.execute { self.assumeIsolated { $0.journaled(through: last, result) } }
+            inFlight.append(last)
+            journal.append(records) { [reports] result in
+                reports.report(through: last, result) { through, result in
+                    self.assumeIsolated { $0.journaled(through: through, result) }
+                }
             }
         }
         waiting.append(Waiting(afterSequence: nextSequence - 1, answers: answers, reply: reply))
@@ -155,7 +201,10 @@ public actor Writer {
     /// log, as a journaled attempt like any other.
     private func auditRefusal(_ call: WriterCall, _ command: Command, _ result: WriterAnswer.Result, into records: inout [JournalRecord]) {
         let answer = Responses.answer(WriterAnswer(callID: call.callID, method: call.method, result: result))
-        guard let origin = call.origin, let code = Refusal.Code(rawValue: answer.code.rawValue) else { return }
+        guard let origin = call.origin, let code = Refusal.Code(rawValue: answer.code.rawValue) else {
+            if call.method.access == .usage { countUsageRefusal(answer.reason) }
+            return
+        }
         let attempt = Command.refusedAttempt(RefusedAttempt(
             userID: command.userID, refusal: Refusal(code: code, reason: answer.reason, message: answer.message, details: answer.details)))
         let stamp = clock.stamp()
@@ -164,31 +213,38 @@ public actor Writer {
         nextSequence += 1
     }
 
+    /// Usage calls that are not audited one by one: their refusals by reason, since start.
+    private(set) var usageRefusals: [String: Int64] = [:]
+
+    private func countUsageRefusal(_ reason: String) {
+        usageRefusals[reason, default: 0] += 1
+    }
+
     /// The journal's report on the batch ending at record `sequence` (reports come in order).
     private func journaled(through sequence: UInt64, _ result: Result<Void, any Error>) {
         switch result {
         case .success:
-            while let first = inFlight.first, first.sequence <= sequence {
-                durable = inFlight.removeFirst()
+            while let first = inFlight.first, first <= sequence {
+                durableSequence = inFlight.removeFirst()
             }
             releaseDurableReplies()
-        case .failure(let error):
-            if acceptingMutations || refusal.reason != "JOURNAL_FAILED" {
-                logger.critical(
-                    "journal write failed: refusing every mutation from now on, reads still answered",
-                    metadata: ["error": "\(error)", "durable_through": "\(durable.sequence)"])
-                acceptingMutations = false
-                refusal = ("JOURNAL_FAILED", "tallyd cannot make changes durable (\(error)); mutations are refused, reads still work")
+            while let first = copies.first, first.sequence <= durableSequence {
+                copies.removeFirst()
+                first.deliver(.success((first.sequence, first.ledger)))
             }
-            // Back to the last durable state: what was never durable was never answered.
-            ledger = durable.ledger
-            followTimeZone()
-            nextSequence = durable.sequence + 1
+        case .failure(let error):
+            guard !rebuilding, !inFlight.isEmpty else { break }  // the first failure did all of this
+            logger.critical(
+                "journal write failed: refusing every mutation from now on, reads answered from the last durable state",
+                metadata: ["error": "\(error)", "durable_through": "\(durableSequence)"])
+            acceptingMutations = false
+            refusal = ("JOURNAL_FAILED", "tallyd cannot make changes durable (\(error)); mutations are refused, reads still work")
+            // What was never durable was never answered, and never will be.
             inFlight.removeAll()
             while let batch = waiting.first {
                 waiting.removeFirst()
                 let answers = batch.answers.map { answer in
-                    batch.afterSequence <= durable.sequence
+                    batch.afterSequence <= durableSequence
                         ? answer
                         : WriterAnswer(
                             callID: answer.callID, method: answer.method,
@@ -196,11 +252,48 @@ public actor Writer {
                 }
                 batch.reply(answers)
             }
+            for copy in copies { copy.deliver(.failure(StoreError("the journal failed before this state was durable: \(error)"))) }
+            copies.removeAll()
+            rebuildDurableState()
         }
-        if inFlight.isEmpty {
+        if inFlight.isEmpty && !rebuilding {
             for continuation in drained { continuation.resume() }
             drained.removeAll()
         }
+    }
+
+    /// The in-memory state holds changes the journal never made durable: it is rebuilt from the
+    /// data directory up to the last durable record, off the loop, while reads wait.
+    private func rebuildDurableState() {
+        rebuilding = true
+        let through = durableSequence
+        let rebuild = self.rebuild
+        let loop = self.loop
+        DispatchQueue.global().async {
+            let result = Result { try rebuild(through) }
+            loop.execute { self.assumeIsolated { $0.rebuilt(result) } }
+        }
+    }
+
+    private func rebuilt(_ result: Result<Ledger, any Error>) {
+        switch result {
+        case .success(let durable):
+            ledger = durable
+            followTimeZone()
+            nextSequence = durableSequence + 1
+            logger.notice("rebuilt the last durable state", metadata: ["durable_through": "\(durableSequence)"])
+        case .failure(let error):
+            // Nothing trustworthy to answer from: reads are refused too, until a restart recovers.
+            logger.critical("could not rebuild the last durable state; refusing reads too", metadata: ["error": "\(error)"])
+            refusal.message = "tallyd cannot make changes durable and could not rebuild its durable state (\(error)); restart it"
+            readsRefused = true
+        }
+        rebuilding = false
+        let waitingCalls = held
+        held = []
+        for (calls, reply) in waitingCalls { process(calls, reply: reply) }
+        for continuation in drained { continuation.resume() }
+        drained.removeAll()
     }
 
     /// Applies admin commands before tallyd listens (the config file's daily limits), waiting
@@ -282,29 +375,59 @@ public actor Writer {
     }
 
     private func releaseDurableReplies() {
-        while let first = waiting.first, first.afterSequence <= durable.sequence {
+        while let first = waiting.first, first.afterSequence <= durableSequence {
             waiting.removeFirst()
             first.reply(first.answers)
         }
     }
 
-    // MARK: State for snapshots, backups and shutdown
+    // MARK: State for snapshots, backups, scans and shutdown
 
-    /// The newest durable state: what a snapshot or backup may hold.
-    func durableState() -> (sequence: UInt64, ledger: Ledger) { durable }
-
-    /// Stops taking mutations, waits until every batch handed over before is durable, and
-    /// returns the final state. Runs after every batch submitted before it (the loop is FIFO).
-    func stop() async -> (sequence: UInt64, ledger: Ledger) {
-        acceptingMutations = false
-        if !inFlight.isEmpty {
-            await withCheckedContinuation { drained.append($0) }
+    /// A copy of the state as of now, delivered on the loop once every record it holds is
+    /// durable (at once if nothing is in flight): what a snapshot, backup or scan may read.
+    /// While the copy lives, the next write to each part it shares copies that part once.
+    func durableCopy(_ deliver: @escaping (Result<(sequence: UInt64, ledger: Ledger), any Error>) -> Void) {
+        if rebuilding || readsRefused {
+            deliver(.failure(StoreError("tallyd's journal failed: \(refusal.message)")))
+            return
         }
-        return durable
+        let sequence = nextSequence - 1
+        if sequence <= durableSequence {
+            deliver(.success((sequence, ledger)))
+        } else {
+            copies.append(CopyWaiting(sequence: sequence, ledger: ledger, deliver: deliver))
+        }
     }
 
-    /// For tests and the health report: the Ledger as of now (durable or not).
+    /// `durableCopy` for async callers (tests).
+    func durableState() async throws -> (sequence: UInt64, ledger: Ledger) {
+        try await withCheckedThrowingContinuation { continuation in
+            durableCopy { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Stops taking mutations, waits until every batch handed over before is durable (or the
+    /// durable state rebuilt after a journal failure), and returns the final state, or nil when
+    /// there is no trustworthy one. Runs after every batch submitted before it (the loop is FIFO).
+    func stop() async -> (sequence: UInt64, ledger: Ledger)? {
+        acceptingMutations = false
+        if !inFlight.isEmpty || rebuilding {
+            await withCheckedContinuation { drained.append($0) }
+        }
+        return readsRefused ? nil : (durableSequence, ledger)
+    }
+
+    /// For tests: the Ledger as of now (durable or not). Drop it before the next write, or that
+    /// write copies what it touches.
     func currentLedger() -> Ledger { ledger }
+
+    /// The oldest audit entry in memory (the snapshotter's trims start there).
+    var firstAuditID: UInt64 { ledger.firstAuditID }
+
+    /// Sizes for the health report, from the state as of now.
+    var counts: (accounts: Int, transactions: Int, auditEntries: Int) {
+        (ledger.accounts.count, ledger.transactions.count, ledger.auditLog.count)
+    }
 
     var journalBytes: Int { journal.bytesAppended }
 

@@ -54,8 +54,11 @@ public enum Recovery {
     /// `readOnly` (for `verify`) reports a torn tail but changes no file.
     /// `allowBrokenInvariants` (for `reconcile`) returns a state that breaks invariants instead of
     /// refusing it, so that it can be examined and repaired.
+    /// `through` stops the replay after that record (the Writer's rebuild of its last durable
+    /// state after a journal failure: records past it may be in the files but were never durable).
     public static func run(
-        dataDirectory: String, config: LedgerConfig, repair: Bool = false, readOnly: Bool = false, allowBrokenInvariants: Bool = false
+        dataDirectory: String, config: LedgerConfig, repair: Bool = false, readOnly: Bool = false, allowBrokenInvariants: Bool = false,
+        through: UInt64 = .max
     ) throws -> Recovered
     {
         let began = monotonicMilliseconds()
@@ -149,6 +152,9 @@ public enum Recovery {
             expected = first
             while offset < bytes.count {
                 let read = JournalRecord.read(bytes[offset...])
+                if case .record(let record, _) = read, record.sequence > through {
+                    break segmentLoop
+                }
                 if case .record(let record, let size) = read, record.sequence == expected {
                     if record.sequence > last {  // not held by the snapshot, not seen before
                         _ = ledger.apply(record.command, at: record.timestamp, day: record.day, origin: record.origin)

@@ -208,6 +208,9 @@ struct HealthCommand: AsyncParsableCommand {
                 "last snapshot through record \(r.snapshotSequence), \(r.snapshotAgeMs / 1000) s ago",
                 "journal: \(r.journalSegments) segment(s), \(r.journalBytes) bytes on disk; \(r.auditEntries) audit entries in memory",
             ]
+            if !r.usageRefusals.isEmpty {
+                lines.append("usage refusals since start: " + r.usageRefusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            }
             if r.invariantsChecked {
                 lines.append(r.invariantViolations.isEmpty
                     ? "invariants: all hold" : "invariants VIOLATED:\n  " + r.invariantViolations.joined(separator: "\n  "))

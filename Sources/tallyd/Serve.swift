@@ -55,6 +55,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Audit entries kept in memory; at each snapshot older ones move to DATA/archive/audit.jsonl.")
     var auditKeep = ServerConfig().auditKeep
 
+    @Flag(help: "Give every usage call (consume, reserve, settle, release) an audit entry; by default their refusals are only counted per reason (health), and accepted ones are in the usage records.")
+    var auditUsageCalls = false
+
     @Option(help: "Transactions kept in memory per user (0: all); older ones move to DATA/archive at snapshots, still counted in stats.")
     var transactionsPerUser = ServerConfig().transactionsPerUser
 
@@ -82,8 +85,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Minutes a purchase may stay pending before it fails by itself (EXPIRED).")
     var purchaseTimeoutMinutes: Int64 = 60
 
-    @Option(help: "I/O threads serving connections (the Writer has its own).")
-    var ioThreads = 1
+    @Option(help: "Threads serving connections apart from the Writer's (0: connections are served on the Writer's own loop, with no thread hand-off per call).")
+    var ioThreads = 0
 
     @Flag(help: "Start even if the journal is damaged: keep everything before the first damage, drop the rest (logged).")
     var repair = false
@@ -105,7 +108,7 @@ struct Serve: AsyncParsableCommand {
         guard (1...525_600).contains(purchaseTimeoutMinutes) else {
             throw ValidationError("--purchase-timeout-minutes must be from 1 to 525600")
         }
-        guard ioThreads >= 1 else { throw ValidationError("--io-threads must be at least 1") }
+        guard ioThreads >= 0 else { throw ValidationError("--io-threads must be 0 or more") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
         guard writerQueueLimit >= 1 else { throw ValidationError("--writer-queue-limit must be at least 1") }
@@ -147,6 +150,7 @@ struct Serve: AsyncParsableCommand {
         config.maxConnectionsPerUID = maxConnectionsPerUid
         config.writerQueueLimit = writerQueueLimit
         config.auditKeep = auditKeep
+        config.auditUsageCalls = auditUsageCalls
         config.transactionsPerUser = transactionsPerUser
         config.archiveMinimum = archiveMinimum
         config.commitmentArchiveDays = commitmentArchiveDays

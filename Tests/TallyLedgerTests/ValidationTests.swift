@@ -1,5 +1,5 @@
 import Testing
-import TallyLedger
+@testable import TallyLedger
 
 /// Malformed commands: refused with INVALID_ARGUMENT and a specific reason, and nothing changes.
 @Suite struct ValidationTests {
@@ -141,5 +141,16 @@ import TallyLedger
         var ledger = Ledger()
         try accept(&ledger, credit(user, 3), at: t0)
         #expect(ledger.balance(of: user).account.available == 3)
+    }
+
+    @Test("the byte check for control characters agrees with Unicode's general category on every scalar")
+    func controlCharactersByBytes() {
+        var disagreements: [UInt32] = []
+        for value in UInt32(0)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }  // surrogates
+            let text = "a" + String(Character(scalar)) + "z"
+            if hasControlCharacter(text) != (scalar.properties.generalCategory == .control) { disagreements.append(value) }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(10).map { String($0, radix: 16) })")
     }
 }

@@ -87,7 +87,8 @@ import TallyStore
     @Test func afterStopMutationsAreRefusedAndReadsStillAnswered() async throws {
         let fixture = Fixture()
         _ = await fixture.run([Self.creditCall(1, "z", 3)])
-        let (sequence, final) = await fixture.writer.stop()
+        let stopped = await fixture.writer.stop()
+        let (sequence, final) = try #require(stopped)
         #expect(sequence == 1 && final.balance(of: "z").account.available == 3)
         let answers = await fixture.run([
             Self.creditCall(2, "z", 3),

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,6 +179,10 @@ int main(int argc, char **argv) {
 
     kill(server, SIGKILL);
     waitpid(server, NULL, 0);
+    /* The echo server's CPU (the only child reaped): Scripts/bench-peers.sh's server CPU per call. */
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+        printf("pingpong server cpu %.0f us\n", (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
     unlink(socket_path);
     if (dir[0]) rmdir(dir);
     return rc;

@@ -12,9 +12,10 @@ if ! command -v "$tallyd" >/dev/null 2>&1; then
 fi
 work=$(mktemp -d /tmp/libtally-XXXXXX) || exit 2
 sock=$work/tally.sock
-pid=
+pid= queued_pid=
 cleanup() {
   [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  [ -n "$queued_pid" ] && kill -TERM "$queued_pid" 2>/dev/null && wait "$queued_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,7 +33,16 @@ while [ ! -S "$sock" ]; do
   sleep 0.1
 done
 
-TALLY_SOCKET=$sock TALLY_TEST_DIR=$work "$@"
+# A second tallyd with connections on their own threads (--io-threads 2): there, calls queue at
+# the Writer behind other connections' batches, which is where a server-side deadline can pass
+# (test_server_deadline). The first one serves connections on the Writer's loop (the default).
+queued=$work/queued.sock
+"$tallyd" --socket "$queued" --data-dir "$work/queued-data" --fsync never --io-threads 2 >"$work/queued.log" 2>&1 &
+queued_pid=$!
+for _ in $(seq 600); do [ -S "$queued" ] && break; sleep 0.1; done
+[ -S "$queued" ] || { echo "run-tests: the --io-threads tallyd did not start:" >&2; cat "$work/queued.log" >&2; exit 2; }
+
+TALLY_SOCKET=$sock TALLY_SOCKET_QUEUED=$queued TALLY_TEST_DIR=$work "$@"
 status=$?
 
 kill -TERM "$pid"

@@ -37,6 +37,13 @@ public struct MonthUsage: Equatable, Sendable {
         self.tier = tier
     }
 
+    /// Adds `tokens` on day `day` of the month, in place; the caller checked the sums.
+    mutating func add(_ tokens: Int64, on day: UInt8, tier: ExactString) {
+        self.tier = tier
+        total += tokens
+        days[day, default: 0] += tokens
+    }
+
     /// Whole tokens per day, rounded down, over the days from the 1st to the last day with a
     /// record (days without usage count as 0): seed 003's days 01–05 of 850, 1200, 0, 2100 and
     /// 1750 tokens average 1180.

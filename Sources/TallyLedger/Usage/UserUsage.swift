@@ -22,6 +22,13 @@ public struct UserUsage: Equatable, Sendable {
 
     public init() {}
 
+    /// Counts `tokens` on today (`date` is `day`), in place; the caller checked every sum.
+    mutating func count(_ tokens: Int64, on date: CivilDay, month: YearMonth, tier: ExactString, shadowed: Bool) {
+        if shadowed { shadowRefusals += 1 }
+        used += tokens
+        months[month, default: MonthUsage(tier: tier)].add(tokens, on: date.day, tier: tier)
+    }
+
     /// The tokens recorded for `date`: today's count or an earlier day's record.
     public func tokens(on date: CivilDay) -> Int64 {
         date == day ? used : days[date] ?? 0

@@ -89,55 +89,112 @@ public nonisolated struct Tally_V1_HealthRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Tally_V1_HealthResponse: Sendable {
+public nonisolated struct Tally_V1_HealthResponse: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// False once the journal failed or shutdown began: mutations are refused.
-  public var acceptingMutations: Bool = false
+  public var acceptingMutations: Bool {
+    get {_storage._acceptingMutations}
+    set {_uniqueStorage()._acceptingMutations = newValue}
+  }
 
   /// Why mutations are refused ("JOURNAL_FAILED", "SHUTTING_DOWN"), empty while accepted.
-  public var refusalReason: String = String()
+  public var refusalReason: String {
+    get {_storage._refusalReason}
+    set {_uniqueStorage()._refusalReason = newValue}
+  }
 
-  public var uptimeMs: Int64 = 0
+  public var uptimeMs: Int64 {
+    get {_storage._uptimeMs}
+    set {_uniqueStorage()._uptimeMs = newValue}
+  }
 
-  public var connections: Int64 = 0
+  public var connections: Int64 {
+    get {_storage._connections}
+    set {_uniqueStorage()._connections = newValue}
+  }
 
   /// Calls handed to the Writer and not yet answered, over all connections.
-  public var queuedCalls: Int64 = 0
+  public var queuedCalls: Int64 {
+    get {_storage._queuedCalls}
+    set {_uniqueStorage()._queuedCalls = newValue}
+  }
 
   /// The bound past which new mutations are shed (UNAVAILABLE OVERLOADED).
-  public var queuedCallsLimit: Int64 = 0
+  public var queuedCallsLimit: Int64 {
+    get {_storage._queuedCallsLimit}
+    set {_uniqueStorage()._queuedCallsLimit = newValue}
+  }
 
   /// The last journal record that is durable, and the last one a snapshot holds.
-  public var durableSequence: UInt64 = 0
+  public var durableSequence: UInt64 {
+    get {_storage._durableSequence}
+    set {_uniqueStorage()._durableSequence = newValue}
+  }
 
-  public var snapshotSequence: UInt64 = 0
+  public var snapshotSequence: UInt64 {
+    get {_storage._snapshotSequence}
+    set {_uniqueStorage()._snapshotSequence = newValue}
+  }
 
   /// Since the last snapshot was written (or tallyd started, if none was yet).
-  public var snapshotAgeMs: Int64 = 0
+  public var snapshotAgeMs: Int64 {
+    get {_storage._snapshotAgeMs}
+    set {_uniqueStorage()._snapshotAgeMs = newValue}
+  }
 
-  public var accounts: Int64 = 0
+  public var accounts: Int64 {
+    get {_storage._accounts}
+    set {_uniqueStorage()._accounts = newValue}
+  }
 
-  public var transactions: Int64 = 0
+  public var transactions: Int64 {
+    get {_storage._transactions}
+    set {_uniqueStorage()._transactions = newValue}
+  }
 
-  public var invariantsChecked: Bool = false
+  public var invariantsChecked: Bool {
+    get {_storage._invariantsChecked}
+    set {_uniqueStorage()._invariantsChecked = newValue}
+  }
 
   /// Empty when the check passed (or was not asked for).
-  public var invariantViolations: [String] = []
+  public var invariantViolations: [String] {
+    get {_storage._invariantViolations}
+    set {_uniqueStorage()._invariantViolations = newValue}
+  }
 
   /// The journal's segment files on disk: how many, and their bytes in total.
-  public var journalSegments: Int64 = 0
+  public var journalSegments: Int64 {
+    get {_storage._journalSegments}
+    set {_uniqueStorage()._journalSegments = newValue}
+  }
 
-  public var journalBytes: Int64 = 0
+  public var journalBytes: Int64 {
+    get {_storage._journalBytes}
+    set {_uniqueStorage()._journalBytes = newValue}
+  }
 
   /// Audit entries kept in memory.
-  public var auditEntries: Int64 = 0
+  public var auditEntries: Int64 {
+    get {_storage._auditEntries}
+    set {_uniqueStorage()._auditEntries = newValue}
+  }
+
+  /// Refusals of usage calls (consume, reserve, settle, release) by reason since tallyd started,
+  /// counted when those calls are not audited one by one (tallyd --audit-usage-calls is off).
+  public var usageRefusals: Dictionary<String,Int64> {
+    get {_storage._usageRefusals}
+    set {_uniqueStorage()._usageRefusals = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Tally_V1_SnapshotRequest: Sendable {
@@ -450,104 +507,177 @@ nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0\u{3}journal_segments\0\u{3}journal_bytes\0\u{3}audit_entries\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0\u{3}journal_segments\0\u{3}journal_bytes\0\u{3}audit_entries\0\u{3}usage_refusals\0")
+
+  fileprivate class _StorageClass {
+    var _acceptingMutations: Bool = false
+    var _refusalReason: String = String()
+    var _uptimeMs: Int64 = 0
+    var _connections: Int64 = 0
+    var _queuedCalls: Int64 = 0
+    var _queuedCallsLimit: Int64 = 0
+    var _durableSequence: UInt64 = 0
+    var _snapshotSequence: UInt64 = 0
+    var _snapshotAgeMs: Int64 = 0
+    var _accounts: Int64 = 0
+    var _transactions: Int64 = 0
+    var _invariantsChecked: Bool = false
+    var _invariantViolations: [String] = []
+    var _journalSegments: Int64 = 0
+    var _journalBytes: Int64 = 0
+    var _auditEntries: Int64 = 0
+    var _usageRefusals: Dictionary<String,Int64> = [:]
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _acceptingMutations = source._acceptingMutations
+      _refusalReason = source._refusalReason
+      _uptimeMs = source._uptimeMs
+      _connections = source._connections
+      _queuedCalls = source._queuedCalls
+      _queuedCallsLimit = source._queuedCallsLimit
+      _durableSequence = source._durableSequence
+      _snapshotSequence = source._snapshotSequence
+      _snapshotAgeMs = source._snapshotAgeMs
+      _accounts = source._accounts
+      _transactions = source._transactions
+      _invariantsChecked = source._invariantsChecked
+      _invariantViolations = source._invariantViolations
+      _journalSegments = source._journalSegments
+      _journalBytes = source._journalBytes
+      _auditEntries = source._auditEntries
+      _usageRefusals = source._usageRefusals
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBoolField(value: &self.acceptingMutations) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.refusalReason) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.uptimeMs) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.connections) }()
-      case 5: try { try decoder.decodeSingularInt64Field(value: &self.queuedCalls) }()
-      case 6: try { try decoder.decodeSingularInt64Field(value: &self.queuedCallsLimit) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.durableSequence) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.snapshotSequence) }()
-      case 9: try { try decoder.decodeSingularInt64Field(value: &self.snapshotAgeMs) }()
-      case 10: try { try decoder.decodeSingularInt64Field(value: &self.accounts) }()
-      case 11: try { try decoder.decodeSingularInt64Field(value: &self.transactions) }()
-      case 12: try { try decoder.decodeSingularBoolField(value: &self.invariantsChecked) }()
-      case 13: try { try decoder.decodeRepeatedStringField(value: &self.invariantViolations) }()
-      case 14: try { try decoder.decodeSingularInt64Field(value: &self.journalSegments) }()
-      case 15: try { try decoder.decodeSingularInt64Field(value: &self.journalBytes) }()
-      case 16: try { try decoder.decodeSingularInt64Field(value: &self.auditEntries) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularBoolField(value: &_storage._acceptingMutations) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._refusalReason) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._uptimeMs) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._connections) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._queuedCalls) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._queuedCallsLimit) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._durableSequence) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._snapshotSequence) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._snapshotAgeMs) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._accounts) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._transactions) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._invariantsChecked) }()
+        case 13: try { try decoder.decodeRepeatedStringField(value: &_storage._invariantViolations) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._journalSegments) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._journalBytes) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._auditEntries) }()
+        case 17: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt64>.self, value: &_storage._usageRefusals) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.acceptingMutations != false {
-      try visitor.visitSingularBoolField(value: self.acceptingMutations, fieldNumber: 1)
-    }
-    if !self.refusalReason.isEmpty {
-      try visitor.visitSingularStringField(value: self.refusalReason, fieldNumber: 2)
-    }
-    if self.uptimeMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.uptimeMs, fieldNumber: 3)
-    }
-    if self.connections != 0 {
-      try visitor.visitSingularInt64Field(value: self.connections, fieldNumber: 4)
-    }
-    if self.queuedCalls != 0 {
-      try visitor.visitSingularInt64Field(value: self.queuedCalls, fieldNumber: 5)
-    }
-    if self.queuedCallsLimit != 0 {
-      try visitor.visitSingularInt64Field(value: self.queuedCallsLimit, fieldNumber: 6)
-    }
-    if self.durableSequence != 0 {
-      try visitor.visitSingularUInt64Field(value: self.durableSequence, fieldNumber: 7)
-    }
-    if self.snapshotSequence != 0 {
-      try visitor.visitSingularUInt64Field(value: self.snapshotSequence, fieldNumber: 8)
-    }
-    if self.snapshotAgeMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.snapshotAgeMs, fieldNumber: 9)
-    }
-    if self.accounts != 0 {
-      try visitor.visitSingularInt64Field(value: self.accounts, fieldNumber: 10)
-    }
-    if self.transactions != 0 {
-      try visitor.visitSingularInt64Field(value: self.transactions, fieldNumber: 11)
-    }
-    if self.invariantsChecked != false {
-      try visitor.visitSingularBoolField(value: self.invariantsChecked, fieldNumber: 12)
-    }
-    if !self.invariantViolations.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.invariantViolations, fieldNumber: 13)
-    }
-    if self.journalSegments != 0 {
-      try visitor.visitSingularInt64Field(value: self.journalSegments, fieldNumber: 14)
-    }
-    if self.journalBytes != 0 {
-      try visitor.visitSingularInt64Field(value: self.journalBytes, fieldNumber: 15)
-    }
-    if self.auditEntries != 0 {
-      try visitor.visitSingularInt64Field(value: self.auditEntries, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._acceptingMutations != false {
+        try visitor.visitSingularBoolField(value: _storage._acceptingMutations, fieldNumber: 1)
+      }
+      if !_storage._refusalReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._refusalReason, fieldNumber: 2)
+      }
+      if _storage._uptimeMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._uptimeMs, fieldNumber: 3)
+      }
+      if _storage._connections != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._connections, fieldNumber: 4)
+      }
+      if _storage._queuedCalls != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._queuedCalls, fieldNumber: 5)
+      }
+      if _storage._queuedCallsLimit != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._queuedCallsLimit, fieldNumber: 6)
+      }
+      if _storage._durableSequence != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._durableSequence, fieldNumber: 7)
+      }
+      if _storage._snapshotSequence != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._snapshotSequence, fieldNumber: 8)
+      }
+      if _storage._snapshotAgeMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._snapshotAgeMs, fieldNumber: 9)
+      }
+      if _storage._accounts != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._accounts, fieldNumber: 10)
+      }
+      if _storage._transactions != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._transactions, fieldNumber: 11)
+      }
+      if _storage._invariantsChecked != false {
+        try visitor.visitSingularBoolField(value: _storage._invariantsChecked, fieldNumber: 12)
+      }
+      if !_storage._invariantViolations.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._invariantViolations, fieldNumber: 13)
+      }
+      if _storage._journalSegments != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._journalSegments, fieldNumber: 14)
+      }
+      if _storage._journalBytes != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._journalBytes, fieldNumber: 15)
+      }
+      if _storage._auditEntries != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._auditEntries, fieldNumber: 16)
+      }
+      if !_storage._usageRefusals.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt64>.self, value: _storage._usageRefusals, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tally_V1_HealthResponse, rhs: Tally_V1_HealthResponse) -> Bool {
-    if lhs.acceptingMutations != rhs.acceptingMutations {return false}
-    if lhs.refusalReason != rhs.refusalReason {return false}
-    if lhs.uptimeMs != rhs.uptimeMs {return false}
-    if lhs.connections != rhs.connections {return false}
-    if lhs.queuedCalls != rhs.queuedCalls {return false}
-    if lhs.queuedCallsLimit != rhs.queuedCallsLimit {return false}
-    if lhs.durableSequence != rhs.durableSequence {return false}
-    if lhs.snapshotSequence != rhs.snapshotSequence {return false}
-    if lhs.snapshotAgeMs != rhs.snapshotAgeMs {return false}
-    if lhs.accounts != rhs.accounts {return false}
-    if lhs.transactions != rhs.transactions {return false}
-    if lhs.invariantsChecked != rhs.invariantsChecked {return false}
-    if lhs.invariantViolations != rhs.invariantViolations {return false}
-    if lhs.journalSegments != rhs.journalSegments {return false}
-    if lhs.journalBytes != rhs.journalBytes {return false}
-    if lhs.auditEntries != rhs.auditEntries {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._acceptingMutations != rhs_storage._acceptingMutations {return false}
+        if _storage._refusalReason != rhs_storage._refusalReason {return false}
+        if _storage._uptimeMs != rhs_storage._uptimeMs {return false}
+        if _storage._connections != rhs_storage._connections {return false}
+        if _storage._queuedCalls != rhs_storage._queuedCalls {return false}
+        if _storage._queuedCallsLimit != rhs_storage._queuedCallsLimit {return false}
+        if _storage._durableSequence != rhs_storage._durableSequence {return false}
+        if _storage._snapshotSequence != rhs_storage._snapshotSequence {return false}
+        if _storage._snapshotAgeMs != rhs_storage._snapshotAgeMs {return false}
+        if _storage._accounts != rhs_storage._accounts {return false}
+        if _storage._transactions != rhs_storage._transactions {return false}
+        if _storage._invariantsChecked != rhs_storage._invariantsChecked {return false}
+        if _storage._invariantViolations != rhs_storage._invariantViolations {return false}
+        if _storage._journalSegments != rhs_storage._journalSegments {return false}
+        if _storage._journalBytes != rhs_storage._journalBytes {return false}
+        if _storage._auditEntries != rhs_storage._auditEntries {return false}
+        if _storage._usageRefusals != rhs_storage._usageRefusals {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

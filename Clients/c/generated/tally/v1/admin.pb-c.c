@@ -187,6 +187,12 @@ void   tally__v1__health_request__free_unpacked
   assert(message->base.descriptor == &tally__v1__health_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tally__v1__health_response__usage_refusals_entry__init
+                     (Tally__V1__HealthResponse__UsageRefusalsEntry         *message)
+{
+  static const Tally__V1__HealthResponse__UsageRefusalsEntry init_value = TALLY__V1__HEALTH_RESPONSE__USAGE_REFUSALS_ENTRY__INIT;
+  *message = init_value;
+}
 void   tally__v1__health_response__init
                      (Tally__V1__HealthResponse         *message)
 {
@@ -835,7 +841,58 @@ const ProtobufCMessageDescriptor tally__v1__health_request__descriptor =
   (ProtobufCMessageInit) tally__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[16] =
+static const ProtobufCFieldDescriptor tally__v1__health_response__usage_refusals_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse__UsageRefusalsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse__UsageRefusalsEntry, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__health_response__usage_refusals_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tally__v1__health_response__usage_refusals_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__health_response__usage_refusals_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.HealthResponse.UsageRefusalsEntry",
+  "UsageRefusalsEntry",
+  "Tally__V1__HealthResponse__UsageRefusalsEntry",
+  "tally.v1",
+  sizeof(Tally__V1__HealthResponse__UsageRefusalsEntry),
+  2,
+  tally__v1__health_response__usage_refusals_entry__field_descriptors,
+  tally__v1__health_response__usage_refusals_entry__field_indices_by_name,
+  1,  tally__v1__health_response__usage_refusals_entry__number_ranges,
+  (ProtobufCMessageInit) tally__v1__health_response__usage_refusals_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[17] =
 {
   {
     "accepting_mutations",
@@ -1029,6 +1086,18 @@ static const ProtobufCFieldDescriptor tally__v1__health_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "usage_refusals",
+    17,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__HealthResponse, n_usage_refusals),
+    offsetof(Tally__V1__HealthResponse, usage_refusals),
+    &tally__v1__health_response__usage_refusals_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__health_response__field_indices_by_name[] = {
   0,   /* field[0] = accepting_mutations */
@@ -1047,11 +1116,12 @@ static const unsigned tally__v1__health_response__field_indices_by_name[] = {
   7,   /* field[7] = snapshot_sequence */
   10,   /* field[10] = transactions */
   2,   /* field[2] = uptime_ms */
+  16,   /* field[16] = usage_refusals */
 };
 static const ProtobufCIntRange tally__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
 {
@@ -1061,7 +1131,7 @@ const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
   "Tally__V1__HealthResponse",
   "tally.v1",
   sizeof(Tally__V1__HealthResponse),
-  16,
+  17,
   tally__v1__health_response__field_descriptors,
   tally__v1__health_response__field_indices_by_name,
   1,  tally__v1__health_response__number_ranges,

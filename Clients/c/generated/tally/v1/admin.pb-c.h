@@ -21,6 +21,7 @@ typedef struct Tally__V1__BalanceMismatch Tally__V1__BalanceMismatch;
 typedef struct Tally__V1__ReconcileResponse Tally__V1__ReconcileResponse;
 typedef struct Tally__V1__HealthRequest Tally__V1__HealthRequest;
 typedef struct Tally__V1__HealthResponse Tally__V1__HealthResponse;
+typedef struct Tally__V1__HealthResponse__UsageRefusalsEntry Tally__V1__HealthResponse__UsageRefusalsEntry;
 typedef struct Tally__V1__SnapshotRequest Tally__V1__SnapshotRequest;
 typedef struct Tally__V1__SnapshotResponse Tally__V1__SnapshotResponse;
 typedef struct Tally__V1__BackupRequest Tally__V1__BackupRequest;
@@ -99,6 +100,17 @@ struct  Tally__V1__HealthRequest
     , 0 }
 
 
+struct  Tally__V1__HealthResponse__UsageRefusalsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  int64_t value;
+};
+#define TALLY__V1__HEALTH_RESPONSE__USAGE_REFUSALS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_response__usage_refusals_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
 struct  Tally__V1__HealthResponse
 {
   ProtobufCMessage base;
@@ -146,10 +158,16 @@ struct  Tally__V1__HealthResponse
    * Audit entries kept in memory.
    */
   int64_t audit_entries;
+  /*
+   * Refusals of usage calls (consume, reserve, settle, release) by reason since tallyd started,
+   * counted when those calls are not audited one by one (tallyd --audit-usage-calls is off).
+   */
+  size_t n_usage_refusals;
+  Tally__V1__HealthResponse__UsageRefusalsEntry **usage_refusals;
 };
 #define TALLY__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_response__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0,NULL }
 
 
 struct  Tally__V1__SnapshotRequest
@@ -360,6 +378,9 @@ Tally__V1__HealthRequest *
 void   tally__v1__health_request__free_unpacked
                      (Tally__V1__HealthRequest *message,
                       ProtobufCAllocator *allocator);
+/* Tally__V1__HealthResponse__UsageRefusalsEntry methods */
+void   tally__v1__health_response__usage_refusals_entry__init
+                     (Tally__V1__HealthResponse__UsageRefusalsEntry         *message);
 /* Tally__V1__HealthResponse methods */
 void   tally__v1__health_response__init
                      (Tally__V1__HealthResponse         *message);
@@ -545,6 +566,9 @@ typedef void (*Tally__V1__ReconcileResponse_Closure)
 typedef void (*Tally__V1__HealthRequest_Closure)
                  (const Tally__V1__HealthRequest *message,
                   void *closure_data);
+typedef void (*Tally__V1__HealthResponse__UsageRefusalsEntry_Closure)
+                 (const Tally__V1__HealthResponse__UsageRefusalsEntry *message,
+                  void *closure_data);
 typedef void (*Tally__V1__HealthResponse_Closure)
                  (const Tally__V1__HealthResponse *message,
                   void *closure_data);
@@ -640,6 +664,7 @@ extern const ProtobufCMessageDescriptor tally__v1__balance_mismatch__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__reconcile_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__health_response__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__health_response__usage_refusals_entry__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__snapshot_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__snapshot_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__backup_request__descriptor;

@@ -43,7 +43,14 @@ class HealthRequest(_message.Message):
     def __init__(self, check_invariants: bool = ...) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["accepting_mutations", "accounts", "audit_entries", "connections", "durable_sequence", "invariant_violations", "invariants_checked", "journal_bytes", "journal_segments", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "transactions", "uptime_ms"]
+    __slots__ = ["accepting_mutations", "accounts", "audit_entries", "connections", "durable_sequence", "invariant_violations", "invariants_checked", "journal_bytes", "journal_segments", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "transactions", "uptime_ms", "usage_refusals"]
+    class UsageRefusalsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ACCEPTING_MUTATIONS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     AUDIT_ENTRIES_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +67,7 @@ class HealthResponse(_message.Message):
     SNAPSHOT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_MS_FIELD_NUMBER: _ClassVar[int]
+    USAGE_REFUSALS_FIELD_NUMBER: _ClassVar[int]
     accepting_mutations: bool
     accounts: int
     audit_entries: int
@@ -76,7 +84,8 @@ class HealthResponse(_message.Message):
     snapshot_sequence: int
     transactions: int
     uptime_ms: int
-    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ...) -> None: ...
+    usage_refusals: _containers.ScalarMap[str, int]
+    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ..., usage_refusals: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class ReconcileRequest(_message.Message):
     __slots__ = ["repair"]
