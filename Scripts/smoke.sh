@@ -72,6 +72,8 @@ check "usage fits" "used 10000" "$bin/tally" usage consume bob 6600
 # (Etc/UTC rather than the README's Berlin: the same days as UTC, so the checks below hold at any hour.)
 check "usage zone" "days start at midnight in Etc/UTC" "$bin/tally" limits zone Etc/UTC
 check "usage history" "total 10000" "$bin/tally" usage history bob
+# Usage calls are counted, not audited one by one (tallyd --audit-usage-calls audits them).
+check "usage refusals" "usage refusals since start: DAILY_LIMIT_EXCEEDED 1" "$bin/tally" health
 stop
 [ -S "$TALLY_SOCKET" ] && { failed=$((failed + 1)); echo "FAIL socket file left after clean shutdown"; }
 start
