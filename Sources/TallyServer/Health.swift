@@ -51,9 +51,7 @@ struct Health: Sendable {
             }
             guard checkInvariants else { return writer.loop.makeSucceededFuture(report) }
             // O(ledger) on a durable copy, off every event loop.
-            let copy = writer.loop.makePromise(of: (sequence: UInt64, ledger: Ledger).self)
-            writer.assumeIsolated { $0.durableCopy { copy.completeWith($0) } }
-            return copy.futureResult.flatMap { (_, ledger) in
+            return writer.durableCopy().flatMap { (_, ledger) in
                 let promise = writer.loop.makePromise(of: Tally_V1_HealthResponse.self)
                 DispatchQueue.global().async {
                     var checked = report

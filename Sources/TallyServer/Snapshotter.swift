@@ -122,18 +122,11 @@ final class Snapshotter: @unchecked Sendable {
 
     private func take() {
         inProgress = true
-        writer.assumeIsolated { writer in
-            writer.durableCopy { copy in
-                switch copy {
-                case .success(let state): self.write(state)
-                case .failure(let error): self.finished(.failure(error), state: nil, bytesAtStart: 0)
-                }
-            }
-        }
+        writer.durableCopy().flatMap { self.write($0) }.whenComplete { self.finished($0) }
     }
 
     /// Writes `state` (a durable copy) on the snapshot thread, archiving what is due first.
-    private func write(_ state: (sequence: UInt64, ledger: Ledger)) {
+    private func write(_ state: (sequence: UInt64, ledger: Ledger)) -> EventLoopFuture<Written> {
         journal.rotate()  // so the segments the snapshot covers can be removed whole
         let bytesAtStart = writer.assumeIsolated { $0.journalBytes }
         let directory = self.directory
@@ -161,39 +154,36 @@ final class Snapshotter: @unchecked Sendable {
             if archiveCommitments { self.archiveCommitments(state.ledger, directory: directory) }
             promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
         }
-        promise.futureResult.whenComplete { result in
-            self.finished(result, state: state, bytesAtStart: bytesAtStart)
+        return promise.futureResult.map { written in
+            self.lastSequence = state.sequence
+            self.lastWrittenAt = .now()
+            self.journalBytesAtLast = bytesAtStart
+            if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
+            self.logger.debug("snapshot written", metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)"])
+            return Written(path: written.path, sequence: state.sequence, bytes: written.bytes, accounts: state.ledger.accounts.count)
         }
     }
 
-    private func finished(
-        _ result: Result<(path: String, bytes: Int, oldestKept: UInt64?), any Error>, state: (sequence: UInt64, ledger: Ledger)?,
-        bytesAtStart: Int
-    ) {
-            self.inProgress = false
-            let waiters = self.waiters
-            self.waiters = []
-            switch result {
-            case .success(let written):
-                guard let state else { preconditionFailure("a snapshot written without a state") }
-                self.lastSequence = state.sequence
-                self.lastTime = .now()
-                self.lastWrittenAt = self.lastTime
-                self.journalBytesAtLast = bytesAtStart
-                if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
-                self.logger.debug("snapshot written", metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)"])
-                let done = Written(path: written.path, sequence: state.sequence, bytes: written.bytes, accounts: state.ledger.accounts.count)
-                for waiter in waiters { waiter.succeed(done) }
-            case .failure(let error):
-                self.logger.error("snapshot failed; the journal keeps everything, will retry", metadata: ["error": "\(error)"])
-                self.lastTime = .now()
-                for waiter in waiters { waiter.fail(error) }
-            }
-            if !self.nextWaiters.isEmpty {
-                self.waiters = self.nextWaiters
-                self.nextWaiters = []
-                self.take()
-            }
+    /// The end of a snapshot attempt, written or not (no durable copy, a failed write): answers
+    /// who waited for it and starts the next one if someone asked meanwhile.
+    private func finished(_ result: Result<Written, any Error>) {
+        inProgress = false
+        // The interval counts from the last attempt, so a failing disk is retried once per interval.
+        lastTime = .now()
+        let waiters = self.waiters
+        self.waiters = []
+        switch result {
+        case .success(let done):
+            for waiter in waiters { waiter.succeed(done) }
+        case .failure(let error):
+            logger.error("snapshot failed; the journal keeps everything, will retry", metadata: ["error": "\(error)"])
+            for waiter in waiters { waiter.fail(error) }
+        }
+        if !nextWaiters.isEmpty {
+            self.waiters = nextWaiters
+            nextWaiters = []
+            take()
+        }
     }
 
     /// The audit entries of `ledger` beyond the newest `auditKeep`, oldest first, and the last id
@@ -274,14 +264,10 @@ final class Snapshotter: @unchecked Sendable {
     /// A consistent snapshot of the durable state written to `path` (a backup), while the
     /// Writer keeps going.
     func backup(to path: String) -> EventLoopFuture<Written> {
-        loop.flatSubmit {
-            let copy = self.loop.makePromise(of: (sequence: UInt64, ledger: Ledger).self)
-            self.writer.assumeIsolated { $0.durableCopy { copy.completeWith($0) } }
-            return copy.futureResult.flatMap { state in
-                self.pool.runIfActive(eventLoop: self.loop) {
-                    let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path, replace: false)
-                    return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
-                }
+        writer.durableCopy().flatMap { state in
+            self.pool.runIfActive(eventLoop: self.loop) {
+                let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path, replace: false)
+                return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
             }
         }
     }

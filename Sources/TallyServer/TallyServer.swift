@@ -188,7 +188,7 @@ public final class TallyServer: Sendable {
 
     /// The durable state and its last journal record (tests).
     public func durableState() async throws -> (sequence: UInt64, ledger: Ledger) {
-        try await writer.durableState()
+        try await writer.durableCopy().get()
     }
 
     /// Clean shutdown: stop listening and remove the socket file, let the Writer finish what it

@@ -97,12 +97,15 @@ public actor Writer {
     /// A connection served on the Writer's own loop (the default) hands its batch over without
     /// a hop: each thread hand-off costs a wake-up that cost more CPU than the call itself.
     nonisolated func submit(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
+        onLoop { $0.process(calls, reply: reply) }
+    }
+
+    /// Runs `body` on the Writer's loop: at once when already there, else as one task on it.
+    private nonisolated func onLoop(_ body: @escaping @Sendable (isolated Writer) -> Void) {
         if loop.inEventLoop {
-            assumeIsolated { $0.process(calls, reply: reply) }
+            assumeIsolated(body)
         } else {
-            loop.execute {
-                self.assumeIsolated { $0.process(calls, reply: reply) }
-            }
+            loop.execute { self.assumeIsolated(body) }
         }
     }
 
@@ -386,7 +389,7 @@ public actor Writer {
     /// A copy of the state as of now, delivered on the loop once every record it holds is
     /// durable (at once if nothing is in flight): what a snapshot, backup or scan may read.
     /// While the copy lives, the next write to each part it shares copies that part once.
-    func durableCopy(_ deliver: @escaping (Result<(sequence: UInt64, ledger: Ledger), any Error>) -> Void) {
+    private func copyWhenDurable(_ deliver: @escaping (Result<(sequence: UInt64, ledger: Ledger), any Error>) -> Void) {
         if rebuilding || readsRefused {
             deliver(.failure(StoreError("tallyd's journal failed: \(refusal.message)")))
             return
@@ -399,11 +402,11 @@ public actor Writer {
         }
     }
 
-    /// `durableCopy` for async callers (tests).
-    func durableState() async throws -> (sequence: UInt64, ledger: Ledger) {
-        try await withCheckedThrowingContinuation { continuation in
-            durableCopy { continuation.resume(with: $0) }
-        }
+    /// `copyWhenDurable` from any thread: the future completes on the Writer's loop.
+    nonisolated func durableCopy() -> EventLoopFuture<(sequence: UInt64, ledger: Ledger)> {
+        let copy = loop.makePromise(of: (sequence: UInt64, ledger: Ledger).self)
+        onLoop { $0.copyWhenDurable { copy.completeWith($0) } }
+        return copy.futureResult
     }
 
     /// Stops taking mutations, waits until every batch handed over before is durable (or the
