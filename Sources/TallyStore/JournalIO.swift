@@ -4,6 +4,7 @@ import Glibc
 /// one that fails on demand, to prove what tallyd does when a disk fills up or errs.
 public protocol JournalIO: Sendable {
     /// Opens a segment for appending, creating it if missing, positioned at its end.
+    /// The file may run ahead of the records with zeros (see PosixSegmentFile).
     func openSegment(at path: String) throws -> any SegmentFile
     func removeFile(at path: String) throws
     func syncDirectory(_ path: String) throws
@@ -13,6 +14,7 @@ public protocol SegmentFile: AnyObject {
     func append(_ bytes: [UInt8]) throws
     /// fdatasync: returns once everything appended is on disk.
     func sync() throws
+    /// Ends the file where the records end and closes it.
     func close()
 }
 
@@ -20,9 +22,14 @@ public struct PosixJournalIO: JournalIO {
     public init() {}
 
     public func openSegment(at path: String) throws -> any SegmentFile {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError.posix("cannot open journal segment", path: path) }
-        return PosixSegmentFile(fd: fd, path: path)
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            Glibc.close(fd)
+            throw StoreError.posix("cannot stat journal segment", path: path)
+        }
+        return PosixSegmentFile(fd: fd, path: path, length: Int(status.st_size))
     }
 
     public func removeFile(at path: String) throws {
@@ -34,26 +41,61 @@ public struct PosixJournalIO: JournalIO {
     }
 }
 
+/// A segment written ahead with zeros, a chunk at a time, like PostgreSQL's pre-zeroed WAL files.
+///
+/// Appending past a file's end changes its size and allocates blocks, so every fdatasync must
+/// also write the inode and the allocation metadata (ext4_write_inode, fsync_buffers_list in a
+/// profile). Records written over zeros that are already durable leave nothing but data pages to
+/// flush: one write and fdatasync took 110 us instead of 160 us on this machine's disk. The zeros
+/// are written in the same round as the records that first need them, so that round's one
+/// fdatasync covers both. Recovery reads zeros at a record boundary as the end of the records.
 final class PosixSegmentFile: SegmentFile {
+    /// How far ahead zeros are written: one metadata-changing fdatasync per this many bytes.
+    static let zeroChunk = 1 << 20
+    private static let zeros = [UInt8](repeating: 0, count: 64 << 10)
+
     private var fd: Int32
     let path: String
+    /// Where the next record goes.
+    private var end: Int
+    /// The file's length: zeros from `end` up to here.
+    private var zeroed: Int
 
-    init(fd: Int32, path: String) {
+    init(fd: Int32, path: String, length: Int) {
         self.fd = fd
         self.path = path
+        end = length
+        zeroed = length
     }
 
     func append(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw StoreError.posix("cannot write", path: path)
-                }
-                offset += n
+        if end + bytes.count > zeroed {
+            try zeroAhead(past: end + bytes.count)
+        }
+        try bytes.withUnsafeBytes { try write($0, at: end) }
+        end += bytes.count
+    }
+
+    private func zeroAhead(past needed: Int) throws {
+        let target = (needed / Self.zeroChunk + 1) * Self.zeroChunk
+        try Self.zeros.withUnsafeBytes { zeros in
+            while zeroed < target {
+                let piece = min(zeros.count, target - zeroed)
+                try write(UnsafeRawBufferPointer(rebasing: zeros[0..<piece]), at: zeroed)
+                zeroed += piece
             }
+        }
+    }
+
+    private func write(_ raw: UnsafeRawBufferPointer, at position: Int) throws {
+        var offset = 0
+        while offset < raw.count {
+            let n = pwrite(fd, raw.baseAddress! + offset, raw.count - offset, off_t(position + offset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.posix("cannot write", path: path)
+            }
+            offset += n
         }
     }
 
@@ -63,9 +105,15 @@ final class PosixSegmentFile: SegmentFile {
     }
 
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        guard fd >= 0 else { return }
+        // Closed segments end at their last record. Not synced: if a crash undoes the cut,
+        // recovery reads the zeros as the end of the records anyway.
+        if zeroed > end { _ = ftruncate(fd, off_t(end)) }
+        Glibc.close(fd)
         fd = -1
     }
 
-    deinit { close() }
+    // Dropped unclosed (a journal abandoned after a failure, or a test's simulated crash): the
+    // file stays as a crash would leave it, zeros and all.
+    deinit { if fd >= 0 { Glibc.close(fd) } }
 }

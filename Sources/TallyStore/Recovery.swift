@@ -6,6 +6,8 @@ import TallyLedger
 ///
 /// - A torn record at the very end of the journal (a write cut short by a crash) is cut off and
 ///   reported: with `--fsync always` only work nobody was answered for can be there.
+/// - Zeros after a segment's last record are the space the journal writes ahead (PosixSegmentFile),
+///   not damage: the records end there.
 /// - Anything else wrong (a damaged record with valid records after it, a gap in the sequence,
 ///   a missing or unreadable segment) stops recovery with an error naming the file, the offset
 ///   and what to do, unless `repair` is set: then the journal is cut at the first damage and
@@ -151,6 +153,11 @@ public enum Recovery {
             var offset = JournalSegment.headerBytes
             expected = first
             while offset < bytes.count {
+                if bytes[offset...].allSatisfy({ $0 == 0 }) {
+                    // The zeros written ahead of the records (PosixSegmentFile): they end here.
+                    if isLast, !readOnly { try DurableFile.truncate(path, to: offset) }
+                    break
+                }
                 let read = JournalRecord.read(bytes[offset...])
                 if case .record(let record, _) = read, record.sequence > through {
                     break segmentLoop
