@@ -299,6 +299,20 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    private func append(_ response: OutboundResponse) {
+        let start = outbound.writerIndex
+        do {
+            try outbound.writeFrame(response)
+        } catch {
+            outbound.moveWriterIndex(to: start)
+            logger.error("could not encode a response", metadata: ["error": "\(error)"])
+            // Never leave the caller waiting: an answer that cannot be encoded becomes INTERNAL.
+            if case .ok(let callID, _) = response {
+                append(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not encode the answer: \(error)"))
+            }
+        }
+    }
+
     private func flushOutbound(_ context: ChannelHandlerContext) {
         guard outbound.readableBytes > 0 else { return }
         let bytes = outbound

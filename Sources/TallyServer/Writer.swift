@@ -203,7 +203,9 @@ public actor Writer {
     /// Records a mutation refused before the Ledger saw it (deadline, rate limit) in the audit
     /// log, as a journaled attempt like any other.
     private func auditRefusal(_ call: WriterCall, _ command: Command, _ result: WriterAnswer.Result, into records: inout [JournalRecord]) {
-        let answer = Responses.answer(WriterAnswer(callID: call.callID, method: call.method, result: result))
+        // Deadline and rate-limit refusals are error envelopes, never OK answers.
+        guard case .envelope(let answer) = Responses.answer(WriterAnswer(callID: call.callID, method: call.method, result: result))
+        else { return }
         guard let origin = call.origin, let code = Refusal.Code(rawValue: answer.code.rawValue) else {
             if call.method.access == .usage { countUsageRefusal(answer.reason) }
             return

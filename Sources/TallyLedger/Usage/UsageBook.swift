@@ -71,29 +71,42 @@ public struct UsageBook: Equatable, Sendable {
         return .success(status(userID, user, day, tier))
     }
 
-    /// The common consume, changed in place: a user already counting on `day`. Everything that
-    /// can refuse is decided on a look at the stored user first; then the stored value itself is
-    /// changed, so its month's trees are not copied (a copy taken and stored back shares them
-    /// with the stored one, and every change to them copies). nil: not this case, take the
-    /// general path. The same outcome as the general path, which the usage property tests check.
+    /// The common consume, changed in place: a user already counting on `day`. One lookup
+    /// (the tree's modify accessor lends the stored value itself), so neither the user nor its
+    /// month's trees are copied; everything that can refuse is decided before anything changes.
+    /// nil: not this case, take the general path. The same outcome as the general path, which
+    /// the usage property tests check.
     private mutating func consumeInPlace(
         _ key: ExactString, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?
     ) -> Result<UsageStatus, Refusal>? {
-        let month = YearMonth(day.date)
-        let shadowed: Bool, monthTier: ExactString
-        do {
-            guard var probe = users[key], probe.day == day.date else { return nil }
-            let before = probe.shadowRefusals
-            if case .failure(let refusal) = admit(key.value, &probe, tokens, day, tier) { return .failure(refusal) }
-            let aggregate = probe.months[month]
-            guard checkedAdd(probe.used, tokens) != nil, checkedAdd(aggregate?.total ?? 0, tokens) != nil,
-                checkedAdd(aggregate?.days[day.date.day] ?? 0, tokens) != nil
-            else { return .failure(Self.overflow(key.value, tokens)) }
-            shadowed = probe.shadowRefusals != before
-            monthTier = standing(of: probe, tier: tier).tier
+        let limits = limits  // read outside the access to `users` below
+        return Self.consumeStored(&users[key], key.value, tokens, day, tier, limits)
+    }
+
+    private static func consumeStored(
+        _ stored: inout UserUsage?, _ userID: String, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?,
+        _ limits: UsageLimits
+    ) -> Result<UsageStatus, Refusal>? {
+        guard stored?.day == day.date else { return nil }
+        return consumeToday(&stored!, userID, tokens, day, tier, limits)
+    }
+
+    private static func consumeToday(
+        _ user: inout UserUsage, _ userID: String, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?,
+        _ limits: UsageLimits
+    ) -> Result<UsageStatus, Refusal> {
+        let shadowed: Bool
+        switch decide(userID, user, tokens, day, tier, limits) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let wouldRefuse): shadowed = wouldRefuse
         }
-        users[key]!.count(tokens, on: day.date, month: month, tier: monthTier, shadowed: shadowed)
-        return .success(status(key.value, users[key]!, day, tier))
+        let month = YearMonth(day.date)
+        guard checkedAdd(user.used, tokens) != nil, checkedAdd(user.months[month]?.total ?? 0, tokens) != nil,
+            checkedAdd(user.months[month]?.days[day.date.day] ?? 0, tokens) != nil
+        else { return .failure(overflow(userID, tokens)) }
+        let monthTier = standing(of: user, tier: tier, limits: limits).tier
+        user.count(tokens, on: day.date, month: month, tier: monthTier, shadowed: shadowed)
+        return .success(status(userID, user, day, tier, limits))
     }
 
     /// Holds `tokens` of today's quota until settled, released, or `expiresAt`.
@@ -240,6 +253,10 @@ public struct UsageBook: Equatable, Sendable {
 
     /// `tier` is the user's membership tier (nil, or one without a limit: the default tier).
     public func standing(of user: UserUsage, tier: ExactString?) -> Standing {
+        Self.standing(of: user, tier: tier, limits: limits)
+    }
+
+    static func standing(of user: UserUsage, tier: ExactString?, limits: UsageLimits) -> Standing {
         let tierLimit = tier.flatMap { tier in limits.tiers[tier].map { (tier, $0) } }
         let (tier, limit) = tierLimit ?? (limits.defaultTier, limits.tiers[limits.defaultTier] ?? 0)
         return Standing(
@@ -258,18 +275,25 @@ public struct UsageBook: Equatable, Sendable {
     private func admit(
         _ userID: String, _ user: inout UserUsage, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?
     ) -> Result<Void, Refusal> {
-        let standing = standing(of: user, tier: tier)
+        Self.decide(userID, user, tokens, day, tier, limits).map { shadowed in
+            if shadowed { user.shadowRefusals += 1 }
+        }
+    }
+
+    /// `admit`'s decision without changing anything: success(true) when admitted only as a
+    /// would-be refusal (shadow mode).
+    private static func decide(
+        _ userID: String, _ user: UserUsage, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?, _ limits: UsageLimits
+    ) -> Result<Bool, Refusal> {
+        let standing = standing(of: user, tier: tier, limits: limits)
         let limit = standing.limit
         guard let held = checkedAdd(user.used, user.reserved), let wanted = checkedAdd(held, tokens) else {
-            return .failure(Self.overflow(userID, tokens))
+            return .failure(overflow(userID, tokens))
         }
-        guard wanted > limit else { return .success(()) }
-        if standing.shadow {
-            user.shadowRefusals += 1
-            return .success(())
-        }
+        guard wanted > limit else { return .success(false) }
+        if standing.shadow { return .success(true) }
         let remaining = max(0, limit - held)
-        let (date, resetsAt) = Self.counting(user, on: day)
+        let (date, resetsAt) = counting(user, on: day)
         return .failure(Refusal(
             code: .resourceExhausted, reason: "DAILY_LIMIT_EXCEEDED",
             message: "\(userID) has used \(user.used) and reserved \(user.reserved) of \(limit) tokens today; \(tokens) more do not fit (\(remaining) remain until the count resets at \(utcDescription(resetsAt)))",
@@ -335,7 +359,13 @@ public struct UsageBook: Equatable, Sendable {
     }
 
     private func status(_ userID: String, _ user: UserUsage, _ day: UsageDay, _ tier: ExactString?) -> UsageStatus {
-        let standing = standing(of: user, tier: tier)
+        Self.status(userID, user, day, tier, limits)
+    }
+
+    private static func status(
+        _ userID: String, _ user: UserUsage, _ day: UsageDay, _ tier: ExactString?, _ limits: UsageLimits
+    ) -> UsageStatus {
+        let standing = standing(of: user, tier: tier, limits: limits)
         let limit = standing.limit
         let held = user.used.addingReportingOverflow(user.reserved)
         let (date, resetsAt) = Self.counting(user, on: day)
