@@ -21,7 +21,7 @@ final class JournalReports: Sendable {
 
     /// Called by the journal, in order, for the batch ending at record `sequence`. `deliver`
     /// runs on the loop with the newest durable record, then with the failure if there was one
-    /// (a failure is final: every later batch fails too).
+    /// (every later batch of a failed journal fails too, until the Writer reopens it).
     func report(
         through sequence: UInt64, _ result: Result<Void, any Error>,
         deliver: @escaping @Sendable (UInt64, Result<Void, any Error>) -> Void
@@ -38,6 +38,9 @@ final class JournalReports: Sendable {
         loop.execute {
             let (through, failure) = self.pending.withLock { pending in
                 pending.scheduled = false
+                // Delivered once: after a resume (Writer.tryResume) the reopened journal's
+                // reports must not carry the old failure.
+                defer { pending.failure = nil }
                 return (pending.through, pending.failure)
             }
             deliver(through, .success(()))

@@ -70,6 +70,9 @@ public final class TallyServer: Sendable {
             snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger,
             rebuild: { [path = dataDirectory.path, ledgerConfig = config.ledger] through in
                 try Recovery.run(dataDirectory: path, config: ledgerConfig, readOnly: true, through: through).ledger
+            },
+            recoverForResume: { [path = dataDirectory.path, ledgerConfig = config.ledger] through in
+                try Recovery.run(dataDirectory: path, config: ledgerConfig, through: through)
             })
         let snapshotter = Snapshotter(
             writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,

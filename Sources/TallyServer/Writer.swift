@@ -58,6 +58,13 @@ public actor Writer {
     private let rebuild: @Sendable (UInt64) throws -> Ledger
     /// Set while that rebuild runs: reads wait in `held` until the durable state is back.
     private var rebuilding = false
+    /// Recovers the data directory up to a durable record, cutting the journal after it (the
+    /// resume once the disk takes writes again).
+    private let recoverForResume: @Sendable (UInt64) throws -> Recovery.Recovered
+    /// Set once shutdown begins: a failed journal is no longer reopened.
+    private var stopping = false
+    /// The journal failure's error as last logged by a resume attempt (logged again only when it changes).
+    private var lastResumeError = ""
     private var held: [(calls: [WriterCall], reply: @Sendable ([WriterAnswer]) -> Void)] = []
     /// The journal's reports, gathered so that one fsync round wakes the loop once.
     private nonisolated let reports: JournalReports
@@ -68,16 +75,21 @@ public actor Writer {
     private var acceptingMutations = true
     /// Set only when the journal failed and the durable state could not be rebuilt.
     private var readsRefused = false
-    private var refusal = (reason: "SHUTTING_DOWN", message: "tallyd is shutting down; retry against the next instance")
+    private var refusal = shuttingDown
+    private static let shuttingDown = (reason: "SHUTTING_DOWN", message: "tallyd is shutting down; retry against the next instance")
 
     let snapshots: SnapshotPolicy
 
     init(
         ledger: Ledger, nextSequence: UInt64, loop: any EventLoop, journal: any Journal, snapshots: SnapshotPolicy,
         rateLimits: [RateClass: RateLimit] = [:], wallClock: WallClock = .system, logger: Logger,
-        rebuild: @escaping @Sendable (UInt64) throws -> Ledger = { _ in throw StoreError("no data directory to rebuild from") }
+        rebuild: @escaping @Sendable (UInt64) throws -> Ledger = { _ in throw StoreError("no data directory to rebuild from") },
+        recoverForResume: @escaping @Sendable (UInt64) throws -> Recovery.Recovered = { _ in
+            throw StoreError("no data directory to recover from")
+        }
     ) {
         self.rebuild = rebuild
+        self.recoverForResume = recoverForResume
         self.reports = JournalReports(loop: loop)
         self.ledger = ledger
         self.rateLimiter = RateLimiter(limits: rateLimits)
@@ -198,6 +210,21 @@ public actor Writer {
         }
         waiting.append(Waiting(afterSequence: nextSequence - 1, answers: answers, reply: reply))
         releaseDurableReplies()
+        noteSlowTurn("applying a batch", since: now) {
+            let methods = Set(calls.map(\.method.rawValue)).sorted().prefix(5).joined(separator: ",")
+            return ["calls": "\(calls.count)", "records": "\(records.count)", "methods": "\(methods)"]
+        }
+    }
+
+    /// A Writer turn longer than this is logged with what it did: every call on the loop waited.
+    static let slowTurn = TimeAmount.milliseconds(50)
+
+    private func noteSlowTurn(_ what: String, since start: NIODeadline, _ details: () -> Logger.Metadata) {
+        let took = NIODeadline.now() - start
+        guard took > Self.slowTurn else { return }
+        var metadata = details()
+        metadata["ms"] = "\(took.nanoseconds / 1_000_000)"
+        logger.warning("slow Writer turn: \(what)", metadata: metadata)
     }
 
     /// Records a mutation refused before the Ledger saw it (deadline, rate limit) in the audit
@@ -229,6 +256,8 @@ public actor Writer {
     private func journaled(through sequence: UInt64, _ result: Result<Void, any Error>) {
         switch result {
         case .success:
+            let start = NIODeadline.now()
+            let before = durableSequence
             while let first = inFlight.first, first <= sequence {
                 durableSequence = inFlight.removeFirst()
             }
@@ -236,6 +265,9 @@ public actor Writer {
             while let first = copies.first, first.sequence <= durableSequence {
                 copies.removeFirst()
                 first.deliver(.success((first.sequence, first.ledger)))
+            }
+            noteSlowTurn("answering what became durable", since: start) {
+                ["records": "\(durableSequence - before)", "through": "\(durableSequence)"]
             }
         case .failure(let error):
             guard !rebuilding, !inFlight.isEmpty else { break }  // the first failure did all of this
@@ -298,6 +330,76 @@ public actor Writer {
         held = []
         for (calls, reply) in waitingCalls { process(calls, reply: reply) }
         for continuation in drained { continuation.resume() }
+        drained.removeAll()
+        scheduleResume(after: Self.firstResumeDelay)
+    }
+
+    // MARK: Resuming after a journal failure
+
+    static let firstResumeDelay = TimeAmount.milliseconds(250)
+    static let longestResumeDelay = TimeAmount.seconds(2)
+
+    /// Tries again after `delay` whether the data directory takes writes (docs/operations.md).
+    private func scheduleResume(after delay: TimeAmount) {
+        guard !stopping else { return }
+        loop.scheduleTask(in: delay) { self.assumeIsolated { $0.tryResume(delay) } }
+    }
+
+    /// The same recovery as a start, up to the last durable record (the journal is cut after
+    /// it: what was never durable, and was answered UNAVAILABLE, is never applied), then a new
+    /// journal segment, whose creation and fsync are the test that the disk takes writes.
+    /// Off the loop; mutations stay refused and reads are answered meanwhile.
+    private func tryResume(_ delay: TimeAmount) {
+        guard !stopping, !acceptingMutations, !rebuilding else { return }
+        let through = durableSequence
+        let recover = recoverForResume
+        let journal = self.journal
+        let loop = self.loop
+        DispatchQueue.global().async {
+            let recovered: Recovery.Recovered
+            do {
+                recovered = try recover(through)
+                guard recovered.nextSequence == through + 1 else {
+                    throw StoreError("the data directory holds records up to \(recovered.nextSequence - 1), but \(through) were durable")
+                }
+            } catch {
+                loop.execute { self.assumeIsolated { $0.resumeFailed(error, delay) } }
+                return
+            }
+            journal.reopen(nextSequence: recovered.nextSequence, existingSegments: recovered.segments) { result in
+                loop.execute {
+                    self.assumeIsolated { writer in
+                        switch result {
+                        case .success: writer.resumed(recovered)
+                        case .failure(let error): writer.resumeFailed(error, delay)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func resumeFailed(_ error: any Error, _ delay: TimeAmount) {
+        let message = "\(error)"
+        if message != lastResumeError {
+            logger.warning("the data directory does not take writes yet; trying again with backoff", metadata: ["error": "\(message)"])
+            lastResumeError = message
+        }
+        scheduleResume(after: min(delay * 2, Self.longestResumeDelay))
+    }
+
+    private func resumed(_ recovered: Recovery.Recovered) {
+        guard !stopping else { return }
+        ledger = recovered.ledger
+        followTimeZone()
+        nextSequence = recovered.nextSequence
+        readsRefused = false
+        acceptingMutations = true
+        refusal = Self.shuttingDown
+        lastResumeError = ""
+        logger.notice(
+            "the data directory takes writes again: recovered it in place, taking mutations",
+            metadata: ["durable_through": "\(durableSequence)", "recovery": "\(recovered.report.description)"])
         drained.removeAll()
     }
 
@@ -415,6 +517,8 @@ public actor Writer {
     /// durable state rebuilt after a journal failure), and returns the final state, or nil when
     /// there is no trustworthy one. Runs after every batch submitted before it (the loop is FIFO).
     func stop() async -> (sequence: UInt64, ledger: Ledger)? {
+        stopping = true
+        if acceptingMutations { refusal = Self.shuttingDown }
         acceptingMutations = false
         if !inFlight.isEmpty || rebuilding {
             await withCheckedContinuation { drained.append($0) }

@@ -26,6 +26,7 @@ public final class FileJournal: Journal, Sendable {
         case remove(UInt64)
         case sync
         case close(@Sendable (Result<Void, any Error>) -> Void)
+        case reopen(nextSequence: UInt64, segments: [UInt64], @Sendable (Result<Void, any Error>) -> Void)
     }
 
     private struct Queue {
@@ -63,6 +64,15 @@ public final class FileJournal: Journal, Sendable {
     public func removeSegments(coveredThrough sequence: UInt64) { enqueue(.remove(sequence)) }
     public func sync() { enqueue(.sync) }
     public func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) { enqueue(.close(done)) }
+
+    /// After a failure: starts appending again from `nextSequence` in a new segment, once
+    /// recovery has cut the files back to the last durable record (`existingSegments` is what
+    /// it left). Fails, and the journal stays failed, if the disk still refuses the new segment.
+    public func reopen(
+        nextSequence: UInt64, existingSegments: [UInt64], _ done: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
+        enqueue(.reopen(nextSequence: nextSequence, segments: existingSegments, done))
+    }
 
     private func enqueue(_ item: Item) {
         let start = queue.withLock { queue in
@@ -193,6 +203,9 @@ public final class FileJournal: Journal, Sendable {
                     file?.close()
                     file = nil
                     done(failure.map { .failure($0) } ?? .success(()))
+                case .reopen(let next, let existing, let done):
+                    flush()
+                    done(Result { try reopen(nextSequence: next, segments: existing) })
                 }
             }
             flush()
@@ -215,6 +228,22 @@ public final class FileJournal: Journal, Sendable {
             } catch {
                 failure = error
                 return .failure(error)
+            }
+        }
+
+        private func reopen(nextSequence: UInt64, segments: [UInt64]) throws {
+            // Dropped, not closed: close would cut the file at this process's idea of its end,
+            // and recovery has already cut it at the last durable record.
+            file = nil
+            self.nextSequence = nextSequence
+            self.segments = segments
+            fileBytes = 0
+            do {
+                try startSegment()
+                failure = nil
+            } catch {
+                failure = error
+                throw error
             }
         }
 

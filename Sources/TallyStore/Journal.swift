@@ -21,6 +21,9 @@ public protocol Journal: Sendable {
     var syncs: Int { get }
     /// Writes and syncs what is queued, then closes. `done` runs when that finished.
     func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void)
+    /// After a failure, appends again from `nextSequence`, once recovery cut the files back to
+    /// the last durable record and left `existingSegments` (FileJournal.reopen).
+    func reopen(nextSequence: UInt64, existingSegments: [UInt64], _ done: @escaping @Sendable (Result<Void, any Error>) -> Void)
 }
 
 /// `--fsync never`: no journal. A command is durable once a snapshot holding it is; a crash
@@ -78,6 +81,11 @@ public final class SnapshotsOnly: Journal {
     public var syncs: Int { 0 }
 
     public func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        done(.success(()))
+    }
+
+    /// Never failed: appends always succeed, so there is nothing to reopen.
+    public func reopen(nextSequence: UInt64, existingSegments: [UInt64], _ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         done(.success(()))
     }
 }

@@ -26,6 +26,8 @@ public enum Recovery {
         public var skippedCoveredBytes = 0
         /// What `repair` dropped, if anything.
         public var repaired: String?
+        /// Where the journal was cut after `through` (a resume after a journal failure), if it was.
+        public var cutAfterThrough: String?
         public var milliseconds = 0.0
 
         public var description: String {
@@ -41,6 +43,7 @@ public enum Recovery {
                 lines.append("skipped \(skippedCoveredBytes) damaged journal byte(s) whose records the snapshot already holds")
             }
             if let repaired { lines.append("REPAIRED, data dropped: \(repaired)") }
+            if let cutAfterThrough { lines.append(cutAfterThrough) }
             return lines.joined(separator: "\n")
         }
     }
@@ -58,6 +61,9 @@ public enum Recovery {
     /// refusing it, so that it can be examined and repaired.
     /// `through` stops the replay after that record (the Writer's rebuild of its last durable
     /// state after a journal failure: records past it may be in the files but were never durable).
+    /// Unless `readOnly`, the journal is then cut right after record `through` (the Writer's
+    /// resume once the disk takes writes again: what was never durable is never applied).
+    /// A resume runs beside a live tallyd, so it leaves snapshot temp files alone.
     public static func run(
         dataDirectory: String, config: LedgerConfig, repair: Bool = false, readOnly: Bool = false, allowBrokenInvariants: Bool = false,
         through: UInt64 = .max
@@ -67,7 +73,7 @@ public enum Recovery {
         var report = Report()
 
         // 0. A snapshot interrupted before its rename left only a temp file: never read, removed.
-        if !readOnly {
+        if !readOnly, through == .max {
             for name in try DurableFile.list(dataDirectory) where name.hasSuffix(".tmp") {
                 unlink(dataDirectory + "/" + name)
             }
@@ -160,6 +166,11 @@ public enum Recovery {
                 }
                 let read = JournalRecord.read(bytes[offset...])
                 if case .record(let record, _) = read, record.sequence > through {
+                    if !readOnly {
+                        try DurableFile.truncate(path, to: offset)
+                        try dropSegments(from: index + 1, &segments, journalDirectory, readOnly: false)
+                        report.cutAfterThrough = "cut the journal after record \(through) at offset \(offset) of \(path): records from \(record.sequence) on were never made durable"
+                    }
                     break segmentLoop
                 }
                 if case .record(let record, let size) = read, record.sequence == expected {

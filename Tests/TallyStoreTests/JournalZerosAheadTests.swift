@@ -83,3 +83,30 @@ import Testing
         #expect(same, "seed \(Self.seed)")
     }
 }
+
+/// The Writer's resume after a journal failure: recovery up to the last durable record cuts the
+/// journal right after it, so records that were never durable are never applied later.
+@Suite struct RecoveryThroughTests {
+    static let config = LedgerConfig(idempotencyTTL: JournalCommandMix.ttl)
+    static let seed: UInt64 = 0x7B20_C07A_F7E4_0001
+
+    @Test(arguments: [UInt64(15), 20, 30])
+    func recoveryThroughARecordCutsWhatFollowsIt(through: UInt64) throws {
+        let sim = try TallydSimulation.journalOnly("through-\(through)", segments: [1, 21], last: 40, seed: Self.seed, config: Self.config)
+        defer { JournalTestKit.remove(sim.directory) }
+        let context: Comment = "through \(through), seed \(Self.seed)"
+        let looked = try Recovery.run(dataDirectory: sim.directory, config: Self.config, readOnly: true, through: through)
+        #expect(looked.nextSequence == through + 1 && looked.report.cutAfterThrough == nil, context)
+        #expect(try JournalTestKit.segmentsOnDisk(sim.directory) == [1, 21], "readOnly cuts nothing")
+
+        let recovered = try Recovery.run(dataDirectory: sim.directory, config: Self.config, through: through)
+        #expect(recovered.nextSequence == through + 1, context)
+        let same = recovered.ledger == sim.states[through]!
+        #expect(same, context)
+        #expect(recovered.report.cutAfterThrough?.contains("records from \(through + 1) on were never made durable") == true, context)
+        // What is left on disk ends at record `through`: a full recovery finds nothing after it.
+        let again = try Recovery.run(dataDirectory: sim.directory, config: Self.config)
+        #expect(again.nextSequence == through + 1 && again.report.tornBytesCut == 0 && again.report.repaired == nil, context)
+        #expect(again.segments == (through < 20 ? [1] : [1, 21]), context)
+    }
+}
