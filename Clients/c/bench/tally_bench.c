@@ -44,6 +44,7 @@ typedef struct options {
     unsigned weight[OP_COUNT];
     unsigned weight_total;
     uint32_t timeout_ms;
+    int64_t slow_us; /* 0: off */
 } options;
 
 typedef struct shared {
@@ -97,7 +98,10 @@ static void usage(FILE *f) {
             "  --mix M                balance, spend, credit, consume, check, commit, resolve (a resolve\n"
             "                         settles the thread's current prediction), mixed (= balance,spend,\n"
             "                         credit,consume), or weights: balance:8,spend:1,consume:1\n"
-            "  --timeout-ms T         deadline sent with every call (default 0: none)\n");
+            "  --timeout-ms T         deadline sent with every call (default 0: none)\n"
+            "  --slow-us U            print every call slower than U us to stderr, with when it was\n"
+            "                         sent (seconds since the run began): stalls show as many calls\n"
+            "                         sent at one moment (default 0: off)\n");
 }
 
 static int parse_mix(options *o) {
@@ -144,6 +148,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->zipf = 0;
     o->mix = "balance";
     o->timeout_ms = 0;
+    o->slow_us = 0;
     for (int i = 1; i < argc; i++) {
         char *name = argv[i], *value = NULL, *eq;
         if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
@@ -168,6 +173,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (strcmp(name, "zipf-s") == 0) o->zipf_s = atof(value);
         else if (strcmp(name, "mix") == 0) o->mix = value;
         else if (strcmp(name, "timeout-ms") == 0) o->timeout_ms = (uint32_t)strtoul(value, NULL, 10);
+        else if (strcmp(name, "slow-us") == 0) o->slow_us = strtoll(value, NULL, 10);
         else if (strcmp(name, "distribution") == 0) {
             if (strcmp(value, "uniform") == 0) o->zipf = 0;
             else if (strcmp(value, "zipf") == 0) o->zipf = 1;
@@ -322,6 +328,9 @@ static void *run_worker(void *arg) {
                 w->cap_lat = cap;
             }
             w->lat[w->n_lat++] = (uint32_t)(took / 100);
+            if (o->slow_us > 0 && took / 1000 > o->slow_us)
+                fprintf(stderr, "slow call: connection %d, sent %.3f s into the run, answered after %.1f ms\n", w->index,
+                        (double)(sent - sh->start_ns) / 1e9, (double)took / 1e6);
             w->ops++;
             const tally_error *e = NULL;
             if (tally_batch_result(b, i, NULL, &e) != TALLY_OK) note_error(w, e);
