@@ -167,7 +167,9 @@ struct Serve: AsyncParsableCommand {
             }
         }
 
-        let stop = SignalWaiter(signals: [SIGINT, SIGTERM])
+        // SIGHUP (a closed terminal, or a supervisor's "reload") must not kill tallyd: it is
+        // logged and tallyd keeps serving (nothing is reloaded: a restart applies new flags).
+        let stop = SignalWaiter(signals: [SIGINT, SIGTERM, SIGHUP])
         let server: TallyServer
         do {
             server = try await TallyServer.start(config: config, logger: logger)
@@ -184,9 +186,13 @@ struct Serve: AsyncParsableCommand {
               access: \(config.access.summary)
               rate limits: \(RateLimit.summary(config.rateLimits))
               daily limits: \(config.usage.summary)
-              stop with Ctrl-C (SIGINT) or SIGTERM
+              stop with Ctrl-C (SIGINT) or SIGTERM (SIGHUP is logged and ignored)
             """)
-        let signal = await stop.wait()
+        var signal = await stop.wait()
+        while signal == SIGHUP {
+            logger.notice("SIGHUP received: ignored, still serving (nothing is reloaded; restart tallyd to apply new flags or a changed config file)")
+            signal = await stop.wait()
+        }
         say("tallyd: signal \(signal), shutting down")
         do {
             try await server.shutdown()
@@ -214,8 +220,10 @@ final class SignalWaiter: @unchecked Sendable {
         }
     }
 
+    private lazy var next = received.stream.makeAsyncIterator()
+
+    /// The next signal received (each is returned once, in order). One caller at a time.
     func wait() async -> Int32 {
-        for await number in received.stream { return number }
-        return 0
+        await next.next() ?? 0
     }
 }

@@ -12,7 +12,7 @@ struct Tallyd: AsyncParsableCommand {
             Unix domain socket (length-prefixed protobuf, see docs/protocol.md) and keeps every \
             acknowledged change in a write-ahead journal and snapshots in the data directory. \
             With no flags it serves ./tally.sock from ./tally-data. SIGINT or SIGTERM stops it \
-            cleanly.
+            cleanly; SIGHUP is logged and ignored.
             """,
         subcommands: [Serve.self, Verify.self, Restore.self, Reconcile.self, CheckConfig.self, MeasureUsageMemory.self],
         defaultSubcommand: Serve.self)
