@@ -15,10 +15,12 @@ struct HistoryQuery: Sendable {
 
     static func decode(_ body: Tally_V1_ListTransactionsRequest, role: Role) -> Result<HistoryQuery, Refusal> {
         if body.userID.isEmpty {
+            // A question of permission, not of input: the same call with a user_id is allowed.
             guard role == .admin else {
                 return .failure(Refusal(
-                    code: .invalidArgument, reason: "USER_ID_EMPTY",
-                    message: "name a user_id (every user's history is for admins)", details: ["field": "user_id"]))
+                    code: .permissionDenied, reason: "ROLE_FORBIDS_ALL_USERS",
+                    message: "the \(role.rawValue) role may list one user's history only: name a user_id (every user's history is for admins)",
+                    details: ["role": role.rawValue, "field": "user_id"]))
             }
         } else if let invalid = Validation.userID(body.userID) {
             return .failure(invalid)
