@@ -107,6 +107,13 @@ check "check-config" "uid 65534 read-only" "$bin/tallyd" check-config "$work/tal
 check "check-config usage" "tiers pro 500; zone Asia/Tokyo" "$bin/tallyd" check-config "$work/tallyd.toml"
 printf '[[access]]\nuid = 7\nrole = "superuser"\n' >"$work/bad.toml"
 check "bad config refused" "unknown role 'superuser'" "$bin/tallyd" --config "$work/bad.toml" --data-dir "$work/unused" --socket "$work/unused.sock"
+# check-config applies [usage] by the Ledger's rules, as start-up does: both refuse a default
+# tier without a limit.
+printf '[usage]\ndefault_tier = "gold"\n' >"$work/gold.toml"
+check "check-config agrees with start-up" "TIER_NOT_FOUND: tier 'gold' has no limit" "$bin/tallyd" check-config "$work/gold.toml"
+check "start-up refuses it too" "TIER_NOT_FOUND: tier 'gold' has no limit" "$bin/tallyd" --config "$work/gold.toml" --data-dir "$work/unused" --socket "$work/unused.sock"
+if "$bin/tallyd" check-config "$work/gold.toml" >/dev/null 2>&1; then
+  failed=$((failed + 1)); echo "FAIL check-config exit status: 0 for a file start-up refuses"; else passed=$((passed + 1)); fi
 rm -rf "$work"
 echo "smoke: $passed passed, $failed failed"
 [ $failed = 0 ]

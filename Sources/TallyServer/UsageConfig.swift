@@ -30,6 +30,20 @@ public struct UsageConfig: Sendable, Equatable {
         return changes
     }
 
+    /// What start-up would refuse when it applies these limits to `ledger` (nil: nothing), by the
+    /// Ledger's own rules: `tallyd check-config` asks this of a new data directory's defaults or
+    /// of a directory's stored limits, so that it agrees with start-up.
+    public func refusal(applyingTo ledger: Ledger) -> Refusal? {
+        var ledger = ledger
+        let now = max(ledger.lastTimestamp + 1, 1)
+        for change in changes(from: ledger.usage.limits) {
+            let command = Command.changeUsage(change)
+            let applied = ledger.apply(command, at: now, day: command.needsUsageDay ? UsageDay.utc(containing: now) : nil)
+            if case .refused(let refusal) = applied.outcome { return refusal }
+        }
+        return nil
+    }
+
     public var summary: String {
         let tiers = self.tiers.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let parts = [tiers.isEmpty ? nil : "tiers \(tiers)", defaultTier.map { "default \($0)" }, timeZone.map { "zone \($0)" }]
