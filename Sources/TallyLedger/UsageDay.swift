@@ -57,6 +57,25 @@ public struct CivilDay: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// "2024-01-15".
     public var description: String {
+        // Every usage answer carries its date: the common four-digit year is written as ten
+        // ASCII bytes into a small string (no allocation), not joined from five Strings.
+        if (0...9_999).contains(year), month <= 99, day <= 99 {
+            let y = Int(year), m = Int(month), d = Int(day)
+            return String(unsafeUninitializedCapacity: 10) { bytes in
+                func digit(_ value: Int) -> UInt8 { UInt8(truncatingIfNeeded: 48 + value) }
+                bytes[0] = digit(y / 1000)
+                bytes[1] = digit(y / 100 % 10)
+                bytes[2] = digit(y / 10 % 10)
+                bytes[3] = digit(y % 10)
+                bytes[4] = UInt8(ascii: "-")
+                bytes[5] = digit(m / 10)
+                bytes[6] = digit(m % 10)
+                bytes[7] = UInt8(ascii: "-")
+                bytes[8] = digit(d / 10)
+                bytes[9] = digit(d % 10)
+                return 10
+            }
+        }
         let y = String(year.magnitude), m = String(month), d = String(day)
         return (year < 0 ? "-" : "") + String(repeating: "0", count: max(0, 4 - y.count)) + y + "-" + (m.count < 2 ? "0" : "")
             + m + "-" + (d.count < 2 ? "0" : "") + d
