@@ -21,7 +21,10 @@ public struct UsageReceipt: Equatable, Sendable {
     }
 }
 
-public enum Outcome: Equatable, Sendable {
+// Indirect: its largest case is 377 bytes inline, and every answer was copied that size several
+// times between the Ledger and the socket (memmove was the loop's top symbol); boxed, a copy is
+// a pointer.
+public indirect enum Outcome: Equatable, Sendable {
     /// A credit or spend.
     case accepted(Receipt)
     /// A consume, reserve, settle or release.

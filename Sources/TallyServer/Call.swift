@@ -52,7 +52,8 @@ enum AdminCall: Sendable {
 
 /// The Writer's answer to one call.
 struct WriterAnswer: Sendable {
-    enum Result: Sendable {
+    /// Indirect for the same reason as Outcome: answers travel by value through several arrays.
+    indirect enum Result: Sendable {
         case balance(Balance)
         case applied(Applied)
         case usageStatus(UsageStatus)
