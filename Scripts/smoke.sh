@@ -37,6 +37,12 @@ check "balance" "alice: 70 available" "$bin/tally" balance alice
 check "refusal" "430 missing" "$bin/tally" spend alice 500
 if "$bin/tally" spend alice 500 >/dev/null 2>&1; then failed=$((failed + 1)); echo "FAIL refusal exited 0"; else passed=$((passed + 1)); fi
 check "json" '"available":"70"' "$bin/tally" balance alice --json
+# Arguments that are not UTF-8 are refused by name, not repaired into U+FFFD and sent.
+check "bytes refused" "argument 2 ('\\xff\\xfe') is not valid UTF-8; nothing was sent" "$bin/tally" credit $'\xff\xfe' 5
+"$bin/tally" credit alice 7 --key $'q\xfe' >/dev/null 2>&1; status=$?
+if [ $status = 64 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL bytes exit status: $status, wanted 64"; fi
+check "nothing credited for them" "0 available" "$bin/tally" balance $'\uFFFD\uFFFD'
+check "nor under the key" "alice: 70 available" "$bin/tally" balance alice
 check "health" "invariants: all hold" "$bin/tally" health --check-invariants
 # The README's purchase: a package, a purchase completed twice, credited once.
 check "package" "saved starter: Starter, 1000 tokens + 100 bonus for 9.99 USD" "$bin/tally" package save starter --name Starter --tokens 1000 --bonus 100 --price-cents 999

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import SwiftProtobuf
 import TallyClient
 import TallyWire
@@ -16,6 +17,16 @@ struct Tally: AsyncParsableCommand {
             CommitmentsCommand.self, AuditCommand.self, ReconcileCommand.self, MembershipCommand.self, PricesCommand.self, PriceCommand.self, UsageCommand.self,
             LimitsCommand.self, SnapshotCommand.self,
             BackupCommand.self, HealthCommand.self, StatsCommand.self, BenchCommand.self])
+
+    /// Refuses arguments that are not valid UTF-8 before parsing (ArgumentBytes), then runs.
+    static func main() async {
+        if let bad = ArgumentBytes.firstInvalid() {
+            FileHandle.standardError.write(
+                "tally: argument \(bad.index) ('\(bad.shown)') is not valid UTF-8; nothing was sent\n".data(using: .utf8)!)
+            Glibc.exit(64)
+        }
+        await main(nil)
+    }
 }
 
 struct GlobalOptions: ParsableArguments {
