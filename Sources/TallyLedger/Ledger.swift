@@ -11,7 +11,7 @@ import HashTreeCollections
 public struct Ledger: Equatable, Sendable {
     public let config: LedgerConfig
     public internal(set) var accounts: TreeDictionary<ExactString, Account> = [:]
-    public internal(set) var transactions: TreeDictionary<UInt64, Transaction> = [:]
+    public internal(set) var transactions: DenseLog<Transaction> = [:]
     public internal(set) var idempotency = IdempotencyTable()
     public internal(set) var mint: Int64 = 0
     public internal(set) var burn: Int64 = 0
@@ -40,7 +40,7 @@ public struct Ledger: Equatable, Sendable {
     public internal(set) var actionPrices: TreeDictionary<ExactString, ActionPrice> = [:]
     /// The audit log: every mutation attempt that came with an origin, by id. Ids below
     /// `firstAuditID` were archived and trimmed from memory.
-    public internal(set) var auditLog: TreeDictionary<UInt64, AuditEntry> = [:]
+    public internal(set) var auditLog: DenseLog<AuditEntry> = [:]
     public internal(set) var nextAuditID: UInt64 = 1
     public internal(set) var firstAuditID: UInt64 = 1
     /// What the transactions moved to the archive files added up to (retention).
@@ -54,13 +54,13 @@ public struct Ledger: Equatable, Sendable {
     /// Rebuilds a ledger from its parts (a snapshot). Call `invariantViolations()` after.
     public init(
         config: LedgerConfig, accounts: TreeDictionary<ExactString, Account>,
-        transactions: TreeDictionary<UInt64, Transaction>, idempotency: IdempotencyTable,
+        transactions: DenseLog<Transaction>, idempotency: IdempotencyTable,
         mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp, usage: UsageBook? = nil,
         packages: TreeDictionary<ExactString, TokenPackage> = [:], purchases: TreeDictionary<UInt64, Purchase> = [:],
         nextPurchaseID: UInt64 = 1, commitments: TreeDictionary<UInt64, Commitment> = [:],
         predictions: TreeDictionary<ExactString, Prediction> = [:], nextCommitmentID: UInt64 = 1, house: Int64 = 0,
         memberships: TreeDictionary<ExactString, Membership> = [:], actionPrices: TreeDictionary<ExactString, ActionPrice> = [:],
-        auditLog: TreeDictionary<UInt64, AuditEntry> = [:], nextAuditID: UInt64 = 1, firstAuditID: UInt64 = 1,
+        auditLog: DenseLog<AuditEntry> = [:], nextAuditID: UInt64 = 1, firstAuditID: UInt64 = 1,
         archived: ArchivedHistory = ArchivedHistory()
     ) {
         self.archived = archived

@@ -58,7 +58,7 @@ public enum LedgerSnapshot {
                 throw StoreError("account \(balance.userID) appears twice")
             }
         }
-        var transactions = TreeDictionary<UInt64, Transaction>()
+        var transactions = DenseLog<Transaction>()
         for tx in snapshot.transactions {
             guard let value = tx.ledgerValue else { throw StoreError("transaction \(tx.id) has unknown type \(tx.type)") }
             guard transactions.updateValue(value, forKey: tx.id) == nil else {
@@ -115,7 +115,7 @@ public enum LedgerSnapshot {
                 throw StoreError("action \(stored.action) appears twice")
             }
         }
-        var auditLog = TreeDictionary<UInt64, AuditEntry>()
+        var auditLog = DenseLog<AuditEntry>()
         for stored in snapshot.audit {
             guard auditLog.updateValue(stored.ledgerValue, forKey: stored.id) == nil else {
                 throw StoreError("audit entry \(stored.id) appears twice")

@@ -78,7 +78,7 @@ import TallyWire
         client = try await TallyClient.connect(socketPath: scratch.socket)
         let recovered = await server.currentLedger()
         let purchase = try #require(recovered.purchase(paymentID: "pi_disk"))
-        let credits = recovered.transactions.values.filter { $0.reference == "pi_disk" }
+        let credits = Array(recovered.transactions.values.filter { $0.reference == "pi_disk" })
         // Whatever the disk kept, the purchase and its credit agree.
         #expect((purchase.status == .completed) == (credits.count == 1) && credits.count <= 1)
         #expect(recovered.balance(of: "bob").account.available == (credits.isEmpty ? 0 : 1_100))

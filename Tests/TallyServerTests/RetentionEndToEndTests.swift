@@ -53,7 +53,7 @@ import TallyWire
             let text = try String(contentsOfFile: scratch.data + "/archive/" + file, encoding: .utf8)
             archived += try text.split(separator: "\n").map { try Tally_V1_Transaction(jsonString: String($0)).id }
         }
-        let inMemory = await server.currentLedger().transactions.keys
+        let inMemory = Array(await server.currentLedger().transactions.keys)
         #expect(Set(archived).count == archived.count && Set(archived).isDisjoint(with: inMemory), "each transaction once")
         #expect(archived.count + inMemory.count == 30)
         await client.close()

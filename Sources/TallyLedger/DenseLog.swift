@@ -1,0 +1,162 @@
+/// Records keyed by dense, increasing ids (transactions, audit entries), held in fixed-size
+/// chunks of consecutive ids.
+///
+/// Why not a `TreeDictionary`: ids are handed out one after another, so an id's place is
+/// arithmetic, not a hash. Appending touches only the last chunk (no node path to copy, no
+/// hashing), the records sit next to each other in memory, and dropping old ids (the audit
+/// trim, retention) frees whole chunks. A copy of the log (a snapshot's) shares every chunk;
+/// the next write copies the chunk list and the one chunk it changes, not the log.
+public struct DenseLog<Value> {
+    /// 1,024 ids a chunk: a chunk of transactions is about 170 KB, copied whole by the first write
+    /// into it after a snapshot copy.
+    static var chunkShift: UInt64 { 10 }
+    static var chunkSize: Int { 1 << chunkShift }
+
+    struct Chunk {
+        /// Slot i holds id `(number << chunkShift) + i`; slots past the end are absent.
+        var slots: ContiguousArray<Value?>
+        var live: Int
+    }
+
+    private var chunks: ContiguousArray<Chunk> = []
+    /// The chunk number (id >> chunkShift) of `chunks[0]`.
+    private var firstChunk: UInt64 = 0
+    /// How many ids hold a record.
+    public private(set) var count = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+
+    public subscript(id: UInt64) -> Value? {
+        get {
+            let (chunk, slot) = place(of: id)
+            guard chunk >= 0, chunk < chunks.count, slot < chunks[chunk].slots.count else { return nil }
+            return chunks[chunk].slots[slot]
+        }
+        set {
+            if let newValue { updateValue(newValue, forKey: id) } else { removeValue(forKey: id) }
+        }
+    }
+
+    /// Stores `value` under `id`; returns what was there.
+    @discardableResult
+    public mutating func updateValue(_ value: Value, forKey id: UInt64) -> Value? {
+        var (chunk, slot) = place(of: id)
+        if chunks.isEmpty {
+            firstChunk = id >> Self.chunkShift
+            chunk = 0
+        } else if chunk < 0 {
+            // An id below every chunk: only a rebuild out of order does this.
+            let missing = -chunk
+            chunks.insert(contentsOf: (0..<missing).map { _ in Chunk(slots: [], live: 0) }, at: 0)
+            firstChunk -= UInt64(missing)
+            chunk = 0
+        }
+        while chunk >= chunks.count {
+            var slots = ContiguousArray<Value?>()
+            slots.reserveCapacity(Self.chunkSize)
+            chunks.append(Chunk(slots: slots, live: 0))
+        }
+        let old: Value? = chunks[chunk].store(value, at: slot)
+        if old == nil { count += 1 }
+        return old
+    }
+
+    /// Removes the record under `id`; returns it. Chunks left empty at the front are dropped
+    /// and an empty chunk inside frees its storage.
+    @discardableResult
+    public mutating func removeValue(forKey id: UInt64) -> Value? {
+        let (chunk, slot) = place(of: id)
+        guard chunk >= 0, chunk < chunks.count, slot < chunks[chunk].slots.count,
+            let old = chunks[chunk].slots[slot]
+        else { return nil }
+        chunks[chunk].slots[slot] = nil
+        chunks[chunk].live -= 1
+        count -= 1
+        if chunks[chunk].live == 0 {
+            if chunk == 0 {
+                let empty = chunks.prefix { $0.live == 0 }.count
+                // Keep the last chunk so that appends stay where they were.
+                let drop = empty == chunks.count ? empty - 1 : empty
+                chunks.removeFirst(drop)
+                firstChunk += UInt64(drop)
+                if chunks.count == 1 && chunks[0].live == 0 { chunks[0].slots = [] }
+            } else if chunk < chunks.count - 1 {
+                chunks[chunk].slots = []
+            }
+        }
+        return old
+    }
+
+    /// The chunk index (negative when below the first chunk) and slot of `id`.
+    private func place(of id: UInt64) -> (chunk: Int, slot: Int) {
+        let number = id >> Self.chunkShift
+        let slot = Int(id & (UInt64(Self.chunkSize) - 1))
+        if number >= firstChunk { return (Int(clamping: number - firstChunk), slot) }
+        return (-Int(clamping: firstChunk - number), slot)
+    }
+
+    /// The records, lowest id first.
+    public var values: LazyMapSequence<DenseLog<Value>, Value> { lazy.map(\.value) }
+    public var keys: LazyMapSequence<DenseLog<Value>, UInt64> { lazy.map(\.key) }
+}
+
+extension DenseLog.Chunk {
+    /// Stores `value` in `slot`, padding absent slots before it; returns what was there.
+    mutating func store(_ value: Value, at slot: Int) -> Value? {
+        if slot < slots.count {
+            let old = slots[slot]
+            slots[slot] = value
+            if old == nil { live += 1 }
+            return old
+        }
+        if slots.capacity < DenseLog<Value>.chunkSize { slots.reserveCapacity(DenseLog<Value>.chunkSize) }
+        while slots.count < slot { slots.append(nil) }
+        slots.append(value)
+        live += 1
+        return nil
+    }
+}
+
+extension DenseLog: Sequence {
+    public struct Iterator: IteratorProtocol {
+        let log: DenseLog
+        var chunk = 0
+        var slot = 0
+
+        public mutating func next() -> (key: UInt64, value: Value)? {
+            while chunk < log.chunks.count {
+                let slots = log.chunks[chunk].slots
+                while slot < slots.count {
+                    defer { slot += 1 }
+                    if let value = slots[slot] {
+                        let id = ((log.firstChunk + UInt64(chunk)) << DenseLog.chunkShift) + UInt64(slot)
+                        return (id, value)
+                    }
+                }
+                chunk += 1
+                slot = 0
+            }
+            return nil
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(log: self) }
+    public var underestimatedCount: Int { count }
+}
+
+extension DenseLog: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (UInt64, Value)...) {
+        for (id, value) in elements { updateValue(value, forKey: id) }
+    }
+}
+
+extension DenseLog: Equatable where Value: Equatable {
+    public static func == (a: DenseLog, b: DenseLog) -> Bool {
+        a.count == b.count && a.elementsEqual(b) { $0.key == $1.key && $0.value == $1.value }
+    }
+}
+
+extension DenseLog: Sendable where Value: Sendable {}
+extension DenseLog.Chunk: Sendable where Value: Sendable {}

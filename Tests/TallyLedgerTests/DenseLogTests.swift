@@ -1,0 +1,76 @@
+import Testing
+import TallyLedger
+import TallyTestSupport
+
+/// DenseLog against a plain Dictionary: random appends, sparse removals (retention), prefix
+/// trims (the audit trim), copies kept across writes (snapshots), with fixed seeds.
+struct DenseLogTests {
+    @Test(arguments: [1, 2, 3, 0xDEAD_BEEF] as [UInt64])
+    func agreesWithADictionary(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var log = DenseLog<String>()
+        var model: [UInt64: String] = [:]
+        var nextID: UInt64 = 1
+        var copies: [(DenseLog<String>, [UInt64: String])] = []
+        for step in 0..<8_000 {
+            switch random.next() % 10 {
+            case 0...5:
+                // Appends, sometimes a run long enough to cross chunks.
+                for _ in 0..<(random.next() % 50 == 0 ? 1 + Int(random.next() % 3_000) : 1) {
+                    let value = "v\(nextID)"
+                    #expect(log.updateValue(value, forKey: nextID) == nil, "seed \(seed) step \(step)")
+                    model[nextID] = value
+                    nextID += 1
+                }
+            case 6:
+                // A sparse removal anywhere.
+                guard nextID > 1 else { continue }
+                let id = 1 + random.next() % (nextID - 1)
+                #expect(log.removeValue(forKey: id) == model.removeValue(forKey: id), "seed \(seed) step \(step)")
+            case 7:
+                // Drop a prefix, as the audit trim does.
+                let through = model.keys.min().map { $0 + random.next() % 2_500 } ?? 0
+                for id in model.keys where id <= through {
+                    #expect(log.removeValue(forKey: id) != nil, "seed \(seed) step \(step)")
+                    model[id] = nil
+                }
+            case 8:
+                // Replace a value in place.
+                guard let id = model.keys.randomElement(using: &random) else { continue }
+                #expect(log.updateValue("r\(step)", forKey: id) == model.updateValue("r\(step)", forKey: id), "seed \(seed)")
+            default:
+                if copies.count < 4 { copies.append((log, model)) } else { copies.removeFirst() }
+            }
+            #expect(log.count == model.count, "seed \(seed) step \(step)")
+            if step % 997 == 0 { expectSame(log, model, "seed \(seed) step \(step)") }
+        }
+        expectSame(log, model, "seed \(seed) at the end")
+        // Copies taken along the way did not see later writes.
+        for (copy, copied) in copies { expectSame(copy, copied, "seed \(seed), a kept copy") }
+        // Lookups of ids never stored, far below and far above.
+        for id: UInt64 in [0, 1, nextID, nextID + 5_000, UInt64.max] where model[id] == nil { #expect(log[id] == nil) }
+    }
+
+    @Test func idsInAnyOrderAndEqualityByContent() {
+        var a = DenseLog<Int>()
+        var b = DenseLog<Int>()
+        for id: UInt64 in [5_000, 3, 70_000, 1_025] { a[id] = Int(id) }
+        for id: UInt64 in [3, 1_025, 5_000, 70_000] { b[id] = Int(id) }
+        #expect(a == b)
+        #expect(Array(a.keys) == [3, 1_025, 5_000, 70_000])
+        b[5_000] = nil
+        #expect(a != b && b.count == 3 && b[5_000] == nil && b[70_000] == 70_000)
+        var emptied = a
+        for id in Array(a.keys) { emptied[id] = nil }
+        #expect(emptied.isEmpty && Array(emptied).isEmpty && emptied == DenseLog<Int>())
+        emptied[70_001] = 1
+        #expect(Array(emptied.keys) == [70_001])
+    }
+
+    private func expectSame(_ log: DenseLog<String>, _ model: [UInt64: String], _ label: String) {
+        let listed = Array(log)
+        #expect(listed.map(\.key) == model.keys.sorted(), "\(label): ids in order")
+        #expect(listed.allSatisfy { model[$0.key] == $0.value }, "\(label): values")
+        #expect(model.allSatisfy { log[$0.key] == $0.value }, "\(label): lookups")
+    }
+}
