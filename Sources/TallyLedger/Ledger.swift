@@ -118,7 +118,7 @@ public struct Ledger: Equatable, Sendable {
         var applied = apply(command, at: now, day: day)
         if let origin {
             // Ids are dense: every transaction this command recorded is in this range.
-            let recorded = Array(firstNewTransaction..<nextTransactionID)
+            let recorded = firstNewTransaction..<nextTransactionID
             audit(command, applied.outcome, replayed: applied.replayed, transactionIDs: recorded, origin: origin, at: now)
             applied.changedState = true
             lastTimestamp = now

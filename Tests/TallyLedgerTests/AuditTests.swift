@@ -50,4 +50,28 @@ import TallyLedger
         let refused = ledger.apply(spend("ann", 500), at: t0 + 1)
         #expect(!refused.changedState && ledger.auditLog.isEmpty && ledger.nextAuditID == 1)
     }
+
+    @Test func messagesAreWrittenWhenReadAndReadTheSameAsText() {
+        var ledger = Ledger()
+        _ = ledger.apply(credit("ann", 100), at: t0, origin: app)
+        _ = ledger.apply(spend("ann", 30), at: t0 + 1, origin: app)
+        let entries = ledger.auditEntries(AuditFilter(), limit: 10)
+        #expect(entries.map(\.message) == ["spend 30: available 100 -> 70", "grant 100: available 0 -> 100"])
+        #expect(entries.map(\.transactionIDs) == [[2], [1]])
+        // A snapshot keeps the text; the entry rebuilt from it equals the one kept as numbers.
+        for entry in entries {
+            let fromText = AuditEntry(
+                id: entry.id, at: entry.at, origin: entry.origin, userID: entry.userID, code: entry.code,
+                reason: entry.reason, message: entry.message, replayed: entry.replayed, transactionIDs: entry.transactionIDs)
+            #expect(fromText == entry && entry == fromText)
+            var other = fromText
+            other.message = "something else"
+            #expect(other != entry)
+        }
+        #expect(AuditNote.usage(used: 5, reserved: 2, limit: 10, date: CivilDay(year: 2026, month: 12, day: 4)).message
+            == "used 5, reserved 2 of 10 on 2026-12-04")
+        // Ids that are not consecutive stay as given.
+        let scattered = AuditEntry(id: 9, at: t0, origin: app, userID: "", code: 0, reason: "", message: "", transactionIDs: [4, 2, 7])
+        #expect(scattered.transactionIDs == [4, 2, 7])
+    }
 }

@@ -3,12 +3,13 @@
 extension Ledger {
     /// Appends the entry for `command`'s attempt, which ended in `outcome`.
     mutating func audit(
-        _ command: Command, _ outcome: Outcome, replayed: Bool, transactionIDs: [UInt64], origin: AuditOrigin, at now: Timestamp
+        _ command: Command, _ outcome: Outcome, replayed: Bool, transactionIDs: Range<UInt64>, origin: AuditOrigin,
+        at now: Timestamp
     ) {
-        let (code, reason, message) = outcome.auditStatus
+        let (code, reason, note) = outcome.auditStatus
         let entry = AuditEntry(
             id: nextAuditID, at: now, origin: origin, userID: outcome.userID ?? command.userID, code: code, reason: reason,
-            message: message, replayed: replayed, transactionIDs: transactionIDs)
+            note: note, replayed: replayed, transactions: .span(transactionIDs))
         auditLog[entry.id] = entry
         nextAuditID += 1
     }
@@ -75,30 +76,33 @@ public struct AuditFilter: Equatable, Sendable {
 }
 
 extension Outcome {
-    /// gRPC code, reason and message for the audit log.
-    var auditStatus: (code: Int32, reason: String, message: String) {
+    /// gRPC code, reason and what to write the message from, for the audit log. The common
+    /// cases keep numbers (the text is made when read); the rare ones write their text now.
+    var auditStatus: (code: Int32, reason: String, note: AuditNote) {
         switch self {
-        case .refused(let refusal): (Int32(refusal.code.rawValue), refusal.reason, refusal.message)
+        case .refused(let refusal): (Int32(refusal.code.rawValue), refusal.reason, .text(refusal.message))
         case .accepted(let receipt):
-            (0, "", "\(receipt.transaction.type) \(receipt.transaction.amount): available \(receipt.transaction.balanceBefore) -> \(receipt.transaction.balanceAfter)")
+            (0, "", .transaction(
+                receipt.transaction.type, amount: receipt.transaction.amount, before: receipt.transaction.balanceBefore,
+                after: receipt.transaction.balanceAfter))
         case .usage(let receipt):
-            (0, "", "used \(receipt.status.used), reserved \(receipt.status.reserved) of \(receipt.status.limit) on \(receipt.status.date)")
-        case .usageLimits: (0, "", "daily limits changed")
-        case .expired(let released): (0, "", "released \(released.count) expired reservation(s)")
-        case .package(let package): (0, "", "package \(package.id) saved, \(package.active ? "active" : "inactive")")
-        case .purchase(let receipt): (0, "", "purchase \(receipt.purchase.id) (\(receipt.purchase.paymentID)): \(receipt.purchase.status)")
-        case .expiredPurchases(let failed): (0, "", "failed \(failed.count) purchase(s) pending too long")
-        case .commitment(let receipt): (0, "", "commitment \(receipt.commitment.id): \(receipt.commitment.status), stake \(receipt.commitment.stake)")
+            (0, "", .usage(used: receipt.status.used, reserved: receipt.status.reserved, limit: receipt.status.limit, date: receipt.status.date))
+        case .usageLimits: (0, "", .text("daily limits changed"))
+        case .expired(let released): (0, "", .text("released \(released.count) expired reservation(s)"))
+        case .package(let package): (0, "", .text("package \(package.id) saved, \(package.active ? "active" : "inactive")"))
+        case .purchase(let receipt): (0, "", .text("purchase \(receipt.purchase.id) (\(receipt.purchase.paymentID)): \(receipt.purchase.status)"))
+        case .expiredPurchases(let failed): (0, "", .text("failed \(failed.count) purchase(s) pending too long"))
+        case .commitment(let receipt): (0, "", .text("commitment \(receipt.commitment.id): \(receipt.commitment.status), stake \(receipt.commitment.stake)"))
         case .predictionSettled(let summary, _):
-            (0, "", "prediction \(summary.predictionID) \(summary.status): \(summary.winners) won, \(summary.losers) lost, \(summary.refunded) refunded")
-        case .prediction(let prediction): (0, "", "prediction \(prediction.id) closes at \(prediction.closesAt.map(String.init) ?? "no time")")
-        case .membership(let status): (0, "", "tier \(status.tier)\(status.membership?.expiresAt.map { " until \($0)" } ?? "")")
-        case .auditTrimmed(let count): (0, "", "\(count) archived audit entries dropped from memory")
-        case .archivedTransactions(let count): (0, "", "\(count) archived transactions dropped from memory")
-        case .archivedCommitments(let count): (0, "", "\(count) archived commitments dropped from memory")
+            (0, "", .text("prediction \(summary.predictionID) \(summary.status): \(summary.winners) won, \(summary.losers) lost, \(summary.refunded) refunded"))
+        case .prediction(let prediction): (0, "", .text("prediction \(prediction.id) closes at \(prediction.closesAt.map(String.init) ?? "no time")"))
+        case .membership(let status): (0, "", .text("tier \(status.tier)\(status.membership?.expiresAt.map { " until \($0)" } ?? "")"))
+        case .auditTrimmed(let count): (0, "", .text("\(count) archived audit entries dropped from memory"))
+        case .archivedTransactions(let count): (0, "", .text("\(count) archived transactions dropped from memory"))
+        case .archivedCommitments(let count): (0, "", .text("\(count) archived commitments dropped from memory"))
         case .reconciled(let report):
-            (0, "", "reconciled \(report.accountsChecked) accounts: \(report.mismatches.count) mismatch(es), \(report.repairs.count) repair transaction(s)")
-        case .actionPrice(let price): (0, "", "\(price.action) costs \(price.costs.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))")
+            (0, "", .text("reconciled \(report.accountsChecked) accounts: \(report.mismatches.count) mismatch(es), \(report.repairs.count) repair transaction(s)"))
+        case .actionPrice(let price): (0, "", .text("\(price.action) costs \(price.costs.map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", "))"))
         }
     }
 
