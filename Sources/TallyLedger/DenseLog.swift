@@ -6,7 +6,9 @@
 /// hashing), the records sit next to each other in memory, and dropping old ids (the audit
 /// trim, retention) frees whole chunks. A copy of the log (a snapshot's) shares every chunk;
 /// the next write copies the chunk list and the one chunk it changes, not the log.
-public struct DenseLog<Value> {
+public struct DenseLog<Record: DenseRecord> {
+    public typealias Value = Record.Value
+
     /// 1,024 ids a chunk: a chunk of transactions is about 170 KB, copied whole by the first write
     /// into it after a snapshot copy.
     static var chunkShift: UInt64 { 10 }
@@ -14,7 +16,9 @@ public struct DenseLog<Value> {
 
     struct Chunk {
         /// Slot i holds id `(number << chunkShift) + i`; slots past the end are absent.
-        var slots: ContiguousArray<Value?>
+        var slots: ContiguousArray<Record?>
+        /// The variable-length parts of the chunk's records (strings), one after another.
+        var bytes: ContiguousArray<UInt8>
         var live: Int
     }
 
@@ -32,7 +36,7 @@ public struct DenseLog<Value> {
         get {
             let (chunk, slot) = place(of: id)
             guard chunk >= 0, chunk < chunks.count, slot < chunks[chunk].slots.count else { return nil }
-            return chunks[chunk].slots[slot]
+            return chunks[chunk].value(at: slot, id: id)
         }
         set {
             if let newValue { updateValue(newValue, forKey: id) } else { removeValue(forKey: id) }
@@ -49,16 +53,16 @@ public struct DenseLog<Value> {
         } else if chunk < 0 {
             // An id below every chunk: only a rebuild out of order does this.
             let missing = -chunk
-            chunks.insert(contentsOf: (0..<missing).map { _ in Chunk(slots: [], live: 0) }, at: 0)
+            chunks.insert(contentsOf: (0..<missing).map { _ in Chunk(slots: [], bytes: [], live: 0) }, at: 0)
             firstChunk -= UInt64(missing)
             chunk = 0
         }
         while chunk >= chunks.count {
-            var slots = ContiguousArray<Value?>()
+            var slots = ContiguousArray<Record?>()
             slots.reserveCapacity(Self.chunkSize)
-            chunks.append(Chunk(slots: slots, live: 0))
+            chunks.append(Chunk(slots: slots, bytes: [], live: 0))
         }
-        let old: Value? = chunks[chunk].store(value, at: slot)
+        let old: Value? = chunks[chunk].store(value, at: slot, id: id)
         if old == nil { count += 1 }
         return old
     }
@@ -68,9 +72,7 @@ public struct DenseLog<Value> {
     @discardableResult
     public mutating func removeValue(forKey id: UInt64) -> Value? {
         let (chunk, slot) = place(of: id)
-        guard chunk >= 0, chunk < chunks.count, slot < chunks[chunk].slots.count,
-            let old = chunks[chunk].slots[slot]
-        else { return nil }
+        guard chunk >= 0, chunk < chunks.count, let old = chunks[chunk].value(at: slot, id: id) else { return nil }
         chunks[chunk].slots[slot] = nil
         chunks[chunk].live -= 1
         count -= 1
@@ -81,9 +83,9 @@ public struct DenseLog<Value> {
                 let drop = empty == chunks.count ? empty - 1 : empty
                 chunks.removeFirst(drop)
                 firstChunk += UInt64(drop)
-                if chunks.count == 1 && chunks[0].live == 0 { chunks[0].slots = [] }
+                if chunks.count == 1 && chunks[0].live == 0 { chunks[0].empty() }
             } else if chunk < chunks.count - 1 {
-                chunks[chunk].slots = []
+                chunks[chunk].empty()
             }
         }
         return old
@@ -98,24 +100,36 @@ public struct DenseLog<Value> {
     }
 
     /// The records, lowest id first.
-    public var values: LazyMapSequence<DenseLog<Value>, Value> { lazy.map(\.value) }
-    public var keys: LazyMapSequence<DenseLog<Value>, UInt64> { lazy.map(\.key) }
+    public var values: LazyMapSequence<DenseLog, Value> { lazy.map(\.value) }
+    public var keys: LazyMapSequence<DenseLog, UInt64> { lazy.map(\.key) }
 }
 
 extension DenseLog.Chunk {
-    /// Stores `value` in `slot`, padding absent slots before it; returns what was there.
-    mutating func store(_ value: Value, at slot: Int) -> Value? {
+    func value(at slot: Int, id: UInt64) -> Record.Value? {
+        guard slot < slots.count, let record = slots[slot] else { return nil }
+        return record.unpacked(id: id, from: bytes)
+    }
+
+    /// Stores `value` in `slot`, padding absent slots before it; returns what was there. A
+    /// replaced record's bytes stay in the chunk until it is emptied (replacing is rare).
+    mutating func store(_ value: Record.Value, at slot: Int, id: UInt64) -> Record.Value? {
+        let record = Record(packing: value, into: &bytes)
         if slot < slots.count {
-            let old = slots[slot]
-            slots[slot] = value
+            let old = self.value(at: slot, id: id)
+            slots[slot] = record
             if old == nil { live += 1 }
             return old
         }
-        if slots.capacity < DenseLog<Value>.chunkSize { slots.reserveCapacity(DenseLog<Value>.chunkSize) }
+        if slots.capacity < DenseLog.chunkSize { slots.reserveCapacity(DenseLog.chunkSize) }
         while slots.count < slot { slots.append(nil) }
-        slots.append(value)
+        slots.append(record)
         live += 1
         return nil
+    }
+
+    mutating func empty() {
+        slots = []
+        bytes = []
     }
 }
 
@@ -127,13 +141,11 @@ extension DenseLog: Sequence {
 
         public mutating func next() -> (key: UInt64, value: Value)? {
             while chunk < log.chunks.count {
-                let slots = log.chunks[chunk].slots
-                while slot < slots.count {
+                let held = log.chunks[chunk]
+                while slot < held.slots.count {
                     defer { slot += 1 }
-                    if let value = slots[slot] {
-                        let id = ((log.firstChunk + UInt64(chunk)) << DenseLog.chunkShift) + UInt64(slot)
-                        return (id, value)
-                    }
+                    let id = ((log.firstChunk + UInt64(chunk)) << DenseLog.chunkShift) + UInt64(slot)
+                    if let value = held.value(at: slot, id: id) { return (id, value) }
                 }
                 chunk += 1
                 slot = 0
@@ -152,11 +164,19 @@ extension DenseLog: ExpressibleByDictionaryLiteral {
     }
 }
 
-extension DenseLog: Equatable where Value: Equatable {
+extension DenseLog: Equatable where Record.Value: Equatable {
     public static func == (a: DenseLog, b: DenseLog) -> Bool {
         a.count == b.count && a.elementsEqual(b) { $0.key == $1.key && $0.value == $1.value }
     }
 }
 
-extension DenseLog: Sendable where Value: Sendable {}
-extension DenseLog.Chunk: Sendable where Value: Sendable {}
+extension DenseLog: Sendable where Record: Sendable {}
+extension DenseLog.Chunk: Sendable where Record: Sendable {}
+
+/// How a DenseLog keeps a value: fixed-size fields in the slot, variable-length ones (strings)
+/// appended to its chunk's bytes, so that a record costs no allocation of its own.
+public protocol DenseRecord {
+    associatedtype Value
+    init(packing value: Value, into bytes: inout ContiguousArray<UInt8>)
+    func unpacked(id: UInt64, from bytes: ContiguousArray<UInt8>) -> Value
+}

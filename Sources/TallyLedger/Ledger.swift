@@ -11,7 +11,7 @@ import HashTreeCollections
 public struct Ledger: Equatable, Sendable {
     public let config: LedgerConfig
     public internal(set) var accounts: TreeDictionary<ExactString, Account> = [:]
-    public internal(set) var transactions: DenseLog<Transaction> = [:]
+    public internal(set) var transactions: DenseLog<PackedTransaction> = [:]
     public internal(set) var idempotency = IdempotencyTable()
     public internal(set) var mint: Int64 = 0
     public internal(set) var burn: Int64 = 0
@@ -54,7 +54,7 @@ public struct Ledger: Equatable, Sendable {
     /// Rebuilds a ledger from its parts (a snapshot). Call `invariantViolations()` after.
     public init(
         config: LedgerConfig, accounts: TreeDictionary<ExactString, Account>,
-        transactions: DenseLog<Transaction>, idempotency: IdempotencyTable,
+        transactions: DenseLog<PackedTransaction>, idempotency: IdempotencyTable,
         mint: Int64, burn: Int64, nextTransactionID: UInt64, lastTimestamp: Timestamp, usage: UsageBook? = nil,
         packages: TreeDictionary<ExactString, TokenPackage> = [:], purchases: TreeDictionary<UInt64, Purchase> = [:],
         nextPurchaseID: UInt64 = 1, commitments: TreeDictionary<UInt64, Commitment> = [:],

@@ -58,7 +58,7 @@ public enum LedgerSnapshot {
                 throw StoreError("account \(balance.userID) appears twice")
             }
         }
-        var transactions = DenseLog<Transaction>()
+        var transactions = DenseLog<PackedTransaction>()
         for tx in snapshot.transactions {
             guard let value = tx.ledgerValue else { throw StoreError("transaction \(tx.id) has unknown type \(tx.type)") }
             guard transactions.updateValue(value, forKey: tx.id) == nil else {

@@ -8,10 +8,10 @@ struct DenseLogTests {
     @Test(arguments: [1, 2, 3, 0xDEAD_BEEF] as [UInt64])
     func agreesWithADictionary(seed: UInt64) {
         var random = SplitMix64(seed: seed)
-        var log = DenseLog<String>()
+        var log = DenseLog<PackedText>()
         var model: [UInt64: String] = [:]
         var nextID: UInt64 = 1
-        var copies: [(DenseLog<String>, [UInt64: String])] = []
+        var copies: [(DenseLog<PackedText>, [UInt64: String])] = []
         for step in 0..<8_000 {
             switch random.next() % 10 {
             case 0...5:
@@ -52,8 +52,8 @@ struct DenseLogTests {
     }
 
     @Test func idsInAnyOrderAndEqualityByContent() {
-        var a = DenseLog<Int>()
-        var b = DenseLog<Int>()
+        var a = DenseLog<Number>()
+        var b = DenseLog<Number>()
         for id: UInt64 in [5_000, 3, 70_000, 1_025] { a[id] = Int(id) }
         for id: UInt64 in [3, 1_025, 5_000, 70_000] { b[id] = Int(id) }
         #expect(a == b)
@@ -62,15 +62,38 @@ struct DenseLogTests {
         #expect(a != b && b.count == 3 && b[5_000] == nil && b[70_000] == 70_000)
         var emptied = a
         for id in Array(a.keys) { emptied[id] = nil }
-        #expect(emptied.isEmpty && Array(emptied).isEmpty && emptied == DenseLog<Int>())
+        #expect(emptied.isEmpty && Array(emptied).isEmpty && emptied == DenseLog<Number>())
         emptied[70_001] = 1
         #expect(Array(emptied.keys) == [70_001])
     }
 
-    private func expectSame(_ log: DenseLog<String>, _ model: [UInt64: String], _ label: String) {
+    private func expectSame(_ log: DenseLog<PackedText>, _ model: [UInt64: String], _ label: String) {
         let listed = Array(log)
         #expect(listed.map(\.key) == model.keys.sorted(), "\(label): ids in order")
         #expect(listed.allSatisfy { model[$0.key] == $0.value }, "\(label): values")
         #expect(model.allSatisfy { log[$0.key] == $0.value }, "\(label): lookups")
     }
+}
+
+/// A string kept in the chunk's bytes (as transactions keep theirs), to exercise them.
+struct PackedText: DenseRecord {
+    var start: Int
+    var count: Int
+
+    init(packing value: String, into bytes: inout ContiguousArray<UInt8>) {
+        start = bytes.count
+        count = value.utf8.count
+        bytes.append(contentsOf: value.utf8)
+    }
+
+    func unpacked(id: UInt64, from bytes: ContiguousArray<UInt8>) -> String {
+        String(decoding: bytes[start..<(start + count)], as: UTF8.self)
+    }
+}
+
+/// A number kept in the slot.
+struct Number: DenseRecord {
+    var value: Int
+    init(packing value: Int, into bytes: inout ContiguousArray<UInt8>) { self.value = value }
+    func unpacked(id: UInt64, from bytes: ContiguousArray<UInt8>) -> Int { value }
 }

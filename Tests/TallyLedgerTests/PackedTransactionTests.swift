@@ -1,0 +1,46 @@
+import Testing
+import TallyLedger
+
+/// Transactions are kept packed (numbers in a slot, strings as bytes in their chunk): each reads
+/// back equal to what was recorded, byte for byte, across chunks and after a copy.
+struct PackedTransactionTests {
+    @Test func everyFieldReadsBackByteForByte() throws {
+        var ledger = Ledger()
+        // Decomposed and precomposed spellings are different bytes and must stay so; lengths
+        // around the varint's 127/128 boundary and the limits.
+        let texts = ["", "a", "e\u{301}", "\u{E9}", "🪙 tokens", String(repeating: "x", count: 127),
+                     String(repeating: "y", count: 128), String(repeating: "é", count: 512)]
+        var recorded: [Transaction] = []
+        for i in 0..<2_100 {
+            let text = texts[i % texts.count]
+            let metadata: [ExactString: ExactString] = i % 3 == 0 ? [:] : [
+                ExactString("order"): ExactString("o-\(i)"), ExactString("e\u{301}"): ExactString(fit(text, 256)),
+            ]
+            let user = "user-\(i % 7)-\(texts[(i + 1) % 5])"
+            let credit = Command.credit(Credit(
+                userID: user, amount: Int64(i + 1), kind: .purchase, reference: fit(text, 256),
+                memo: text, idempotencyKey: i % 2 == 0 ? "key-\(i)" : "", metadata: metadata))
+            recorded.append(try #require(ledger.apply(credit, at: t0 + Int64(i)).receipt).transaction)
+            if i % 5 == 0 {
+                recorded.append(try #require(ledger.apply(spend(user, 1, memo: text), at: t0 + Int64(i)).receipt).transaction)
+            }
+        }
+        let copy = ledger
+        _ = ledger.apply(credit("late", 5), at: t0 + 10_000)
+        for tx in recorded {
+            let held = try #require(copy.transactions[tx.id])
+            #expect(held == tx)
+            #expect(sameBytes(held.userID, tx.userID) && sameBytes(held.memo, tx.memo) && sameBytes(held.reference, tx.reference))
+            #expect(held.metadata.keys.map(\.value).sorted().elementsEqual(tx.metadata.keys.map(\.value).sorted(), by: sameBytes))
+            #expect(ledger.transactions[tx.id] == tx)
+        }
+        #expect(Array(copy.transactions.values) == recorded)
+        #expect(copy.transactions[copy.nextTransactionID] == nil && ledger.transactions[copy.nextTransactionID]?.userID == "late")
+        expectInvariants(ledger)
+    }
+
+    /// `text`, or as many bytes of the longest ASCII at the limit when it is over.
+    private func fit(_ text: String, _ bytes: Int) -> String {
+        text.utf8.count <= bytes ? text : String(repeating: "z", count: bytes)
+    }
+}
