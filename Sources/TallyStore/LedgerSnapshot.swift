@@ -7,6 +7,23 @@ import TallyWire
 /// Records are sorted, so the same state always encodes to the same bytes.
 public enum LedgerSnapshot {
     public static func encode(_ ledger: Ledger, journalSequence: UInt64 = 0) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try encode(ledger, journalSequence: journalSequence) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Records per part: transactions and audit entries, the bulk of a large state, are encoded
+    /// a part at a time, so that encoding never holds a second copy of the whole history.
+    static let recordsPerPart = 4_096
+
+    /// Encodes the state as consecutive parts handed to `write`: the parts together are one
+    /// Snapshot message (protobuf concatenation appends repeated fields), first everything but
+    /// the transactions and audit entries, then those in id order.
+    public static func encode(
+        _ ledger: Ledger, journalSequence: UInt64 = 0, into write: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
         var snapshot = Tally_Store_V1_Snapshot()
         snapshot.journalSequence = journalSequence
         snapshot.lastTimestampUs = ledger.lastTimestamp
@@ -16,7 +33,6 @@ public enum LedgerSnapshot {
         snapshot.accounts = ledger.accounts.sorted { $0.key < $1.key }.map {
             Tally_V1_Balance(Balance(userID: $0.key.value, account: $0.value))
         }
-        snapshot.transactions = ledger.transactions.sorted { $0.key < $1.key }.map { Tally_V1_Transaction($0.value) }
         snapshot.idempotencyRecords = ledger.idempotency.records.sorted { $0.key < $1.key }.map {
             Tally_Store_V1_IdempotencyRecord(key: $0.key.value, $0.value)
         }
@@ -37,13 +53,34 @@ public enum LedgerSnapshot {
             }
         }
         snapshot.actionPrices = ledger.actionPrices.sorted { $0.key < $1.key }.map { Tally_V1_ActionPrice($0.value) }
-        snapshot.audit = ledger.auditLog.sorted { $0.key < $1.key }.map { Tally_V1_AuditEntry($0.value) }
         snapshot.nextAuditID = ledger.nextAuditID
         snapshot.firstAuditID = ledger.firstAuditID
         snapshot.archived = Tally_Store_V1_ArchivedHistory(ledger.archived)
-        var options = BinaryEncodingOptions()
-        options.useDeterministicOrdering = true
-        return try snapshot.serializedBytes(options: options)
+        let head: [UInt8] = try snapshot.serializedBytes(options: options)
+        try head.withUnsafeBytes(write)
+
+        // DenseLogs list in id order. The parts are gathered in plain arrays: appending to a
+        // message's repeated field one by one copies the field each time (its storage is boxed).
+        var transactions: [Tally_V1_Transaction] = []
+        var audit: [Tally_V1_AuditEntry] = []
+        func flush() throws {
+            var part = Tally_Store_V1_Snapshot()
+            part.transactions = transactions
+            part.audit = audit
+            let bytes: [UInt8] = try part.serializedBytes(options: options)
+            try bytes.withUnsafeBytes(write)
+            transactions.removeAll(keepingCapacity: true)
+            audit.removeAll(keepingCapacity: true)
+        }
+        for (_, tx) in ledger.transactions {
+            transactions.append(Tally_V1_Transaction(tx))
+            if transactions.count == recordsPerPart { try flush() }
+        }
+        for (_, entry) in ledger.auditLog {
+            audit.append(Tally_V1_AuditEntry(entry))
+            if audit.count == recordsPerPart { try flush() }
+        }
+        if !transactions.isEmpty || !audit.isEmpty { try flush() }
     }
 
     /// Rebuilds a Ledger; throws if the message is not a valid state (bad enum values,

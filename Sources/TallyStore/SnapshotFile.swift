@@ -38,13 +38,15 @@ public enum SnapshotFile {
     /// The encoded file for `ledger` as of journal record `sequence`.
     public static func encode(_ ledger: Ledger, sequence: UInt64) throws -> [UInt8] {
         let payload = try LedgerSnapshot.encode(ledger, journalSequence: sequence)
-        var file = magic
-        file.reserveCapacity(headerBytes + payload.count)
-        append(format, to: &file)
-        append(UInt64(payload.count), to: &file)
-        append(CRC32C.checksum(payload), to: &file)
-        file += payload
-        return file
+        return header(length: payload.count, checksum: CRC32C.checksum(payload)) + payload
+    }
+
+    static func header(length: Int, checksum: UInt32) -> [UInt8] {
+        var bytes = magic
+        append(format, to: &bytes)
+        append(UInt64(length), to: &bytes)
+        append(checksum, to: &bytes)
+        return bytes
     }
 
     /// Writes a snapshot durably to `path` (temp file, fsync, rename, fsync of the directory).
@@ -52,9 +54,20 @@ public enum SnapshotFile {
     /// `replace: false` never overwrites an existing file (backups).
     @discardableResult
     public static func write(_ ledger: Ledger, sequence: UInt64, to path: String, replace: Bool = true) throws -> Int {
-        let bytes = try encode(ledger, sequence: sequence)
-        try DurableFile.write(bytes, to: path, replace: replace)
-        return bytes.count
+        // Streamed: the payload goes to the file a part at a time, its length and checksum
+        // into the header at the end; the whole encoded state is never in memory at once.
+        let file = try DurableFile.Writer(path, replace: replace)
+        try [UInt8](repeating: 0, count: headerBytes).withUnsafeBytes { try file.append($0) }
+        var length = 0
+        var checksum: UInt32 = 0
+        try LedgerSnapshot.encode(ledger, journalSequence: sequence) { part in
+            checksum = CRC32C.checksum(part, seed: checksum)
+            length += part.count
+            try file.append(part)
+        }
+        try header(length: length, checksum: checksum).withUnsafeBytes { try file.write($0, at: 0) }
+        try file.publish()
+        return headerBytes + length
     }
 
     /// Writes the data directory's next snapshot and removes all but the newest `kept`.

@@ -41,6 +41,29 @@ import Testing
         #expect(a == b)
     }
 
+    @Test func aLargeStateIsWrittenInPartsAndReadsBackTheSame() throws {
+        // More transactions and audit entries than one part holds, and more bytes than one
+        // flush: the streamed file equals the one encoded whole, and reads back the same.
+        let directory = try temporaryDirectory()
+        var ledger = Ledger(config: LedgerConfig(idempotencyTTL: 10_000))
+        let origin = AuditOrigin(uid: 1, gid: 1, role: "app", method: "/tally.v1.Ledger/Credit")
+        let memo = String(repeating: "m", count: 1_000)
+        for i in 0..<(2 * LedgerSnapshot.recordsPerPart + 17) {
+            _ = ledger.apply(
+                .credit(Credit(userID: "u\(i % 300)", amount: 1, kind: .grant, memo: memo)), at: ledger.lastTimestamp + 1,
+                origin: i % 2 == 0 ? origin : nil)
+        }
+        let path = directory + "/large.tally"
+        #expect(ledger.transactions.count > 2 * LedgerSnapshot.recordsPerPart && ledger.auditLog.count > LedgerSnapshot.recordsPerPart)
+        let bytes = try SnapshotFile.write(ledger, sequence: 7, to: path)
+        #expect(bytes > DurableFile.Writer.flushBytes)
+        let file = try #require(try DurableFile.read(path))
+        #expect(file == (try SnapshotFile.encode(ledger, sequence: 7)) && file.count == bytes)
+        let (loaded, sequence) = try SnapshotFile.read(path, config: ledger.config)
+        #expect(loaded == ledger && sequence == 7)
+        #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
+    }
+
     @Test func sameStateEncodesToTheSameBytes() throws {
         #expect(try LedgerSnapshot.encode(sampleLedger()) == LedgerSnapshot.encode(sampleLedger()))
     }
