@@ -39,6 +39,8 @@ public struct ServerConfig: Sendable {
     public var timeouts: ConnectionTimeouts
     /// Connections one peer uid may have open at once, so one client cannot take them all.
     public var maxConnectionsPerUID: Int
+    /// Connections kept for the admin role and tallyd's own uid past both connection limits.
+    public var reservedAdminConnections: Int
     /// Who may connect and what each may call (docs/security.md, Roles).
     public var access: AccessPolicy
     /// Per-user rate limits by method class; a class not listed is not limited.
@@ -75,6 +77,7 @@ public struct ServerConfig: Sendable {
     ) {
         self.maxConnections = maxConnections
         self.maxConnectionsPerUID = 256
+        self.reservedAdminConnections = 3
         self.access = AccessPolicy(ownerUID: getuid())
         self.rateLimits = [:]
         self.writerQueueLimit = 65_536

@@ -86,6 +86,8 @@ public final class TallyServer: Sendable {
             dataDirectory: dataDirectory.path)
         let access = config.access
         let maxConnectionsPerUID = config.maxConnectionsPerUID
+        let reservedAdminConnections = config.reservedAdminConnections
+        let ownUID = geteuid()
 
         let maxFrameBytes = config.maxFrameBytes
         let maxCallsInFlight = config.maxCallsInFlight
@@ -103,12 +105,20 @@ public final class TallyServer: Sendable {
                         try handlers.addHandler(ConnectionRefusal.noRole(peer))
                         return
                     }
-                    switch connections.track(channel, uid: peer.uid, limit: maxConnections, perUID: maxConnectionsPerUID) {
+                    // Admins and tallyd's own uid get reserved connections past both limits, so an
+                    // operator can always get in (PostgreSQL's superuser_reserved_connections).
+                    let reserved = role == .admin || peer.uid == ownUID ? reservedAdminConnections : 0
+                    switch connections.track(
+                        channel, uid: peer.uid, limit: maxConnections, perUID: maxConnectionsPerUID, reserved: reserved)
+                    {
                     case .tooMany:
-                        try handlers.addHandler(ConnectionRefusal.tooManyConnections(limit: maxConnections))
+                        connections.logRefusal("TOO_MANY_CONNECTIONS", peer: peer, limit: maxConnections + reserved, logger: logger)
+                        try handlers.addHandler(ConnectionRefusal.tooManyConnections(limit: maxConnections + reserved))
                         return
                     case .tooManyForUID:
-                        try handlers.addHandler(ConnectionRefusal.tooManyForUID(peer.uid, limit: maxConnectionsPerUID))
+                        connections.logRefusal(
+                            "TOO_MANY_CONNECTIONS_FOR_UID", peer: peer, limit: maxConnectionsPerUID + reserved, logger: logger)
+                        try handlers.addHandler(ConnectionRefusal.tooManyForUID(peer.uid, limit: maxConnectionsPerUID + reserved))
                         return
                     case .admitted:
                         break
@@ -246,16 +256,20 @@ final class Connections: Sendable {
     private struct Open {
         var channels: [ObjectIdentifier: any Channel] = [:]
         var perUID: [UInt32: Int] = [:]
+        /// Refusals logged at most once a second; the ones in between are counted into the next line.
+        var lastRefusalLogged: ContinuousClock.Instant?
+        var refusalsUnlogged = 0
     }
 
     private let open = Mutex(Open())
 
-    /// Tracks `channel` unless that would pass `limit` in all or `perUID` for its uid.
-    func track(_ channel: any Channel, uid: UInt32, limit: Int, perUID: Int) -> Admission {
+    /// Tracks `channel` unless that would pass `limit` in all or `perUID` for its uid, each
+    /// raised by `reserved` (an admin's connections).
+    func track(_ channel: any Channel, uid: UInt32, limit: Int, perUID: Int, reserved: Int = 0) -> Admission {
         let id = ObjectIdentifier(channel)
         let admission = open.withLock { open -> Admission in
-            guard open.channels.count < limit else { return .tooMany }
-            guard open.perUID[uid, default: 0] < perUID else { return .tooManyForUID }
+            guard open.channels.count < limit + reserved else { return .tooMany }
+            guard open.perUID[uid, default: 0] < perUID + reserved else { return .tooManyForUID }
             open.channels[id] = channel
             open.perUID[uid, default: 0] += 1
             return .admitted
@@ -270,6 +284,29 @@ final class Connections: Sendable {
             }
         }
         return admission
+    }
+
+    /// Logs a refused connection with its uid and the limit it hit, at most one line a second
+    /// (a flood of connects must not become a flood of log lines); the line says how many
+    /// refusals went unlogged since the last one.
+    func logRefusal(_ reason: String, peer: PeerCredentials, limit: Int, logger: Logger) {
+        let now = ContinuousClock.now
+        let unlogged: Int? = open.withLock { open in
+            if let last = open.lastRefusalLogged, now - last < .seconds(1) {
+                open.refusalsUnlogged += 1
+                return nil
+            }
+            open.lastRefusalLogged = now
+            defer { open.refusalsUnlogged = 0 }
+            return open.refusalsUnlogged
+        }
+        guard let unlogged else { return }
+        logger.notice(
+            "refused a connection",
+            metadata: [
+                "reason": "\(reason)", "uid": "\(peer.uid)", "pid": "\(peer.pid)", "limit": "\(limit)",
+                "refused_unlogged_since_last": "\(unlogged)",
+            ])
     }
 
     var count: Int { open.withLock { $0.channels.count } }

@@ -49,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Connections one peer uid may have open at once; past it a new one is refused (RESOURCE_EXHAUSTED).")
     var maxConnectionsPerUid = ServerConfig().maxConnectionsPerUID
 
+    @Option(help: "Connections kept for the admin role and tallyd's own uid past both connection limits, so an operator can always get in.")
+    var reservedAdminConnections = ServerConfig().reservedAdminConnections
+
     @Option(help: "Calls queued at the Writer, over all connections, past which new mutations are shed (UNAVAILABLE OVERLOADED).")
     var writerQueueLimit = ServerConfig().writerQueueLimit
 
@@ -111,6 +114,7 @@ struct Serve: AsyncParsableCommand {
         guard ioThreads >= 0 else { throw ValidationError("--io-threads must be 0 or more") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
+        guard reservedAdminConnections >= 0 else { throw ValidationError("--reserved-admin-connections cannot be negative") }
         guard writerQueueLimit >= 1 else { throw ValidationError("--writer-queue-limit must be at least 1") }
         guard auditKeep >= 0 else { throw ValidationError("--audit-keep cannot be negative") }
         guard transactionsPerUser >= 0 else { throw ValidationError("--transactions-per-user cannot be negative") }
@@ -148,6 +152,7 @@ struct Serve: AsyncParsableCommand {
             timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
         config.socketGroup = socketGroup
         config.maxConnectionsPerUID = maxConnectionsPerUid
+        config.reservedAdminConnections = reservedAdminConnections
         config.writerQueueLimit = writerQueueLimit
         config.auditKeep = auditKeep
         config.auditUsageCalls = auditUsageCalls

@@ -103,7 +103,12 @@ import TallyWire
     @Test func oneUIDCannotTakeEveryConnection() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let server = try await scratch.start { $0.maxConnectionsPerUID = 3 }
+        // This test runs as tallyd's own uid, which gets reserved connections past the limit:
+        // none here, so that the limit itself is what is checked.
+        let server = try await scratch.start {
+            $0.maxConnectionsPerUID = 3
+            $0.reservedAdminConnections = 0
+        }
         var held: [TallyClient] = []
         for _ in 0..<3 { held.append(try await TallyClient.connect(socketPath: scratch.socket)) }
         for client in held { _ = try await client.getBalance(userID: "p") }
@@ -127,6 +132,37 @@ import TallyWire
         }
         #expect(admitted)
         for client in held { await client.close() }
+        try await server.shutdown()
+    }
+
+    @Test func anAdminCanAlwaysGetInPastIdleConnectionsOfItsUID() async throws {
+        // 256 idle connections from one uid (the default per-uid limit) used to lock that uid
+        // out, tallyd's own admin included. tallyd's own uid (this test's) keeps 3 more.
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let perUID = ServerConfig().maxConnectionsPerUID
+        let reserved = ServerConfig().reservedAdminConnections
+        #expect(perUID == 256 && reserved == 3)
+        var idle: [RawConnection] = []
+        for _ in 0..<perUID { idle.append(try RawConnection(path: scratch.socket)) }
+        // Every idle one is admitted (a refused one gets a frame and is closed at once).
+        let probe = try await TallyClient.connect(socketPath: scratch.socket)
+        #expect(try await probe.stats().users == 0, "the admin gets in past 256 idle connections")
+        var admins = [probe]
+        for _ in 1..<reserved {
+            let client = try await TallyClient.connect(socketPath: scratch.socket)
+            _ = try await client.getBalance(userID: "p")
+            admins.append(client)
+        }
+        #expect(server.connectionCount == perUID + reserved)
+        // Past the reserve too: refused, with the limit that applied.
+        let raw = try RawConnection(path: scratch.socket)
+        let answer = try #require(try raw.response())
+        #expect(answer.code == .resourceExhausted && answer.reason == "TOO_MANY_CONNECTIONS_FOR_UID")
+        #expect(answer.details["limit"] == String(perUID + reserved))
+        for client in admins { await client.close() }
+        idle.removeAll()
         try await server.shutdown()
     }
 }

@@ -74,7 +74,11 @@ import TallyWire
     @Test func connectionsPastTheLimitAreRefusedWithAnAnswer() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let server = try await scratch.start { $0.maxConnections = 2 }
+        // Run as tallyd's own uid, which would get reserved connections past the limit: none here.
+        let server = try await scratch.start {
+            $0.maxConnections = 2
+            $0.reservedAdminConnections = 0
+        }
         let a = try await TallyClient.connect(socketPath: scratch.socket)
         let b = try await TallyClient.connect(socketPath: scratch.socket)
         _ = try await a.getBalance(userID: "x")
