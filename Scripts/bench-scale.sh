@@ -15,25 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SCALE_SECONDS:-60}
 users=${SCALE_USERS:-100000}
-scratch=${BENCH_SCRATCH_PATH:-.build}
-
-work=$(mktemp -d /tmp/tally-scale-XXXXXX)
-pid=
-cleanup() {
-  set +e
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ -z "${TALLYD:-}" ]; then
-  echo "== building tallyd (release)"
-  swift build -c release --scratch-path "$scratch" --product tallyd >/dev/null
-  TALLYD="$scratch/release/tallyd"
-fi
-make -s -C Clients/c bench >/dev/null
-bench=Clients/c/build/tally-bench
+. Scripts/lib/one-tallyd.sh scale
 
 "$TALLYD" --data-dir "$work/data" --socket "$work/s" --fsync always --snapshot-interval 5 \
   --log-level warning >"$work/tallyd.log" 2>&1 &

@@ -201,7 +201,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case .purchases(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .usage(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .health(let checkInvariants):
-            answer(health.report(checkInvariants: checkInvariants)) { result in
+            answer(health.report(checkInvariants: checkInvariants, on: bound.eventLoop)) { result in
                 switch result {
                 case .success(let report): Responses.ok(callID: callID, report)
                 case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not build the health report: \(error)")

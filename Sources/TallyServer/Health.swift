@@ -17,50 +17,43 @@ struct Health: Sendable {
     let startedAt: NIODeadline
     let dataDirectory: String
 
-    func report(checkInvariants: Bool) -> EventLoopFuture<Tally_V1_HealthResponse> {
+    /// The report, its future on `loop` (the caller's). Nothing here waits for the Writer's
+    /// loop: its part was published after its last turn (`Writer.health`), so a probe is
+    /// answered in the same turn of the caller's loop however many calls are queued.
+    func report(checkInvariants: Bool, on loop: any EventLoop) -> EventLoopFuture<Tally_V1_HealthResponse> {
         let writer = self.writer
-        let state = writer.loop.submit {
-            writer.assumeIsolated { ($0.durableSequence, $0.counts, $0.mutationRefusal, $0.usageRefusals) }
-        }
+        let state = writer.health.withLock { $0 }
         let snapshot = snapshotter.lastSnapshot()
-        let connections = self.connections.count
-        let queued = queue.count
-        let limit = queue.limit
-        let startedAt = self.startedAt
-        let dataDirectory = self.dataDirectory
-        return state.and(snapshot).flatMap { state, snapshot in
-            let (sequence, counts, refusal, usageRefusals) = state
-            let now = NIODeadline.now()
-            let report = Tally_V1_HealthResponse.with {
-                $0.acceptingMutations = refusal == nil
-                $0.refusalReason = refusal ?? ""
-                $0.uptimeMs = (now - startedAt).nanoseconds / 1_000_000
-                $0.connections = Int64(connections)
-                $0.queuedCalls = Int64(queued)
-                $0.queuedCallsLimit = Int64(limit)
-                $0.durableSequence = sequence
-                $0.snapshotSequence = snapshot.sequence
-                $0.snapshotAgeMs = (now - snapshot.at).nanoseconds / 1_000_000
-                $0.accounts = Int64(counts.accounts)
-                $0.transactions = Int64(counts.transactions)
-                $0.auditEntries = Int64(counts.auditEntries)
-                $0.usageRefusals = usageRefusals
-                let journal = Self.journalFiles(in: dataDirectory)
-                $0.journalSegments = Int64(journal.count)
-                $0.journalBytes = journal.bytes
+        let now = NIODeadline.now()
+        let report = Tally_V1_HealthResponse.with {
+            $0.acceptingMutations = state.mutationRefusal == nil
+            $0.refusalReason = state.mutationRefusal ?? ""
+            $0.uptimeMs = (now - startedAt).nanoseconds / 1_000_000
+            $0.connections = Int64(connections.count)
+            $0.queuedCalls = Int64(queue.count)
+            $0.queuedCallsLimit = Int64(queue.limit)
+            $0.durableSequence = state.durableSequence
+            $0.snapshotSequence = snapshot.sequence
+            $0.snapshotAgeMs = (now - snapshot.at).nanoseconds / 1_000_000
+            $0.accounts = Int64(state.counts.accounts)
+            $0.transactions = Int64(state.counts.transactions)
+            $0.auditEntries = Int64(state.counts.auditEntries)
+            $0.usageRefusals = state.usageRefusals
+            let journal = Self.journalFiles(in: dataDirectory)
+            $0.journalSegments = Int64(journal.count)
+            $0.journalBytes = journal.bytes
+        }
+        guard checkInvariants else { return loop.makeSucceededFuture(report) }
+        // O(ledger) on a durable copy, off every event loop.
+        return writer.durableCopy().flatMap { (_, ledger) in
+            let promise = writer.loop.makePromise(of: Tally_V1_HealthResponse.self)
+            DispatchQueue.global().async {
+                var checked = report
+                checked.invariantsChecked = true
+                checked.invariantViolations = ledger.invariantViolations()
+                promise.succeed(checked)
             }
-            guard checkInvariants else { return writer.loop.makeSucceededFuture(report) }
-            // O(ledger) on a durable copy, off every event loop.
-            return writer.durableCopy().flatMap { (_, ledger) in
-                let promise = writer.loop.makePromise(of: Tally_V1_HealthResponse.self)
-                DispatchQueue.global().async {
-                    var checked = report
-                    checked.invariantsChecked = true
-                    checked.invariantViolations = ledger.invariantViolations()
-                    promise.succeed(checked)
-                }
-                return promise.futureResult
-            }
+            return promise.futureResult
         }
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import NIOPosix
 import TallyLedger
 import TallyStore
@@ -82,12 +83,20 @@ final class Snapshotter: @unchecked Sendable {
         self.policy = policy
         self.pool = pool
         self.lastSequence = lastSequence
+        self.lastWritten = Mutex((lastSequence, lastWrittenAt))
         self.logger = logger
     }
 
-    /// The last snapshot's record and when it was written (start-up if none yet); on the loop.
-    func lastSnapshot() -> EventLoopFuture<(sequence: UInt64, at: NIODeadline)> {
-        loop.submit { (self.lastSequence, self.lastWrittenAt) }
+    /// The last snapshot's record and when it was written (start-up if none yet), published
+    /// when one is written so that health reads it from any thread without a turn on the loop.
+    private let lastWritten: Mutex<(sequence: UInt64, at: NIODeadline)>
+
+    func lastSnapshot() -> (sequence: UInt64, at: NIODeadline) { lastWritten.withLock { $0 } }
+
+    private func noteWritten(_ sequence: UInt64) {
+        lastSequence = sequence
+        lastWrittenAt = .now()
+        lastWritten.withLock { $0 = (sequence, lastWrittenAt) }
     }
 
     func start() {
@@ -159,8 +168,7 @@ final class Snapshotter: @unchecked Sendable {
             promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
         }
         return promise.futureResult.map { written in
-            self.lastSequence = sequence
-            self.lastWrittenAt = .now()
+            self.noteWritten(sequence)
             self.journalBytesAtLast = bytesAtStart
             if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
             self.logger.debug("snapshot written", metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)"])
@@ -295,8 +303,7 @@ final class Snapshotter: @unchecked Sendable {
             return self.pool.runIfActive(eventLoop: self.loop) {
                 try SnapshotFile.writeAndPrune(state.ledger, sequence: sequence, in: directory)
             }.map { written in
-                self.lastSequence = sequence
-                self.lastWrittenAt = .now()
+                self.noteWritten(sequence)
                 if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
                 return Written(path: written.path, sequence: sequence, bytes: written.bytes, accounts: accounts)
             }

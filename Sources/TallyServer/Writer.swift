@@ -4,6 +4,7 @@ import DequeModule
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import TallyLedger
 import TallyStore
 import TallyWire
@@ -102,6 +103,10 @@ public actor Writer {
         self.journal = journal
         self.snapshots = snapshots
         self.logger = logger
+        health.withLock {
+            $0.durableSequence = nextSequence - 1
+            $0.counts = (ledger.accounts.count, ledger.transactions.count, ledger.auditLog.count)
+        }
     }
 
     /// Hands a batch to the Writer: one hop onto its loop for the whole batch. `reply` runs
@@ -122,6 +127,7 @@ public actor Writer {
     }
 
     private func process(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
+        defer { publishHealth() }
         if rebuilding {
             held.append((calls, reply))
             return
@@ -254,6 +260,7 @@ public actor Writer {
 
     /// The journal's report on the batch ending at record `sequence` (reports come in order).
     private func journaled(through sequence: UInt64, _ result: Result<Void, any Error>) {
+        defer { publishHealth() }
         switch result {
         case .success:
             let start = NIODeadline.now()
@@ -313,6 +320,7 @@ public actor Writer {
     }
 
     private func rebuilt(_ result: Result<Ledger, any Error>) {
+        defer { publishHealth() }
         switch result {
         case .success(let durable):
             ledger = durable
@@ -390,6 +398,7 @@ public actor Writer {
 
     private func resumed(_ recovered: Recovery.Recovered) {
         guard !stopping else { return }
+        defer { publishHealth() }
         ledger = recovered.ledger
         followTimeZone()
         nextSequence = recovered.nextSequence
@@ -520,6 +529,7 @@ public actor Writer {
         stopping = true
         if acceptingMutations { refusal = Self.shuttingDown }
         acceptingMutations = false
+        publishHealth()
         if !inFlight.isEmpty || rebuilding {
             await withCheckedContinuation { drained.append($0) }
         }
@@ -545,4 +555,22 @@ public actor Writer {
 
     /// Why mutations are refused, or nil while they are taken (health).
     var mutationRefusal: String? { acceptingMutations ? nil : refusal.reason }
+
+    /// What Admin/Health reports of the Writer, as of its last turn.
+    struct HealthState: Sendable {
+        var durableSequence: UInt64 = 0
+        var counts = (accounts: 0, transactions: 0, auditEntries: 0)
+        var mutationRefusal: String?
+        var usageRefusals: [String: Int64] = [:]
+    }
+
+    /// Published after every turn that can change it, so that a health probe reads it from any
+    /// thread without waiting its turn on the Writer's loop behind a queue of calls.
+    nonisolated let health = Mutex(HealthState())
+
+    private func publishHealth() {
+        let state = HealthState(
+            durableSequence: durableSequence, counts: counts, mutationRefusal: mutationRefusal, usageRefusals: usageRefusals)
+        health.withLock { $0 = state }
+    }
 }

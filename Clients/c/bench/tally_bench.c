@@ -22,8 +22,8 @@
 #include <string.h>
 #include <time.h>
 
-enum { OP_BALANCE, OP_SPEND, OP_CREDIT, OP_CONSUME, OP_CHECK, OP_COMMIT, OP_RESOLVE, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"balance", "spend", "credit", "consume", "check", "commit", "resolve"};
+enum { OP_BALANCE, OP_SPEND, OP_CREDIT, OP_CONSUME, OP_CHECK, OP_COMMIT, OP_RESOLVE, OP_HEALTH, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"balance", "spend", "credit", "consume", "check", "commit", "resolve", "health"};
 
 /* Predictions for commit and resolve: each thread commits to its own current prediction and a
  * resolve settles it and moves the thread on to the next one, so no call hits a settled one. */
@@ -96,7 +96,9 @@ static void usage(FILE *f) {
             "  --distribution D       uniform or zipf (default uniform)\n"
             "  --zipf-s S             zipf exponent (default 1.0)\n"
             "  --mix M                balance, spend, credit, consume, check, commit, resolve (a resolve\n"
-            "                         settles the thread's current prediction), mixed (= balance,spend,\n"
+            "                         settles the thread's current prediction), health (Admin/Health,\n"
+            "                         an admin's probe: run it beside a load to time the probe),\n"
+            "                         mixed (= balance,spend,\n"
             "                         credit,consume), or weights: balance:8,spend:1,consume:1\n"
             "  --timeout-ms T         deadline sent with every call (default 0: none)\n"
             "  --slow-us U            print every call slower than U us to stderr, with when it was\n"
@@ -264,6 +266,12 @@ static void add_op(tally_batch *b, int op, const char *user, tally_error *err) {
         r.odds_micros = 2000000;
         tally_batch_add(b, TALLY_METHOD_COMMIT, &r.base, &tally__v1__commit_response__descriptor, err);
         commits_in_round++;
+        break;
+    }
+    case OP_HEALTH: {
+        Tally__V1__HealthRequest r = TALLY__V1__HEALTH_REQUEST__INIT;
+        tally_batch_add(b, TALLY_METHOD_HEALTH, &r.base, &tally__v1__health_response__descriptor, err);
+        (void)user;
         break;
     }
     case OP_CHECK: {
