@@ -10,6 +10,19 @@ final class DataDirectory: Sendable {
 
     let path: String
     private let lockFD: Mutex<Int32?>
+    /// The directory and LOCK file locked at start (device and inode), to notice when the path
+    /// comes to name other ones: moved, deleted or replaced under a running tallyd.
+    private let identity: (directory: FileIdentity, lock: FileIdentity)
+
+    struct FileIdentity: Equatable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
 
     init(_ path: String) throws {
         if mkdir(path, 0o750) != 0, errno != EEXIST {
@@ -24,8 +37,34 @@ final class DataDirectory: Sendable {
             close(fd)
             throw Unusable(description: "data directory \(path) is in use by another tallyd (\(lockPath) is locked)")
         }
+        var directory = stat()
+        var lock = stat()
+        guard stat(path, &directory) == 0, fstat(fd, &lock) == 0 else {
+            close(fd)
+            throw Unusable(description: "cannot stat data directory \(path): \(String(cString: strerror(errno)))")
+        }
         self.path = path
         self.lockFD = Mutex(fd)
+        self.identity = (FileIdentity(directory), FileIdentity(lock))
+    }
+
+    /// What changed, if the path no longer names the directory and LOCK file this tallyd locked
+    /// (PostgreSQL's postmaster rechecks its lock file the same way); nil while they are its own.
+    func replacement() -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return "the data directory \(path) is gone (\(String(cString: strerror(errno)))): it was moved or deleted"
+        }
+        guard FileIdentity(info) == identity.directory else {
+            return "\(path) is now another directory than the one this tallyd locked at start: it was moved, deleted or replaced"
+        }
+        guard stat(path + "/LOCK", &info) == 0 else {
+            return "\(path)/LOCK, the lock this tallyd holds, is gone (\(String(cString: strerror(errno))))"
+        }
+        guard FileIdentity(info) == identity.lock else {
+            return "\(path)/LOCK is another file than the lock this tallyd holds: it was replaced"
+        }
+        return nil
     }
 
     /// Releases the lock, so a new tallyd may start here. Unlocks before closing: a process

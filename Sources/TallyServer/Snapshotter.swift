@@ -50,6 +50,8 @@ final class Snapshotter: @unchecked Sendable {
     private var submittedBatch: UInt64 = 0
     private var submittedCommitmentBatch: UInt64 = 0
     private var loop: any EventLoop { writer.loop }
+    /// Nothing is written once the data directory is no longer this tallyd's.
+    private let watch: DirectoryWatch?
 
     private var lastSequence: UInt64
     /// The last attempt, written or failed: the interval trigger counts from it, so a failing
@@ -64,7 +66,7 @@ final class Snapshotter: @unchecked Sendable {
     private var nextWaiters: [EventLoopPromise<Written>] = []
     private var task: RepeatedTask?
 
-    init(writer: Writer, journal: any Journal, directory: String, policy: SnapshotPolicy, pool: NIOThreadPool,
+    init(writer: Writer, journal: any Journal, directory: String, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, pool: NIOThreadPool,
          lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
          commitmentArchiveDays: Int = 0, logger: Logger) {
         self.commitmentArchiveDays = max(0, commitmentArchiveDays)
@@ -78,6 +80,7 @@ final class Snapshotter: @unchecked Sendable {
         }
         self.auditKeep = UInt64(max(0, auditKeep))
         self.writer = writer
+        self.watch = watch
         self.journal = journal
         self.directory = directory
         self.policy = policy
@@ -153,6 +156,10 @@ final class Snapshotter: @unchecked Sendable {
                 promise.fail(StoreError("snapshot thread stopped"))
                 return
             }
+            if let change = self.watch?.check() {
+                promise.fail(StoreError("no snapshot: \(change)"))
+                return
+            }
             // Audit entries past the ones kept in memory go to the archive first; once it is
             // fsynced, the Writer may drop them (a journaled trim).
             if let archive, let (entries, through) = self.auditToArchive(state.ledger) {
@@ -165,7 +172,10 @@ final class Snapshotter: @unchecked Sendable {
             }
             if archiveTransactions { self.archiveTransactions(state.ledger, directory: directory) }
             if archiveCommitments { self.archiveCommitments(state.ledger, directory: directory) }
-            promise.completeWith(Result { try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory) })
+            promise.completeWith(Result {
+                if let change = self.watch?.check() { throw StoreError("no snapshot: \(change)") }
+                return try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory)
+            })
         }
         return promise.futureResult.map { written in
             self.noteWritten(sequence)

@@ -16,6 +16,7 @@ public final class TallyServer: Sendable {
     private let writerGroup: MultiThreadedEventLoopGroup
     private let snapshotPool: NIOThreadPool
     private let dataDirectory: DataDirectory
+    private let watch: DirectoryWatch
     private let writer: Writer
     private let journal: any Journal
     private let snapshotter: Snapshotter
@@ -41,6 +42,8 @@ public final class TallyServer: Sendable {
         config: ServerConfig, logger: Logger = Logger(label: "tallyd"), io: any JournalIO = PosixJournalIO()
     ) async throws -> TallyServer {
         let dataDirectory = try DataDirectory(config.dataDirectory)
+        let watch = DirectoryWatch(dataDirectory)
+        let io = WatchedJournalIO(inner: io, watch: watch)
         let recovered = try Recovery.run(dataDirectory: dataDirectory.path, config: config.ledger, repair: config.repair)
         let ledger = recovered.ledger
         let startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
@@ -74,8 +77,14 @@ public final class TallyServer: Sendable {
             recoverForResume: { [path = dataDirectory.path, ledgerConfig = config.ledger] through in
                 try Recovery.run(dataDirectory: path, config: ledgerConfig, through: through)
             })
+        watch.onLost { change in
+            logger.critical(
+                "the data directory is no longer this tallyd's: refusing every mutation, writing nothing more, stopping",
+                metadata: ["change": "\(change)"])
+            writer.directoryReplaced(change)
+        }
         let snapshotter = Snapshotter(
-            writer: writer, journal: journal, directory: dataDirectory.path, policy: config.snapshots, pool: snapshotPool,
+            writer: writer, journal: journal, directory: dataDirectory.path, watch: watch, policy: config.snapshots, pool: snapshotPool,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
             transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum,
             commitmentArchiveDays: config.commitmentArchiveDays, logger: logger)
@@ -156,6 +165,7 @@ public final class TallyServer: Sendable {
             throw error
         }
         snapshotter.start()
+        writer.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in watch.check() }
         _ = writer.startExpiring(every: .milliseconds(config.reservationSweepMilliseconds))
         if case .interval(let milliseconds) = config.fsync {
             writer.loop.scheduleRepeatedTask(initialDelay: .milliseconds(milliseconds), delay: .milliseconds(milliseconds)) { _ in
@@ -164,14 +174,14 @@ public final class TallyServer: Sendable {
         }
         return TallyServer(
             config: config, logger: logger, ioGroup: ioGroup, writerGroup: writerGroup, snapshotPool: snapshotPool,
-            dataDirectory: dataDirectory, writer: writer, journal: journal, snapshotter: snapshotter, listener: listener,
-            connections: connections, queue: queue, startup: startup)
+            dataDirectory: dataDirectory, watch: watch, writer: writer, journal: journal, snapshotter: snapshotter,
+            listener: listener, connections: connections, queue: queue, startup: startup)
     }
 
     private init(
         config: ServerConfig, logger: Logger, ioGroup: MultiThreadedEventLoopGroup?,
         writerGroup: MultiThreadedEventLoopGroup, snapshotPool: NIOThreadPool, dataDirectory: DataDirectory,
-        writer: Writer, journal: any Journal, snapshotter: Snapshotter, listener: any Channel, connections: Connections,
+        watch: DirectoryWatch, writer: Writer, journal: any Journal, snapshotter: Snapshotter, listener: any Channel, connections: Connections,
         queue: WriterQueue, startup: Startup
     ) {
         self.queue = queue
@@ -181,6 +191,7 @@ public final class TallyServer: Sendable {
         self.writerGroup = writerGroup
         self.snapshotPool = snapshotPool
         self.dataDirectory = dataDirectory
+        self.watch = watch
         self.writer = writer
         self.journal = journal
         self.snapshotter = snapshotter
@@ -195,6 +206,15 @@ public final class TallyServer: Sendable {
     }
 
     public var connectionCount: Int { connections.count }
+
+    /// Yields, once, what changed when the data directory is found moved, deleted or replaced
+    /// under this tallyd; it then takes no mutation and writes nothing, and should be shut down
+    /// (`shutdown` throws `DirectoryReplaced`, so tallyd exits non-zero).
+    public var directoryLost: AsyncStream<String> { watch.whenLost }
+
+    public struct DirectoryReplaced: Error, CustomStringConvertible {
+        public var description: String
+    }
 
     /// Calls handed to the Writer and not yet answered, over all connections.
     public var queuedCalls: Int { queue.count }
@@ -218,8 +238,11 @@ public final class TallyServer: Sendable {
         let state = await writer.stop()
         var snapshotError: (any Error)?
         do {
-            // No final snapshot when the journal failed and the durable state is not trustworthy.
-            if let state, let written = try await snapshotter.final(state).get() {
+            // No final snapshot when the journal failed and the durable state is not trustworthy,
+            // nor into a directory that is no longer this tallyd's.
+            if let lost = watch.check() {
+                snapshotError = DirectoryReplaced(description: "\(lost); nothing was written there after it was noticed")
+            } else if let state, let written = try await snapshotter.final(state).get() {
                 logger.info(
                     "final snapshot written",
                     metadata: ["path": "\(written.path)", "bytes": "\(written.bytes)", "accounts": "\(written.accounts)"])

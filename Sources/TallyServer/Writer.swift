@@ -74,6 +74,8 @@ public actor Writer {
 
     /// Off once shutdown begins or the journal failed: mutations answer UNAVAILABLE.
     private var acceptingMutations = true
+    /// Set for good when the data directory is found replaced (`directoryReplaced`).
+    private var directoryLost = false
     /// Set only when the journal failed and the durable state could not be rebuilt.
     private var readsRefused = false
     private var refusal = shuttingDown
@@ -348,8 +350,22 @@ public actor Writer {
     static let longestResumeDelay = TimeAmount.seconds(2)
 
     /// Tries again after `delay` whether the data directory takes writes (docs/operations.md).
+    /// The data directory is no longer this tallyd's (DirectoryWatch): mutations are refused
+    /// for good, with no attempt to resume (it would recover another tallyd's files).
+    nonisolated func directoryReplaced(_ change: String) {
+        onLoop { writer in
+            writer.directoryLost = true
+            writer.acceptingMutations = false
+            writer.refusal = (
+                "DATA_DIRECTORY_REPLACED",
+                "tallyd's data directory was moved, deleted or replaced while it ran (\(change)); it takes no more changes and is stopping"
+            )
+            writer.publishHealth()
+        }
+    }
+
     private func scheduleResume(after delay: TimeAmount) {
-        guard !stopping else { return }
+        guard !stopping, !directoryLost else { return }
         loop.scheduleTask(in: delay) { self.assumeIsolated { $0.tryResume(delay) } }
     }
 
@@ -358,7 +374,7 @@ public actor Writer {
     /// journal segment, whose creation and fsync are the test that the disk takes writes.
     /// Off the loop; mutations stay refused and reads are answered meanwhile.
     private func tryResume(_ delay: TimeAmount) {
-        guard !stopping, !acceptingMutations, !rebuilding else { return }
+        guard !stopping, !directoryLost, !acceptingMutations, !rebuilding else { return }
         let through = durableSequence
         let recover = recoverForResume
         let journal = self.journal
@@ -397,7 +413,7 @@ public actor Writer {
     }
 
     private func resumed(_ recovered: Recovery.Recovered) {
-        guard !stopping else { return }
+        guard !stopping, !directoryLost else { return }
         defer { publishHealth() }
         ledger = recovered.ledger
         followTimeZone()

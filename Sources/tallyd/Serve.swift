@@ -193,12 +193,26 @@ struct Serve: AsyncParsableCommand {
               daily limits: \(config.usage.summary)
               stop with Ctrl-C (SIGINT) or SIGTERM (SIGHUP is logged and ignored)
             """)
-        var signal = await stop.wait()
-        while signal == SIGHUP {
-            logger.notice("SIGHUP received: ignored, still serving (nothing is reloaded; restart tallyd to apply new flags or a changed config file)")
-            signal = await stop.wait()
+        // Until a signal, or until the data directory is found moved, deleted or replaced
+        // under tallyd (it then takes no mutation and writes nothing, and exits 1 once drained).
+        let why = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                var signal = await stop.wait()
+                while signal == SIGHUP {
+                    logger.notice("SIGHUP received: ignored, still serving (nothing is reloaded; restart tallyd to apply new flags or a changed config file)")
+                    signal = await stop.wait()
+                }
+                return Task.isCancelled ? nil : "signal \(signal)"
+            }
+            group.addTask {
+                for await change in server.directoryLost { return "the data directory is no longer this tallyd's: \(change)" }
+                return nil
+            }
+            let first = await group.first { $0 != nil } ?? nil
+            group.cancelAll()
+            return first ?? "signal"
         }
-        say("tallyd: signal \(signal), shutting down")
+        say("tallyd: \(why), shutting down")
         do {
             try await server.shutdown()
         } catch {

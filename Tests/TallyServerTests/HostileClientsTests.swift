@@ -714,19 +714,7 @@ import TallyWire
         var pid: Int32 { process.processIdentifier }
 
         func waitUntilServing(_ socket: String) async throws {
-            for _ in 0..<500 {
-                if !process.isRunning {
-                    let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                    throw StoreError("tallyd exited with \(process.terminationStatus): \(log)")
-                }
-                if let client = try? await TallyClient.connect(socketPath: socket) {
-                    let answered = (try? await client.getBalance(userID: "probe")) != nil
-                    await client.close()
-                    if answered { return }
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            throw StoreError("tallyd did not come up within 10 s")
+            try await waitUntilTallydServes(process, socket: socket, log: logPath)
         }
 
         /// A field of /proc/<pid>/status in KiB ("VmHWM:   45123 kB").

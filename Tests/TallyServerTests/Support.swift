@@ -152,3 +152,21 @@ extension Ledger {
         return copy
     }
 }
+
+/// Waits until a tallyd child process answers on `socket` (10 s at most); throws with its log
+/// if it exits first.
+func waitUntilTallydServes(_ process: Process, socket: String, log: String) async throws {
+    for _ in 0..<500 {
+        if !process.isRunning {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw StoreError("tallyd exited with \(process.terminationStatus): \(output)")
+        }
+        if let client = try? await TallyClient.connect(socketPath: socket) {
+            let answered = (try? await client.getBalance(userID: "probe")) != nil
+            await client.close()
+            if answered { return }
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw StoreError("tallyd did not come up within 10 s")
+}
