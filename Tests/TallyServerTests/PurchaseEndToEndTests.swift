@@ -113,11 +113,25 @@ import TallyWire
         let late = try await client.completePurchase(paymentID: "pi_stale")
         #expect(late.purchase.status == .completed && !late.alreadyDone)
         #expect(try await client.getBalance(userID: "cy").available == 1_100)
+        await client.close()
+        try await server.shutdown()
+    }
+
+    /// A purchase the provider declined stays failed: a completion after it is refused. (With the
+    /// stale-purchase test's 200 ms timeout, a slow machine could expire it first, and an expired
+    /// purchase may still complete; so the default timeout here.)
+    @Test func aDeclinedPurchaseNeverCompletes() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.savePackage(Self.starter)
         _ = try await client.startPurchase(userID: "cy", packageID: "starter", paymentID: "pi_declined")
         let declined = try await client.failPurchase(paymentID: "pi_declined", reason: "card declined")
-        #expect(declined.purchase.status == .failed)
+        #expect(declined.purchase.status == .failed && !declined.alreadyDone)
         let refused = await #expect(throws: TallyError.self) { _ = try await client.completePurchase(paymentID: "pi_declined") }
         #expect(refused?.code == .failedPrecondition && refused?.reason == "PURCHASE_ALREADY_SETTLED")
+        #expect(try await client.getBalance(userID: "cy").available == 0)
         let missing = await #expect(throws: TallyError.self) { _ = try await client.getPurchase(paymentID: "nope") }
         #expect(missing?.code == .notFound && missing?.reason == "PURCHASE_NOT_FOUND")
         await client.close()
