@@ -35,7 +35,7 @@ public struct DenseLog<Record: DenseRecord> {
     public subscript(id: UInt64) -> Value? {
         get {
             let (chunk, slot) = place(of: id)
-            guard chunk >= 0, chunk < chunks.count, slot < chunks[chunk].slots.count else { return nil }
+            guard chunk >= 0, chunk < chunks.count else { return nil }
             return chunks[chunk].value(at: slot, id: id)
         }
         set {

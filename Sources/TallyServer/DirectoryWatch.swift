@@ -31,8 +31,6 @@ final class DirectoryWatch: Sendable {
         return change
     }
 
-    var lost: String? { state.withLock { $0.lost } }
-
     /// Runs `hook` with what changed, once, when the directory is found replaced.
     func onLost(_ hook: @escaping @Sendable (String) -> Void) {
         state.withLock { $0.hooks.append(hook) }

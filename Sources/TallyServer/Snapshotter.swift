@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
-import Synchronization
 import NIOPosix
+import Synchronization
 import TallyLedger
 import TallyStore
 

@@ -349,7 +349,6 @@ public actor Writer {
     static let firstResumeDelay = TimeAmount.milliseconds(250)
     static let longestResumeDelay = TimeAmount.seconds(2)
 
-    /// Tries again after `delay` whether the data directory takes writes (docs/operations.md).
     /// The data directory is no longer this tallyd's (DirectoryWatch): mutations are refused
     /// for good, with no attempt to resume (it would recover another tallyd's files).
     nonisolated func directoryReplaced(_ change: String) {
@@ -364,6 +363,7 @@ public actor Writer {
         }
     }
 
+    /// Tries again after `delay` whether the data directory takes writes (docs/operations.md).
     private func scheduleResume(after delay: TimeAmount) {
         guard !stopping, !directoryLost else { return }
         loop.scheduleTask(in: delay) { self.assumeIsolated { $0.tryResume(delay) } }

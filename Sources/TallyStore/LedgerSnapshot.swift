@@ -98,6 +98,10 @@ public enum LedgerSnapshot {
         var transactions = DenseLog<PackedTransaction>()
         for tx in snapshot.transactions {
             guard let value = tx.ledgerValue else { throw StoreError("transaction \(tx.id) has unknown type \(tx.type)") }
+            // Checked before it is stored: the log lays ids out by number, up to the largest.
+            guard tx.id >= 1, tx.id < snapshot.nextTransactionID else {
+                throw StoreError("transaction \(tx.id) is outside the ids handed out (1 to \(snapshot.nextTransactionID) exclusive)")
+            }
             guard transactions.updateValue(value, forKey: tx.id) == nil else {
                 throw StoreError("transaction \(tx.id) appears twice")
             }
@@ -154,6 +158,10 @@ public enum LedgerSnapshot {
         }
         var auditLog = DenseLog<AuditEntry>()
         for stored in snapshot.audit {
+            guard stored.id >= max(1, snapshot.firstAuditID), stored.id < snapshot.nextAuditID else {
+                throw StoreError(
+                    "audit entry \(stored.id) is outside the ids held (\(snapshot.firstAuditID) to \(snapshot.nextAuditID) exclusive)")
+            }
             guard auditLog.updateValue(stored.ledgerValue, forKey: stored.id) == nil else {
                 throw StoreError("audit entry \(stored.id) appears twice")
             }

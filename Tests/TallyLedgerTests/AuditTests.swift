@@ -73,5 +73,10 @@ import TallyLedger
         // Ids that are not consecutive stay as given.
         let scattered = AuditEntry(id: 9, at: t0, origin: app, userID: "", code: 0, reason: "", message: "", transactionIDs: [4, 2, 7])
         #expect(scattered.transactionIDs == [4, 2, 7])
+        // Ids read from a damaged or foreign snapshot must not trap on overflow.
+        for ids: [UInt64] in [[.max], [.max - 1, .max], [.max, 0], [3, 4, 5]] {
+            let entry = AuditEntry(id: 1, at: t0, origin: app, userID: "", code: 0, reason: "", message: "", transactionIDs: ids)
+            #expect(entry.transactionIDs == ids)
+        }
     }
 }

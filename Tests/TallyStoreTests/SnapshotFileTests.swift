@@ -64,6 +64,23 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
     }
 
+    @Test func recordIDsOutsideTheIDsHandedOutAreRefused() throws {
+        var ledger = sampleLedger()
+        _ = ledger.apply(
+            .credit(Credit(userID: "audited", amount: 1, kind: .grant)), at: ledger.lastTimestamp + 1,
+            origin: AuditOrigin(uid: 1, gid: 1, role: "app", method: "/tally.v1.Ledger/Credit"))
+        let good = try Tally_Store_V1_Snapshot(serializedBytes: try LedgerSnapshot.encode(ledger))
+        var stray = good
+        stray.transactions[0].id = 1 << 60  // a damaged id: refused, not laid out up to 2^60
+        #expect(throws: StoreError("transaction \(1 << 60) is outside the ids handed out (1 to \(good.nextTransactionID) exclusive)")) {
+            _ = try LedgerSnapshot.decode(try stray.serializedBytes(), config: ledger.config)
+        }
+        stray = good
+        stray.audit[0].id = good.nextAuditID
+        #expect(throws: StoreError.self) { _ = try LedgerSnapshot.decode(try stray.serializedBytes(), config: ledger.config) }
+        #expect(try LedgerSnapshot.decode(try good.serializedBytes(), config: ledger.config).ledger == ledger)
+    }
+
     @Test func sameStateEncodesToTheSameBytes() throws {
         #expect(try LedgerSnapshot.encode(sampleLedger()) == LedgerSnapshot.encode(sampleLedger()))
     }

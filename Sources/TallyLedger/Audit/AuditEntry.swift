@@ -114,15 +114,13 @@ enum TransactionIDs: Equatable, Sendable {
     case list([UInt64])
 
     init(_ ids: [UInt64]) {
-        if let first = ids.first, let last = ids.last, last >= first, last - first == UInt64(ids.count - 1),
-            zip(ids, ids.dropFirst()).allSatisfy({ $0 + 1 == $1 })
-        {
-            self = .span(first..<(last + 1))
-        } else if ids.isEmpty {
+        // Read from a snapshot, ids can be anything: no arithmetic that could trap on UInt64.max.
+        guard let first = ids.first, let last = ids.last else {
             self = .span(0..<0)
-        } else {
-            self = .list(ids)
+            return
         }
+        let consecutive = last < .max && zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 && $1 - $0 == 1 }
+        self = consecutive ? .span(first..<(last + 1)) : .list(ids)
     }
 }
 
