@@ -36,11 +36,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // CRC-32C with the CPU's crc32 instruction (Swift cannot reach it without C).
+        .target(name: "CCRC32C"),
         // Snapshot files, checksums, recovery.
         .target(
             name: "TallyStore",
             dependencies: [
-                "TallyLedger", "TallyWire",
+                "TallyLedger", "TallyWire", "CCRC32C",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
