@@ -42,6 +42,37 @@ extension Result {
         #expect(YearMonth(year: 2024, month: 1).description == "2024-01")
     }
 
+    /// Today's consumes reach the month by `months`, before and after anything folds them in.
+    @Test func todaysConsumesShowInTheMonthBeforeAndAfterTheyAreFolded() throws {
+        var book = UsageBook()
+        _ = try book.setTierLimit("pro", tokens: 1_000_000).get()
+        _ = try book.consume("u", tokens: 100, on: utcDay(2024, 1, 30)).get()
+        _ = try book.consume("u", tokens: 40, on: utcDay(2024, 1, 31)).get()
+        _ = try book.consume("u", tokens: 2, on: utcDay(2024, 1, 31), tier: "pro").get()
+        let beforeFold = try #require(book.usage(of: "u"))
+        let january = try #require(beforeFold.months[YearMonth(year: 2024, month: 1)])
+        #expect(january.total == 142 && january.days[30] == 100 && january.days[31] == 42 && january.tier == "pro")
+        #expect(book.invariantViolations() == [])
+
+        // A settle on an earlier day of the same month folds today's count in first: the month's
+        // tier is then the settle's (the last change), and every count stays.
+        let reservation = try book.reserve("u", tokens: 5, on: utcDay(2024, 1, 31), at: 0, expiresAt: 10).get().0
+        _ = try book.consume("u", tokens: 8, on: utcDay(2024, 1, 31), tier: "pro").get()
+        _ = try book.settle(reservation.id, tokens: 5, on: utcDay(2024, 1, 31)).get()
+        let settled = try #require(book.usage(of: "u")?.months[YearMonth(year: 2024, month: 1)])
+        #expect(settled.total == 155 && settled.days[31] == 55 && settled.tier == UsageLimits().defaultTier)
+
+        // The next day folds January and starts February; equal states compare equal however folded.
+        _ = try book.consume("u", tokens: 7, on: utcDay(2024, 2, 1)).get()
+        let rolled = try #require(book.usage(of: "u"))
+        #expect(rolled.months[YearMonth(year: 2024, month: 1)]?.total == 155)
+        #expect(rolled.months[YearMonth(year: 2024, month: 2)]?.total == 7)
+        var folded = rolled
+        folded.months = rolled.months
+        #expect(folded == rolled)
+        #expect(book.invariantViolations() == [])
+    }
+
     @Test func refusedPastTheLimitWithTheFiguresAndNothingChanged() throws {
         var book = UsageBook()
         let status = try book.consume("u", tokens: 9_000, on: jan1).get()

@@ -95,18 +95,19 @@ public struct UsageBook: Equatable, Sendable {
         _ user: inout UserUsage, _ userID: String, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?,
         _ limits: UsageLimits
     ) -> Result<UsageStatus, Refusal> {
+        let standing = standing(of: user, tier: tier, limits: limits)
         let shadowed: Bool
-        switch decide(userID, user, tokens, day, tier, limits) {
+        switch decide(userID, user, tokens, day, standing) {
         case .failure(let refusal): return .failure(refusal)
         case .success(let wouldRefuse): shadowed = wouldRefuse
         }
-        let month = YearMonth(day.date)
-        guard checkedAdd(user.used, tokens) != nil, checkedAdd(user.months[month]?.total ?? 0, tokens) != nil,
-            checkedAdd(user.months[month]?.days[day.date.day] ?? 0, tokens) != nil
-        else { return .failure(overflow(userID, tokens)) }
-        let monthTier = standing(of: user, tier: tier, limits: limits).tier
-        user.count(tokens, on: day.date, month: month, tier: monthTier, shadowed: shadowed)
-        return .success(status(userID, user, day, tier, limits))
+        // Today's count in its month equals `used` (an invariant), so the month's day needs no check of its own.
+        let monthTotal = user.monthTotalToday(YearMonth(day.date))
+        guard checkedAdd(user.used, tokens) != nil, checkedAdd(monthTotal, tokens) != nil else {
+            return .failure(overflow(userID, tokens))
+        }
+        user.countToday(tokens, monthTotal: monthTotal, tier: standing.tier, shadowed: shadowed)
+        return .success(status(userID, user, day, standing))
     }
 
     /// Holds `tokens` of today's quota until settled, released, or `expiresAt`.
@@ -285,7 +286,12 @@ public struct UsageBook: Equatable, Sendable {
     private static func decide(
         _ userID: String, _ user: UserUsage, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?, _ limits: UsageLimits
     ) -> Result<Bool, Refusal> {
-        let standing = standing(of: user, tier: tier, limits: limits)
+        decide(userID, user, tokens, day, standing(of: user, tier: tier, limits: limits))
+    }
+
+    private static func decide(
+        _ userID: String, _ user: UserUsage, _ tokens: Int64, _ day: UsageDay, _ standing: Standing
+    ) -> Result<Bool, Refusal> {
         let limit = standing.limit
         guard let held = checkedAdd(user.used, user.reserved), let wanted = checkedAdd(held, tokens) else {
             return .failure(overflow(userID, tokens))
@@ -339,6 +345,7 @@ public struct UsageBook: Equatable, Sendable {
             return
         }
         guard current < date else { return }
+        user.fold()
         if user.used > 0 { user.days[current] = user.used }
         user.used = 0
         user.reserved = 0  // reservations hold the day they were made on; that day is over
@@ -365,7 +372,11 @@ public struct UsageBook: Equatable, Sendable {
     private static func status(
         _ userID: String, _ user: UserUsage, _ day: UsageDay, _ tier: ExactString?, _ limits: UsageLimits
     ) -> UsageStatus {
-        let standing = standing(of: user, tier: tier, limits: limits)
+        status(userID, user, day, standing(of: user, tier: tier, limits: limits))
+    }
+
+    /// `standing` is the user's as of now (a consume works it out once for its check, count and answer).
+    private static func status(_ userID: String, _ user: UserUsage, _ day: UsageDay, _ standing: Standing) -> UsageStatus {
         let limit = standing.limit
         let held = user.used.addingReportingOverflow(user.reserved)
         let (date, resetsAt) = Self.counting(user, on: day)

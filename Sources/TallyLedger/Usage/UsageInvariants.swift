@@ -24,6 +24,7 @@ extension UsageBook {
                 violations.append("usage of \(id): negative count (used \(user.used), reserved \(user.reserved))")
             }
             if let limit = user.limitOverride, limit < 0 { violations.append("usage of \(id): limit \(limit)") }
+            violations += user.foldViolations().map { "usage of \(id): \($0)" }
             if Int128(user.reserved) != heldToday[id] ?? 0 {
                 violations.append("usage of \(id): reserved \(user.reserved) != open reservations of its day \(heldToday[id] ?? 0)")
             }

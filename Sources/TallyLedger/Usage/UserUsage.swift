@@ -17,16 +17,71 @@ public struct UserUsage: Equatable, Sendable {
     public var shadowRefusals: Int64 = 0
     /// Tokens per earlier day, kept for the retention period (UsageRetention.days).
     public var days: TreeDictionary<CivilDay, Int64> = [:]
+
+    /// The monthly aggregates as stored, without `unfolded`. A consume counts today in `used`
+    /// and `unfolded` only, so the common call touches this struct and no month or day tree
+    /// (three cache misses a call before, docs/decisions.md); the first read or change of
+    /// `months` after it folds them in.
+    private(set) var recordedMonths: TreeDictionary<YearMonth, MonthUsage> = [:]
+    /// Tokens counted on `day` and not yet in `recordedMonths` (0 ≤ unfolded ≤ used).
+    private(set) var unfolded: Int64 = 0
+    /// `recordedMonths[day's month].total` when `unfolded` started (meaningful while > 0).
+    private(set) var unfoldedBase: Int64 = 0
+    /// The tier of the latest unfolded count: the month's tier once folded.
+    private(set) var unfoldedTier: ExactString = ""
+
     /// Monthly aggregates, kept for UsageRetention.months; they include `used`.
-    public var months: TreeDictionary<YearMonth, MonthUsage> = [:]
+    public var months: TreeDictionary<YearMonth, MonthUsage> {
+        get {
+            guard unfolded > 0, let day else { return recordedMonths }
+            var months = recordedMonths
+            months[YearMonth(day), default: MonthUsage(tier: unfoldedTier)].add(unfolded, on: day.day, tier: unfoldedTier)
+            return months
+        }
+        set {
+            recordedMonths = newValue
+            unfolded = 0
+        }
+    }
 
     public init() {}
 
-    /// Counts `tokens` on today (`date` is `day`), in place; the caller checked every sum.
-    mutating func count(_ tokens: Int64, on date: CivilDay, month: YearMonth, tier: ExactString, shadowed: Bool) {
+    /// Moves `unfolded` into `recordedMonths`; due before `day` or `used` changes, which the
+    /// unfolded count is measured against (`UsageBook.roll` does it first).
+    mutating func fold() {
+        guard unfolded > 0 else { return }
+        months = months
+    }
+
+    /// The total of `day`'s month so far (today's count included), without building `months`.
+    func monthTotalToday(_ month: YearMonth) -> Int64 {
+        unfolded > 0 ? unfoldedBase + unfolded : recordedMonths[month]?.total ?? 0
+    }
+
+    /// Counts `tokens` on today (`day`, in `month`), in place; the caller checked every sum
+    /// (`monthTotal` is `monthTotalToday(month)`).
+    mutating func countToday(_ tokens: Int64, monthTotal: Int64, tier: ExactString, shadowed: Bool) {
         if shadowed { shadowRefusals += 1 }
+        if unfolded == 0 { unfoldedBase = monthTotal }
         used += tokens
-        months[month, default: MonthUsage(tier: tier)].add(tokens, on: date.day, tier: tier)
+        unfolded += tokens
+        unfoldedTier = tier
+    }
+
+    /// Equal when every count and record reads the same, however much is folded.
+    public static func == (a: UserUsage, b: UserUsage) -> Bool {
+        a.limitOverride == b.limitOverride && a.shadow == b.shadow && a.day == b.day && a.used == b.used
+            && a.reserved == b.reserved && a.shadowRefusals == b.shadowRefusals && a.days == b.days && a.months == b.months
+    }
+
+    /// The stored parts' own rules (`UsageBook.invariantViolations` checks the rest through `months`).
+    func foldViolations() -> [String] {
+        var violations: [String] = []
+        if unfolded < 0 || unfolded > used { violations.append("unfolded \(unfolded) is outside 0...used \(used)") }
+        if unfolded > 0, let day, unfoldedBase != recordedMonths[YearMonth(day)]?.total ?? 0 {
+            violations.append("unfolded count's base \(unfoldedBase) is not its month's stored total")
+        }
+        return violations
     }
 
     /// The tokens recorded for `date`: today's count or an earlier day's record.
