@@ -66,7 +66,7 @@ enum UsageSnapshot {
         let limits = UsageLimits(
             tiers: tiers, defaultTier: ExactString(state.defaultTier), shadowTiers: Set(state.shadowTiers.map { ExactString($0) }),
             timeZone: state.timeZone)
-        var users = TreeDictionary<ExactString, UserUsage>()
+        var users = UsageUsers()
         for stored in state.users {
             var user = UserUsage()
             user.limitOverride = stored.hasLimitOverride ? stored.limitOverride : nil

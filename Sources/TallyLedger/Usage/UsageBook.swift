@@ -8,7 +8,7 @@ import HashTreeCollections
 /// Every method either changes the state and succeeds, or refuses and changes nothing.
 public struct UsageBook: Equatable, Sendable {
     public private(set) var limits = UsageLimits()
-    public private(set) var users: TreeDictionary<ExactString, UserUsage> = [:]
+    public private(set) var users = UsageUsers()
     public private(set) var reservations: TreeDictionary<UInt64, Reservation> = [:]
     public private(set) var nextReservationID: UInt64 = 1
     public let retention: UsageRetention
@@ -20,7 +20,7 @@ public struct UsageBook: Equatable, Sendable {
 
     /// Rebuilds a book from its parts (a snapshot). The Ledger's invariant check covers it.
     public init(
-        limits: UsageLimits, users: TreeDictionary<ExactString, UserUsage>, reservations: TreeDictionary<UInt64, Reservation>,
+        limits: UsageLimits, users: UsageUsers, reservations: TreeDictionary<UInt64, Reservation>,
         nextReservationID: UInt64, retention: UsageRetention
     ) {
         self.limits = limits
@@ -67,12 +67,12 @@ public struct UsageBook: Equatable, Sendable {
         guard count(tokens, on: user.day ?? day.date, for: &user, tier) else {
             return .failure(Self.overflow(userID, tokens))
         }
-        users[key] = user
+        users.updateValue(user, forKey: key)
         return .success(status(userID, user, day, tier))
     }
 
     /// The common consume, changed in place: a user already counting on `day`. One lookup
-    /// (the tree's modify accessor lends the stored value itself), so neither the user nor its
+    /// (`UsageUsers.update` lends the stored value itself), so neither the user nor its
     /// month's trees are copied; everything that can refuse is decided before anything changes.
     /// nil: not this case, take the general path. The same outcome as the general path, which
     /// the usage property tests check.
@@ -80,15 +80,10 @@ public struct UsageBook: Equatable, Sendable {
         _ key: ExactString, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?
     ) -> Result<UsageStatus, Refusal>? {
         let limits = limits  // read outside the access to `users` below
-        return Self.consumeStored(&users[key], key.value, tokens, day, tier, limits)
-    }
-
-    private static func consumeStored(
-        _ stored: inout UserUsage?, _ userID: String, _ tokens: Int64, _ day: UsageDay, _ tier: ExactString?,
-        _ limits: UsageLimits
-    ) -> Result<UsageStatus, Refusal>? {
-        guard stored?.day == day.date else { return nil }
-        return consumeToday(&stored!, userID, tokens, day, tier, limits)
+        return users.update(key) { stored in
+            guard stored.day == day.date else { return nil }
+            return Self.consumeToday(&stored, key.value, tokens, day, tier, limits)
+        } ?? nil
     }
 
     private static func consumeToday(
@@ -139,7 +134,7 @@ public struct UsageBook: Equatable, Sendable {
             id: nextReservationID, userID: key, tokens: tokens, day: user.day ?? day.date, createdAt: now, expiresAt: expiresAt)
         nextReservationID += 1
         reservations[reservation.id] = reservation
-        users[key] = user
+        users.updateValue(user, forKey: key)
         return .success((reservation, status(userID, user, day, tier)))
     }
 
@@ -163,7 +158,7 @@ public struct UsageBook: Equatable, Sendable {
             return .failure(Self.overflow(reservation.userID.value, tokens))
         }
         reservations[id] = nil
-        users[reservation.userID] = user
+        users.updateValue(user, forKey: reservation.userID)
         return .success((reservation, status(reservation.userID.value, user, day, tier)))
     }
 
@@ -176,7 +171,7 @@ public struct UsageBook: Equatable, Sendable {
         Self.roll(&user, to: day.date, retention: retention)
         if reservation.day == user.day { user.reserved -= reservation.tokens }
         reservations[id] = nil
-        users[reservation.userID] = user
+        users.updateValue(user, forKey: reservation.userID)
         return .success((reservation, status(reservation.userID.value, user, day, tier)))
     }
 
