@@ -346,7 +346,7 @@ public struct UsageBook: Equatable, Sendable {
         user.reserved = 0  // reservations hold the day they were made on; that day is over
         user.shadowRefusals = 0
         user.day = date
-        user.days = user.days.filter { isKept($0.key, today: date, retention: retention) }
+        user.days.removeAll { !isKept($0.key, today: date, retention: retention) }
         user.months = user.months.filter { isKept($0.key, today: date, retention: retention) }
     }
 

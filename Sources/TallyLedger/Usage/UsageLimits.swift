@@ -28,7 +28,7 @@ public struct UsageLimits: Equatable, Sendable {
 /// it was built from are dropped.
 public struct MonthUsage: Equatable, Sendable {
     /// Day of the month to tokens, for days with usage.
-    public var days: TreeDictionary<UInt8, Int64> = [:]
+    public var days = MonthDays()
     public var total: Int64 = 0
     /// The user's tier when the month last changed.
     public var tier: ExactString
@@ -48,7 +48,7 @@ public struct MonthUsage: Equatable, Sendable {
     /// record (days without usage count as 0): seed 003's days 01–05 of 850, 1200, 0, 2100 and
     /// 1750 tokens average 1180.
     public var averagePerDay: Int64 {
-        guard let last = days.keys.max() else { return 0 }
+        guard let last = days.keys.last else { return 0 }
         return total / Int64(last)
     }
 

@@ -16,7 +16,7 @@ public struct UserUsage: Equatable, Sendable {
     /// Calls on `day` that the limit would have refused, in shadow mode.
     public var shadowRefusals: Int64 = 0
     /// Tokens per earlier day, kept for the retention period (UsageRetention.days).
-    public var days: TreeDictionary<CivilDay, Int64> = [:]
+    public var days = DayTokens<CivilDay>()
 
     /// The monthly aggregates as stored, without `unfolded`. A consume counts today in `used`
     /// and `unfolded` only, so the common call touches this struct and no month or day tree
