@@ -94,6 +94,10 @@ public struct Ledger: Equatable, Sendable {
     // MARK: Reads
 
     /// A user's balance; a user never credited has an all-zero balance with version 0.
+    /// Inlinable so that the Writer, which keeps its Ledger in a class, reads `accounts` alone
+    /// instead of copying the whole Ledger (every reference in it retained and released) for
+    /// the call: 5% of tallyd's CPU per GetBalance (docs/decisions.md).
+    @inlinable
     public func balance(of userID: String) -> Balance {
         Balance(userID: userID, account: accounts[ExactString(userID)] ?? Account())
     }
