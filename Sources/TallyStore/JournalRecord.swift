@@ -30,11 +30,24 @@ public struct JournalRecord: Equatable, Sendable {
     }
 
     public func encode(into bytes: inout [UInt8]) throws {
-        let payload: [UInt8] = try Tally_Store_V1_StampedCommand(command, at: timestamp, day: day, origin: origin).serializedBytes()
-        Self.appendBigEndian(UInt32(payload.count), to: &bytes)
-        Self.appendBigEndian(Self.checksum(sequence: sequence, payload: payload[...]), to: &bytes)
-        Self.appendBigEndian(sequence, to: &bytes)
-        bytes += payload
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: Self.headerBytes))  // filled in below
+        if !StampedCommandEncoding.append(self, to: &bytes) {
+            do {
+                bytes += try Tally_Store_V1_StampedCommand(command, at: timestamp, day: day, origin: origin).serializedBytes() as [UInt8]
+            } catch {
+                bytes.removeSubrange(start...)
+                throw error
+            }
+        }
+        let length = bytes.count - start - Self.headerBytes
+        bytes.withUnsafeMutableBytes { all in
+            all.storeBytes(of: UInt32(length).bigEndian, toByteOffset: start, as: UInt32.self)
+            all.storeBytes(of: sequence.bigEndian, toByteOffset: start + 8, as: UInt64.self)
+            // The checksum covers the sequence and the payload, which lie one after the other.
+            let checksum = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: all[(start + 8)...]))
+            all.storeBytes(of: checksum.bigEndian, toByteOffset: start + 4, as: UInt32.self)
+        }
     }
 
     /// What reading a record at some offset found.
