@@ -3,10 +3,12 @@ import Synchronization
 import SwiftProtobuf
 import TallyWire
 
-/// A call on its way out: the request and where its answer goes.
+/// A call on its way out: the request, where its answer goes, and how long to wait for it
+/// (nil: as long as the connection lasts).
 struct OutgoingCall: Sendable {
     var request: Tally_V1_Request
     var promise: EventLoopPromise<Tally_V1_Response>
+    var wait: TimeAmount?
 }
 
 /// The connection-level error tallyd ended the connection with (a frame with call id 0), kept
@@ -14,8 +16,14 @@ struct OutgoingCall: Sendable {
 final class ConnectionEnd: Sendable {
     private let error = Mutex<TallyError?>(nil)
 
+    private let givenUp = Atomic<Int>(0)
+
     var finalError: TallyError? { error.withLock { $0 } }
     func record(_ final: TallyError) { error.withLock { $0 = $0 ?? final } }
+
+    /// Calls that got no answer within their local deadline.
+    var callsGivenUp: Int { givenUp.load(ordering: .relaxed) }
+    func countGivenUp() { givenUp.add(1, ordering: .relaxed) }
 
     /// What a call that could not be written is told.
     func unsent(_ cause: any Error) -> TallyError {
@@ -36,6 +44,8 @@ final class CallHandler: ChannelDuplexHandler {
     }
 
     private var pending: [UInt64: EventLoopPromise<Tally_V1_Response>] = [:]
+    /// The local deadline of each call that has one, cancelled when its answer comes.
+    private var timers: [UInt64: Scheduled<Void>] = [:]
     private var nextCallID: UInt64 = 1
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -53,8 +63,26 @@ final class CallHandler: ChannelDuplexHandler {
             promise?.fail(error)
             return
         }
-        pending[call.request.callID] = call.promise
+        let callID = call.request.callID
+        pending[callID] = call.promise
+        if let wait = call.wait {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            timers[callID] = context.eventLoop.scheduleTask(in: wait) { bound.value.giveUp(callID, after: wait) }
+        }
         context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+
+    /// No answer in time: the call fails with its outcome unknown, and its answer, should it
+    /// come later, is dropped by its call id. The connection stays usable.
+    private func giveUp(_ callID: UInt64, after wait: TimeAmount) {
+        timers[callID] = nil
+        guard let promise = pending.removeValue(forKey: callID) else { return }
+        end.countGivenUp()
+        let waitedMs = wait.nanoseconds / 1_000_000
+        promise.fail(TallyError(
+            code: .deadlineExceeded, reason: "CLIENT_TIMEOUT",
+            message: "no answer within \(waitedMs) ms (the call's timeout plus the client's grace); the outcome is unknown: retry a mutation with the same idempotency key",
+            details: ["waited_ms": String(waitedMs), "call_id": String(callID), "outcome": "unknown"]))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -73,6 +101,7 @@ final class CallHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        timers.removeValue(forKey: response.callID)?.cancel()
         pending.removeValue(forKey: response.callID)?.succeed(response)
     }
 
@@ -89,6 +118,8 @@ final class CallHandler: ChannelDuplexHandler {
     private func failAll(_ error: TallyError) {
         let promises = pending.values
         pending.removeAll()
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
         for promise in promises { promise.fail(error) }
     }
 }

@@ -9,24 +9,34 @@ import TallyWire
 public final class TallyClient: Sendable {
     private let channel: any Channel
     private let end: ConnectionEnd
+    /// How much longer than a call's `timeout_ms` to wait for its answer. tallyd counts the
+    /// deadline from when it read the call and answers DEADLINE_EXCEEDED itself, which says the
+    /// call did not run; only past the grace does the client give up (CLIENT_TIMEOUT, outcome
+    /// unknown), as the Python and C clients do.
+    public let timeoutGrace: Duration
 
-    private init(channel: any Channel, end: ConnectionEnd) {
+    private init(channel: any Channel, end: ConnectionEnd, timeoutGrace: Duration) {
         self.channel = channel
         self.end = end
+        self.timeoutGrace = timeoutGrace
     }
+
+    /// Calls given up on at their local deadline (their answers, if they come, are dropped).
+    public var callsGivenUp: Int { end.callsGivenUp }
 
     /// Connects to the tallyd listening at `socketPath`. While tallyd's accept backlog is full
     /// (a burst of connects), the kernel refuses at once with EAGAIN; that is retried with
     /// backoff for up to `busyRetry`, then thrown.
     public static func connect(
         socketPath: String, maxFrameBytes: Int = Frame.defaultMaxBytes,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, busyRetry: Duration = .seconds(2)
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, busyRetry: Duration = .seconds(2),
+        timeoutGrace: Duration = .seconds(1)
     ) async throws -> TallyClient {
         let giveUp = ContinuousClock.now + busyRetry
         var pause = Duration.milliseconds(2)
         while true {
             do {
-                return try await connectOnce(socketPath: socketPath, maxFrameBytes: maxFrameBytes, group: group)
+                return try await connectOnce(socketPath: socketPath, maxFrameBytes: maxFrameBytes, group: group, timeoutGrace: timeoutGrace)
             } catch let error as IOError where error.errnoCode == EAGAIN && ContinuousClock.now + pause < giveUp {
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, .milliseconds(100))
@@ -35,7 +45,7 @@ public final class TallyClient: Sendable {
     }
 
     private static func connectOnce(
-        socketPath: String, maxFrameBytes: Int, group: any EventLoopGroup
+        socketPath: String, maxFrameBytes: Int, group: any EventLoopGroup, timeoutGrace: Duration
     ) async throws -> TallyClient {
         let end = ConnectionEnd()
         let channel = try await ClientBootstrap(group: group)
@@ -46,7 +56,7 @@ public final class TallyClient: Sendable {
                 }
             }
             .connect(unixDomainSocketPath: socketPath).get()
-        return TallyClient(channel: channel, end: end)
+        return TallyClient(channel: channel, end: end, timeoutGrace: timeoutGrace)
     }
 
     public func close() async {
@@ -91,7 +101,7 @@ public final class TallyClient: Sendable {
         let loop = channel.eventLoop
         let promises = requests.map { _ in loop.makePromise(of: Tally_V1_Response.self) }
         for (request, promise) in zip(requests, promises) {
-            channel.write(OutgoingCall(request: request, promise: promise)).whenFailure { [end] error in
+            channel.write(OutgoingCall(request: request, promise: promise, wait: wait(for: request))).whenFailure { [end] error in
                 promise.fail(end.unsent(error))
             }
         }
@@ -106,13 +116,21 @@ public final class TallyClient: Sendable {
 
     /// Sends a raw envelope and returns the raw response, whatever its status. A call id of 0
     /// is replaced by the next free one. For tests and tools that need the whole envelope.
+    /// With a `timeout_ms`, throws CLIENT_TIMEOUT (outcome unknown) when no answer came within
+    /// it plus `timeoutGrace`.
     public func send(_ request: Tally_V1_Request) async throws -> Tally_V1_Response {
         let promise = channel.eventLoop.makePromise(of: Tally_V1_Response.self)
-        channel.writeAndFlush(OutgoingCall(request: request, promise: promise)).whenFailure { [end] error in
+        channel.writeAndFlush(OutgoingCall(request: request, promise: promise, wait: wait(for: request))).whenFailure { [end] error in
             // Never written (connection already closed): no answer can come; say why it closed.
             promise.fail(end.unsent(error))
         }
         return try await promise.futureResult.get()
+    }
+
+    private func wait(for request: Tally_V1_Request) -> TimeAmount? {
+        guard request.timeoutMs > 0 else { return nil }
+        let grace = timeoutGrace.components
+        return .milliseconds(Int64(request.timeoutMs)) + .seconds(grace.seconds) + .nanoseconds(grace.attoseconds / 1_000_000_000)
     }
 }
 

@@ -52,12 +52,13 @@ struct CommitCommand: AsyncParsableCommand {
     @Option(help: "Idempotency key.") var key = ""
 
     func run() async throws {
+        let key = global.idempotencyKey(self.key)
         guard let micros = oddsMicros(odds) else { throw ValidationError("--odds must be a decimal number such as 2.5") }
         try await global.run({
             try await $0.commit(
                 userID: user, predictionID: prediction, position: position.wire, stake: stake, oddsMicros: micros, idempotencyKey: key,
                 timeoutMs: global.timeoutMs)
-        }) { describe($0.commitment) + ($0.replayed ? " (replayed)" : "") + ": " + describe($0.balance) }
+        }, retryKey: key) { describe($0.commitment) + ($0.replayed ? " (replayed)" : "") + ": " + describe($0.balance) }
     }
 }
 

@@ -43,8 +43,17 @@ struct GlobalOptions: ParsableArguments {
         socketPath ?? ProcessInfo.processInfo.environment["TALLY_SOCKET"] ?? "./tally.sock"
     }
 
+    /// The idempotency key a mutation is sent with: the one given, else a new one, so that a
+    /// call whose answer never came can be retried without applying twice.
+    func idempotencyKey(_ given: String) -> String {
+        given.isEmpty ? "cli-" + UUID().uuidString.lowercased() : given
+    }
+
     /// Connects, runs `body`, and turns failures into a message on stderr and a non-zero exit.
-    func run<T: SwiftProtobuf.Message>(_ body: (TallyClient) async throws -> T, human: (T) -> String) async throws {
+    /// `retryKey` is a mutation's idempotency key, named when its outcome is unknown.
+    func run<T: SwiftProtobuf.Message>(
+        _ body: (TallyClient) async throws -> T, retryKey: String? = nil, human: (T) -> String
+    ) async throws {
         let client: TallyClient
         do {
             client = try await TallyClient.connect(socketPath: resolvedSocket)
@@ -55,15 +64,20 @@ struct GlobalOptions: ParsableArguments {
         do {
             let answer = try await body(client)
             print(json ? try answer.jsonString() : human(answer))
-        } catch let error as TallyError {
+        } catch var error as TallyError {
+            // No answer within the deadline: the outcome is unknown, and the key makes a retry safe.
+            let unknown = error.reason == "CLIENT_TIMEOUT"
+            if unknown, let retryKey { error.details["retry_key"] = retryKey }
+            let status: Int32 = unknown ? 75 : 1  // EX_TEMPFAIL: try again
             if json {
                 let object: [String: Any] = [
                     "code": error.code.name, "reason": error.reason, "message": error.message, "details": error.details,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                fail(String(decoding: data, as: UTF8.self), exit: 1)
+                fail(String(decoding: data, as: UTF8.self), exit: status)
             }
-            fail("\(error.code.name) \(error.reason): \(error.message)", exit: 1)
+            let retry = unknown ? retryKey.map { " (retry with --key \($0))" } ?? "" : ""
+            fail("\(error.code.name) \(error.reason): \(error.message)\(retry)", exit: status)
         }
     }
 
@@ -117,6 +131,7 @@ struct CreditCommand: AsyncParsableCommand {
     @Option(help: "Metadata kept on the transaction, KEY=VALUE (repeat for more).") var meta: [String] = []
 
     func run() async throws {
+        let key = global.idempotencyKey(self.key)
         let metadata = try parseMetadata(meta)
         let request = Tally_V1_CreditRequest.with {
             $0.userID = user
@@ -127,7 +142,7 @@ struct CreditCommand: AsyncParsableCommand {
             $0.idempotencyKey = key
             $0.metadata = metadata
         }
-        try await global.run({ try await $0.credit(request, timeoutMs: global.timeoutMs) }) { r in
+        try await global.run({ try await $0.credit(request, timeoutMs: global.timeoutMs) }, retryKey: key) { r in
             "credited \(r.transaction.amount) to \(r.balance.userID) (\(kind.rawValue), transaction \(r.transaction.id)"
                 + (r.replayed ? ", replayed" : "") + "): \(describe(r.balance))"
         }
@@ -152,6 +167,7 @@ struct SpendCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let key = global.idempotencyKey(self.key)
         let metadata = try parseMetadata(meta)
         let human = { (r: Tally_V1_SpendResponse) in
             "spent \(r.transaction.amount) from \(r.balance.userID)"
@@ -167,7 +183,7 @@ struct SpendCommand: AsyncParsableCommand {
                 $0.idempotencyKey = key
             $0.metadata = metadata
             }
-            try await global.run({ try await $0.spendAction(request, timeoutMs: global.timeoutMs) }, human: human)
+            try await global.run({ try await $0.spendAction(request, timeoutMs: global.timeoutMs) }, retryKey: key, human: human)
             return
         }
         let request = Tally_V1_SpendRequest.with {
@@ -178,7 +194,7 @@ struct SpendCommand: AsyncParsableCommand {
             $0.idempotencyKey = key
             $0.metadata = metadata
         }
-        try await global.run({ try await $0.spend(request, timeoutMs: global.timeoutMs) }, human: human)
+        try await global.run({ try await $0.spend(request, timeoutMs: global.timeoutMs) }, retryKey: key, human: human)
     }
 }
 

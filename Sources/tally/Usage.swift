@@ -54,7 +54,8 @@ struct ConsumeUsage: AsyncParsableCommand {
     @Option(help: "Idempotency key: repeating the call with it answers the first result again.") var key = ""
 
     func run() async throws {
-        try await global.run({ try await $0.consume(userID: user, tokens: tokens, idempotencyKey: key, timeoutMs: global.timeoutMs) }) {
+        let key = global.idempotencyKey(self.key)
+        try await global.run({ try await $0.consume(userID: user, tokens: tokens, idempotencyKey: key, timeoutMs: global.timeoutMs) }, retryKey: key) {
             "consumed \(tokens)" + ($0.replayed ? " (replayed)" : "") + ": " + describe($0.status)
         }
     }
@@ -71,9 +72,10 @@ struct ReserveUsage: AsyncParsableCommand {
     @Option(help: "Idempotency key.") var key = ""
 
     func run() async throws {
+        let key = global.idempotencyKey(self.key)
         try await global.run({
             try await $0.reserve(userID: user, tokens: tokens, ttlMs: ttlMs, idempotencyKey: key, timeoutMs: global.timeoutMs)
-        }) { describe($0.reservation) + ($0.replayed ? " (replayed)" : "") + "\n" + describe($0.status) }
+        }, retryKey: key) { describe($0.reservation) + ($0.replayed ? " (replayed)" : "") + "\n" + describe($0.status) }
     }
 }
 
@@ -87,9 +89,10 @@ struct SettleUsage: AsyncParsableCommand {
     @Option(help: "Idempotency key.") var key = ""
 
     func run() async throws {
+        let key = global.idempotencyKey(self.key)
         try await global.run({
             try await $0.settle(reservationID: reservation, tokens: tokens, idempotencyKey: key, timeoutMs: global.timeoutMs)
-        }) { "settled reservation \($0.reservation.id) (estimate \($0.reservation.tokens)) with \(tokens)" + ($0.replayed ? " (replayed)" : "") + ": " + describe($0.status) }
+        }, retryKey: key) { "settled reservation \($0.reservation.id) (estimate \($0.reservation.tokens)) with \(tokens)" + ($0.replayed ? " (replayed)" : "") + ": " + describe($0.status) }
     }
 }
 
@@ -101,7 +104,8 @@ struct ReleaseUsage: AsyncParsableCommand {
     @Option(help: "Idempotency key.") var key = ""
 
     func run() async throws {
-        try await global.run({ try await $0.release(reservationID: reservation, idempotencyKey: key, timeoutMs: global.timeoutMs) }) {
+        let key = global.idempotencyKey(self.key)
+        try await global.run({ try await $0.release(reservationID: reservation, idempotencyKey: key, timeoutMs: global.timeoutMs) }, retryKey: key) {
             "released reservation \($0.reservation.id) (\($0.reservation.tokens) tokens)" + ($0.replayed ? " (replayed)" : "") + ": " + describe($0.status)
         }
     }
