@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "TallyClient", "TallyWire",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -44,6 +44,13 @@ if [ $status = 64 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); e
 check "nothing credited for them" "0 available" "$bin/tally" balance $'\uFFFD\uFFFD'
 check "nor under the key" "alice: 70 available" "$bin/tally" balance alice
 check "health" "invariants: all hold" "$bin/tally" health --check-invariants
+# Versions, and a failed connect in words (exit 69), as JSON with --json.
+check "tally --version" "tally 0." "$bin/tally" --version
+check "tallyd --version" "(protocol 1)" "$bin/tallyd" --version
+check "no socket" "cannot connect to tallyd at $work/none.sock: no socket there (is tallyd running" "$bin/tally" balance alice --socket "$work/none.sock"
+out=$("$bin/tally" balance alice --json --socket "$work/none.sock" 2>&1 >/dev/null); status=$?
+if [ $status = 69 ] && python3 -c 'import json,sys; e=json.loads(sys.argv[1]); assert e["reason"] == "CANNOT_CONNECT", e' "$out"; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL connect error as JSON (exit $status): $out"; fi
 # The README's purchase: a package, a purchase completed twice, credited once.
 check "package" "saved starter: Starter, 1000 tokens + 100 bonus for 9.99 USD" "$bin/tally" package save starter --name Starter --tokens 1000 --bonus 100 --price-cents 999
 check "purchase start" "pending" "$bin/tally" purchase start carol starter pi_123
@@ -98,7 +105,9 @@ stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 2 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
 # 23 records: the refused consume above is counted, not audited, so it wrote none.
-check "verify backup" "through journal record 23" "$bin/tallyd" verify "$work/backup.tally"
+# 24 records: the CLI sends every mutation with an idempotency key (its own when --key is not
+# given), so the day's refused consume is remembered under its key, and journaled.
+check "verify backup" "through journal record 24" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &

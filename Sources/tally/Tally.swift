@@ -11,6 +11,7 @@ struct Tally: AsyncParsableCommand {
         commandName: "tally",
         abstract: "Talk to a running tallyd.",
         discussion: "The socket is --socket, else $TALLY_SOCKET, else ./tally.sock.",
+        version: "tally " + TallyVersion.description,
         subcommands: [BalanceCommand.self, CreditCommand.self, SpendCommand.self, HistoryCommand.self, TransactionCommand.self,
             PackagesCommand.self, PackageCommand.self,
             PurchaseCommand.self, PurchasesCommand.self, CommitCommand.self, CancelCommand.self, ResolveCommand.self, VoidCommand.self,
@@ -54,12 +55,7 @@ struct GlobalOptions: ParsableArguments {
     func run<T: SwiftProtobuf.Message>(
         _ body: (TallyClient) async throws -> T, retryKey: String? = nil, human: (T) -> String
     ) async throws {
-        let client: TallyClient
-        do {
-            client = try await TallyClient.connect(socketPath: resolvedSocket)
-        } catch {
-            fail("cannot connect to tallyd at \(resolvedSocket): \(error)", exit: 69)  // EX_UNAVAILABLE
-        }
+        let client = try await connect()
         defer { Task { await client.close() } }
         do {
             let answer = try await body(client)
@@ -73,16 +69,36 @@ struct GlobalOptions: ParsableArguments {
                 let object: [String: Any] = [
                     "code": error.code.name, "reason": error.reason, "message": error.message, "details": error.details,
                 ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                fail(String(decoding: data, as: UTF8.self), exit: status)
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                fail(String(decoding: data, as: UTF8.self), exit: status, prefixed: false)
             }
             let retry = unknown ? retryKey.map { " (retry with --key \($0))" } ?? "" : ""
             fail("\(error.code.name) \(error.reason): \(error.message)\(retry)", exit: status)
         }
     }
 
-    func fail(_ message: String, exit status: Int32) -> Never {
-        FileHandle.standardError.write(Data("tally: \(message)\n".utf8))
+    /// Connects, or exits 69 (EX_UNAVAILABLE) saying why in words (JSON with --json).
+    func connect() async throws -> TallyClient {
+        do {
+            return try await TallyClient.connect(socketPath: resolvedSocket)
+        } catch {
+            let message = "cannot connect to tallyd at \(resolvedSocket): " + ConnectFailure.explain(error)
+            if json {
+                let object: [String: Any] = [
+                    "code": Tally_V1_Code.unavailable.name, "reason": "CANNOT_CONNECT", "message": message,
+                    "details": ["socket": resolvedSocket],
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                fail(String(decoding: data, as: UTF8.self), exit: 69, prefixed: false)
+            }
+            fail(message, exit: 69)
+        }
+    }
+
+    /// Writes `message` to stderr and exits; a JSON error goes out alone (`prefixed: false`),
+    /// so that a script can parse stderr as it is.
+    func fail(_ message: String, exit status: Int32, prefixed: Bool = true) -> Never {
+        FileHandle.standardError.write(Data(((prefixed ? "tally: " : "") + message + "\n").utf8))
         Foundation.exit(status)
     }
 }

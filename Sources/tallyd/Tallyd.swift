@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TallyWire
 
 @main
 struct Tallyd: AsyncParsableCommand {
@@ -14,6 +15,7 @@ struct Tallyd: AsyncParsableCommand {
             With no flags it serves ./tally.sock from ./tally-data. SIGINT or SIGTERM stops it \
             cleanly; SIGHUP is logged and ignored.
             """,
+        version: "tallyd " + TallyVersion.description,
         subcommands: [Serve.self, Verify.self, Restore.self, Reconcile.self, CheckConfig.self, MeasureUsageMemory.self],
         defaultSubcommand: Serve.self)
 }

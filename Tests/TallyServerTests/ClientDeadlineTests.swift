@@ -103,7 +103,7 @@ import TallyWire
         let key = try #require(credit.err.firstMatch(of: /--key (cli-[0-9a-f-]+)/)?.1, "\(credit.err)")
         let json = try Self.tally(["usage", "consume", "bob", "1", "--timeout-ms", "300", "--json"] + socket)
         #expect(json.status == 75, "\(json)")
-        let object = try JSONSerialization.jsonObject(with: Data(json.err.dropFirst("tally: ".count).utf8)) as? [String: Any]
+        let object = try JSONSerialization.jsonObject(with: Data(json.err.utf8)) as? [String: Any]
         #expect(object?["reason"] as? String == "CLIENT_TIMEOUT")
         #expect((object?["details"] as? [String: String])?["retry_key"]?.hasPrefix("cli-") == true, "\(json.err)")
 
