@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Glibc
+import Synchronization
 import SwiftProtobuf
 import NIOCore
 import NIOPosix
@@ -16,10 +18,13 @@ struct BenchCommand: AsyncParsableCommand {
             (depth 1 = one call at a time). Latency is per call, from send to answer. \
             Mixes: credit, spend (users pre-credited), balance, mixed (1/3 each); consume (1 token \
             against the daily limit) and reserve-settle (reserve 100, then settle it with 80: two \
-            calls a cycle, each counted as a call, with its own latency). For consume and \
-            reserve-settle the default tier's daily limit is raised to 10^12 tokens for the run \
-            (SetLimits, so the bench must run as an admin, as tallyd's owner does) and set back \
-            after it.
+            calls a cycle, each counted as a call, with its own latency). It touches only its own \
+            users, bench-0 ... bench-(N-1): for consume and reserve-settle each of them gets a \
+            daily limit of its own of 10^12 tokens (SetLimits, so the bench must run as an \
+            admin, as tallyd's owner does); no tier changes. It refuses a tallyd that holds \
+            accounts other than those unless given --i-know-this-is-not-production. SIGINT or \
+            SIGTERM ends the run early: the calls in flight are answered, the partial results \
+            printed, and it exits 130.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -32,6 +37,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Instead of a timed run: credit users bench-0 ... bench-(N-1) once each, pipelined, and exit.")
     var fill: Int?
     @Option(help: "With --fill: how many times to go over the users (transactions = fill x passes).") var passes = 1
+    @Flag(help: "Run even though tallyd holds accounts that are not the bench's (it still changes only bench-* users).")
+    var iKnowThisIsNotProduction = false
 
     enum Mix: String, ExpressibleByArgument {
         case credit, spend, balance, mixed, consume
@@ -43,6 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let socket = global.resolvedSocket
+        try await refuseOtherData(socket: socket, users: fill ?? users)
         if let fill {
             try await self.fill(socket: socket, users: fill)
             return
@@ -60,22 +68,15 @@ struct BenchCommand: AsyncParsableCommand {
             }
             await client.close()
         }
-        var restoreLimit: (tier: String, limit: Int64)?
         if mix == .consume || mix == .reserveSettle {
-            restoreLimit = try await raiseDailyLimit(socket: socket)
+            try await raiseDailyLimits(socket: socket)
         }
         let began = ContinuousClock.now
         let deadline = began + .seconds(duration)
-        let results: ([Double], Int)
-        do {
-            results = try await load(socket: socket, deadline: deadline)
-        } catch {
-            if let restoreLimit { try? await setTierLimit(socket: socket, restoreLimit.tier, restoreLimit.limit) }
-            throw error
-        }
+        let interruption = Interruption()
+        let results = try await load(socket: socket, deadline: deadline, interruption: interruption)
         let seconds = Double((ContinuousClock.now - began).components.seconds)
             + Double((ContinuousClock.now - began).components.attoseconds) / 1e18
-        if let restoreLimit { try await setTierLimit(socket: socket, restoreLimit.tier, restoreLimit.limit) }
         let calls = results.0.count
         func percentile(_ p: Double) -> String {
             guard calls > 0 else { return "-" }
@@ -84,12 +85,40 @@ struct BenchCommand: AsyncParsableCommand {
         print(String(
             format: "bench %@: %d connections x depth %d, %.1f s: %d calls, %.0f calls/s, %d not OK; latency us p50 %@ p99 %@ p99.9 %@ max %@",
             mix.rawValue, connections, depth, seconds, calls, Double(calls) / seconds, results.1,
-            percentile(0.5), percentile(0.99), percentile(0.999), percentile(1.0)))
+            percentile(0.5), percentile(0.99), percentile(0.999), percentile(1.0))
+            + (interruption.signal.map { " (interrupted by signal \($0) after \(String(format: "%.1f", seconds)) s)" } ?? ""))
+        if interruption.signal != nil { Foundation.exit(130) }
+    }
+
+    /// Stops unless tallyd's accounts are all the bench's own (or the user said it is fine):
+    /// a load generator has no business beside real balances.
+    private func refuseOtherData(socket: String, users: Int) async throws {
+        guard !iKnowThisIsNotProduction else { return }
+        let client = try await global.connect()
+        defer { Task { await client.close() } }
+        let health: Tally_V1_HealthResponse = try await client.unary(.health, Tally_V1_HealthRequest())
+        guard health.accounts > 0 else { return }  // a new tallyd: nothing to look at
+        var benchAccounts = 0
+        for start in stride(from: 0, to: users, by: 1_000) {
+            let requests = try (start..<min(start + 1_000, users)).map { u in
+                try request(.getBalance, Tally_V1_GetBalanceRequest.with { $0.userID = "bench-\(u)" })
+            }
+            for answer in try await client.sendAll(requests) where answer.code == .ok {
+                let balance = try Tally_V1_GetBalanceResponse(serializedBytes: answer.payload).balance
+                if balance.version > 0 || balance.available != 0 || balance.committed != 0 { benchAccounts += 1 }
+            }
+        }
+        let others = health.accounts - Int64(benchAccounts)
+        guard others > 0 else { return }
+        global.fail(
+            "tallyd at \(socket) holds \(others) account(s) that are not the bench's (bench-0 ... bench-\(users - 1)); "
+                + "tally bench is for a tallyd of its own. It changes only bench-* users; to run it here anyway, "
+                + "pass --i-know-this-is-not-production", exit: 64)
     }
 
     /// Every connection's calls until `deadline`: the sorted latencies (one per call, in µs)
     /// and how many were not answered OK.
-    private func load(socket: String, deadline: ContinuousClock.Instant) async throws -> ([Double], Int) {
+    private func load(socket: String, deadline: ContinuousClock.Instant, interruption: Interruption) async throws -> ([Double], Int) {
         try await withThrowingTaskGroup(of: (latencies: [Double], failed: Int).self) { group in
             for c in 0..<connections {
                 group.addTask {
@@ -98,7 +127,7 @@ struct BenchCommand: AsyncParsableCommand {
                     var latencies: [Double] = []
                     var failed = 0
                     var n = 0
-                    while ContinuousClock.now < deadline {
+                    while ContinuousClock.now < deadline, interruption.signal == nil {
                         if self.mix == .reserveSettle {
                             // A cycle: `depth` reserves, then a settle for each one granted.
                             var reserves: [Tally_V1_Request] = []
@@ -181,21 +210,21 @@ struct BenchCommand: AsyncParsableCommand {
                      users, passes, users * passes, seconds, Double(users * passes) / seconds, failed))
     }
 
-    /// Raises the default tier's daily limit to `benchDailyLimit`; returns what to set back.
-    private func raiseDailyLimit(socket: String) async throws -> (tier: String, limit: Int64) {
+    /// Gives each bench user a daily limit of its own, `benchDailyLimit`: nothing outside the
+    /// bench's users changes, so nothing needs setting back, even after a kill.
+    private func raiseDailyLimits(socket: String) async throws {
         let client = try await TallyClient.connect(socketPath: socket)
         defer { Task { await client.close() } }
-        let settings = try await client.getLimits()
-        let tier = settings.defaultTier
-        let limit = settings.tiers.first { $0.tier == tier }?.limit ?? 0
-        _ = try await client.setLimits(.with { $0.tierLimit = .with { $0.tier = tier; $0.limit = Self.benchDailyLimit } })
-        return (tier, limit)
-    }
-
-    private func setTierLimit(socket: String, _ tier: String, _ limit: Int64) async throws {
-        let client = try await TallyClient.connect(socketPath: socket)
-        defer { Task { await client.close() } }
-        _ = try await client.setLimits(.with { $0.tierLimit = .with { $0.tier = tier; $0.limit = limit } })
+        for start in stride(from: 0, to: users, by: 1_000) {
+            let requests = try (start..<min(start + 1_000, users)).map { u in
+                try request(.setLimits, Tally_V1_SetLimitsRequest.with {
+                    $0.userLimit = .with { $0.userID = "bench-\(u)"; $0.limit = Self.benchDailyLimit }
+                })
+            }
+            if let refused = try await client.sendAll(requests).first(where: { $0.code != .ok }) {
+                throw TallyError(code: refused.code, reason: refused.reason, message: refused.message, details: refused.details)
+            }
+        }
     }
 
     /// Runs `body` and returns its result with the time it took, in microseconds.
@@ -252,5 +281,30 @@ struct BenchCommand: AsyncParsableCommand {
             $0.method = method.rawValue
             $0.payload = try body.serializedData()
         }
+    }
+}
+
+/// SIGINT or SIGTERM during a run: the connections stop after the calls in flight, and the
+/// partial results are printed. Dispatch sources, so the signal is taken as an event, not by
+/// a handler that can do nothing safe.
+final class Interruption: @unchecked Sendable {
+    private let received = Atomic<Int32>(0)  // 0: none yet
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        for number in [SIGINT, SIGTERM] {
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in
+                _ = self?.received.compareExchange(expected: 0, desired: number, ordering: .relaxed)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var signal: Int32? {
+        let number = received.load(ordering: .relaxed)
+        return number == 0 ? nil : number
     }
 }

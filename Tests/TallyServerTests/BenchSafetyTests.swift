@@ -1,0 +1,50 @@
+import Foundation
+import Glibc
+import Testing
+import TallyClient
+import TallyWire
+
+/// Issue 21: `tally bench` keeps to its own users. It used to raise the default tier's daily
+/// limit to 10^12 and, interrupted, leave it there for everyone. It now refuses a tallyd with
+/// other accounts, raises only its own users' limits, and on SIGINT prints what it measured.
+@Suite(.serialized) struct BenchSafetyTests {
+    @Test func theBenchRefusesOtherDataAndAnInterruptedRunChangesNothingElse() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("alice", 5))
+        _ = try await client.consume(userID: "alice", tokens: 3)
+        let limitsBefore = try await client.getLimits()
+        let socket = ["--socket", scratch.socket]
+
+        let refused = try ClientDeadlineTests.tally(["bench", "--mix", "consume", "--duration", "1", "--users", "20"] + socket)
+        #expect(refused.status == 64 && refused.err.contains("1 account(s) that are not the bench's"), "\(refused)")
+
+        // Told to run anyway, then interrupted mid-run.
+        let bench = Process()
+        bench.executableURL = URL(fileURLWithPath: try ClientDeadlineTests.tallyPath())
+        bench.arguments = ["bench", "--mix", "consume", "--duration", "120", "--users", "20", "--connections", "2",
+            "--i-know-this-is-not-production"] + socket
+        let out = Pipe()
+        bench.standardOutput = out
+        try bench.run()
+        // Until it is consuming: a bench user has a count.
+        for _ in 0..<500 where try await client.checkUsage(userID: "bench-1").used == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(bench.processIdentifier, SIGINT)
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        bench.waitUntilExit()
+        #expect(bench.terminationStatus == 130, "\(printed)")
+        #expect(printed.contains("bench consume: 2 connections") && printed.contains("(interrupted by signal \(SIGINT)"), "\(printed)")
+
+        // Nothing but the bench's users changed: tiers as they were, alice's balance and count.
+        #expect(try await client.getLimits() == limitsBefore)
+        #expect(try await client.getBalance(userID: "alice").available == 5)
+        #expect(try await client.checkUsage(userID: "alice").used == 3)
+        #expect(try await client.checkUsage(userID: "bench-1").limit == 1_000_000_000_000)
+        await client.close()
+        try await server.shutdown()
+    }
+}
