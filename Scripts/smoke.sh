@@ -47,6 +47,7 @@ check "health" "invariants: all hold" "$bin/tally" health --check-invariants
 # Versions, and a failed connect in words (exit 69), as JSON with --json.
 check "tally --version" "tally 0." "$bin/tally" --version
 check "tallyd --version" "(protocol 1)" "$bin/tallyd" --version
+check "tallyd --help shows the serving flags" "--snapshot-interval" "$bin/tallyd" --help
 check "no socket" "cannot connect to tallyd at $work/none.sock: no socket there (is tallyd running" "$bin/tally" balance alice --socket "$work/none.sock"
 out=$("$bin/tally" balance alice --json --socket "$work/none.sock" 2>&1 >/dev/null); status=$?
 if [ $status = 69 ] && python3 -c 'import json,sys; e=json.loads(sys.argv[1]); assert e["reason"] == "CANNOT_CONNECT", e' "$out"; then

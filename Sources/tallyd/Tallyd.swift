@@ -18,6 +18,19 @@ struct Tallyd: AsyncParsableCommand {
         version: "tallyd " + TallyVersion.description,
         subcommands: [Serve.self, Verify.self, Restore.self, Reconcile.self, CheckConfig.self, MeasureUsageMemory.self],
         defaultSubcommand: Serve.self)
+
+    /// `tallyd --help` shows the serving flags too: serving is what tallyd is run for, and
+    /// ArgumentParser alone would list them only under `tallyd help serve`.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments == ["--help"] || arguments == ["-h"] || arguments == ["help"] {
+            print(helpMessage())
+            print("\nSERVING: the default subcommand; its flags work with or without `serve`.\n")
+            print(helpMessage(for: Serve.self))
+            return
+        }
+        await main(nil)
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
