@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Type, Union, cast
 
 from google.protobuf.message import DecodeError, Message
 
@@ -87,13 +87,13 @@ class Call(NamedTuple):
     response_type: Optional[Type[Message]] = None
 
 
-def _credit_kind(kind: Union[int, str]) -> int:
+def _credit_kind(kind: Union[int, str]) -> "pb.CreditKind":
     if isinstance(kind, str):
         name = kind.upper()
         if not name.startswith("CREDIT_KIND_"):
             name = "CREDIT_KIND_" + name
-        return pb.CreditKind.Value(name)
-    return int(kind)
+        return cast(pb.CreditKind, pb.CreditKind.Value(name))
+    return cast(pb.CreditKind, int(kind))
 
 
 class TallyClient:
@@ -172,7 +172,8 @@ class TallyClient:
         self._shut()
 
     def _shut(self) -> None:
-        sock, self._sock = getattr(self, "_sock", None), None
+        sock = getattr(self, "_sock", None)
+        self._sock = None  # type: ignore[assignment]  # closed: every use checks _closed first
         if sock is not None:
             try:
                 self._sel.unregister(sock)
@@ -252,7 +253,7 @@ class TallyClient:
 
     # -- Ledger ---------------------------------------------------------------------------
 
-    def get_balance(self, user_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def get_balance(self, user_id: str, *, timeout_ms: Optional[int] = None) -> pb.Balance:
         """The user's Balance (all zero, version 0, for a user never credited)."""
         return self.call("/tally.v1.Ledger/GetBalance", pb.GetBalanceRequest(user_id=user_id), timeout_ms=timeout_ms).balance
 
@@ -265,13 +266,15 @@ class TallyClient:
         reference: str = "",
         memo: str = "",
         idempotency_key: str = "",
+        metadata: Optional[Mapping[str, str]] = None,
         timeout_ms: Optional[int] = None,
-    ) -> Any:
+    ) -> pb.CreditResponse:
         """Adds ``amount`` tokens. ``kind``: "purchase", "grant", "refund", "adjustment" or a
-        pb.CREDIT_KIND_* number. Returns the CreditResponse (transaction, balance, replayed)."""
+        pb.CREDIT_KIND_* number. ``metadata``: key-value facts kept on the transaction. Returns
+        the CreditResponse (transaction, balance, replayed)."""
         request = pb.CreditRequest(
             user_id=user_id, amount=amount, kind=_credit_kind(kind), reference=reference,
-            memo=memo, idempotency_key=idempotency_key,
+            memo=memo, idempotency_key=idempotency_key, metadata=dict(metadata or {}),
         )
         return self.call("/tally.v1.Ledger/Credit", request, timeout_ms=timeout_ms)
 
@@ -283,26 +286,28 @@ class TallyClient:
         reference: str = "",
         memo: str = "",
         idempotency_key: str = "",
+        metadata: Optional[Mapping[str, str]] = None,
         timeout_ms: Optional[int] = None,
-    ) -> Any:
+    ) -> pb.SpendResponse:
         """Takes ``amount`` tokens, or raises FailedPrecondition INSUFFICIENT_TOKENS (details
-        available, requested, shortfall). Returns the SpendResponse."""
+        available, requested, shortfall). ``metadata`` as for credit. Returns the SpendResponse."""
         request = pb.SpendRequest(
             user_id=user_id, amount=amount, reference=reference, memo=memo, idempotency_key=idempotency_key,
+            metadata=dict(metadata or {}),
         )
         return self.call("/tally.v1.Ledger/Spend", request, timeout_ms=timeout_ms)
 
     # -- Admin ----------------------------------------------------------------------------
 
-    def snapshot(self, *, timeout_ms: Optional[int] = None) -> Any:
+    def snapshot(self, *, timeout_ms: Optional[int] = None) -> pb.SnapshotResponse:
         """Writes a snapshot into tallyd's data directory now. Returns the SnapshotResponse."""
         return self.call("/tally.v1.Admin/Snapshot", pb.SnapshotRequest(), timeout_ms=timeout_ms)
 
-    def backup(self, path: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def backup(self, path: str, *, timeout_ms: Optional[int] = None) -> pb.BackupResponse:
         """Writes a snapshot of the durable state to ``path`` (absolute, new, on tallyd's host)."""
         return self.call("/tally.v1.Admin/Backup", pb.BackupRequest(path=path), timeout_ms=timeout_ms)
 
-    def health(self, check_invariants: bool = False, *, timeout_ms: Optional[int] = None) -> Any:
+    def health(self, check_invariants: bool = False, *, timeout_ms: Optional[int] = None) -> pb.HealthResponse:
         """How tallyd is doing (HealthResponse); answered even while it is overloaded."""
         return self.call(
             "/tally.v1.Admin/Health", pb.HealthRequest(check_invariants=check_invariants), timeout_ms=timeout_ms
@@ -310,14 +315,14 @@ class TallyClient:
 
     # -- Usage ----------------------------------------------------------------------------
 
-    def check_usage(self, user_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def check_usage(self, user_id: str, *, timeout_ms: Optional[int] = None) -> pb.UsageStatus:
         """Where the user stands today: a UsageStatus (used, reserved, limit, remaining,
         resets_at_us, tier...)."""
         return self.call("/tally.v1.Usage/Check", pb.CheckUsageRequest(user_id=user_id), timeout_ms=timeout_ms).status
 
     def consume(
         self, user_id: str, tokens: int, *, idempotency_key: str = "", timeout_ms: Optional[int] = None
-    ) -> Any:
+    ) -> pb.ConsumeResponse:
         """Counts ``tokens`` if they fit today's limit, else raises ResourceExhausted
         DAILY_LIMIT_EXCEEDED (details used, reserved, limit, remaining, requested, resets_at_us,
         day). Returns the ConsumeResponse (status, replayed)."""
@@ -332,7 +337,7 @@ class TallyClient:
         ttl_ms: int = 0,
         idempotency_key: str = "",
         timeout_ms: Optional[int] = None,
-    ) -> Any:
+    ) -> pb.ReserveResponse:
         """Holds ``tokens`` of today's quota for a model call (same rule as consume). Returns
         the ReserveResponse; settle or release ``.reservation.id`` within ``ttl_ms`` (0: 60 s)."""
         request = pb.ReserveRequest(user_id=user_id, tokens=tokens, ttl_ms=ttl_ms, idempotency_key=idempotency_key)
@@ -340,24 +345,24 @@ class TallyClient:
 
     def settle(
         self, reservation_id: int, tokens: int, *, idempotency_key: str = "", timeout_ms: Optional[int] = None
-    ) -> Any:
+    ) -> pb.SettleResponse:
         """Ends a reservation, charging the real ``tokens`` in full. Raises NotFound
         RESERVATION_NOT_FOUND if it is not open (settled, released or expired)."""
         request = pb.SettleRequest(reservation_id=reservation_id, tokens=tokens, idempotency_key=idempotency_key)
         return self.call("/tally.v1.Usage/Settle", request, timeout_ms=timeout_ms)
 
-    def release(self, reservation_id: int, *, idempotency_key: str = "", timeout_ms: Optional[int] = None) -> Any:
+    def release(self, reservation_id: int, *, idempotency_key: str = "", timeout_ms: Optional[int] = None) -> pb.ReleaseResponse:
         """Ends a reservation counting nothing (the model call failed)."""
         request = pb.ReleaseRequest(reservation_id=reservation_id, idempotency_key=idempotency_key)
         return self.call("/tally.v1.Usage/Release", request, timeout_ms=timeout_ms)
 
-    def get_limits(self, *, timeout_ms: Optional[int] = None) -> Any:
+    def get_limits(self, *, timeout_ms: Optional[int] = None) -> pb.UsageSettings:
         """The UsageSettings: tiers and their limits, default tier, time zone, retention."""
         return self.call("/tally.v1.Usage/GetLimits", pb.GetLimitsRequest(), timeout_ms=timeout_ms).settings
 
     def set_limits(
         self, request: Optional[Any] = None, *, timeout_ms: Optional[int] = None, **change: Any
-    ) -> Any:
+    ) -> pb.UsageSettings:
         """Changes one setting (admin) and returns the new UsageSettings. Pass a
         SetLimitsRequest, or exactly one change by keyword:
 
@@ -375,27 +380,27 @@ class TallyClient:
             raise ValueError("pass either a SetLimitsRequest or one change keyword, not both")
         return self.call("/tally.v1.Usage/SetLimits", request, timeout_ms=timeout_ms).settings
 
-    def history(self, user_id: str, months: int = 0, *, timeout_ms: Optional[int] = None) -> Any:
+    def history(self, user_id: str, months: int = 0, *, timeout_ms: Optional[int] = None) -> pb.UsageHistoryResponse:
         """The user's UsageHistoryResponse: today, daily records and monthly aggregates, newest
         first (``months``: how many recent months, 0 for all kept)."""
         request = pb.UsageHistoryRequest(user_id=user_id, months=months)
         return self.call("/tally.v1.Usage/History", request, timeout_ms=timeout_ms)
 
-    def top_users(self, date: str = "", limit: int = 0, *, timeout_ms: Optional[int] = None) -> Any:
+    def top_users(self, date: str = "", limit: int = 0, *, timeout_ms: Optional[int] = None) -> pb.TopUsersResponse:
         """The users with most tokens on ``date`` ("YYYY-MM-DD", "" for today; ``limit`` 0 for 10,
         at most 1000): a TopUsersResponse."""
         return self.call("/tally.v1.Usage/TopUsers", pb.TopUsersRequest(date=date, limit=limit), timeout_ms=timeout_ms)
 
-    def month_by_tier(self, month: str = "", tier: str = "", *, timeout_ms: Optional[int] = None) -> Any:
+    def month_by_tier(self, month: str = "", tier: str = "", *, timeout_ms: Optional[int] = None) -> pb.MonthByTierResponse:
         """A month's users, total and average per tier ("YYYY-MM", "" for this month)."""
         request = pb.MonthByTierRequest(month=month, tier=tier)
         return self.call("/tally.v1.Usage/MonthByTier", request, timeout_ms=timeout_ms)
 
-    def stats(self, days: int = 0, *, timeout_ms: Optional[int] = None) -> Any:
+    def stats(self, days: int = 0, *, timeout_ms: Optional[int] = None) -> pb.StatsResponse:
         """The admin's StatsResponse: tokens, volume per type, revenue per day (``days`` back) and month."""
         return self.call("/tally.v1.Admin/Stats", pb.StatsRequest(days=days), timeout_ms=timeout_ms)
 
-    def get_transaction(self, transaction_id: int, *, timeout_ms: Optional[int] = None) -> Any:
+    def get_transaction(self, transaction_id: int, *, timeout_ms: Optional[int] = None) -> pb.Transaction:
         """One Transaction by id (NotFound TRANSACTION_NOT_FOUND if none)."""
         request = pb.GetTransactionRequest(transaction_id=transaction_id)
         return self.call("/tally.v1.Ledger/GetTransaction", request, timeout_ms=timeout_ms).transaction
@@ -403,7 +408,7 @@ class TallyClient:
     def list_transactions(
         self, user_id: str = "", types: Any = (), since_us: int = 0, until_us: int = 0, limit: int = 0, before_id: int = 0,
         *, timeout_ms: Optional[int] = None,
-    ) -> Any:
+    ) -> pb.ListTransactionsResponse:
         """A user's transactions (every user's for admins with ``user_id=""``), newest first: the
         ListTransactionsResponse; pass its ``next_before_id`` as ``before_id`` for the next page."""
         request = pb.ListTransactionsRequest(
@@ -413,7 +418,7 @@ class TallyClient:
 
     # -- tally.v1.Purchases -----------------------------------------------------------------
 
-    def save_package(self, package: Any = None, *, timeout_ms: Optional[int] = None, **fields: Any) -> Any:
+    def save_package(self, package: Any = None, *, timeout_ms: Optional[int] = None, **fields: Any) -> pb.TokenPackage:
         """Creates or updates a token package (admin); pass a TokenPackage or its fields by
         keyword (``id``, ``name``, ``tokens``, ``bonus_tokens``, ``price_cents``, ``currency``,
         ``external_price_id``, ``active``, ``sort_order``). Returns the saved TokenPackage."""
@@ -422,38 +427,38 @@ class TallyClient:
         request = pb.SavePackageRequest(package=package)
         return self.call("/tally.v1.Purchases/SavePackage", request, timeout_ms=timeout_ms).package
 
-    def deactivate_package(self, package_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def deactivate_package(self, package_id: str, *, timeout_ms: Optional[int] = None) -> pb.TokenPackage:
         """Takes a package off sale (admin); returns the TokenPackage."""
         request = pb.DeactivatePackageRequest(package_id=package_id)
         return self.call("/tally.v1.Purchases/DeactivatePackage", request, timeout_ms=timeout_ms).package
 
-    def list_packages(self, include_inactive: bool = False, *, timeout_ms: Optional[int] = None) -> Any:
+    def list_packages(self, include_inactive: bool = False, *, timeout_ms: Optional[int] = None) -> List[pb.TokenPackage]:
         """The packages in display order (active ones unless ``include_inactive``): a list."""
         request = pb.ListPackagesRequest(include_inactive=include_inactive)
         return list(self.call("/tally.v1.Purchases/ListPackages", request, timeout_ms=timeout_ms).packages)
 
-    def start_purchase(self, user_id: str, package_id: str, payment_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def start_purchase(self, user_id: str, package_id: str, payment_id: str, *, timeout_ms: Optional[int] = None) -> pb.PurchaseResponse:
         """Opens a pending purchase; the PurchaseResponse (purchase, already_done)."""
         request = pb.StartPurchaseRequest(user_id=user_id, package_id=package_id, payment_id=payment_id)
         return self.call("/tally.v1.Purchases/StartPurchase", request, timeout_ms=timeout_ms)
 
-    def complete_purchase(self, payment_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def complete_purchase(self, payment_id: str, *, timeout_ms: Optional[int] = None) -> pb.PurchaseResponse:
         """Credits the purchase's tokens exactly once; a retry answers the same purchase with
         ``already_done``. The PurchaseResponse."""
         request = pb.CompletePurchaseRequest(payment_id=payment_id)
         return self.call("/tally.v1.Purchases/CompletePurchase", request, timeout_ms=timeout_ms)
 
-    def fail_purchase(self, payment_id: str, reason: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def fail_purchase(self, payment_id: str, reason: str, *, timeout_ms: Optional[int] = None) -> pb.PurchaseResponse:
         """Fails a pending purchase; the PurchaseResponse."""
         request = pb.FailPurchaseRequest(payment_id=payment_id, reason=reason)
         return self.call("/tally.v1.Purchases/FailPurchase", request, timeout_ms=timeout_ms)
 
-    def get_purchase(self, payment_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def get_purchase(self, payment_id: str, *, timeout_ms: Optional[int] = None) -> pb.Purchase:
         """The Purchase paid by ``payment_id`` (NotFound PURCHASE_NOT_FOUND if none)."""
         request = pb.GetPurchaseRequest(payment_id=payment_id)
         return self.call("/tally.v1.Purchases/GetPurchase", request, timeout_ms=timeout_ms).purchase
 
-    def list_purchases(self, user_id: str, limit: int = 0, *, timeout_ms: Optional[int] = None) -> Any:
+    def list_purchases(self, user_id: str, limit: int = 0, *, timeout_ms: Optional[int] = None) -> List[pb.Purchase]:
         """A user's purchases, newest first (``limit`` 0 for 50, at most 1000): a list."""
         request = pb.ListPurchasesRequest(user_id=user_id, limit=limit)
         return list(self.call("/tally.v1.Purchases/ListPurchases", request, timeout_ms=timeout_ms).purchases)
@@ -463,7 +468,7 @@ class TallyClient:
     def commit(
         self, user_id: str, prediction_id: str, position: Any, stake: int, odds_micros: int, *,
         idempotency_key: str = "", timeout_ms: Optional[int] = None,
-    ) -> Any:
+    ) -> pb.CommitResponse:
         """Stakes ``stake`` tokens on ``position`` ("yes", "no" or a Position number) at decimal odds
         in millionths (2.5 is 2500000). The CommitResponse (commitment, transaction, balance, replayed)."""
         if isinstance(position, str):
@@ -474,23 +479,23 @@ class TallyClient:
         )
         return self.call("/tally.v1.Predictions/Commit", request, timeout_ms=timeout_ms)
 
-    def cancel_commitment(self, commitment_id: int, *, timeout_ms: Optional[int] = None) -> Any:
+    def cancel_commitment(self, commitment_id: int, *, timeout_ms: Optional[int] = None) -> pb.CommitResponse:
         """Gives an active commitment's stake back; the CommitResponse."""
         request = pb.CancelCommitmentRequest(commitment_id=commitment_id)
         return self.call("/tally.v1.Predictions/CancelCommitment", request, timeout_ms=timeout_ms)
 
-    def resolve(self, prediction_id: str, winning: Any, *, timeout_ms: Optional[int] = None) -> Any:
+    def resolve(self, prediction_id: str, winning: Any, *, timeout_ms: Optional[int] = None) -> pb.SettlePredictionResponse:
         """Resolves a prediction once (admin); the SettlePredictionResponse (summary, already_done)."""
         if isinstance(winning, str):
             winning = {"yes": pb.POSITION_YES, "no": pb.POSITION_NO}[winning]
         request = pb.ResolvePredictionRequest(prediction_id=prediction_id, winning=winning)
         return self.call("/tally.v1.Predictions/ResolvePrediction", request, timeout_ms=timeout_ms)
 
-    def void(self, prediction_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def void(self, prediction_id: str, *, timeout_ms: Optional[int] = None) -> pb.SettlePredictionResponse:
         """Voids a prediction once (admin): every active stake back. The SettlePredictionResponse."""
         return self.call("/tally.v1.Predictions/VoidPrediction", pb.VoidPredictionRequest(prediction_id=prediction_id), timeout_ms=timeout_ms)
 
-    def close_prediction(self, prediction_id: str, closes_at_us: int, *, timeout_ms: Optional[int] = None) -> Any:
+    def close_prediction(self, prediction_id: str, closes_at_us: int, *, timeout_ms: Optional[int] = None) -> pb.Prediction:
         """Refuses commitments from ``closes_at_us`` on (0 clears it); the Prediction."""
         request = pb.ClosePredictionRequest(prediction_id=prediction_id, closes_at_us=closes_at_us)
         return self.call("/tally.v1.Predictions/ClosePrediction", request, timeout_ms=timeout_ms).prediction
@@ -498,11 +503,12 @@ class TallyClient:
     def list_commitments(
         self, user_id: str = "", prediction_id: str = "", status: int = 0, limit: int = 0, before_id: int = 0, *,
         timeout_ms: Optional[int] = None,
-    ) -> Any:
+    ) -> pb.ListCommitmentsResponse:
         """Commitments by user and/or prediction (and status), newest first: the
         ListCommitmentsResponse (commitments, next_before_id for the next page)."""
         request = pb.ListCommitmentsRequest(
-            user_id=user_id, prediction_id=prediction_id, status=status, limit=limit, before_id=before_id
+            user_id=user_id, prediction_id=prediction_id, status=cast(pb.CommitmentStatus, status), limit=limit,
+            before_id=before_id,
         )
         return self.call("/tally.v1.Predictions/ListCommitments", request, timeout_ms=timeout_ms)
 
@@ -510,52 +516,53 @@ class TallyClient:
 
     def set_membership(
         self, user_id: str, tier: str, expires_at_us: int = 0, *, timeout_ms: Optional[int] = None
-    ) -> Any:
+    ) -> pb.MembershipResponse:
         """Puts ``user_id`` on ``tier`` until ``expires_at_us`` (0: no end); an empty tier ends
         the membership (admin). The MembershipResponse."""
         request = pb.SetMembershipRequest(user_id=user_id, tier=tier, expires_at_us=expires_at_us)
         return self.call("/tally.v1.Memberships/SetMembership", request, timeout_ms=timeout_ms)
 
-    def get_membership(self, user_id: str, *, timeout_ms: Optional[int] = None) -> Any:
+    def get_membership(self, user_id: str, *, timeout_ms: Optional[int] = None) -> pb.MembershipResponse:
         """The tier that applies to ``user_id`` now: the MembershipResponse."""
         request = pb.GetMembershipRequest(user_id=user_id)
         return self.call("/tally.v1.Memberships/GetMembership", request, timeout_ms=timeout_ms)
 
-    def set_price(self, action: str, tier: str, cost: Optional[int], *, timeout_ms: Optional[int] = None) -> Any:
+    def set_price(self, action: str, tier: str, cost: Optional[int], *, timeout_ms: Optional[int] = None) -> pb.ActionPrice:
         """Sets ``action``'s price for ``tier``; ``cost=None`` removes it (admin). The
         ActionPrice now."""
         request = pb.SetPriceRequest(action=action, tier=tier, cost=cost or 0, remove=cost is None)
         return self.call("/tally.v1.Actions/SetPrice", request, timeout_ms=timeout_ms).price
 
-    def list_prices(self, *, timeout_ms: Optional[int] = None) -> Any:
+    def list_prices(self, *, timeout_ms: Optional[int] = None) -> List[pb.ActionPrice]:
         """The price table: a list of ActionPrice (action, costs by tier)."""
         return list(self.call("/tally.v1.Actions/ListPrices", pb.ListPricesRequest(), timeout_ms=timeout_ms).prices)
 
     def spend_action(
         self, user_id: str, action: str, *, reference: str = "", memo: str = "", idempotency_key: str = "",
-        timeout_ms: Optional[int] = None,
-    ) -> Any:
+        metadata: Optional[Mapping[str, str]] = None, timeout_ms: Optional[int] = None,
+    ) -> pb.SpendResponse:
         """Spends ``action``'s price for the user's tier now; raises NotFound ACTION_NOT_FOUND
         for an action without a price. The SpendResponse (its transaction names the action and
         the tier charged)."""
         request = pb.SpendActionRequest(
-            user_id=user_id, action=action, reference=reference, memo=memo, idempotency_key=idempotency_key
+            user_id=user_id, action=action, reference=reference, memo=memo, idempotency_key=idempotency_key,
+            metadata=dict(metadata or {}),
         )
         return self.call("/tally.v1.Actions/Spend", request, timeout_ms=timeout_ms)
 
     def list_audit(
         self, user_id: str = "", status: int = 0, reason: str = "", since_us: int = 0, until_us: int = 0, limit: int = 0,
         before_id: int = 0, *, timeout_ms: Optional[int] = None,
-    ) -> Any:
+    ) -> pb.ListAuditResponse:
         """Audit entries newest first (admin): every mutation attempt, accepted or refused. The
         ListAuditResponse (entries, next_before_id for the next page)."""
         request = pb.ListAuditRequest(
-            user_id=user_id, status=status, reason=reason, since_us=since_us, until_us=until_us, limit=limit,
-            before_id=before_id,
+            user_id=user_id, status=cast(pb.AuditStatus, status), reason=reason, since_us=since_us, until_us=until_us,
+            limit=limit, before_id=before_id,
         )
         return self.call("/tally.v1.Audit/List", request, timeout_ms=timeout_ms)
 
-    def reconcile(self, repair: bool = False, *, timeout_ms: Optional[int] = None) -> Any:
+    def reconcile(self, repair: bool = False, *, timeout_ms: Optional[int] = None) -> pb.ReconcileResponse:
         """Every balance recomputed from history (admin); ``repair`` writes what history is
         missing. The ReconcileResponse (mismatches, repairs, unrepairable)."""
         return self.call("/tally.v1.Admin/Reconcile", pb.ReconcileRequest(repair=repair), timeout_ms=timeout_ms)

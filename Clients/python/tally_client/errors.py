@@ -76,6 +76,8 @@ class TallyError(Exception):
         method: str = "",
     ) -> None:
         self.code = _code(code)
+        #: The answers a pipeline did get before this error (None: not a pipeline's error).
+        self.partial_results: Optional[list] = None
         self.reason = reason
         self.message = message
         self.details: Dict[str, str] = dict(details or {})

@@ -43,6 +43,14 @@ def test_credit_spend_balance(client, user):
     assert balance.created_at_us > 0 and balance.updated_at_us >= balance.created_at_us
 
 
+def test_metadata_is_kept_on_the_transaction(client, user):
+    credit = client.credit(user, 50, "purchase", metadata={"order": "o-17", "channel": "ios"})
+    assert dict(credit.transaction.metadata) == {"order": "o-17", "channel": "ios"}
+    spend = client.spend(user, 5, metadata={"feature": "chat"})
+    assert dict(spend.transaction.metadata) == {"feature": "chat"}
+    assert dict(client.get_transaction(spend.transaction.id).metadata) == {"feature": "chat"}
+
+
 def test_insufficient_tokens_carries_details(client, user):
     client.credit(user, 10, "grant")
     with pytest.raises(FailedPrecondition) as caught:
