@@ -44,6 +44,12 @@ if [ $status = 64 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); e
 check "nothing credited for them" "0 available" "$bin/tally" balance $'\uFFFD\uFFFD'
 check "nor under the key" "alice: 70 available" "$bin/tally" balance alice
 check "health" "invariants: all hold" "$bin/tally" health --check-invariants
+# Exit statuses by class (README): a precondition 1, an invalid request 65, not found 66.
+for want in "1 spend alice 500" "65 credit alice 0" "66 transaction 999999"; do
+  set -- $want; expected=$1; shift
+  "$bin/tally" "$@" >/dev/null 2>&1; status=$?
+  if [ $status = "$expected" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL exit status of tally $*: $status, wanted $expected"; fi
+done
 # Versions, and a failed connect in words (exit 69), as JSON with --json.
 check "tally --version" "tally 0." "$bin/tally" --version
 check "tallyd --version" "(protocol 1)" "$bin/tallyd" --version
@@ -106,9 +112,10 @@ stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 2 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
 # 23 records: the refused consume above is counted, not audited, so it wrote none.
-# 24 records: the CLI sends every mutation with an idempotency key (its own when --key is not
-# given), so the day's refused consume is remembered under its key, and journaled.
-check "verify backup" "through journal record 24" "$bin/tallyd" verify "$work/backup.tally"
+# 26 records: the CLI sends every mutation with an idempotency key (its own when --key is not
+# given), so the day's refused consume and the exit-status checks' refused spend are remembered
+# under their keys, and the invalid credit is an audited refusal: each journaled.
+check "verify backup" "through journal record 26" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &

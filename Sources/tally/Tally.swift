@@ -64,7 +64,7 @@ struct GlobalOptions: ParsableArguments {
             // No answer within the deadline: the outcome is unknown, and the key makes a retry safe.
             let unknown = error.reason == "CLIENT_TIMEOUT"
             if unknown, let retryKey { error.details["retry_key"] = retryKey }
-            let status: Int32 = unknown ? 75 : 1  // EX_TEMPFAIL: try again
+            let status = unknown ? 75 : ExitStatus.of(error.code)  // 75, EX_TEMPFAIL: try again
             if json {
                 let object: [String: Any] = [
                     "code": error.code.name, "reason": error.reason, "message": error.message, "details": error.details,
