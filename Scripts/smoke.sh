@@ -54,6 +54,9 @@ done
 check "tally --version" "tally 0." "$bin/tally" --version
 check "tallyd --version" "(protocol 1)" "$bin/tallyd" --version
 check "tallyd --help shows the serving flags" "--snapshot-interval" "$bin/tallyd" --help
+check "did you mean" "unknown command 'consum' for 'tally usage'; did you mean 'tally usage consume'?" "$bin/tally" usage consum bob 1
+"$bin/tally" balanse alice >/dev/null 2>&1; status=$?
+if [ $status = 64 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL typo exit status: $status, wanted 64"; fi
 check "no socket" "cannot connect to tallyd at $work/none.sock: no socket there (is tallyd running" "$bin/tally" balance alice --socket "$work/none.sock"
 out=$("$bin/tally" balance alice --json --socket "$work/none.sock" 2>&1 >/dev/null); status=$?
 if [ $status = 69 ] && python3 -c 'import json,sys; e=json.loads(sys.argv[1]); assert e["reason"] == "CANNOT_CONNECT", e' "$out"; then

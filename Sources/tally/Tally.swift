@@ -26,6 +26,10 @@ struct Tally: AsyncParsableCommand {
                 "tally: argument \(bad.index) ('\(bad.shown)') is not valid UTF-8; nothing was sent\n".data(using: .utf8)!)
             Glibc.exit(64)
         }
+        if let unknown = Suggestion.unknownSubcommand(in: Array(CommandLine.arguments.dropFirst()), root: Tally.self) {
+            FileHandle.standardError.write(Data("tally: \(unknown)\n".utf8))
+            Glibc.exit(64)
+        }
         await main(nil)
     }
 }
