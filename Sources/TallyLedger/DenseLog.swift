@@ -91,6 +91,40 @@ public struct DenseLog<Record: DenseRecord> {
         return old
     }
 
+    /// Removes every record with an id up to `id` (the audit trim); returns how many there
+    /// were. Whole chunks go in one step and the boundary chunk's slots are cleared without
+    /// unpacking a record: removing them one by one unpacked each (its strings rebuilt) only to
+    /// drop it, 80-120 ms of one Writer turn for a trim of 100,000s of entries.
+    @discardableResult
+    public mutating func removeAll(through id: UInt64) -> Int {
+        guard !chunks.isEmpty else { return 0 }
+        let (chunk, slot) = place(of: id)
+        guard chunk >= 0 else { return 0 }
+        let before = count
+        // Chunks wholly at or below `id` lose every record; they are dropped below.
+        for index in 0..<Swift.min(chunk, chunks.count) {
+            count -= chunks[index].live
+            chunks[index].live = 0
+        }
+        // The chunk holding `id`: its slots up to `id`.
+        if chunk < chunks.count, !chunks[chunk].slots.isEmpty {
+            var cleared = 0
+            for index in 0...Swift.min(slot, chunks[chunk].slots.count - 1) where chunks[chunk].slots[index] != nil {
+                chunks[chunk].slots[index] = nil
+                cleared += 1
+            }
+            chunks[chunk].live -= cleared
+            count -= cleared
+        }
+        // Empty chunks at the front go, as in removeValue; the last stays so appends stay put.
+        let empty = chunks.prefix { $0.live == 0 }.count
+        let drop = empty == chunks.count ? empty - 1 : empty
+        chunks.removeFirst(drop)
+        firstChunk += UInt64(drop)
+        if chunks.count == 1 && chunks[0].live == 0 { chunks[0].empty() }
+        return before - count
+    }
+
     /// The chunk index (negative when below the first chunk) and slot of `id`.
     private func place(of id: UInt64) -> (chunk: Int, slot: Int) {
         let number = id >> Self.chunkShift

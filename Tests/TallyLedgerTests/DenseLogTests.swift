@@ -51,6 +51,40 @@ struct DenseLogTests {
         for id: UInt64 in [0, 1, nextID, nextID + 5_000, UInt64.max] where model[id] == nil { #expect(log[id] == nil) }
     }
 
+    /// The audit trim's prefix removal against removing the same ids one by one: from sparse
+    /// logs (removals inside), through every kind of boundary, with a copy kept across it.
+    @Test(arguments: [7, 8, 0xFACE] as [UInt64])
+    func removingAPrefixMatchesRemovingEachID(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        for round in 0..<60 {
+            var log = DenseLog<PackedText>()
+            var model: [UInt64: String] = [:]
+            let first = UInt64.random(in: 1...3_000, using: &random)
+            for id in first..<(first + UInt64.random(in: 0...5_000, using: &random)) where !random.chance(10) {
+                log[id] = "e\(id)"
+                model[id] = "e\(id)"
+            }
+            for _ in 0..<Int.random(in: 0...40, using: &random) {  // sparse removals, some emptying a chunk
+                guard let id = model.keys.randomElement(using: &random) else { break }
+                log[id] = nil
+                model[id] = nil
+            }
+            let copy = log, copied = model
+            let through = random.pick([0, first - 1, first, first + 1_023, first + UInt64.random(in: 0...6_000, using: &random), UInt64.max - 1])
+            let expected = model.keys.filter { $0 <= through }.count
+            #expect(log.removeAll(through: through) == expected, "seed \(seed) round \(round) through \(through)")
+            model = model.filter { $0.key > through }
+            #expect(log.count == model.count, "seed \(seed) round \(round)")
+            expectSame(log, model, "seed \(seed) round \(round) after removeAll(through: \(through))")
+            expectSame(copy, copied, "seed \(seed) round \(round): the copy")
+            // Appends go on after a trim, even one that emptied the log.
+            let next = (model.keys.max() ?? copied.keys.max() ?? first) + 1
+            log[next] = "n"
+            model[next] = "n"
+            expectSame(log, model, "seed \(seed) round \(round) after an append")
+        }
+    }
+
     @Test func idsInAnyOrderAndEqualityByContent() {
         var a = DenseLog<Number>()
         var b = DenseLog<Number>()

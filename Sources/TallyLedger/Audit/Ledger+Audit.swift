@@ -19,8 +19,7 @@ extension Ledger {
     mutating func trimAudit(through: UInt64) -> Int {
         let last = min(through, nextAuditID - 1)
         guard last >= firstAuditID else { return 0 }
-        var dropped = 0
-        for id in firstAuditID...last where auditLog.removeValue(forKey: id) != nil { dropped += 1 }
+        let dropped = auditLog.removeAll(through: last)
         firstAuditID = last + 1
         return dropped
     }
