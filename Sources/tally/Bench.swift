@@ -58,13 +58,8 @@ struct BenchCommand: AsyncParsableCommand {
         if mix == .spend || mix == .mixed {
             // Enough tokens that no spend is refused during the run.
             let client = try await TallyClient.connect(socketPath: socket)
-            for start in stride(from: 0, to: users, by: 1_000) {
-                let requests = try (start..<min(start + 1_000, users)).map { u in
-                    try request(.credit, Tally_V1_CreditRequest.with {
-                        $0.userID = "bench-\(u)"; $0.amount = 1_000_000_000; $0.kind = .grant
-                    })
-                }
-                _ = try await client.sendAll(requests)
+            try await eachUser(client, 0..<users) { user in
+                try request(.credit, Tally_V1_CreditRequest.with { $0.userID = user; $0.amount = 1_000_000_000; $0.kind = .grant })
             }
             await client.close()
         }
@@ -99,11 +94,10 @@ struct BenchCommand: AsyncParsableCommand {
         let health: Tally_V1_HealthResponse = try await client.unary(.health, Tally_V1_HealthRequest())
         guard health.accounts > 0 else { return }  // a new tallyd: nothing to look at
         var benchAccounts = 0
-        for start in stride(from: 0, to: users, by: 1_000) {
-            let requests = try (start..<min(start + 1_000, users)).map { u in
-                try request(.getBalance, Tally_V1_GetBalanceRequest.with { $0.userID = "bench-\(u)" })
-            }
-            for answer in try await client.sendAll(requests) where answer.code == .ok {
+        try await eachUser(client, 0..<users) { user in
+            try request(.getBalance, Tally_V1_GetBalanceRequest.with { $0.userID = user })
+        } answers: { answers in
+            for answer in answers where answer.code == .ok {
                 let balance = try Tally_V1_GetBalanceResponse(serializedBytes: answer.payload).balance
                 if balance.version > 0 || balance.available != 0 || balance.committed != 0 { benchAccounts += 1 }
             }
@@ -188,16 +182,11 @@ struct BenchCommand: AsyncParsableCommand {
                     let client = try await TallyClient.connect(socketPath: socket)
                     defer { Task { await client.close() } }
                     var failed = 0
-                    let mine = (c * perConnection)..<min(users, (c + 1) * perConnection)
+                    let mine = min(users, c * perConnection)..<min(users, (c + 1) * perConnection)  // empty for connections past the users
                     for _ in 0..<passes {
-                        for start in stride(from: mine.lowerBound, to: mine.upperBound, by: 1_000) {
-                            let requests = try (start..<min(start + 1_000, mine.upperBound)).map { u in
-                                try request(.credit, Tally_V1_CreditRequest.with {
-                                    $0.userID = "bench-\(u)"; $0.amount = 1; $0.kind = .grant
-                                })
-                            }
-                            failed += try await client.sendAll(requests).filter { $0.code != .ok }.count
-                        }
+                        try await eachUser(client, mine) { user in
+                            try request(.credit, Tally_V1_CreditRequest.with { $0.userID = user; $0.amount = 1; $0.kind = .grant })
+                        } answers: { failed += $0.filter { $0.code != .ok }.count }
                     }
                     return failed
                 }
@@ -215,15 +204,24 @@ struct BenchCommand: AsyncParsableCommand {
     private func raiseDailyLimits(socket: String) async throws {
         let client = try await TallyClient.connect(socketPath: socket)
         defer { Task { await client.close() } }
-        for start in stride(from: 0, to: users, by: 1_000) {
-            let requests = try (start..<min(start + 1_000, users)).map { u in
-                try request(.setLimits, Tally_V1_SetLimitsRequest.with {
-                    $0.userLimit = .with { $0.userID = "bench-\(u)"; $0.limit = Self.benchDailyLimit }
-                })
-            }
-            if let refused = try await client.sendAll(requests).first(where: { $0.code != .ok }) {
+        try await eachUser(client, 0..<users) { user in
+            try request(.setLimits, Tally_V1_SetLimitsRequest.with { $0.userLimit = .with { $0.userID = user; $0.limit = Self.benchDailyLimit } })
+        } answers: { answers in
+            if let refused = answers.first(where: { $0.code != .ok }) {
                 throw TallyError(code: refused.code, reason: refused.reason, message: refused.message, details: refused.details)
             }
+        }
+    }
+
+    /// One call for each bench user numbered in `users`, pipelined 1,000 at a time; `answers`
+    /// gets each thousand's answers in user order.
+    private func eachUser(
+        _ client: TallyClient, _ users: Range<Int>, _ call: (String) throws -> Tally_V1_Request,
+        answers: ([Tally_V1_Response]) throws -> Void = { _ in }
+    ) async throws {
+        for start in stride(from: users.lowerBound, to: users.upperBound, by: 1_000) {
+            let requests = try (start..<min(start + 1_000, users.upperBound)).map { try call("bench-\($0)") }
+            try answers(try await client.sendAll(requests))
         }
     }
 

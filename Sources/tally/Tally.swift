@@ -69,15 +69,8 @@ struct GlobalOptions: ParsableArguments {
             let unknown = error.reason == "CLIENT_TIMEOUT"
             if unknown, let retryKey { error.details["retry_key"] = retryKey }
             let status = unknown ? 75 : ExitStatus.of(error.code)  // 75, EX_TEMPFAIL: try again
-            if json {
-                let object: [String: Any] = [
-                    "code": error.code.name, "reason": error.reason, "message": error.message, "details": error.details,
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-                fail(String(decoding: data, as: UTF8.self), exit: status, prefixed: false)
-            }
             let retry = unknown ? retryKey.map { " (retry with --key \($0))" } ?? "" : ""
-            fail("\(error.code.name) \(error.reason): \(error.message)\(retry)", exit: status)
+            try fail(error, human: "\(error.code.name) \(error.reason): \(error.message)\(retry)", exit: status)
         }
     }
 
@@ -87,20 +80,21 @@ struct GlobalOptions: ParsableArguments {
             return try await TallyClient.connect(socketPath: resolvedSocket)
         } catch {
             let message = "cannot connect to tallyd at \(resolvedSocket): " + ConnectFailure.explain(error)
-            if json {
-                let object: [String: Any] = [
-                    "code": Tally_V1_Code.unavailable.name, "reason": "CANNOT_CONNECT", "message": message,
-                    "details": ["socket": resolvedSocket],
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-                fail(String(decoding: data, as: UTF8.self), exit: 69, prefixed: false)
-            }
-            fail(message, exit: 69)
+            let failure = TallyError(code: .unavailable, reason: "CANNOT_CONNECT", message: message, details: ["socket": resolvedSocket])
+            try fail(failure, human: message, exit: 69)
         }
     }
 
-    /// Writes `message` to stderr and exits; a JSON error goes out alone (`prefixed: false`),
-    /// so that a script can parse stderr as it is.
+    /// Reports `error` on stderr and exits: with --json as one JSON object alone on the line
+    /// (code, reason, message, details), so that a script can parse stderr as it is; else `human`.
+    func fail(_ error: TallyError, human: String, exit status: Int32) throws -> Never {
+        guard json else { fail(human, exit: status) }
+        let object: [String: Any] = ["code": error.code.name, "reason": error.reason, "message": error.message, "details": error.details]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        fail(String(decoding: data, as: UTF8.self), exit: status, prefixed: false)
+    }
+
+    /// Writes `message` to stderr, after "tally: " unless it is JSON (`prefixed: false`), and exits.
     func fail(_ message: String, exit status: Int32, prefixed: Bool = true) -> Never {
         FileHandle.standardError.write(Data(((prefixed ? "tally: " : "") + message + "\n").utf8))
         Foundation.exit(status)

@@ -52,6 +52,8 @@ extension Result {
         let beforeFold = try #require(book.usage(of: "u"))
         let january = try #require(beforeFold.months[YearMonth(year: 2024, month: 1)])
         #expect(january.total == 142 && january.days[30] == 100 && january.days[31] == 42 && january.tier == "pro")
+        #expect(beforeFold.month(YearMonth(year: 2024, month: 1)) == january, "one month read alone, folded the same")
+        #expect(beforeFold.month(YearMonth(year: 2023, month: 12)) == nil)
         #expect(book.invariantViolations() == [])
 
         // A settle on an earlier day of the same month folds today's count in first: the month's

@@ -35,12 +35,13 @@ extension UsageBook {
             // Every daily count agrees with its month's aggregate (while both are kept).
             var daily = user.days
             if let day = user.day, user.used > 0 { daily[day] = user.used }
+            let months = user.months  // folded once, not per record
             for (date, tokens) in daily {
-                if let month = user.months[YearMonth(date)], month.days[date.day] != tokens {
+                if let month = months[YearMonth(date)], month.days[date.day] != tokens {
                     violations.append("usage of \(id): \(date) has \(tokens) tokens, its month says \(month.days[date.day] ?? 0)")
                 }
             }
-            for (month, aggregate) in user.months {
+            for (month, aggregate) in months {
                 let sum = aggregate.days.values.reduce(Int128(0)) { $0 + Int128($1) }
                 if sum != Int128(aggregate.total) {
                     violations.append("usage of \(id): \(month) totals \(aggregate.total), its days sum to \(sum)")

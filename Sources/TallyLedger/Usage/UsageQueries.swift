@@ -37,7 +37,7 @@ extension UsageBook {
     public func monthByTier(_ month: YearMonth) -> [TierMonth] {
         var byTier: [ExactString: TierMonth] = [:]
         for user in users.values {
-            guard let aggregate = user.months[month], aggregate.total > 0 else { continue }
+            guard let aggregate = user.month(month), aggregate.total > 0 else { continue }
             var entry = byTier[aggregate.tier] ?? TierMonth(tier: aggregate.tier.value, users: 0, total: 0)
             entry.users += 1
             let sum = entry.total.addingReportingOverflow(aggregate.total)

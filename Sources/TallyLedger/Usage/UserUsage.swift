@@ -35,7 +35,7 @@ public struct UserUsage: Equatable, Sendable {
         get {
             guard unfolded > 0, let day else { return recordedMonths }
             var months = recordedMonths
-            months[YearMonth(day), default: MonthUsage(tier: unfoldedTier)].add(unfolded, on: day.day, tier: unfoldedTier)
+            months[YearMonth(day)] = month(YearMonth(day))
             return months
         }
         set {
@@ -45,6 +45,15 @@ public struct UserUsage: Equatable, Sendable {
     }
 
     public init() {}
+
+    /// One month's aggregate as `months` reads it, folding in only that month (a report over
+    /// every user asks for one month each; `months` would build the whole folded tree).
+    public func month(_ month: YearMonth) -> MonthUsage? {
+        guard unfolded > 0, let day, YearMonth(day) == month else { return recordedMonths[month] }
+        var aggregate = recordedMonths[month] ?? MonthUsage(tier: unfoldedTier)
+        aggregate.add(unfolded, on: day.day, tier: unfoldedTier)
+        return aggregate
+    }
 
     /// Moves `unfolded` into `recordedMonths`; due before `day` or `used` changes, which the
     /// unfolded count is measured against (`UsageBook.roll` does it first).
