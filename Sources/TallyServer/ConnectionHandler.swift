@@ -241,19 +241,26 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Runs when nothing arrived for a while (docs/protocol.md, Limits: timeouts).
     private func cutOffIfStuck(_ context: ChannelHandlerContext) {
-        guard !closing else { return }
-        let quiet = NIODeadline.now() - meter.lastByteAt
-        // (While tallyd itself holds reads for backpressure, a partial frame is its doing.)
-        if meter.received > framedBytes, !readHeld, quiet >= .seconds(timeouts.frameSeconds) {
-            closeWithError(
-                context, .deadlineExceeded, reason: "FRAME_INCOMPLETE",
-                "part of a frame arrived and nothing more for \(timeouts.frameSeconds) s; closing the connection",
-                details: ["received": String(meter.received - framedBytes), "timeout_seconds": String(timeouts.frameSeconds)])
-        } else if let since = unwritableSince, NIODeadline.now() - since >= .seconds(timeouts.writeStallSeconds) {
+        let now = NIODeadline.now()
+        let stalled = unwritableSince.map { now - $0 >= .seconds(timeouts.writeStallSeconds) } ?? false
+        guard !closing else {
+            // A final error frame waits behind answers the client does not read: it gets the
+            // same time as any answer, then the connection goes without it.
+            if stalled { context.close(promise: nil) }
+            return
+        }
+        let quiet = now - meter.lastByteAt
+        if stalled {
             // It does not read its answers: a final frame could not reach it either.
             logger.notice("closing a connection that has not read its answers for \(timeouts.writeStallSeconds) s")
             closing = true
             context.close(promise: nil)
+        } else if meter.received > framedBytes, !readHeld, quiet >= .seconds(timeouts.frameSeconds) {
+            // (While tallyd itself holds reads for backpressure, a partial frame is its doing.)
+            closeWithError(
+                context, .deadlineExceeded, reason: "FRAME_INCOMPLETE",
+                "part of a frame arrived and nothing more for \(timeouts.frameSeconds) s; closing the connection",
+                details: ["received": String(meter.received - framedBytes), "timeout_seconds": String(timeouts.frameSeconds)])
         } else if callsInFlight == 0, meter.received == framedBytes, quiet >= .seconds(timeouts.idleSeconds) {
             closing = true
             context.close(promise: nil)

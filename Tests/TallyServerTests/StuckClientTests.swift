@@ -73,6 +73,45 @@ import TallyWire
         try await server.shutdown()
     }
 
+    /// A client that stops mid-frame gets a final FRAME_INCOMPLETE answer, but one that also never
+    /// reads cannot take it: tallyd must close anyway rather than wait forever for that write
+    /// (it once did, and the connection stayed open for as long as the client lived).
+    @Test func halfAFrameFromAClientThatNeverReadsIsCutOff() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await start(scratch) { $0.timeouts.idleSeconds = 600 }
+        let setup = try await TallyClient.connect(socketPath: scratch.socket)
+        for i in 0..<100 {
+            var request = credit("h", 1, key: "k\(i)")
+            request.memo = String(repeating: "m", count: 200)
+            _ = try await setup.credit(request)
+        }
+        await setup.close()
+        // Few small requests whose answers (100 transactions each, about 30 KB) overflow the
+        // socket buffers, so tallyd has read everything, holds no reads, and cannot write.
+        let raw = try RawConnection(path: scratch.socket)
+        let list = Tally_V1_ListTransactionsRequest.with {
+            $0.userID = "h"
+            $0.limit = 100
+        }
+        var bytes: [UInt8] = []
+        for id in 1...100 {
+            bytes += try frame(try envelope(Method.listTransactions.rawValue, list, callID: UInt64(id)))
+        }
+        let half = try frame(try envelope(Method.getBalance.rawValue, Tally_V1_GetBalanceRequest.with { $0.userID = "h" }, callID: 101))
+        raw.send(bytes + half.prefix(3))
+        for _ in 0..<500 where server.connectionCount == 0 {  // the registry sees it a moment later
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(server.connectionCount == 1)
+        // A liveness bound, not a timing: the cut-off comes after 1-2 s.
+        for _ in 0..<1_500 where server.connectionCount > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(server.connectionCount == 0, "tallyd closed the connection")
+        try await server.shutdown()
+    }
+
     @Test func connectionsPastTheLimitAreRefusedWithAnAnswer() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
