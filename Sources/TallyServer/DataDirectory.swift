@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import TallyStore
 
 /// The data directory, created if missing and locked for this process's lifetime so that two
 /// tallyds can never write the same files.
@@ -9,6 +10,10 @@ final class DataDirectory: Sendable {
     }
 
     let path: String
+    /// The directory's identity (DATA/DIRECTORY_ID), recorded at the first start.
+    let id: DirectoryID
+    /// Where the id came from at this start (a new one, adopted from the files, or recorded).
+    let idFound: DirectoryIdentity.Found
     private let lockFD: Mutex<Int32?>
     /// The directory and LOCK file locked at start (device and inode), to notice when the path
     /// comes to name other ones: moved, deleted or replaced under a running tallyd.
@@ -42,6 +47,13 @@ final class DataDirectory: Sendable {
         guard stat(path, &directory) == 0, fstat(fd, &lock) == 0 else {
             close(fd)
             throw Unusable(description: "cannot stat data directory \(path): \(String(cString: strerror(errno)))")
+        }
+        do {
+            (id, idFound) = try DirectoryIdentity.establish(in: path)
+        } catch {
+            flock(fd, LOCK_UN)
+            close(fd)
+            throw Unusable(description: "\(error)")
         }
         self.path = path
         self.lockFD = Mutex(fd)

@@ -50,9 +50,9 @@ struct WatchedJournalIO: JournalIO {
         if let change = watch.check() { throw StoreError("not \(what): \(change)") }
     }
 
-    func openSegment(at path: String) throws -> any SegmentFile {
+    func createSegment(at path: String) throws -> any SegmentFile {
         try ensureOwn("creating or opening \(path)")
-        return try inner.openSegment(at: path)
+        return try inner.createSegment(at: path)
     }
 
     func removeFile(at path: String) throws {

@@ -33,6 +33,8 @@ final class Snapshotter: @unchecked Sendable {
     private let writer: Writer
     private let journal: any Journal
     private let directory: String
+    /// Named in every snapshot, backup and archive file written.
+    private let directoryID: DirectoryID
     private let policy: SnapshotPolicy
     private let pool: NIOThreadPool
     private let logger: Logger
@@ -66,14 +68,14 @@ final class Snapshotter: @unchecked Sendable {
     private var nextWaiters: [EventLoopPromise<Written>] = []
     private var task: RepeatedTask?
 
-    init(writer: Writer, journal: any Journal, directory: String, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, pool: NIOThreadPool,
+    init(writer: Writer, journal: any Journal, directory: String, directoryID: DirectoryID, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, pool: NIOThreadPool,
          lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
          commitmentArchiveDays: Int = 0, logger: Logger) {
         self.commitmentArchiveDays = max(0, commitmentArchiveDays)
         self.transactionsPerUser = max(0, transactionsPerUser)
         self.archiveMinimum = max(1, archiveMinimum)
         do {
-            archive = try AuditArchive(dataDirectory: directory)
+            archive = try AuditArchive(dataDirectory: directory, directoryID: directoryID)
         } catch {
             logger.error("audit archive unusable: audit entries stay in memory", metadata: ["error": "\(error)"])
             archive = nil
@@ -83,6 +85,7 @@ final class Snapshotter: @unchecked Sendable {
         self.watch = watch
         self.journal = journal
         self.directory = directory
+        self.directoryID = directoryID
         self.policy = policy
         self.pool = pool
         self.lastSequence = lastSequence
@@ -141,7 +144,7 @@ final class Snapshotter: @unchecked Sendable {
     private func write(_ state: (sequence: UInt64, ledger: Ledger)) -> EventLoopFuture<Written> {
         journal.rotate()  // so the segments the snapshot covers can be removed whole
         let bytesAtStart = writer.assumeIsolated { $0.journalBytes }
-        let directory = self.directory
+        let directory = self.directory, directoryID = self.directoryID
         let promise = loop.makePromise(of: (path: String, bytes: Int, oldestKept: UInt64?).self)
         let archive = self.archive
         // One archive batch at a time: the previous one must be in the Ledger first.
@@ -174,7 +177,7 @@ final class Snapshotter: @unchecked Sendable {
             if archiveCommitments { self.archiveCommitments(state.ledger, directory: directory) }
             promise.completeWith(Result {
                 if let change = self.watch?.check() { throw StoreError("no snapshot: \(change)") }
-                return try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, in: directory)
+                return try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, directoryID: directoryID, in: directory)
             })
         }
         return promise.futureResult.map { written in
@@ -225,7 +228,7 @@ final class Snapshotter: @unchecked Sendable {
         let transactions = ledger.archivable(keepPerUser: transactionsPerUser, limit: 100_000)
         guard transactions.count >= archiveMinimum else { return }
         do {
-            try TransactionArchive.write(batch: batch, transactions, dataDirectory: directory)
+            try TransactionArchive.write(batch: batch, transactions, dataDirectory: directory, directoryID: directoryID)
         } catch {
             logger.error("transaction archive failed; transactions stay in memory", metadata: ["error": "\(error)"])
             return
@@ -250,7 +253,7 @@ final class Snapshotter: @unchecked Sendable {
         let commitments = ledger.archivableCommitments(settledBefore: before.partialValue, limit: 100_000)
         guard commitments.count >= archiveMinimum else { return }
         do {
-            try TransactionArchive.write(batch: batch, commitments, dataDirectory: directory)
+            try TransactionArchive.write(batch: batch, commitments, dataDirectory: directory, directoryID: directoryID)
         } catch {
             logger.error("commitment archive failed; commitments stay in memory", metadata: ["error": "\(error)"])
             return
@@ -296,7 +299,8 @@ final class Snapshotter: @unchecked Sendable {
     func backup(to path: String) -> EventLoopFuture<Written> {
         writer.durableCopy().flatMap { state in
             self.pool.runIfActive(eventLoop: self.loop) {
-                let bytes = try SnapshotFile.write(state.ledger, sequence: state.sequence, to: path, replace: false)
+                let bytes = try SnapshotFile.write(
+                    state.ledger, sequence: state.sequence, directoryID: self.directoryID, to: path, replace: false)
                 return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
             }
         }
@@ -308,10 +312,10 @@ final class Snapshotter: @unchecked Sendable {
         loop.flatSubmit {
             self.task?.cancel()
             guard state.sequence > self.lastSequence else { return self.loop.makeSucceededFuture(nil) }
-            let directory = self.directory
+            let directory = self.directory, directoryID = self.directoryID
             let sequence = state.sequence, accounts = state.ledger.accounts.count  // the copy stays off the loop
             return self.pool.runIfActive(eventLoop: self.loop) {
-                try SnapshotFile.writeAndPrune(state.ledger, sequence: sequence, in: directory)
+                try SnapshotFile.writeAndPrune(state.ledger, sequence: sequence, directoryID: directoryID, in: directory)
             }.map { written in
                 self.noteWritten(sequence)
                 if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }

@@ -46,6 +46,14 @@ public final class TallyServer: Sendable {
         let io = WatchedJournalIO(inner: io, watch: watch)
         let recovered = try Recovery.run(dataDirectory: dataDirectory.path, config: config.ledger, repair: config.repair)
         let ledger = recovered.ledger
+        switch dataDirectory.idFound {
+        case .recorded: break
+        case .adopted(let id):
+            logger.warning("DIRECTORY_ID was missing: recorded \(id), the id the directory's files name", metadata: ["path": "\(dataDirectory.path)"])
+        case .none:
+            logger.notice("gave the data directory its id", metadata: ["id": "\(dataDirectory.id)", "path": "\(dataDirectory.path)"])
+        }
+        for line in recovered.report.foreignFileLines { logger.warning("\(line)") }
         let startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
 
         try SocketFile.prepare(config.socketPath)
@@ -54,7 +62,8 @@ public final class TallyServer: Sendable {
         switch config.fsync {
         case .always, .interval:
             journal = try FileJournal(
-                dataDirectory: dataDirectory.path, nextSequence: recovered.nextSequence, existingSegments: recovered.segments,
+                dataDirectory: dataDirectory.path, directoryID: dataDirectory.id, nextSequence: recovered.nextSequence,
+                existingSegments: recovered.segments,
                 mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io)
         case .never:
             journal = SnapshotsOnly(
@@ -84,7 +93,7 @@ public final class TallyServer: Sendable {
             writer.directoryReplaced(change)
         }
         let snapshotter = Snapshotter(
-            writer: writer, journal: journal, directory: dataDirectory.path, watch: watch, policy: config.snapshots, pool: snapshotPool,
+            writer: writer, journal: journal, directory: dataDirectory.path, directoryID: dataDirectory.id, watch: watch, policy: config.snapshots, pool: snapshotPool,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
             transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum,
             commitmentArchiveDays: config.commitmentArchiveDays, logger: logger)

@@ -3,8 +3,10 @@ import SwiftProtobuf
 import TallyLedger
 import TallyWire
 
-/// Audit entries moved out of memory: `DATA/archive/audit.jsonl`, one tally.v1.AuditEntry per
-/// line in proto3 JSON, oldest first, fsynced before tallyd drops them from memory.
+/// Audit entries moved out of memory: `DATA/archive/audit.jsonl`, a first line that names the
+/// data directory (ArchiveHeader), then one tally.v1.AuditEntry per line in proto3 JSON, oldest
+/// first, fsynced before tallyd drops them from memory. (A file begun before directory ids has
+/// no such line and stays as it is.) A file that names another directory is never appended to.
 ///
 /// A crash between the append and the trim leaves entries both here and in memory; the next
 /// append skips ids up to the last one here, so every entry is in the file once. A line torn by
@@ -16,12 +18,14 @@ public final class AuditArchive: @unchecked Sendable {
 
     public let path: String
     private let directory: String
+    private let directoryID: DirectoryID
     /// The newest id in the file (0: none).
     public private(set) var archivedThrough: UInt64 = 0
 
-    public init(dataDirectory: String) throws {
+    public init(dataDirectory: String, directoryID: DirectoryID) throws {
         directory = dataDirectory + "/" + Self.directoryName
         path = directory + "/" + Self.fileName
+        self.directoryID = directoryID
         try DurableFile.makeDirectory(directory)
         try recover()
     }
@@ -31,13 +35,13 @@ public final class AuditArchive: @unchecked Sendable {
     public func append(_ entries: [AuditEntry]) throws -> Int {
         let fresh = entries.filter { $0.id > archivedThrough }
         guard let last = fresh.last else { return 0 }
-        var bytes: [UInt8] = []
+        let created = access(path, F_OK) != 0
+        var bytes = created ? ArchiveHeader.line(kind: "audit", directoryID: directoryID) : []
         for entry in fresh {
             bytes += Array(try Tally_V1_AuditEntry(entry).jsonString().utf8)
             bytes.append(UInt8(ascii: "\n"))
         }
-        let created = access(path, F_OK) != 0
-        let file = try PosixJournalIO().openSegment(at: path)
+        let file = try PosixJournalIO.openForAppend(at: path)
         defer { file.close() }
         try file.append(bytes)
         try file.sync()
@@ -56,6 +60,14 @@ public final class AuditArchive: @unchecked Sendable {
         defer { close(fd) }
         let size = Int(lseek(fd, 0, SEEK_END))
         guard size > 0 else { return }
+        var first = [UInt8](repeating: 0, count: min(size, 512))
+        guard first.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, $0.count, 0) }) == first.count else {
+            throw StoreError.posix("cannot read", path: path)
+        }
+        if let named = ArchiveHeader.directoryID(inFirstLine: first), named != directoryID {
+            throw StoreError("\(path) belongs to data directory \(named), not this one (\(directoryID)): another tallyd wrote it here, "
+                + "or it was copied in. Move it out of the data directory; until then audit entries stay in memory.")
+        }
         let window = min(size, 1 << 20)
         var tail = [UInt8](repeating: 0, count: window)
         let read = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress, window, off_t(size - window)) }
@@ -66,7 +78,7 @@ public final class AuditArchive: @unchecked Sendable {
             let keep = size - (lines.last?.count ?? 0)
             try DurableFile.truncate(path, to: keep)
         }
-        for line in lines.dropLast().reversed() where !line.isEmpty {
+        for line in lines.dropLast().reversed() where !line.isEmpty && !ArchiveHeader.isHeader(line) {
             let entry = try Tally_V1_AuditEntry(jsonUTF8Bytes: Array(line))
             archivedThrough = entry.id
             return

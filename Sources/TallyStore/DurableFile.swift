@@ -138,6 +138,28 @@ public enum DurableFile {
         if mkdir(path, 0o750) != 0, errno != EEXIST { throw StoreError.posix("cannot create directory", path: path) }
     }
 
+    /// The file's first `prefix` bytes (fewer if it is shorter), or nil if it does not exist.
+    static func read(_ path: String, prefix: Int) throws -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StoreError.posix("cannot open", path: path)
+        }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: prefix)
+        var filled = 0
+        while filled < prefix {
+            let n = bytes[filled...].withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.posix("cannot read", path: path)
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        return Array(bytes[0..<filled])
+    }
+
     /// The whole file, or nil if it does not exist.
     public static func read(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -43,13 +43,14 @@ public final class FileJournal: Journal, Sendable {
 
     /// Opens the journal in `dataDirectory/journal` to append records from `nextSequence` on.
     /// `segments` are the existing segments' first sequences (from recovery), oldest first.
+    /// New segments name `directoryID` in their headers.
     public init(
-        dataDirectory: String, nextSequence: UInt64, existingSegments: [UInt64], mode: Mode,
+        dataDirectory: String, directoryID: DirectoryID, nextSequence: UInt64, existingSegments: [UInt64], mode: Mode,
         segmentBytes: Int = 64 << 20, io: any JournalIO = PosixJournalIO()
     ) throws {
         worker = try Worker(
-            directory: JournalSegment.directory(in: dataDirectory), nextSequence: nextSequence,
-            segments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io)
+            directory: JournalSegment.directory(in: dataDirectory), header: JournalSegment.header(directoryID),
+            nextSequence: nextSequence, segments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io)
     }
 
     public var bytesAppended: Int { appended.load(ordering: .relaxed) }
@@ -105,6 +106,8 @@ public final class FileJournal: Journal, Sendable {
     /// The journal thread's own state: touched only by `drain`, one round at a time.
     private final class Worker: @unchecked Sendable {
         let directory: String
+        /// Every segment starts with it: it names the data directory.
+        let header: [UInt8]
         let mode: Mode
         let segmentBytes: Int
         let io: any JournalIO
@@ -114,8 +117,11 @@ public final class FileJournal: Journal, Sendable {
         var fileBytes = 0
         var failure: (any Error)?
 
-        init(directory: String, nextSequence: UInt64, segments: [UInt64], mode: Mode, segmentBytes: Int, io: any JournalIO) throws {
+        init(
+            directory: String, header: [UInt8], nextSequence: UInt64, segments: [UInt64], mode: Mode, segmentBytes: Int, io: any JournalIO
+        ) throws {
             self.directory = directory
+            self.header = header
             self.nextSequence = nextSequence
             self.segments = segments
             self.mode = mode
@@ -144,8 +150,8 @@ public final class FileJournal: Journal, Sendable {
                 try io.removeFile(at: path(first))
                 segments.removeLast()
             }
-            let segment = try io.openSegment(at: path(first))
-            try segment.append(JournalSegment.header)
+            let segment = try io.createSegment(at: path(first))
+            try segment.append(header)
             try segment.sync()
             try io.syncDirectory(directory)
             file = segment

@@ -3,9 +3,10 @@ import Glibc
 /// The file operations the journal needs. `PosixJournalIO` is the real one; tests substitute
 /// one that fails on demand, to prove what tallyd does when a disk fills up or errs.
 public protocol JournalIO: Sendable {
-    /// Opens a segment for appending, creating it if missing, positioned at its end.
+    /// Creates a new segment for appending. Fails if a file is already there: the journal
+    /// only writes files it made, never one it does not know (another tallyd's, say).
     /// The file may run ahead of the records with zeros (see PosixSegmentFile).
-    func openSegment(at path: String) throws -> any SegmentFile
+    func createSegment(at path: String) throws -> any SegmentFile
     func removeFile(at path: String) throws
     func syncDirectory(_ path: String) throws
 }
@@ -21,9 +22,22 @@ public protocol SegmentFile: AnyObject {
 public struct PosixJournalIO: JournalIO {
     public init() {}
 
-    public func openSegment(at path: String) throws -> any SegmentFile {
+    public func createSegment(at path: String) throws -> any SegmentFile {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST {
+                throw StoreError("cannot create journal segment \(path): a file of that name is already there, and it is not "
+                    + "one of this journal's (another tallyd's, or copied in). Move it out of the data directory.")
+            }
+            throw StoreError.posix("cannot create journal segment", path: path)
+        }
+        return PosixSegmentFile(fd: fd, path: path, length: 0)
+    }
+
+    /// Opens a file for appending, creating it if missing, positioned at its end (the audit archive).
+    static func openForAppend(at path: String) throws -> any SegmentFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError.posix("cannot open journal segment", path: path) }
+        guard fd >= 0 else { throw StoreError.posix("cannot open", path: path) }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
             Glibc.close(fd)

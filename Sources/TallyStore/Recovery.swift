@@ -14,6 +14,10 @@ import TallyLedger
 ///   the loss is reported. That is the only way data is ever dropped.
 public enum Recovery {
     public struct Report: Sendable, CustomStringConvertible {
+        /// The data directory's id (nil: a directory without DIRECTORY_ID whose files name none).
+        public var directoryID: DirectoryID?
+        /// Files that name another directory's id: never read, never removed, left for the operator.
+        public var foreignFiles: [(path: String, directoryID: DirectoryID)] = []
         public var snapshotPath: String?
         public var snapshotSequence: UInt64 = 0
         public var skippedSnapshots: [String] = []
@@ -30,12 +34,24 @@ public enum Recovery {
         public var cutAfterThrough: String?
         public var milliseconds = 0.0
 
+        /// One line for each foreign file: its path, whose it is, and what to do.
+        public var foreignFileLines: [String] {
+            foreignFiles.map { foreign in
+                "FOREIGN, not used: \(foreign.path) belongs to data directory \(foreign.directoryID), not this one"
+                    + (directoryID.map { " (\($0))" } ?? "")
+                    + ": another tallyd wrote it here, or it was copied in. Move it out of the data directory;"
+                    + " to recover from it, restore its directory's backup with `tallyd restore` instead"
+            }
+        }
+
         public var description: String {
             var lines = [
+                directoryID.map { "data directory id \($0)" } ?? "no data directory id yet (tallyd records one when it starts here)",
                 snapshotPath.map { "snapshot \($0) (through record \(snapshotSequence))" } ?? "no snapshot",
                 "journal: \(segments) segment(s), \(recordsReplayed) record(s) replayed, last record \(lastSequence)",
             ]
             for skipped in skippedSnapshots { lines.append("skipped damaged snapshot: \(skipped)") }
+            lines += foreignFileLines
             if tornBytesCut > 0, let torn = tornSegment {
                 lines.append("cut a torn tail of \(tornBytesCut) byte(s) off \(torn) (a write the crash interrupted; nobody was answered for it)")
             }
@@ -79,10 +95,20 @@ public enum Recovery {
             }
         }
 
-        // 1. The newest snapshot that reads back whole.
+        // 1. The newest snapshot of this directory that reads back whole.
+        let ownID = try DirectoryIdentity.find(in: dataDirectory).id
+        report.directoryID = ownID
+        /// A file naming another directory: reported, never read.
+        func isForeign(_ path: String, _ id: DirectoryID?) -> Bool {
+            guard let id, let ownID, id != ownID else { return false }
+            report.foreignFiles.append((path, id))
+            return true
+        }
         var ledger = Ledger(config: config)
         var base: UInt64 = 0
-        let snapshots = try SnapshotFile.list(in: dataDirectory)
+        let snapshots = try SnapshotFile.list(in: dataDirectory).filter { snapshot in
+            !isForeign(snapshot.path, try? SnapshotFile.header(atPath: snapshot.path).directoryID)
+        }
         for snapshot in snapshots {
             do {
                 (ledger, base) = try SnapshotFile.read(snapshot.path, config: config, checkInvariants: false)
@@ -102,6 +128,10 @@ public enum Recovery {
         // 2. The journal after it.
         let journalDirectory = JournalSegment.directory(in: dataDirectory)
         var segments = try DurableFile.list(journalDirectory).compactMap(JournalSegment.firstSequence(ofFileNamed:)).sorted()
+            .filter { first in
+                let path = journalDirectory + "/" + JournalSegment.fileName(firstSequence: first)
+                return !isForeign(path, JournalSegment.directoryID(atPath: path))
+            }
         report.segments = segments.count
         var last = base  // the newest record the state holds
         var index = 0
@@ -136,9 +166,14 @@ public enum Recovery {
                 break segmentLoop
             }
             let bytes = try DurableFile.read(path) ?? []
-            if let problem = JournalSegment.headerProblem(bytes) {
+            let header: JournalSegment.Header
+            switch JournalSegment.header(of: bytes) {
+            case .success(let found): header = found
+            case .failure(let problem):
+                // (A partial header's id bytes cannot be told from damage, so only the rest is compared.)
+                let known = min(bytes.count, 16)
                 let partialHeader = bytes.count < JournalSegment.headerBytes
-                    && Array(bytes) == Array(JournalSegment.header.prefix(bytes.count))
+                    && Array(bytes[0..<known]) == Array(JournalSegment.header(DirectoryID(high: 0, low: 0)).prefix(known))
                 if isLast, partialHeader || bytes.allSatisfy({ $0 == 0 }) {
                     // Created, then the crash came before its header was durable (some file
                     // systems show such blocks as zeros): no record can be in it.
@@ -156,7 +191,7 @@ public enum Recovery {
                 break segmentLoop
             }
 
-            var offset = JournalSegment.headerBytes
+            var offset = header.bytes
             expected = first
             while offset < bytes.count {
                 if bytes[offset...].allSatisfy({ $0 == 0 }) {

@@ -4,15 +4,58 @@ import TallyLedger
 /// Snapshot files: `snapshot-<journal sequence, 20 digits>.tally` in the data directory, each a
 /// fixed header and the encoded Ledger state.
 ///
-///     magic    8 bytes  "TALLYSNP"
-///     format   u32 BE   1
-///     length   u64 BE   payload bytes
-///     checksum u32 BE   CRC-32C of the payload
-///     payload  length bytes of tally.store.v1.Snapshot
+///     magic        8 bytes   "TALLYSNP"
+///     format       u32 BE    2
+///     length       u64 BE    payload bytes
+///     checksum     u32 BE    CRC-32C of the payload
+///     directory id 16 bytes  the data directory's DirectoryID (not in format 1)
+///     payload      length bytes of tally.store.v1.Snapshot
+///
+/// Format 1 (no directory id, a 24-byte header) still reads: its file belongs to whichever
+/// directory holds it.
 public enum SnapshotFile {
     static let magic = Array("TALLYSNP".utf8)
-    static let format: UInt32 = 1
-    static let headerBytes = 8 + 4 + 8 + 4
+    static let format: UInt32 = 2
+    static let headerBytes = 8 + 4 + 8 + 4 + DirectoryID.byteCount
+
+    /// What a snapshot's header says. `directoryID` is nil for format 1.
+    public struct Header: Sendable {
+        public var format: UInt32
+        public var length: UInt64
+        public var checksum: UInt32
+        public var directoryID: DirectoryID?
+        var bytes: Int { format == 1 ? 24 : SnapshotFile.headerBytes }
+    }
+
+    /// The header of `bytes` (a file's start), or what is wrong with it.
+    static func header(of bytes: ArraySlice<UInt8>) -> Result<Header, StoreError> {
+        guard bytes.count >= 24, Array(bytes.prefix(8)) == magic else {
+            return .failure(StoreError("not a tally snapshot (bad header)"))
+        }
+        let start = bytes.startIndex
+        let version = JournalRecord.bigEndian(UInt32.self, bytes, at: start + 8)
+        var header = Header(
+            format: version, length: JournalRecord.bigEndian(UInt64.self, bytes, at: start + 12),
+            checksum: JournalRecord.bigEndian(UInt32.self, bytes, at: start + 20))
+        switch version {
+        case 1: break
+        case 2:
+            guard bytes.count >= headerBytes else { return .failure(StoreError("shorter than its \(headerBytes)-byte header")) }
+            header.directoryID = DirectoryID(bytes: bytes[(start + 24)..<(start + headerBytes)])
+        default:
+            return .failure(StoreError("format \(version) is not supported (this build reads 1 and 2)"))
+        }
+        return .success(header)
+    }
+
+    /// The header of the snapshot at `path`, read without its payload.
+    public static func header(atPath path: String) throws -> Header {
+        guard let bytes = try DurableFile.read(path, prefix: headerBytes) else { throw StoreError("snapshot \(path) does not exist") }
+        switch header(of: bytes[...]) {
+        case .success(let header): return header
+        case .failure(let problem): throw StoreError("snapshot \(path) is damaged: \(problem)")
+        }
+    }
     /// Snapshots kept: the newest, and one before it in case the newest is damaged.
     public static let kept = 2
 
@@ -36,16 +79,17 @@ public enum SnapshotFile {
     }
 
     /// The encoded file for `ledger` as of journal record `sequence`.
-    public static func encode(_ ledger: Ledger, sequence: UInt64) throws -> [UInt8] {
+    public static func encode(_ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID) throws -> [UInt8] {
         let payload = try LedgerSnapshot.encode(ledger, journalSequence: sequence)
-        return header(length: payload.count, checksum: CRC32C.checksum(payload)) + payload
+        return header(length: payload.count, checksum: CRC32C.checksum(payload), directoryID: directoryID) + payload
     }
 
-    static func header(length: Int, checksum: UInt32) -> [UInt8] {
+    static func header(length: Int, checksum: UInt32, directoryID: DirectoryID) -> [UInt8] {
         var bytes = magic
         append(format, to: &bytes)
         append(UInt64(length), to: &bytes)
         append(checksum, to: &bytes)
+        bytes += directoryID.bytes
         return bytes
     }
 
@@ -53,7 +97,9 @@ public enum SnapshotFile {
     /// Meant to run off the Writer, on an O(1) copy of the state. Returns the bytes written.
     /// `replace: false` never overwrites an existing file (backups).
     @discardableResult
-    public static func write(_ ledger: Ledger, sequence: UInt64, to path: String, replace: Bool = true) throws -> Int {
+    public static func write(
+        _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, to path: String, replace: Bool = true
+    ) throws -> Int {
         // Streamed: the payload goes to the file a part at a time, its length and checksum
         // into the header at the end; the whole encoded state is never in memory at once.
         let file = try DurableFile.Writer(path, replace: replace)
@@ -65,7 +111,7 @@ public enum SnapshotFile {
             length += part.count
             try file.append(part)
         }
-        try header(length: length, checksum: checksum).withUnsafeBytes { try file.write($0, at: 0) }
+        try header(length: length, checksum: checksum, directoryID: directoryID).withUnsafeBytes { try file.write($0, at: 0) }
         try file.publish()
         return headerBytes + length
     }
@@ -73,12 +119,16 @@ public enum SnapshotFile {
     /// Writes the data directory's next snapshot and removes all but the newest `kept`.
     /// Returns the path and, once `kept` snapshots exist, the oldest one's sequence: the journal
     /// it covers may go. With a single snapshot the journal stays, in case that one is damaged.
-    public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, in directory: String) throws
+    /// Only snapshots of `directoryID` (or of format 1) count and are pruned; another
+    /// directory's are left for the operator (recovery reports them).
+    public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, in directory: String) throws
         -> (path: String, bytes: Int, oldestKept: UInt64?)
     {
         let path = directory + "/" + fileName(sequence: sequence)
-        let bytes = try write(ledger, sequence: sequence, to: path)
-        let all = try list(in: directory)
+        let bytes = try write(ledger, sequence: sequence, directoryID: directoryID, to: path)
+        let all = try list(in: directory).filter { snapshot in
+            (try? header(atPath: snapshot.path).directoryID).map { $0 == nil || $0 == directoryID } ?? true
+        }
         for old in all.dropFirst(kept) {
             unlink(old.path)
         }
@@ -94,20 +144,18 @@ public enum SnapshotFile {
     {
         guard let bytes = try DurableFile.read(path) else { throw StoreError("snapshot \(path) does not exist") }
         func damaged(_ what: String) -> StoreError { StoreError("snapshot \(path) is damaged: \(what)") }
-        guard bytes.count >= headerBytes, Array(bytes[0..<8]) == magic else {
-            throw damaged("not a tally snapshot (bad header)")
+        let header: Header
+        switch Self.header(of: bytes[...]) {
+        case .success(let found): header = found
+        case .failure(let problem): throw damaged(problem.description)
         }
-        let version = JournalRecord.bigEndian(UInt32.self, bytes[...], at: 8)
-        guard version == format else { throw damaged("format \(version) is not supported (this build reads \(format))") }
-        let length = JournalRecord.bigEndian(UInt64.self, bytes[...], at: 12)
-        guard length == UInt64(bytes.count - headerBytes) else {
-            throw damaged("header says \(length) payload bytes, file has \(bytes.count - headerBytes)")
+        guard header.length == UInt64(bytes.count - header.bytes) else {
+            throw damaged("header says \(header.length) payload bytes, file has \(bytes.count - header.bytes)")
         }
-        let payload = Array(bytes[headerBytes...])
-        let expected = JournalRecord.bigEndian(UInt32.self, bytes[...], at: 20)
+        let payload = Array(bytes[header.bytes...])
         let actual = CRC32C.checksum(payload)
-        guard expected == actual else {
-            throw damaged("checksum mismatch (stored \(hex(expected)), computed \(hex(actual)))")
+        guard header.checksum == actual else {
+            throw damaged("checksum mismatch (stored \(hex(header.checksum)), computed \(hex(actual)))")
         }
         do {
             return try LedgerSnapshot.decode(payload, config: config, checkInvariants: checkInvariants)

@@ -21,6 +21,7 @@ struct Reconcile: ParsableCommand {
         do {
             let recovered = try Recovery.run(
                 dataDirectory: dataDirectory, config: LedgerConfig(), readOnly: !repair, allowBrokenInvariants: true)
+            for line in recovered.report.foreignFileLines { say(line) }
             var ledger = recovered.ledger
             let before = ledger.invariantViolations()
             let applied = ledger.apply(.reconcile(repair: repair), at: ledger.lastTimestamp + 1)
@@ -37,7 +38,8 @@ struct Reconcile: ParsableCommand {
                 let after = ledger.invariantViolations()
                 guard after.isEmpty else { throw StoreError("the repaired state still breaks \(after.count) invariant(s), first: \(after[0]); nothing written") }
                 let sequence = recovered.nextSequence - 1
-                try SnapshotFile.writeAndPrune(ledger, sequence: sequence, in: dataDirectory)
+                let id = try DirectoryIdentity.establish(in: dataDirectory).id
+                try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: id, in: dataDirectory)
                 say("wrote a snapshot through journal record \(sequence) with \(report.repairs.count) repair transaction(s)")
             }
             guard report.clean || (repair && ledger.invariantViolations().isEmpty) else {

@@ -26,9 +26,12 @@ struct Restore: ParsableCommand {
             } else {
                 try manager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
             }
+            // A directory of its own: a new id, so that the files of the directory the backup came
+            // from (a tallyd still running there, say) are never taken for this one's.
+            let id = try DirectoryIdentity.establish(in: dataDirectory).id
             let path = dataDirectory + "/" + SnapshotFile.fileName(sequence: sequence)
-            try SnapshotFile.write(ledger, sequence: sequence, to: path)
-            say("restored \(ledger.accounts.count) accounts, \(ledger.transactions.count) transactions into \(absolute(dataDirectory))")
+            try SnapshotFile.write(ledger, sequence: sequence, directoryID: id, to: path)
+            say("restored \(ledger.accounts.count) accounts, \(ledger.transactions.count) transactions into \(absolute(dataDirectory)) (directory id \(id))")
             say("start it with: tallyd --data-dir \(dataDirectory)")
         } catch let exit as ExitCode {
             throw exit

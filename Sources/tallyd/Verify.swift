@@ -27,7 +27,8 @@ struct Verify: ParsableCommand {
                 ledger = recovered.ledger
             } else {
                 let (loaded, sequence) = try SnapshotFile.read(path, config: LedgerConfig())
-                say("snapshot \(absolute(path)): through journal record \(sequence)")
+                let directory = try SnapshotFile.header(atPath: path).directoryID.map { "data directory \($0)" } ?? "format 1, no directory id"
+                say("snapshot \(absolute(path)): through journal record \(sequence), written by \(directory)")
                 ledger = loaded
             }
             say("  \(ledger.accounts.count) accounts, \(ledger.transactions.count) transactions, "

@@ -115,12 +115,12 @@ import TallyWire
             }
         }
         let ledger = await server.currentLedger()
-        let text = try String(contentsOfFile: scratch.data + "/archive/audit.jsonl", encoding: .utf8)
-        let archived = try text.split(separator: "\n").map { try Tally_V1_AuditEntry(jsonString: String($0)).id }
+        let records = try archiveRecords("audit.jsonl", kind: "audit", in: scratch.data)
+        let archived = try records.map { try Tally_V1_AuditEntry(jsonString: $0).id }
         #expect(archived == Array(1..<ledger.firstAuditID), "every archived id once, in order")
         #expect(Set(ledger.auditLog.keys) == Set(ledger.firstAuditID..<ledger.nextAuditID), "the rest in memory")
-        let methods = ledger.auditLog.values.map(\.origin.method) + (try text.split(separator: "\n").map {
-            try Tally_V1_AuditEntry(jsonString: String($0)).method
+        let methods = ledger.auditLog.values.map(\.origin.method) + (try records.map {
+            try Tally_V1_AuditEntry(jsonString: $0).method
         })
         #expect(methods.filter { $0 == Method.credit.rawValue }.count == 20 && methods.contains("tallyd/ArchiveAudit"))
         await client.close()

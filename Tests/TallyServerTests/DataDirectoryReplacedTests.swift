@@ -76,4 +76,68 @@ import TallyStore
         #expect(try await again.getBalance(userID: "old3").available == 0, "and never shows A's accounts")
         await again.close()
     }
+
+    /// A snapshot of another directory copied in (or written by a tallyd that kept going) is
+    /// named by verify and by tallyd, and never used; a restored directory gets an id of its own.
+    @Test func anotherDirectorysSnapshotIsNamedAndNeverUsed() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let dataA = scratch.root + "/a", dataB = scratch.root + "/b"
+        let socketA = scratch.root + "/a.sock", socketB = scratch.root + "/b.sock"
+
+        let a = try Tallyd(data: dataA, socket: socketA, log: scratch.root + "/a.log", arguments: ["--snapshot-interval", "1"])
+        defer { a.kill9() }
+        try await a.waitUntilServing(socketA)
+        let clientA = try await TallyClient.connect(socketPath: socketA)
+        for i in 1...3 { _ = try await clientA.credit(credit("old\(i)", 7)) }
+        await clientA.close()
+        var snapshotsA: [(sequence: UInt64, path: String)] = []
+        for _ in 0..<100 where snapshotsA.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            snapshotsA = try SnapshotFile.list(in: dataA)
+        }
+        let fromA = try #require(snapshotsA.first)
+        a.kill9()
+        let idA = try #require(try DirectoryIdentity.find(in: dataA).id)
+
+        var b = try Tallyd(data: dataB, socket: socketB, log: scratch.root + "/b1.log")
+        try await b.waitUntilServing(socketB)
+        let clientB = try await TallyClient.connect(socketPath: socketB)
+        #expect(try await clientB.credit(credit("alice", 100)).balance.available == 100)
+        await clientB.close()
+        b.kill9()
+        let idB = try #require(try DirectoryIdentity.find(in: dataB).id)
+        #expect(idA != idB)
+
+        // Newer by its name than anything of B's.
+        let foreign = dataB + "/" + SnapshotFile.fileName(sequence: 999)
+        try FileManager.default.copyItem(atPath: fromA.path, toPath: foreign)
+        let verify = try runTallyd(["verify", dataB])
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.contains("FOREIGN, not used: \(foreign) belongs to data directory \(idA), not this one (\(idB))"), "\(verify.output)")
+        #expect(verify.output.contains("1 accounts"), "only alice: \(verify.output)")
+
+        b = try Tallyd(data: dataB, socket: socketB, log: scratch.root + "/b2.log")
+        defer { b.kill9() }
+        try await b.waitUntilServing(socketB)
+        let again = try await TallyClient.connect(socketPath: socketB)
+        #expect(try await again.getBalance(userID: "alice").available == 100, "B kept what it acknowledged")
+        #expect(try await again.getBalance(userID: "old1").available == 0, "and never shows A's accounts")
+        await again.close()
+        #expect(b.output.contains("FOREIGN, not used: \(foreign)"), "tallyd named it too: \(b.output)")
+        #expect(FileManager.default.fileExists(atPath: foreign), "left for the operator")
+
+        // Restored from A's snapshot (a backup is one), a directory is a new one: a new id, in
+        // DIRECTORY_ID and in the snapshot's header.
+        let restored = scratch.root + "/restored"
+        let restore = try runTallyd(["restore", fromA.path, "--data-dir", restored])
+        #expect(restore.status == 0, "\(restore.output)")
+        let idRestored = try #require(try DirectoryIdentity.find(in: restored).id)
+        #expect(idRestored != idA && restore.output.contains("directory id \(idRestored)"), "\(restore.output)")
+        let snapshot = try #require(try SnapshotFile.list(in: restored).first)
+        #expect(try SnapshotFile.header(atPath: snapshot.path).directoryID == idRestored)
+        let verifyRestored = try runTallyd(["verify", restored])
+        #expect(verifyRestored.status == 0 && verifyRestored.output.contains("3 accounts") && !verifyRestored.output.contains("FOREIGN"),
+            "\(verifyRestored.output)")
+    }
 }

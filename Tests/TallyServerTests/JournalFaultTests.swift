@@ -18,8 +18,8 @@ import TallyWire
         let fault = Mutex(Fault.none)
         let real = PosixJournalIO()
 
-        func openSegment(at path: String) throws -> any SegmentFile {
-            FaultySegment(try real.openSegment(at: path), io: self)
+        func createSegment(at path: String) throws -> any SegmentFile {
+            FaultySegment(try real.createSegment(at: path), io: self)
         }
 
         func removeFile(at path: String) throws { try real.removeFile(at: path) }

@@ -17,7 +17,7 @@ import TallyWire
         let gate = DispatchSemaphore(value: 0)
         let stalled = Mutex(false)
 
-        func openSegment(at path: String) throws -> any SegmentFile { Segment(try real.openSegment(at: path), io: self) }
+        func createSegment(at path: String) throws -> any SegmentFile { Segment(try real.createSegment(at: path), io: self) }
         func removeFile(at path: String) throws { try real.removeFile(at: path) }
         func syncDirectory(_ path: String) throws { try real.syncDirectory(path) }
         func stall() { stalled.withLock { $0 = true } }

@@ -28,18 +28,6 @@ import TallyWire
         try await server.shutdown()
     }
 
-    func tallyd(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try CrashTests.tallydPath())
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
 
     @Test func tallydReconcileRepairsADamagedDataDirectory() throws {
         let scratch = try Scratch()
@@ -52,14 +40,14 @@ import TallyWire
             config: healthy.config, accounts: accounts, transactions: healthy.transactions, idempotency: healthy.idempotency,
             mint: healthy.mint - 20, burn: 0, nextTransactionID: healthy.nextTransactionID, lastTimestamp: healthy.lastTimestamp)
         try FileManager.default.createDirectory(atPath: scratch.data, withIntermediateDirectories: true)
-        _ = try SnapshotFile.write(damaged, sequence: 0, to: scratch.data + "/" + SnapshotFile.fileName(sequence: 0))
+        _ = try SnapshotFile.write(damaged, sequence: 0, directoryID: .random(), to: scratch.data + "/" + SnapshotFile.fileName(sequence: 0))
 
-        #expect(try tallyd(["verify", scratch.data]).status != 0, "tallyd would not start on it")
-        let report = try tallyd(["reconcile", scratch.data])
+        #expect(try runTallyd(["verify", scratch.data]).status != 0, "tallyd would not start on it")
+        let report = try runTallyd(["reconcile", scratch.data])
         #expect(report.status == 1 && report.output.contains("ann available: stored 100, history says 80"), "\(report.output)")
-        let repair = try tallyd(["reconcile", scratch.data, "--repair"])
+        let repair = try runTallyd(["reconcile", scratch.data, "--repair"])
         #expect(repair.status == 0 && repair.output.contains("repaired: transaction 2, adjustment 20 for ann"), "\(repair.output)")
-        #expect(try tallyd(["verify", scratch.data]).status == 0)
-        #expect(try tallyd(["reconcile", scratch.data]).output.contains("OK"))
+        #expect(try runTallyd(["verify", scratch.data]).status == 0)
+        #expect(try runTallyd(["reconcile", scratch.data]).output.contains("OK"))
     }
 }

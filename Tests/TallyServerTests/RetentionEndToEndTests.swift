@@ -50,8 +50,7 @@ import TallyWire
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch.data + "/archive").filter { $0.hasPrefix("transactions-") }.sorted()
         var archived: [UInt64] = []
         for file in files {
-            let text = try String(contentsOfFile: scratch.data + "/archive/" + file, encoding: .utf8)
-            archived += try text.split(separator: "\n").map { try Tally_V1_Transaction(jsonString: String($0)).id }
+            archived += try archiveRecords(file, kind: "transactions", in: scratch.data).map { try Tally_V1_Transaction(jsonString: $0).id }
         }
         let inMemory = Array(await server.currentLedger().transactions.keys)
         #expect(Set(archived).count == archived.count && Set(archived).isDisjoint(with: inMemory), "each transaction once")
@@ -84,8 +83,8 @@ import TallyWire
         #expect(ledger.commitments.values.map(\.predictionID) == ["snow"], "the active one stays")
         #expect(ledger.predictions["rain"]?.summary.map(Tally_V1_PredictionSummary.init) == summary)
         #expect(ledger.invariantViolations().isEmpty && ledger.archived.commitments == 1)
-        let text = try String(contentsOfFile: scratch.data + "/archive/commitments-0000000001.jsonl", encoding: .utf8)
-        let archived = try text.split(separator: "\n").map { try Tally_V1_Commitment(jsonString: String($0)) }
+        let archived = try archiveRecords("commitments-0000000001.jsonl", kind: "commitments", in: scratch.data)
+            .map { try Tally_V1_Commitment(jsonString: $0) }
         #expect(archived.map(\.predictionID) == ["rain"] && archived[0].status == .won)
         #expect(try await client.getBalance(userID: "ann").available == 121)
         await client.close()

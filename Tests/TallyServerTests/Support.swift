@@ -7,6 +7,7 @@ import TallyClient
 import TallyServer
 import TallyStore
 import TallyWire
+import Testing
 
 /// A scratch place for one test's tallyd: data directory and a short socket path.
 struct Scratch {
@@ -169,4 +170,28 @@ func waitUntilTallydServes(_ process: Process, socket: String, log: String) asyn
         try await Task.sleep(for: .milliseconds(20))
     }
     throw StoreError("tallyd did not come up within 10 s")
+}
+
+/// The record lines of an archive file in `dataDirectory`, after checking that its first line
+/// names the directory's own id (ArchiveHeader).
+func archiveRecords(_ file: String, kind: String, in dataDirectory: String) throws -> [String] {
+    let text = try String(contentsOfFile: dataDirectory + "/archive/" + file, encoding: .utf8)
+    let lines = text.split(separator: "\n").map(String.init)
+    let id = try #require(try DirectoryIdentity.find(in: dataDirectory).id)
+    #expect(lines.first == #"{"tally_archive":{"kind":"\#(kind)","format":2,"directory_id":"\#(id)"}}"#)
+    return Array(lines.dropFirst())
+}
+
+/// Runs the tallyd binary with `arguments` to its end: its exit status and its output.
+func runTallyd(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try CrashTests.tallydPath())
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
 }

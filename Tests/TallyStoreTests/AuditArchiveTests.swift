@@ -17,9 +17,12 @@ import Testing
         }
     }
 
+    /// The entries: every line after the header line that names the directory.
     func lines(_ path: String) throws -> [Tally_V1_AuditEntry] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try text.split(separator: "\n").map { try Tally_V1_AuditEntry(jsonString: String($0)) }
+        let all = text.split(separator: "\n")
+        #expect(all.first == #"{"tally_archive":{"kind":"audit","format":2,"directory_id":"\#(DirectoryID.test)"}}"#)
+        return try all.dropFirst().map { try Tally_V1_AuditEntry(jsonString: String($0)) }
     }
 
     @Test func appendsEachEntryOnceAndSurvivesATornLine() throws {
@@ -27,7 +30,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        var archive = try AuditArchive(dataDirectory: directory)
+        var archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
         #expect(archive.archivedThrough == 0)
         #expect(try archive.append(entries(1...4)) == 4)
         #expect(try archive.append(entries(3...6)) == 2, "a batch offered again (a crash before the trim) adds only what is new")
@@ -35,15 +38,32 @@ import Testing
         #expect(try lines(archive.path)[0] == Tally_V1_AuditEntry(entries(1...1)[0]), "the whole entry, newlines escaped")
 
         // Reopened: it knows the last id. A torn line is cut.
-        archive = try AuditArchive(dataDirectory: directory)
+        archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
         #expect(archive.archivedThrough == 6)
         let handle = try #require(FileHandle(forWritingAtPath: archive.path))
         handle.seekToEndOfFile()
         handle.write(Data("{\"id\":\"7\",\"atUs".utf8))
         handle.closeFile()
-        archive = try AuditArchive(dataDirectory: directory)
+        archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
         #expect(archive.archivedThrough == 6)
         #expect(try archive.append(entries(7...8)) == 2)
         #expect(try lines(archive.path).map(\.id) == Array(1...8))
+
+        // Another directory's archive is never appended to.
+        #expect(throws: StoreError.self) { try AuditArchive(dataDirectory: directory, directoryID: DirectoryID(high: 9, low: 9)) }
+    }
+
+    /// An archive begun before directory ids (no header line) is appended to as it is.
+    @Test func anArchiveWithoutAHeaderLineIsKept() throws {
+        let directory = NSTemporaryDirectory() + "audit-archive-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/archive", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let old = try Tally_V1_AuditEntry(entries(1...1)[0]).jsonString() + "\n"
+        try Data(old.utf8).write(to: URL(fileURLWithPath: directory + "/archive/audit.jsonl"))
+        let archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
+        #expect(archive.archivedThrough == 1)
+        #expect(try archive.append(entries(1...2)) == 1)
+        let text = try String(contentsOfFile: archive.path, encoding: .utf8)
+        #expect(try text.split(separator: "\n").map { try Tally_V1_AuditEntry(jsonString: String($0)).id } == [1, 2])
     }
 }

@@ -163,11 +163,22 @@ import Testing
         #expect(JournalSegment.firstSequence(ofFileNamed: "journal-00000000000000000701.log") == 701)
         #expect(JournalSegment.firstSequence(ofFileNamed: "journal-701.log") == nil)
         #expect(JournalSegment.firstSequence(ofFileNamed: "journal-00000000000000000701.log.tmp") == nil)
-        #expect(JournalSegment.header == Array("TALLYJNL".utf8) + [0, 0, 0, 1, 0, 0, 0, 0])
-        #expect(JournalSegment.headerProblem(JournalSegment.header) == nil)
-        #expect(JournalSegment.headerProblem(Array(JournalSegment.header.prefix(15))) == "shorter than its 16-byte header")
-        var future = JournalSegment.header
-        future[11] = 2
-        #expect(JournalSegment.headerProblem(future) == "format 2 is not supported (this build reads 1)")
+        let header = JournalSegment.header(.test)
+        #expect(header == Array("TALLYJNL".utf8) + [0, 0, 0, 2, 0, 0, 0, 0] + DirectoryID.test.bytes)
+        #expect(header.count == JournalSegment.headerBytes)
+        func parsed(_ bytes: [UInt8]) -> String {
+            switch JournalSegment.header(of: bytes) {
+            case .success(let found): "\(found.bytes) \(found.directoryID.map(String.init(describing:)) ?? "none")"
+            case .failure(let problem): problem.description
+            }
+        }
+        #expect(parsed(header) == "32 \(DirectoryID.test)")
+        #expect(parsed(Array(header.prefix(31))) == "shorter than its 32-byte header")
+        #expect(parsed(Array(header.prefix(15))) == "shorter than its header")
+        // Format 1: 16 bytes, no directory id; still read.
+        #expect(parsed(Array("TALLYJNL".utf8) + [0, 0, 0, 1, 0, 0, 0, 0]) == "16 none")
+        var future = header
+        future[11] = 3
+        #expect(parsed(future) == "format 3 is not supported (this build reads 1 and 2)")
     }
 }

@@ -196,7 +196,7 @@ final class TallydSimulation {
         self.clock = max(clock, self.ledger.lastTimestamp)
         states[nextSequence - 1] = self.ledger
         journal = try FileJournal(
-            dataDirectory: directory, nextSequence: nextSequence, existingSegments: segments, mode: mode,
+            dataDirectory: directory, directoryID: .test, nextSequence: nextSequence, existingSegments: segments, mode: mode,
             segmentBytes: segmentBytes, io: io)
     }
 
@@ -286,9 +286,9 @@ final class TallydSimulation {
         try waitDurable()
         try crash(.rotated, sequence)
         // writeAndPrune is write, then prune: a crash between the two leaves an extra snapshot.
-        try SnapshotFile.write(ledger, sequence: sequence, to: JournalTestKit.snapshotPath(directory, sequence))
+        try SnapshotFile.write(ledger, sequence: sequence, directoryID: .test, to: JournalTestKit.snapshotPath(directory, sequence))
         try crash(.written, sequence)
-        let written = try SnapshotFile.writeAndPrune(ledger, sequence: sequence, in: directory)
+        let written = try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: .test, in: directory)
         try crash(.pruned, sequence)
         if let covered = written.oldestKept { journal?.removeSegments(coveredThrough: covered) }
         try waitDurable()
@@ -458,9 +458,9 @@ final class PowerCutJournalIO: JournalIO {
     let files = Mutex<[String: FileState]>([:])
     let events = Mutex<[String]>([])
 
-    func openSegment(at path: String) throws -> any SegmentFile {
+    func createSegment(at path: String) throws -> any SegmentFile {
         let existing = (try? JournalTestKit.size(path)) ?? 0
-        let file = try real.openSegment(at: path)
+        let file = try real.createSegment(at: path)
         files.withLock { files in
             if files[path] == nil { files[path] = FileState(written: existing, synced: existing) }
         }
@@ -564,4 +564,9 @@ extension TallydSimulation {
         guard onDisk == segments else { throw JournalTestFailure("fixture has segments \(onDisk), wanted \(segments)") }
         return sim
     }
+}
+
+extension DirectoryID {
+    /// The id test directories' files name (recovery adopts it: tests write no DIRECTORY_ID).
+    static let test = DirectoryID(high: 0x7a11_7a11_7a11_7a11, low: 1)
 }

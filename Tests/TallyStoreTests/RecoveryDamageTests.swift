@@ -205,7 +205,7 @@ import Testing
         let sim = try fourSegments("missing-covered")
         defer { JournalTestKit.remove(sim.directory) }
         let saved = try JournalTestKit.saveJournal(sim.directory)
-        try SnapshotFile.write(sim.states[25]!, sequence: 25, to: JournalTestKit.snapshotPath(sim.directory, 25))
+        try SnapshotFile.write(sim.states[25]!, sequence: 25, directoryID: .test, to: JournalTestKit.snapshotPath(sim.directory, 25))
 
         // Records 11..20 missing, the snapshot holds them.
         JournalTestKit.remove(JournalTestKit.segmentPath(sim.directory, 11))
@@ -294,7 +294,7 @@ import Testing
     /// One segment, records 1...260; a snapshot at 200 written beside it.
     func fixture(_ label: String) throws -> TallydSimulation {
         let sim = try TallydSimulation.journalOnly(label, segments: [1], last: 260, seed: Self.seed, config: Self.config)
-        try SnapshotFile.write(sim.states[200]!, sequence: 200, to: JournalTestKit.snapshotPath(sim.directory, 200))
+        try SnapshotFile.write(sim.states[200]!, sequence: 200, directoryID: .test, to: JournalTestKit.snapshotPath(sim.directory, 200))
         return sim
     }
 

@@ -51,7 +51,7 @@ import Testing
 
     /// A crash in the middle of writing snapshot `sequence`: half the bytes in the temp file.
     func leaveHalfWrittenTemp(in directory: String, _ ledger: Ledger, sequence: UInt64) throws -> String {
-        let bytes = try SnapshotFile.encode(ledger, sequence: sequence)
+        let bytes = try SnapshotFile.encode(ledger, sequence: sequence, directoryID: .test)
         let temp = JournalTestKit.snapshotPath(directory, sequence) + ".tmp"
         try JournalTestKit.write(Array(bytes.prefix(bytes.count / 2)), to: temp)
         return temp
@@ -59,7 +59,7 @@ import Testing
 
     /// The newest snapshot file present but cut short (a disk that lost its tail).
     func leaveTruncatedSnapshot(in directory: String, _ ledger: Ledger, sequence: UInt64) throws -> String {
-        let bytes = try SnapshotFile.encode(ledger, sequence: sequence)
+        let bytes = try SnapshotFile.encode(ledger, sequence: sequence, directoryID: .test)
         let path = JournalTestKit.snapshotPath(directory, sequence)
         try JournalTestKit.write(Array(bytes.prefix(bytes.count * 2 / 3)), to: path)
         return path

@@ -135,7 +135,7 @@ import Testing
 
         for length in 0..<JournalSegment.headerBytes {
             let context: Comment = "header cut to \(length) bytes"
-            let partial = Array(JournalSegment.header.prefix(length))
+            let partial = Array(JournalSegment.header(.test).prefix(length))
             try JournalTestKit.write(partial, to: path)
 
             let looked = try Recovery.run(dataDirectory: sim.directory, config: Self.config, readOnly: true)
@@ -154,7 +154,7 @@ import Testing
         }
 
         // And tallyd starts there again: the new segment takes the removed one's name.
-        try JournalTestKit.write(Array(JournalSegment.header.prefix(5)), to: path)
+        try JournalTestKit.write(Array(JournalSegment.header(.test).prefix(5)), to: path)
         let recovered = try Recovery.run(dataDirectory: sim.directory, config: Self.config)
         let restarted = try TallydSimulation(resuming: recovered, directory: sim.directory, config: Self.config, clock: sim.clock)
         restarted.credits(4)
@@ -170,7 +170,7 @@ import Testing
         let sim = try TallydSimulation.journalOnly("header-only", segments: [1, 11], last: 20, seed: Self.seed, config: Self.config)
         defer { JournalTestKit.remove(sim.directory) }
         let path = JournalTestKit.segmentPath(sim.directory, 21)
-        try JournalTestKit.write(JournalSegment.header, to: path)
+        try JournalTestKit.write(JournalSegment.header(.test), to: path)
         let recovered = try Recovery.run(dataDirectory: sim.directory, config: Self.config)
         #expect(recovered.segments == [1, 11, 21] && recovered.nextSequence == 21)
         #expect(recovered.report.tornBytesCut == 0 && recovered.report.recordsReplayed == 20)
@@ -186,7 +186,7 @@ import Testing
         let error = try #require(throws: StoreError.self) {
             try Recovery.run(dataDirectory: sim.directory, config: Self.config)
         }
-        #expect(error.description.contains("journal segment \(path) at offset 0: shorter than its 16-byte header"), "\(error)")
+        #expect(error.description.contains("journal segment \(path) at offset 0: shorter than its header"), "\(error)")
         #expect(error.description.contains("--repair"), "\(error)")
         #expect(try JournalTestKit.read(path) == Array("TALLYXX".utf8))
     }

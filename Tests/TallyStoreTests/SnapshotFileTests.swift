@@ -30,7 +30,7 @@ import Testing
         let directory = try temporaryDirectory()
         let ledger = sampleLedger()
         #expect(ledger.invariantViolations() == [])
-        let written = try SnapshotFile.writeAndPrune(ledger, sequence: 42, in: directory)
+        let written = try SnapshotFile.writeAndPrune(ledger, sequence: 42, directoryID: .test, in: directory)
         #expect(written.bytes > 0 && written.path == directory + "/" + SnapshotFile.fileName(sequence: 42))
         let (loaded, sequence) = try SnapshotFile.read(written.path, config: ledger.config)
         #expect(loaded == ledger && sequence == 42)
@@ -55,10 +55,10 @@ import Testing
         }
         let path = directory + "/large.tally"
         #expect(ledger.transactions.count > 2 * LedgerSnapshot.recordsPerPart && ledger.auditLog.count > LedgerSnapshot.recordsPerPart)
-        let bytes = try SnapshotFile.write(ledger, sequence: 7, to: path)
+        let bytes = try SnapshotFile.write(ledger, sequence: 7, directoryID: .test, to: path)
         #expect(bytes > DurableFile.Writer.flushBytes)
         let file = try #require(try DurableFile.read(path))
-        #expect(file == (try SnapshotFile.encode(ledger, sequence: 7)) && file.count == bytes)
+        #expect(file == (try SnapshotFile.encode(ledger, sequence: 7, directoryID: .test)) && file.count == bytes)
         let (loaded, sequence) = try SnapshotFile.read(path, config: ledger.config)
         #expect(loaded == ledger && sequence == 7)
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
@@ -92,17 +92,17 @@ import Testing
         let path = directory + "/backup.tally"
         let theirs = Data("someone else's file".utf8)
         try theirs.write(to: URL(fileURLWithPath: path))
-        #expect(throws: StoreError.self) { try SnapshotFile.write(sampleLedger(), sequence: 1, to: path, replace: false) }
+        #expect(throws: StoreError.self) { try SnapshotFile.write(sampleLedger(), sequence: 1, directoryID: .test, to: path, replace: false) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == theirs)
 
         let other = directory + "/other.tally"
         try theirs.write(to: URL(fileURLWithPath: other + ".tmp"))
-        #expect(throws: StoreError.self) { try SnapshotFile.write(sampleLedger(), sequence: 1, to: other, replace: false) }
+        #expect(throws: StoreError.self) { try SnapshotFile.write(sampleLedger(), sequence: 1, directoryID: .test, to: other, replace: false) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: other + ".tmp")) == theirs)
         #expect(!FileManager.default.fileExists(atPath: other))
 
         let fresh = directory + "/fresh.tally"
-        try SnapshotFile.write(sampleLedger(), sequence: 1, to: fresh, replace: false)
+        try SnapshotFile.write(sampleLedger(), sequence: 1, directoryID: .test, to: fresh, replace: false)
         #expect(try SnapshotFile.read(fresh, config: LedgerConfig(idempotencyTTL: 10_000)).ledger == sampleLedger())
         #expect(!FileManager.default.fileExists(atPath: fresh + ".tmp"))
     }
@@ -118,7 +118,7 @@ import Testing
         var oldestKept: [UInt64?] = []
         for sequence in [3, 7, 20, 21] as [UInt64] {
             _ = ledger.apply(.credit(Credit(userID: "late", amount: 1, kind: .grant)), at: ledger.lastTimestamp + 1)
-            oldestKept.append(try SnapshotFile.writeAndPrune(ledger, sequence: sequence, in: directory).oldestKept)
+            oldestKept.append(try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: .test, in: directory).oldestKept)
         }
         #expect(oldestKept == [nil, 3, 7, 20])
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
@@ -133,19 +133,19 @@ import Testing
         ("flipped payload byte", "checksum mismatch"),
         ("truncated", "payload bytes"),
         ("bad magic", "bad header"),
-        ("future format", "format 2"),
+        ("future format", "format 3"),
         ("empty file", "bad header"),
     ])
     func damagedSnapshotIsReportedNotGuessed(damage: String, expected: String) throws {
         let directory = try temporaryDirectory()
         let path = directory + "/" + SnapshotFile.fileName(sequence: 1)
-        try SnapshotFile.write(sampleLedger(), sequence: 1, to: path)
+        try SnapshotFile.write(sampleLedger(), sequence: 1, directoryID: .test, to: path)
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         switch damage {
         case "flipped payload byte": bytes[bytes.count / 2] ^= 0x40
         case "truncated": bytes.removeLast(10)
         case "bad magic": bytes[0] = UInt8(ascii: "X")
-        case "future format": bytes[11] = 2
+        case "future format": bytes[11] = 3
         default: bytes = []
         }
         try Data(bytes).write(to: URL(fileURLWithPath: path))
