@@ -10,6 +10,8 @@ final class DataDirectory: Sendable {
     }
 
     let path: String
+    /// The directory, held open: everything tallyd writes is named relative to it.
+    let store: StoreDirectory
     /// The directory's identity (DATA/DIRECTORY_ID), recorded at the first start.
     let id: DirectoryID
     /// Where the id came from at this start (a new one, adopted from the files, or recorded).
@@ -33,8 +35,15 @@ final class DataDirectory: Sendable {
         if mkdir(path, 0o750) != 0, errno != EEXIST {
             throw Unusable(description: "cannot create data directory \(path): \(String(cString: strerror(errno)))")
         }
-        let lockPath = path + "/LOCK"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        // Opened once: the lock and every file after it are named relative to this descriptor.
+        let store: StoreDirectory
+        do {
+            store = try StoreDirectory(opening: path)
+        } catch {
+            throw Unusable(description: "\(error)")
+        }
+        let lockPath = store.path(of: "LOCK")
+        let fd = store.openFile("LOCK", O_RDWR | O_CREAT)
         guard fd >= 0 else {
             throw Unusable(description: "cannot open \(lockPath): \(String(cString: strerror(errno)))")
         }
@@ -42,20 +51,19 @@ final class DataDirectory: Sendable {
             close(fd)
             throw Unusable(description: "data directory \(path) is in use by another tallyd (\(lockPath) is locked)")
         }
-        var directory = stat()
         var lock = stat()
-        guard stat(path, &directory) == 0, fstat(fd, &lock) == 0 else {
-            close(fd)
-            throw Unusable(description: "cannot stat data directory \(path): \(String(cString: strerror(errno)))")
-        }
+        let directory: stat
         do {
-            (id, idFound) = try DirectoryIdentity.establish(in: path)
+            guard fstat(fd, &lock) == 0 else { throw StoreError("cannot stat \(lockPath): \(String(cString: strerror(errno)))") }
+            directory = try store.status()
+            (id, idFound) = try DirectoryIdentity.establish(in: store)
         } catch {
             flock(fd, LOCK_UN)
             close(fd)
             throw Unusable(description: "\(error)")
         }
         self.path = path
+        self.store = store
         self.lockFD = Mutex(fd)
         self.identity = (FileIdentity(directory), FileIdentity(lock))
     }

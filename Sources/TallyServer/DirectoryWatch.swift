@@ -50,17 +50,17 @@ struct WatchedJournalIO: JournalIO {
         if let change = watch.check() { throw StoreError("not \(what): \(change)") }
     }
 
-    func createSegment(at path: String) throws -> any SegmentFile {
-        try ensureOwn("creating or opening \(path)")
-        return try inner.createSegment(at: path)
+    func createSegment(_ name: String, in directory: StoreDirectory) throws -> any SegmentFile {
+        try ensureOwn("creating \(directory.path(of: name))")
+        return try inner.createSegment(name, in: directory)
     }
 
-    func removeFile(at path: String) throws {
-        try ensureOwn("removing \(path)")
-        try inner.removeFile(at: path)
+    func removeFile(_ name: String, in directory: StoreDirectory) throws {
+        try ensureOwn("removing \(directory.path(of: name))")
+        try inner.removeFile(name, in: directory)
     }
 
-    func syncDirectory(_ path: String) throws {
-        try inner.syncDirectory(path)
+    func syncDirectory(_ directory: StoreDirectory) throws {
+        try inner.syncDirectory(directory)
     }
 }

@@ -32,7 +32,8 @@ final class Snapshotter: @unchecked Sendable {
 
     private let writer: Writer
     private let journal: any Journal
-    private let directory: String
+    /// The data directory, held open: every snapshot and archive file goes there.
+    private let directory: StoreDirectory
     /// Named in every snapshot, backup and archive file written.
     private let directoryID: DirectoryID
     private let policy: SnapshotPolicy
@@ -68,7 +69,7 @@ final class Snapshotter: @unchecked Sendable {
     private var nextWaiters: [EventLoopPromise<Written>] = []
     private var task: RepeatedTask?
 
-    init(writer: Writer, journal: any Journal, directory: String, directoryID: DirectoryID, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, pool: NIOThreadPool,
+    init(writer: Writer, journal: any Journal, directory: StoreDirectory, directoryID: DirectoryID, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, pool: NIOThreadPool,
          lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
          commitmentArchiveDays: Int = 0, logger: Logger) {
         self.commitmentArchiveDays = max(0, commitmentArchiveDays)
@@ -223,7 +224,7 @@ final class Snapshotter: @unchecked Sendable {
 
     /// On the snapshot thread: writes the next batch of transactions past each user's newest
     /// `transactionsPerUser`, then has the Writer drop them (a journaled command).
-    private func archiveTransactions(_ ledger: Ledger, directory: String) {
+    private func archiveTransactions(_ ledger: Ledger, directory: StoreDirectory) {
         let batch = ledger.archived.lastBatch + 1
         let transactions = ledger.archivable(keepPerUser: transactionsPerUser, limit: 100_000)
         guard transactions.count >= archiveMinimum else { return }
@@ -245,7 +246,7 @@ final class Snapshotter: @unchecked Sendable {
 
     /// On the snapshot thread: the next batch of commitments settled more than
     /// `commitmentArchiveDays` ago (by the Ledger's clock), then the Writer drops them.
-    private func archiveCommitments(_ ledger: Ledger, directory: String) {
+    private func archiveCommitments(_ ledger: Ledger, directory: StoreDirectory) {
         let batch = ledger.archived.lastCommitmentBatch + 1
         let age = Int64(commitmentArchiveDays).multipliedReportingOverflow(by: 86_400_000_000)
         let before = ledger.lastTimestamp.subtractingReportingOverflow(age.partialValue)

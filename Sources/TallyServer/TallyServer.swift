@@ -44,7 +44,7 @@ public final class TallyServer: Sendable {
         let dataDirectory = try DataDirectory(config.dataDirectory)
         let watch = DirectoryWatch(dataDirectory)
         let io = WatchedJournalIO(inner: io, watch: watch)
-        let recovered = try Recovery.run(dataDirectory: dataDirectory.path, config: config.ledger, repair: config.repair)
+        let recovered = try Recovery.run(dataDirectory: dataDirectory.store, config: config.ledger, repair: config.repair)
         let ledger = recovered.ledger
         switch dataDirectory.idFound {
         case .recorded: break
@@ -62,12 +62,12 @@ public final class TallyServer: Sendable {
         switch config.fsync {
         case .always, .interval:
             journal = try FileJournal(
-                dataDirectory: dataDirectory.path, directoryID: dataDirectory.id, nextSequence: recovered.nextSequence,
+                dataDirectory: dataDirectory.store, directoryID: dataDirectory.id, nextSequence: recovered.nextSequence,
                 existingSegments: recovered.segments,
                 mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io)
         case .never:
             journal = SnapshotsOnly(
-                dataDirectory: dataDirectory.path, segments: recovered.segments, lastSequence: recovered.nextSequence - 1, io: io)
+                dataDirectory: dataDirectory.store, segments: recovered.segments, lastSequence: recovered.nextSequence - 1, io: io)
         }
 
         // By default (ioThreads 0) connections are served on the Writer's own loop: a call costs
@@ -80,11 +80,11 @@ public final class TallyServer: Sendable {
         let writer = Writer(
             ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
             snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger,
-            rebuild: { [path = dataDirectory.path, ledgerConfig = config.ledger] through in
-                try Recovery.run(dataDirectory: path, config: ledgerConfig, readOnly: true, through: through).ledger
+            rebuild: { [store = dataDirectory.store, ledgerConfig = config.ledger] through in
+                try Recovery.run(dataDirectory: store, config: ledgerConfig, readOnly: true, through: through).ledger
             },
-            recoverForResume: { [path = dataDirectory.path, ledgerConfig = config.ledger] through in
-                try Recovery.run(dataDirectory: path, config: ledgerConfig, through: through)
+            recoverForResume: { [store = dataDirectory.store, ledgerConfig = config.ledger] through in
+                try Recovery.run(dataDirectory: store, config: ledgerConfig, through: through)
             })
         watch.onLost { change in
             logger.critical(
@@ -93,7 +93,7 @@ public final class TallyServer: Sendable {
             writer.directoryReplaced(change)
         }
         let snapshotter = Snapshotter(
-            writer: writer, journal: journal, directory: dataDirectory.path, directoryID: dataDirectory.id, watch: watch, policy: config.snapshots, pool: snapshotPool,
+            writer: writer, journal: journal, directory: dataDirectory.store, directoryID: dataDirectory.id, watch: watch, policy: config.snapshots, pool: snapshotPool,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
             transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum,
             commitmentArchiveDays: config.commitmentArchiveDays, logger: logger)

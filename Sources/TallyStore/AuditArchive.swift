@@ -17,17 +17,21 @@ public final class AuditArchive: @unchecked Sendable {
     public static let fileName = "audit.jsonl"
 
     public let path: String
-    private let directory: String
+    private let directory: StoreDirectory
     private let directoryID: DirectoryID
     /// The newest id in the file (0: none).
     public private(set) var archivedThrough: UInt64 = 0
 
-    public init(dataDirectory: String, directoryID: DirectoryID) throws {
-        directory = dataDirectory + "/" + Self.directoryName
-        path = directory + "/" + Self.fileName
+    /// The archive in `dataDirectory/archive/`, its files named relative to the open directory.
+    public init(dataDirectory: StoreDirectory, directoryID: DirectoryID) throws {
+        directory = try dataDirectory.subdirectory(Self.directoryName, create: true)!
+        path = directory.path(of: Self.fileName)
         self.directoryID = directoryID
-        try DurableFile.makeDirectory(directory)
         try recover()
+    }
+
+    public convenience init(dataDirectory: String, directoryID: DirectoryID) throws {
+        try self.init(dataDirectory: try StoreDirectory(opening: dataDirectory), directoryID: directoryID)
     }
 
     /// Appends `entries` (ascending ids) not yet in the file, and fsyncs. Returns how many.
@@ -35,24 +39,24 @@ public final class AuditArchive: @unchecked Sendable {
     public func append(_ entries: [AuditEntry]) throws -> Int {
         let fresh = entries.filter { $0.id > archivedThrough }
         guard let last = fresh.last else { return 0 }
-        let created = access(path, F_OK) != 0
+        let created = !directory.exists(Self.fileName)
         var bytes = created ? ArchiveHeader.line(kind: "audit", directoryID: directoryID) : []
         for entry in fresh {
             bytes += Array(try Tally_V1_AuditEntry(entry).jsonString().utf8)
             bytes.append(UInt8(ascii: "\n"))
         }
-        let file = try PosixJournalIO.openForAppend(at: path)
+        let file = try PosixJournalIO.openForAppend(Self.fileName, in: directory)
         defer { file.close() }
         try file.append(bytes)
         try file.sync()
-        if created { try DurableFile.syncDirectory(directory) }
+        if created { try directory.sync() }
         archivedThrough = last.id
         return fresh.count
     }
 
     /// Cuts a torn last line and reads the newest archived id from the file's tail.
     private func recover() throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = directory.openFile(Self.fileName, O_RDONLY)
         guard fd >= 0 else {
             guard errno == ENOENT else { throw StoreError.posix("cannot open", path: path) }
             return
@@ -76,7 +80,7 @@ public final class AuditArchive: @unchecked Sendable {
         if tail.last != UInt8(ascii: "\n") {
             // A torn last line: everything from the last newline on goes.
             let keep = size - (lines.last?.count ?? 0)
-            try DurableFile.truncate(path, to: keep)
+            try DurableFile.truncate(Self.fileName, in: directory, to: keep)
         }
         for line in lines.dropLast().reversed() where !line.isEmpty && !ArchiveHeader.isHeader(line) {
             let entry = try Tally_V1_AuditEntry(jsonUTF8Bytes: Array(line))

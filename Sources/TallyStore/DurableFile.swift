@@ -14,14 +14,15 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
 
 /// Crash-safe whole-file writes: temp file, fsync, rename over the old one, fsync of the
 /// directory. After `write` returns the new contents survive a power cut; a crash before
-/// leaves the old file intact.
+/// leaves the old file intact. Files are named relative to a StoreDirectory held open; the
+/// functions taking a path open its directory for the one call (tools, tests).
 public enum DurableFile {
     ///
     /// With `replace: false` (backups, written where a client asked) nothing that exists is ever
     /// overwritten: the temp file is created exclusively and published with link(2), which fails
     /// if the path appeared in the meantime.
-    static func write(_ bytes: [UInt8], to path: String, replace: Bool = true) throws {
-        let file = try Writer(path, replace: replace)
+    static func write(_ bytes: [UInt8], to name: String, in directory: StoreDirectory, replace: Bool = true) throws {
+        let file = try Writer(name, in: directory, replace: replace)
         try bytes.withUnsafeBytes { try file.append($0) }
         try file.publish()
     }
@@ -33,7 +34,8 @@ public enum DurableFile {
     /// caller (Redis flushes its RDB and AOF rewrites every 4 MB for the same reason).
     final class Writer {
         static let flushBytes = 8 << 20
-        let path: String
+        let directory: StoreDirectory
+        let name: String
         let temp: String
         let replace: Bool
         private let fd: Int32
@@ -41,20 +43,21 @@ public enum DurableFile {
         private var unflushed = 0
         private var published = false
 
-        init(_ path: String, replace: Bool) throws {
-            self.path = path
-            self.temp = path + ".tmp"
+        init(_ name: String, in directory: StoreDirectory, replace: Bool) throws {
+            self.directory = directory
+            self.name = name
+            self.temp = name + ".tmp"
             self.replace = replace
             // Thrown before `fd` is set, the object is not made and deinit (which removes the
             // temp file) does not run: a temp file this did not create is never removed.
-            let fd = open(temp, O_WRONLY | O_CREAT | (replace ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw StoreError.posix("cannot create", path: temp) }
+            let fd = directory.openFile(temp, O_WRONLY | O_CREAT | (replace ? O_TRUNC : O_EXCL))
+            guard fd >= 0 else { throw StoreError.posix("cannot create", path: directory.path(of: temp)) }
             self.fd = fd
         }
 
         deinit {
             close(fd)
-            if !published { unlink(temp) }
+            if !published { try? directory.remove(temp) }
         }
 
         /// Appends `bytes` at the end.
@@ -63,7 +66,7 @@ public enum DurableFile {
             offset += bytes.count
             unflushed += bytes.count
             if unflushed >= Self.flushBytes {
-                guard fdatasync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: temp) }
+                guard fdatasync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: directory.path(of: temp)) }
                 unflushed = 0
             }
         }
@@ -75,109 +78,73 @@ public enum DurableFile {
                 let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(position + done))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw StoreError.posix("cannot write", path: temp)
+                    throw StoreError.posix("cannot write", path: directory.path(of: temp))
                 }
                 done += n
             }
         }
 
-        /// fsync, then rename over `path` (or link to it when not replacing), then fsync of the directory.
+        /// fsync, then rename over `name` (or link to it when not replacing), then fsync of the directory.
         func publish() throws {
-            guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: temp) }
+            guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: directory.path(of: temp)) }
             if replace {
-                guard rename(temp, path) == 0 else { throw StoreError.posix("cannot rename to", path: path) }
+                guard directory.rename(temp, to: name) else { throw StoreError.posix("cannot rename to", path: directory.path(of: name)) }
             } else {
-                guard link(temp, path) == 0 else { throw StoreError.posix("cannot create", path: path) }
-                unlink(temp)
+                guard directory.link(temp, to: name) else { throw StoreError.posix("cannot create", path: directory.path(of: name)) }
+                try? directory.remove(temp)
             }
             published = true
-            try syncDirectory(of: path)
+            try directory.sync()
         }
     }
 
-    static func syncDirectory(of path: String) throws {
-        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        try syncDirectory(directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory)
+    /// fsync of the directory at `path`.
+    static func syncDirectory(_ path: String) throws {
+        try StoreDirectory(opening: path).sync()
     }
 
-    /// fsync of a directory: makes the creation, removal or renaming of its entries durable.
-    static func syncDirectory(_ dirPath: String) throws {
-        let fd = open(dirPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw StoreError.posix("cannot open directory", path: dirPath) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync directory", path: dirPath) }
-    }
-
-    /// The names in a directory (not "." or ".."); empty if it does not exist.
-    static func list(_ directory: String) throws -> [String] {
-        guard let dir = opendir(directory) else {
-            if errno == ENOENT { return [] }
-            throw StoreError.posix("cannot list", path: directory)
-        }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != ".", name != ".." { names.append(name) }
-        }
-        return names
+    /// The names in the directory at `path` (not "." or ".."); empty if it does not exist.
+    static func list(_ path: String) throws -> [String] {
+        try StoreDirectory.ifPresent(path)?.names() ?? []
     }
 
     /// Cuts a file to `length` bytes, durably.
-    static func truncate(_ path: String, to length: Int) throws {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw StoreError.posix("cannot open", path: path) }
+    static func truncate(_ name: String, in directory: StoreDirectory, to length: Int) throws {
+        let fd = directory.openFile(name, O_WRONLY)
+        guard fd >= 0 else { throw StoreError.posix("cannot open", path: directory.path(of: name)) }
         defer { close(fd) }
-        guard ftruncate(fd, off_t(length)) == 0 else { throw StoreError.posix("cannot truncate", path: path) }
-        guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: path) }
+        guard ftruncate(fd, off_t(length)) == 0 else { throw StoreError.posix("cannot truncate", path: directory.path(of: name)) }
+        guard fsync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: directory.path(of: name)) }
     }
 
-    static func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o750) != 0, errno != EEXIST { throw StoreError.posix("cannot create directory", path: path) }
-    }
-
-    /// The file's first `prefix` bytes (fewer if it is shorter), or nil if it does not exist.
-    static func read(_ path: String, prefix: Int) throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// The file's first `prefix` bytes (fewer if it is shorter; all of it if nil), or nil if it
+    /// does not exist.
+    static func read(_ name: String, in directory: StoreDirectory, prefix: Int? = nil) throws -> [UInt8]? {
+        let fd = directory.openFile(name, O_RDONLY)
         if fd < 0 {
             if errno == ENOENT { return nil }
-            throw StoreError.posix("cannot open", path: path)
-        }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: prefix)
-        var filled = 0
-        while filled < prefix {
-            let n = bytes[filled...].withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StoreError.posix("cannot read", path: path)
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        return Array(bytes[0..<filled])
-    }
-
-    /// The whole file, or nil if it does not exist.
-    public static func read(_ path: String) throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw StoreError.posix("cannot open", path: path)
+            throw StoreError.posix("cannot open", path: directory.path(of: name))
         }
         defer { close(fd) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        var chunk = [UInt8](repeating: 0, count: min(prefix ?? .max, 1 << 16))
+        while bytes.count < prefix ?? .max {
+            let want = min(chunk.count, (prefix ?? .max) - bytes.count)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, want) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw StoreError.posix("cannot read", path: path)
+                throw StoreError.posix("cannot read", path: directory.path(of: name))
             }
-            if n == 0 { return bytes }
+            if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
+        return bytes
+    }
+
+    /// The whole file at `path`, or nil if it does not exist.
+    public static func read(_ path: String, prefix: Int? = nil) throws -> [UInt8]? {
+        let (directory, name) = StoreDirectory.split(path)
+        guard let opened = try StoreDirectory.ifPresent(directory) else { return nil }
+        return try read(name, in: opened, prefix: prefix)
     }
 }

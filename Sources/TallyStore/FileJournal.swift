@@ -43,14 +43,28 @@ public final class FileJournal: Journal, Sendable {
 
     /// Opens the journal in `dataDirectory/journal` to append records from `nextSequence` on.
     /// `segments` are the existing segments' first sequences (from recovery), oldest first.
-    /// New segments name `directoryID` in their headers.
+    /// New segments name `directoryID` in their headers. Every segment is created, removed and
+    /// synced relative to `dataDirectory`'s open descriptor.
     public init(
+        dataDirectory: StoreDirectory, directoryID: DirectoryID, nextSequence: UInt64, existingSegments: [UInt64], mode: Mode,
+        segmentBytes: Int = 64 << 20, io: any JournalIO = PosixJournalIO()
+    ) throws {
+        // Every start begins a new segment at `nextSequence`, which may lie past the end of
+        // the old journal when a snapshot holds records the journal lost (--fsync interval).
+        let directory = try dataDirectory.subdirectory(JournalSegment.directoryName, create: true)!
+        worker = try Worker(
+            directory: directory, header: JournalSegment.header(directoryID),
+            nextSequence: nextSequence, segments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io)
+    }
+
+    /// The same, for the data directory at `dataDirectory` (tests and tools).
+    public convenience init(
         dataDirectory: String, directoryID: DirectoryID, nextSequence: UInt64, existingSegments: [UInt64], mode: Mode,
         segmentBytes: Int = 64 << 20, io: any JournalIO = PosixJournalIO()
     ) throws {
-        worker = try Worker(
-            directory: JournalSegment.directory(in: dataDirectory), header: JournalSegment.header(directoryID),
-            nextSequence: nextSequence, segments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io)
+        try self.init(
+            dataDirectory: try StoreDirectory(opening: dataDirectory), directoryID: directoryID, nextSequence: nextSequence,
+            existingSegments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io)
     }
 
     public var bytesAppended: Int { appended.load(ordering: .relaxed) }
@@ -105,7 +119,7 @@ public final class FileJournal: Journal, Sendable {
 
     /// The journal thread's own state: touched only by `drain`, one round at a time.
     private final class Worker: @unchecked Sendable {
-        let directory: String
+        let directory: StoreDirectory
         /// Every segment starts with it: it names the data directory.
         let header: [UInt8]
         let mode: Mode
@@ -118,7 +132,7 @@ public final class FileJournal: Journal, Sendable {
         var failure: (any Error)?
 
         init(
-            directory: String, header: [UInt8], nextSequence: UInt64, segments: [UInt64], mode: Mode, segmentBytes: Int, io: any JournalIO
+            directory: StoreDirectory, header: [UInt8], nextSequence: UInt64, segments: [UInt64], mode: Mode, segmentBytes: Int, io: any JournalIO
         ) throws {
             self.directory = directory
             self.header = header
@@ -127,13 +141,10 @@ public final class FileJournal: Journal, Sendable {
             self.mode = mode
             self.segmentBytes = segmentBytes
             self.io = io
-            // Every start begins a new segment at `nextSequence`, which may lie past the end of
-            // the old journal when a snapshot holds records the journal lost (--fsync interval).
-            try DurableFile.makeDirectory(directory)
             try startSegment()
         }
 
-        func path(_ first: UInt64) -> String { directory + "/" + JournalSegment.fileName(firstSequence: first) }
+        func name(_ first: UInt64) -> String { JournalSegment.fileName(firstSequence: first) }
 
         func startSegment() throws {
             if let old = file {
@@ -147,10 +158,10 @@ public final class FileJournal: Journal, Sendable {
             if segments.last == first {
                 // A segment named for a record that never became durable holds no records
                 // (recovery cut it to its header): start it afresh rather than append a header.
-                try io.removeFile(at: path(first))
+                try io.removeFile(name(first), in: directory)
                 segments.removeLast()
             }
-            let segment = try io.createSegment(at: path(first))
+            let segment = try io.createSegment(name(first), in: directory)
             try segment.append(header)
             try segment.sync()
             try io.syncDirectory(directory)
@@ -258,7 +269,7 @@ public final class FileJournal: Journal, Sendable {
             var removed = 0
             while segments.count > 1, segments[1] - 1 <= sequence {
                 do {
-                    try io.removeFile(at: path(segments[0]))
+                    try io.removeFile(name(segments[0]), in: directory)
                 } catch {
                     break  // harmless: recovery skips records a snapshot covers; try again next time
                 }

@@ -38,14 +38,18 @@ public final class SnapshotsOnly: Journal {
         let lastSequence: UInt64
     }
 
-    private let directory: String
+    /// The journal directory, nil when there is none (nothing left to remove).
+    private let directory: StoreDirectory?
     private let io: any JournalIO
     private let leftover: Mutex<Leftover>
 
     /// `segments`: first sequences of the segments recovery found; `lastSequence`: the last
     /// record tallyd recovered, which no segment goes past.
-    public init(dataDirectory: String = "", segments: [UInt64] = [], lastSequence: UInt64 = 0, io: any JournalIO = PosixJournalIO()) {
-        directory = JournalSegment.directory(in: dataDirectory)
+    public init(
+        dataDirectory: StoreDirectory? = nil, segments: [UInt64] = [], lastSequence: UInt64 = 0, io: any JournalIO = PosixJournalIO()
+    ) {
+        // (Unopenable, the leftovers just stay: recovery skips what a snapshot covers.)
+        directory = segments.isEmpty ? nil : (try? dataDirectory?.subdirectory(JournalSegment.directoryName, create: false)) ?? nil
         self.io = io
         leftover = Mutex(Leftover(segments: segments, lastSequence: lastSequence))
     }
@@ -62,11 +66,11 @@ public final class SnapshotsOnly: Journal {
             defer { leftover.segments.removeAll() }
             return leftover.segments
         }
-        guard !doomed.isEmpty else { return }
+        guard !doomed.isEmpty, let directory else { return }
         var kept: [UInt64] = []
         for first in doomed {
             do {
-                try io.removeFile(at: directory + "/" + JournalSegment.fileName(firstSequence: first))
+                try io.removeFile(JournalSegment.fileName(firstSequence: first), in: directory)
             } catch {
                 kept.append(first)  // harmless: recovery skips what a snapshot covers; retried next time
             }

@@ -6,9 +6,9 @@ public protocol JournalIO: Sendable {
     /// Creates a new segment for appending. Fails if a file is already there: the journal
     /// only writes files it made, never one it does not know (another tallyd's, say).
     /// The file may run ahead of the records with zeros (see PosixSegmentFile).
-    func createSegment(at path: String) throws -> any SegmentFile
-    func removeFile(at path: String) throws
-    func syncDirectory(_ path: String) throws
+    func createSegment(_ name: String, in directory: StoreDirectory) throws -> any SegmentFile
+    func removeFile(_ name: String, in directory: StoreDirectory) throws
+    func syncDirectory(_ directory: StoreDirectory) throws
 }
 
 public protocol SegmentFile: AnyObject {
@@ -22,8 +22,9 @@ public protocol SegmentFile: AnyObject {
 public struct PosixJournalIO: JournalIO {
     public init() {}
 
-    public func createSegment(at path: String) throws -> any SegmentFile {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    public func createSegment(_ name: String, in directory: StoreDirectory) throws -> any SegmentFile {
+        let path = directory.path(of: name)
+        let fd = directory.openFile(name, O_WRONLY | O_CREAT | O_EXCL)
         guard fd >= 0 else {
             if errno == EEXIST {
                 throw StoreError("cannot create journal segment \(path): a file of that name is already there, and it is not "
@@ -35,8 +36,9 @@ public struct PosixJournalIO: JournalIO {
     }
 
     /// Opens a file for appending, creating it if missing, positioned at its end (the audit archive).
-    static func openForAppend(at path: String) throws -> any SegmentFile {
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+    static func openForAppend(_ name: String, in directory: StoreDirectory) throws -> any SegmentFile {
+        let path = directory.path(of: name)
+        let fd = directory.openFile(name, O_WRONLY | O_CREAT)
         guard fd >= 0 else { throw StoreError.posix("cannot open", path: path) }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
@@ -46,12 +48,12 @@ public struct PosixJournalIO: JournalIO {
         return PosixSegmentFile(fd: fd, path: path, length: Int(status.st_size))
     }
 
-    public func removeFile(at path: String) throws {
-        guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.posix("cannot remove", path: path) }
+    public func removeFile(_ name: String, in directory: StoreDirectory) throws {
+        try directory.remove(name)
     }
 
-    public func syncDirectory(_ path: String) throws {
-        try DurableFile.syncDirectory(path)
+    public func syncDirectory(_ directory: StoreDirectory) throws {
+        try directory.sync()
     }
 }
 

@@ -61,8 +61,10 @@ public enum JournalSegment {
 
     /// The directory id in the header of the segment at `path`: nil for format 1 or a header
     /// too damaged to say (recovery reports those as damage).
-    static func directoryID(atPath path: String) -> DirectoryID? {
-        guard let bytes = try? DurableFile.read(path, prefix: headerBytes), case .success(let header) = header(of: bytes) else {
+    static func directoryID(of name: String, in directory: StoreDirectory) -> DirectoryID? {
+        guard let bytes = try? DurableFile.read(name, in: directory, prefix: headerBytes),
+            case .success(let header) = header(of: bytes)
+        else {
             return nil
         }
         return header.directoryID

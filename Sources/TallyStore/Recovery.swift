@@ -85,13 +85,24 @@ public enum Recovery {
         through: UInt64 = .max
     ) throws -> Recovered
     {
+        try run(
+            dataDirectory: try StoreDirectory(opening: dataDirectory), config: config, repair: repair, readOnly: readOnly,
+            allowBrokenInvariants: allowBrokenInvariants, through: through)
+    }
+
+    /// The same, reading and changing files relative to the open `dataDirectory` (a tallyd's own).
+    public static func run(
+        dataDirectory: StoreDirectory, config: LedgerConfig, repair: Bool = false, readOnly: Bool = false,
+        allowBrokenInvariants: Bool = false, through: UInt64 = .max
+    ) throws -> Recovered
+    {
         let began = monotonicMilliseconds()
         var report = Report()
 
         // 0. A snapshot interrupted before its rename left only a temp file: never read, removed.
         if !readOnly, through == .max {
-            for name in try DurableFile.list(dataDirectory) where name.hasSuffix(".tmp") {
-                unlink(dataDirectory + "/" + name)
+            for name in try dataDirectory.names() where name.hasSuffix(".tmp") {
+                try? dataDirectory.remove(name)
             }
         }
 
@@ -107,12 +118,12 @@ public enum Recovery {
         var ledger = Ledger(config: config)
         var base: UInt64 = 0
         let snapshots = try SnapshotFile.list(in: dataDirectory).filter { snapshot in
-            !isForeign(snapshot.path, try? SnapshotFile.header(atPath: snapshot.path).directoryID)
+            !isForeign(dataDirectory.path(of: snapshot.name), try? SnapshotFile.header(of: snapshot.name, in: dataDirectory).directoryID)
         }
         for snapshot in snapshots {
             do {
-                (ledger, base) = try SnapshotFile.read(snapshot.path, config: config, checkInvariants: false)
-                report.snapshotPath = snapshot.path
+                (ledger, base) = try SnapshotFile.read(snapshot.name, in: dataDirectory, config: config, checkInvariants: false)
+                report.snapshotPath = dataDirectory.path(of: snapshot.name)
                 break
             } catch {
                 report.skippedSnapshots.append("\(error)")
@@ -122,15 +133,15 @@ public enum Recovery {
         // Without a readable snapshot the journal alone can still rebuild everything, as long
         // as it starts at record 1; the gap check below says so if it does not.
         let snapshotNote = report.skippedSnapshots.isEmpty || report.snapshotPath != nil
-            ? "" : " (no snapshot in \(dataDirectory) reads back whole: \(report.skippedSnapshots.joined(separator: "; ")))"
+            ? "" : " (no snapshot in \(dataDirectory.path) reads back whole: \(report.skippedSnapshots.joined(separator: "; ")))"
         let advice = "Restore the data directory from a backup, or start with `tallyd --repair` to keep everything before this point and drop the rest."
 
         // 2. The journal after it.
-        let journalDirectory = JournalSegment.directory(in: dataDirectory)
-        var segments = try DurableFile.list(journalDirectory).compactMap(JournalSegment.firstSequence(ofFileNamed:)).sorted()
+        let journal = try dataDirectory.subdirectory(JournalSegment.directoryName, create: false)
+        var segments = try (journal?.names() ?? []).compactMap(JournalSegment.firstSequence(ofFileNamed:)).sorted()
             .filter { first in
-                let path = journalDirectory + "/" + JournalSegment.fileName(firstSequence: first)
-                return !isForeign(path, JournalSegment.directoryID(atPath: path))
+                let name = JournalSegment.fileName(firstSequence: first)
+                return !isForeign(journal!.path(of: name), JournalSegment.directoryID(of: name, in: journal!))
             }
         report.segments = segments.count
         var last = base  // the newest record the state holds
@@ -139,16 +150,19 @@ public enum Recovery {
         func covered(upTo resumeSequence: UInt64) -> Bool {
             resumeSequence - 1 <= base
         }
-        func fail(_ problem: String, cutting path: String?, at offset: Int, dropFrom dropIndex: Int) throws {
+        func fail(_ problem: String, cutting name: String?, at offset: Int, dropFrom dropIndex: Int) throws {
             guard repair else { throw StoreError(problem + snapshotNote + ". " + advice) }
             report.repaired = (report.repaired.map { $0 + "; " } ?? "") + problem
-            if let path, !readOnly { try DurableFile.truncate(path, to: offset) }
-            try dropSegments(from: dropIndex, &segments, journalDirectory, readOnly: readOnly)
+            if let name, let journal, !readOnly { try DurableFile.truncate(name, in: journal, to: offset) }
+            if let journal { try dropSegments(from: dropIndex, &segments, journal, readOnly: readOnly) }
         }
 
         segmentLoop: while index < segments.count {
             let first = segments[index]
-            let path = journalDirectory + "/" + JournalSegment.fileName(firstSequence: first)
+            // (Segments were found in it, so there is a journal directory.)
+            let journal = journal!
+            let name = JournalSegment.fileName(firstSequence: first)
+            let path = journal.path(of: name)
             let isLast = index == segments.count - 1
             let next = isLast ? nil : segments[index + 1]
             var expected = last + 1  // the sequence the next record must have
@@ -165,7 +179,7 @@ public enum Recovery {
                 try fail(problem, cutting: nil, at: 0, dropFrom: index)
                 break segmentLoop
             }
-            let bytes = try DurableFile.read(path) ?? []
+            let bytes = try DurableFile.read(name, in: journal) ?? []
             let header: JournalSegment.Header
             switch JournalSegment.header(of: bytes) {
             case .success(let found): header = found
@@ -179,7 +193,7 @@ public enum Recovery {
                     // systems show such blocks as zeros): no record can be in it.
                     report.tornBytesCut += bytes.count
                     report.tornSegment = path
-                    if !readOnly { try PosixJournalIO().removeFile(at: path) }
+                    if !readOnly { try journal.remove(name) }
                     segments.removeLast()
                     break segmentLoop
                 }
@@ -196,14 +210,14 @@ public enum Recovery {
             while offset < bytes.count {
                 if bytes[offset...].allSatisfy({ $0 == 0 }) {
                     // The zeros written ahead of the records (PosixSegmentFile): they end here.
-                    if isLast, !readOnly { try DurableFile.truncate(path, to: offset) }
+                    if isLast, !readOnly { try DurableFile.truncate(name, in: journal, to: offset) }
                     break
                 }
                 let read = JournalRecord.read(bytes[offset...])
                 if case .record(let record, _) = read, record.sequence > through {
                     if !readOnly {
-                        try DurableFile.truncate(path, to: offset)
-                        try dropSegments(from: index + 1, &segments, journalDirectory, readOnly: false)
+                        try DurableFile.truncate(name, in: journal, to: offset)
+                        try dropSegments(from: index + 1, &segments, journal, readOnly: false)
                         report.cutAfterThrough = "cut the journal after record \(through) at offset \(offset) of \(path): records from \(record.sequence) on were never made durable"
                     }
                     break segmentLoop
@@ -247,13 +261,13 @@ public enum Recovery {
                         // The end of the journal: a write the crash cut short; nobody was answered for it.
                         report.tornBytesCut = bytes.count - offset
                         report.tornSegment = path
-                        if !readOnly { try DurableFile.truncate(path, to: offset) }
+                        if !readOnly { try DurableFile.truncate(name, in: journal, to: offset) }
                         break segmentLoop
                     }
                 }
                 try fail(
                     "journal segment \(path) at offset \(offset): \(damage), and valid records follow it",
-                    cutting: path, at: offset, dropFrom: index + 1)
+                    cutting: name, at: offset, dropFrom: index + 1)
                 break segmentLoop
             }
             index += 1
@@ -261,7 +275,7 @@ public enum Recovery {
 
         // A damaged newer snapshot still proves its records existed: the state must reach them.
         if let newest = snapshots.first?.sequence, last < newest, report.repaired == nil {
-            let problem = "the newest snapshot, snapshot \(snapshots[0].path), held records up to \(newest), but the readable snapshots and the journal reach only record \(last)"
+            let problem = "the newest snapshot, snapshot \(dataDirectory.path(of: snapshots[0].name)), held records up to \(newest), but the readable snapshots and the journal reach only record \(last)"
             guard repair else { throw StoreError(problem + snapshotNote + ". " + advice) }
             report.repaired = problem
         }
@@ -287,13 +301,13 @@ public enum Recovery {
         return nil
     }
 
-    private static func dropSegments(from index: Int, _ segments: inout [UInt64], _ directory: String, readOnly: Bool) throws {
+    private static func dropSegments(from index: Int, _ segments: inout [UInt64], _ directory: StoreDirectory, readOnly: Bool) throws {
         guard index < segments.count else { return }
         if !readOnly {
             for first in segments[index...] {
-                try PosixJournalIO().removeFile(at: directory + "/" + JournalSegment.fileName(firstSequence: first))
+                try directory.remove(JournalSegment.fileName(firstSequence: first))
             }
-            try DurableFile.syncDirectory(directory)
+            try directory.sync()
         }
         segments.removeSubrange(index...)
     }

@@ -48,14 +48,24 @@ public enum SnapshotFile {
         return .success(header)
     }
 
-    /// The header of the snapshot at `path`, read without its payload.
-    public static func header(atPath path: String) throws -> Header {
-        guard let bytes = try DurableFile.read(path, prefix: headerBytes) else { throw StoreError("snapshot \(path) does not exist") }
+    /// The header of snapshot `name` in `directory`, read without its payload.
+    public static func header(of name: String, in directory: StoreDirectory) throws -> Header {
+        let path = directory.path(of: name)
+        guard let bytes = try DurableFile.read(name, in: directory, prefix: headerBytes) else {
+            throw StoreError("snapshot \(path) does not exist")
+        }
         switch header(of: bytes[...]) {
         case .success(let header): return header
         case .failure(let problem): throw StoreError("snapshot \(path) is damaged: \(problem)")
         }
     }
+
+    /// The header of the snapshot at `path`, read without its payload.
+    public static func header(atPath path: String) throws -> Header {
+        let (directory, name) = try StoreDirectory.containing(path)
+        return try header(of: name, in: directory)
+    }
+
     /// Snapshots kept: the newest, and one before it in case the newest is damaged.
     public static let kept = 2
 
@@ -72,10 +82,16 @@ public enum SnapshotFile {
     }
 
     /// The snapshots in `directory`, newest (highest sequence) first.
-    public static func list(in directory: String) throws -> [(sequence: UInt64, path: String)] {
-        try DurableFile.list(directory).compactMap { name in
-            sequence(ofFileNamed: name).map { ($0, directory + "/" + name) }
+    public static func list(in directory: StoreDirectory) throws -> [(sequence: UInt64, name: String)] {
+        try directory.names().compactMap { name in
+            sequence(ofFileNamed: name).map { ($0, name) }
         }.sorted { $0.sequence > $1.sequence }
+    }
+
+    /// The snapshots in the directory at `path`, newest first, with their paths.
+    public static func list(in path: String) throws -> [(sequence: UInt64, path: String)] {
+        guard let directory = try StoreDirectory.ifPresent(path) else { return [] }
+        return try list(in: directory).map { ($0.sequence, directory.path(of: $0.name)) }
     }
 
     /// The encoded file for `ledger` as of journal record `sequence`.
@@ -100,9 +116,18 @@ public enum SnapshotFile {
     public static func write(
         _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, to path: String, replace: Bool = true
     ) throws -> Int {
+        let (directory, name) = try StoreDirectory.containing(path)
+        return try write(ledger, sequence: sequence, directoryID: directoryID, to: name, in: directory, replace: replace)
+    }
+
+    /// The same, as `name` in `directory`.
+    @discardableResult
+    public static func write(
+        _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, to name: String, in directory: StoreDirectory, replace: Bool = true
+    ) throws -> Int {
         // Streamed: the payload goes to the file a part at a time, its length and checksum
         // into the header at the end; the whole encoded state is never in memory at once.
-        let file = try DurableFile.Writer(path, replace: replace)
+        let file = try DurableFile.Writer(name, in: directory, replace: replace)
         try [UInt8](repeating: 0, count: headerBytes).withUnsafeBytes { try file.append($0) }
         var length = 0
         var checksum: UInt32 = 0
@@ -121,19 +146,26 @@ public enum SnapshotFile {
     /// it covers may go. With a single snapshot the journal stays, in case that one is damaged.
     /// Only snapshots of `directoryID` (or of format 1) count and are pruned; another
     /// directory's are left for the operator (recovery reports them).
-    public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, in directory: String) throws
+    public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, in directory: StoreDirectory) throws
         -> (path: String, bytes: Int, oldestKept: UInt64?)
     {
-        let path = directory + "/" + fileName(sequence: sequence)
-        let bytes = try write(ledger, sequence: sequence, directoryID: directoryID, to: path)
+        let name = fileName(sequence: sequence)
+        let bytes = try write(ledger, sequence: sequence, directoryID: directoryID, to: name, in: directory)
         let all = try list(in: directory).filter { snapshot in
-            (try? header(atPath: snapshot.path).directoryID).map { $0 == nil || $0 == directoryID } ?? true
+            (try? header(of: snapshot.name, in: directory).directoryID).map { $0 == nil || $0 == directoryID } ?? true
         }
         for old in all.dropFirst(kept) {
-            unlink(old.path)
+            try? directory.remove(old.name)
         }
-        if all.count > kept { try DurableFile.syncDirectory(directory) }
-        return (path, bytes, all.count >= kept ? all[kept - 1].sequence : nil)
+        if all.count > kept { try directory.sync() }
+        return (directory.path(of: name), bytes, all.count >= kept ? all[kept - 1].sequence : nil)
+    }
+
+    /// The same, for the data directory at `path` (tools and tests).
+    public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, in path: String) throws
+        -> (path: String, bytes: Int, oldestKept: UInt64?)
+    {
+        try writeAndPrune(ledger, sequence: sequence, directoryID: directoryID, in: try StoreDirectory(opening: path))
     }
 
     /// Reads a snapshot file. Throws with the file name and what is wrong if it is damaged:
@@ -142,7 +174,16 @@ public enum SnapshotFile {
     public static func read(_ path: String, config: LedgerConfig, checkInvariants: Bool = true) throws
         -> (ledger: Ledger, sequence: UInt64)
     {
-        guard let bytes = try DurableFile.read(path) else { throw StoreError("snapshot \(path) does not exist") }
+        let (directory, name) = try StoreDirectory.containing(path)
+        return try read(name, in: directory, config: config, checkInvariants: checkInvariants)
+    }
+
+    /// The same, for snapshot `name` in `directory`.
+    public static func read(_ name: String, in directory: StoreDirectory, config: LedgerConfig, checkInvariants: Bool = true) throws
+        -> (ledger: Ledger, sequence: UInt64)
+    {
+        let path = directory.path(of: name)
+        guard let bytes = try DurableFile.read(name, in: directory) else { throw StoreError("snapshot \(path) does not exist") }
         func damaged(_ what: String) -> StoreError { StoreError("snapshot \(path) is damaged: \(what)") }
         let header: Header
         switch Self.header(of: bytes[...]) {

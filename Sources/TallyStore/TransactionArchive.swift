@@ -19,31 +19,29 @@ public enum TransactionArchive {
 
     /// Writes transaction batch `batch`; returns the file's path.
     @discardableResult
-    public static func write(batch: UInt64, _ transactions: [Transaction], dataDirectory: String, directoryID: DirectoryID) throws -> String {
+    public static func write(batch: UInt64, _ transactions: [Transaction], dataDirectory: StoreDirectory, directoryID: DirectoryID) throws -> String {
         try write(
             "transactions", batch: batch, try transactions.map { try Tally_V1_Transaction($0).jsonString() }, dataDirectory, directoryID)
     }
 
     /// Writes commitment batch `batch`; returns the file's path.
     @discardableResult
-    public static func write(batch: UInt64, _ commitments: [Commitment], dataDirectory: String, directoryID: DirectoryID) throws -> String {
+    public static func write(batch: UInt64, _ commitments: [Commitment], dataDirectory: StoreDirectory, directoryID: DirectoryID) throws -> String {
         try write(
             "commitments", batch: batch, try commitments.map { try Tally_V1_Commitment($0).jsonString() }, dataDirectory, directoryID)
     }
 
     private static func write(
-        _ kind: String, batch: UInt64, _ lines: [String], _ dataDirectory: String, _ directoryID: DirectoryID
+        _ kind: String, batch: UInt64, _ lines: [String], _ dataDirectory: StoreDirectory, _ directoryID: DirectoryID
     ) throws -> String {
-        let directory = dataDirectory + "/" + AuditArchive.directoryName
-        try DurableFile.makeDirectory(directory)
+        let directory = try dataDirectory.subdirectory(AuditArchive.directoryName, create: true)!
         var bytes = ArchiveHeader.line(kind: kind, directoryID: directoryID)
         for line in lines {
             bytes += Array(line.utf8)
             bytes.append(UInt8(ascii: "\n"))
         }
-        let path = directory + "/" + fileName(kind, batch: batch)
-        try DurableFile.write(bytes, to: path)
-        try DurableFile.syncDirectory(directory)
-        return path
+        let name = fileName(kind, batch: batch)
+        try DurableFile.write(bytes, to: name, in: directory)  // fsyncs the directory too
+        return directory.path(of: name)
     }
 }

@@ -18,12 +18,12 @@ import TallyWire
         let fault = Mutex(Fault.none)
         let real = PosixJournalIO()
 
-        func createSegment(at path: String) throws -> any SegmentFile {
-            FaultySegment(try real.createSegment(at: path), io: self)
+        func createSegment(_ name: String, in directory: StoreDirectory) throws -> any SegmentFile {
+            FaultySegment(try real.createSegment(name, in: directory), io: self)
         }
 
-        func removeFile(at path: String) throws { try real.removeFile(at: path) }
-        func syncDirectory(_ path: String) throws { try real.syncDirectory(path) }
+        func removeFile(_ name: String, in directory: StoreDirectory) throws { try real.removeFile(name, in: directory) }
+        func syncDirectory(_ directory: StoreDirectory) throws { try real.syncDirectory(directory) }
     }
 
     final class FaultySegment: SegmentFile {

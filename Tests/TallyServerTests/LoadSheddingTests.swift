@@ -17,9 +17,11 @@ import TallyWire
         let gate = DispatchSemaphore(value: 0)
         let stalled = Mutex(false)
 
-        func createSegment(at path: String) throws -> any SegmentFile { Segment(try real.createSegment(at: path), io: self) }
-        func removeFile(at path: String) throws { try real.removeFile(at: path) }
-        func syncDirectory(_ path: String) throws { try real.syncDirectory(path) }
+        func createSegment(_ name: String, in directory: StoreDirectory) throws -> any SegmentFile {
+            Segment(try real.createSegment(name, in: directory), io: self)
+        }
+        func removeFile(_ name: String, in directory: StoreDirectory) throws { try real.removeFile(name, in: directory) }
+        func syncDirectory(_ directory: StoreDirectory) throws { try real.syncDirectory(directory) }
         func stall() { stalled.withLock { $0 = true } }
         func open() {
             let wasStalled = stalled.withLock { was in

@@ -123,3 +123,46 @@ import Testing
         #expect(DirectoryID.random() != DirectoryID.random())
     }
 }
+
+/// Files are written relative to the directory tallyd opened, not by its path: after the path
+/// comes to name another directory, nothing lands there (issue 14).
+@Suite struct StoreDirectoryTests {
+    @Test func writesFollowTheOpenedDirectoryNotItsPath() throws {
+        let seed: UInt64 = 0x0BE7_A700_0000_0001
+        let config = LedgerConfig(idempotencyTTL: JournalCommandMix.ttl)
+        let path = try JournalTestKit.makeDirectory("opened")
+        let moved = path + ".moved"
+        defer {
+            JournalTestKit.remove(path)
+            JournalTestKit.remove(moved)
+        }
+        let opened = try StoreDirectory(opening: path)
+        let sim = try TallydSimulation(directory: path, config: config)
+        var mix = JournalCommandMix(seed: seed)
+        sim.advance(to: 10, &mix)
+        let archive = try AuditArchive(dataDirectory: opened, directoryID: .test)
+
+        // Moved away, and a new directory (another tallyd's, say) takes the path.
+        try FileManager.default.moveItem(atPath: path, toPath: moved)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+
+        sim.advance(to: 20, &mix)
+        try sim.rotate()
+        sim.advance(to: 30, &mix)
+        try sim.close()
+        let written = try SnapshotFile.writeAndPrune(sim.ledger, sequence: 30, directoryID: .test, in: opened)
+        #expect(written.path == path + "/" + SnapshotFile.fileName(sequence: 30), "messages name the path it was opened by")
+        try TransactionArchive.write(batch: 1, Array(sim.ledger.transactions.values.prefix(2)), dataDirectory: opened, directoryID: .test)
+        let entry = AuditEntry(
+            id: 1, at: 1, origin: AuditOrigin(uid: 1, gid: 1, role: "admin", method: "m"), userID: "u", code: 0, reason: "",
+            message: "", transactionIDs: [])
+        #expect(try archive.append([entry]) == 1)
+
+        #expect(try FileManager.default.contentsOfDirectory(atPath: path).isEmpty, "nothing went to the new directory")
+        let recovered = try Recovery.run(dataDirectory: moved, config: config)
+        #expect(recovered.ledger == sim.ledger && recovered.report.snapshotSequence == 30, "seed \(seed)")
+        #expect(try JournalTestKit.segmentsOnDisk(moved) == [1, 21])
+        #expect(FileManager.default.fileExists(atPath: moved + "/archive/transactions-0000000001.jsonl"))
+        #expect(FileManager.default.fileExists(atPath: moved + "/archive/audit.jsonl"))
+    }
+}

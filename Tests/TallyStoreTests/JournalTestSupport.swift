@@ -458,9 +458,10 @@ final class PowerCutJournalIO: JournalIO {
     let files = Mutex<[String: FileState]>([:])
     let events = Mutex<[String]>([])
 
-    func createSegment(at path: String) throws -> any SegmentFile {
+    func createSegment(_ segment: String, in directory: StoreDirectory) throws -> any SegmentFile {
+        let path = directory.path(of: segment)
         let existing = (try? JournalTestKit.size(path)) ?? 0
-        let file = try real.createSegment(at: path)
+        let file = try real.createSegment(segment, in: directory)
         files.withLock { files in
             if files[path] == nil { files[path] = FileState(written: existing, synced: existing) }
         }
@@ -468,14 +469,15 @@ final class PowerCutJournalIO: JournalIO {
         return Tracked(file, path: path, io: self)
     }
 
-    func removeFile(at path: String) throws {
-        try real.removeFile(at: path)
+    func removeFile(_ file: String, in directory: StoreDirectory) throws {
+        let path = directory.path(of: file)
+        try real.removeFile(file, in: directory)
         _ = files.withLock { $0.removeValue(forKey: path) }
         note("remove \(name(path))")
     }
 
-    func syncDirectory(_ path: String) throws {
-        try real.syncDirectory(path)
+    func syncDirectory(_ directory: StoreDirectory) throws {
+        try real.syncDirectory(directory)
     }
 
     /// Every file cut back to what its last sync made durable.
