@@ -35,6 +35,9 @@ check "credit" "100 available" "$bin/tally" credit alice 100
 check "spend" "70 available" "$bin/tally" spend alice 30
 check "balance" "alice: 70 available" "$bin/tally" balance alice
 check "refusal" "430 missing" "$bin/tally" spend alice 500
+# A negative amount is an amount, not an option: the same answer as after `--`, nothing applied.
+check "negative amount" "INVALID_ARGUMENT AMOUNT_NOT_POSITIVE: amount must be a positive whole number of tokens, got -5" "$bin/tally" credit alice -5
+check "negative amount with options" '"reason":"AMOUNT_NOT_POSITIVE"' "$bin/tally" spend alice -5 --key neg --json
 if "$bin/tally" spend alice 500 >/dev/null 2>&1; then failed=$((failed + 1)); echo "FAIL refusal exited 0"; else passed=$((passed + 1)); fi
 check "json" '"available":"70"' "$bin/tally" balance alice --json
 # Arguments that are not UTF-8 are refused by name, not repaired into U+FFFD and sent.
@@ -115,10 +118,10 @@ stop
 check "verify" "OK" "$bin/tallyd" verify "$work/tally-data"
 check "restore" "restored 2 accounts" "$bin/tallyd" restore "$work/backup.tally" --data-dir "$work/restored"
 # 23 records: the refused consume above is counted, not audited, so it wrote none.
-# 26 records: the CLI sends every mutation with an idempotency key (its own when --key is not
+# 28 records: the CLI sends every mutation with an idempotency key (its own when --key is not
 # given), so the day's refused consume and the exit-status checks' refused spend are remembered
-# under their keys, and the invalid credit is an audited refusal: each journaled.
-check "verify backup" "through journal record 26" "$bin/tallyd" verify "$work/backup.tally"
+# under their keys, and the invalid credits (and the negative amounts) are audited refusals: each journaled.
+check "verify backup" "through journal record 28" "$bin/tallyd" verify "$work/backup.tally"
 # The restored directory serves the state as of the backup.
 export TALLY_SOCKET="$work/restored.sock"
 (cd "$work" && exec "$bin/tallyd" --data-dir "$work/restored" --socket "$TALLY_SOCKET" >>"$work/restored.log" 2>&1) &

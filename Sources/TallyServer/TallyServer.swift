@@ -54,6 +54,11 @@ public final class TallyServer: Sendable {
             logger.notice("gave the data directory its id", metadata: ["id": "\(dataDirectory.id)", "path": "\(dataDirectory.path)"])
         }
         for line in recovered.report.foreignFileLines { logger.warning("\(line)") }
+        if case .unverifiable? = recovered.report.tornTail {
+            logger.warning(
+                "the journal's last record failed its checksum with all its bytes present: a torn write or damage, see the recovery report",
+                metadata: ["segment": "\(recovered.report.tornSegment ?? "")", "kept": "\(recovered.report.tornTailKeptAt ?? "")"])
+        }
         let startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
 
         try SocketFile.prepare(config.socketPath)

@@ -26,6 +26,10 @@ public enum Recovery {
         public var lastSequence: UInt64 = 0
         public var tornBytesCut = 0
         public var tornSegment: String?
+        /// What the cut tail was, as far as its bytes tell (nil: nothing cut).
+        public var tornTail: TornTail?
+        /// Where the bytes of a tail that may have been a damaged complete record were kept.
+        public var tornTailKeptAt: String?
         /// Damaged bytes skipped because the snapshot already holds every record they could be.
         public var skippedCoveredBytes = 0
         /// What `repair` dropped, if anything.
@@ -53,7 +57,17 @@ public enum Recovery {
             for skipped in skippedSnapshots { lines.append("skipped damaged snapshot: \(skipped)") }
             lines += foreignFileLines
             if tornBytesCut > 0, let torn = tornSegment {
-                lines.append("cut a torn tail of \(tornBytesCut) byte(s) off \(torn) (a write the crash interrupted; nobody was answered for it)")
+                switch tornTail {
+                case .unverifiable(let sequence)?:
+                    let record = sequence.map { "record \($0)" } ?? "the last record"
+                    lines.append(
+                        "cut \(tornBytesCut) byte(s) off \(torn): \(record) has all its bytes but they fail their checksum. Either the "
+                            + "crash tore its write (then nobody was answered for it) or the disk damaged a complete record (then its "
+                            + "call may have been answered OK, and is lost); its bytes cannot tell which"
+                            + (tornTailKeptAt.map { ". They are kept in \($0)" } ?? ""))
+                default:
+                    lines.append("cut a torn tail of \(tornBytesCut) byte(s) off \(torn) (a write the crash interrupted; nobody was answered for it)")
+                }
             }
             if skippedCoveredBytes > 0 {
                 lines.append("skipped \(skippedCoveredBytes) damaged journal byte(s) whose records the snapshot already holds")
@@ -258,10 +272,21 @@ public enum Recovery {
                             break  // on to the next segment
                         }
                     } else {
-                        // The end of the journal: a write the crash cut short; nobody was answered for it.
+                        // The end of the journal: a write the crash cut short, or a complete last
+                        // record the disk damaged, as far as its bytes can tell (TornTail).
+                        let tail = TornTail(bytes, at: offset)
                         report.tornBytesCut = bytes.count - offset
                         report.tornSegment = path
-                        if !readOnly { try DurableFile.truncate(name, in: journal, to: offset) }
+                        report.tornTail = tail
+                        if !readOnly {
+                            if case .unverifiable = tail {
+                                // Perhaps an answered call: its bytes are kept, never just dropped.
+                                let kept = name + ".cut-at-\(offset)"
+                                try DurableFile.write(Array(bytes[offset..<TornTail.recordEnd(bytes, at: offset)]), to: kept, in: journal)
+                                report.tornTailKeptAt = journal.path(of: kept)
+                            }
+                            try DurableFile.truncate(name, in: journal, to: offset)
+                        }
                         break segmentLoop
                     }
                 }

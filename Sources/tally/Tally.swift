@@ -30,7 +30,10 @@ struct Tally: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tally: \(unknown)\n".utf8))
             Glibc.exit(64)
         }
-        await main(nil)
+        let arguments = NegativeNumbers.asPositionals(Array(CommandLine.arguments.dropFirst())) { arguments in
+            (try? Tally.parseAsRoot(arguments)) != nil
+        }
+        await main(arguments)
     }
 }
 

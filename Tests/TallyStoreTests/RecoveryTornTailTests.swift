@@ -48,8 +48,59 @@ import Testing
             #expect(same, context)
             if torn > 0 {
                 #expect(report.description.contains("cut a torn tail of \(torn) byte(s) off \(path)"), context)
+                #expect(report.tornTail == .torn, context)
             }
         }
+    }
+
+    /// A last record with all its bytes and a bad checksum may be a complete, answered record
+    /// the disk damaged: recovery says it cannot tell, names the record, and keeps its bytes.
+    @Test func aCompleteLastRecordThatFailsItsChecksumIsNotCalledTorn() throws {
+        let sim = try fixture("damaged-last")
+        defer { JournalTestKit.remove(sim.directory) }
+        let path = JournalTestKit.segmentPath(sim.directory, 21)
+        var bytes = try JournalTestKit.read(path)
+        let spans = JournalTestKit.records(inSegment: bytes)
+        let last = try #require(spans.last)
+        try #require(last.record.sequence == 40)
+        bytes[last.offset + JournalRecord.headerBytes + 3] ^= 0x01  // one payload byte, full length kept
+        try JournalTestKit.write(bytes, to: path)
+
+        let verified = try Recovery.run(dataDirectory: sim.directory, config: Self.config, readOnly: true)
+        #expect(verified.report.tornTail == .unverifiable(sequence: 40), "seed \(Self.seed)")
+        let text = verified.report.description
+        #expect(text.contains("record 40 has all its bytes but they fail their checksum"), "\(text)")
+        #expect(text.contains("may have been answered OK") && !text.contains("cut a torn tail"), "\(text)")
+        #expect(try JournalTestKit.read(path) == bytes, "verify changes nothing")
+
+        let recovered = try Recovery.run(dataDirectory: sim.directory, config: Self.config)
+        #expect(recovered.report.lastSequence == 39 && recovered.ledger == sim.states[39])
+        let kept = path + ".cut-at-\(last.offset)"
+        #expect(recovered.report.tornTailKeptAt == kept)
+        #expect(try JournalTestKit.read(kept) == Array(bytes[last.offset..<last.end]), "the record's bytes, kept")
+        #expect(try JournalTestKit.size(path) == last.offset)
+        #expect(recovered.report.description.contains("They are kept in \(kept)"))
+        #expect(try Recovery.run(dataDirectory: sim.directory, config: Self.config).report.tornBytesCut == 0, "the kept file is no segment")
+    }
+
+    /// A record whose sectors past a 512-byte boundary are still the zeros written ahead was cut
+    /// short by the crash: torn, whatever its length field says.
+    @Test func unwrittenSectorsInsideTheLastRecordAreATornWrite() throws {
+        let sim = try fixture("torn-sector")
+        defer { JournalTestKit.remove(sim.directory) }
+        let path = JournalTestKit.segmentPath(sim.directory, 21)
+        let full = try JournalTestKit.read(path)
+        let spans = JournalTestKit.records(inSegment: full)
+        // A record that crosses a sector boundary, made the last one.
+        let crossing = try #require(spans.first { $0.offset / 512 != ($0.end - 1) / 512 })
+        let boundary = (crossing.offset / 512 + 1) * 512
+        var bytes = Array(full[0..<crossing.end])
+        for index in boundary..<crossing.end { bytes[index] = 0 }
+        try JournalTestKit.write(bytes, to: path)
+        let recovered = try Recovery.run(dataDirectory: sim.directory, config: Self.config)
+        #expect(recovered.report.tornTail == .torn && recovered.report.tornTailKeptAt == nil)
+        #expect(recovered.report.lastSequence == crossing.record.sequence - 1)
+        #expect(recovered.report.description.contains("nobody was answered for it"))
     }
 
     /// The only record of the journal torn: recovery leaves an empty ledger and the bare header.
