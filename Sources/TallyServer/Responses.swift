@@ -58,7 +58,7 @@ enum Responses {
         let id = answer.callID
         switch answer.result {
         case .balance(let balance):
-            return .ok(callID: id, payload: Tally_V1_GetBalanceResponse.with { $0.balance = Tally_V1_Balance(balance) })
+            return .balance(callID: id, balance)
         case .transaction(let transaction, let transactionID):
             guard let transaction else {
                 return .envelope(error(
@@ -79,7 +79,7 @@ enum Responses {
         case .actionPrices(let prices):
             return .ok(callID: id, payload: Tally_V1_ListPricesResponse.with { $0.prices = prices.map(Tally_V1_ActionPrice.init) })
         case .usageStatus(let status):
-            return .ok(callID: id, payload: Tally_V1_CheckUsageResponse.with { $0.status = Tally_V1_UsageStatus(status) })
+            return .usageStatus(callID: id, status, replayed: nil)
         case .usageLimits(let limits, let retention):
             let settings = Tally_V1_UsageSettings(limits, retention: retention)
             if answer.method == .setLimits {
@@ -158,14 +158,10 @@ enum Responses {
     }
 
     private static func usage(callID id: UInt64, _ method: Method, _ receipt: UsageReceipt, replayed: Bool) -> OutboundResponse {
+        if method == .consume { return .usageStatus(callID: id, receipt.status, replayed: replayed) }
         let status = Tally_V1_UsageStatus(receipt.status)
         let reservation = receipt.reservation.map(Tally_V1_Reservation.init)
         switch method {
-        case .consume:
-            return .ok(callID: id, payload: Tally_V1_ConsumeResponse.with {
-                $0.status = status
-                $0.replayed = replayed
-            })
         case .reserve:
             return .ok(callID: id, payload: Tally_V1_ReserveResponse.with {
                 if let reservation { $0.reservation = reservation }
