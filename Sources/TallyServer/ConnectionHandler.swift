@@ -71,6 +71,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         let frame = unwrapInboundIn(data)
         framedBytes += Frame.headerBytes + frame.readableBytes
+        if let call = HotRequests.decode(frame, role: role) {
+            take(call)
+            return
+        }
         let request: Tally_V1_Request
         do {
             request = try Tally_V1_Request(serializedBytes: frame)
@@ -91,18 +95,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         switch CallDecoding.decode(request, role: role) {
-        case .call(var call):
-            // Shed mutations, not reads, once the Writer has too much queued: the answer is
-            // immediate and costs nothing, and reads keep working for operators and apps.
-            if call.method.isMutation, queue.count + batch.count >= queue.limit {
-                append(Responses.error(
-                    callID: call.callID, .unavailable, reason: "OVERLOADED",
-                    "tallyd has \(queue.limit) or more calls queued; nothing was applied, retry after \(queue.retryAfterMilliseconds) ms",
-                    details: ["retry_after_ms": String(queue.retryAfterMilliseconds), "queued_limit": String(queue.limit)]))
-                return
-            }
-            if case .apply = call.operation, audits(call.method) { call.origin = origin(call.method) }
-            batch.append(call)
+        case .call(let call):
+            take(call)
         case .refused(let callID, let method, let refusal):
             // Through the Writer, so the refusal is in the audit log before it is answered;
             // when the Writer is overloaded it is answered at once, unaudited (docs/security.md).
@@ -139,6 +133,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
             closeIfDone(context)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Adds a decoded call to this read's batch, or sheds it.
+    private func take(_ call: WriterCall) {
+        // Shed mutations, not reads, once the Writer has too much queued: the answer is
+        // immediate and costs nothing, and reads keep working for operators and apps.
+        if call.method.isMutation, queue.count + batch.count >= queue.limit {
+            append(Responses.error(
+                callID: call.callID, .unavailable, reason: "OVERLOADED",
+                "tallyd has \(queue.limit) or more calls queued; nothing was applied, retry after \(queue.retryAfterMilliseconds) ms",
+                details: ["retry_after_ms": String(queue.retryAfterMilliseconds), "queued_limit": String(queue.limit)]))
+            return
+        }
+        var call = call
+        if case .apply = call.operation, audits(call.method) { call.origin = origin(call.method) }
+        batch.append(call)
     }
 
     /// Whether a mutation of this method gets an audit entry: all do but usage calls, unless
