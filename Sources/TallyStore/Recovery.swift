@@ -99,8 +99,12 @@ public enum Recovery {
         through: UInt64 = .max
     ) throws -> Recovered
     {
-        try run(
-            dataDirectory: try StoreDirectory(opening: dataDirectory), config: config, repair: repair, readOnly: readOnly,
+        // A directory that does not exist yet holds nothing: the state of a new one (check-config).
+        guard let opened = try StoreDirectory.ifPresent(dataDirectory) else {
+            return Recovered(ledger: Ledger(config: config), nextSequence: 1, segments: [], report: Report())
+        }
+        return try run(
+            dataDirectory: opened, config: config, repair: repair, readOnly: readOnly,
             allowBrokenInvariants: allowBrokenInvariants, through: through)
     }
 

@@ -127,6 +127,14 @@ import Testing
 /// Files are written relative to the directory tallyd opened, not by its path: after the path
 /// comes to name another directory, nothing lands there (issue 14).
 @Suite struct StoreDirectoryTests {
+    /// Tools (check-config, verify's callers) read a directory that may not exist yet as a new one.
+    @Test func aMissingDirectoryRecoversAsANewOne() throws {
+        let missing = NSTemporaryDirectory() + "no-such-tally-\(UUID().uuidString)"
+        let recovered = try Recovery.run(dataDirectory: missing, config: LedgerConfig(), readOnly: true)
+        #expect(recovered.ledger == Ledger() && recovered.nextSequence == 1 && recovered.segments.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: missing), "nothing created")
+    }
+
     @Test func writesFollowTheOpenedDirectoryNotItsPath() throws {
         let seed: UInt64 = 0x0BE7_A700_0000_0001
         let config = LedgerConfig(idempotencyTTL: JournalCommandMix.ttl)
