@@ -16,6 +16,11 @@ enum CallDecoding {
         case refused(callID: UInt64, Method, Refusal)
     }
 
+    /// A call's deadline: `timeoutMs` from now (the frame was just read); none for 0.
+    static func deadline(timeoutMs: UInt32) -> NIODeadline? {
+        timeoutMs == 0 ? nil : NIODeadline.now() + .milliseconds(Int64(timeoutMs))
+    }
+
     /// `role` is the caller's. A deadline counts from now (the frame was just read); the clock
     /// is read only for calls that carry one.
     static func decode(_ request: Tally_V1_Request, role: Role) -> Decoded {
@@ -44,7 +49,7 @@ enum CallDecoding {
                 code: .permissionDenied, reason: "ROLE_FORBIDS_METHOD", message: "the \(role.rawValue) role may not call \(method.rawValue)",
                 details: ["role": role.rawValue, "method": method.rawValue]))
         }
-        let deadline = request.timeoutMs == 0 ? nil : NIODeadline.now() + .milliseconds(Int64(request.timeoutMs))
+        let deadline = deadline(timeoutMs: request.timeoutMs)
         do {
             let operation: WriterCall.Operation
             switch method {

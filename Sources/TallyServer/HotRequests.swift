@@ -68,8 +68,8 @@ enum HotRequests {
             operation = method == .getBalance ? .balance(userID: userID) : .usageStatus(userID: userID)
         default: return nil
         }
-        let deadline = timeout == 0 ? nil : NIODeadline.now() + .milliseconds(Int64(timeout))
-        return WriterCall(callID: callID, method: method, deadline: deadline, operation: operation)
+        return WriterCall(
+            callID: callID, method: method, deadline: CallDecoding.deadline(timeoutMs: UInt32(timeout)), operation: operation)
     }
 
     /// Protobuf fields read in order from raw bytes; `next` is nil at the end, or at bytes that

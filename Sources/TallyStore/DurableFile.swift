@@ -98,16 +98,6 @@ public enum DurableFile {
         }
     }
 
-    /// fsync of the directory at `path`.
-    static func syncDirectory(_ path: String) throws {
-        try StoreDirectory(opening: path).sync()
-    }
-
-    /// The names in the directory at `path` (not "." or ".."); empty if it does not exist.
-    static func list(_ path: String) throws -> [String] {
-        try StoreDirectory.ifPresent(path)?.names() ?? []
-    }
-
     /// Cuts a file to `length` bytes, durably.
     static func truncate(_ name: String, in directory: StoreDirectory, to length: Int) throws {
         let fd = directory.openFile(name, O_WRONLY)

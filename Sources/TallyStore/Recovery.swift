@@ -156,11 +156,13 @@ public enum Recovery {
 
         // 2. The journal after it.
         let journal = try dataDirectory.subdirectory(JournalSegment.directoryName, create: false)
-        var segments = try (journal?.names() ?? []).compactMap(JournalSegment.firstSequence(ofFileNamed:)).sorted()
-            .filter { first in
+        var segments: [UInt64] = []
+        if let journal {
+            segments = try journal.names().compactMap(JournalSegment.firstSequence(ofFileNamed:)).sorted().filter { first in
                 let name = JournalSegment.fileName(firstSequence: first)
-                return !isForeign(journal!.path(of: name), JournalSegment.directoryID(of: name, in: journal!))
+                return !isForeign(journal.path(of: name), JournalSegment.directoryID(of: name, in: journal))
             }
+        }
         report.segments = segments.count
         var last = base  // the newest record the state holds
         var index = 0

@@ -151,8 +151,9 @@ public enum SnapshotFile {
     {
         let name = fileName(sequence: sequence)
         let bytes = try write(ledger, sequence: sequence, directoryID: directoryID, to: name, in: directory)
+        // Another directory's are not counted; format 1 (no id) and unreadable headers are.
         let all = try list(in: directory).filter { snapshot in
-            (try? header(of: snapshot.name, in: directory).directoryID).map { $0 == nil || $0 == directoryID } ?? true
+            (try? header(of: snapshot.name, in: directory).directoryID).map { $0 == directoryID } ?? true
         }
         for old in all.dropFirst(kept) {
             try? directory.remove(old.name)

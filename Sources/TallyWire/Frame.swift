@@ -114,18 +114,7 @@ extension ByteBuffer {
             try writeFrame(message)
         case .ok(let callID, let payload):
             let body: ByteBuffer = try payload.serializedBytes()
-            let lengthIndex = writerIndex
-            writeInteger(UInt32(0))
-            if callID != 0 {
-                writeInteger(UInt8(1 << 3 | 0))  // call_id = 1, varint
-                writeVarint(callID)
-            }
-            if body.readableBytes > 0 {
-                writeInteger(UInt8(6 << 3 | 2))  // payload = 6, length-delimited
-                writeVarint(UInt64(body.readableBytes))
-                writeImmutableBuffer(body)
-            }
-            setInteger(UInt32(writerIndex - lengthIndex - Frame.headerBytes), at: lengthIndex, endianness: .big)
+            writeEnvelope(callID: callID, payloadSize: body.readableBytes) { $0.copy(body) }
         case .balance(let callID, let balance):
             let size = HotAnswers.balanceSize(balance)
             writeEnvelope(callID: callID, payloadSize: HotAnswers.messageField(1, size)) {
@@ -149,6 +138,7 @@ extension ByteBuffer {
 
     /// A frame holding a Response with `callID` and a payload of exactly `payloadSize` bytes,
     /// which `payload` writes: the frame's space is reserved once and filled through a pointer.
+    /// (Byte by byte ByteBuffer writes each check uniqueness, capacity and exclusivity.)
     private mutating func writeEnvelope(callID: UInt64, payloadSize: Int, _ payload: (inout RawFields) -> Void) {
         let body = HotAnswers.varintField(1, callID) + (payloadSize > 0 ? HotAnswers.messageField(6, payloadSize) : 0)
         let frameBytes = Frame.headerBytes + body
@@ -167,14 +157,5 @@ extension ByteBuffer {
             }
             return out.at
         }
-    }
-
-    private mutating func writeVarint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        writeInteger(UInt8(value))
     }
 }

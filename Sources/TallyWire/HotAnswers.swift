@@ -85,6 +85,14 @@ struct RawFields {
         }
     }
 
+    /// The readable bytes of `buffer`, as they are.
+    mutating func copy(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { bytes in
+            if let source = bytes.baseAddress { (base + at).copyMemory(from: source, byteCount: bytes.count) }
+            at += bytes.count
+        }
+    }
+
     /// A submessage's key and length; its fields follow.
     mutating func messageHeader(_ field: UInt64, size: Int) {
         varint(field << 3 | 2)

@@ -26,14 +26,12 @@ struct Tally: AsyncParsableCommand {
                 "tally: argument \(bad.index) ('\(bad.shown)') is not valid UTF-8; nothing was sent\n".data(using: .utf8)!)
             Glibc.exit(64)
         }
-        if let unknown = Suggestion.unknownSubcommand(in: Array(CommandLine.arguments.dropFirst()), root: Tally.self) {
+        let given = Array(CommandLine.arguments.dropFirst())
+        if let unknown = Suggestion.unknownSubcommand(in: given, root: Tally.self) {
             FileHandle.standardError.write(Data("tally: \(unknown)\n".utf8))
             Glibc.exit(64)
         }
-        let arguments = NegativeNumbers.asPositionals(Array(CommandLine.arguments.dropFirst())) { arguments in
-            (try? Tally.parseAsRoot(arguments)) != nil
-        }
-        await main(arguments)
+        await main(NegativeNumbers.asPositionals(given) { (try? Tally.parseAsRoot($0)) != nil })
     }
 }
 

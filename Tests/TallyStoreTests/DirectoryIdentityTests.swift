@@ -57,7 +57,7 @@ import Testing
         var ledger = recovered.ledger
         for sequence in [20, 21, 22] as [UInt64] {
             _ = ledger.apply(.credit(Credit(userID: "own", amount: 1, kind: .grant)), at: ledger.lastTimestamp + 1)
-            try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: .test, in: sim.directory)
+            _ = try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: .test, in: sim.directory)
         }
         #expect(try SnapshotFile.list(in: sim.directory).map(\.sequence) == [30, 22, 21])
     }
