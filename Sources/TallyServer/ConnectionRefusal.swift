@@ -3,7 +3,7 @@ import Synchronization
 import TallyWire
 
 /// Answers a connection tallyd will not serve with one final frame (call id 0) and closes it:
-/// past the connection limits, or a peer with no role.
+/// past the connection limits, a peer with no role, or a non-admin on the admin socket.
 final class ConnectionRefusal: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -30,6 +30,13 @@ final class ConnectionRefusal: ChannelInboundHandler {
             callID: 0, .permissionDenied, reason: "NO_ROLE",
             "uid \(peer.uid) (gid \(peer.gid)) has no role in tallyd's access rules; an admin can grant one (docs/operations.md)",
             details: ["uid": String(peer.uid), "gid": String(peer.gid)]))
+    }
+
+    static func adminsOnly(_ peer: PeerCredentials, role: Role) -> ConnectionRefusal {
+        ConnectionRefusal(Responses.error(
+            callID: 0, .permissionDenied, reason: "ADMIN_SOCKET_ADMINS_ONLY",
+            "uid \(peer.uid) has the \(role.rawValue) role; the admin socket serves the admin role only: connect to tallyd's main socket",
+            details: ["uid": String(peer.uid), "role": role.rawValue]))
     }
 
     func channelActive(context: ChannelHandlerContext) {

@@ -15,6 +15,9 @@ public enum FsyncMode: Equatable, Sendable {
 /// Everything tallyd is told at start. Each default is what `tallyd` with no flags runs on.
 public struct ServerConfig: Sendable {
     public var socketPath: String
+    /// A second socket for the admin role only, served on an event loop of its own, so an
+    /// operator's calls (a supervisor's health probe) never wait behind the clients' (nil: none).
+    public var adminSocketPath: String? = nil
     public var dataDirectory: String
     public var fsync: FsyncMode
     public var snapshots: SnapshotPolicy

@@ -17,10 +17,13 @@ public final class TallyServer: Sendable {
     private let snapshotPool: NIOThreadPool
     private let dataDirectory: DataDirectory
     private let watch: DirectoryWatch
-    private let writer: Writer
+    /// Internal for the tests that hold its loop (AdminSocketTests).
+    let writer: Writer
     private let journal: any Journal
     private let snapshotter: Snapshotter
-    private let listener: any Channel
+    /// The main socket's listener, then the admin socket's if there is one.
+    private let listeners: [any Channel]
+    private let adminGroup: MultiThreadedEventLoopGroup?
     private let connections: Connections
     private let queue: WriterQueue
     private let stopped: Mutex<Bool> = Mutex(false)
@@ -62,6 +65,7 @@ public final class TallyServer: Sendable {
         let startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
 
         try SocketFile.prepare(config.socketPath)
+        if let adminSocketPath = config.adminSocketPath { try SocketFile.prepare(adminSocketPath) }
         let socketGroup = try config.socketGroup.map(SocketFile.groupID)
         let journal: any Journal
         switch config.fsync {
@@ -107,56 +111,21 @@ public final class TallyServer: Sendable {
         let health = Health(
             writer: writer, snapshotter: snapshotter, connections: connections, queue: queue, startedAt: .now(),
             dataDirectory: dataDirectory.path)
-        let access = config.access
-        let maxConnectionsPerUID = config.maxConnectionsPerUID
-        let reservedAdminConnections = config.reservedAdminConnections
-        let ownUID = geteuid()
-
-        let maxFrameBytes = config.maxFrameBytes
-        let maxCallsInFlight = config.maxCallsInFlight
-        let auditUsageCalls = config.auditUsageCalls
-        let maxConnections = config.maxConnections
-        let timeouts = config.timeouts
-        let bootstrap = ServerBootstrap(group: ioGroup ?? writerGroup)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                PeerCredentials.of(channel).flatMapThrowing { peer in
-                    let handlers = channel.pipeline.syncOperations
-                    guard let role = access.role(uid: peer.uid, gid: peer.gid) else {
-                        logger.notice("refused a connection with no role", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
-                        try handlers.addHandler(ConnectionRefusal.noRole(peer))
-                        return
-                    }
-                    // Admins and tallyd's own uid get reserved connections past both limits, so an
-                    // operator can always get in (PostgreSQL's superuser_reserved_connections).
-                    let reserved = role == .admin || peer.uid == ownUID ? reservedAdminConnections : 0
-                    switch connections.track(
-                        channel, uid: peer.uid, limit: maxConnections, perUID: maxConnectionsPerUID, reserved: reserved)
-                    {
-                    case .tooMany:
-                        connections.logRefusal("TOO_MANY_CONNECTIONS", peer: peer, limit: maxConnections + reserved, logger: logger)
-                        try handlers.addHandler(ConnectionRefusal.tooManyConnections(limit: maxConnections + reserved))
-                        return
-                    case .tooManyForUID:
-                        connections.logRefusal(
-                            "TOO_MANY_CONNECTIONS_FOR_UID", peer: peer, limit: maxConnectionsPerUID + reserved, logger: logger)
-                        try handlers.addHandler(ConnectionRefusal.tooManyForUID(peer.uid, limit: maxConnectionsPerUID + reserved))
-                        return
-                    case .admitted:
-                        break
-                    }
-                    let meter = ByteMeter()
-                    try handlers.addHandler(IdleStateHandler(readTimeout: timeouts.tick))
-                    try handlers.addHandler(meter)
-                    try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-                    try handlers.addHandler(
-                        ConnectionHandler(
-                            writer: writer, snapshotter: snapshotter, health: health, role: role, peer: peer, queue: queue,
-                            maxCallsInFlight: maxCallsInFlight, auditUsageCalls: auditUsageCalls, meter: meter, timeouts: timeouts, logger: logger))
-                }
-            }
-        let listener: any Channel
+        let setup = ConnectionSetup(
+            writer: writer, snapshotter: snapshotter, health: health, connections: connections, queue: queue,
+            access: config.access, maxConnections: config.maxConnections, maxConnectionsPerUID: config.maxConnectionsPerUID,
+            reservedAdminConnections: config.reservedAdminConnections, maxFrameBytes: config.maxFrameBytes,
+            maxCallsInFlight: config.maxCallsInFlight, auditUsageCalls: config.auditUsageCalls, timeouts: config.timeouts, logger: logger)
+        func bootstrap(_ group: MultiThreadedEventLoopGroup, adminSocket: Bool) -> ServerBootstrap {
+            ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { setup.setUp($0, adminSocket: adminSocket) }
+        }
+        // The admin socket's connections have a loop of their own: a supervisor's health probe
+        // never waits behind the clients' reads and writes (docs/operations.md, "The admin socket").
+        let adminGroup = config.adminSocketPath == nil ? nil : MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var listeners: [any Channel] = []
         do {
             // Create the socket file without permissions beyond the configured mode, so there is
             // no moment in which others could connect; then set the mode exactly.
@@ -165,14 +134,23 @@ public final class TallyServer: Sendable {
             if !changes.isEmpty { try await writer.applyAtStart(changes.map { Command.changeUsage($0) }) }
             let previousMask = umask(mode_t(0o777 & ~config.socketMode))
             defer { umask(previousMask) }
-            listener = try await bootstrap.bind(unixDomainSocketPath: config.socketPath).get()
-            if let socketGroup { try SocketFile.setGroup(config.socketPath, socketGroup) }
-            try SocketFile.setMode(config.socketPath, config.socketMode)
+            for (path, group, adminSocket) in [(config.socketPath, ioGroup ?? writerGroup, false)]
+                + (adminGroup.map { [(config.adminSocketPath!, $0, true)] } ?? [])
+            {
+                listeners.append(try await bootstrap(group, adminSocket: adminSocket).bind(unixDomainSocketPath: path).get())
+                if let socketGroup { try SocketFile.setGroup(path, socketGroup) }
+                try SocketFile.setMode(path, config.socketMode)
+            }
         } catch {
+            for (listener, path) in zip(listeners, [config.socketPath, config.adminSocketPath ?? ""]) {
+                try? await listener.close()
+                unlink(path)
+            }
             let _: Result<Void, any Error> = await withCheckedContinuation { continuation in
                 journal.close { continuation.resume(returning: $0) }
             }
             try? await ioGroup?.shutdownGracefully()
+            try? await adminGroup?.shutdownGracefully()
             try? await writerGroup.shutdownGracefully()
             try? await snapshotPool.shutdownGracefully()
             dataDirectory.release()
@@ -189,13 +167,14 @@ public final class TallyServer: Sendable {
         return TallyServer(
             config: config, logger: logger, ioGroup: ioGroup, writerGroup: writerGroup, snapshotPool: snapshotPool,
             dataDirectory: dataDirectory, watch: watch, writer: writer, journal: journal, snapshotter: snapshotter,
-            listener: listener, connections: connections, queue: queue, startup: startup)
+            listeners: listeners, adminGroup: adminGroup, connections: connections, queue: queue, startup: startup)
     }
 
     private init(
         config: ServerConfig, logger: Logger, ioGroup: MultiThreadedEventLoopGroup?,
         writerGroup: MultiThreadedEventLoopGroup, snapshotPool: NIOThreadPool, dataDirectory: DataDirectory,
-        watch: DirectoryWatch, writer: Writer, journal: any Journal, snapshotter: Snapshotter, listener: any Channel, connections: Connections,
+        watch: DirectoryWatch, writer: Writer, journal: any Journal, snapshotter: Snapshotter, listeners: [any Channel],
+        adminGroup: MultiThreadedEventLoopGroup?, connections: Connections,
         queue: WriterQueue, startup: Startup
     ) {
         self.queue = queue
@@ -209,7 +188,8 @@ public final class TallyServer: Sendable {
         self.writer = writer
         self.journal = journal
         self.snapshotter = snapshotter
-        self.listener = listener
+        self.listeners = listeners
+        self.adminGroup = adminGroup
         self.connections = connections
         self.startup = startup
     }
@@ -247,8 +227,11 @@ public final class TallyServer: Sendable {
             return !stopped
         }
         guard first else { return }
-        try? await listener.close()
+        for listener in listeners {
+            try? await listener.close()
+        }
         unlink(config.socketPath)
+        if let adminSocketPath = config.adminSocketPath { unlink(adminSocketPath) }
         let state = await writer.stop()
         var snapshotError: (any Error)?
         do {
@@ -278,6 +261,7 @@ public final class TallyServer: Sendable {
             try? await channel.close()
         }
         try await ioGroup?.shutdownGracefully()
+        try await adminGroup?.shutdownGracefully()
         try await writerGroup.shutdownGracefully()
         try await snapshotPool.shutdownGracefully()
         dataDirectory.release()

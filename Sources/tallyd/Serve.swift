@@ -15,6 +15,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("socket"), help: "Unix socket path clients connect to.")
     var socketPath = "./tally.sock"
 
+    @Option(help: "A second Unix socket for the admin role only (tallyd's own uid and admin rules), served on a thread of its own: health probes and admin calls there never wait behind clients' calls. Default: none.")
+    var adminSocket: String?
+
     @Option(help: "Socket file permissions, octal: 660 lets tallyd's user and group connect.")
     var socketMode = "660"
 
@@ -123,6 +126,12 @@ struct Serve: AsyncParsableCommand {
         guard idleTimeout >= 1, frameTimeout >= 1, writeStallTimeout >= 1 else {
             throw ValidationError("--idle-timeout, --frame-timeout and --write-stall-timeout must be at least 1 second")
         }
+        if let adminSocket {
+            guard !adminSocket.isEmpty else { throw ValidationError("--admin-socket needs a path") }
+            guard absolute(adminSocket) != absolute(socketPath) else {
+                throw ValidationError("--admin-socket must be another path than --socket")
+            }
+        }
         guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777, mode & 0o600 == 0o600 else {
             throw ValidationError("--socket-mode must be octal like 660 and let the owner read and write")
         }
@@ -151,6 +160,7 @@ struct Serve: AsyncParsableCommand {
             ioThreads: ioThreads, repair: repair, maxConnections: maxConnections,
             timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
         config.socketGroup = socketGroup
+        config.adminSocketPath = adminSocket
         config.maxConnectionsPerUID = maxConnectionsPerUid
         config.reservedAdminConnections = reservedAdminConnections
         config.writerQueueLimit = writerQueueLimit
@@ -184,7 +194,7 @@ struct Serve: AsyncParsableCommand {
         }
         let s = server.startup
         say("""
-            tallyd serving \(absolute(config.socketPath))
+            tallyd serving \(absolute(config.socketPath))\(config.adminSocketPath.map { ", admin socket \(absolute($0))" } ?? "")
               data directory \(absolute(config.dataDirectory)), fsync \(fsync.rawValue)
               recovered \(s.accounts) accounts, \(s.transactions) transactions in \(String(format: "%.1f", s.milliseconds)) ms
             \(s.recovery.description.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))

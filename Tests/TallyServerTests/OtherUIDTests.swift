@@ -100,4 +100,34 @@ struct OtherUIDTests {
         #expect(await server.currentLedger().balance(of: "u").account.available == 5)
         try await server.shutdown()
     }
+
+    /// The admin socket serves admins only: another uid with the app role is turned away there
+    /// with its own reason, and served on the main socket; given the admin role, it gets in.
+    @Test func theAdminSocketServesAdminsOnly() async throws {
+        let user = try Throwaway()
+        defer { user.remove() }
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let adminSocket = scratch.root + "/admin.sock"
+        chmod(scratch.root, 0o755)
+        func start(_ role: Role) async throws -> TallyServer {
+            try await scratch.start { config in
+                config.socketMode = 0o666
+                config.adminSocketPath = adminSocket
+                config.access = AccessPolicy(ownerUID: getuid(), rules: [.uid(user.uid): role])
+            }
+        }
+        var server = try await start(.app)
+        var result = try user.tally(["credit", "--socket", adminSocket, "u", "5"])
+        #expect(result.status == 77 && result.output.contains("PERMISSION_DENIED ADMIN_SOCKET_ADMINS_ONLY"), "\(result.output)")
+        #expect(await server.currentLedger().transactions.count == 0)
+        result = try user.tally(["credit", "--socket", scratch.socket, "u", "5"])
+        #expect(result.status == 0 && result.output.contains("5 available"), "\(result.output)")
+        try await server.shutdown()
+
+        server = try await start(.admin)
+        result = try user.tally(["health", "--socket", adminSocket])
+        #expect(result.status == 0 && result.output.contains("mutations: accepted"), "\(result.output)")
+        try await server.shutdown()
+    }
 }
