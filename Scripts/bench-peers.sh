@@ -9,7 +9,8 @@
 #   - pingpong: a C echo over a Unix socket, the floor for a round trip.
 # Load comes from C programs of one shape (threads x pipeline depth, p50/p99/p99.9): tally-bench,
 # redis-bench, pg-bench and pingpong (Clients/c, `make -C Clients/c bench peers`).
-# Shapes: durable spends at 32 connections x depth 1; pipelined usage consumes at 4 x 64 and
+# Shapes: durable spends at 32 connections x depth 1 (beside them, at the same shape, Tally's
+# GetBalance and the ping-pong: what any call costs there), and pipelined at 4 x 64; pipelined usage consumes at 4 x 64 and
 # 32 x 16; an unpipelined round trip at 1 x 1 (GetBalance against the ping-pong, Redis GET and
 # PING and a PostgreSQL SELECT for context); pipelined reads at 4 x 64 (GetBalance, Redis GET).
 # Prints the raw lines, then one table of absolute figures, server CPU per call and ratios to
@@ -190,6 +191,12 @@ srv=${pid_of[tally-always]} run spend.tally "$S1" "Tally, --fsync always" tb tal
 srv=$pg_pid run spend.pg "$S1" "PostgreSQL, BEGIN/UPDATE/INSERT/COMMIT" pb --mode spend --connections 32
 srv=$pg_pid run spend.pgcte "$S1" "PostgreSQL, one statement (CTE)" pb --mode spend-cte --connections 32
 srv=${pid_of[redis-always]} run spend.redis "$S1" "Redis + Lua, appendfsync always" rb redis-always --mode spend --connections 32 --depth 1
+# What any call costs at this shape: the cheapest Tally call (no journal, no change) and a C echo
+# server that does nothing, both at 32 x 1 (the per-call floor under the spend bars).
+srv=${pid_of[tally-always]} run spend.balance "$S1" "Tally GetBalance (a read: no journal, no change)" tb tally-always --mix balance --connections 32 --depth 1
+run spend.floor "$S1" "C ping-pong, one blocking thread per connection" timeout "$limit" "$cbin/pingpong" --connections 32 --depth 1 --duration "$seconds"
+S5="durable spends, 4 conn x depth 64"
+srv=${pid_of[tally-always]} run spend4.tally "$S5" "Tally, --fsync always" tb tally-always --mix spend --connections 4 --depth 64
 for cd in "4 64" "32 16"; do
   set -- $cd
   S="usage consumes, $1 conn x depth $2"
@@ -252,12 +259,13 @@ times() { awk -v a="$1" -v k="$2" 'BEGIN { print a == "-" ? "-" : k * a }'; }
 t=$(field spend.tally rate); p=$(field spend.pg rate); pc=$(field spend.pgcte rate); r=$(field spend.redis rate)
 echo "- durable spends/s at 32 x 1 >= 10x PostgreSQL (BEGIN/UPDATE/INSERT/COMMIT): $(verdict "$t" "$(times "$p" 10)" ">=") — Tally $(commas "$t")/s = $(div "$t" "$p")x PostgreSQL's $(commas "$p")/s (and $(div "$t" "$pc")x the one-statement form's $(commas "$pc")/s)"
 echo "- durable spends/s at 32 x 1 >= 2x Redis + Lua (appendfsync always): $(verdict "$t" "$(times "$r" 2)" ">=") — Tally $(commas "$t")/s = $(div "$t" "$r")x Redis's $(commas "$r")/s"
+echo "  (the ceiling at 32 x 1: Tally's GetBalance $(commas "$(field spend.balance rate)")/s, the C ping-pong $(commas "$(field spend.floor rate)")/s)"
 for c in 4 32; do
   t=$(field "consume$c.tally" rate); n=$(field "consume$c.never" rate); r=$(field "consume$c.redis" rate)
   echo "- consumes/s (${shape_of[consume$c.tally]#usage consumes, }), --fsync always >= 1.5x Redis + Lua (persistence off): $(verdict "$t" "$(times "$r" 1.5)" ">=") — $(commas "$t")/s = $(div "$t" "$r")x Redis's $(commas "$r")/s (--fsync never: $(commas "$n")/s = $(div "$n" "$r")x)"
 done
 t=$(field rtt.tally p50); f=$(field rtt.floor p50)
 echo "- GetBalance p50 at 1 x 1 <= 1.5x the C ping-pong floor: $(verdict "$t" "$(times "$f" 1.5)" "<=") — Tally $(us "$t") µs = $(div "$t" "$f")x the floor's $(us "$f") µs"
-echo "- tallyd CPU per call: consume (4 x 64, --fsync always) <= 3 µs: $(verdict "${cpu_of[consume4.tally]}" 3 "<=") (${cpu_of[consume4.tally]} µs; 32 x 16: ${cpu_of[consume32.tally]} µs); durable spend (32 x 1) <= 8 µs: $(verdict "${cpu_of[spend.tally]}" 8 "<=") (${cpu_of[spend.tally]} µs); GetBalance (4 x 64) <= 2 µs: $(verdict "${cpu_of[reads.tally]}" 2 "<=") (${cpu_of[reads.tally]} µs; 1 x 1: ${cpu_of[rtt.tally]} µs, the floor's ${cpu_of[rtt.floor]} µs)"
+echo "- tallyd CPU per call: consume (4 x 64, --fsync always) <= 3 µs: $(verdict "${cpu_of[consume4.tally]}" 3 "<=") (${cpu_of[consume4.tally]} µs; 32 x 16: ${cpu_of[consume32.tally]} µs); durable spend (32 x 1) <= 8 µs: $(verdict "${cpu_of[spend.tally]}" 8 "<=") (${cpu_of[spend.tally]} µs; at 32 x 1 a GetBalance costs ${cpu_of[spend.balance]} µs and the do-nothing ping-pong ${cpu_of[spend.floor]} µs; spends pipelined 4 x 64: ${cpu_of[spend4.tally]} µs); GetBalance (4 x 64) <= 2 µs: $(verdict "${cpu_of[reads.tally]}" 2 "<=") (${cpu_of[reads.tally]} µs; 1 x 1: ${cpu_of[rtt.tally]} µs, the floor's ${cpu_of[rtt.floor]} µs)"
 echo
 echo "== done in $((SECONDS - started)) s; everything started here is stopped and $work is removed"
