@@ -25,9 +25,10 @@ struct MeasureUsageMemory: ParsableCommand {
 
     @Option(help: "Users.") var users = 10_000
     @Option(help: "Whole runs; each figure is the median over them.") var runs = 1
+    @Option(parsing: .upToNextOption, help: "Days to measure on (day 1 is 2025-01-01); default: 1 35 100 200 300 396 456 516.")
+    var checkpoints = [1, 35, 100, 200, 300, 396, 456, 516]
 
     static let firstDay = CivilDay(year: 2025, month: 1, day: 1)
-    static let checkpoints = [1, 35, 100, 200, 300, 396, 456, 516]
 
     struct Figures {
         var heap: Double
@@ -37,6 +38,9 @@ struct MeasureUsageMemory: ParsableCommand {
 
     func validate() throws {
         guard users > 0, runs > 0 else { throw ValidationError("--users and --runs must be positive") }
+        guard !checkpoints.isEmpty, checkpoints.allSatisfy({ (1...36_500).contains($0) }) else {
+            throw ValidationError("--checkpoints must be days from 1 to 36500")
+        }
     }
 
     func run() throws {
@@ -53,7 +57,7 @@ struct MeasureUsageMemory: ParsableCommand {
         func median(_ values: [Double]) -> Double { values.sorted()[(values.count - 1) / 2] }
         say("| day | date | daily records kept | months kept | heap bytes/user | resident bytes/user | snapshot bytes/user |")
         say("| --- | --- | --- | --- | --- | --- | --- |")
-        for (i, day) in Self.checkpoints.enumerated() {
+        for (i, day) in checkpoints.enumerated() {
             let date = CivilDay(dayNumber: Self.firstDay.dayNumber + Int64(day - 1))
             let (records, months) = Self.kept(onDay: day)
             let heap = median(all.map { $0[i].heap })
@@ -74,7 +78,7 @@ struct MeasureUsageMemory: ParsableCommand {
         var applied = 0
         var seconds = 0.0
         let microsPerDay: Int64 = 86_400_000_000
-        for day in 1...Self.checkpoints.last! {
+        for day in 1...checkpoints.max()! {
             let dayStart = (Self.firstDay.dayNumber + Int64(day - 1)) * microsPerDay
             let began = ContinuousClock.now
             for (u, id) in ids.enumerated() {
@@ -89,7 +93,7 @@ struct MeasureUsageMemory: ParsableCommand {
             let elapsed = ContinuousClock.now - began
             seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             applied += users
-            if Self.checkpoints.contains(day) {
+            if checkpoints.contains(day) {
                 let (records, months) = Self.kept(onDay: day)
                 let user = ledger.usage.usage(of: ids[0])!
                 // Today's count is not a daily record: a user holds records - 1 of them plus `used`.
