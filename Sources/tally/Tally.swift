@@ -64,7 +64,7 @@ struct GlobalOptions: ParsableArguments {
         defer { Task { await client.close() } }
         do {
             let answer = try await body(client)
-            print(json ? try answer.jsonString() : human(answer))
+            print(json ? try JSONAnswer.string(answer) : human(answer))
         } catch var error as TallyError {
             // No answer within the deadline: the outcome is unknown, and the key makes a retry safe.
             let unknown = error.reason == "CLIENT_TIMEOUT"
