@@ -86,6 +86,7 @@ public final class TallyServer: Sendable {
         // One thread: snapshot writes never overlap and run in the order they were asked for.
         let snapshotPool = NIOThreadPool(numberOfThreads: 1)
         snapshotPool.start()
+        SnapshotThread.lowerPriority(of: snapshotPool)
         let writer = Writer(
             ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
             snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger,

@@ -12,31 +12,38 @@ public enum LedgerSnapshot {
         return bytes
     }
 
-    /// Records per part: transactions and audit entries, the bulk of a large state, are encoded
-    /// a part at a time, so that encoding never holds a second copy of the whole history.
+    /// Records per part: the large collections (accounts, idempotency records, usage users,
+    /// transactions, audit entries) are encoded a part at a time, so that encoding never holds a
+    /// second copy of any of them.
     static let recordsPerPart = 4_096
 
     /// Encodes the state as consecutive parts handed to `write`: the parts together are one
-    /// Snapshot message (protobuf concatenation appends repeated fields), first everything but
-    /// the transactions and audit entries, then those in id order.
+    /// Snapshot message (protobuf concatenation appends repeated fields and merges the usage
+    /// message), first everything small, then accounts, idempotency records and usage users in
+    /// key order, then transactions and audit entries in id order.
+    ///
+    /// Why parts for the keyed collections too: a million accounts encoded at once were a
+    /// sorted array of a million records, their messages and the serialized bytes, hundreds of
+    /// MB allocated and freed on the snapshot thread. Mapping and unmapping that much memory
+    /// holds the process's memory-map lock, and the Writer waited on it (in mprotect, growing
+    /// its own heap) for up to 130 ms while a snapshot was written (docs/benchmarks.md). Only
+    /// the sorted keys are gathered now (16 bytes each).
     public static func encode(
         _ ledger: Ledger, journalSequence: UInt64 = 0, into write: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
+        func emit(_ part: Tally_Store_V1_Snapshot) throws {
+            let bytes: [UInt8] = try part.serializedBytes(options: options)
+            try bytes.withUnsafeBytes(write)
+        }
         var snapshot = Tally_Store_V1_Snapshot()
         snapshot.journalSequence = journalSequence
         snapshot.lastTimestampUs = ledger.lastTimestamp
         snapshot.nextTransactionID = ledger.nextTransactionID
         snapshot.mint = ledger.mint
         snapshot.burn = ledger.burn
-        snapshot.accounts = ledger.accounts.sorted { $0.key < $1.key }.map {
-            Tally_V1_Balance(Balance(userID: $0.key.value, account: $0.value))
-        }
-        snapshot.idempotencyRecords = ledger.idempotency.records.sorted { $0.key < $1.key }.map {
-            Tally_Store_V1_IdempotencyRecord(key: $0.key.value, $0.value)
-        }
-        snapshot.usage = UsageSnapshot.encode(ledger.usage)
+        snapshot.usage = UsageSnapshot.encode(ledger.usage, users: false)
         snapshot.packages = ledger.packages.sorted { $0.key < $1.key }.map { Tally_V1_TokenPackage($0.value) }
         snapshot.purchases = ledger.purchases.sorted { $0.key < $1.key }.map { Tally_V1_Purchase($0.value) }
         snapshot.nextPurchaseID = ledger.nextPurchaseID
@@ -56,8 +63,29 @@ public enum LedgerSnapshot {
         snapshot.nextAuditID = ledger.nextAuditID
         snapshot.firstAuditID = ledger.firstAuditID
         snapshot.archived = Tally_Store_V1_ArchivedHistory(ledger.archived)
-        let head: [UInt8] = try snapshot.serializedBytes(options: options)
-        try head.withUnsafeBytes(write)
+        try emit(snapshot)
+
+        /// `keys` in order, a part at a time; `fill` puts one part's records into its message.
+        func inParts(_ keys: [ExactString], _ fill: (ArraySlice<ExactString>, inout Tally_Store_V1_Snapshot) -> Void) throws {
+            var start = 0
+            while start < keys.count {
+                let end = min(start + recordsPerPart, keys.count)
+                var part = Tally_Store_V1_Snapshot()
+                fill(keys[start..<end], &part)
+                try emit(part)
+                start = end
+            }
+        }
+        try inParts(ledger.accounts.keys.sorted()) { keys, part in
+            part.accounts = keys.map { Tally_V1_Balance(Balance(userID: $0.value, account: ledger.accounts[$0]!)) }
+        }
+        try inParts(ledger.idempotency.records.keys.sorted()) { keys, part in
+            part.idempotencyRecords = keys.map { Tally_Store_V1_IdempotencyRecord(key: $0.value, ledger.idempotency.records[$0]!) }
+        }
+        let usageUsers = ledger.usage.users
+        try inParts(usageUsers.map(\.key).sorted()) { keys, part in
+            part.usage.users = keys.map { UsageSnapshot.encode(user: usageUsers[$0]!, id: $0) }
+        }
 
         // DenseLogs list in id order. The parts are gathered in plain arrays: appending to a
         // message's repeated field one by one copies the field each time (its storage is boxed).
@@ -67,8 +95,7 @@ public enum LedgerSnapshot {
             var part = Tally_Store_V1_Snapshot()
             part.transactions = transactions
             part.audit = audit
-            let bytes: [UInt8] = try part.serializedBytes(options: options)
-            try bytes.withUnsafeBytes(write)
+            try emit(part)
             transactions.removeAll(keepingCapacity: true)
             audit.removeAll(keepingCapacity: true)
         }

@@ -4,7 +4,9 @@ import TallyWire
 
 /// The daily-limit state (UsageBook) as part of a snapshot, and back.
 enum UsageSnapshot {
-    static func encode(_ book: UsageBook) -> Tally_Store_V1_UsageState {
+    /// The book as a message; without its users when `users` is false (the snapshot sends
+    /// those a part at a time, `encode(user:id:)`).
+    static func encode(_ book: UsageBook, users: Bool = true) -> Tally_Store_V1_UsageState {
         var state = Tally_Store_V1_UsageState()
         state.tiers = book.limits.tiers.sorted { $0.key < $1.key }.map { tier, limit in
             Tally_V1_TierLimit.with {
@@ -15,31 +17,8 @@ enum UsageSnapshot {
         state.defaultTier = book.limits.defaultTier.value
         state.shadowTiers = book.limits.shadowTiers.sorted().map(\.value)
         state.timeZone = book.limits.timeZone
-        state.users = book.users.sorted { $0.key < $1.key }.map { id, user in
-            Tally_Store_V1_UserUsage.with {
-                $0.userID = id.value
-                if let limit = user.limitOverride { $0.limitOverride = limit }
-                $0.shadow = user.shadow
-                if let day = user.day { $0.day = Tally_Store_V1_CivilDate(day) }
-                $0.used = user.used
-                $0.reserved = user.reserved
-                $0.shadowRefusals = user.shadowRefusals
-                $0.days = user.days.sorted { $0.key < $1.key }.map { date, tokens in
-                    Tally_Store_V1_DayRecord.with {
-                        $0.date = Tally_Store_V1_CivilDate(date)
-                        $0.tokens = tokens
-                    }
-                }
-                $0.months = user.months.sorted { $0.key < $1.key }.map { month, usage in
-                    Tally_Store_V1_MonthRecord.with {
-                        $0.year = month.year
-                        $0.month = UInt32(month.month)
-                        $0.days = Dictionary(uniqueKeysWithValues: usage.days.map { (UInt32($0.key), $0.value) })
-                        $0.total = usage.total
-                        $0.tier = usage.tier.value
-                    }
-                }
-            }
+        if users {
+            state.users = book.users.sorted { $0.key < $1.key }.map { encode(user: $0.value, id: $0.key) }
         }
         state.reservations = book.reservations.sorted { $0.key < $1.key }.map { _, reservation in
             Tally_Store_V1_StoredReservation.with {
@@ -53,6 +32,33 @@ enum UsageSnapshot {
         }
         state.nextReservationID = book.nextReservationID
         return state
+    }
+
+    static func encode(user: UserUsage, id: ExactString) -> Tally_Store_V1_UserUsage {
+        Tally_Store_V1_UserUsage.with {
+            $0.userID = id.value
+            if let limit = user.limitOverride { $0.limitOverride = limit }
+            $0.shadow = user.shadow
+            if let day = user.day { $0.day = Tally_Store_V1_CivilDate(day) }
+            $0.used = user.used
+            $0.reserved = user.reserved
+            $0.shadowRefusals = user.shadowRefusals
+            $0.days = user.days.sorted { $0.key < $1.key }.map { date, tokens in
+                Tally_Store_V1_DayRecord.with {
+                    $0.date = Tally_Store_V1_CivilDate(date)
+                    $0.tokens = tokens
+                }
+            }
+            $0.months = user.months.sorted { $0.key < $1.key }.map { month, usage in
+                Tally_Store_V1_MonthRecord.with {
+                    $0.year = month.year
+                    $0.month = UInt32(month.month)
+                    $0.days = Dictionary(uniqueKeysWithValues: usage.days.map { (UInt32($0.key), $0.value) })
+                    $0.total = usage.total
+                    $0.tier = usage.tier.value
+                }
+            }
+        }
     }
 
     /// Throws on what no run of tallyd writes: impossible dates, duplicates, no default tier.

@@ -64,6 +64,29 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
     }
 
+    @Test func accountsKeysAndUsageUsersAreWrittenInPartsInKeyOrder() throws {
+        // More accounts, idempotency records and usage users than one part holds: the parts
+        // concatenate into one message whose lists are in key order, and it reads back the same.
+        let directory = try temporaryDirectory()
+        var ledger = Ledger(config: LedgerConfig(idempotencyTTL: 10_000_000))
+        let count = 2 * LedgerSnapshot.recordsPerPart + 5
+        for i in 0..<count {
+            let now = ledger.lastTimestamp + 1
+            _ = ledger.apply(.credit(Credit(userID: "u\(i)", amount: 2, kind: .grant, idempotencyKey: "k\(i)")), at: now)
+            _ = ledger.apply(.consume(Consume(userID: "g\(i)", tokens: 3)), at: now + 1, day: UsageDay.utc(containing: now + 1))
+        }
+        #expect(ledger.accounts.count == count && ledger.idempotency.records.count == count && ledger.usage.users.count == count)
+        let path = directory + "/keyed.tally"
+        _ = try SnapshotFile.write(ledger, sequence: 3, directoryID: .test, to: path)
+        let (loaded, sequence) = try SnapshotFile.read(path, config: ledger.config)
+        #expect(loaded == ledger && sequence == 3)
+        let message = try Tally_Store_V1_Snapshot(serializedBytes: try LedgerSnapshot.encode(ledger))
+        #expect(message.accounts.map(\.userID) == ledger.accounts.keys.sorted().map(\.value))
+        #expect(message.idempotencyRecords.count == count && message.usage.users.count == count)
+        #expect(message.usage.users.map(\.userID) == message.usage.users.map(\.userID).sorted())
+        #expect(message.usage.defaultTier == ledger.usage.limits.defaultTier.value, "the usage parts merged into the head's")
+    }
+
     @Test func recordIDsOutsideTheIDsHandedOutAreRefused() throws {
         var ledger = sampleLedger()
         _ = ledger.apply(
