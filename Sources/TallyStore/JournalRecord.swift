@@ -59,6 +59,21 @@ public struct JournalRecord: Equatable, Sendable {
         case damaged(String)
     }
 
+    /// The sequence and size of the record at the start of `bytes` when its length and checksum
+    /// hold, without decoding its payload: recovery steps over the records a snapshot already
+    /// holds this way (decoding them was a third of a recovery's time). nil: not a whole,
+    /// intact record; `read` says what it is.
+    public static func peek(_ bytes: ArraySlice<UInt8>) -> (sequence: UInt64, bytes: Int)? {
+        guard bytes.count >= headerBytes else { return nil }
+        let start = bytes.startIndex
+        let length = Int(bigEndian(UInt32.self, bytes, at: start))
+        guard length <= maxPayloadBytes, bytes.count >= headerBytes + length else { return nil }
+        let sequence = bigEndian(UInt64.self, bytes, at: start + 8)
+        let payload = bytes[(start + headerBytes)..<(start + headerBytes + length)]
+        guard checksum(sequence: sequence, payload: payload) == bigEndian(UInt32.self, bytes, at: start + 4) else { return nil }
+        return (sequence, headerBytes + length)
+    }
+
     public static func read(_ bytes: ArraySlice<UInt8>) -> Read {
         guard bytes.count >= headerBytes else { return .truncated }
         let start = bytes.startIndex

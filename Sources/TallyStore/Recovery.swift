@@ -233,6 +233,14 @@ public enum Recovery {
                     if isLast, !readOnly { try DurableFile.truncate(name, in: journal, to: offset) }
                     break
                 }
+                // A record the snapshot holds is checked (length, checksum, sequence), not decoded.
+                if let peeked = JournalRecord.peek(bytes[offset...]), peeked.sequence == expected, peeked.sequence <= last,
+                    peeked.sequence <= through
+                {
+                    expected = peeked.sequence + 1
+                    offset += peeked.bytes
+                    continue
+                }
                 let read = JournalRecord.read(bytes[offset...])
                 if case .record(let record, _) = read, record.sequence > through {
                     if !readOnly {

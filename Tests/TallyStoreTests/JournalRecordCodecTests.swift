@@ -33,6 +33,25 @@ import Testing
         withUnsafeBytes(of: value.bigEndian, Array.init)
     }
 
+    /// `peek` (recovery's step over records a snapshot holds) agrees with `read` on what is a
+    /// whole, intact record, without decoding it.
+    @Test(arguments: samples.indices)
+    func peekChecksWhatReadChecksButTheDecode(sample: Int) throws {
+        let record = Self.samples[sample]
+        let bytes = try encoded(record) + [9, 9, 9]  // the next record's first bytes
+        let peeked = try #require(JournalRecord.peek(bytes[...]))
+        #expect(peeked.sequence == record.sequence && peeked.bytes == bytes.count - 3)
+        for cut in [0, 5, JournalRecord.headerBytes, bytes.count - 4] {
+            #expect(JournalRecord.peek(bytes[..<cut]) == nil, "cut at \(cut)")
+        }
+        for flipped in [0, 4, 8, JournalRecord.headerBytes, bytes.count - 4] {
+            var damaged = bytes
+            damaged[flipped] ^= 0x40
+            #expect(JournalRecord.peek(damaged[...]).map { $0.bytes == peeked.bytes && $0.sequence == peeked.sequence } != true,
+                    "a flipped byte at \(flipped)")
+        }
+    }
+
     @Test(arguments: samples.indices)
     func encodesTheDocumentedLayout(sample: Int) throws {
         let record = Self.samples[sample]
