@@ -61,7 +61,7 @@ public struct JournalRecord: Equatable, Sendable {
 
     /// The sequence and size of the record at the start of `bytes` when its length and checksum
     /// hold, without decoding its payload: recovery steps over the records a snapshot already
-    /// holds this way (decoding them was a third of a recovery's time). nil: not a whole,
+    /// holds this way (a segment's worth of them, decoded only to be dropped). nil: not a whole,
     /// intact record; `read` says what it is.
     public static func peek(_ bytes: ArraySlice<UInt8>) -> (sequence: UInt64, bytes: Int)? {
         guard bytes.count >= headerBytes else { return nil }
