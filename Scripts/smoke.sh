@@ -74,7 +74,7 @@ check "purchased balance" "carol: 1100 available" "$bin/tally" balance carol
 check "commit yes" "pays 750, active" "$bin/tally" commit carol rain yes 300 --odds 2.5
 check "committed" "carol: 800 available, 300 committed" "$bin/tally" balance carol
 check "commit no" "staked 100 on no of rain" "$bin/tally" commit carol rain no 100 --odds 1.5
-check "resolve" "rain resolved yes: 1 winners paid 750, 1 losers' 100 collected" "$bin/tally" resolve rain yes
+check "resolve" "rain resolved yes: 1 winner paid 750, 1 loser: 100 collected, 0 commitments refunded 0" "$bin/tally" resolve rain yes
 check "resolve again" "(already: the same summary)" "$bin/tally" resolve rain yes
 check "after resolve" "carol: 1450 available, 0 committed" "$bin/tally" balance carol
 check "commitments" "commitment 2: carol staked 100 on no of rain" "$bin/tally" commitments --prediction rain
@@ -84,9 +84,13 @@ check "price subscribed" "generate-post: subscribed 2, trial 5" "$bin/tally" pri
 check "spend action" "spent 5 from carol for generate-post at the trial price" "$bin/tally" spend carol --action generate-post
 check "membership" "carol is on subscribed (membership until" "$bin/tally" membership set carol subscribed --days 30
 check "spend action member" "spent 2 from carol for generate-post at the subscribed price" "$bin/tally" spend carol --action generate-post
-check "unknown action" "NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" spend carol --action dance
-# The audit log has every attempt, the refusals too, with the caller's role.
-check "audit" "(admin)  /tally.v1.Actions/Spend  user carol  NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" audit --refused --limit 1
+# tallyd's message names the RPC; the CLI says which of its commands calls it.
+check "unknown action" "NOT_FOUND ACTION_NOT_FOUND: action 'dance' has no price; an admin sets one with \`tally price set\`" "$bin/tally" spend carol --action dance
+# The audit log has every attempt, the refusals too, with the caller's role, in aligned columns.
+check "audit" "(admin)  /tally.v1.Actions/Spend  carol  NOT_FOUND ACTION_NOT_FOUND" "$bin/tally" audit --refused --limit 1
+out=$("$bin/tally" audit --limit 20)
+if [ "$(awk '/\/tally.v1./ { print index($0, "/tally.v1.") }' <<<"$out" | sort -u | wc -l)" = 1 ] && [ "$(wc -l <<<"$out")" -ge 10 ]; then
+  passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL audit columns: the method column does not line up:"; echo "$out"; fi
 check "health journal" "bytes on disk" "$bin/tally" health
 check "reconcile" "every balance agrees with history" "$bin/tally" reconcile
 # The README's chat-gateway day.

@@ -2,13 +2,16 @@ import ArgumentParser
 import TallyClient
 import TallyWire
 
-/// `tally audit`: the audit log, newest first.
-func describe(_ e: Tally_V1_AuditEntry) -> String {
-    let outcome = e.code == .ok ? "OK" : "\(e.code.name) \(e.reason)"
-    var line = "\(e.id)  \(utcTime(e.atUs))  uid \(e.uid) (\(e.role))  \(e.method)"
-    if !e.userID.isEmpty { line += "  user \(e.userID)" }
-    line += "  \(outcome)\(e.replayed ? " (replayed)" : ""): \(e.message)"
-    return line
+/// `tally audit`: the audit log, newest first, one entry a line in aligned columns: id, time,
+/// caller, method, user, outcome and message.
+func describe(_ entries: [Tally_V1_AuditEntry]) -> [String] {
+    aligned(entries.map { e in
+        let outcome = e.code == .ok ? "OK" : "\(e.code.name) \(e.reason)"
+        return [
+            String(e.id), utcTime(e.atUs), "uid \(e.uid) (\(e.role))", e.method, e.userID.isEmpty ? "-" : e.userID,
+            "\(outcome)\(e.replayed ? " (replayed)" : ""): \(e.message)",
+        ]
+    })
 }
 
 struct AuditCommand: AsyncParsableCommand {
@@ -40,7 +43,7 @@ struct AuditCommand: AsyncParsableCommand {
         }
         try await global.run({ try await $0.listAudit(request, timeoutMs: global.timeoutMs) }) { r in
             guard !r.entries.isEmpty else { return "no audit entries" }
-            return r.entries.map(describe).joined(separator: "\n") + (r.nextBeforeID == 0 ? "" : "\nmore: --before \(r.nextBeforeID)")
+            return describe(r.entries).joined(separator: "\n") + (r.nextBeforeID == 0 ? "" : "\nmore: --before \(r.nextBeforeID)")
         }
     }
 }
@@ -54,8 +57,8 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await global.run({ try await $0.reconcile(repair: repair, timeoutMs: global.timeoutMs) }) { r in
-            var lines = ["\(r.accountsChecked) accounts, \(r.transactionsChecked) transactions: "
-                + (r.mismatches.isEmpty ? "every balance agrees with history" : "\(r.mismatches.count) mismatch(es)")]
+            var lines = ["\(counted(r.accountsChecked, "account")), \(counted(r.transactionsChecked, "transaction")): "
+                + (r.mismatches.isEmpty ? "every balance agrees with history" : counted(r.mismatches.count, "mismatch", "mismatches"))]
             lines += r.mismatches.map { "  \($0.account) \($0.field): stored \($0.stored), history says \($0.fromHistory)" }
             lines += r.repairs.map { "  repaired: " + describe($0) }
             if !r.unrepairable.isEmpty { lines.append("  needs an operator: " + r.unrepairable.joined(separator: ", ")) }

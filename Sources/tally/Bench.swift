@@ -105,7 +105,7 @@ struct BenchCommand: AsyncParsableCommand {
         let others = health.accounts - Int64(benchAccounts)
         guard others > 0 else { return }
         global.fail(
-            "tallyd at \(socket) holds \(others) account(s) that are not the bench's (bench-0 ... bench-\(users - 1)); "
+            "tallyd at \(socket) holds \(counted(others, "account")) not the bench's (bench-0 ... bench-\(users - 1)); "
                 + "tally bench is for a tallyd of its own. It changes only bench-* users; to run it here anyway, "
                 + "pass --i-know-this-is-not-production", exit: 64)
     }

@@ -38,7 +38,7 @@ func describe(_ c: Tally_V1_Commitment) -> String {
 func describe(_ s: Tally_V1_PredictionSummary, alreadyDone: Bool) -> String {
     let what = s.status == .voided ? "voided" : "resolved \(s.winning == .yes ? "yes" : "no")"
     return "\(s.predictionID) \(what)" + (alreadyDone ? " (already: the same summary)" : "")
-        + ": \(s.winners) winners paid \(s.tokensPaid), \(s.losers) losers' \(s.tokensCollected) collected, \(s.refunded) refunded \(s.tokensRefunded)"
+        + ": \(counted(s.winners, "winner")) paid \(s.tokensPaid), \(counted(s.losers, "loser")): \(s.tokensCollected) collected, \(counted(s.refunded, "commitment")) refunded \(s.tokensRefunded)"
 }
 
 struct CommitCommand: AsyncParsableCommand {

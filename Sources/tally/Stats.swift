@@ -15,12 +15,12 @@ struct StatsCommand: AsyncParsableCommand {
                 String(format: "  %@  %d.%02d %@ from %d purchases (%d tokens)", r.period, r.cents / 100, r.cents % 100, r.currency, r.purchases, r.tokens)
             }
             var lines = [
-                "\(s.users) users hold \(s.tokensInCirculation) tokens (\(s.tokensCommitted) committed); minted \(s.tokensMinted), burned \(s.tokensBurned), house net \(s.houseNet)",
-                "\(s.transactions) transactions, \(s.activeCommitments) active commitments on \(s.openPredictions) open predictions",
+                "\(counted(s.users, "user")) hold \(s.tokensInCirculation) tokens (\(s.tokensCommitted) committed); minted \(s.tokensMinted), burned \(s.tokensBurned), house net \(s.houseNet)",
+                "\(counted(s.transactions, "transaction")), \(counted(s.activeCommitments, "active commitment")) on \(counted(s.openPredictions, "open prediction"))",
                 "volume by type:",
             ]
             lines += s.volume.map { v in
-                "  \(transactionTypes.first { $0.value == v.type }?.key ?? "type \(v.type.rawValue)"): \(v.transactions) transactions, \(v.tokens) tokens"
+                "  \(transactionTypes.first { $0.value == v.type }?.key ?? "type \(v.type.rawValue)"): \(counted(v.transactions, "transaction")), \(counted(v.tokens, "token"))"
             }
             lines.append("revenue by month:")
             lines += s.revenueByMonth.map(money)

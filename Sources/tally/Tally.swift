@@ -71,7 +71,7 @@ struct GlobalOptions: ParsableArguments {
             if unknown, let retryKey { error.details["retry_key"] = retryKey }
             let status = unknown ? 75 : ExitStatus.of(error.code)  // 75, EX_TEMPFAIL: try again
             let retry = unknown ? retryKey.map { " (retry with --key \($0))" } ?? "" : ""
-            try fail(error, human: "\(error.code.name) \(error.reason): \(error.message)\(retry)", exit: status)
+            try fail(error, human: "\(error.code.name) \(error.reason): \(inCLIWords(error.message))\(retry)", exit: status)
         }
     }
 
@@ -222,7 +222,7 @@ struct SnapshotCommand: AsyncParsableCommand {
     func run() async throws {
         try await global.run({ client in
             try await client.unary(.snapshot, Tally_V1_SnapshotRequest(), timeoutMs: global.timeoutMs) as Tally_V1_SnapshotResponse
-        }) { r in "snapshot \(r.path): \(r.accounts) accounts through journal record \(r.journalSequence), \(r.bytes) bytes" }
+        }) { r in "snapshot \(r.path): \(counted(r.accounts, "account")) through journal record \(r.journalSequence), \(r.bytes) bytes" }
     }
 }
 
