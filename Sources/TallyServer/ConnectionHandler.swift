@@ -220,6 +220,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A transaction not in memory may be in the archive: answered once that is searched.
+    private func lookUpArchived(_ callID: UInt64, _ id: UInt64) {
+        guard let context else { return }
+        callsInFlight += 1
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        snapshotter.archivedTransaction(id, on: context.eventLoop).whenComplete { result in
+            bound.value.deliverAdmin(Responses.archivedTransaction(callID: callID, id: id, result))
+        }
+    }
+
     private func deliverAdmin(_ response: Tally_V1_Response) {
         callsInFlight -= 1
         append(response)
@@ -233,6 +243,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         callsInFlight -= answers.count
         queue.leave(answers.count)
         for answer in answers {
+            if case .transaction(nil, let id) = answer.result {
+                lookUpArchived(answer.callID, id)
+                continue
+            }
             append(Responses.answer(answer))
         }
         guard let context, !closing else { return }

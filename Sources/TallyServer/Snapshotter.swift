@@ -34,6 +34,9 @@ final class Snapshotter: @unchecked Sendable {
     private let journal: any Journal
     /// The data directory, held open: every snapshot and archive file goes there.
     private let directory: StoreDirectory
+    /// The same, for lookups in the archive (ArchivedTransactions).
+    var archiveDirectory: StoreDirectory { directory }
+    var archiveDirectoryID: DirectoryID { directoryID }
     /// Named in every snapshot, backup and archive file written.
     private let directoryID: DirectoryID
     private let policy: SnapshotPolicy

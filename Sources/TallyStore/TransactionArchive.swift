@@ -31,6 +31,37 @@ public enum TransactionArchive {
             "commitments", batch: batch, try commitments.map { try Tally_V1_Commitment($0).jsonString() }, dataDirectory, directoryID)
     }
 
+    /// Archived transaction `id`, found in this directory's batch files, or nil. Each batch
+    /// holds ids in ascending order, so a batch is searched by halves, decoding one line a step;
+    /// batches whose first line names another data directory are skipped.
+    public static func transaction(_ id: UInt64, in dataDirectory: StoreDirectory, directoryID: DirectoryID) throws
+        -> Tally_V1_Transaction?
+    {
+        guard let directory = try dataDirectory.subdirectory(AuditArchive.directoryName, create: false) else { return nil }
+        var options = JSONDecodingOptions()
+        options.ignoreUnknownFields = true
+        for name in try directory.names().sorted() where name.hasPrefix("transactions-") && name.hasSuffix(".jsonl") {
+            guard let bytes = try DurableFile.read(name, in: directory) else { continue }
+            var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
+            if let first = lines.first, ArchiveHeader.isHeader(first) {
+                guard ArchiveHeader.directoryID(inFirstLine: Array(first)) == directoryID else { continue }
+                lines.removeFirst()
+            }
+            func record(_ index: Int) throws -> Tally_V1_Transaction {
+                try Tally_V1_Transaction(jsonUTF8Bytes: Array(lines[index]), options: options)
+            }
+            guard let last = lines.indices.last, try record(0).id <= id, try record(last).id >= id else { continue }
+            var low = 0, high = last
+            while low <= high {
+                let middle = (low + high) / 2
+                let found = try record(middle)
+                if found.id == id { return found }
+                if found.id < id { low = middle + 1 } else { high = middle - 1 }
+            }
+        }
+        return nil
+    }
+
     private static func write(
         _ kind: String, batch: UInt64, _ lines: [String], _ dataDirectory: StoreDirectory, _ directoryID: DirectoryID
     ) throws -> String {

@@ -55,6 +55,21 @@ import TallyWire
         let inMemory = Array(await server.currentLedger().transactions.keys)
         #expect(Set(archived).count == archived.count && Set(archived).isDisjoint(with: inMemory), "each transaction once")
         #expect(archived.count + inMemory.count == 30)
+
+        // GetTransaction finds an archived transaction in the archive files, whole; an id never
+        // handed out is not found, in memory or there.
+        for id in [archived.min()!, archived.max()!, archived[archived.count / 2]] {
+            let found: Tally_V1_GetTransactionResponse = try await client.unary(.getTransaction, Tally_V1_GetTransactionRequest.with { $0.transactionID = id })
+            let line = try files.lazy.flatMap { try archiveRecords($0, kind: "transactions", in: scratch.data) }
+                .map { try Tally_V1_Transaction(jsonString: $0) }.first { $0.id == id }
+            #expect(found.transaction == line, "transaction \(id) as archived")
+        }
+        do {
+            let _: Tally_V1_GetTransactionResponse = try await client.unary(.getTransaction, Tally_V1_GetTransactionRequest.with { $0.transactionID = 999 })
+            Issue.record("transaction 999 was never made")
+        } catch let error as TallyError {
+            #expect(error.reason == "TRANSACTION_NOT_FOUND" && error.message.contains("in memory or in the archive"))
+        }
         await client.close()
         try await server.shutdown()
     }
