@@ -1,5 +1,6 @@
 import NIOCore
 import TallyLedger
+import TallyStore
 import TallyWire
 
 /// Audit/List: entries newest first, filtered by user, status, reason and time, paged by id
@@ -32,9 +33,18 @@ struct AuditQuery: Sendable {
         return .success(AuditQuery(filter: filter, limit: limit, beforeID: body.beforeID))
     }
 
-    func run(on ledger: Ledger) -> Tally_V1_ListAuditResponse {
+    /// The page from memory and, past the entries still in memory, from the archive
+    /// (`DATA/archive/audit.jsonl`, read by `archived` with the filter, below an id, at most n).
+    func run(
+        on ledger: Ledger, archived: (_ below: UInt64, _ limit: Int) throws -> [AuditEntry] = { _, _ in [] }
+    ) throws -> Tally_V1_ListAuditResponse {
         // One more than asked for: whether there is a next page.
-        let found = ledger.auditEntries(filter, beforeID: beforeID, limit: limit + 1)
+        var found = ledger.auditEntries(filter, beforeID: beforeID, limit: limit + 1)
+        // Past the oldest entry still in memory (the archive's walk stops at `since` itself).
+        if found.count <= limit, ledger.firstAuditID > 1 {
+            let below = min(beforeID == 0 ? ledger.firstAuditID : beforeID, ledger.firstAuditID)
+            found += try archived(below, limit + 1 - found.count)
+        }
         let page = found.prefix(limit)
         return Tally_V1_ListAuditResponse.with {
             $0.entries = page.map(Tally_V1_AuditEntry.init)
@@ -42,7 +52,13 @@ struct AuditQuery: Sendable {
         }
     }
 
-    func answer(callID: UInt64, writer: Writer) -> EventLoopFuture<Tally_V1_Response> {
-        writer.scanDurable(callID: callID) { ledger, _ in self.run(on: ledger) }
+    func answer(callID: UInt64, writer: Writer, archive: Snapshotter) -> EventLoopFuture<Tally_V1_Response> {
+        let (directory, directoryID, filter) = (archive.archiveDirectory, archive.archiveDirectoryID, filter)
+        return writer.scanDurable(callID: callID, failing: "ARCHIVE_UNREADABLE") { ledger, _ in
+            try self.run(on: ledger) { below, limit in
+                try AuditArchive.entries(
+                    in: directory, directoryID: directoryID, below: below, since: filter.since, limit: limit, matching: filter.matches)
+            }
+        }
     }
 }

@@ -204,7 +204,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             answer(snapshotter.backup(to: path)) { Responses.admin(callID: callID, .backup, $0) }
         case .stats(let query): answerQuery(query.answer(callID: callID, writer: writer))
         case .history(let query): answerQuery(query.answer(callID: callID, writer: writer))
-        case .audit(let query): answerQuery(query.answer(callID: callID, writer: writer))
+        case .audit(let query): answerQuery(query.answer(callID: callID, writer: writer, archive: snapshotter))
         case .reconcile:
             answerQuery(writer.scanDurable(callID: callID) { ledger, _ in Tally_V1_ReconcileResponse(ledger.reconciliation()) })
         case .commitments(let query): answerQuery(query.answer(callID: callID, writer: writer))

@@ -9,14 +9,19 @@ extension Writer {
     /// once all it holds is durable, on a global dispatch queue: never on the Writer or an event
     /// loop, so a dashboard's query never delays a mutation. `body` gets the state and the time
     /// of day.
+    /// A body that throws (a file it reads, the audit archive) answers `INTERNAL` with `reason`.
     nonisolated func scanDurable(
-        callID: UInt64, _ body: @escaping @Sendable (Ledger, Timestamp) -> any SwiftProtobuf.Message
+        callID: UInt64, failing reason: String = "INTERNAL", _ body: @escaping @Sendable (Ledger, Timestamp) throws -> any SwiftProtobuf.Message
     ) -> EventLoopFuture<Tally_V1_Response> {
         let writer = self
         return durableCopy().flatMap { (_, ledger) in
             let promise = writer.loop.makePromise(of: Tally_V1_Response.self)
             DispatchQueue.global().async {
-                promise.succeed(Responses.ok(callID: callID, body(ledger, writer.wallClock.now())))
+                do {
+                    promise.succeed(Responses.ok(callID: callID, try body(ledger, writer.wallClock.now())))
+                } catch {
+                    promise.succeed(Responses.error(callID: callID, .internal, reason: reason, "could not answer: \(error)"))
+                }
             }
             return promise.futureResult
         }

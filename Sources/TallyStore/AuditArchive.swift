@@ -54,6 +54,56 @@ public final class AuditArchive: @unchecked Sendable {
         return fresh.count
     }
 
+    /// Archived entries newest first with ids below `id`, those `matches` passes, at most
+    /// `limit`; the walk stops at the first entry older than `since` (entries are in time order).
+    /// The file is read backwards a window at a time, so a page near its end costs a window, not
+    /// the whole file. Empty when the file is missing or names another data directory.
+    public static func entries(
+        in dataDirectory: StoreDirectory, directoryID: DirectoryID, below id: UInt64, since: Timestamp, limit: Int,
+        matching matches: (AuditEntry) -> Bool
+    ) throws -> [AuditEntry] {
+        guard limit > 0, let directory = try dataDirectory.subdirectory(directoryName, create: false) else { return [] }
+        let fd = directory.openFile(fileName, O_RDONLY)
+        guard fd >= 0 else {
+            guard errno == ENOENT else { throw StoreError.posix("cannot open", path: directory.path(of: fileName)) }
+            return []
+        }
+        defer { close(fd) }
+        var end = Int(lseek(fd, 0, SEEK_END))
+        var first = [UInt8](repeating: 0, count: min(end, 512))
+        guard first.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, $0.count, 0) }) == first.count else {
+            throw StoreError.posix("cannot read", path: directory.path(of: fileName))
+        }
+        if let named = ArchiveHeader.directoryID(inFirstLine: first), named != directoryID { return [] }
+        var options = JSONDecodingOptions()
+        options.ignoreUnknownFields = true
+        var found: [AuditEntry] = []
+        var carry: [UInt8] = []  // the start of a line whose rest was read in the previous window
+        let window = 1 << 20
+        while end > 0 {
+            let start = max(0, end - window)
+            var chunk = [UInt8](repeating: 0, count: end - start)
+            let read = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+            guard read == chunk.count else { throw StoreError.posix("cannot read", path: directory.path(of: fileName)) }
+            chunk += carry
+            var lines = chunk.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            // The first line may go on in the window before this one, unless this is the file's start.
+            carry = start > 0 ? Array(lines.removeFirst()) : []
+            for line in lines.reversed() where !line.isEmpty {
+                if ArchiveHeader.isHeader(line) { continue }  // checked above
+                let entry = try Tally_V1_AuditEntry(jsonUTF8Bytes: Array(line), options: options).ledgerValue
+                guard entry.id < id else { continue }
+                if since != 0 && entry.at < since { return found }
+                if matches(entry) {
+                    found.append(entry)
+                    if found.count == limit { return found }
+                }
+            }
+            end = start
+        }
+        return found
+    }
+
     /// Cuts a torn last line and reads the newest archived id from the file's tail.
     private func recover() throws {
         let fd = directory.openFile(Self.fileName, O_RDONLY)

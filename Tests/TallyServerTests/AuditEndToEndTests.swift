@@ -123,6 +123,23 @@ import TallyWire
             try Tally_V1_AuditEntry(jsonString: $0).method
         })
         #expect(methods.filter { $0 == Method.credit.rawValue }.count == 20 && methods.contains("tallyd/ArchiveAudit"))
+
+        // Audit/List goes on into the archive past the entries in memory: every id once, newest
+        // first, in pages of 4 that cross from memory into the file; filters apply there too.
+        var listed: [UInt64] = []
+        var before: UInt64 = 0
+        repeat {
+            let page = try await client.listAudit(.with { $0.limit = 4; $0.beforeID = before })
+            listed += page.entries.map(\.id)
+            before = page.nextBeforeID
+        } while before != 0
+        #expect(listed == Array((1..<ledger.nextAuditID).reversed()), "\(listed)")
+        let u2 = try await client.listAudit(.with { $0.userID = "u2"; $0.limit = 10 })
+        #expect(u2.entries.count == 2 && u2.entries.allSatisfy { $0.userID == "u2" && $0.method == Method.credit.rawValue })
+        #expect(u2.entries.map(\.id).allSatisfy { $0 < ledger.firstAuditID }, "both from the archive")
+        let newest = try #require(try records.last.map { try Tally_V1_AuditEntry(jsonString: $0) })
+        let since = try await client.listAudit(.with { $0.sinceUs = newest.atUs; $0.limit = 100 })
+        #expect(since.entries.allSatisfy { $0.atUs >= newest.atUs } && since.entries.contains { $0.id == newest.id }, "nothing older than since")
         await client.close()
         try await server.shutdown()
     }

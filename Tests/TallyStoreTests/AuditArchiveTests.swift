@@ -25,6 +25,31 @@ import Testing
         return try all.dropFirst().map { try Tally_V1_AuditEntry(jsonString: String($0)) }
     }
 
+    /// Reading newest first across the 1 MiB windows the reader takes from the file's end: every
+    /// id below the bound once, in order, filters and `since` applied, lines split between two
+    /// windows read whole.
+    @Test func entriesReadBackwardsAcrossWindows() throws {
+        let directory = NSTemporaryDirectory() + "audit-archive-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
+        try archive.append(entries(1...12_000))
+        let size = try FileManager.default.attributesOfItem(atPath: archive.path)[.size] as! Int
+        #expect(size > 2 << 20, "more than two windows: \(size) bytes")
+        let store = try StoreDirectory(opening: directory)
+        let all = try AuditArchive.entries(in: store, directoryID: .test, below: .max, since: 0, limit: 20_000) { _ in true }
+        #expect(all.map(\.id) == Array((1...12_000).reversed()))
+        #expect(all.first == entries(12_000...12_000)[0] && all.last == entries(1...1)[0], "whole entries")
+        let page = try AuditArchive.entries(in: store, directoryID: .test, below: 4_000, since: 0, limit: 3) { _ in true }
+        #expect(page.map(\.id) == [3_999, 3_998, 3_997])
+        let refused = try AuditArchive.entries(in: store, directoryID: .test, below: .max, since: 0, limit: 20_000) { !$0.accepted }
+        #expect(refused.count == 6_000 && refused.allSatisfy { $0.id % 2 == 1 })
+        let recent = try AuditArchive.entries(in: store, directoryID: .test, below: .max, since: 1_700_000_000_000_000 + 11_990, limit: 100) { _ in true }
+        #expect(recent.map(\.id) == Array((11_990...12_000).reversed()))
+        let other = try AuditArchive.entries(in: store, directoryID: DirectoryID(high: 1, low: 2), below: .max, since: 0, limit: 10) { _ in true }
+        #expect(other.isEmpty, "a file another data directory wrote is not read")
+    }
+
     @Test func appendsEachEntryOnceAndSurvivesATornLine() throws {
         let directory = NSTemporaryDirectory() + "audit-archive-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

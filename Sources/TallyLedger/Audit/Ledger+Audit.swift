@@ -61,7 +61,7 @@ public struct AuditFilter: Equatable, Sendable {
         self.until = until
     }
 
-    func matches(_ entry: AuditEntry) -> Bool {
+    public func matches(_ entry: AuditEntry) -> Bool {
         if let userID, !same(userID, entry.userID) { return false }
         switch status {
         case .any: break
