@@ -207,6 +207,17 @@ def test_every_method_has_a_typed_wrapper():
         assert callable(getattr(TallyClient, wrappers[name]))
 
 
+def test_the_readme_method_table_names_every_public_method():
+    import inspect
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = "\n".join(line for line in readme.splitlines() if line.startswith("| `"))
+    public = [name for name, _ in inspect.getmembers(TallyClient, inspect.isfunction) if not name.startswith("_")]
+    missing = [name for name in public if f"`{name}(" not in table and f"/ `{name}(" not in table and f"`{name}`" not in table]
+    assert not [m for m in missing if m not in ("close", "closed", "fail")], f"README's method table lacks {missing}"
+
+
 def test_errors_are_tally_errors_and_pickle():
     import pickle
 
