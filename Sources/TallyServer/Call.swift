@@ -59,7 +59,9 @@ struct WriterAnswer: Sendable {
         case usageStatus(UsageStatus)
         case usageLimits(UsageLimits, UsageRetention)
         case purchase(Purchase?, paymentID: String)
-        case transaction(Transaction?, id: UInt64)
+        /// `archivable`: not in memory, but an id the Ledger handed out (retention may have
+        /// archived it); a miss that is not is answered NOT_FOUND without reading the archive.
+        case transaction(Transaction?, id: UInt64, archivable: Bool)
         case membership(MembershipStatus)
         case actionPrices([ActionPrice])
         case deadlineExceeded

@@ -243,7 +243,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         callsInFlight -= answers.count
         queue.leave(answers.count)
         for answer in answers {
-            if case .transaction(nil, let id) = answer.result {
+            if case .transaction(nil, let id, archivable: true) = answer.result {
                 lookUpArchived(answer.callID, id)
                 continue
             }

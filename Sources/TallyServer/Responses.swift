@@ -59,11 +59,10 @@ enum Responses {
         switch answer.result {
         case .balance(let balance):
             return .balance(callID: id, balance)
-        case .transaction(let transaction, let transactionID):
+        case .transaction(let transaction, let transactionID, _):
             guard let transaction else {
                 return .envelope(error(
-                    callID: id, .notFound, reason: "TRANSACTION_NOT_FOUND",
-                    "no transaction \(transactionID) in memory (older transactions are in tallyd's DATA/archive files)",
+                    callID: id, .notFound, reason: "TRANSACTION_NOT_FOUND", "no transaction \(transactionID): none was made with that id",
                     details: ["transaction_id": String(transactionID)]))
             }
             return .ok(callID: id, payload: Tally_V1_GetTransactionResponse.with { $0.transaction = Tally_V1_Transaction(transaction) })

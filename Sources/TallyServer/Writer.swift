@@ -160,7 +160,8 @@ public actor Writer {
                     callID: call.callID, method: call.method, result: .usageStatus(ledger.usageStatus(of: userID, on: day, at: clock.peek()))))
             case .transaction(let id):
                 answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method, result: .transaction(ledger.transactions[id], id: id)))
+                    callID: call.callID, method: call.method, result: .transaction(
+                        ledger.transactions[id], id: id, archivable: id >= 1 && id < ledger.nextTransactionID)))
             case .purchase(let paymentID):
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method,

@@ -68,6 +68,17 @@ import TallyWire
             let _: Tally_V1_GetTransactionResponse = try await client.unary(.getTransaction, Tally_V1_GetTransactionRequest.with { $0.transactionID = 999 })
             Issue.record("transaction 999 was never made")
         } catch let error as TallyError {
+            #expect(error.reason == "TRANSACTION_NOT_FOUND" && error.message.contains("none was made with that id"), "answered without the archive")
+        }
+        // An archived id whose batch file was moved away: searched for, and not found there.
+        let moved = scratch.root + "/moved"
+        try FileManager.default.createDirectory(atPath: moved, withIntermediateDirectories: true)
+        for file in files { try FileManager.default.moveItem(atPath: scratch.data + "/archive/" + file, toPath: moved + "/" + file) }
+        do {
+            let _: Tally_V1_GetTransactionResponse = try await client.unary(
+                .getTransaction, Tally_V1_GetTransactionRequest.with { $0.transactionID = archived.min()! })
+            Issue.record("its batch file is gone")
+        } catch let error as TallyError {
             #expect(error.reason == "TRANSACTION_NOT_FOUND" && error.message.contains("in memory or in the archive"))
         }
         await client.close()
