@@ -248,7 +248,7 @@ struct HealthCommand: AsyncParsableCommand {
                 "uptime \(r.uptimeMs / 1000) s, \(r.connections) connections, \(r.queuedCalls) calls queued (sheds at \(r.queuedCallsLimit))",
                 "\(r.accounts) accounts, \(r.transactions) transactions, durable through journal record \(r.durableSequence)",
                 "last snapshot through record \(r.snapshotSequence), \(r.snapshotAgeMs / 1000) s ago",
-                "journal: \(r.journalSegments) segment(s), \(r.journalBytes) bytes on disk; \(r.auditEntries) audit entries in memory",
+                "journal: \(counted(r.journalSegments, "segment")), \(r.journalBytes) bytes on disk; \(r.auditEntries) audit entries in memory",
             ]
             if !r.usageRefusals.isEmpty {
                 lines.append("usage refusals since start: " + r.usageRefusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
