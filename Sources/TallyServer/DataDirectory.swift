@@ -3,17 +3,17 @@ import Synchronization
 import TallyStore
 
 /// The data directory, created if missing and locked for this process's lifetime so that two
-/// tallyds can never write the same files.
-final class DataDirectory: Sendable {
-    struct Unusable: Error, CustomStringConvertible {
-        var description: String
+/// tallyds can never write the same files (`tallyd reconcile --repair` takes the same lock).
+public final class DataDirectory: Sendable {
+    public struct Unusable: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    let path: String
+    public let path: String
     /// The directory, held open: everything tallyd writes is named relative to it.
-    let store: StoreDirectory
+    public let store: StoreDirectory
     /// The directory's identity (DATA/DIRECTORY_ID), recorded at the first start.
-    let id: DirectoryID
+    public let id: DirectoryID
     /// Where the id came from at this start (a new one, adopted from the files, or recorded).
     let idFound: DirectoryIdentity.Found
     private let lockFD: Mutex<Int32?>
@@ -31,7 +31,7 @@ final class DataDirectory: Sendable {
         }
     }
 
-    init(_ path: String) throws {
+    public init(_ path: String) throws {
         if mkdir(path, 0o750) != 0, errno != EEXIST {
             throw Unusable(description: "cannot create data directory \(path): \(String(cString: strerror(errno)))")
         }
@@ -90,7 +90,7 @@ final class DataDirectory: Sendable {
     /// Releases the lock, so a new tallyd may start here. Unlocks before closing: a process
     /// this one is spawning holds a copy of the descriptor until its exec closes it, and a
     /// close alone would leave the lock held through that copy.
-    func release() {
+    public func release() {
         lockFD.withLock { fd in
             if let open = fd {
                 flock(open, LOCK_UN)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TallyLedger
+import TallyServer
 import TallyStore
 
 /// Reconciles a stopped tallyd's data directory: the same report as Admin/Reconcile, for a state
@@ -19,8 +20,17 @@ struct Reconcile: ParsableCommand {
 
     func run() throws {
         do {
-            let recovered = try Recovery.run(
-                dataDirectory: dataDirectory, config: LedgerConfig(), readOnly: !repair, allowBrokenInvariants: true)
+            // A repair writes into the directory: it takes the lock a running tallyd holds, so it
+            // never writes beside one. A report only reads.
+            var locked: DataDirectory?
+            if repair {
+                guard FileManager.default.fileExists(atPath: dataDirectory) else { throw StoreError("no data directory at \(dataDirectory)") }
+                locked = try DataDirectory(dataDirectory)
+            }
+            defer { locked?.release() }
+            let recovered = try locked.map {
+                try Recovery.run(dataDirectory: $0.store, config: LedgerConfig(), readOnly: false, allowBrokenInvariants: true)
+            } ?? Recovery.run(dataDirectory: dataDirectory, config: LedgerConfig(), readOnly: true, allowBrokenInvariants: true)
             for line in recovered.report.foreignFileLines { say(line) }
             var ledger = recovered.ledger
             let before = ledger.invariantViolations()
@@ -38,8 +48,8 @@ struct Reconcile: ParsableCommand {
                 let after = ledger.invariantViolations()
                 guard after.isEmpty else { throw StoreError("the repaired state still breaks \(after.count) invariant(s), first: \(after[0]); nothing written") }
                 let sequence = recovered.nextSequence - 1
-                let id = try DirectoryIdentity.establish(in: dataDirectory).id
-                try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: id, in: dataDirectory)
+                guard let locked else { throw StoreError("a repair without the directory's lock") }
+                try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: locked.id, in: locked.store)
                 say("wrote a snapshot through journal record \(sequence) with \(report.repairs.count) repair transaction(s)")
             }
             guard report.clean || (repair && ledger.invariantViolations().isEmpty) else {

@@ -50,4 +50,24 @@ import TallyWire
         #expect(try runTallyd(["verify", scratch.data]).status == 0)
         #expect(try runTallyd(["reconcile", scratch.data]).output.contains("OK"))
     }
+
+    /// A repair writes into the directory, so it takes the lock a running tallyd holds: beside
+    /// one it refuses and writes nothing; the report alone only reads, and runs.
+    @Test func aRepairBesideARunningTallydIsRefused() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("ann", 5))
+        let before = try FileManager.default.contentsOfDirectory(atPath: scratch.data).sorted()
+        let repair = try runTallyd(["reconcile", scratch.data, "--repair"])
+        #expect(repair.status == 1 && repair.output.contains("is in use by another tallyd"), "\(repair.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.data).sorted() == before, "nothing written")
+        let report = try runTallyd(["reconcile", scratch.data])
+        #expect(report.status == 0 && report.output.contains("OK"), "\(report.output)")
+        _ = try await client.credit(credit("ann", 1))
+        await client.close()
+        try await server.shutdown()
+        #expect(try runTallyd(["reconcile", scratch.data, "--repair"]).status == 0, "once tallyd is stopped")
+    }
 }
