@@ -15,7 +15,7 @@ extension Snapshotter {
     /// The archived transaction `id`, nil when no archive file holds it; delivered on `loop`.
     func archivedTransaction(_ id: UInt64, on loop: any EventLoop) -> EventLoopFuture<Tally_V1_Transaction?> {
         let promise = loop.makePromise(of: Tally_V1_Transaction?.self)
-        let (directory, directoryID) = (archiveDirectory, archiveDirectoryID)
+        let (directory, directoryID) = (self.directory, self.directoryID)
         Self.lookups.async {
             promise.completeWith(Result { try TransactionArchive.transaction(id, in: directory, directoryID: directoryID) })
         }

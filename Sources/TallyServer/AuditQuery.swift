@@ -36,7 +36,7 @@ struct AuditQuery: Sendable {
     /// The page from memory and, past the entries still in memory, from the archive
     /// (`DATA/archive/audit.jsonl`, read by `archived` with the filter, below an id, at most n).
     func run(
-        on ledger: Ledger, archived: (_ below: UInt64, _ limit: Int) throws -> [AuditEntry] = { _, _ in [] }
+        on ledger: Ledger, archived: (_ below: UInt64, _ limit: Int) throws -> [AuditEntry]
     ) throws -> Tally_V1_ListAuditResponse {
         // One more than asked for: whether there is a next page.
         var found = ledger.auditEntries(filter, beforeID: beforeID, limit: limit + 1)
@@ -53,7 +53,7 @@ struct AuditQuery: Sendable {
     }
 
     func answer(callID: UInt64, writer: Writer, archive: Snapshotter) -> EventLoopFuture<Tally_V1_Response> {
-        let (directory, directoryID, filter) = (archive.archiveDirectory, archive.archiveDirectoryID, filter)
+        let (directory, directoryID, filter) = (archive.directory, archive.directoryID, filter)
         return writer.scanDurable(callID: callID, failing: "ARCHIVE_UNREADABLE") { ledger, _ in
             try self.run(on: ledger) { below, limit in
                 try AuditArchive.entries(

@@ -32,13 +32,11 @@ final class Snapshotter: @unchecked Sendable {
 
     private let writer: Writer
     private let journal: any Journal
-    /// The data directory, held open: every snapshot and archive file goes there.
-    private let directory: StoreDirectory
-    /// The same, for lookups in the archive (ArchivedTransactions).
-    var archiveDirectory: StoreDirectory { directory }
-    var archiveDirectoryID: DirectoryID { directoryID }
+    /// The data directory, held open: every snapshot and archive file goes there (and the
+    /// archive lookups read there: ArchivedTransactions, AuditQuery).
+    let directory: StoreDirectory
     /// Named in every snapshot, backup and archive file written.
-    private let directoryID: DirectoryID
+    let directoryID: DirectoryID
     private let policy: SnapshotPolicy
     private let pool: NIOThreadPool
     private let logger: Logger

@@ -126,6 +126,10 @@ public final class TallyServer: Sendable {
         // The admin socket's connections have a loop of their own: a supervisor's health probe
         // never waits behind the clients' reads and writes (docs/operations.md, "The admin socket").
         let adminGroup = config.adminSocketPath == nil ? nil : MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var sockets = [(path: config.socketPath, group: ioGroup ?? writerGroup, adminSocket: false)]
+        if let adminSocketPath = config.adminSocketPath, let adminGroup {
+            sockets.append((adminSocketPath, adminGroup, true))
+        }
         var listeners: [any Channel] = []
         do {
             // Create the socket file without permissions beyond the configured mode, so there is
@@ -135,17 +139,15 @@ public final class TallyServer: Sendable {
             if !changes.isEmpty { try await writer.applyAtStart(changes.map { Command.changeUsage($0) }) }
             let previousMask = umask(mode_t(0o777 & ~config.socketMode))
             defer { umask(previousMask) }
-            for (path, group, adminSocket) in [(config.socketPath, ioGroup ?? writerGroup, false)]
-                + (adminGroup.map { [(config.adminSocketPath!, $0, true)] } ?? [])
-            {
+            for (path, group, adminSocket) in sockets {
                 listeners.append(try await bootstrap(group, adminSocket: adminSocket).bind(unixDomainSocketPath: path).get())
                 if let socketGroup { try SocketFile.setGroup(path, socketGroup) }
                 try SocketFile.setMode(path, config.socketMode)
             }
         } catch {
-            for (listener, path) in zip(listeners, [config.socketPath, config.adminSocketPath ?? ""]) {
+            for (listener, socket) in zip(listeners, sockets) {
                 try? await listener.close()
-                unlink(path)
+                unlink(socket.path)
             }
             let _: Result<Void, any Error> = await withCheckedContinuation { continuation in
                 journal.close { continuation.resume(returning: $0) }

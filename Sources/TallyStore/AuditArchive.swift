@@ -91,7 +91,12 @@ public final class AuditArchive: @unchecked Sendable {
             carry = start > 0 ? Array(lines.removeFirst()) : []
             for line in lines.reversed() where !line.isEmpty {
                 if ArchiveHeader.isHeader(line) { continue }  // checked above
-                let entry = try Tally_V1_AuditEntry(jsonUTF8Bytes: Array(line), options: options).ledgerValue
+                let entry: AuditEntry
+                do {
+                    entry = try Tally_V1_AuditEntry(jsonUTF8Bytes: Array(line), options: options).ledgerValue
+                } catch {
+                    throw StoreError("\(directory.path(of: fileName)): a line near byte \(start) is not an audit entry (\(error))")
+                }
                 guard entry.id < id else { continue }
                 if since != 0 && entry.at < since { return found }
                 if matches(entry) {

@@ -64,26 +64,38 @@ public struct JournalRecord: Equatable, Sendable {
     /// holds this way (a segment's worth of them, decoded only to be dropped). nil: not a whole,
     /// intact record; `read` says what it is.
     public static func peek(_ bytes: ArraySlice<UInt8>) -> (sequence: UInt64, bytes: Int)? {
-        guard bytes.count >= headerBytes else { return nil }
+        guard case .success(let framed) = frame(bytes) else { return nil }
+        return (framed.sequence, headerBytes + framed.payload.count)
+    }
+
+    /// The record's framing checked (length, then checksum), its payload not decoded.
+    private static func frame(_ bytes: ArraySlice<UInt8>) -> Result<(sequence: UInt64, payload: ArraySlice<UInt8>), FrameProblem> {
+        guard bytes.count >= headerBytes else { return .failure(.truncated) }
         let start = bytes.startIndex
         let length = Int(bigEndian(UInt32.self, bytes, at: start))
-        guard length <= maxPayloadBytes, bytes.count >= headerBytes + length else { return nil }
+        guard length <= maxPayloadBytes else { return .failure(.damaged("length \(length) is over \(maxPayloadBytes)")) }
+        guard bytes.count >= headerBytes + length else { return .failure(.truncated) }
         let sequence = bigEndian(UInt64.self, bytes, at: start + 8)
         let payload = bytes[(start + headerBytes)..<(start + headerBytes + length)]
-        guard checksum(sequence: sequence, payload: payload) == bigEndian(UInt32.self, bytes, at: start + 4) else { return nil }
-        return (sequence, headerBytes + length)
+        guard checksum(sequence: sequence, payload: payload) == bigEndian(UInt32.self, bytes, at: start + 4) else {
+            return .failure(.damaged("checksum mismatch"))
+        }
+        return .success((sequence, payload))
+    }
+
+    private enum FrameProblem: Error {
+        case truncated
+        case damaged(String)
     }
 
     public static func read(_ bytes: ArraySlice<UInt8>) -> Read {
-        guard bytes.count >= headerBytes else { return .truncated }
-        let start = bytes.startIndex
-        let length = Int(bigEndian(UInt32.self, bytes, at: start))
-        guard length <= maxPayloadBytes else { return .damaged("length \(length) is over \(maxPayloadBytes)") }
-        guard bytes.count >= headerBytes + length else { return .truncated }
-        let stored = bigEndian(UInt32.self, bytes, at: start + 4)
-        let sequence = bigEndian(UInt64.self, bytes, at: start + 8)
-        let payload = bytes[(start + headerBytes)..<(start + headerBytes + length)]
-        guard checksum(sequence: sequence, payload: payload) == stored else { return .damaged("checksum mismatch") }
+        let sequence: UInt64, payload: ArraySlice<UInt8>
+        switch frame(bytes) {
+        case .failure(.truncated): return .truncated
+        case .failure(.damaged(let why)): return .damaged(why)
+        case .success(let framed): (sequence, payload) = framed
+        }
+        let length = payload.count
         do {
             let stamped = try Tally_Store_V1_StampedCommand(serializedBytes: Array(payload))
             guard let command = stamped.ledgerCommand else { return .damaged("record holds no command") }

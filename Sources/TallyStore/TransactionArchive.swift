@@ -48,7 +48,11 @@ public enum TransactionArchive {
                 lines.removeFirst()
             }
             func record(_ index: Int) throws -> Tally_V1_Transaction {
-                try Tally_V1_Transaction(jsonUTF8Bytes: Array(lines[index]), options: options)
+                do {
+                    return try Tally_V1_Transaction(jsonUTF8Bytes: Array(lines[index]), options: options)
+                } catch {
+                    throw StoreError("\(directory.path(of: name)): record \(index + 1) is not a transaction (\(error))")
+                }
             }
             guard let last = lines.indices.last, try record(0).id <= id, try record(last).id >= id else { continue }
             var low = 0, high = last

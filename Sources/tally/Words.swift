@@ -32,8 +32,8 @@ func inCLIWords(_ message: String) -> String {
     return text
 }
 
-/// RPC names as tallyd's messages use them, and the commands that call them. Longer names
-/// first, so that no name is replaced inside a longer one.
+/// RPC names as tallyd's messages use them, and the commands that call them (no name here is
+/// part of another, so the order of replacing does not matter).
 private let cliCommands: [(String, String)] = [
     ("SetMembership", "tally membership set"), ("EndMembership", "tally membership end"),
     ("SetPrice", "tally price set"), ("RemovePrice", "tally price remove"), ("SetLimits", "tally limits"),

@@ -51,6 +51,9 @@ import Testing
             _ = try await other.start { $0.adminSocketPath = adminSocket }
         }
         #expect(access(other.socket, F_OK) != 0, "nothing was left listening")
+        // The refused start let its data directory go: a start without the taken path runs there.
+        let second = try await other.start()
+        try await second.shutdown()
         try await first.shutdown()
     }
 }
