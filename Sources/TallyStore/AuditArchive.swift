@@ -42,7 +42,7 @@ public final class AuditArchive: @unchecked Sendable {
         let created = !directory.exists(Self.fileName)
         var bytes = created ? ArchiveHeader.line(kind: "audit", directoryID: directoryID) : []
         for entry in fresh {
-            bytes += Array(try Tally_V1_AuditEntry(entry).jsonString().utf8)
+            bytes += Array(try Tally_V1_AuditEntry(entry).jsonString(options: WireJSON.encoding).utf8)
             bytes.append(UInt8(ascii: "\n"))
         }
         let file = try PosixJournalIO.openForAppend(Self.fileName, in: directory)

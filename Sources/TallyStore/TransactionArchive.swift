@@ -21,14 +21,14 @@ public enum TransactionArchive {
     @discardableResult
     public static func write(batch: UInt64, _ transactions: [Transaction], dataDirectory: StoreDirectory, directoryID: DirectoryID) throws -> String {
         try write(
-            "transactions", batch: batch, try transactions.map { try Tally_V1_Transaction($0).jsonString() }, dataDirectory, directoryID)
+            "transactions", batch: batch, try transactions.map { try Tally_V1_Transaction($0).jsonString(options: WireJSON.encoding) }, dataDirectory, directoryID)
     }
 
     /// Writes commitment batch `batch`; returns the file's path.
     @discardableResult
     public static func write(batch: UInt64, _ commitments: [Commitment], dataDirectory: StoreDirectory, directoryID: DirectoryID) throws -> String {
         try write(
-            "commitments", batch: batch, try commitments.map { try Tally_V1_Commitment($0).jsonString() }, dataDirectory, directoryID)
+            "commitments", batch: batch, try commitments.map { try Tally_V1_Commitment($0).jsonString(options: WireJSON.encoding) }, dataDirectory, directoryID)
     }
 
     /// Archived transaction `id`, found in this directory's batch files, or nil. Each batch

@@ -1,7 +1,9 @@
 import Foundation
 import SwiftProtobuf
+import TallyWire
 
-/// `tally --json`: an answer in the proto3 JSON mapping with every field printed, those left at
+/// `tally --json`: an answer in the proto3 JSON mapping, under the .proto field names
+/// (`WireJSON`), with every field printed, those left at
 /// their defaults too (`"committed":"0"`, `"reserved":"0"`, `"shadow":false`, `[]`), so that a
 /// script reads a field without first asking whether it is there. swift-protobuf's encoder
 /// omits default values and has no option to print them, so the answer's JSON is filled in from
@@ -10,7 +12,7 @@ import SwiftProtobuf
 /// `optional`) stay omitted when unset. Keys come out sorted.
 enum JSONAnswer {
     static func string(_ message: some SwiftProtobuf.Message) throws -> String {
-        let json = try message.jsonUTF8Data()
+        let json = try message.jsonUTF8Data(options: WireJSON.encoding)
         let object = try JSONSerialization.jsonObject(with: json)
         let filled = Descriptors.shared.fill(object, as: "." + type(of: message).protoMessageName)
         let data = try JSONSerialization.data(withJSONObject: filled, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -55,7 +57,7 @@ enum JSONAnswer {
         func fill(_ object: Any, as typeName: String) -> Any {
             guard var fields = object as? [String: Any], let message = messages[typeName] else { return object }
             for field in message.field {
-                let key = field.jsonName.isEmpty ? field.name : field.jsonName
+                let key = field.name
                 if let present = fields[key] {
                     fields[key] = fillPresent(present, field)
                 } else if let value = defaultValue(field) {

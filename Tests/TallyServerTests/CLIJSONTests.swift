@@ -53,16 +53,34 @@ import Testing
         let credited = try #require(answers["credit alice 100"])
         #expect(credited["replayed"] as? Bool == false)
         let transaction = try #require(credited["transaction"] as? [String: Any])
-        #expect(transaction["memo"] as? String == "" && transaction["committedBefore"] as? String == "0")
+        #expect(transaction["memo"] as? String == "" && transaction["committed_before"] as? String == "0")
         #expect(transaction["metadata"] as? [String: Any] != nil, "an empty map prints as {}")
         let health = try #require(answers["health"])
-        #expect(health["invariantsChecked"] as? Bool == false && health["invariantViolations"] as? [Any] != nil)
+        #expect(health["invariants_checked"] as? Bool == false && health["invariant_violations"] as? [Any] != nil)
 
         // A refusal: one JSON object on stderr, and the exit status of its class.
         let refused = try Self.tally(s, ["spend", "alice", "1000000"])
         #expect(refused.status == 1 && refused.json?["reason"] as? String == "INSUFFICIENT_TOKENS", "\(refused.text)")
         let missing = try Self.tally(s, ["transaction", "999"])
         #expect(missing.status == 66 && missing.json?["code"] as? String == "NOT_FOUND", "\(missing.text)")
+
+        // One naming style: every key of every answer and error is snake_case, like the .proto
+        // field names and error details (README, "Scripting with --json").
+        var camel: [String] = []
+        func collectCamel(_ value: Any, _ path: String) {
+            if let object = value as? [String: Any] {
+                for (key, inner) in object {
+                    if key.contains(where: \.isUppercase) { camel.append(path + "." + key) }
+                    collectCamel(inner, path + "." + key)
+                }
+            } else if let items = value as? [Any] {
+                for item in items { collectCamel(item, path + "[]") }
+            }
+        }
+        for (command, answer) in answers { collectCamel(answer, command) }
+        collectCamel(refused.json ?? [:], "refused spend")
+        #expect(camel.isEmpty, "keys not in snake_case: \(camel.sorted())")
+        #expect(refused.json?["details"] as? [String: Any] != nil && (refused.json?["details"] as? [String: Any])?["shortfall"] != nil)
         try await server.shutdown()
     }
 }

@@ -50,7 +50,9 @@ import TallyWire
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch.data + "/archive").filter { $0.hasPrefix("transactions-") }.sorted()
         var archived: [UInt64] = []
         for file in files {
-            archived += try archiveRecords(file, kind: "transactions", in: scratch.data).map { try Tally_V1_Transaction(jsonString: $0).id }
+            let records = try archiveRecords(file, kind: "transactions", in: scratch.data)
+            #expect(records.allSatisfy { $0.contains(#""user_id":"#) && !$0.contains(#""userId""#) }, "archive lines use the .proto field names")
+            archived += try records.map { try Tally_V1_Transaction(jsonString: $0).id }
         }
         let inMemory = Array(await server.currentLedger().transactions.keys)
         #expect(Set(archived).count == archived.count && Set(archived).isDisjoint(with: inMemory), "each transaction once")

@@ -50,6 +50,27 @@ import Testing
         #expect(other.isEmpty, "a file another data directory wrote is not read")
     }
 
+    /// Lines are written under the .proto field names (`user_id`), and lines an older tallyd
+    /// wrote in camelCase (`userId`) still read, in the same file.
+    @Test func camelCaseLinesOfOlderFilesStillRead() throws {
+        let directory = NSTemporaryDirectory() + "audit-archive-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let archive0 = try AuditArchive(dataDirectory: directory, directoryID: .test)
+        let older = entries(1...2).map { try! Tally_V1_AuditEntry($0).jsonString() }
+        #expect(older.allSatisfy { $0.contains(#""userId""#) })
+        let header = String(decoding: ArchiveHeader.line(kind: "audit", directoryID: .test), as: UTF8.self)
+        try (header + older.joined(separator: "\n") + "\n").write(toFile: archive0.path, atomically: false, encoding: .utf8)
+        var archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
+        #expect(archive.archivedThrough == 2)
+        #expect(try archive.append(entries(1...3)) == 1)
+        let text = try String(contentsOfFile: archive.path, encoding: .utf8)
+        #expect(text.split(separator: "\n").last?.contains(#""user_id":"ann ✓""#) == true)
+        let store = try StoreDirectory(opening: directory)
+        let all = try AuditArchive.entries(in: store, directoryID: .test, below: .max, since: 0, limit: 10) { _ in true }
+        #expect(all == entries(1...3).reversed())
+    }
+
     @Test func appendsEachEntryOnceAndSurvivesATornLine() throws {
         let directory = NSTemporaryDirectory() + "audit-archive-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
