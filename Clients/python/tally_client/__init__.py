@@ -1,4 +1,4 @@
-"""tally_client: a blocking Python client for tallyd (docs/protocol.md).
+"""tally_client: Python clients for tallyd (docs/protocol.md), blocking and asyncio.
 
     from tally_client import TallyClient, errors
 
@@ -7,9 +7,15 @@
         print(tally.get_balance("alice").available)
 
 A TallyClient is one connection and is not thread-safe: use one per thread.
+AsyncTallyClient has the same methods as coroutines, on one connection that many tasks share:
+
+    async with await AsyncTallyClient.connect("/run/tally/tally.sock", timeout_ms=2000) as tally:
+        print((await tally.get_balance("alice")).available)
 """
 
-from . import errors, pb
+from . import calls, errors, pb
+from .aio import AsyncTallyClient
+from .calls import PreparedCall
 from .client import (
     DEFAULT_CONNECT_TIMEOUT_MS,
     DEFAULT_TIMEOUT_GRACE_MS,
@@ -43,7 +49,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "TallyClient", "Call", "Method", "METHODS", "MAX_FRAME_BYTES", "PROTOCOL_VERSION",
+    "TallyClient", "AsyncTallyClient", "calls", "PreparedCall", "Call", "Method", "METHODS", "MAX_FRAME_BYTES", "PROTOCOL_VERSION",
     "DEFAULT_CONNECT_TIMEOUT_MS", "DEFAULT_TIMEOUT_GRACE_MS", "errors", "pb", "Code",
     "TallyError", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists",
     "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "OutOfRange", "Unimplemented",

@@ -14,11 +14,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Type, Union, cast
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 from google.protobuf.message import DecodeError, Message
 
-from . import pb
+from . import calls, pb
+from .calls import PreparedCall, blocking
 from .errors import (
     CallTimeout,
     Code,
@@ -85,18 +86,149 @@ class Call(NamedTuple):
     method: str
     request: Union[Message, bytes] = b""
     response_type: Optional[Type[Message]] = None
+    #: Turns the decoded answer into the result (a PreparedCall's ``answer``); None keeps it.
+    answer: Optional[Callable[[Any], Any]] = None
 
 
-def _credit_kind(kind: Union[int, str]) -> "pb.CreditKind":
-    if isinstance(kind, str):
-        name = kind.upper()
-        if not name.startswith("CREDIT_KIND_"):
-            name = "CREDIT_KIND_" + name
-        return cast(pb.CreditKind, pb.CreditKind.Value(name))
-    return cast(pb.CreditKind, int(kind))
+def as_call(item: Union[Call, PreparedCall[Any], Tuple[Any, ...]]) -> Call:
+    """A pipeline item as a Call: a Call, a PreparedCall (tally_client.calls) or a tuple
+    ``(method, request[, response_type])``."""
+    if isinstance(item, Call):
+        return item
+    if isinstance(item, PreparedCall):
+        return Call(item.method, item.request, None, item.answer)
+    return Call(*item)
 
 
-class TallyClient:
+def connect_error(socket_path: str, e: OSError) -> ConnectError:
+    name = errno.errorcode.get(e.errno or 0, str(e.errno))
+    return ConnectError(
+        Code.UNAVAILABLE,
+        "CONNECT_FAILED",
+        f"cannot connect to {socket_path}: {e.strerror or e}",
+        {"path": socket_path, "errno": name},
+    )
+
+
+def connect_attempt(socket_path: str) -> Optional[socket.socket]:
+    """One non-blocking connect to tallyd: the socket; None while its accept backlog is full
+    (EAGAIN, docs/protocol.md §1: retry after a pause); or ConnectError."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        sock.connect(socket_path)
+        return sock
+    except (BlockingIOError, InterruptedError):
+        sock.close()
+        return None
+    except OSError as e:
+        sock.close()
+        raise connect_error(socket_path, e) from e
+
+
+class ConnectBackoff:
+    """Pauses between connect attempts, doubling from 2 ms to 100 ms, for ``timeout_s`` in all."""
+
+    def __init__(self, socket_path: str, timeout_s: float) -> None:
+        self.socket_path = socket_path
+        self.give_up = time.monotonic() + timeout_s
+        self.pause = 0.002
+
+    def next_pause(self) -> float:
+        """How long to wait before the next attempt, or ConnectError EAGAIN when time is up."""
+        pause = self.pause
+        if time.monotonic() + pause >= self.give_up:
+            raise connect_error(self.socket_path, BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN)))
+        self.pause = min(pause * 2, 0.1)
+        return pause
+
+
+def check_timeout(timeout_ms: Optional[int]) -> int:
+    """``timeout_ms`` as the envelope carries it (None: 0, no deadline), or ValueError."""
+    if timeout_ms is None:
+        return 0
+    timeout_ms = int(timeout_ms)
+    if not 0 <= timeout_ms <= _UINT32_MAX:
+        raise ValueError(f"timeout_ms must be 0 … {_UINT32_MAX}, got {timeout_ms}")
+    return timeout_ms
+
+
+def frame(body: bytes, max_frame_bytes: int) -> bytes:
+    """``body`` after its 4-byte big-endian length, or InvalidArgument FRAME_TOO_LARGE."""
+    if len(body) > max_frame_bytes:
+        raise InvalidArgument(
+            Code.INVALID_ARGUMENT,
+            "FRAME_TOO_LARGE",
+            f"request of {len(body)} bytes is over the {max_frame_bytes}-byte frame limit; not sent",
+            {"length": str(len(body)), "limit": str(max_frame_bytes)},
+        )
+    return len(body).to_bytes(4, "big") + body
+
+
+def request_frame(c: Call, call_id: int, timeout_ms: int, max_frame_bytes: int) -> bytes:
+    """The framed tally.v1.Request envelope of ``c``."""
+    payload = c.request if isinstance(c.request, (bytes, bytearray, memoryview)) else c.request.SerializeToString()
+    envelope = pb.Request(
+        call_id=call_id, protocol_version=PROTOCOL_VERSION, method=c.method, timeout_ms=timeout_ms, payload=bytes(payload),
+    )
+    return frame(envelope.SerializeToString(), max_frame_bytes)
+
+
+def call_result(response: Any, c: Call) -> Any:
+    """What the call ``c`` answered in the tally.v1.Response ``response``: its TallyError, or
+    its payload decoded as the response type (METHODS' for the method unless ``c`` names one;
+    bytes for a method neither knows), passed through ``c.answer``."""
+    if response.code != 0:
+        return error_from_response(response, c.method)
+    response_type = c.response_type
+    if response_type is None and c.method in METHODS:
+        response_type = METHODS[c.method].response_type
+    if response_type is None:
+        return response.payload
+    try:
+        message = response_type.FromString(response.payload)
+    except DecodeError as e:
+        return ProtocolError(
+            Code.INTERNAL, "BAD_ANSWER_PAYLOAD",
+            f"answer to {c.method} does not decode as {response_type.DESCRIPTOR.full_name}: {e}",
+            call_id=response.call_id, method=c.method,
+        )
+    return message if c.answer is None else c.answer(message)
+
+
+class ClientState:
+    """What both clients keep besides their socket: settings, the next call id, and why the
+    connection ended."""
+
+    def __init__(self, socket_path: Union[str, os.PathLike], timeout_ms: Optional[int], timeout_grace_ms: int, max_frame_bytes: int) -> None:
+        self.socket_path = os.fspath(socket_path)
+        self.timeout_ms = check_timeout(timeout_ms)
+        self.timeout_grace_ms = int(timeout_grace_ms)
+        self.max_frame_bytes = int(max_frame_bytes)
+        #: Answers that arrived for calls nobody waits for any more (CallTimeout, a cancelled wait).
+        self.stale_answers = 0
+        self._next_id = 1
+        self._closed: Optional[ConnectionClosed] = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    def _effective_timeout(self, timeout_ms: Optional[int]) -> int:
+        return self.timeout_ms if timeout_ms is None else check_timeout(timeout_ms)
+
+    def _take_id(self) -> int:
+        call_id = self._next_id
+        self._next_id = 1 if call_id >= _UINT64_MAX else call_id + 1
+        return call_id
+
+    def _closed_copy(self) -> ConnectionClosed:
+        c = self._closed
+        assert c is not None
+        return ConnectionClosed(c.code, c.reason, c.message, c.details, final_frame=c.final_frame)
+
+
+class TallyClient(ClientState):
     """A connection to tallyd.
 
     ``TallyClient(socket_path, timeout_ms=None)`` connects at once (retrying for up to
@@ -118,15 +250,8 @@ class TallyClient:
         timeout_grace_ms: int = DEFAULT_TIMEOUT_GRACE_MS,
         max_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> None:
-        self.socket_path = os.fspath(socket_path)
-        self.timeout_ms = self._check_timeout(timeout_ms)
-        self.timeout_grace_ms = int(timeout_grace_ms)
-        self.max_frame_bytes = int(max_frame_bytes)
-        #: Answers that arrived for calls nobody waits for any more (after a CallTimeout).
-        self.stale_answers = 0
-        self._next_id = 1
+        super().__init__(socket_path, timeout_ms, timeout_grace_ms, max_frame_bytes)
         self._rbuf = bytearray()
-        self._closed: Optional[ConnectionClosed] = None
         self._busy = threading.Lock()
         if connect_timeout_ms is None:
             connect_timeout_ms = self.timeout_ms or DEFAULT_CONNECT_TIMEOUT_MS
@@ -137,33 +262,12 @@ class TallyClient:
     # -- connection ---------------------------------------------------------------------
 
     def _connect(self, timeout_s: float) -> socket.socket:
-        give_up = time.monotonic() + timeout_s
-        pause = 0.002
+        backoff = ConnectBackoff(self.socket_path, timeout_s)
         while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            try:
-                sock.connect(self.socket_path)
+            sock = connect_attempt(self.socket_path)
+            if sock is not None:
                 return sock
-            except (BlockingIOError, InterruptedError) as e:
-                sock.close()
-                # EAGAIN: the accept backlog is full (docs/protocol.md §1). Retry with backoff.
-                if time.monotonic() + pause >= give_up:
-                    raise self._connect_error(e) from e
-                time.sleep(pause)
-                pause = min(pause * 2, 0.1)
-            except OSError as e:
-                sock.close()
-                raise self._connect_error(e) from e
-
-    def _connect_error(self, e: OSError) -> ConnectError:
-        name = errno.errorcode.get(e.errno or 0, str(e.errno))
-        return ConnectError(
-            Code.UNAVAILABLE,
-            "CONNECT_FAILED",
-            f"cannot connect to {self.socket_path}: {e.strerror or e}",
-            {"path": self.socket_path, "errno": name},
-        )
+            time.sleep(backoff.next_pause())
 
     def close(self) -> None:
         """Closes the connection. Calls already sent still run in tallyd; their answers are lost."""
@@ -181,10 +285,6 @@ class TallyClient:
                 pass
             self._sel.close()
             sock.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed is not None
 
     def __enter__(self) -> "TallyClient":
         return self
@@ -218,22 +318,24 @@ class TallyClient:
 
     def pipeline(
         self,
-        calls: Iterable[Union[Call, Tuple[Any, ...]]],
+        calls: Iterable[Union[Call, PreparedCall[Any], Tuple[Any, ...]]],
         *,
         timeout_ms: Optional[int] = None,
         return_exceptions: bool = True,
     ) -> List[Any]:
         """Sends every call in one write (tallyd reads them as one batch), then reads the
         answers, and returns them in the order of ``calls``, matched by call id whatever order
-        they arrive in. Each item is a :class:`Call` or a tuple ``(method, request[,
-        response_type])``.
+        they arrive in. Each item is a :class:`Call`, a tuple ``(method, request[,
+        response_type])``, or a PreparedCall from :mod:`tally_client.calls`
+        (``calls.get_balance("alice")``), which is answered as its typed method would be (its
+        own ``timeout_ms`` is not used: the pipeline's is).
 
         With ``return_exceptions`` (the default) a refused call's TallyError takes its place in
         the list; otherwise the first one is raised once every answer has been read. A lost
         connection or a CallTimeout is raised either way, with ``partial_results``.
         Calls run in order, but do not pipeline a call that depends on another's outcome.
         """
-        items = [c if isinstance(c, Call) else Call(*c) for c in calls]
+        items = [as_call(c) for c in calls]
         return self._calls(items, timeout_ms, raise_first=not return_exceptions)
 
     def exchange(self, requests: Sequence[Any], *, timeout_ms: Optional[int] = None) -> List[Any]:
@@ -248,338 +350,68 @@ class TallyClient:
             if envelope.call_id == 0:
                 envelope.call_id = self._take_id()
             ids.append(envelope.call_id)
-            frames.append(self._frame(envelope.SerializeToString()))
+            frames.append(frame(envelope.SerializeToString(), self.max_frame_bytes))
         return self._exchange(frames, ids, self._local_timeout(timeout_ms, requests))
 
-    # -- Ledger ---------------------------------------------------------------------------
+    # -- one method per rpc, typed: tally_client.calls builds each request and reads its answer ------
 
-    def get_balance(self, user_id: str, *, timeout_ms: Optional[int] = None) -> pb.Balance:
-        """The user's Balance (all zero, version 0, for a user never credited)."""
-        return self.call("/tally.v1.Ledger/GetBalance", pb.GetBalanceRequest(user_id=user_id), timeout_ms=timeout_ms).balance
+    # tally.v1.Ledger
+    get_balance = blocking(calls.get_balance)
+    credit = blocking(calls.credit)
+    spend = blocking(calls.spend)
+    get_transaction = blocking(calls.get_transaction)
+    list_transactions = blocking(calls.list_transactions)
 
-    def credit(
-        self,
-        user_id: str,
-        amount: int,
-        kind: Union[int, str],
-        *,
-        reference: str = "",
-        memo: str = "",
-        idempotency_key: str = "",
-        metadata: Optional[Mapping[str, str]] = None,
-        timeout_ms: Optional[int] = None,
-    ) -> pb.CreditResponse:
-        """Adds ``amount`` tokens. ``kind``: "purchase", "grant", "refund", "adjustment" or a
-        pb.CREDIT_KIND_* number. ``metadata``: key-value facts kept on the transaction. Returns
-        the CreditResponse (transaction, balance, replayed)."""
-        request = pb.CreditRequest(
-            user_id=user_id, amount=amount, kind=_credit_kind(kind), reference=reference,
-            memo=memo, idempotency_key=idempotency_key, metadata=dict(metadata or {}),
-        )
-        return self.call("/tally.v1.Ledger/Credit", request, timeout_ms=timeout_ms)
+    # tally.v1.Usage
+    check_usage = blocking(calls.check_usage)
+    consume = blocking(calls.consume)
+    reserve = blocking(calls.reserve)
+    settle = blocking(calls.settle)
+    release = blocking(calls.release)
+    get_limits = blocking(calls.get_limits)
+    set_limits = blocking(calls.set_limits)
+    history = blocking(calls.history)
+    top_users = blocking(calls.top_users)
+    month_by_tier = blocking(calls.month_by_tier)
 
-    def spend(
-        self,
-        user_id: str,
-        amount: int,
-        *,
-        reference: str = "",
-        memo: str = "",
-        idempotency_key: str = "",
-        metadata: Optional[Mapping[str, str]] = None,
-        timeout_ms: Optional[int] = None,
-    ) -> pb.SpendResponse:
-        """Takes ``amount`` tokens, or raises FailedPrecondition INSUFFICIENT_TOKENS (details
-        available, requested, shortfall). ``metadata`` as for credit. Returns the SpendResponse."""
-        request = pb.SpendRequest(
-            user_id=user_id, amount=amount, reference=reference, memo=memo, idempotency_key=idempotency_key,
-            metadata=dict(metadata or {}),
-        )
-        return self.call("/tally.v1.Ledger/Spend", request, timeout_ms=timeout_ms)
+    # tally.v1.Purchases
+    save_package = blocking(calls.save_package)
+    deactivate_package = blocking(calls.deactivate_package)
+    list_packages = blocking(calls.list_packages)
+    start_purchase = blocking(calls.start_purchase)
+    complete_purchase = blocking(calls.complete_purchase)
+    fail_purchase = blocking(calls.fail_purchase)
+    get_purchase = blocking(calls.get_purchase)
+    list_purchases = blocking(calls.list_purchases)
 
-    # -- Admin ----------------------------------------------------------------------------
+    # tally.v1.Predictions
+    commit = blocking(calls.commit)
+    cancel_commitment = blocking(calls.cancel_commitment)
+    resolve = blocking(calls.resolve)
+    void = blocking(calls.void)
+    close_prediction = blocking(calls.close_prediction)
+    list_commitments = blocking(calls.list_commitments)
 
-    def snapshot(self, *, timeout_ms: Optional[int] = None) -> pb.SnapshotResponse:
-        """Writes a snapshot into tallyd's data directory now. Returns the SnapshotResponse."""
-        return self.call("/tally.v1.Admin/Snapshot", pb.SnapshotRequest(), timeout_ms=timeout_ms)
+    # tally.v1.Memberships
+    set_membership = blocking(calls.set_membership)
+    get_membership = blocking(calls.get_membership)
 
-    def backup(self, path: str, *, timeout_ms: Optional[int] = None) -> pb.BackupResponse:
-        """Writes a snapshot of the durable state to ``path`` (absolute, new, on tallyd's host)."""
-        return self.call("/tally.v1.Admin/Backup", pb.BackupRequest(path=path), timeout_ms=timeout_ms)
+    # tally.v1.Actions
+    set_price = blocking(calls.set_price)
+    list_prices = blocking(calls.list_prices)
+    spend_action = blocking(calls.spend_action)
 
-    def health(self, check_invariants: bool = False, *, timeout_ms: Optional[int] = None) -> pb.HealthResponse:
-        """How tallyd is doing (HealthResponse); answered even while it is overloaded."""
-        return self.call(
-            "/tally.v1.Admin/Health", pb.HealthRequest(check_invariants=check_invariants), timeout_ms=timeout_ms
-        )
+    # tally.v1.Audit
+    list_audit = blocking(calls.list_audit)
 
-    # -- Usage ----------------------------------------------------------------------------
-
-    def check_usage(self, user_id: str, *, timeout_ms: Optional[int] = None) -> pb.UsageStatus:
-        """Where the user stands today: a UsageStatus (used, reserved, limit, remaining,
-        resets_at_us, tier...)."""
-        return self.call("/tally.v1.Usage/Check", pb.CheckUsageRequest(user_id=user_id), timeout_ms=timeout_ms).status
-
-    def consume(
-        self, user_id: str, tokens: int, *, idempotency_key: str = "", timeout_ms: Optional[int] = None
-    ) -> pb.ConsumeResponse:
-        """Counts ``tokens`` if they fit today's limit, else raises ResourceExhausted
-        DAILY_LIMIT_EXCEEDED (details used, reserved, limit, remaining, requested, resets_at_us,
-        day). Returns the ConsumeResponse (status, replayed)."""
-        request = pb.ConsumeRequest(user_id=user_id, tokens=tokens, idempotency_key=idempotency_key)
-        return self.call("/tally.v1.Usage/Consume", request, timeout_ms=timeout_ms)
-
-    def reserve(
-        self,
-        user_id: str,
-        tokens: int,
-        *,
-        ttl_ms: int = 0,
-        idempotency_key: str = "",
-        timeout_ms: Optional[int] = None,
-    ) -> pb.ReserveResponse:
-        """Holds ``tokens`` of today's quota for a model call (same rule as consume). Returns
-        the ReserveResponse; settle or release ``.reservation.id`` within ``ttl_ms`` (0: 60 s)."""
-        request = pb.ReserveRequest(user_id=user_id, tokens=tokens, ttl_ms=ttl_ms, idempotency_key=idempotency_key)
-        return self.call("/tally.v1.Usage/Reserve", request, timeout_ms=timeout_ms)
-
-    def settle(
-        self, reservation_id: int, tokens: int, *, idempotency_key: str = "", timeout_ms: Optional[int] = None
-    ) -> pb.SettleResponse:
-        """Ends a reservation, charging the real ``tokens`` in full. Raises NotFound
-        RESERVATION_NOT_FOUND if it is not open (settled, released or expired)."""
-        request = pb.SettleRequest(reservation_id=reservation_id, tokens=tokens, idempotency_key=idempotency_key)
-        return self.call("/tally.v1.Usage/Settle", request, timeout_ms=timeout_ms)
-
-    def release(self, reservation_id: int, *, idempotency_key: str = "", timeout_ms: Optional[int] = None) -> pb.ReleaseResponse:
-        """Ends a reservation counting nothing (the model call failed)."""
-        request = pb.ReleaseRequest(reservation_id=reservation_id, idempotency_key=idempotency_key)
-        return self.call("/tally.v1.Usage/Release", request, timeout_ms=timeout_ms)
-
-    def get_limits(self, *, timeout_ms: Optional[int] = None) -> pb.UsageSettings:
-        """The UsageSettings: tiers and their limits, default tier, time zone, retention."""
-        return self.call("/tally.v1.Usage/GetLimits", pb.GetLimitsRequest(), timeout_ms=timeout_ms).settings
-
-    def set_limits(
-        self, request: Optional[Any] = None, *, timeout_ms: Optional[int] = None, **change: Any
-    ) -> pb.UsageSettings:
-        """Changes one setting (admin) and returns the new UsageSettings. Pass a
-        SetLimitsRequest, or exactly one change by keyword:
-
-        ``tier_limit={"tier": "trial", "limit": 5000}`` (``"remove": True`` drops the tier),
-        ``user_limit={"user_id": "bob", "limit": 100}`` (``"clear": True``),
-        ``user_tier={"user_id": "bob", "tier": "subscribed"}``,
-        ``shadow={"tier": "trial", "on": True}`` (or ``"user_id"``),
-        ``default_tier="subscribed"``, ``time_zone="Europe/Paris"``.
-        """
-        if request is None:
-            if len(change) > 1:
-                raise ValueError(f"set_limits takes one change at a time, got {sorted(change)}")
-            request = pb.SetLimitsRequest(**change)
-        elif change:
-            raise ValueError("pass either a SetLimitsRequest or one change keyword, not both")
-        return self.call("/tally.v1.Usage/SetLimits", request, timeout_ms=timeout_ms).settings
-
-    def history(self, user_id: str, months: int = 0, *, timeout_ms: Optional[int] = None) -> pb.UsageHistoryResponse:
-        """The user's UsageHistoryResponse: today, daily records and monthly aggregates, newest
-        first (``months``: how many recent months, 0 for all kept)."""
-        request = pb.UsageHistoryRequest(user_id=user_id, months=months)
-        return self.call("/tally.v1.Usage/History", request, timeout_ms=timeout_ms)
-
-    def top_users(self, date: str = "", limit: int = 0, *, timeout_ms: Optional[int] = None) -> pb.TopUsersResponse:
-        """The users with most tokens on ``date`` ("YYYY-MM-DD", "" for today; ``limit`` 0 for 10,
-        at most 1000): a TopUsersResponse."""
-        return self.call("/tally.v1.Usage/TopUsers", pb.TopUsersRequest(date=date, limit=limit), timeout_ms=timeout_ms)
-
-    def month_by_tier(self, month: str = "", tier: str = "", *, timeout_ms: Optional[int] = None) -> pb.MonthByTierResponse:
-        """A month's users, total and average per tier ("YYYY-MM", "" for this month)."""
-        request = pb.MonthByTierRequest(month=month, tier=tier)
-        return self.call("/tally.v1.Usage/MonthByTier", request, timeout_ms=timeout_ms)
-
-    def stats(self, days: int = 0, *, timeout_ms: Optional[int] = None) -> pb.StatsResponse:
-        """The admin's StatsResponse: tokens, volume per type, revenue per day (``days`` back) and month."""
-        return self.call("/tally.v1.Admin/Stats", pb.StatsRequest(days=days), timeout_ms=timeout_ms)
-
-    def get_transaction(self, transaction_id: int, *, timeout_ms: Optional[int] = None) -> pb.Transaction:
-        """One Transaction by id (NotFound TRANSACTION_NOT_FOUND if none)."""
-        request = pb.GetTransactionRequest(transaction_id=transaction_id)
-        return self.call("/tally.v1.Ledger/GetTransaction", request, timeout_ms=timeout_ms).transaction
-
-    def list_transactions(
-        self, user_id: str = "", types: Any = (), since_us: int = 0, until_us: int = 0, limit: int = 0, before_id: int = 0,
-        *, timeout_ms: Optional[int] = None,
-    ) -> pb.ListTransactionsResponse:
-        """A user's transactions (every user's for admins with ``user_id=""``), newest first: the
-        ListTransactionsResponse; pass its ``next_before_id`` as ``before_id`` for the next page."""
-        request = pb.ListTransactionsRequest(
-            user_id=user_id, types=list(types), since_us=since_us, until_us=until_us, limit=limit, before_id=before_id
-        )
-        return self.call("/tally.v1.Ledger/ListTransactions", request, timeout_ms=timeout_ms)
-
-    # -- tally.v1.Purchases -----------------------------------------------------------------
-
-    def save_package(self, package: Any = None, *, timeout_ms: Optional[int] = None, **fields: Any) -> pb.TokenPackage:
-        """Creates or updates a token package (admin); pass a TokenPackage or its fields by
-        keyword (``id``, ``name``, ``tokens``, ``bonus_tokens``, ``price_cents``, ``currency``,
-        ``external_price_id``, ``active``, ``sort_order``). Returns the saved TokenPackage."""
-        if package is None:
-            package = pb.TokenPackage(**fields)
-        request = pb.SavePackageRequest(package=package)
-        return self.call("/tally.v1.Purchases/SavePackage", request, timeout_ms=timeout_ms).package
-
-    def deactivate_package(self, package_id: str, *, timeout_ms: Optional[int] = None) -> pb.TokenPackage:
-        """Takes a package off sale (admin); returns the TokenPackage."""
-        request = pb.DeactivatePackageRequest(package_id=package_id)
-        return self.call("/tally.v1.Purchases/DeactivatePackage", request, timeout_ms=timeout_ms).package
-
-    def list_packages(self, include_inactive: bool = False, *, timeout_ms: Optional[int] = None) -> List[pb.TokenPackage]:
-        """The packages in display order (active ones unless ``include_inactive``): a list."""
-        request = pb.ListPackagesRequest(include_inactive=include_inactive)
-        return list(self.call("/tally.v1.Purchases/ListPackages", request, timeout_ms=timeout_ms).packages)
-
-    def start_purchase(self, user_id: str, package_id: str, payment_id: str, *, timeout_ms: Optional[int] = None) -> pb.PurchaseResponse:
-        """Opens a pending purchase; the PurchaseResponse (purchase, already_done)."""
-        request = pb.StartPurchaseRequest(user_id=user_id, package_id=package_id, payment_id=payment_id)
-        return self.call("/tally.v1.Purchases/StartPurchase", request, timeout_ms=timeout_ms)
-
-    def complete_purchase(self, payment_id: str, *, timeout_ms: Optional[int] = None) -> pb.PurchaseResponse:
-        """Credits the purchase's tokens exactly once; a retry answers the same purchase with
-        ``already_done``. The PurchaseResponse."""
-        request = pb.CompletePurchaseRequest(payment_id=payment_id)
-        return self.call("/tally.v1.Purchases/CompletePurchase", request, timeout_ms=timeout_ms)
-
-    def fail_purchase(self, payment_id: str, reason: str, *, timeout_ms: Optional[int] = None) -> pb.PurchaseResponse:
-        """Fails a pending purchase; the PurchaseResponse."""
-        request = pb.FailPurchaseRequest(payment_id=payment_id, reason=reason)
-        return self.call("/tally.v1.Purchases/FailPurchase", request, timeout_ms=timeout_ms)
-
-    def get_purchase(self, payment_id: str, *, timeout_ms: Optional[int] = None) -> pb.Purchase:
-        """The Purchase paid by ``payment_id`` (NotFound PURCHASE_NOT_FOUND if none)."""
-        request = pb.GetPurchaseRequest(payment_id=payment_id)
-        return self.call("/tally.v1.Purchases/GetPurchase", request, timeout_ms=timeout_ms).purchase
-
-    def list_purchases(self, user_id: str, limit: int = 0, *, timeout_ms: Optional[int] = None) -> List[pb.Purchase]:
-        """A user's purchases, newest first (``limit`` 0 for 50, at most 1000): a list."""
-        request = pb.ListPurchasesRequest(user_id=user_id, limit=limit)
-        return list(self.call("/tally.v1.Purchases/ListPurchases", request, timeout_ms=timeout_ms).purchases)
-
-    # -- tally.v1.Predictions ---------------------------------------------------------------
-
-    def commit(
-        self, user_id: str, prediction_id: str, position: Any, stake: int, odds_micros: int, *,
-        idempotency_key: str = "", timeout_ms: Optional[int] = None,
-    ) -> pb.CommitResponse:
-        """Stakes ``stake`` tokens on ``position`` ("yes", "no" or a Position number) at decimal odds
-        in millionths (2.5 is 2500000). The CommitResponse (commitment, transaction, balance, replayed)."""
-        if isinstance(position, str):
-            position = {"yes": pb.POSITION_YES, "no": pb.POSITION_NO}[position]
-        request = pb.CommitRequest(
-            user_id=user_id, prediction_id=prediction_id, position=position, stake=stake, odds_micros=odds_micros,
-            idempotency_key=idempotency_key,
-        )
-        return self.call("/tally.v1.Predictions/Commit", request, timeout_ms=timeout_ms)
-
-    def cancel_commitment(self, commitment_id: int, *, timeout_ms: Optional[int] = None) -> pb.CommitResponse:
-        """Gives an active commitment's stake back; the CommitResponse."""
-        request = pb.CancelCommitmentRequest(commitment_id=commitment_id)
-        return self.call("/tally.v1.Predictions/CancelCommitment", request, timeout_ms=timeout_ms)
-
-    def resolve(self, prediction_id: str, winning: Any, *, timeout_ms: Optional[int] = None) -> pb.SettlePredictionResponse:
-        """Resolves a prediction once (admin); the SettlePredictionResponse (summary, already_done)."""
-        if isinstance(winning, str):
-            winning = {"yes": pb.POSITION_YES, "no": pb.POSITION_NO}[winning]
-        request = pb.ResolvePredictionRequest(prediction_id=prediction_id, winning=winning)
-        return self.call("/tally.v1.Predictions/ResolvePrediction", request, timeout_ms=timeout_ms)
-
-    def void(self, prediction_id: str, *, timeout_ms: Optional[int] = None) -> pb.SettlePredictionResponse:
-        """Voids a prediction once (admin): every active stake back. The SettlePredictionResponse."""
-        return self.call("/tally.v1.Predictions/VoidPrediction", pb.VoidPredictionRequest(prediction_id=prediction_id), timeout_ms=timeout_ms)
-
-    def close_prediction(self, prediction_id: str, closes_at_us: int, *, timeout_ms: Optional[int] = None) -> pb.Prediction:
-        """Refuses commitments from ``closes_at_us`` on (0 clears it); the Prediction."""
-        request = pb.ClosePredictionRequest(prediction_id=prediction_id, closes_at_us=closes_at_us)
-        return self.call("/tally.v1.Predictions/ClosePrediction", request, timeout_ms=timeout_ms).prediction
-
-    def list_commitments(
-        self, user_id: str = "", prediction_id: str = "", status: int = 0, limit: int = 0, before_id: int = 0, *,
-        timeout_ms: Optional[int] = None,
-    ) -> pb.ListCommitmentsResponse:
-        """Commitments by user and/or prediction (and status), newest first: the
-        ListCommitmentsResponse (commitments, next_before_id for the next page)."""
-        request = pb.ListCommitmentsRequest(
-            user_id=user_id, prediction_id=prediction_id, status=cast(pb.CommitmentStatus, status), limit=limit,
-            before_id=before_id,
-        )
-        return self.call("/tally.v1.Predictions/ListCommitments", request, timeout_ms=timeout_ms)
-
-    # -- memberships and priced actions ---------------------------------------------------
-
-    def set_membership(
-        self, user_id: str, tier: str, expires_at_us: int = 0, *, timeout_ms: Optional[int] = None
-    ) -> pb.MembershipResponse:
-        """Puts ``user_id`` on ``tier`` until ``expires_at_us`` (0: no end); an empty tier ends
-        the membership (admin). The MembershipResponse."""
-        request = pb.SetMembershipRequest(user_id=user_id, tier=tier, expires_at_us=expires_at_us)
-        return self.call("/tally.v1.Memberships/SetMembership", request, timeout_ms=timeout_ms)
-
-    def get_membership(self, user_id: str, *, timeout_ms: Optional[int] = None) -> pb.MembershipResponse:
-        """The tier that applies to ``user_id`` now: the MembershipResponse."""
-        request = pb.GetMembershipRequest(user_id=user_id)
-        return self.call("/tally.v1.Memberships/GetMembership", request, timeout_ms=timeout_ms)
-
-    def set_price(self, action: str, tier: str, cost: Optional[int], *, timeout_ms: Optional[int] = None) -> pb.ActionPrice:
-        """Sets ``action``'s price for ``tier``; ``cost=None`` removes it (admin). The
-        ActionPrice now."""
-        request = pb.SetPriceRequest(action=action, tier=tier, cost=cost or 0, remove=cost is None)
-        return self.call("/tally.v1.Actions/SetPrice", request, timeout_ms=timeout_ms).price
-
-    def list_prices(self, *, timeout_ms: Optional[int] = None) -> List[pb.ActionPrice]:
-        """The price table: a list of ActionPrice (action, costs by tier)."""
-        return list(self.call("/tally.v1.Actions/ListPrices", pb.ListPricesRequest(), timeout_ms=timeout_ms).prices)
-
-    def spend_action(
-        self, user_id: str, action: str, *, reference: str = "", memo: str = "", idempotency_key: str = "",
-        metadata: Optional[Mapping[str, str]] = None, timeout_ms: Optional[int] = None,
-    ) -> pb.SpendResponse:
-        """Spends ``action``'s price for the user's tier now; raises NotFound ACTION_NOT_FOUND
-        for an action without a price. The SpendResponse (its transaction names the action and
-        the tier charged)."""
-        request = pb.SpendActionRequest(
-            user_id=user_id, action=action, reference=reference, memo=memo, idempotency_key=idempotency_key,
-            metadata=dict(metadata or {}),
-        )
-        return self.call("/tally.v1.Actions/Spend", request, timeout_ms=timeout_ms)
-
-    def list_audit(
-        self, user_id: str = "", status: int = 0, reason: str = "", since_us: int = 0, until_us: int = 0, limit: int = 0,
-        before_id: int = 0, *, timeout_ms: Optional[int] = None,
-    ) -> pb.ListAuditResponse:
-        """Audit entries newest first (admin): every mutation attempt, accepted or refused. The
-        ListAuditResponse (entries, next_before_id for the next page)."""
-        request = pb.ListAuditRequest(
-            user_id=user_id, status=cast(pb.AuditStatus, status), reason=reason, since_us=since_us, until_us=until_us,
-            limit=limit, before_id=before_id,
-        )
-        return self.call("/tally.v1.Audit/List", request, timeout_ms=timeout_ms)
-
-    def reconcile(self, repair: bool = False, *, timeout_ms: Optional[int] = None) -> pb.ReconcileResponse:
-        """Every balance recomputed from history (admin); ``repair`` writes what history is
-        missing. The ReconcileResponse (mismatches, repairs, unrepairable)."""
-        return self.call("/tally.v1.Admin/Reconcile", pb.ReconcileRequest(repair=repair), timeout_ms=timeout_ms)
+    # tally.v1.Admin
+    snapshot = blocking(calls.snapshot)
+    backup = blocking(calls.backup)
+    health = blocking(calls.health)
+    stats = blocking(calls.stats)
+    reconcile = blocking(calls.reconcile)
 
     # -- internals ------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_timeout(timeout_ms: Optional[int]) -> int:
-        if timeout_ms is None:
-            return 0
-        timeout_ms = int(timeout_ms)
-        if not 0 <= timeout_ms <= _UINT32_MAX:
-            raise ValueError(f"timeout_ms must be 0 … {_UINT32_MAX}, got {timeout_ms}")
-        return timeout_ms
-
-    def _effective_timeout(self, timeout_ms: Optional[int]) -> int:
-        return self.timeout_ms if timeout_ms is None else self._check_timeout(timeout_ms)
 
     def _local_timeout(self, timeout_ms: Optional[int], requests: Sequence[Any]) -> Optional[float]:
         # exchange(): the envelopes carry their own deadlines unless timeout_ms overrides the wait.
@@ -588,73 +420,23 @@ class TallyClient:
             return None
         return (max(budgets) + self.timeout_grace_ms) / 1000.0
 
-    def _take_id(self) -> int:
-        call_id = self._next_id
-        self._next_id = 1 if call_id >= _UINT64_MAX else call_id + 1
-        return call_id
-
-    def _frame(self, body: bytes) -> bytes:
-        if len(body) > self.max_frame_bytes:
-            raise InvalidArgument(
-                Code.INVALID_ARGUMENT,
-                "FRAME_TOO_LARGE",
-                f"request of {len(body)} bytes is over the {self.max_frame_bytes}-byte frame limit; not sent",
-                {"length": str(len(body)), "limit": str(self.max_frame_bytes)},
-            )
-        return len(body).to_bytes(4, "big") + body
-
     def _calls(self, calls: Sequence[Call], timeout_ms: Optional[int], raise_first: bool) -> List[Any]:
         budget = self._effective_timeout(timeout_ms)
-        frames: List[bytes] = []
-        ids: List[int] = []
-        decoders: List[Tuple[str, Optional[Type[Message]]]] = []
-        for c in calls:
-            payload = c.request if isinstance(c.request, (bytes, bytearray, memoryview)) else c.request.SerializeToString()
-            response_type = c.response_type
-            if response_type is None and c.method in METHODS:
-                response_type = METHODS[c.method].response_type
-            call_id = self._take_id()
-            envelope = pb.Request(
-                call_id=call_id, protocol_version=PROTOCOL_VERSION, method=c.method,
-                timeout_ms=budget, payload=bytes(payload),
-            )
-            frames.append(self._frame(envelope.SerializeToString()))
-            ids.append(call_id)
-            decoders.append((c.method, response_type))
+        ids = [self._take_id() for _ in calls]
+        frames = [request_frame(c, call_id, budget, self.max_frame_bytes) for c, call_id in zip(calls, ids)]
         local = None if budget == 0 else (budget + self.timeout_grace_ms) / 1000.0
         try:
             responses = self._exchange(frames, ids, local)
         except (ConnectionClosed, CallTimeout) as e:
             if e.partial_results is not None:
-                e.partial_results = [
-                    None if r is None else self._result(r, *d) for r, d in zip(e.partial_results, decoders)
-                ]
+                e.partial_results = [None if r is None else call_result(r, c) for r, c in zip(e.partial_results, calls)]
             raise
-        results = [self._result(r, *d) for r, d in zip(responses, decoders)]
+        results = [call_result(r, c) for r, c in zip(responses, calls)]
         if raise_first:
             for r in results:
                 if isinstance(r, TallyError):
                     raise r
         return results
-
-    def _result(self, response: Any, method: str, response_type: Optional[Type[Message]]) -> Any:
-        if response.code != 0:
-            return error_from_response(response, method)
-        if response_type is None:
-            return response.payload
-        try:
-            return response_type.FromString(response.payload)
-        except DecodeError as e:
-            return ProtocolError(
-                Code.INTERNAL, "BAD_ANSWER_PAYLOAD",
-                f"answer to {method} does not decode as {response_type.DESCRIPTOR.full_name}: {e}",
-                call_id=response.call_id, method=method,
-            )
-
-    def _raise_closed(self) -> None:
-        c = self._closed
-        assert c is not None
-        raise ConnectionClosed(c.code, c.reason, c.message, c.details, final_frame=c.final_frame)
 
     def _exchange(self, frames: List[bytes], ids: List[int], local_timeout: Optional[float]) -> List[Any]:
         """Writes ``frames`` and reads until every id in ``ids`` is answered. Reads while it
@@ -663,7 +445,7 @@ class TallyClient:
             raise RuntimeError("TallyClient is not thread-safe: it is already in a call (use one client per thread)")
         try:
             if self._closed is not None:
-                self._raise_closed()
+                raise self._closed_copy()
             return self._exchange_locked(frames, ids, local_timeout)
         finally:
             self._busy.release()
@@ -748,11 +530,6 @@ class TallyClient:
                 Code.UNAVAILABLE, reason, message or "tallyd closed the connection without a final frame"
             )
         self._shut()
-
-    def _closed_copy(self) -> ConnectionClosed:
-        c = self._closed
-        assert c is not None
-        return ConnectionClosed(c.code, c.reason, c.message, c.details, final_frame=c.final_frame)
 
     def _parse_frames(self) -> List[Any]:
         buf, pos, out = self._rbuf, 0, []

@@ -223,3 +223,17 @@ def fake_server():
     yield make
     for server in servers:
         server.close()
+
+
+def answers_late_then_health(release: threading.Event) -> Callable[[socket.socket], None]:
+    """A fake server's part: leaves the first call unanswered until ``release`` is set, answers
+    it then (too late), and answers the next call with a HealthResponse of 7 connections."""
+
+    def serve(conn: socket.socket) -> None:
+        [r] = read_requests(conn, 1)
+        release.wait(10)  # never answers in time
+        conn.sendall(frame(pb.Response(call_id=r.call_id, payload=b"")))  # late answer
+        [r2] = read_requests(conn, 1)
+        conn.sendall(frame(pb.Response(call_id=r2.call_id, payload=pb.HealthResponse(connections=7).SerializeToString())))
+
+    return serve

@@ -213,7 +213,12 @@ def test_the_readme_method_table_names_every_public_method():
 
     readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = "\n".join(line for line in readme.splitlines() if line.startswith("| `"))
-    public = [name for name, _ in inspect.getmembers(TallyClient, inspect.isfunction) if not name.startswith("_")]
+    from tally_client import AsyncTallyClient
+
+    public = sorted({
+        name for client in (TallyClient, AsyncTallyClient)
+        for name, _ in inspect.getmembers(client, inspect.isfunction) if not name.startswith("_")
+    })
     missing = [name for name in public if f"`{name}(" not in table and f"/ `{name}(" not in table and f"`{name}`" not in table]
     assert not [m for m in missing if m not in ("close", "closed", "fail")], f"README's method table lacks {missing}"
 

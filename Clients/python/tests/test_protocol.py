@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import frame, raw_exchange, read_requests
+from conftest import answers_late_then_health, frame, raw_exchange, read_requests
 from tally_client import (
     METHODS,
     Call,
@@ -201,15 +201,7 @@ def test_server_deadline_exceeded_is_not_applied(tallyd, user):
 
 def test_client_timeout_when_no_answer(fake_server):
     release = threading.Event()
-
-    def serve(conn):
-        [r] = read_requests(conn, 1)
-        release.wait(10)  # never answers in time
-        conn.sendall(frame(pb.Response(call_id=r.call_id, payload=b"")))  # late answer
-        [r2] = read_requests(conn, 1)
-        conn.sendall(frame(pb.Response(call_id=r2.call_id, payload=pb.HealthResponse(connections=7).SerializeToString())))
-
-    server = fake_server(serve)
+    server = fake_server(answers_late_then_health(release))
     with TallyClient(server.socket, timeout_ms=100, timeout_grace_ms=200) as c:
         started = time.monotonic()
         with pytest.raises(CallTimeout) as caught:
