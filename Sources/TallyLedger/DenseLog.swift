@@ -22,11 +22,11 @@ public struct DenseLog<Record: DenseRecord> {
         var live: Int
     }
 
-    private var chunks: ContiguousArray<Chunk> = []
+    var chunks: ContiguousArray<Chunk> = []
     /// The chunk number (id >> chunkShift) of `chunks[0]`.
-    private var firstChunk: UInt64 = 0
+    var firstChunk: UInt64 = 0
     /// How many ids hold a record.
-    public private(set) var count = 0
+    public internal(set) var count = 0
 
     public init() {}
 

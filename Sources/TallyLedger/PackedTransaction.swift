@@ -37,6 +37,48 @@ public struct PackedTransaction: DenseRecord, Sendable {
         }
     }
 
+    init(
+        amount: Int64, balanceBefore: Int64, balanceAfter: Int64, committedBefore: Int64, committedAfter: Int64,
+        createdAt: Timestamp, offset: UInt32, type: TransactionType
+    ) {
+        self.amount = amount
+        self.balanceBefore = balanceBefore
+        self.balanceAfter = balanceAfter
+        self.committedBefore = committedBefore
+        self.committedAfter = committedAfter
+        self.createdAt = createdAt
+        self.offset = offset
+        self.type = type
+    }
+
+    /// Where the strings of the record whose strings start at `start` end, or nil if they run
+    /// past `strings` (a damaged snapshot): 6 strings, then the metadata count and its pairs.
+    static func stringsEnd(in strings: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        var reader = CheckedTextReader(buffer: strings, at: start)
+        for _ in 0..<6 {
+            guard reader.skipText() else { return nil }
+        }
+        guard let entries = reader.length(), entries <= strings.count else { return nil }
+        for _ in 0..<(2 * entries) {
+            guard reader.skipText() else { return nil }
+        }
+        return reader.at
+    }
+
+    /// The first string (the user id) of the record whose strings start at `start`.
+    static func firstText(in strings: UnsafeBufferPointer<UInt8>, at start: Int) -> String {
+        var reader = TextReader(buffer: strings, at: start)
+        return reader.text()
+    }
+
+    /// The transaction with its numbers and user id, its other strings empty.
+    func withoutText(id: UInt64, userID: String) -> Transaction {
+        Transaction(
+            id: id, userID: userID, type: type, amount: amount, balanceBefore: balanceBefore, balanceAfter: balanceAfter,
+            committedBefore: committedBefore, committedAfter: committedAfter, reference: "", memo: "", idempotencyKey: "",
+            createdAt: createdAt)
+    }
+
     public func unpacked(id: UInt64, from bytes: ContiguousArray<UInt8>) -> Transaction {
         bytes.withUnsafeBufferPointer { buffer in
             var reader = TextReader(buffer: buffer, at: Int(offset))
@@ -107,5 +149,30 @@ private struct TextReader {
         let count = length()
         defer { at += count }
         return count == 0 ? "" : String(decoding: UnsafeBufferPointer(rebasing: buffer[at..<(at + count)]), as: UTF8.self)
+    }
+}
+
+/// TextReader for bytes not yet trusted: every length is checked against the buffer.
+private struct CheckedTextReader {
+    let buffer: UnsafeBufferPointer<UInt8>
+    var at: Int
+
+    mutating func length() -> Int? {
+        var n: UInt64 = 0
+        var shift: UInt64 = 0
+        while at < buffer.count, shift < 64 {
+            let byte = buffer[at]
+            at += 1
+            n |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return n <= UInt64(Int.max) ? Int(n) : nil }
+            shift += 7
+        }
+        return nil
+    }
+
+    mutating func skipText() -> Bool {
+        guard at >= 0, let count = length(), count <= buffer.count - at else { return false }
+        at += count
+        return true
     }
 }

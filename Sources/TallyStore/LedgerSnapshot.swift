@@ -1,3 +1,4 @@
+import Foundation
 import HashTreeCollections
 import SwiftProtobuf
 import TallyLedger
@@ -87,32 +88,40 @@ public enum LedgerSnapshot {
             part.usage.users = keys.map { UsageSnapshot.encode(user: usageUsers[$0]!, id: $0) }
         }
 
-        // DenseLogs list in id order. The parts are gathered in plain arrays: appending to a
+        // Transactions as the Ledger holds them, a chunk of 1,024 ids a part: a copy of their
+        // bytes rather than a message each (format 3; TransactionChunks.swift).
+        try ledger.transactions.encodeChunks { chunk in
+            var part = Tally_Store_V1_Snapshot()
+            part.transactionChunks = [Data(chunk)]
+            try emit(part)
+        }
+
+        // The audit log in id order. The part is gathered in a plain array: appending to a
         // message's repeated field one by one copies the field each time (its storage is boxed).
-        var transactions: [Tally_V1_Transaction] = []
         var audit: [Tally_V1_AuditEntry] = []
         func flush() throws {
             var part = Tally_Store_V1_Snapshot()
-            part.transactions = transactions
             part.audit = audit
             try emit(part)
-            transactions.removeAll(keepingCapacity: true)
             audit.removeAll(keepingCapacity: true)
-        }
-        for (_, tx) in ledger.transactions {
-            transactions.append(Tally_V1_Transaction(tx))
-            if transactions.count == recordsPerPart { try flush() }
         }
         for (_, entry) in ledger.auditLog {
             audit.append(Tally_V1_AuditEntry(entry))
             if audit.count == recordsPerPart { try flush() }
         }
-        if !transactions.isEmpty || !audit.isEmpty { try flush() }
+        if !audit.isEmpty { try flush() }
     }
 
     /// Rebuilds a Ledger; throws if the message is not a valid state (bad enum values,
     /// duplicate records, and unless the caller checks them itself later, broken invariants).
     public static func decode(_ bytes: [UInt8], config: LedgerConfig, checkInvariants: Bool = true) throws
+        -> (ledger: Ledger, sequence: UInt64)
+    {
+        try decode(contiguous: bytes, config: config, checkInvariants: checkInvariants)
+    }
+
+    /// The same, from any bytes protobuf reads (a file's bytes, uncopied, in SnapshotFile).
+    static func decode(contiguous bytes: some SwiftProtobufContiguousBytes, config: LedgerConfig, checkInvariants: Bool) throws
         -> (ledger: Ledger, sequence: UInt64)
     {
         let snapshot = try Tally_Store_V1_Snapshot(serializedBytes: bytes)
@@ -123,6 +132,17 @@ public enum LedgerSnapshot {
             }
         }
         var transactions = DenseLog<PackedTransaction>()
+        for chunk in snapshot.transactionChunks {
+            do {
+                try chunk.withUnsafeBytes { try transactions.appendEncodedChunk($0, below: snapshot.nextTransactionID) }
+            } catch {
+                throw StoreError("\(error)")
+            }
+        }
+        // Formats 1 and 2 kept a message per transaction.
+        guard snapshot.transactions.isEmpty || snapshot.transactionChunks.isEmpty else {
+            throw StoreError("holds transactions both as messages and as chunks")
+        }
         for tx in snapshot.transactions {
             guard let value = tx.ledgerValue else { throw StoreError("transaction \(tx.id) has unknown type \(tx.type)") }
             // Checked before it is stored: the log lays ids out by number, up to the largest.

@@ -37,6 +37,8 @@ public enum Recovery {
         /// Where the journal was cut after `through` (a resume after a journal failure), if it was.
         public var cutAfterThrough: String?
         public var milliseconds = 0.0
+        /// How long each step took.
+        public var phases = StartupPhases()
 
         /// One line for each foreign file: its path, whose it is, and what to do.
         public var foreignFileLines: [String] {
@@ -53,6 +55,7 @@ public enum Recovery {
                 directoryID.map { "data directory id \($0)" } ?? "no data directory id yet (tallyd records one when it starts here)",
                 snapshotPath.map { "snapshot \($0) (through record \(snapshotSequence))" } ?? "no snapshot",
                 "journal: \(segments) segment(s), \(recordsReplayed) record(s) replayed, last record \(lastSequence)",
+                "phases: \(phases)",
             ]
             for skipped in skippedSnapshots { lines.append("skipped damaged snapshot: \(skipped)") }
             lines += foreignFileLines
@@ -140,7 +143,8 @@ public enum Recovery {
         }
         for snapshot in snapshots {
             do {
-                (ledger, base) = try SnapshotFile.read(snapshot.name, in: dataDirectory, config: config, checkInvariants: false)
+                (ledger, base) = try SnapshotFile.read(
+                    snapshot.name, in: dataDirectory, config: config, checkInvariants: false, phases: &report.phases)
                 report.snapshotPath = dataDirectory.path(of: snapshot.name)
                 break
             } catch {
@@ -153,6 +157,10 @@ public enum Recovery {
         let snapshotNote = report.skippedSnapshots.isEmpty || report.snapshotPath != nil
             ? "" : " (no snapshot in \(dataDirectory.path) reads back whole: \(report.skippedSnapshots.joined(separator: "; ")))"
         let advice = "Restore the data directory from a backup, or start with `tallyd --repair` to keep everything before this point and drop the rest."
+
+        if report.phases.steps.isEmpty { report.phases.finished("no snapshot") }
+        // The snapshot's state is checked while the journal replays (InvariantCheck says why).
+        let check = report.snapshotPath == nil ? nil : InvariantCheck(ledger)
 
         // 2. The journal after it.
         let journal = try dataDirectory.subdirectory(JournalSegment.directoryName, create: false)
@@ -319,7 +327,9 @@ public enum Recovery {
             report.repaired = problem
         }
         report.lastSequence = last
-        let violations = ledger.invariantViolations()
+        report.phases.finished("journal replay")
+        let violations = (check ?? InvariantCheck(ledger)).wait()
+        report.phases.finished(check == nil ? "invariant check" : "invariant check after the replay")
         guard violations.isEmpty || allowBrokenInvariants else {
             throw StoreError("the recovered state breaks \(violations.count) invariant(s), first: \(violations[0]). Restore from a backup.")
         }

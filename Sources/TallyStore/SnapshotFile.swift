@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import TallyLedger
 
@@ -5,17 +6,19 @@ import TallyLedger
 /// fixed header and the encoded Ledger state.
 ///
 ///     magic        8 bytes   "TALLYSNP"
-///     format       u32 BE    2
+///     format       u32 BE    3
 ///     length       u64 BE    payload bytes
 ///     checksum     u32 BE    CRC-32C of the payload
 ///     directory id 16 bytes  the data directory's DirectoryID (not in format 1)
 ///     payload      length bytes of tally.store.v1.Snapshot
 ///
-/// Format 1 (no directory id, a 24-byte header) still reads: its file belongs to whichever
-/// directory holds it.
+/// Format 3 keeps transactions as chunks (`transaction_chunks`), format 2 as a message each;
+/// both still read, and so does format 1 (no directory id, a 24-byte header), whose file
+/// belongs to whichever directory holds it. A build that reads only 1 and 2 refuses a format 3
+/// file by its header instead of starting without its transactions.
 public enum SnapshotFile {
     static let magic = Array("TALLYSNP".utf8)
-    static let format: UInt32 = 2
+    static let format: UInt32 = 3
     static let headerBytes = 8 + 4 + 8 + 4 + DirectoryID.byteCount
 
     /// What a snapshot's header says. `directoryID` is nil for format 1.
@@ -39,11 +42,11 @@ public enum SnapshotFile {
             checksum: JournalRecord.bigEndian(UInt32.self, bytes, at: start + 20))
         switch version {
         case 1: break
-        case 2:
+        case 2, 3:
             guard bytes.count >= headerBytes else { return .failure(StoreError("shorter than its \(headerBytes)-byte header")) }
             header.directoryID = DirectoryID(bytes: bytes[(start + 24)..<(start + headerBytes)])
         default:
-            return .failure(StoreError("format \(version) is not supported (this build reads 1 and 2)"))
+            return .failure(StoreError("format \(version) is not supported (this build reads 1 to 3)"))
         }
         return .success(header)
     }
@@ -183,6 +186,14 @@ public enum SnapshotFile {
     public static func read(_ name: String, in directory: StoreDirectory, config: LedgerConfig, checkInvariants: Bool = true) throws
         -> (ledger: Ledger, sequence: UInt64)
     {
+        var phases = StartupPhases()
+        return try read(name, in: directory, config: config, checkInvariants: checkInvariants, phases: &phases)
+    }
+
+    /// The same, marking the end of reading (file and checksum) and of decoding in `phases`.
+    static func read(_ name: String, in directory: StoreDirectory, config: LedgerConfig, checkInvariants: Bool, phases: inout StartupPhases) throws
+        -> (ledger: Ledger, sequence: UInt64)
+    {
         let path = directory.path(of: name)
         guard let bytes = try DurableFile.read(name, in: directory) else { throw StoreError("snapshot \(path) does not exist") }
         func damaged(_ what: String) -> StoreError { StoreError("snapshot \(path) is damaged: \(what)") }
@@ -194,13 +205,20 @@ public enum SnapshotFile {
         guard header.length == UInt64(bytes.count - header.bytes) else {
             throw damaged("header says \(header.length) payload bytes, file has \(bytes.count - header.bytes)")
         }
-        let payload = Array(bytes[header.bytes...])
-        let actual = CRC32C.checksum(payload)
+        let payload = bytes[header.bytes...]  // not copied: a snapshot can be gigabytes
+        let actual = payload.withUnsafeBytes { CRC32C.checksum($0) }
         guard header.checksum == actual else {
             throw damaged("checksum mismatch (stored \(hex(header.checksum)), computed \(hex(actual)))")
         }
+        phases.finished("snapshot read")
+        defer { phases.finished("snapshot decode") }
         do {
-            return try LedgerSnapshot.decode(payload, config: config, checkInvariants: checkInvariants)
+            return try payload.withUnsafeBytes { raw in
+                // Data over the file's bytes, not a copy of them: protobuf copies what it keeps.
+                guard let base = raw.baseAddress else { return try LedgerSnapshot.decode([UInt8](), config: config, checkInvariants: checkInvariants) }
+                let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
+                return try LedgerSnapshot.decode(contiguous: view, config: config, checkInvariants: checkInvariants)
+            }
         } catch {
             throw damaged("\(error)")
         }

@@ -94,7 +94,19 @@ import Testing
             origin: AuditOrigin(uid: 1, gid: 1, role: "app", method: "/tally.v1.Ledger/Credit"))
         let good = try Tally_Store_V1_Snapshot(serializedBytes: try LedgerSnapshot.encode(ledger))
         var stray = good
-        stray.transactions[0].id = 1 << 60  // a damaged id: refused, not laid out up to 2^60
+        // A damaged id: refused, not laid out up to 2^60. In a chunk (format 3)...
+        var chunk = [UInt8](stray.transactionChunks[0])
+        withUnsafeBytes(of: (UInt64(1) << 60).littleEndian) { chunk.replaceSubrange(0..<8, with: $0) }
+        stray.transactionChunks[0] = Data(chunk)
+        #expect(throws: StoreError("chunk of ids \((1 << 60) + 1) to \((1 << 60) + 6) holds ids outside those handed out (1 to \(good.nextTransactionID) exclusive)")) {
+            _ = try LedgerSnapshot.decode(try stray.serializedBytes(), config: ledger.config)
+        }
+        // ...and as a message (formats 1 and 2).
+        stray = good
+        stray.transactionChunks = []
+        stray.transactions = ledger.transactions.map { Tally_V1_Transaction($0.value) }
+        #expect(try LedgerSnapshot.decode(try stray.serializedBytes(), config: ledger.config).ledger == ledger, "format 2 still reads")
+        stray.transactions[0].id = 1 << 60
         #expect(throws: StoreError("transaction \(1 << 60) is outside the ids handed out (1 to \(good.nextTransactionID) exclusive)")) {
             _ = try LedgerSnapshot.decode(try stray.serializedBytes(), config: ledger.config)
         }
@@ -156,7 +168,7 @@ import Testing
         ("flipped payload byte", "checksum mismatch"),
         ("truncated", "payload bytes"),
         ("bad magic", "bad header"),
-        ("future format", "format 3"),
+        ("future format", "format 4"),
         ("empty file", "bad header"),
     ])
     func damagedSnapshotIsReportedNotGuessed(damage: String, expected: String) throws {
@@ -168,7 +180,7 @@ import Testing
         case "flipped payload byte": bytes[bytes.count / 2] ^= 0x40
         case "truncated": bytes.removeLast(10)
         case "bad magic": bytes[0] = UInt8(ascii: "X")
-        case "future format": bytes[11] = 3
+        case "future format": bytes[11] = 4
         default: bytes = []
         }
         try Data(bytes).write(to: URL(fileURLWithPath: path))

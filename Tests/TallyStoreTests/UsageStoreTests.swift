@@ -333,7 +333,7 @@ import Testing
         damaged = snapshot
         damaged.usage.defaultTier = "nonexistent"
         try Self.expectRefused(damaged, config, "state breaks 1 invariant(s), first: default tier nonexistent has no limit")
-        let deferred = try LedgerSnapshot.decode(try damaged.serializedBytes(), config: config, checkInvariants: false)
+        let deferred = try LedgerSnapshot.decode(try damaged.serializedBytes() as [UInt8], config: config, checkInvariants: false)
         #expect(deferred.ledger.invariantViolations() == ["default tier nonexistent has no limit"])
 
         damaged = snapshot

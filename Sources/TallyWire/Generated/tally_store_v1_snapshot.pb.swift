@@ -11,6 +11,11 @@
 /// On-disk formats of tallyd's data directory (not part of the wire protocol).
 /// Commands reuse the wire request messages: a stored command is exactly what the Writer applied.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -730,6 +735,15 @@ public nonisolated struct Tally_Store_V1_Snapshot: @unchecked Sendable {
   public var hasArchived: Bool {_storage._archived != nil}
   /// Clears the value of `archived`. Subsequent reads from it will return its default value.
   public mutating func clearArchived() {_uniqueStorage()._archived = nil}
+
+  /// The transactions in memory, from snapshot format 3 on (instead of `transactions`): each a
+  /// chunk of up to 1,024 ids encoded as the Ledger holds it (fixed-size numbers, then the
+  /// strings; TransactionChunks.swift), so that loading one is a copy, not a message per
+  /// transaction. Ascending ids.
+  public var transactionChunks: [Data] {
+    get {_storage._transactionChunks}
+    set {_uniqueStorage()._transactionChunks = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2140,7 +2154,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0\u{1}audit\0\u{3}next_audit_id\0\u{3}first_audit_id\0\u{1}archived\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0\u{1}audit\0\u{3}next_audit_id\0\u{3}first_audit_id\0\u{1}archived\0\u{3}transaction_chunks\0")
 
   fileprivate class _StorageClass {
     var _lastTimestampUs: Int64 = 0
@@ -2165,6 +2179,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     var _nextAuditID: UInt64 = 0
     var _firstAuditID: UInt64 = 0
     var _archived: Tally_Store_V1_ArchivedHistory? = nil
+    var _transactionChunks: [Data] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2197,6 +2212,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       _nextAuditID = source._nextAuditID
       _firstAuditID = source._firstAuditID
       _archived = source._archived
+      _transactionChunks = source._transactionChunks
     }
   }
 
@@ -2237,6 +2253,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._nextAuditID) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._firstAuditID) }()
         case 22: try { try decoder.decodeSingularMessageField(value: &_storage._archived) }()
+        case 23: try { try decoder.decodeRepeatedBytesField(value: &_storage._transactionChunks) }()
         default: break
         }
       }
@@ -2315,6 +2332,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       try { if let v = _storage._archived {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
       } }()
+      if !_storage._transactionChunks.isEmpty {
+        try visitor.visitRepeatedBytesField(value: _storage._transactionChunks, fieldNumber: 23)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2346,6 +2366,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         if _storage._nextAuditID != rhs_storage._nextAuditID {return false}
         if _storage._firstAuditID != rhs_storage._firstAuditID {return false}
         if _storage._archived != rhs_storage._archived {return false}
+        if _storage._transactionChunks != rhs_storage._transactionChunks {return false}
         return true
       }
       if !storagesAreEqual {return false}
