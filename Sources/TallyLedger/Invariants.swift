@@ -7,37 +7,48 @@ extension Ledger {
 
     /// The rules of balances: each transaction moves what its type says, each account equals
     /// its history, and the double entry sums to zero. Most of the check's time, in proportion
-    /// to the transactions held; independent of `recordViolations`, so the two can run at once.
+    /// to the transactions held; independent of `recordViolations`, so the two can run at once,
+    /// and itself split by user into parts that can (`balanceCheck(part:of:)`).
     public func balanceViolations() -> [String] {
+        balanceViolations(combining: [balanceCheck(part: 0, of: 1)])
+    }
+
+    /// What one part of the balance check found: its violations and its users' tokens.
+    public struct BalanceCheck: Sendable {
         var violations: [String] = []
-        // Int128 so that the checks themselves cannot overflow.
+        /// Int128 so that the checks themselves cannot overflow.
         var userSum: Int128 = 0
+    }
+
+    /// The balance rules of the users in part `part` of `parts` (users split by their id's
+    /// bytes, `BalancePartition`): their transactions, their accounts against their history.
+    public func balanceCheck(part: Int, of parts: Int) -> BalanceCheck {
+        precondition(parts >= 1 && (0..<parts).contains(part))
+        let mine = BalancePartition(part: part, of: parts)
+        var check = BalanceCheck()
         struct FromHistory { var earned: Int128 = 0, spent: Int128 = 0, committed: Int128 = 0, changes: UInt64 = 0 }
         var history: [ExactString: FromHistory] = [:]
-        history.reserveCapacity(accounts.count)
+        history.reserveCapacity(accounts.count / parts)
         // Archived transactions count through their totals (retention).
-        for (user, totals) in archived.users {
+        for (user, totals) in archived.users where mine.holds(user.value) {
             history[user] = FromHistory(
                 earned: Int128(totals.earned), spent: Int128(totals.spent), committed: Int128(totals.committed),
                 changes: totals.transactions)
         }
-        if Int128(transactions.count) + Int128(archived.count) != Int128(nextTransactionID) - 1 {
-            violations.append("\(transactions.count) transactions in memory and \(archived.count) archived, but next id is \(nextTransactionID)")
-        }
 
         // Numbers and user ids only: the other strings play no part in these rules.
-        transactions.forEachWithoutText { tx in
+        transactions.forEachWithoutText(where: mine.holds) { tx in
             if tx.id >= nextTransactionID {
-                violations.append("transaction \(tx.id) is not below next id \(nextTransactionID)")
+                check.violations.append("transaction \(tx.id) is not below next id \(nextTransactionID)")
             }
-            if tx.amount <= 0 { violations.append("transaction \(tx.id) has amount \(tx.amount)") }
+            if tx.amount <= 0 { check.violations.append("transaction \(tx.id) has amount \(tx.amount)") }
             let available = Int128(tx.balanceAfter) - Int128(tx.balanceBefore)
             let committed = Int128(tx.committedAfter) - Int128(tx.committedBefore)
             let amount = Int128(tx.amount)
             // What the type moves (the one set of rules: reconciliation and retention use it too).
             let expected = Self.movement(of: tx)
             if available != expected.available || committed != expected.committed || (tx.type == .win && (committed >= 0 || -committed > amount)) {
-                violations.append(
+                check.violations.append(
                     "transaction \(tx.id) (\(tx.type)): available \(tx.balanceBefore) -> \(tx.balanceAfter), committed \(tx.committedBefore) -> \(tx.committedAfter), amount \(tx.amount)")
             }
             func record(_ entry: inout FromHistory) {
@@ -50,40 +61,54 @@ extension Ledger {
         }
 
         var usersWithHistory = 0
-        for (user, a) in accounts {
+        for (user, a) in accounts where mine.holds(user.value) {
             if a.available < 0 || a.committed < 0 || a.totalEarned < 0 || a.totalSpent < 0 {
-                violations.append("\(user): negative field in \(a)")
+                check.violations.append("\(user): negative field in \(a)")
             }
             if Int128(a.available) + Int128(a.committed) != Int128(a.totalEarned) - Int128(a.totalSpent) {
-                violations.append(
+                check.violations.append(
                     "\(user): available \(a.available) + committed \(a.committed) != earned \(a.totalEarned) - spent \(a.totalSpent)")
             }
             let found = history[user]
             if found != nil { usersWithHistory += 1 }
             let fromHistory = found ?? FromHistory()
             if Int128(a.totalEarned) != fromHistory.earned {
-                violations.append("\(user): total earned \(a.totalEarned) != credits in history \(fromHistory.earned)")
+                check.violations.append("\(user): total earned \(a.totalEarned) != credits in history \(fromHistory.earned)")
             }
             if Int128(a.totalSpent) != fromHistory.spent {
-                violations.append("\(user): total spent \(a.totalSpent) != spends in history \(fromHistory.spent)")
+                check.violations.append("\(user): total spent \(a.totalSpent) != spends in history \(fromHistory.spent)")
             }
             if Int128(a.committed) != fromHistory.committed {
-                violations.append("\(user): committed \(a.committed) != commitments in history \(fromHistory.committed)")
+                check.violations.append("\(user): committed \(a.committed) != commitments in history \(fromHistory.committed)")
             }
             if a.version != fromHistory.changes {
-                violations.append("\(user): version \(a.version) != transactions in history \(fromHistory.changes)")
+                check.violations.append("\(user): version \(a.version) != transactions in history \(fromHistory.changes)")
             }
-            if a.updatedAt < a.createdAt { violations.append("\(user): updated before created") }
-            userSum += Int128(a.available) + Int128(a.committed)
+            if a.updatedAt < a.createdAt { check.violations.append("\(user): updated before created") }
+            check.userSum += Int128(a.available) + Int128(a.committed)
         }
         // Every user in history has an account unless fewer accounts found theirs than history
         // holds: only then are the users looked up (a million lookups otherwise, for nothing).
         if usersWithHistory != history.count {
             for user in history.keys where accounts[user] == nil {
-                violations.append("history has transactions of \(user), who has no account")
+                check.violations.append("history has transactions of \(user), who has no account")
             }
         }
+        return check
+    }
 
+    /// The balance violations of every part, and the rules that span them (the count of
+    /// transactions, the double entry). `parts` must hold each part of one split once.
+    public func balanceViolations(combining parts: [BalanceCheck]) -> [String] {
+        var violations: [String] = []
+        if Int128(transactions.count) + Int128(archived.count) != Int128(nextTransactionID) - 1 {
+            violations.append("\(transactions.count) transactions in memory and \(archived.count) archived, but next id is \(nextTransactionID)")
+        }
+        var userSum: Int128 = 0
+        for part in parts {
+            violations += part.violations
+            userSum += part.userSum
+        }
         if userSum + Int128(mint) + Int128(burn) + Int128(house) != 0 {
             violations.append("double entry: users \(userSum) + mint \(mint) + burn \(burn) + house \(house) != 0")
         }
@@ -115,5 +140,28 @@ extension Ledger {
         violations += membershipViolations()
         violations += auditViolations()
         return violations
+    }
+}
+
+/// Which users a part of the balance check takes: by the last byte and the length of their
+/// id's UTF-8, which costs no hashing and spreads numbered and random ids evenly. Any split is
+/// correct; an uneven one is only slower.
+struct BalancePartition {
+    let part: Int
+    let parts: Int
+
+    init(part: Int, of parts: Int) {
+        self.part = part
+        self.parts = parts
+    }
+
+    func holds(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        parts == 1 || (Int(utf8.last ?? 0) &+ utf8.count) % parts == part
+    }
+
+    func holds(_ user: String) -> Bool {
+        guard parts > 1 else { return true }
+        var user = user
+        return user.withUTF8 { holds($0) }
     }
 }

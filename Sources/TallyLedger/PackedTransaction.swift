@@ -65,10 +65,11 @@ public struct PackedTransaction: DenseRecord, Sendable {
         return reader.at
     }
 
-    /// The first string (the user id) of the record whose strings start at `start`.
-    static func firstText(in strings: UnsafeBufferPointer<UInt8>, at start: Int) -> String {
+    /// The UTF-8 of the first string (the user id) of the record whose strings start at `start`.
+    static func firstTextBytes(in strings: UnsafeBufferPointer<UInt8>, at start: Int) -> UnsafeBufferPointer<UInt8> {
         var reader = TextReader(buffer: strings, at: start)
-        return reader.text()
+        let count = reader.length()
+        return UnsafeBufferPointer(rebasing: strings[reader.at..<(reader.at + count)])
     }
 
     /// The transaction with its numbers and user id, its other strings empty.
@@ -129,7 +130,7 @@ extension ContiguousArray<UInt8> {
 }
 
 /// Reads what `append(text:)` wrote.
-private struct TextReader {
+struct TextReader {
     let buffer: UnsafeBufferPointer<UInt8>
     var at: Int
 

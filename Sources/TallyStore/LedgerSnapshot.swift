@@ -124,14 +124,24 @@ public enum LedgerSnapshot {
     static func decode(contiguous bytes: some SwiftProtobufContiguousBytes, config: LedgerConfig, checkInvariants: Bool) throws
         -> (ledger: Ledger, sequence: UInt64)
     {
-        let snapshot = try Tally_Store_V1_Snapshot(serializedBytes: bytes)
+        try decode(message: try Tally_Store_V1_Snapshot(serializedBytes: bytes), transactions: nil, config: config, checkInvariants: checkInvariants)
+    }
+
+    /// The Ledger of a decoded message. `transactions`: its chunks already decoded (format 3's
+    /// framed parts, SnapshotParts), or nil to decode them from the message.
+    static func decode(
+        message snapshot: Tally_Store_V1_Snapshot, transactions decoded: DenseLog<PackedTransaction>?, config: LedgerConfig, checkInvariants: Bool
+    ) throws -> (ledger: Ledger, sequence: UInt64) {
         var accounts = TreeDictionary<ExactString, Account>()
         for balance in snapshot.accounts {
             guard accounts.updateValue(balance.ledgerValue.account, forKey: ExactString(balance.userID)) == nil else {
                 throw StoreError("account \(balance.userID) appears twice")
             }
         }
-        var transactions = DenseLog<PackedTransaction>()
+        var transactions = decoded ?? DenseLog<PackedTransaction>()
+        if decoded != nil, !transactions.isEmpty, !snapshot.transactionChunks.isEmpty {
+            throw StoreError("holds transaction chunks both alone and inside other parts")
+        }
         for chunk in snapshot.transactionChunks {
             do {
                 try chunk.withUnsafeBytes { try transactions.appendEncodedChunk($0, below: snapshot.nextTransactionID) }

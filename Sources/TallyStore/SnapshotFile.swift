@@ -10,7 +10,8 @@ import TallyLedger
 ///     length       u64 BE    payload bytes
 ///     checksum     u32 BE    CRC-32C of the payload
 ///     directory id 16 bytes  the data directory's DirectoryID (not in format 1)
-///     payload      length bytes of tally.store.v1.Snapshot
+///     payload      length bytes: a tally.store.v1.Snapshot (formats 1, 2), or its parts each
+///                  after its length (format 3, SnapshotParts)
 ///
 /// Format 3 keeps transactions as chunks (`transaction_chunks`), format 2 as a message each;
 /// both still read, and so does format 1 (no directory id, a 24-byte header), whose file
@@ -99,7 +100,8 @@ public enum SnapshotFile {
 
     /// The encoded file for `ledger` as of journal record `sequence`.
     public static func encode(_ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID) throws -> [UInt8] {
-        let payload = try LedgerSnapshot.encode(ledger, journalSequence: sequence)
+        var payload: [UInt8] = []
+        try SnapshotParts.encode(ledger, journalSequence: sequence) { payload.append(contentsOf: $0) }
         return header(length: payload.count, checksum: CRC32C.checksum(payload), directoryID: directoryID) + payload
     }
 
@@ -134,7 +136,7 @@ public enum SnapshotFile {
         try [UInt8](repeating: 0, count: headerBytes).withUnsafeBytes { try file.append($0) }
         var length = 0
         var checksum: UInt32 = 0
-        try LedgerSnapshot.encode(ledger, journalSequence: sequence) { part in
+        try SnapshotParts.encode(ledger, journalSequence: sequence) { part in
             checksum = CRC32C.checksum(part, seed: checksum)
             length += part.count
             try file.append(part)
@@ -214,10 +216,15 @@ public enum SnapshotFile {
         defer { phases.finished("snapshot decode") }
         do {
             return try payload.withUnsafeBytes { raw in
-                // Data over the file's bytes, not a copy of them: protobuf copies what it keeps.
-                guard let base = raw.baseAddress else { return try LedgerSnapshot.decode([UInt8](), config: config, checkInvariants: checkInvariants) }
-                let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
-                return try LedgerSnapshot.decode(contiguous: view, config: config, checkInvariants: checkInvariants)
+                guard header.format >= 3 else {
+                    // Formats 1 and 2: one message. A view of the file's bytes, not a copy of
+                    // them: protobuf copies what it keeps.
+                    guard let base = raw.baseAddress else { return try LedgerSnapshot.decode([UInt8](), config: config, checkInvariants: checkInvariants) }
+                    let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
+                    return try LedgerSnapshot.decode(contiguous: view, config: config, checkInvariants: checkInvariants)
+                }
+                let (message, transactions) = try SnapshotParts.decode(raw)
+                return try LedgerSnapshot.decode(message: message, transactions: transactions, config: config, checkInvariants: checkInvariants)
             }
         } catch {
             throw damaged("\(error)")

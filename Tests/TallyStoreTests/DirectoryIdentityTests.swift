@@ -96,12 +96,14 @@ import Testing
             try JournalTestKit.write(
                 Array("TALLYJNL".utf8) + [0, 0, 0, 1, 0, 0, 0, 0] + bytes[JournalSegment.headerBytes...], to: path)
         }
+        // Format 1's snapshot: a 24-byte header, then the state as one message (not in parts).
         let snapshot = JournalTestKit.snapshotPath(sim.directory, 15)
-        try SnapshotFile.write(try #require(sim.states[15]), sequence: 15, directoryID: .test, to: snapshot)
-        var bytes = try JournalTestKit.read(snapshot)
-        bytes.removeSubrange(24..<SnapshotFile.headerBytes)
-        bytes[11] = 1
-        try JournalTestKit.write(bytes, to: snapshot)
+        let payload = try LedgerSnapshot.encode(try #require(sim.states[15]), journalSequence: 15)
+        var bytes = Array("TALLYSNP".utf8)
+        JournalRecord.appendBigEndian(UInt32(1), to: &bytes)
+        JournalRecord.appendBigEndian(UInt64(payload.count), to: &bytes)
+        JournalRecord.appendBigEndian(CRC32C.checksum(payload), to: &bytes)
+        try JournalTestKit.write(bytes + payload, to: snapshot)
         #expect(try SnapshotFile.header(atPath: snapshot).directoryID == nil)
 
         #expect(try DirectoryIdentity.find(in: sim.directory) == .none)

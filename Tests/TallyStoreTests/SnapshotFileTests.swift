@@ -116,6 +116,27 @@ import Testing
         #expect(try LedgerSnapshot.decode(try good.serializedBytes(), config: ledger.config).ledger == ledger)
     }
 
+    /// Format 3's payload is the message's parts, each after its length: parts that do not add
+    /// up to the payload are refused, even with a checksum that matches them.
+    @Test(arguments: [("a length past the end", "says"), ("a length cut off", "part length cut off")])
+    func framedPartsThatDoNotAddUpAreRefused(damage: String, expected: String) throws {
+        let directory = try temporaryDirectory()
+        let path = directory + "/" + SnapshotFile.fileName(sequence: 1)
+        try SnapshotFile.write(sampleLedger(), sequence: 1, directoryID: .test, to: path)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var payload = Array(bytes[SnapshotFile.headerBytes...])
+        if damage == "a length past the end" { payload[3] = 0x7F } else { payload += [1, 2] }
+        var header = Array(bytes[..<SnapshotFile.headerBytes])
+        var fields: [UInt8] = []
+        JournalRecord.appendBigEndian(UInt64(payload.count), to: &fields)
+        JournalRecord.appendBigEndian(CRC32C.checksum(payload), to: &fields)
+        header.replaceSubrange(12..<24, with: fields)
+        bytes = header + payload
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) { try SnapshotFile.read(path, config: LedgerConfig()) }
+        #expect(error.description.contains(expected), "\(error)")
+    }
+
     @Test func sameStateEncodesToTheSameBytes() throws {
         #expect(try LedgerSnapshot.encode(sampleLedger()) == LedgerSnapshot.encode(sampleLedger()))
     }
