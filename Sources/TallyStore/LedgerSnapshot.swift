@@ -138,10 +138,9 @@ public enum LedgerSnapshot {
                 throw StoreError("account \(balance.userID) appears twice")
             }
         }
+        // Chunks inside the message follow those decoded alone; appendEncodedChunk refuses any
+        // out of order.
         var transactions = decoded ?? DenseLog<PackedTransaction>()
-        if decoded != nil, !transactions.isEmpty, !snapshot.transactionChunks.isEmpty {
-            throw StoreError("holds transaction chunks both alone and inside other parts")
-        }
         for chunk in snapshot.transactionChunks {
             do {
                 try chunk.withUnsafeBytes { try transactions.appendEncodedChunk($0, below: snapshot.nextTransactionID) }
