@@ -11,7 +11,15 @@ started=$(date +%s)
 echo "== swift build"
 swift build --build-tests
 echo "== swift test"
-swift test --skip-build
+# A bound far above its usual 4-6 minutes: a hung run fails here with its name instead of using
+# up CI's limit. Whatever tallyd or tally a failed run left behind (tests start them in their
+# own process groups) is stopped, so nothing outlives the run.
+bin="$(swift build --show-bin-path)"
+if ! timeout --kill-after=30 "${TALLY_SWIFT_TEST_TIMEOUT:-1800}" swift test --skip-build; then
+  echo "swift test failed or ran past ${TALLY_SWIFT_TEST_TIMEOUT:-1800} s"
+  pkill -KILL -f "^$bin/(TallyPackageTests|tally)" || true
+  exit 1
+fi
 
 echo "== generated C code is fresh and compiles"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -21,7 +29,7 @@ for f in Clients/c/generated/tally/v1/*.pb-c.c; do
   cc -std=c99 -Wall -Werror -c "$f" -I Clients/c/generated -o "$tmp/$(basename "$f" .c).o"
 done
 
-tallyd="$(swift build --show-bin-path)/tallyd"
+tallyd="$bin/tallyd"
 echo "== C client: libtally tests under valgrind"
 make -C Clients/c -s all test-valgrind TALLYD="$tallyd"
 echo "== Python client: pytest against a real tallyd"

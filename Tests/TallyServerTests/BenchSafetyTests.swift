@@ -25,20 +25,19 @@ import TallyWire
         #expect(refused.status == 64 && refused.err.contains("1 account not the bench's"), "\(refused)")  // bench-0...2 are its own
 
         // Told to run anyway, then interrupted mid-run.
-        let bench = Process()
-        bench.executableURL = URL(fileURLWithPath: try ClientDeadlineTests.tallyPath())
-        bench.arguments = ["bench", "--mix", "consume", "--duration", "120", "--users", "20", "--connections", "2",
-            "--i-know-this-is-not-production"] + socket
-        let out = Pipe()
-        bench.standardOutput = out
-        try bench.run()
+        let benchOutput = scratch.root + "/bench.out"
+        let bench = try ChildProcess(
+            try ClientDeadlineTests.tallyPath(),
+            ["bench", "--mix", "consume", "--duration", "120", "--users", "20", "--connections", "2",
+                "--i-know-this-is-not-production"] + socket,
+            stdout: .file(benchOutput))
         // Until it is consuming: a bench user has a count.
         for _ in 0..<500 where try await client.checkUsage(userID: "bench-1").used == 0 {
             try await Task.sleep(for: .milliseconds(20))
         }
         kill(bench.processIdentifier, SIGINT)
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         bench.waitUntilExit()
+        let printed = (try? String(contentsOfFile: benchOutput, encoding: .utf8)) ?? ""
         #expect(bench.terminationStatus == 130, "\(printed)")
         #expect(printed.contains("bench consume: 2 connections") && printed.contains("(interrupted by signal \(SIGINT)"), "\(printed)")
 

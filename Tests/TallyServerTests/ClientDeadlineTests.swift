@@ -20,20 +20,12 @@ import TallyWire
 
     /// Runs the CLI; its exit status, stdout and stderr, and how long it took.
     static func tally(_ arguments: [String]) throws -> (status: Int32, out: String, err: String, seconds: Double) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try tallyPath())
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        let path = try tallyPath()
         let start = ContinuousClock.now
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let run = ChildProcess.run(path, arguments)
         let took = ContinuousClock.now - start
         return (
-            process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self),
+            run.status, run.out, run.err,
             Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
         )
     }

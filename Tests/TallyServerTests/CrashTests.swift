@@ -29,16 +29,17 @@ import TallyWire
     }
 
     final class Daemon {
-        let process = Process()
+        let process: ChildProcess
 
         init(_ path: String, scratch: Scratch) throws {
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = [
-                "--data-dir", scratch.data, "--socket", scratch.socket, "--snapshot-interval", "1",
-                "--snapshot-journal-mib", "1", "--log-level", "error",
-            ]
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            // Errors to a log beside the data, not to the test runner's stderr.
+            process = try ChildProcess(
+                path,
+                [
+                    "--data-dir", scratch.data, "--socket", scratch.socket, "--snapshot-interval", "1",
+                    "--snapshot-journal-mib", "1", "--log-level", "error",
+                ],
+                stderr: .file(scratch.root + "/tallyd.log"))
         }
 
         func kill9() {

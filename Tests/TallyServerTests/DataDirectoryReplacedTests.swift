@@ -9,17 +9,15 @@ import TallyStore
 /// recovery then took A's state and lost what B had acknowledged.
 @Suite struct DataDirectoryReplacedTests {
     final class Tallyd {
-        let process = Process()
+        let process: ChildProcess
         let log: String
 
         init(data: String, socket: String, log: String, arguments: [String] = []) throws {
             self.log = log
             _ = FileManager.default.createFile(atPath: log, contents: nil)
-            process.executableURL = URL(fileURLWithPath: try CrashTests.tallydPath())
-            process.arguments = ["--data-dir", data, "--socket", socket, "--log-level", "notice"] + arguments
-            process.standardOutput = FileHandle(forWritingAtPath: log)
-            process.standardError = FileHandle(forWritingAtPath: log)
-            try process.run()
+            process = try ChildProcess(
+                try CrashTests.tallydPath(), ["--data-dir", data, "--socket", socket, "--log-level", "notice"] + arguments,
+                stdout: .file(log), stderr: .file(log))
         }
 
         var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }

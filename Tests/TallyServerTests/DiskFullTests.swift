@@ -12,13 +12,9 @@ import TallyWire
 @Suite(.enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
 struct DiskFullTests {
     static func run(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TallyError(code: .internal, reason: "TEST_SETUP", message: "\(arguments.joined(separator: " ")) failed")
+        let run = ChildProcess.run("/usr/bin/env", arguments)
+        guard run.status == 0 else {
+            throw TallyError(code: .internal, reason: "TEST_SETUP", message: "\(arguments.joined(separator: " ")) failed: \(run.err)")
         }
     }
 

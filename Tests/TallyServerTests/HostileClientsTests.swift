@@ -687,7 +687,7 @@ import TallyWire
 
     /// tallyd as a child process with short timeouts, its stderr kept in the scratch directory.
     final class Daemon {
-        let process: Process
+        let process: ChildProcess
         let logPath: String
 
         init(scratch: Scratch) throws {
@@ -703,12 +703,7 @@ import TallyWire
             ]
             logPath = scratch.root + "/tallyd.log"
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: logPath)
-            try process.run()
+            process = try ChildProcess(path, arguments, stderr: .file(logPath))
         }
 
         var pid: Int32 { process.processIdentifier }
@@ -741,7 +736,7 @@ import TallyWire
                 killIfRunning()
                 return -1
             }
-            return process.terminationReason == .exit ? process.terminationStatus : -128 - process.terminationStatus
+            return process.endedBySignal ? -128 - process.terminationStatus : process.terminationStatus
         }
 
         func killIfRunning() {

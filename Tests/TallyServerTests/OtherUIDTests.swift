@@ -35,16 +35,8 @@ struct OtherUIDTests {
         }
 
         static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            do { try process.run() } catch { return (-1, "\(error)") }
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let run = ChildProcess.run(executable, arguments)
+            return (run.status, run.out + run.err)
         }
     }
 

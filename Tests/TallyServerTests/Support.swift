@@ -156,7 +156,7 @@ extension Ledger {
 
 /// Waits until a tallyd child process answers on `socket` (10 s at most); throws with its log
 /// if it exits first.
-func waitUntilTallydServes(_ process: Process, socket: String, log: String) async throws {
+func waitUntilTallydServes(_ process: ChildProcess, socket: String, log: String) async throws {
     for _ in 0..<500 {
         if !process.isRunning {
             let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -184,14 +184,6 @@ func archiveRecords(_ file: String, kind: String, in dataDirectory: String) thro
 
 /// Runs the tallyd binary with `arguments` to its end: its exit status and its output.
 func runTallyd(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try CrashTests.tallydPath())
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
+    let run = ChildProcess.run(try CrashTests.tallydPath(), arguments)
+    return (run.status, run.out + run.err)
 }

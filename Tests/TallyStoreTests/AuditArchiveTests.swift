@@ -61,7 +61,7 @@ import Testing
         #expect(older.allSatisfy { $0.contains(#""userId""#) })
         let header = String(decoding: ArchiveHeader.line(kind: "audit", directoryID: .test), as: UTF8.self)
         try (header + older.joined(separator: "\n") + "\n").write(toFile: archive0.path, atomically: false, encoding: .utf8)
-        var archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
+        let archive = try AuditArchive(dataDirectory: directory, directoryID: .test)
         #expect(archive.archivedThrough == 2)
         #expect(try archive.append(entries(1...3)) == 1)
         let text = try String(contentsOfFile: archive.path, encoding: .utf8)
