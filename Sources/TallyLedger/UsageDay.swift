@@ -55,6 +55,12 @@ public struct CivilDay: Hashable, Comparable, Sendable, CustomStringConvertible 
         guard (1...12).contains(month), day >= 1, CivilDay(dayNumber: dayNumber) == self else { return nil }
     }
 
+    /// A day of the calendar, or nil for one that is not (February 30th, month 13).
+    public init?(checkedYear year: Int32, month: UInt8, day: UInt8) {
+        self.init(year: year, month: month, day: day)
+        guard (1...12).contains(month), day >= 1, CivilDay(dayNumber: dayNumber) == self else { return nil }
+    }
+
     /// "2024-01-15".
     public var description: String {
         // Every usage answer carries its date: the common four-digit year is written as ten

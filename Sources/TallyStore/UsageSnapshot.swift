@@ -74,18 +74,13 @@ enum UsageSnapshot {
             timeZone: state.timeZone)
         var users = UsageUsers()
         for stored in state.users {
-            var user = UserUsage()
-            user.limitOverride = stored.hasLimitOverride ? stored.limitOverride : nil
-            user.shadow = stored.shadow
-            user.day = stored.hasDay ? try date(stored.day, of: stored.userID) : nil
-            user.used = stored.used
-            user.reserved = stored.reserved
-            user.shadowRefusals = stored.shadowRefusals
+            var days = DayTokens<CivilDay>()
             for record in stored.days {
-                guard user.days.updateValue(record.tokens, forKey: try date(record.date, of: stored.userID)) == nil else {
+                guard days.updateValue(record.tokens, forKey: try date(record.date, of: stored.userID)) == nil else {
                     throw StoreError("usage of \(stored.userID) records a day twice")
                 }
             }
+            var months: [(month: YearMonth, usage: MonthUsage)] = []
             for record in stored.months {
                 guard (1...12).contains(record.month) else { throw StoreError("usage of \(stored.userID) has month \(record.month)") }
                 var month = MonthUsage(tier: ExactString(record.tier))
@@ -95,9 +90,19 @@ enum UsageSnapshot {
                 }
                 month.total = record.total
                 let key = YearMonth(year: record.year, month: UInt8(record.month))
-                guard user.months.updateValue(month, forKey: key) == nil else {
+                guard !months.contains(where: { $0.month == key }) else {
                     throw StoreError("usage of \(stored.userID) records \(key) twice")
                 }
+                months.append((key, month))
+            }
+            let user: UserUsage
+            do {
+                user = try UserUsage(
+                    limitOverride: stored.hasLimitOverride ? stored.limitOverride : nil, shadow: stored.shadow,
+                    day: stored.hasDay ? try date(stored.day, of: stored.userID) : nil, used: stored.used, reserved: stored.reserved,
+                    shadowRefusals: stored.shadowRefusals, days: days, months: months)
+            } catch let error as UsageHistoryError {
+                throw StoreError("usage of \(stored.userID): \(error)")
             }
             guard users.updateValue(user, forKey: ExactString(stored.userID)) == nil else {
                 throw StoreError("usage of \(stored.userID) appears twice")

@@ -340,10 +340,18 @@ import Testing
         damaged.usage.users[gina].reserved += 1
         try Self.expectRefused(damaged, config, "state breaks 1 invariant(s), first: usage of gina: reserved 2501 != open reservations of its day 2500")
 
+        // A user's records and months are stored as one list of days, so parts that disagree
+        // cannot be rebuilt at all: refused while decoding, whatever the caller checks later.
         damaged = snapshot
         damaged.usage.users[gina].months[0].total += 1
         let total = snapshot.usage.users[gina].months[0].total
+        try Self.expectRefused(damaged, config, "usage of gina: 2024-01 totals \(total + 1), its days sum to \(total)")
+
+        damaged = snapshot
+        let record = try #require(snapshot.usage.users[gina].days.first)
+        damaged.usage.users[gina].days[0].tokens += 1
         try Self.expectRefused(
-            damaged, config, "state breaks 1 invariant(s), first: usage of gina: 2024-01 totals \(total + 1), its days sum to \(total)")
+            damaged, config,
+            "usage of gina: \(CivilDay(year: record.date.year, month: UInt8(record.date.month), day: UInt8(record.date.day))) has \(record.tokens + 1) tokens, its month says \(record.tokens)")
     }
 }

@@ -97,11 +97,10 @@ public struct UsageBook: Equatable, Sendable {
         case .success(let wouldRefuse): shadowed = wouldRefuse
         }
         // Today's count in its month equals `used` (an invariant), so the month's day needs no check of its own.
-        let monthTotal = user.monthTotalToday(YearMonth(day.date))
-        guard checkedAdd(user.used, tokens) != nil, checkedAdd(monthTotal, tokens) != nil else {
+        guard checkedAdd(user.used, tokens) != nil, checkedAdd(user.monthTotalToday(), tokens) != nil else {
             return .failure(overflow(userID, tokens))
         }
-        user.countToday(tokens, monthTotal: monthTotal, tier: standing.tier, shadowed: shadowed)
+        user.countToday(tokens, tier: standing.tier, shadowed: shadowed)
         return .success(status(userID, user, day, standing))
     }
 
@@ -309,45 +308,24 @@ public struct UsageBook: Equatable, Sendable {
     /// False, and `user` unchanged, on overflow.
     private func count(_ tokens: Int64, on date: CivilDay, for user: inout UserUsage, _ tier: ExactString?) -> Bool {
         guard tokens > 0 else { return true }  // a settle of 0: no record of a day without usage
-        var updated = user
-        if date == updated.day {
-            guard let used = checkedAdd(updated.used, tokens) else { return false }
-            updated.used = used
-        } else if Self.isKept(date, today: updated.day, retention: retention) {
-            guard let recorded = checkedAdd(updated.days[date] ?? 0, tokens) else { return false }
-            updated.days[date] = recorded
+        let monthTier = standing(of: user, tier: tier).tier
+        if date == user.day {
+            // Today's count is in its month, which is always kept.
+            guard checkedAdd(user.used, tokens) != nil, checkedAdd(user.monthTotalToday(), tokens) != nil else { return false }
+            user.countToday(tokens, tier: monthTier, shadowed: false)
+            return true
         }
-        let month = YearMonth(date)
-        if Self.isKept(month, today: updated.day ?? date, retention: retention) {
-            var aggregate = updated.months[month] ?? MonthUsage(tier: "")
-            aggregate.tier = standing(of: updated, tier: tier).tier
-            guard let total = checkedAdd(aggregate.total, tokens),
-                let onDay = checkedAdd(aggregate.days[date.day] ?? 0, tokens)
-            else { return false }
-            aggregate.total = total
-            aggregate.days[date.day] = onDay
-            updated.months[month] = aggregate
-        }
-        user = updated
-        return true
+        return user.countEarlier(
+            tokens, on: date, isRecord: Self.isKept(date, today: user.day, retention: retention),
+            inMonth: Self.isKept(YearMonth(date), today: user.day ?? date, retention: retention), tier: monthTier)
     }
 
     /// Moves `user` to `date` if that is later than its day: the old day becomes a record, and
     /// records and months past retention are dropped.
     static func roll(_ user: inout UserUsage, to date: CivilDay, retention: UsageRetention) {
-        guard let current = user.day else {
-            user.day = date
-            return
-        }
-        guard current < date else { return }
-        user.fold()
-        if user.used > 0 { user.days[current] = user.used }
-        user.used = 0
-        user.reserved = 0  // reservations hold the day they were made on; that day is over
-        user.shadowRefusals = 0
-        user.day = date
-        user.days.removeAll { !isKept($0.key, today: date, retention: retention) }
-        user.months = user.months.filter { isKept($0.key, today: date, retention: retention) }
+        user.roll(
+            to: date, isKept: { isKept($0, today: date, retention: retention) },
+            monthIsKept: { isKept($0, today: date, retention: retention) })
     }
 
     static func isKept(_ date: CivilDay, today: CivilDay?, retention: UsageRetention) -> Bool {

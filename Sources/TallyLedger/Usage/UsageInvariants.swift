@@ -24,7 +24,7 @@ extension UsageBook {
                 violations.append("usage of \(id): negative count (used \(user.used), reserved \(user.reserved))")
             }
             if let limit = user.limitOverride, limit < 0 { violations.append("usage of \(id): limit \(limit)") }
-            violations += user.foldViolations().map { "usage of \(id): \($0)" }
+            violations += user.layoutViolations().map { "usage of \(id): \($0)" }
             if Int128(user.reserved) != heldToday[id] ?? 0 {
                 violations.append("usage of \(id): reserved \(user.reserved) != open reservations of its day \(heldToday[id] ?? 0)")
             }
@@ -35,7 +35,7 @@ extension UsageBook {
             // Every daily count agrees with its month's aggregate (while both are kept).
             var daily = user.days
             if let day = user.day, user.used > 0 { daily[day] = user.used }
-            let months = user.months  // folded once, not per record
+            let months = user.months  // built once, not per record
             for (date, tokens) in daily {
                 if let month = months[YearMonth(date)], month.days[date.day] != tokens {
                     violations.append("usage of \(id): \(date) has \(tokens) tokens, its month says \(month.days[date.day] ?? 0)")
