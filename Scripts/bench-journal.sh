@@ -60,12 +60,12 @@ ls -la "$work/data"/snapshot-* | awk '{print "snapshot file: " $5 " bytes"}' | t
 stop
 echo "== recovery"
 start --fsync always --snapshot-interval 0 --snapshot-journal-mib 0
-grep -A2 "recovered" "$work/tallyd.log" | head -3
+grep -A4 "recovered" "$work/tallyd.log" | grep -v "data directory id" | head -4
 echo "resident memory after recovery from the snapshot: $(rss)"
 "$bin/tally" bench --fill "$accounts" --passes 1 --connections 8 >/dev/null
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
 start --fsync always --snapshot-interval 0 --snapshot-journal-mib 0
 echo "after kill -9 with $accounts journal records since the snapshot:"
-grep -A3 "recovered" "$work/tallyd.log" | head -4
+grep -A4 "recovered" "$work/tallyd.log" | grep -v "data directory id" | head -4
 echo "resident memory: $(rss)"
 stop
