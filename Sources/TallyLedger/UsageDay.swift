@@ -51,8 +51,7 @@ public struct CivilDay: Hashable, Comparable, Sendable, CustomStringConvertible 
             let magnitude = Int64(parts[0]), let year = Int32(exactly: negative ? -magnitude : magnitude),
             let month = UInt8(parts[1]), let day = UInt8(parts[2])
         else { return nil }
-        self.init(year: year, month: month, day: day)
-        guard (1...12).contains(month), day >= 1, CivilDay(dayNumber: dayNumber) == self else { return nil }
+        self.init(checkedYear: year, month: month, day: day)
     }
 
     /// A day of the calendar, or nil for one that is not (February 30th, month 13).

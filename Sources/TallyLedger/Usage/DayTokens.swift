@@ -23,12 +23,8 @@ public struct DayTokens<Day: Comparable & Sendable>: Sequence, Equatable, Sendab
 
     /// Where `day` is, or where it would go.
     private func position(of day: Day) -> (index: Int, found: Bool) {
-        var low = 0, high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].day < day { low = middle + 1 } else { high = middle }
-        }
-        return (low, low < entries.count && entries[low].day == day)
+        let index = entries.partitioningIndex { $0.day >= day }
+        return (index, index < entries.count && entries[index].day == day)
     }
 
     public subscript(day: Day) -> Int64? {

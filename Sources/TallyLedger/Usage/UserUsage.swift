@@ -279,10 +279,8 @@ public struct UserUsage: Equatable, Sendable {
             reserveForOneMore()
             history.append(DayCount(date: current, isRecord: true, inMonth: true, tokens: used))
         }
-        if YearMonth(date) != currentMonth, monthBefore + used > 0 {
-            earlierMonthTiers.append(MonthTier(month: currentMonth, tier: monthTier))
-        }
         if YearMonth(date) != currentMonth {
+            if monthBefore + used > 0 { earlierMonthTiers.append(MonthTier(month: currentMonth, tier: monthTier)) }
             monthBefore = 0
             monthTier = ""
         } else {
@@ -405,18 +403,5 @@ public struct UsageStatus: Equatable, Sendable {
         self.tier = tier
         self.shadow = shadow
         self.shadowRefusals = shadowRefusals
-    }
-}
-
-extension Array {
-    /// The first index whose element satisfies `isAtOrAfter`, for an array ordered so that
-    /// it is false and then true (a binary search).
-    func partitioningIndex(where isAtOrAfter: (Element) -> Bool) -> Int {
-        var low = 0, high = count
-        while low < high {
-            let middle = (low + high) / 2
-            if isAtOrAfter(self[middle]) { high = middle } else { low = middle + 1 }
-        }
-        return low
     }
 }
