@@ -27,20 +27,15 @@ public enum DurableFile {
         try file.publish()
     }
 
-    /// A file written in pieces, then published as `write` publishes. Every `flushBytes`
-    /// written are flushed to the disk as they go, so that a large file (a snapshot of
-    /// millions of transactions) never leaves hundreds of megabytes dirty for its final fsync:
-    /// the journal's fdatasync shares the disk and would wait behind them, and with it every
-    /// caller (Redis flushes its RDB and AOF rewrites every 4 MB for the same reason).
+    /// A file written in pieces (a FlushingFile: flushed as it grows), then published as
+    /// `write` publishes.
     final class Writer {
-        static let flushBytes = 8 << 20
         let directory: StoreDirectory
         let name: String
         let temp: String
         let replace: Bool
         private let fd: Int32
-        private var offset = 0
-        private var unflushed = 0
+        private let file: FlushingFile
         private var published = false
 
         init(_ name: String, in directory: StoreDirectory, replace: Bool) throws {
@@ -53,6 +48,7 @@ public enum DurableFile {
             let fd = directory.openFile(temp, O_WRONLY | O_CREAT | (replace ? O_TRUNC : O_EXCL))
             guard fd >= 0 else { throw StoreError.posix("cannot create", path: directory.path(of: temp)) }
             self.fd = fd
+            file = FlushingFile(fd: fd, path: directory.path(of: temp), offset: 0)
         }
 
         deinit {
@@ -62,26 +58,12 @@ public enum DurableFile {
 
         /// Appends `bytes` at the end.
         func append(_ bytes: UnsafeRawBufferPointer) throws {
-            try write(bytes, at: offset)
-            offset += bytes.count
-            unflushed += bytes.count
-            if unflushed >= Self.flushBytes {
-                guard fdatasync(fd) == 0 else { throw StoreError.posix("cannot fsync", path: directory.path(of: temp)) }
-                unflushed = 0
-            }
+            try file.append(bytes)
         }
 
         /// Writes `bytes` at `position` (a header filled in once the rest is known).
         func write(_ bytes: UnsafeRawBufferPointer, at position: Int) throws {
-            var done = 0
-            while done < bytes.count {
-                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(position + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw StoreError.posix("cannot write", path: directory.path(of: temp))
-                }
-                done += n
-            }
+            try file.write(bytes, at: position)
         }
 
         /// fsync, then rename over `name` (or link to it when not replacing), then fsync of the directory.

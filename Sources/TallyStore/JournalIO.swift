@@ -104,15 +104,7 @@ final class PosixSegmentFile: SegmentFile {
     }
 
     private func write(_ raw: UnsafeRawBufferPointer, at position: Int) throws {
-        var offset = 0
-        while offset < raw.count {
-            let n = pwrite(fd, raw.baseAddress! + offset, raw.count - offset, off_t(position + offset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StoreError.posix("cannot write", path: path)
-            }
-            offset += n
-        }
+        try writeWhole(fd, raw, at: position, path: path)
     }
 
     func sync() throws {

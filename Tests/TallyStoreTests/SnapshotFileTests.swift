@@ -56,7 +56,7 @@ import Testing
         let path = directory + "/large.tally"
         #expect(ledger.transactions.count > 2 * LedgerSnapshot.recordsPerPart && ledger.auditLog.count > LedgerSnapshot.recordsPerPart)
         let bytes = try SnapshotFile.write(ledger, sequence: 7, directoryID: .test, to: path)
-        #expect(bytes > DurableFile.Writer.flushBytes)
+        #expect(bytes > FlushingFile.flushBytes)
         let file = try #require(try DurableFile.read(path))
         #expect(file == (try SnapshotFile.encode(ledger, sequence: 7, directoryID: .test)) && file.count == bytes)
         let (loaded, sequence) = try SnapshotFile.read(path, config: ledger.config)
