@@ -10,14 +10,22 @@
 #   max latency <= 50 ms; p99.9 <= 10x p50; each run ends within 1 % of its duration.
 #   Scripts/bench-scale.sh
 # Environment: SCALE_SECONDS (60 per run), SCALE_USERS (100000), TALLYD (a tallyd binary to use
-# instead of building one), BENCH_SCRATCH_PATH (swift build's scratch path, default .build).
+# instead of building one), BENCH_SCRATCH_PATH (swift build's scratch path, default .build),
+# SCALE_CPUS=split (tallyd on CPU 0, tally-bench on CPU 1, with taskset: on a 2-core machine the
+# load generator's threads and tallyd's otherwise preempt each other, which sets the p99.9;
+# docs/benchmarks.md, "Steady at scale at 8e2e1a3").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SCALE_SECONDS:-60}
 users=${SCALE_USERS:-100000}
 . Scripts/lib/one-tallyd.sh scale
 
-"$TALLYD" --data-dir "$work/data" --socket "$work/s" --fsync always --snapshot-interval 5 \
+tallyd_cpus=() bench_cpus=()
+if [ "${SCALE_CPUS:-}" = split ]; then
+  tallyd_cpus=(taskset -c 0) bench_cpus=(taskset -c 1)
+  echo "== tallyd on CPU 0, tally-bench on CPU 1"
+fi
+"${tallyd_cpus[@]}" "$TALLYD" --data-dir "$work/data" --socket "$work/s" --fsync always --snapshot-interval 5 \
   --log-level warning >"$work/tallyd.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do [ -S "$work/s" ] && break; sleep 0.05; done
@@ -28,7 +36,7 @@ verdict() { if [ "$1" = 1 ]; then echo yes; else echo NO; fi; }
 run() {  # name mix connections depth
   local name=$1 mix=$2 conn=$3 depth=$4
   echo "== $name: $conn connections x depth $depth, $seconds s, $users users, a snapshot every 5 s"
-  "$bench" --socket "$work/s" --mix "$mix" --connections "$conn" --depth "$depth" --duration "$seconds" \
+  "${bench_cpus[@]}" "$bench" --socket "$work/s" --mix "$mix" --connections "$conn" --depth "$depth" --duration "$seconds" \
     --users "$users" --slow-us 50000 >"$work/$name.out" 2>"$work/$name.slow" || true
   cat "$work/$name.out"
   local line took p50 p999 max
