@@ -26,42 +26,48 @@ extension Ledger {
         precondition(parts >= 1 && (0..<parts).contains(part))
         let mine = BalancePartition(part: part, of: parts)
         var check = BalanceCheck()
-        struct FromHistory { var earned: Int128 = 0, spent: Int128 = 0, committed: Int128 = 0, changes: UInt64 = 0 }
-        var history: [ExactString: FromHistory] = [:]
-        history.reserveCapacity(accounts.count / parts)
+        var history = HistoryTotals(capacity: accounts.count / parts + archived.users.count / parts)
         // Archived transactions count through their totals (retention).
-        for (user, totals) in archived.users where mine.holds(user.value) {
-            history[user] = FromHistory(
-                earned: Int128(totals.earned), spent: Int128(totals.spent), committed: Int128(totals.committed),
-                changes: totals.transactions)
+        for (user, totals) in archived.users {
+            var user = user.value
+            user.withUTF8 { utf8 in
+                guard mine.holds(utf8) else { return }
+                history.add(
+                    HistoryTotals.Sums(earned: totals.earned, spent: totals.spent, committed: totals.committed, changes: totals.transactions),
+                    to: utf8)
+            }
         }
 
         // Numbers and user ids only: the other strings play no part in these rules.
-        transactions.forEachWithoutText(where: mine.holds) { tx in
-            if tx.id >= nextTransactionID {
-                check.violations.append("transaction \(tx.id) is not below next id \(nextTransactionID)")
+        transactions.forEachPacked(where: mine.holds) { id, tx, userID in
+            if id >= nextTransactionID {
+                check.violations.append("transaction \(id) is not below next id \(nextTransactionID)")
             }
-            if tx.amount <= 0 { check.violations.append("transaction \(tx.id) has amount \(tx.amount)") }
+            if tx.amount <= 0 { check.violations.append("transaction \(id) has amount \(tx.amount)") }
             let available = Int128(tx.balanceAfter) - Int128(tx.balanceBefore)
             let committed = Int128(tx.committedAfter) - Int128(tx.committedBefore)
             let amount = Int128(tx.amount)
             // What the type moves (the one set of rules: reconciliation and retention use it too).
-            let expected = Self.movement(of: tx)
+            let expected = Self.movement(type: tx.type, amount: tx.amount, committedBefore: tx.committedBefore, committedAfter: tx.committedAfter)
             if available != expected.available || committed != expected.committed || (tx.type == .win && (committed >= 0 || -committed > amount)) {
                 check.violations.append(
-                    "transaction \(tx.id) (\(tx.type)): available \(tx.balanceBefore) -> \(tx.balanceAfter), committed \(tx.committedBefore) -> \(tx.committedAfter), amount \(tx.amount)")
+                    "transaction \(id) (\(tx.type)): available \(tx.balanceBefore) -> \(tx.balanceAfter), committed \(tx.committedBefore) -> \(tx.committedAfter), amount \(tx.amount)")
             }
-            func record(_ entry: inout FromHistory) {
-                entry.earned += expected.earned
-                entry.spent += expected.spent
-                entry.committed += committed
-                entry.changes += 1
+            // Beyond Int64, a movement is itself a broken rule (a valid one is a balance's change).
+            guard let earned = Int64(exactly: expected.earned), let spent = Int64(exactly: expected.spent), let moved = Int64(exactly: committed) else {
+                check.violations.append("transaction \(id) moves more than a balance can hold")
+                return
             }
-            record(&history[ExactString(tx.userID), default: FromHistory()])  // one lookup
+            history.add(HistoryTotals.Sums(earned: earned, spent: spent, committed: moved, changes: 1), to: userID)
+        }
+        for user in history.overflowed {
+            check.violations.append("\(user): the sums of their history overflow")
         }
 
         var usersWithHistory = 0
-        for (user, a) in accounts where mine.holds(user.value) {
+        for (user, a) in accounts {
+            var name = user.value
+            guard let found = name.withUTF8({ utf8 in mine.holds(utf8) ? .some(history.claim(utf8)) : nil }) else { continue }
             if a.available < 0 || a.committed < 0 || a.totalEarned < 0 || a.totalSpent < 0 {
                 check.violations.append("\(user): negative field in \(a)")
             }
@@ -69,16 +75,15 @@ extension Ledger {
                 check.violations.append(
                     "\(user): available \(a.available) + committed \(a.committed) != earned \(a.totalEarned) - spent \(a.totalSpent)")
             }
-            let found = history[user]
             if found != nil { usersWithHistory += 1 }
-            let fromHistory = found ?? FromHistory()
-            if Int128(a.totalEarned) != fromHistory.earned {
+            let fromHistory = found ?? HistoryTotals.Sums()
+            if a.totalEarned != fromHistory.earned {
                 check.violations.append("\(user): total earned \(a.totalEarned) != credits in history \(fromHistory.earned)")
             }
-            if Int128(a.totalSpent) != fromHistory.spent {
+            if a.totalSpent != fromHistory.spent {
                 check.violations.append("\(user): total spent \(a.totalSpent) != spends in history \(fromHistory.spent)")
             }
-            if Int128(a.committed) != fromHistory.committed {
+            if a.committed != fromHistory.committed {
                 check.violations.append("\(user): committed \(a.committed) != commitments in history \(fromHistory.committed)")
             }
             if a.version != fromHistory.changes {
@@ -87,10 +92,9 @@ extension Ledger {
             if a.updatedAt < a.createdAt { check.violations.append("\(user): updated before created") }
             check.userSum += Int128(a.available) + Int128(a.committed)
         }
-        // Every user in history has an account unless fewer accounts found theirs than history
-        // holds: only then are the users looked up (a million lookups otherwise, for nothing).
+        // Every user in history has an account.
         if usersWithHistory != history.count {
-            for user in history.keys where accounts[user] == nil {
+            for user in history.unclaimed() {
                 check.violations.append("history has transactions of \(user), who has no account")
             }
         }

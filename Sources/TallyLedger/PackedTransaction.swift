@@ -72,14 +72,6 @@ public struct PackedTransaction: DenseRecord, Sendable {
         return UnsafeBufferPointer(rebasing: strings[reader.at..<(reader.at + count)])
     }
 
-    /// The transaction with its numbers and user id, its other strings empty.
-    func withoutText(id: UInt64, userID: String) -> Transaction {
-        Transaction(
-            id: id, userID: userID, type: type, amount: amount, balanceBefore: balanceBefore, balanceAfter: balanceAfter,
-            committedBefore: committedBefore, committedAfter: committedAfter, reference: "", memo: "", idempotencyKey: "",
-            createdAt: createdAt)
-    }
-
     public func unpacked(id: UInt64, from bytes: ContiguousArray<UInt8>) -> Transaction {
         bytes.withUnsafeBufferPointer { buffer in
             var reader = TextReader(buffer: buffer, at: Int(offset))

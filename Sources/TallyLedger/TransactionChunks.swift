@@ -123,12 +123,14 @@ extension DenseLog where Record == PackedTransaction {
         return (first, Chunk(slots: slots, bytes: ContiguousArray(text), live: live))
     }
 
-    /// Calls `body` with each transaction, lowest id first, its strings left empty but for the
-    /// user id: the invariant check reads the numbers and the user, and unpacking every
-    /// reference, memo and metadata map of millions of transactions was most of its time.
-    /// Only the transactions of users whose id's UTF-8 `user` holds are made (a part of the
-    /// check takes a part of the users).
-    public func forEachWithoutText(where user: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in true }, _ body: (Transaction) -> Void) {
+    /// Calls `body` with each transaction's id, numbers and user id's UTF-8, lowest id first:
+    /// the invariant check reads only these, and making a Transaction (and a String) for each
+    /// of millions, let alone unpacking their references, memos and metadata, was much of its
+    /// time. Only the transactions of users whose id's UTF-8 `user` holds are passed (a part
+    /// of the check takes a part of the users).
+    func forEachPacked(
+        where user: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in true }, _ body: (UInt64, PackedTransaction, UnsafeBufferPointer<UInt8>) -> Void
+    ) {
         for (index, chunk) in chunks.enumerated() where chunk.live > 0 {
             let first = (firstChunk + UInt64(index)) << Self.chunkShift
             chunk.bytes.withUnsafeBufferPointer { strings in
@@ -136,7 +138,7 @@ extension DenseLog where Record == PackedTransaction {
                     guard let packed else { continue }
                     let userID = PackedTransaction.firstTextBytes(in: strings, at: Int(packed.offset))
                     guard user(userID) else { continue }
-                    body(packed.withoutText(id: first + UInt64(slot), userID: String(decoding: userID, as: UTF8.self)))
+                    body(first + UInt64(slot), packed, userID)
                 }
             }
         }

@@ -1,5 +1,5 @@
 import Testing
-import TallyLedger
+@testable import TallyLedger
 
 /// Transactions as snapshot chunks (format 3): a log reads back equal from its encoded chunks,
 /// with holes left by archiving compacted away so that equal logs encode to equal bytes, and a
@@ -70,14 +70,18 @@ struct TransactionChunksTests {
 
     @Test func theInvariantPassSeesNumbersAndUsers() {
         let (log, transactions) = sampleLog()
-        var seen: [Transaction] = []
-        log.forEachWithoutText { seen.append($0) }
+        var seen: [(id: UInt64, packed: PackedTransaction, userID: String)] = []
+        log.forEachPacked { seen.append(($0, $1, String(decoding: $2, as: UTF8.self))) }
         #expect(seen.count == transactions.count)
         for (lean, full) in zip(seen, transactions) {
-            #expect(lean.id == full.id && lean.userID == full.userID && lean.amount == full.amount && lean.type == full.type)
-            #expect(lean.balanceBefore == full.balanceBefore && lean.balanceAfter == full.balanceAfter && lean.createdAt == full.createdAt)
-            #expect(lean.memo.isEmpty && lean.metadata.isEmpty)
+            #expect(lean.id == full.id && lean.userID == full.userID && lean.packed.amount == full.amount && lean.packed.type == full.type)
+            #expect(lean.packed.balanceBefore == full.balanceBefore && lean.packed.balanceAfter == full.balanceAfter)
+            #expect(lean.packed.committedBefore == full.committedBefore && lean.packed.committedAfter == full.committedAfter)
+            #expect(lean.packed.createdAt == full.createdAt)
         }
+        var some: [UInt64] = []
+        log.forEachPacked(where: { $0.count % 2 == 0 }) { id, _, _ in some.append(id) }
+        #expect(some == transactions.filter { $0.userID.utf8.count % 2 == 0 }.map(\.id), "only the users asked for")
     }
 
     /// Each kind of damage, applied to a good first chunk, and the words that say so.

@@ -92,9 +92,16 @@ extension Ledger {
     static func movement(of tx: Transaction) -> (
         available: Int128, committed: Int128, earned: Int128, spent: Int128, mint: Int128, burn: Int128, house: Int128
     ) {
-        let amount = Int128(tx.amount)
-        let committed = Int128(tx.committedAfter) - Int128(tx.committedBefore)
-        switch tx.type {
+        movement(type: tx.type, amount: tx.amount, committedBefore: tx.committedBefore, committedAfter: tx.committedAfter)
+    }
+
+    /// The same, from the numbers alone (the invariant check reads them packed).
+    static func movement(type: TransactionType, amount: Int64, committedBefore: Int64, committedAfter: Int64) -> (
+        available: Int128, committed: Int128, earned: Int128, spent: Int128, mint: Int128, burn: Int128, house: Int128
+    ) {
+        let amount = Int128(amount)
+        let committed = Int128(committedAfter) - Int128(committedBefore)
+        switch type {
         case .purchase, .grant, .refund, .adjustment: return (amount, 0, amount, 0, -amount, 0, 0)
         case .spend: return (-amount, 0, 0, amount, 0, amount, 0)
         case .commit: return (-amount, amount, 0, 0, 0, 0, 0)
