@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import TallyLedger
+import TallyServer
 import TallyStore
 
 /// Measures what daily-limit history costs per user (docs/benchmarks.md, "Memory per user"):
@@ -138,15 +139,9 @@ struct MeasureUsageMemory: ParsableCommand {
     }
 }
 
-/// glibc's malloc statistics. <malloc.h> is not in Swift's Glibc module, so the two functions
-/// are looked up by name; both have plain C signatures (no struct returned by value).
-enum Malloc {
-    /// Gives free memory at the top of the heap and in free pages back to the system.
-    static func trim() {
-        guard let symbol = dlsym(nil, "malloc_trim") else { return }
-        _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0)
-    }
-
+/// glibc's malloc statistics (Malloc.trim is TallyServer's). <malloc.h> is not in Swift's
+/// Glibc module, so malloc_stats is looked up by name.
+extension Malloc {
     /// Bytes handed out by malloc and not yet freed, every arena and mmapped chunk included:
     /// the "in use bytes" under "Total (incl. mmap):" that malloc_stats() writes to stderr.
     static func bytesInUse() -> Double {
