@@ -61,8 +61,8 @@ struct HistoryTotals {
     private var slots: [Slot]
     private var longKeys: [[UInt8]] = []
     private(set) var count = 0
-    /// Users whose sums overflowed Int64 (only a broken state has any).
-    private(set) var overflowed: [String] = []
+    /// Users whose sums overflowed Int64 (only a broken state has any), each once.
+    private(set) var overflowed: Set<String> = []
 
     init(capacity: Int) {
         var size = 16
@@ -72,22 +72,17 @@ struct HistoryTotals {
 
     /// Adds `sums` to the user's (made at zero if new).
     mutating func add(_ sums: Sums, to user: UnsafeBufferPointer<UInt8>) {
-        let key = Key(user)
-        let index = slotIndex(of: key, inserting: true)
-        slots.withUnsafeMutableBufferPointer { slots in
-            var total = slots[index].sums
-            let earned = total.earned.addingReportingOverflow(sums.earned)
-            let spent = total.spent.addingReportingOverflow(sums.spent)
-            let committed = total.committed.addingReportingOverflow(sums.committed)
-            if earned.overflow || spent.overflow || committed.overflow {
-                overflowed.append(String(decoding: user, as: UTF8.self))
-            }
-            total.earned = earned.partialValue
-            total.spent = spent.partialValue
-            total.committed = committed.partialValue
-            total.changes &+= sums.changes
-            slots[index].sums = total
+        let index = slotIndex(of: Key(user), inserting: true)
+        let total = slots[index].sums
+        let earned = total.earned.addingReportingOverflow(sums.earned)
+        let spent = total.spent.addingReportingOverflow(sums.spent)
+        let committed = total.committed.addingReportingOverflow(sums.committed)
+        if earned.overflow || spent.overflow || committed.overflow {
+            overflowed.insert(String(decoding: user, as: UTF8.self))
         }
+        slots[index].sums = Sums(
+            earned: earned.partialValue, spent: spent.partialValue, committed: committed.partialValue,
+            changes: total.changes &+ sums.changes)
     }
 
     /// The user's sums (nil if they have no history), and marks them as having an account.

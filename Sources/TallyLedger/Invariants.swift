@@ -60,7 +60,7 @@ extension Ledger {
             }
             history.add(HistoryTotals.Sums(earned: earned, spent: spent, committed: moved, changes: 1), to: userID)
         }
-        for user in history.overflowed {
+        for user in history.overflowed.sorted() {
             check.violations.append("\(user): the sums of their history overflow")
         }
 

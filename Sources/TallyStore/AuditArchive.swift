@@ -50,19 +50,26 @@ public final class AuditArchive: @unchecked Sendable {
         // Written and flushed a piece at a time: a batch is tens of megabytes under load, and
         // dirty all at once it held the journal's fdatasync (every durable call) 100 ms.
         let file = FlushingFile(fd: fd, path: path, offset: Int(status.st_size))
-        var bytes = created ? ArchiveHeader.line(kind: "audit", directoryID: directoryID) : []
-        bytes.reserveCapacity(Self.pieceBytes + 4096)
-        for entry in fresh {
-            let line: [UInt8] = try Tally_V1_AuditEntry(entry).jsonUTF8Bytes(options: WireJSON.encoding)
-            bytes += line
-            bytes.append(UInt8(ascii: "\n"))
-            if bytes.count >= Self.pieceBytes {
-                try file.append(bytes)
-                bytes.removeAll(keepingCapacity: true)
+        do {
+            var bytes = created ? ArchiveHeader.line(kind: "audit", directoryID: directoryID) : []
+            bytes.reserveCapacity(Self.pieceBytes + 4096)
+            for entry in fresh {
+                let line: [UInt8] = try Tally_V1_AuditEntry(entry).jsonUTF8Bytes(options: WireJSON.encoding)
+                bytes += line
+                bytes.append(UInt8(ascii: "\n"))
+                if bytes.count >= Self.pieceBytes {
+                    try file.append(bytes)
+                    bytes.removeAll(keepingCapacity: true)
+                }
             }
+            try file.append(bytes)
+            try file.sync()
+        } catch {
+            // All or nothing: pieces already written would be written again by the next append
+            // (archivedThrough has not moved), and their entries would be in the file twice.
+            _ = ftruncate(fd, status.st_size)
+            throw error
         }
-        try file.append(bytes)
-        try file.sync()
         if created { try directory.sync() }
         archivedThrough = last.id
         return fresh.count
