@@ -10,8 +10,8 @@ public struct LedgerConfig: Equatable, Sendable {
 
     /// A TTL below one microsecond is taken as one: a record must outlive the command that made it.
     public init(
-        idempotencyTTL: Int64 = 24 * Duration.microsecondsPerHour, usageRetention: UsageRetention = UsageRetention(),
-        purchaseTimeout: Int64 = Duration.microsecondsPerHour
+        idempotencyTTL: Int64 = 24 * Microseconds.perHour, usageRetention: UsageRetention = UsageRetention(),
+        purchaseTimeout: Int64 = Microseconds.perHour
     ) {
         self.idempotencyTTL = max(1, idempotencyTTL)
         self.usageRetention = usageRetention

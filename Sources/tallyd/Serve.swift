@@ -155,8 +155,8 @@ struct Serve: AsyncParsableCommand {
             maxFrameBytes: maxFrameBytes, maxCallsInFlight: maxCallsInFlight,
             socketMode: UInt32(socketMode, radix: 8) ?? 0o660,
             ledger: LedgerConfig(
-                idempotencyTTL: idempotencyTtlHours * Duration.microsecondsPerHour,
-                purchaseTimeout: purchaseTimeoutMinutes * 60 * Duration.microsecondsPerSecond),
+                idempotencyTTL: idempotencyTtlHours * Microseconds.perHour,
+                purchaseTimeout: purchaseTimeoutMinutes * 60 * Microseconds.perSecond),
             ioThreads: ioThreads, repair: repair, maxConnections: maxConnections,
             timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
         config.socketGroup = socketGroup

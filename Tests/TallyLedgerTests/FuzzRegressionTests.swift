@@ -6,7 +6,7 @@ import TallyLedger
     /// FuzzLedger, first minute: a command with an idempotency key stamped Int64.max. Its record's
     /// expiry saturates at Int64.max, the stamp itself, and invariantViolations() called that
     /// "expires before it was seen", so recovery would have refused the Ledger that apply made.
-    @Test(arguments: [Int64(1), 2, Duration.microsecondsPerHour, 24 * Duration.microsecondsPerHour])
+    @Test(arguments: [Int64(1), 2, Microseconds.perHour, 24 * Microseconds.perHour])
     func keyedCommandStampedInt64Max(ttl: Int64) throws {
         var ledger = Ledger(config: LedgerConfig(idempotencyTTL: ttl))
         try accept(&ledger, credit("alice", 100, key: "k1"), at: Int64.max - 3 * ttl)

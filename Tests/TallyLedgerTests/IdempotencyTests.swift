@@ -198,9 +198,9 @@ import TallyLedger
 
     @Test func defaultTTLIsAtLeastADay() throws {
         var ledger = Ledger()
-        #expect(ledger.config.idempotencyTTL >= 24 * Duration.microsecondsPerHour)
+        #expect(ledger.config.idempotencyTTL >= 24 * Microseconds.perHour)
         try accept(&ledger, credit("alice", 1, key: "K"), at: t0)
-        let replay = ledger.apply(credit("alice", 1, key: "K"), at: t0 + 24 * Duration.microsecondsPerHour - 1)
+        let replay = ledger.apply(credit("alice", 1, key: "K"), at: t0 + 24 * Microseconds.perHour - 1)
         #expect(replay.replayed)
     }
 }

@@ -31,7 +31,7 @@ func sameBytes(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) 
 
 /// A realistic "now": 2023-11-14 in microseconds since the epoch.
 let t0: Timestamp = 1_700_000_000_000_000
-let second = Duration.microsecondsPerSecond
+let second = Microseconds.perSecond
 
 func expectInvariants(_ ledger: Ledger, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(ledger.invariantViolations() == [], sourceLocation: sourceLocation)

@@ -12,8 +12,8 @@ func nextDate(_ d: CivilDay) -> CivilDay {
 /// A UTC day, for tests that do not care about zones (UsageCalendarTests covers those).
 func utcDay(_ year: Int32, _ month: UInt8, _ day: UInt8) -> UsageDay {
     let date = CivilDay(year: year, month: month, day: day)
-    let start = date.dayNumber * 86_400 * Duration.microsecondsPerSecond
-    return UsageDay(date: date, startsAt: start, endsAt: start + 86_400 * Duration.microsecondsPerSecond)
+    let start = date.dayNumber * 86_400 * Microseconds.perSecond
+    return UsageDay(date: date, startsAt: start, endsAt: start + 86_400 * Microseconds.perSecond)
 }
 
 extension Result {

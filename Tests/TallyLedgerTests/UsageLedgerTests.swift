@@ -10,7 +10,7 @@ import Testing
     static let jan15 = utcDay(2024, 1, 15)
     static let jan16 = utcDay(2024, 1, 16)
     /// 14:30 on Jan 15, as in the example's lastUpdated.
-    static let afternoon = jan15.startsAt + 14 * Duration.microsecondsPerHour + 30 * 60 * second
+    static let afternoon = jan15.startsAt + 14 * Microseconds.perHour + 30 * 60 * second
 
     static func consume(_ user: String, _ tokens: Int64, key: String = "") -> Command {
         .consume(Consume(userID: user, tokens: tokens, idempotencyKey: key))
@@ -72,7 +72,7 @@ import Testing
 
         // After midnight (within the key's 24 hours): still the same request, answered as it was
         // (Jan 15's figures), and Jan 16 has nothing.
-        let nextDay = Self.jan16.startsAt + 2 * Duration.microsecondsPerHour
+        let nextDay = Self.jan16.startsAt + 2 * Microseconds.perHour
         let before = ledger.usage
         let retried = ledger.apply(Self.consume("gw-user", 1_250, key: "msg-1"), at: nextDay, day: Self.jan16)
         #expect(retried.replayed && retried.outcome == first.outcome)
@@ -395,7 +395,7 @@ import Testing
         for (day, parts) in [(1, [850]), (2, [200, 1_000]), (4, [2_100]), (5, [1_000, 750])] as [(UInt8, [Int64])] {
             let usageDay = utcDay(2024, 1, day)
             for (index, tokens) in parts.enumerated() {
-                let at = usageDay.startsAt + 9 * Duration.microsecondsPerHour + Int64(index) * second
+                let at = usageDay.startsAt + 9 * Microseconds.perHour + Int64(index) * second
                 // Day 02 without a stamped day: the Ledger works out the UTC day itself.
                 let receipt = try Self.accepted(&ledger, Self.consume(user, tokens), at: at, on: day == 2 ? nil : usageDay)
                 #expect(receipt.status.date == usageDay.date && receipt.status.resetsAt == usageDay.endsAt)
