@@ -25,7 +25,7 @@ let trace = getenv("FUZZ_LEDGER_TRACE") != nil
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLedger(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var input = FuzzInput(UnsafeBufferPointer(start: data, count: size))
-    let ttls: [Int64] = [1, 2, Duration.microsecondsPerHour, 24 * Duration.microsecondsPerHour]
+    let ttls: [Int64] = [1, 2, Microseconds.perHour, 24 * Microseconds.perHour]
     let retentions = [UsageRetention(), UsageRetention(days: 1, months: 1), UsageRetention(days: 2, months: 2), UsageRetention(days: 35, months: 1)]
     let header = input.byte()
     let config = LedgerConfig(idempotencyTTL: ttls[Int(header) % ttls.count], usageRetention: retentions[Int(header >> 2) % retentions.count])
