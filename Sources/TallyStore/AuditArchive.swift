@@ -67,7 +67,12 @@ public final class AuditArchive: @unchecked Sendable {
         } catch {
             // All or nothing: pieces already written would be written again by the next append
             // (archivedThrough has not moved), and their entries would be in the file twice.
-            _ = ftruncate(fd, status.st_size)
+            guard ftruncate(fd, status.st_size) == 0 else {
+                // Then as after a crash: the next append starts after the last whole line here.
+                let reason = String(cString: strerror(errno))
+                try? recover()
+                throw StoreError("\(error); cutting \(path) back to \(status.st_size) bytes failed too (\(reason)): it now ends at audit entry \(archivedThrough)")
+            }
             throw error
         }
         if created { try directory.sync() }

@@ -2,7 +2,9 @@ import Foundation
 import Glibc
 import Testing
 import TallyClient
+import TallyLedger
 import TallyServer
+import TallyStore
 import TallyWire
 
 /// A real full disk: the data directory on a 16 MiB tmpfs that the test mounts (root only; CI
@@ -31,6 +33,47 @@ struct DiskFullTests {
             written += n
         }
         return written
+    }
+
+    /// An audit archive append that runs out of space part-way leaves the file as it was (its
+    /// flushed pieces would otherwise be appended again, every entry in them twice); once space
+    /// is back, the same batch goes in whole, every id once.
+    @Test func anAuditArchiveAppendCutShortLeavesTheFileAsItWas() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = scratch.root + "/disk"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        try Self.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount])
+        defer { try? Self.run(["umount", "-l", mount]) }
+        let id = DirectoryID(high: 0xA0D1, low: 7)
+        func entries(_ ids: ClosedRange<UInt64>) -> [AuditEntry] {
+            ids.map {
+                AuditEntry(
+                    id: $0, at: 1_700_000_000_000_000 + Int64($0), origin: AuditOrigin(uid: 1, gid: 2, role: "app", method: "/tally.v1.Ledger/Spend"),
+                    userID: "user-\($0)", code: 0, reason: "", message: String(repeating: "m", count: 200), transactionIDs: [$0])
+            }
+        }
+        let archive = try AuditArchive(dataDirectory: mount, directoryID: id)
+        #expect(try archive.append(entries(1...100)) == 100)
+        let before = try FileManager.default.attributesOfItem(atPath: archive.path)[.size] as! Int
+        // Leave 2 MiB free: the next batch (about 7 MB) fails after a piece or two is written.
+        let filler = mount + "/filler"
+        _ = try Self.fill(filler)
+        try FileManager.default.removeItem(atPath: filler)
+        let fd = open(filler, O_WRONLY | O_CREAT, 0o600)
+        #expect(fd >= 0)
+        let space = try FileManager.default.attributesOfFileSystem(forPath: mount)[.systemFreeSize] as! Int
+        #expect(posix_fallocate(fd, 0, off_t(space - (2 << 20))) == 0)
+        close(fd)
+        #expect(throws: (any Error).self) { try archive.append(entries(1...20_000)) }
+        let after = try FileManager.default.attributesOfItem(atPath: archive.path)[.size] as! Int
+        #expect(after == before, "the file is cut back to where the failed append began")
+        #expect(archive.archivedThrough == 100)
+        try FileManager.default.removeItem(atPath: filler)
+        #expect(try archive.append(entries(1...20_000)) == 19_900)
+        let text = try String(contentsOfFile: archive.path, encoding: .utf8)
+        let ids = try text.split(separator: "\n").dropFirst().map { try Tally_V1_AuditEntry(jsonString: String($0)).id }
+        #expect(ids == Array(1...20_000), "every id once, in order")
     }
 
     @Test func aFullDiskRefusesMutationsThenResumesOnItsOwnLosingNothing() async throws {
