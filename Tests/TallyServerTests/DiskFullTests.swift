@@ -20,6 +20,14 @@ struct DiskFullTests {
         }
     }
 
+    /// A 16 MiB tmpfs mounted in `scratch` (the caller unmounts it); returns its path.
+    static func mountSmallDisk(in scratch: Scratch) throws -> String {
+        let mount = scratch.root + "/disk"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        try run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount])
+        return mount
+    }
+
     /// Writes `path` until the file system is full; returns the bytes written.
     static func fill(_ path: String) throws -> Int {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -41,9 +49,7 @@ struct DiskFullTests {
     @Test func anAuditArchiveAppendCutShortLeavesTheFileAsItWas() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let mount = scratch.root + "/disk"
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try Self.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount])
+        let mount = try Self.mountSmallDisk(in: scratch)
         defer { try? Self.run(["umount", "-l", mount]) }
         let id = DirectoryID(high: 0xA0D1, low: 7)
         func entries(_ ids: ClosedRange<UInt64>) -> [AuditEntry] {
@@ -79,9 +85,7 @@ struct DiskFullTests {
     @Test func aFullDiskRefusesMutationsThenResumesOnItsOwnLosingNothing() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let mount = scratch.root + "/disk"
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try Self.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount])
+        let mount = try Self.mountSmallDisk(in: scratch)
         defer { try? Self.run(["umount", "-l", mount]) }
         let data = mount + "/data"
         var server = try await scratch.start { $0.dataDirectory = data }
