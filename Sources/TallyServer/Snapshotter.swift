@@ -38,7 +38,7 @@ final class Snapshotter: @unchecked Sendable {
     /// Named in every snapshot, backup and archive file written.
     let directoryID: DirectoryID
     private let policy: SnapshotPolicy
-    private let pool: NIOThreadPool
+    private let threads: SnapshotThreads
     private let logger: Logger
     /// Where audit entries go once more than `auditKeep` are in memory (nil: archiving is off,
     /// the archive could not be opened).
@@ -70,7 +70,7 @@ final class Snapshotter: @unchecked Sendable {
     private var nextWaiters: [EventLoopPromise<Written>] = []
     private var task: RepeatedTask?
 
-    init(writer: Writer, journal: any Journal, directory: StoreDirectory, directoryID: DirectoryID, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, pool: NIOThreadPool,
+    init(writer: Writer, journal: any Journal, directory: StoreDirectory, directoryID: DirectoryID, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, threads: SnapshotThreads,
          lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
          commitmentArchiveDays: Int = 0, logger: Logger) {
         self.commitmentArchiveDays = max(0, commitmentArchiveDays)
@@ -89,7 +89,7 @@ final class Snapshotter: @unchecked Sendable {
         self.directory = directory
         self.directoryID = directoryID
         self.policy = policy
-        self.pool = pool
+        self.threads = threads
         self.lastSequence = lastSequence
         self.lastWritten = Mutex((lastSequence, lastWrittenAt))
         self.logger = logger
@@ -147,43 +147,35 @@ final class Snapshotter: @unchecked Sendable {
         journal.rotate()  // so the segments the snapshot covers can be removed whole
         let bytesAtStart = writer.assumeIsolated { $0.journalBytes }
         let directory = self.directory, directoryID = self.directoryID
-        let promise = loop.makePromise(of: (path: String, bytes: Int, oldestKept: UInt64?).self)
         let archive = self.archive
         // One archive batch at a time: the previous one must be in the Ledger first.
         let archiveTransactions = transactionsPerUser > 0 && state.ledger.archived.lastBatch >= submittedBatch
         let archiveCommitments = commitmentArchiveDays > 0 && state.ledger.archived.lastCommitmentBatch >= submittedCommitmentBatch
-        // The copy must be let go on the snapshot thread, never in a callback on the loop: the
+        // The copy is let go on the housekeeping thread, never in a callback on the loop: the
         // last reference frees every tree node the Writer has replaced since the copy (162 ms
         // on the loop for 100,000 users after 5 s of spends, a stall every snapshot).
         let sequence = state.sequence, accounts = state.ledger.accounts.count
-        pool.submit { poolState in
-            guard poolState == .active else {
-                promise.fail(StoreError("snapshot thread stopped"))
-                return
-            }
-            if let change = self.watch?.check() {
-                promise.fail(StoreError("no snapshot: \(change)"))
-                return
-            }
-            self.releaseMemory()
+        threads.housekeep { self.releaseMemory() }
+        let written = threads.encode(state.ledger, on: loop) { ledger, pace in
+            if let change = self.watch?.check() { throw StoreError("no snapshot: \(change)") }
             // Audit entries past the ones kept in memory go to the archive first; once it is
             // fsynced, the Writer may drop them (a journaled trim).
-            if let archive, let (entries, through) = self.auditToArchive(state.ledger) {
+            if let archive, let (entries, through) = self.auditToArchive(ledger) {
                 do {
                     try archive.append(entries)
-                    self.loop.execute { self.trimAudit(through: through) }
+                    self.threads.onLoop(self.loop) { self.trimAudit(through: through) }
                 } catch {
                     self.logger.error("audit archive append failed; entries stay in memory", metadata: ["error": "\(error)"])
                 }
             }
-            if archiveTransactions { self.archiveTransactions(state.ledger, directory: directory) }
-            if archiveCommitments { self.archiveCommitments(state.ledger, directory: directory) }
-            promise.completeWith(Result {
-                if let change = self.watch?.check() { throw StoreError("no snapshot: \(change)") }
-                return try SnapshotFile.writeAndPrune(state.ledger, sequence: state.sequence, directoryID: directoryID, in: directory)
-            })
+            pace.check()
+            if archiveTransactions { self.archiveTransactions(ledger, directory: directory) }
+            pace.check()
+            if archiveCommitments { self.archiveCommitments(ledger, directory: directory) }
+            if let change = self.watch?.check() { throw StoreError("no snapshot: \(change)") }
+            return try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: directoryID, in: directory, eachPart: pace.check)
         }
-        return promise.futureResult.map { written in
+        return written.map { written in
             self.noteWritten(sequence)
             self.journalBytesAtLast = bytesAtStart
             if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }
@@ -192,7 +184,7 @@ final class Snapshotter: @unchecked Sendable {
         }
     }
 
-    /// On the snapshot thread, before each snapshot: what the last cycle freed (audit entries
+    /// On the housekeeping thread, at each snapshot: what the last cycle freed (audit entries
     /// and transactions archived and dropped, the previous copy's replaced nodes) goes back to
     /// the system. Timed: glibc locks each arena while it trims it.
     private func releaseMemory() {
@@ -246,7 +238,7 @@ final class Snapshotter: @unchecked Sendable {
             logger.error("transaction archive failed; transactions stay in memory", metadata: ["error": "\(error)"])
             return
         }
-        loop.execute {
+        threads.onLoop(loop) {
             self.submittedBatch = batch
             let call = WriterCall(
                 callID: 0, method: .snapshot, deadline: nil,
@@ -271,7 +263,7 @@ final class Snapshotter: @unchecked Sendable {
             logger.error("commitment archive failed; commitments stay in memory", metadata: ["error": "\(error)"])
             return
         }
-        loop.execute {
+        threads.onLoop(loop) {
             self.submittedCommitmentBatch = batch
             let call = WriterCall(
                 callID: 0, method: .snapshot, deadline: nil,
@@ -311,10 +303,11 @@ final class Snapshotter: @unchecked Sendable {
     /// Writer keeps going.
     func backup(to path: String) -> EventLoopFuture<Written> {
         writer.durableCopy().flatMap { state in
-            self.pool.runIfActive(eventLoop: self.loop) {
+            let sequence = state.sequence, accounts = state.ledger.accounts.count, directoryID = self.directoryID
+            return self.threads.encode(state.ledger, on: self.loop) { ledger, pace in
                 let bytes = try SnapshotFile.write(
-                    state.ledger, sequence: state.sequence, directoryID: self.directoryID, to: path, replace: false)
-                return Written(path: path, sequence: state.sequence, bytes: bytes, accounts: state.ledger.accounts.count)
+                    ledger, sequence: sequence, directoryID: directoryID, to: path, replace: false, eachPart: pace.check)
+                return Written(path: path, sequence: sequence, bytes: bytes, accounts: accounts)
             }
         }
     }
@@ -327,8 +320,9 @@ final class Snapshotter: @unchecked Sendable {
             guard state.sequence > self.lastSequence else { return self.loop.makeSucceededFuture(nil) }
             let directory = self.directory, directoryID = self.directoryID
             let sequence = state.sequence, accounts = state.ledger.accounts.count  // the copy stays off the loop
-            return self.pool.runIfActive(eventLoop: self.loop) {
-                try SnapshotFile.writeAndPrune(state.ledger, sequence: sequence, directoryID: directoryID, in: directory)
+            // Urgent: a service manager waits for it, with a stop timeout.
+            return self.threads.encode(state.ledger, on: self.loop, urgent: true) { ledger, _ in
+                try SnapshotFile.writeAndPrune(ledger, sequence: sequence, directoryID: directoryID, in: directory)
             }.map { written in
                 self.noteWritten(sequence)
                 if let covered = written.oldestKept { self.journal.removeSegments(coveredThrough: covered) }

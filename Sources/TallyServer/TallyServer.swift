@@ -14,7 +14,7 @@ public final class TallyServer: Sendable {
     private let logger: Logger
     private let ioGroup: MultiThreadedEventLoopGroup?
     private let writerGroup: MultiThreadedEventLoopGroup
-    private let snapshotPool: NIOThreadPool
+    private let snapshotThreads: SnapshotThreads
     private let dataDirectory: DataDirectory
     private let watch: DirectoryWatch
     /// Internal for the tests that hold its loop (AdminSocketTests).
@@ -83,10 +83,10 @@ public final class TallyServer: Sendable {
         // no thread hand-off (docs/decisions.md, "One loop for connections and the Writer").
         let writerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let ioGroup = config.ioThreads > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: config.ioThreads) : nil
-        // One thread: snapshot writes never overlap and run in the order they were asked for.
-        let snapshotPool = NIOThreadPool(numberOfThreads: 1)
-        snapshotPool.start()
-        SnapshotThread.lowerPriority(of: snapshotPool)
+        // Snapshot writes never overlap and run in the order they were asked for (one encoder).
+        // One that takes twice its interval (10 s at least) is late: it finishes at nice 10.
+        let snapshotThreads = SnapshotThreads(
+            logger: logger, idleBudget: .seconds(max(10, 2 * config.snapshots.intervalSeconds)))
         let writer = Writer(
             ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
             snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger,
@@ -103,7 +103,7 @@ public final class TallyServer: Sendable {
             writer.directoryReplaced(change)
         }
         let snapshotter = Snapshotter(
-            writer: writer, journal: journal, directory: dataDirectory.store, directoryID: dataDirectory.id, watch: watch, policy: config.snapshots, pool: snapshotPool,
+            writer: writer, journal: journal, directory: dataDirectory.store, directoryID: dataDirectory.id, watch: watch, policy: config.snapshots, threads: snapshotThreads,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
             transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum,
             commitmentArchiveDays: config.commitmentArchiveDays, logger: logger)
@@ -155,7 +155,7 @@ public final class TallyServer: Sendable {
             try? await ioGroup?.shutdownGracefully()
             try? await adminGroup?.shutdownGracefully()
             try? await writerGroup.shutdownGracefully()
-            try? await snapshotPool.shutdownGracefully()
+            try? await snapshotThreads.shutdownGracefully()
             dataDirectory.release()
             throw error
         }
@@ -168,14 +168,14 @@ public final class TallyServer: Sendable {
             }
         }
         return TallyServer(
-            config: config, logger: logger, ioGroup: ioGroup, writerGroup: writerGroup, snapshotPool: snapshotPool,
+            config: config, logger: logger, ioGroup: ioGroup, writerGroup: writerGroup, snapshotThreads: snapshotThreads,
             dataDirectory: dataDirectory, watch: watch, writer: writer, journal: journal, snapshotter: snapshotter,
             listeners: listeners, adminGroup: adminGroup, connections: connections, queue: queue, startup: startup)
     }
 
     private init(
         config: ServerConfig, logger: Logger, ioGroup: MultiThreadedEventLoopGroup?,
-        writerGroup: MultiThreadedEventLoopGroup, snapshotPool: NIOThreadPool, dataDirectory: DataDirectory,
+        writerGroup: MultiThreadedEventLoopGroup, snapshotThreads: SnapshotThreads, dataDirectory: DataDirectory,
         watch: DirectoryWatch, writer: Writer, journal: any Journal, snapshotter: Snapshotter, listeners: [any Channel],
         adminGroup: MultiThreadedEventLoopGroup?, connections: Connections,
         queue: WriterQueue, startup: Startup
@@ -185,7 +185,7 @@ public final class TallyServer: Sendable {
         self.logger = logger
         self.ioGroup = ioGroup
         self.writerGroup = writerGroup
-        self.snapshotPool = snapshotPool
+        self.snapshotThreads = snapshotThreads
         self.dataDirectory = dataDirectory
         self.watch = watch
         self.writer = writer
@@ -266,7 +266,7 @@ public final class TallyServer: Sendable {
         try await ioGroup?.shutdownGracefully()
         try await adminGroup?.shutdownGracefully()
         try await writerGroup.shutdownGracefully()
-        try await snapshotPool.shutdownGracefully()
+        try await snapshotThreads.shutdownGracefully()
         dataDirectory.release()
         if let snapshotError { throw snapshotError }
     }

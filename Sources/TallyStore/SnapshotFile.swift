@@ -119,16 +119,17 @@ public enum SnapshotFile {
     /// `replace: false` never overwrites an existing file (backups).
     @discardableResult
     public static func write(
-        _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, to path: String, replace: Bool = true
+        _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, to path: String, replace: Bool = true, eachPart: () -> Void = {}
     ) throws -> Int {
         let (directory, name) = try StoreDirectory.containing(path)
-        return try write(ledger, sequence: sequence, directoryID: directoryID, to: name, in: directory, replace: replace)
+        return try write(ledger, sequence: sequence, directoryID: directoryID, to: name, in: directory, replace: replace, eachPart: eachPart)
     }
 
     /// The same, as `name` in `directory`.
     @discardableResult
     public static func write(
-        _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, to name: String, in directory: StoreDirectory, replace: Bool = true
+        _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, to name: String, in directory: StoreDirectory, replace: Bool = true,
+        eachPart: () -> Void = {}
     ) throws -> Int {
         // Streamed: the payload goes to the file a part at a time, its length and checksum
         // into the header at the end; the whole encoded state is never in memory at once.
@@ -137,6 +138,7 @@ public enum SnapshotFile {
         var length = 0
         var checksum: UInt32 = 0
         try SnapshotParts.encode(ledger, journalSequence: sequence) { part in
+            eachPart()
             checksum = CRC32C.checksum(part, seed: checksum)
             length += part.count
             try file.append(part)
@@ -151,11 +153,11 @@ public enum SnapshotFile {
     /// it covers may go. With a single snapshot the journal stays, in case that one is damaged.
     /// Only snapshots of `directoryID` (or of format 1) count and are pruned; another
     /// directory's are left for the operator (recovery reports them).
-    public static func writeAndPrune(_ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, in directory: StoreDirectory) throws
-        -> (path: String, bytes: Int, oldestKept: UInt64?)
-    {
+    public static func writeAndPrune(
+        _ ledger: Ledger, sequence: UInt64, directoryID: DirectoryID, in directory: StoreDirectory, eachPart: () -> Void = {}
+    ) throws -> (path: String, bytes: Int, oldestKept: UInt64?) {
         let name = fileName(sequence: sequence)
-        let bytes = try write(ledger, sequence: sequence, directoryID: directoryID, to: name, in: directory)
+        let bytes = try write(ledger, sequence: sequence, directoryID: directoryID, to: name, in: directory, eachPart: eachPart)
         // Another directory's are not counted; format 1 (no id) and unreadable headers are.
         let all = try list(in: directory).filter { snapshot in
             (try? header(of: snapshot.name, in: directory).directoryID).map { $0 == directoryID } ?? true
