@@ -47,10 +47,29 @@ import TallyClient
         let scratch = try Scratch()
         defer { scratch.remove() }
         let backlog = try FullBacklog(scratch.socket)
-        let client = Task { try await TallyClient.connect(socketPath: scratch.socket, busyRetry: .seconds(10)) }
+        let connected = Completion()
+        let client = Task {
+            let client = try await TallyClient.connect(socketPath: scratch.socket, busyRetry: .seconds(10))
+            connected.mark()
+            return client
+        }
         try await Task.sleep(for: .milliseconds(150))
+        #expect(!connected.isMarked, "connect must wait while the backlog is full, not succeed at once")
+        let drained = ContinuousClock.now
         backlog.drain()
-        await (try client.value).close()
+        let connection = try await client.value  // throws if it gave up instead of retrying
+        #expect(connected.isMarked)
+        #expect(ContinuousClock.now - drained < .seconds(5), "it connected soon after the backlog drained")
+        #expect(backlog.pending.count >= 2, "the listener saw the client's connection among those it accepted")
+        await connection.close()
+    }
+
+    /// Set once, from another task.
+    final class Completion: @unchecked Sendable {
+        private let lock = NSLock()
+        private var marked = false
+        func mark() { lock.withLock { marked = true } }
+        var isMarked: Bool { lock.withLock { marked } }
     }
 
     @Test func connectGivesUpWithEAGAINWhenTheBacklogStaysFull() async throws {

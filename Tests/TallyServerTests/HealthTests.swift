@@ -10,17 +10,25 @@ import TallyWire
     @Test func reportsCountsSnapshotsAndInvariants() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
+        let beforeStart = ContinuousClock.now
         let server = try await scratch.start()
         let client = try await TallyClient.connect(socketPath: scratch.socket)
         for user in ["a", "b", "c"] { _ = try await client.credit(credit(user, 10)) }
         _ = try await client.spend(spend("a", 4))
+        let beforeSnapshot = ContinuousClock.now
         let snapshot: Tally_V1_SnapshotResponse = try await client.unary(.snapshot, Tally_V1_SnapshotRequest())
         let report: Tally_V1_HealthResponse = try await client.unary(.health, Tally_V1_HealthRequest.with { $0.checkInvariants = true })
+        let sinceStart = ContinuousClock.now - beforeStart, sinceSnapshot = ContinuousClock.now - beforeSnapshot
         #expect(report.acceptingMutations && report.refusalReason.isEmpty)
         #expect(report.accounts == 3 && report.transactions == 4)
         #expect(report.durableSequence == 4 && report.snapshotSequence == snapshot.journalSequence)
         #expect(report.connections == 1 && report.queuedCalls == 0 && report.queuedCallsLimit == 65_536)
-        #expect(report.snapshotAgeMs >= 0 && report.uptimeMs >= 0)
+        // Ages measured by tallyd fit inside the ones measured here (ms rounding aside).
+        #expect(report.snapshotAgeMs >= 0 && .milliseconds(report.snapshotAgeMs) <= sinceSnapshot + .milliseconds(1),
+                "snapshot age \(report.snapshotAgeMs) ms, the snapshot was asked \(sinceSnapshot) ago")
+        #expect(report.uptimeMs >= 0 && .milliseconds(report.uptimeMs) <= sinceStart + .milliseconds(1),
+                "uptime \(report.uptimeMs) ms, tallyd was started \(sinceStart) ago")
+        #expect(report.uptimeMs >= report.snapshotAgeMs, "the snapshot was written after the start")
         #expect(report.journalSegments >= 1 && report.journalBytes > 0, "the journal on disk: \(report.journalSegments), \(report.journalBytes)")
         #expect(report.auditEntries > 0, "the mutations above were audited")
         #expect(report.invariantsChecked && report.invariantViolations.isEmpty)

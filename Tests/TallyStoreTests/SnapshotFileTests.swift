@@ -137,8 +137,17 @@ import Testing
         #expect(error.description.contains(expected), "\(error)")
     }
 
+    /// The same state encodes to the same bytes whatever history built its collections: a
+    /// state decoded from a snapshot (every collection filled in key order) encodes as the live
+    /// one did (filled in the order of the commands). What one process cannot show is another
+    /// hash seed, which reorders every hashed collection: that is why keys are written sorted,
+    /// checked in accountsKeysAndUsageUsersAreWrittenInPartsInKeyOrder.
     @Test func sameStateEncodesToTheSameBytes() throws {
-        #expect(try LedgerSnapshot.encode(sampleLedger()) == LedgerSnapshot.encode(sampleLedger()))
+        let live = sampleLedger()
+        let bytes = try LedgerSnapshot.encode(live)
+        let decoded = try LedgerSnapshot.decode(bytes, config: live.config).ledger
+        #expect(decoded == live)
+        #expect(try LedgerSnapshot.encode(decoded) == bytes)
     }
 
     /// Backups go where a client asked: nothing that exists there is ever overwritten, not the
