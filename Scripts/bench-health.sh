@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Admin/Health under overload (issue 20, docs/benchmarks.md "Health under overload"): one release
+# Admin/Health under overload (docs/benchmarks.md "Health under overload"): one release
 # tallyd (--fsync always), 200 connections of pipelined spends at depth 16 (up to 3,200 calls
 # queued, past the Writer's queue limit, so some are shed), and beside them two admin
 # connections calling Admin/Health one call at a time, side by side: one on the main socket

@@ -14,7 +14,8 @@
 # 32 x 16; an unpipelined round trip at 1 x 1 (GetBalance against the ping-pong, Redis GET and
 # PING and a PostgreSQL SELECT for context); pipelined reads at 4 x 64 (GetBalance, Redis GET).
 # Prints the raw lines, then one table of absolute figures, server CPU per call and ratios to
-# Tally, and whether each bar of issue 13 is met.
+# Tally, and whether each bar in docs/benchmarks.md is met (durable spends against
+# PostgreSQL and Redis + Lua, consumes against Redis + Lua).
 #   Scripts/bench-peers.sh
 # Installs what is missing with apt-get (redis-server, postgresql, libhiredis-dev, libpq-dev, the
 # C build tools). Starts every server in a temporary directory (Redis with port 0, PostgreSQL
@@ -253,7 +254,7 @@ for id in "${order[@]}"; do
 done
 
 echo
-echo "== the bars of issue 13"
+echo "== the bars (docs/benchmarks.md)"
 verdict() { awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { if (a == "-" || b == "-") print "unknown (a run failed)"; else if ((op == ">=" && a + 0 >= b + 0) || (op == "<=" && a + 0 <= b + 0)) print "yes"; else print "NO" }'; }
 times() { awk -v a="$1" -v k="$2" 'BEGIN { print a == "-" ? "-" : k * a }'; }
 t=$(field spend.tally rate); p=$(field spend.pg rate); pc=$(field spend.pgcte rate); r=$(field spend.redis rate)

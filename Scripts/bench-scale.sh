@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Steadiness at scale (issue 16, docs/benchmarks.md "Steady at scale"): long runs against one
+# Steadiness at scale (docs/benchmarks.md "Steady at scale"): long runs against one
 # release tallyd with --fsync always and a snapshot every 5 s, 100,000 users:
 #   - usage consumes at 4 connections x depth 64, then durable spends at 32 x 1;
 #   - for each: the latency distribution up to the max, whether the run ended on time, and the

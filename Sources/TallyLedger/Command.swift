@@ -19,7 +19,7 @@ public struct Credit: Equatable, Sendable {
     public var reference: String
     public var memo: String
     public var idempotencyKey: String
-    /// The caller's key-value facts, kept on the transaction (seed 004's metadata).
+    /// The caller's key-value facts, kept on the transaction.
     public var metadata: [ExactString: ExactString]
 
     public init(

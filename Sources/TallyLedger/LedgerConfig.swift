@@ -4,8 +4,8 @@ public struct LedgerConfig: Equatable, Sendable {
     public var idempotencyTTL: Int64
     /// How long daily usage records and monthly aggregates are kept.
     public var usageRetention: UsageRetention
-    /// How long a purchase may stay pending before it fails by itself (seed 002's stale
-    /// pending payments).
+    /// How long a purchase may stay pending before it fails by itself, so a payment
+    /// that never completes does not stay pending for good.
     public var purchaseTimeout: Int64
 
     /// A TTL below one microsecond is taken as one: a record must outlive the command that made it.

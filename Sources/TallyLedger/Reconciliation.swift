@@ -1,6 +1,6 @@
-/// Reconciliation (seed 000): every balance recomputed from the transaction history and compared
+/// Reconciliation: every balance recomputed from the transaction history and compared
 /// with the account. History is the record of every movement, so it must explain every balance a
-/// user was shown; a mismatch means a movement is missing from it (seed 002's failure) or an
+/// user was shown; a mismatch means a movement is missing from it (a captured payment never credited, say) or an
 /// account is damaged. None should exist: the check is the proof.
 ///
 /// Repair writes the transactions history is missing, without moving the balance the user was

@@ -5,7 +5,7 @@ import TallyStore
 /// ones this tallyd locked at start (moved, deleted or replaced under it, say by a deploy script,
 /// while a new tallyd may already own the new one), and stops this tallyd: from then on it takes
 /// no mutation and writes nothing there. Checked every second, before every snapshot and before
-/// every journal segment it creates or removes (issue 14).
+/// every journal segment it creates or removes.
 final class DirectoryWatch: Sendable {
     let directory: DataDirectory
     private let state = Mutex<(lost: String?, hooks: [@Sendable (String) -> Void])>((nil, []))

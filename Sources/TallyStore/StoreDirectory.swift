@@ -4,7 +4,7 @@ import Glibc
 /// open descriptor (openat, renameat, unlinkat, fsync of the descriptor), never by resolving its
 /// path again. A tallyd whose data directory is wiped, moved or replaced under it therefore
 /// writes into the directory it opened (gone or moved) and never into whatever the path names
-/// now (issue 14). `path` is for messages.
+/// now. `path` is for messages.
 public final class StoreDirectory: Sendable {
     public let path: String
     let fd: Int32

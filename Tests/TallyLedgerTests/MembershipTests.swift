@@ -1,7 +1,7 @@
 import Testing
 import TallyLedger
 
-/// Memberships and priced actions (seed 004): a tier until an expiry, then the default tier;
+/// Memberships and priced actions: a tier until an expiry, then the default tier;
 /// an action's price for the user's tier now, the default tier's when the tier has none.
 @Suite struct MembershipTests {
     func member(_ user: String, _ tier: String?, until expiresAt: Timestamp? = nil) -> Command {

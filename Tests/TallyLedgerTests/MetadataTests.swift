@@ -1,7 +1,7 @@
 import Testing
 import TallyLedger
 
-/// Transaction metadata (seed 004): the caller's key-value facts, kept on the transaction,
+/// Transaction metadata: the caller's key-value facts, kept on the transaction,
 /// part of what makes a keyed retry "the same request", and bounded.
 @Suite struct MetadataTests {
     func credit(_ metadata: [ExactString: ExactString], key: String = "") -> Command {

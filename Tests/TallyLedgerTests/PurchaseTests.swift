@@ -85,7 +85,7 @@ import TallyLedger
         let tick = ledger.apply(.expirePurchases, at: t0 + 61 * second)
         guard case .expiredPurchases(let expired) = tick.outcome else { Issue.record("\(tick)"); return }
         #expect(expired.map(\.paymentID) == ["p2", "p3"] && expired.allSatisfy { $0.failureReason == Purchase.expiredReason })
-        // A completion after the timeout still credits: the payment was captured (seed 002).
+        // A completion after the timeout still credits: the payment was captured.
         let rescued = ledger.apply(.settlePurchase(SettlePurchase(paymentID: "p2", result: .completed)), at: t0 + 70 * second)
         #expect(purchase(rescued)?.purchase.status == .completed && ledger.balance(of: "b").account.available == 1_100)
         // Failing a completed purchase is refused; failing an expired one again just answers it.

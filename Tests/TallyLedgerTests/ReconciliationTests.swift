@@ -6,7 +6,7 @@ import TallyLedger
 /// parts, as a bad snapshot would be) is reported field by field, and repair writes the
 /// transactions history is missing without moving the balance the user was shown.
 @Suite struct ReconciliationTests {
-    /// Seed 002's shape: ann was credited 100 but the history row of 20 of it is missing
+    /// A payment credited but not recorded: ann was credited 100 but the history row of 20 of it is missing
     /// (history: a grant of 80); bob's account is fine.
     static func damaged() -> Ledger {
         var healthy = Ledger()

@@ -28,7 +28,7 @@ extension Result {
 @Suite struct UsageBookTests {
     let jan1 = utcDay(2024, 1, 1)
 
-    @Test func seed003MonthAggregate() throws {
+    @Test func exampleMonthAggregate() throws {
         var book = UsageBook()
         for (day, tokens) in [(1, 850), (2, 1200), (4, 2100), (5, 1750)] as [(UInt8, Int64)] {
             _ = try book.consume("abc123def456", tokens: tokens, on: utcDay(2024, 1, day)).get()

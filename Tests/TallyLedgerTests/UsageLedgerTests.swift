@@ -4,9 +4,9 @@ import Testing
 /// Daily limits through `Ledger.apply`, the path the Writer uses (UsageBookTests covers the
 /// book on its own): idempotency of usage commands, refusals that change nothing and say why,
 /// reservations from reserve to settle, release or expiry, every limit change, validation,
-/// and seed 003's example month.
+/// and an example month.
 @Suite struct UsageLedgerTests {
-    /// 2024-01-15 (UTC), the day of seed 003's example document.
+    /// 2024-01-15 (UTC), the day of the example month.
     static let jan15 = utcDay(2024, 1, 15)
     static let jan16 = utcDay(2024, 1, 16)
     /// 14:30 on Jan 15, as in the example's lastUpdated.
@@ -383,12 +383,12 @@ import Testing
         #expect(try Self.accepted(&ledger, Self.consume("u", 5, key: "k"), at: Self.afternoon + 101, on: Self.jan15).status.used == 5)
     }
 
-    // MARK: Seed 003's example
+    // MARK: An example month
 
-    /// The example month of seed 003 (days 01–05 using 850, 1200, 0, 2100 and 1750) gives a
+    /// An example month (days 01–05 using 850, 1200, 0, 2100 and 1750) gives a
     /// total of 5900, an average of 1180 a day and day 04 as the peak with 2100, through the
     /// Ledger; and the example day document: 1250 of 10000 used, resetting at midnight UTC.
-    @Test func seed003ExampleMonthThroughTheLedger() throws {
+    @Test func exampleMonthThroughTheLedger() throws {
         var ledger = Ledger()
         let user = "abc123def456"
         var lastDay = Self.jan15

@@ -4,7 +4,7 @@ import Testing
 import TallyClient
 import TallyWire
 
-/// Issue 21: `tally bench` keeps to its own users. It used to raise the default tier's daily
+/// `tally bench` keeps to its own users. It used to raise the default tier's daily
 /// limit to 10^12 and, interrupted, leave it there for everyone. It now refuses a tallyd with
 /// other accounts, raises only its own users' limits, and on SIGINT prints what it measured.
 @Suite(.serialized) struct BenchSafetyTests {

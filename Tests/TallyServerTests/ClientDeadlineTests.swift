@@ -5,7 +5,7 @@ import TallyClient
 import TallyStore
 import TallyWire
 
-/// Issue 21's deadline bug: against a stopped tallyd (SIGSTOP; the kernel still accepts its
+/// Against a stopped tallyd (SIGSTOP; the kernel still accepts its
 /// connections), the Swift client and the CLI waited forever. They now give up after the
 /// call's timeout plus the client's grace with CLIENT_TIMEOUT (outcome unknown), and a
 /// mutation retried with its key after tallyd continues is applied once.

@@ -5,7 +5,7 @@ import TallyClient
 import TallyServer
 import TallyWire
 
-/// Issue 6: the conformance scenario (Clients/conformance/scenario.txt) through TallyClient gives
+/// The conformance scenario (Clients/conformance/scenario.txt) through TallyClient gives
 /// exactly the committed transcript (Clients/conformance/expected.txt), which the C and Python
 /// clients must produce too (Clients/conformance/run.sh). Clients/conformance/README.md says what
 /// a transcript line holds and how times and dates are normalized.

@@ -4,7 +4,7 @@ import Testing
 import TallyClient
 import TallyStore
 
-/// Issue 14's session: a data directory wiped under a running tallyd (A) while a new tallyd (B)
+/// A data directory wiped under a running tallyd (A) while a new tallyd (B)
 /// takes the path. A used to keep writing snapshots into B's directory by name, and B's
 /// recovery then took A's state and lost what B had acknowledged.
 @Suite struct DataDirectoryReplacedTests {

@@ -5,7 +5,7 @@ import TallyLedger
 @testable import TallyServer
 import TallyWire
 
-/// Purchases over a real socket: concurrent duplicate completions credit once, seed 002's
+/// Purchases over a real socket: concurrent duplicate completions credit once, the
 /// failure (payment captured, tokens never credited, no history row) cannot happen even when
 /// the disk fails mid-completion, stale pending purchases fail by themselves, and roles hold.
 @Suite struct PurchaseEndToEndTests {
@@ -51,7 +51,7 @@ import TallyWire
         try await server.shutdown()
     }
 
-    /// Seed 002: the disk fails while the completion is journaled. The caller gets
+    /// The disk fails while the completion is journaled. The caller gets
     /// JOURNAL_FAILED (outcome unknown); after a restart the purchase is either completed with
     /// its credit and history row, or still pending with neither, and the retried completion
     /// credits exactly once. Never "payment captured, tokens missing".

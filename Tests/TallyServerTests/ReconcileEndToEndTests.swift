@@ -8,7 +8,7 @@ import TallyWire
 
 /// Reconciliation for real: over the socket a live tallyd's balances all agree with history
 /// (the check is the proof), and `tallyd reconcile` finds and repairs a data directory whose
-/// state tallyd refuses to start on (a credit missing from history, seed 002's shape).
+/// state tallyd refuses to start on (a credit missing from history).
 @Suite struct ReconcileEndToEndTests {
     @Test func aLiveLedgerReconcilesClean() async throws {
         let scratch = try Scratch()

@@ -127,7 +127,7 @@ import Testing
 }
 
 /// Files are written relative to the directory tallyd opened, not by its path: after the path
-/// comes to name another directory, nothing lands there (issue 14).
+/// comes to name another directory, nothing lands there.
 @Suite struct StoreDirectoryTests {
     /// Tools (check-config, verify's callers) read a directory that may not exist yet as a new one.
     @Test func aMissingDirectoryRecoversAsANewOne() throws {

@@ -17,7 +17,7 @@ public struct AuditOrigin: Equatable, Sendable {
     }
 }
 
-/// One mutation attempt, accepted or refused (seed 004's audit log): who, what, for which user,
+/// One mutation attempt, accepted or refused: who, what, for which user,
 /// and how it ended.
 public struct AuditEntry: Sendable {
     public var id: UInt64

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// What an action costs per tier (seed 004): "generate-post" costs 5 tokens on trial and 2 on
+/// What an action costs per tier: "generate-post" costs 5 tokens on trial and 2 on
 /// pro. A tier without a price of its own pays the default tier's price.
 public struct ActionPrice: Equatable, Sendable {
     public var action: ExactString

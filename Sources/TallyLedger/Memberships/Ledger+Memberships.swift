@@ -1,4 +1,4 @@
-/// Memberships and priced actions (seed 004): the tier a user is on decides what an action
+/// Memberships and priced actions: the tier a user is on decides what an action
 /// costs them and how many tokens a day they may consume.
 extension Ledger {
     mutating func applyMembership(_ command: Command, at now: Timestamp) -> Outcome {

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// A user's membership (seed 004): a tier until an optional expiry. The tier decides the user's
+/// A user's membership: a tier until an optional expiry. The tier decides the user's
 /// daily token limit and the prices of actions; without a membership, or after it expires, the
 /// user is on the default tier. Tiers are the ones the daily limits define ([usage.tiers]).
 public struct Membership: Equatable, Sendable {

@@ -1,4 +1,4 @@
-/// Tokens staked on one side of a yes/no prediction (seeds 000, 001).
+/// Tokens staked on one side of a yes/no prediction.
 public struct Commitment: Equatable, Sendable {
     public enum Position: Int, Sendable, CaseIterable {
         case yes = 1

@@ -1,7 +1,7 @@
 /// Token packages and purchases. A purchase moves pending → completed (its tokens credited, once)
 /// or pending → failed (by the caller, or by the purchase tick after `purchaseTimeout`). A
 /// completion that arrives for a purchase the tick failed still completes: the payment was
-/// captured, and a ledger that refused to credit it would be seed 002's failure again.
+/// captured, and a ledger that refused to credit it would leave a paying user without the tokens.
 extension Ledger {
     mutating func applyPurchase(_ command: Command, at now: Timestamp) -> Outcome {
         switch command {

@@ -1,4 +1,4 @@
-/// A purchase of a token package, from start to completion or failure (seed 002). The tokens,
+/// A purchase of a token package, from start to completion or failure. The tokens,
 /// bonus and price are fixed when it starts. Completion credits exactly once: the credit, its
 /// history record and the purchase's new status are one Ledger command, so "payment captured,
 /// tokens never credited, no history row" cannot happen.

@@ -1,4 +1,4 @@
-/// Tokens for sale (seed 000's token_packages): what a purchase of it credits and costs.
+/// Tokens for sale: what a purchase of it credits and costs.
 /// Admins create, update and deactivate packages; a purchase copies the figures it was
 /// started with, so changing a package never changes a purchase in flight.
 public struct TokenPackage: Equatable, Sendable {

@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// Daily token limits for chat gateways (seed 003): check, consume, reserve then settle, with
+/// Daily token limits for chat gateways: check, consume, reserve then settle, with
 /// the day given as an input (UsageDay, worked out by the Writer and journaled), so this stays
 /// pure. A user's count starts again when a command arrives on a later day; the day it leaves
 /// becomes a daily record, and every token also lands in its month's aggregate as it is counted.

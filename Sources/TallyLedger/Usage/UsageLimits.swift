@@ -1,6 +1,6 @@
 import HashTreeCollections
 
-/// Daily token limits by tier (seed 003), changed at run time by admins through journaled
+/// Daily token limits by tier, changed at run time by admins through journaled
 /// commands, so they are Ledger state rather than configuration.
 public struct UsageLimits: Equatable, Sendable {
     /// Tokens per day for each tier.
@@ -24,7 +24,7 @@ public struct UsageLimits: Equatable, Sendable {
     }
 }
 
-/// A month of one user's usage (seed 003's token_usage_history), kept after the daily records
+/// A month of one user's usage, kept after the daily records
 /// it was built from are dropped.
 public struct MonthUsage: Equatable, Sendable {
     /// Day of the month to tokens, for days with usage.
@@ -45,8 +45,8 @@ public struct MonthUsage: Equatable, Sendable {
     }
 
     /// Whole tokens per day, rounded down, over the days from the 1st to the last day with a
-    /// record (days without usage count as 0): seed 003's days 01–05 of 850, 1200, 0, 2100 and
-    /// 1750 tokens average 1180.
+    /// record (days without usage count as 0): days 01–05 of 850, 1200, 0, 2100 and 1750 tokens
+    /// average 1180.
     public var averagePerDay: Int64 {
         guard let last = days.keys.last else { return 0 }
         return total / Int64(last)
@@ -59,29 +59,4 @@ public struct MonthUsage: Equatable, Sendable {
             return entry.value > best.1 || (entry.value == best.1 && entry.key < best.0) ? (entry.key, entry.value) : best
         }
     }
-}
-
-/// A month, for monthly aggregates.
-public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var year: Int32
-    public var month: UInt8
-
-    public init(year: Int32, month: UInt8) {
-        self.year = year
-        self.month = month
-    }
-
-    public init(_ day: CivilDay) {
-        self.init(year: day.year, month: day.month)
-    }
-
-    /// Parses "YYYY-MM"; nil for anything else.
-    public init?(parsing text: String) {
-        guard let day = CivilDay(parsing: text + "-01") else { return nil }
-        self.init(day)
-    }
-
-    public static func < (a: YearMonth, b: YearMonth) -> Bool { (a.year, a.month) < (b.year, b.month) }
-
-    public var description: String { String(CivilDay(year: year, month: month, day: 1).description.dropLast(3)) }
 }

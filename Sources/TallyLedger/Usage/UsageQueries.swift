@@ -1,4 +1,4 @@
-/// Admin and history reads over the UsageBook (seed 003's dashboard queries). Each scans the
+/// Admin and history reads over the UsageBook (an admin dashboard's queries). Each scans the
 /// users, so the server runs them on a copy of the state, off the Writer.
 extension UsageBook {
     /// A user's tokens on one day, for the top-users list.
