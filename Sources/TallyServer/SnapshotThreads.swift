@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import TallyLedger
 import TallyStore
 
@@ -35,6 +36,9 @@ final class SnapshotThreads: Sendable {
     /// False where the encoder could not come back from SCHED_IDLE, so it never enters it.
     let usesIdleTime: Bool
     private let logger: Logger
+    /// Urgent encodings asked for and not yet finished: while there is one, the encoding ahead
+    /// of it is late too (a shutdown must not wait for idle time).
+    private let urgentWaiting = Atomic<Int>(0)
 
     /// The nice value of the housekeeping thread and of a late encoder.
     static let niceness: Int32 = 10
@@ -68,8 +72,12 @@ final class SnapshotThreads: Sendable {
         let held = HeldCopy(ledger)
         let promise = loop.makePromise(of: T.self)
         let housekeeping = self.housekeeping
-        let pace = Pace(budget: urgent || !usesIdleTime ? .zero : idleBudget, leavesIdleTime: usesIdleTime, logger: logger)
-        encoder.submit { state in
+        if urgent { urgentWaiting.add(1, ordering: .relaxed) }
+        let pace = Pace(budget: urgent || !usesIdleTime ? .zero : idleBudget, leavesIdleTime: usesIdleTime, logger: logger) { [self] in
+            urgentWaiting.load(ordering: .relaxed) > 0
+        }
+        encoder.submit { [self] state in
+            defer { if urgent { urgentWaiting.subtract(1, ordering: .relaxed) } }
             let result: Result<T, any Error>
             if state == .active, let ledger = held.take() {
                 pace.check()
@@ -159,16 +167,19 @@ final class SnapshotThreads: Sendable {
         private let budget: TimeAmount
         private let leavesIdleTime: Bool
         private let logger: Logger
+        /// Whether an urgent encoding waits behind this one.
+        private let urgentBehind: @Sendable () -> Bool
         private var started: NIODeadline?
         private(set) var late = false
 
-        init(budget: TimeAmount, leavesIdleTime: Bool, logger: Logger) {
+        init(budget: TimeAmount, leavesIdleTime: Bool, logger: Logger, urgentBehind: @escaping @Sendable () -> Bool = { false }) {
             self.budget = budget
             self.leavesIdleTime = leavesIdleTime
             self.logger = logger
+            self.urgentBehind = urgentBehind
         }
 
-        /// Between two pieces of work: cheap (a clock read) until the budget is spent.
+        /// Between two pieces of work: cheap (a clock read and a load) until the budget is spent.
         func check() {
             guard !late else { return }
             let now = NIODeadline.now()
@@ -177,7 +188,7 @@ final class SnapshotThreads: Sendable {
                 if budget == .zero { hurry(after: .zero) }
                 return
             }
-            if now - started > budget { hurry(after: now - started) }
+            if now - started > budget || urgentBehind() { hurry(after: now - started) }
         }
 
         private func hurry(after running: TimeAmount) {

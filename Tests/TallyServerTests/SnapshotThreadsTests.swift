@@ -57,6 +57,27 @@ import Testing
         try await threads.shutdownGracefully()
     }
 
+    /// A shutdown's final snapshot must not wait for idle time behind a periodic one.
+    @Test func anUrgentEncodingHurriesTheOneAheadOfIt() async throws {
+        let threads = SnapshotThreads(logger: Logger(label: "test"), idleBudget: .seconds(60))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let first = threads.encode(Ledger(), on: loop) { _, pace in
+            let start = ContinuousClock.now
+            while !pace.late && ContinuousClock.now - start < .seconds(20) {
+                usleep(1_000)
+                pace.check()
+            }
+            return (pace.late, Self.priority())
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let second = threads.encode(Ledger(), on: loop, urgent: true) { _, _ in Self.priority() }
+        let (late, priority) = try await first.get()
+        #expect(late, "the encoding ahead of an urgent one finishes at nice 10, not after its 60 s on idle time")
+        #expect(priority.policy == SCHED_OTHER && priority.niceness == 10, "\(priority)")
+        #expect(try await second.get().policy == SCHED_OTHER)
+        try await threads.shutdownGracefully()
+    }
+
     @Test func anUrgentEncodingRunsAtNiceTenFromTheStart() async throws {
         let threads = SnapshotThreads(logger: Logger(label: "test"))
         let loop = MultiThreadedEventLoopGroup.singleton.next()
