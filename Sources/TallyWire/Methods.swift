@@ -5,6 +5,8 @@ public enum WireProtocol {
     public static let supportedVersions: [UInt32] = [version]
 }
 
+/// Every method by its wire name. What each one does, who may call it and how it is answered is
+/// its endpoint in tallyd (Sources/TallyServer/Endpoints).
 public enum Method: String, CaseIterable, Sendable {
     case getBalance = "/tally.v1.Ledger/GetBalance"
     case credit = "/tally.v1.Ledger/Credit"
@@ -46,52 +48,6 @@ public enum Method: String, CaseIterable, Sendable {
     case spendAction = "/tally.v1.Actions/Spend"
     case listAudit = "/tally.v1.Audit/List"
     case reconcile = "/tally.v1.Admin/Reconcile"
-
-    /// Whether the method changes the ledger (and so goes through the journal).
-    public var isMutation: Bool {
-        switch self {
-        case .getBalance, .snapshot, .backup, .health, .checkUsage, .getLimits, .usageHistory, .topUsers, .monthByTier,
-            .listPackages, .getPurchase, .listPurchases, .listCommitments, .getTransaction, .listTransactions, .stats,
-            .getMembership, .listPrices, .listAudit:
-            false
-        case .credit, .spend, .consume, .reserve, .settle, .release, .setLimits, .savePackage, .deactivatePackage,
-            .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .resolvePrediction, .voidPrediction,
-            .closePrediction, .setMembership, .setPrice, .spendAction, .reconcile:
-            true
-        }
-    }
-
-    /// What the method touches, for the role table (docs/security.md).
-    public var access: MethodAccess {
-        switch self {
-        case .getBalance, .health, .checkUsage, .getLimits, .usageHistory, .listPackages, .getPurchase, .listPurchases,
-            .listCommitments, .getTransaction, .listTransactions, .getMembership, .listPrices:
-            .read
-        case .credit, .spend, .startPurchase, .completePurchase, .failPurchase, .commit, .cancelCommitment, .spendAction: .write
-        case .consume, .reserve, .settle, .release: .usage
-        case .snapshot, .backup, .setLimits, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .resolvePrediction,
-            .voidPrediction, .closePrediction, .stats, .setMembership, .setPrice, .listAudit, .reconcile:
-            .admin
-        }
-    }
-
-    /// The per-user rate limit a call of this method counts against, if any.
-    public var rateClass: RateClass? {
-        switch self {
-        case .credit: .credit
-        case .spend, .spendAction: .spend
-        case .consume, .reserve: .usage
-        case .startPurchase: .purchase
-        case .commit: .commit
-        case .cancelCommitment, .resolvePrediction, .voidPrediction, .closePrediction, .listCommitments, .getTransaction,
-            .listTransactions, .stats, .setMembership, .getMembership, .setPrice, .listPrices, .listAudit, .reconcile:
-            nil
-        case .getBalance, .snapshot, .backup, .health, .checkUsage, .settle, .release, .getLimits, .setLimits,
-            .usageHistory, .topUsers, .monthByTier, .savePackage, .deactivatePackage, .listPackages, .completePurchase,
-            .failPurchase, .getPurchase, .listPurchases:
-            nil
-        }
-    }
 }
 
 /// The kinds of method a role may be allowed.
