@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The Actions service (seed 004): a price table of action and tier to tokens, and spending by
+/// The Actions service: a price table of action and tier to tokens, and spending by
 /// action name. A tier without a price of its own pays the default tier's price.
 
 import SwiftProtobuf

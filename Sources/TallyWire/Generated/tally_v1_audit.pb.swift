@@ -8,8 +8,8 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The Audit service: every mutation attempt, accepted or refused, with who made it (seeds 001,
-/// 004). Entries are written by the same journaled command as the change they describe.
+/// The Audit service: every mutation attempt, accepted or refused, with who made it.
+/// Entries are written by the same journaled command as the change they describe.
 
 import SwiftProtobuf
 

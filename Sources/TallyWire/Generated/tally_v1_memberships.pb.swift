@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The Memberships service (seed 004): a tier per user with an optional expiry. The tier decides
+/// The Memberships service: a tier per user with an optional expiry. The tier decides
 /// the user's daily token limit (tally.v1.Usage) and the prices of actions (tally.v1.Actions);
 /// without a membership, or once it expired, the user is on the default tier. Tiers are the
 /// daily limits' tiers: [usage.tiers] in the config file, or Usage/SetLimits.

@@ -8,8 +8,8 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The Predictions service: tokens committed to yes/no predictions, resolved or voided once
-/// (seeds 000, 001). Odds are decimal odds in millionths (2.5 = 2500000); a commitment's
+/// The Predictions service: tokens committed to yes/no predictions, resolved or voided once.
+/// Odds are decimal odds in millionths (2.5 = 2500000); a commitment's
 /// potential winning is floor(stake * odds_micros / 1000000), stake included.
 
 import SwiftProtobuf

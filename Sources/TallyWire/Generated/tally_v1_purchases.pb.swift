@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The Purchases service: token packages for sale and purchases of them (seeds 000, 002).
+/// The Purchases service: token packages for sale and purchases of them.
 /// A purchase is started pending with the package's tokens, bonus and price fixed, then
 /// completed from its payment id exactly once (its tokens credited) or failed.
 

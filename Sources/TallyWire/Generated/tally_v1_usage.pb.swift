@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The Usage service: daily token limits for chat gateways (seed 003). A user's day is a day of
+/// The Usage service: daily token limits for chat gateways. A user's day is a day of
 /// the configured time zone (UTC unless an admin set another); dates are "YYYY-MM-DD" in that
 /// zone, times are microseconds since the Unix epoch (UTC).
 
