@@ -54,7 +54,7 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
             }
         }
         if answer.reason == "MALFORMED_PAYLOAD", let method, parses(request.payload, for: method) {
-            fatalError("a payload that parses as \(method.requestTypeName) was answered MALFORMED_PAYLOAD")
+            fatalError("a payload that parses as \(method.endpoint.requestType) was answered MALFORMED_PAYLOAD")
         }
         // Version is checked first, then the method: an answer past them must name a known method.
         if answer.reason != "PROTOCOL_VERSION_UNSUPPORTED" && !versionOK { fatalError("bad version got \(answer.reason)") }
@@ -64,7 +64,7 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
             fatalError("refused \(refusal) for \(request)")
         }
         if refusal.reason == "MALFORMED_PAYLOAD", parses(request.payload, for: refusedMethod) {
-            fatalError("a payload that parses as \(refusedMethod.requestTypeName) was refused MALFORMED_PAYLOAD")
+            fatalError("a payload that parses as \(refusedMethod.endpoint.requestType) was refused MALFORMED_PAYLOAD")
         }
         guard refusedMethod.isMutation || refusal.code == .permissionDenied else { fatalError("a read refusal routed to the audit log") }
     case .call(let call):
