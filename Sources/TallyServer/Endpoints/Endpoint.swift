@@ -7,13 +7,16 @@ import TallyWire
 /// One RPC in one place: who may call it, whether it changes the ledger, the rate limit it
 /// counts against, how its request becomes work, and how the Writer's result becomes its answer.
 /// `Endpoints.all` holds one per method; adding an RPC is its Ledger feature, one Endpoint and
-/// its client wrappers (docs/architecture.md).
-struct Endpoint: Sendable {
+/// its client wrappers (docs/architecture.md). A class: every call looks up its method's entry
+/// (role, mutation, rate class, answer), and a reference is one word to hand around where a
+/// struct of a string and two closures would be copied, with their retains, each time.
+final class Endpoint: Sendable {
     /// What a request asks for, once its payload is read and checked.
     enum Work: Sendable {
         /// An operation for the Writer.
         case writer(WriterCall.Operation)
-        /// A read served off the Writer, on a copy of the durable state.
+        /// Served off the Writer: a snapshot or backup, Health, or a read on a copy of the
+        /// durable state.
         case query(AdminCall)
         /// Refused before reaching the Writer, answered at once (reads: nothing to audit).
         case invalid(Refusal)
