@@ -29,27 +29,6 @@ struct WriterCall: Sendable {
     var origin: AuditOrigin? = nil
 }
 
-/// An operation on tallyd itself, served by the Snapshotter rather than the Writer.
-enum AdminCall: Sendable {
-    case snapshot
-    case backup(path: String)
-    case health(checkInvariants: Bool)
-    /// Scans of the usage history, run on a copy of the state off the Writer.
-    case usage(UsageQuery)
-    /// Lists of packages and purchases, the same way.
-    case purchases(PurchaseQuery)
-    /// Lists of commitments, the same way.
-    case commitments(CommitmentQuery)
-    /// Transaction history, the same way.
-    case history(HistoryQuery)
-    /// Admin/Stats, the same way.
-    case stats(StatsQuery)
-    /// Audit/List, the same way.
-    case audit(AuditQuery)
-    /// Admin/Reconcile without repair, the same way.
-    case reconcile
-}
-
 /// The Writer's answer to one call.
 struct WriterAnswer: Sendable {
     /// Indirect for the same reason as Outcome: answers travel by value through several arrays.

@@ -7,7 +7,7 @@ import TallyWire
 enum CallDecoding {
     enum Decoded {
         case call(WriterCall)
-        case admin(callID: UInt64, AdminCall)
+        case offWriter(callID: UInt64, OffWriterWork)
         /// Refused before reaching the Writer.
         case answer(Tally_V1_Response)
         /// Refused, and to be audited: a method the caller's role forbids, or a mutation whose
@@ -62,7 +62,7 @@ enum CallDecoding {
         switch work {
         case .writer(let operation):
             return .call(WriterCall(callID: id, method: method, deadline: deadline(timeoutMs: request.timeoutMs), operation: operation))
-        case .query(let call): return .admin(callID: id, call)
+        case .offWriter(let work): return .offWriter(callID: id, work)
         case .invalid(let refusal): return .answer(Responses.refused(callID: id, refusal))
         case .refused(let refusal): return .refused(callID: id, method, refusal)
         }

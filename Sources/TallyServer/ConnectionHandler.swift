@@ -20,7 +20,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     private let writer: Writer
     private let snapshotter: Snapshotter
-    private let health: Health
+    private let parts: OffWriterParts
     private let role: Role
     private let peer: PeerCredentials
     private let queue: WriterQueue
@@ -48,7 +48,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.peer = peer
         self.writer = writer
         self.snapshotter = snapshotter
-        self.health = health
+        self.parts = OffWriterParts(writer: writer, snapshotter: snapshotter, health: health)
         self.role = role
         self.queue = queue
         self.meter = meter
@@ -107,8 +107,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             batch.append(WriterCall(
                 callID: callID, method: method, deadline: nil,
                 operation: .apply(.refusedAttempt(RefusedAttempt(userID: "", refusal: refusal))), origin: origin(method)))
-        case .admin(let callID, let call):
-            admin(callID, call, context: context)
+        case .offWriter(let callID, let work):
+            serveOffWriter(callID, work, context: context)
         case .answer(let response):
             append(response)
         }
@@ -181,41 +181,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Every admin call is answered, failures included, so none stays counted in flight.
-    private func admin(_ callID: UInt64, _ call: AdminCall, context: ChannelHandlerContext) {
+    /// Every call served off the Writer is answered, failures included, so none stays
+    /// counted in flight.
+    private func serveOffWriter(_ callID: UInt64, _ work: OffWriterWork, context: ChannelHandlerContext) {
         callsInFlight += 1
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        func answer<T>(_ future: EventLoopFuture<T>, _ response: @escaping @Sendable (Result<T, any Error>) -> Tally_V1_Response) {
-            future.hop(to: bound.eventLoop).whenComplete { bound.value.deliverAdmin(response($0)) }
-        }
-        /// Reads that scan the durable state off the Writer: their future answers the call.
-        func answerQuery(_ future: EventLoopFuture<Tally_V1_Response>) {
-            answer(future) { result in
-                switch result {
-                case .success(let response): response
-                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer the query: \(error)")
-                }
-            }
-        }
-        switch call {
-        case .snapshot:
-            answer(snapshotter.snapshotNow()) { Responses.admin(callID: callID, .snapshot, $0) }
-        case .backup(let path):
-            answer(snapshotter.backup(to: path)) { Responses.admin(callID: callID, .backup, $0) }
-        case .stats(let query): answerQuery(query.answer(callID: callID, writer: writer))
-        case .history(let query): answerQuery(query.answer(callID: callID, writer: writer))
-        case .audit(let query): answerQuery(query.answer(callID: callID, writer: writer, archive: snapshotter))
-        case .reconcile:
-            answerQuery(writer.scanDurable(callID: callID) { ledger, _ in Tally_V1_ReconcileResponse(ledger.reconciliation()) })
-        case .commitments(let query): answerQuery(query.answer(callID: callID, writer: writer))
-        case .purchases(let query): answerQuery(query.answer(callID: callID, writer: writer))
-        case .usage(let query): answerQuery(query.answer(callID: callID, writer: writer))
-        case .health(let checkInvariants):
-            answer(health.report(checkInvariants: checkInvariants, on: bound.eventLoop)) { result in
-                switch result {
-                case .success(let report): Responses.ok(callID: callID, report)
-                case .failure(let error): Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not build the health report: \(error)")
-                }
+        work(callID, parts, context.eventLoop).hop(to: bound.eventLoop).whenComplete { result in
+            switch result {
+            case .success(let response): bound.value.deliverOffWriter(response)
+            case .failure(let error):
+                bound.value.deliverOffWriter(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer: \(error)"))
             }
         }
     }
@@ -226,11 +201,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
         callsInFlight += 1
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         snapshotter.archivedTransaction(id, on: context.eventLoop).whenComplete { result in
-            bound.value.deliverAdmin(Responses.archivedTransaction(callID: callID, id: id, result))
+            bound.value.deliverOffWriter(Responses.archivedTransaction(callID: callID, id: id, result))
         }
     }
 
-    private func deliverAdmin(_ response: Tally_V1_Response) {
+    private func deliverOffWriter(_ response: Tally_V1_Response) {
         callsInFlight -= 1
         append(response)
         guard let context, !closing else { return }

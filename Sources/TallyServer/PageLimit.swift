@@ -14,3 +14,12 @@ enum PageLimit {
         return .success(limit == 0 ? fallback : Int(limit))
     }
 }
+
+extension PageLimit {
+    /// The page of `found` (read with one more than `limit`, to learn whether another page
+    /// follows) and the next page's cursor: its last id, or 0 when this is the last page.
+    static func page<Item>(_ found: [Item], limit: Int, id: (Item) -> UInt64) -> (items: ArraySlice<Item>, nextBeforeID: UInt64) {
+        let items = found.prefix(limit)
+        return (items, found.count > limit ? items.last.map(id) ?? 0 : 0)
+    }
+}

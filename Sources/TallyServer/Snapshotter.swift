@@ -33,7 +33,7 @@ final class Snapshotter: @unchecked Sendable {
     private let writer: Writer
     private let journal: any Journal
     /// The data directory, held open: every snapshot and archive file goes there (and the
-    /// archive lookups read there: ArchivedTransactions, AuditQuery).
+    /// archive lookups read there: ArchivedTransactions, AuditEndpoints).
     let directory: StoreDirectory
     /// Named in every snapshot, backup and archive file written.
     let directoryID: DirectoryID

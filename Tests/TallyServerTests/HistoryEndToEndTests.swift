@@ -60,11 +60,11 @@ import TallyWire
     }
 
     @Test func everyonesHistoryIsForAdminsOnly() {
-        let everyone = HistoryQuery.decode(Tally_V1_ListTransactionsRequest(), role: .app).failure
+        let everyone = LedgerEndpoints.historyFilter(Tally_V1_ListTransactionsRequest(), role: .app).failure
         #expect(everyone?.code == .permissionDenied && everyone?.reason == "ROLE_FORBIDS_ALL_USERS")
         #expect(everyone?.details["role"] == "app")
-        #expect(HistoryQuery.decode(Tally_V1_ListTransactionsRequest(), role: .admin).failure == nil)
-        #expect(HistoryQuery.decode(.with { $0.userID = "u"; $0.limit = 1_001 }, role: .app).failure?.reason == "LIMIT_OUT_OF_RANGE")
+        #expect(LedgerEndpoints.historyFilter(Tally_V1_ListTransactionsRequest(), role: .admin).failure == nil)
+        #expect(LedgerEndpoints.historyFilter(.with { $0.userID = "u"; $0.limit = 1_001 }, role: .app).failure?.reason == "LIMIT_OUT_OF_RANGE")
     }
 }
 

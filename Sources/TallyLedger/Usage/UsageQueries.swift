@@ -52,4 +52,12 @@ extension UsageBook {
         guard let user = users[ExactString(userID)] else { return [] }
         return user.months.sorted { $0.key > $1.key }.prefix(max(0, count)).map { ($0.key, $0.value) }
     }
+
+    /// A user's tokens per kept day, newest first, today's (or the last day used) included.
+    public func days(of userID: String) -> [(date: CivilDay, tokens: Int64)] {
+        let user = usage(of: userID) ?? UserUsage()
+        var days = user.days.map { (date: $0.key, tokens: $0.value) }
+        if let day = user.day, user.used > 0 { days.append((day, user.used)) }
+        return days.sorted { $0.date > $1.date }
+    }
 }

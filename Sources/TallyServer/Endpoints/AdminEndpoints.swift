@@ -1,31 +1,43 @@
+import NIOCore
 import TallyLedger
 import TallyWire
 
 /// tally.v1.Admin: snapshots, backups, health, statistics, reconciliation.
 enum AdminEndpoints {
     static let all: [Endpoint] = [
-        Endpoint(.snapshot, .admin, request: Tally_V1_SnapshotRequest.self) { _, _ in .query(.snapshot) },
+        Endpoint(.snapshot, .admin, request: Tally_V1_SnapshotRequest.self) { _, _ in
+            .offWriter { id, parts, _ in written(id, .snapshot, parts.snapshotter.snapshotNow()) }
+        },
         Endpoint(.backup, .admin, request: Tally_V1_BackupRequest.self) { body, _ in
             if let problem = BackupPath.problem(body.path) {
                 return .invalid(reason: "BACKUP_PATH_INVALID", problem, details: ["path": body.path])
             }
-            return .query(.backup(path: body.path))
+            return .offWriter { id, parts, _ in written(id, .backup, parts.snapshotter.backup(to: body.path)) }
         },
         Endpoint(.health, .read, request: Tally_V1_HealthRequest.self) { body, _ in
-            .query(.health(checkInvariants: body.checkInvariants))
+            .offWriter { id, parts, loop in
+                parts.health.report(checkInvariants: body.checkInvariants, on: loop).map { Responses.ok(callID: id, $0) }
+            }
         },
         Endpoint(.stats, .admin, request: Tally_V1_StatsRequest.self) { body, _ in
             guard body.days <= 366 else {
                 return .invalid(reason: "DAYS_OUT_OF_RANGE", "days must be at most 366 (0 for 30), got \(body.days)", details: ["field": "days"])
             }
-            return .query(.stats(StatsQuery(days: body.days == 0 ? 30 : Int(body.days))))
+            let days = body.days == 0 ? 30 : Int(body.days)
+            return .scan { ledger, now in Tally_V1_StatsResponse(ledger.stats(revenueDays: days, now: now)) }
         },
         // A report reads a copy off the Writer; a repair is a journaled command.
         Endpoint(.reconcile, .admin, mutates: true, request: Tally_V1_ReconcileRequest.self) { body, _ in
-            body.repair ? .writer(.apply(.reconcile(repair: true))) : .query(.reconcile)
+            guard body.repair else { return .scan { ledger, _ in Tally_V1_ReconcileResponse(ledger.reconciliation()) } }
+            return .writer(.apply(.reconcile(repair: true)))
         } answer: { id, result in
             guard case .reconciled(let report)? = Responses.applied(result)?.outcome else { return nil }
             return .ok(callID: id, payload: Tally_V1_ReconcileResponse(report))
         },
     ]
+
+    /// A snapshot or backup written, or why not.
+    private static func written(_ id: UInt64, _ method: Method, _ future: EventLoopFuture<Snapshotter.Written>) -> EventLoopFuture<Tally_V1_Response> {
+        future.map { Responses.admin(callID: id, method, .success($0)) }.recover { Responses.admin(callID: id, method, .failure($0)) }
+    }
 }

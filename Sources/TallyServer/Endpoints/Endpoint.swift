@@ -15,9 +15,10 @@ final class Endpoint: Sendable {
     enum Work: Sendable {
         /// An operation for the Writer.
         case writer(WriterCall.Operation)
-        /// Served off the Writer: a snapshot or backup, Health, or a read on a copy of the
-        /// durable state.
-        case query(AdminCall)
+        /// Served off the Writer's turn by tallyd's other parts: a snapshot or backup, Health,
+        /// or a read of a copy of the durable state (`scan`). The future answers the call; a
+        /// failed one is answered INTERNAL.
+        case offWriter(OffWriterWork)
         /// Refused before reaching the Writer, answered at once (reads: nothing to audit).
         case invalid(Refusal)
         /// Refused before reaching the Ledger, recorded in the audit log, then answered.
@@ -55,7 +56,25 @@ final class Endpoint: Sendable {
     }
 }
 
+/// A call served off the Writer: its answer, on any loop (the connection hops to its own);
+/// `loop` is the connection's, for work that can answer on it directly.
+typealias OffWriterWork = @Sendable (_ callID: UInt64, _ parts: OffWriterParts, _ loop: any EventLoop) -> EventLoopFuture<Tally_V1_Response>
+
+/// The parts of tallyd that serve calls off the Writer's turn.
+struct OffWriterParts: Sendable {
+    let writer: Writer
+    let snapshotter: Snapshotter
+    let health: Health
+}
+
 extension Endpoint.Work {
+    /// A read that scans the durable state (a list, a report): `body` runs on an O(1) copy of
+    /// it off the Writer and the event loops (`Writer.scanDurable`) with the time of day; one
+    /// that throws is answered INTERNAL with `reason`.
+    static func scan(failing reason: String = "INTERNAL", _ body: @escaping @Sendable (Ledger, Timestamp) throws -> any SwiftProtobuf.Message) -> Self {
+        .offWriter { callID, parts, _ in parts.writer.scanDurable(callID: callID, failing: reason, body) }
+    }
+
     /// A read's argument that is not valid: answered INVALID_ARGUMENT at once.
     static func invalid(reason: String, _ message: String, details: [String: String] = [:]) -> Self {
         .invalid(Refusal(code: .invalidArgument, reason: reason, message: message, details: details))

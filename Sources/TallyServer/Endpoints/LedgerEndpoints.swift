@@ -39,12 +39,50 @@ enum LedgerEndpoints {
             return .ok(callID: id, payload: Tally_V1_GetTransactionResponse.with { $0.transaction = Tally_V1_Transaction(transaction) })
         },
         Endpoint(.listTransactions, .read, request: Tally_V1_ListTransactionsRequest.self) { body, role in
-            switch HistoryQuery.decode(body, role: role) {
-            case .failure(let refusal): .invalid(refusal)
-            case .success(let query): .query(.history(query))
+            let filter: TransactionFilter, limit: Int
+            switch historyFilter(body, role: role) {
+            case .failure(let refusal): return .invalid(refusal)
+            case .success(let read): (filter, limit) = read
+            }
+            return .scan { ledger, _ in
+                let page = PageLimit.page(ledger.transactions(matching: filter, beforeID: body.beforeID, limit: limit + 1), limit: limit, id: \.id)
+                return Tally_V1_ListTransactionsResponse.with {
+                    $0.transactions = page.items.map(Tally_V1_Transaction.init)
+                    $0.nextBeforeID = page.nextBeforeID
+                }
             }
         },
     ]
+
+    /// History newest first, filtered by user, type and time, paged by id: the cursor is "ids
+    /// below this", so pages stay right while new transactions (higher ids) arrive.
+    static func historyFilter(_ body: Tally_V1_ListTransactionsRequest, role: Role) -> Result<(TransactionFilter, limit: Int), Refusal> {
+        if body.userID.isEmpty {
+            // A question of permission, not of input: the same call with a user_id is allowed.
+            guard role == .admin else {
+                return .failure(Refusal(
+                    code: .permissionDenied, reason: "ROLE_FORBIDS_ALL_USERS",
+                    message: "the \(role.rawValue) role may list one user's history only: name a user_id (every user's history is for admins)",
+                    details: ["role": role.rawValue, "field": "user_id"]))
+            }
+        } else if let invalid = Validation.userID(body.userID) {
+            return .failure(invalid)
+        }
+        var types = Set<TransactionType>()
+        for type in body.types {
+            guard let known = TransactionType(rawValue: type.rawValue) else {
+                return .failure(Refusal(
+                    code: .invalidArgument, reason: "TYPE_INVALID", message: "unknown transaction type \(type.rawValue)",
+                    details: ["field": "types"]))
+            }
+            types.insert(known)
+        }
+        return PageLimit.decode(body.limit).map { limit in
+            (TransactionFilter(
+                userID: body.userID.isEmpty ? nil : body.userID, types: types, since: body.sinceUs,
+                until: body.untilUs == 0 ? .max : body.untilUs), limit)
+        }
+    }
 }
 
 extension Tally_V1_SpendResponse {

@@ -23,12 +23,45 @@ enum PredictionEndpoints {
             return .ok(callID: id, payload: Tally_V1_ClosePredictionResponse.with { $0.prediction = Tally_V1_Prediction(prediction) })
         },
         Endpoint(.listCommitments, .read, request: Tally_V1_ListCommitmentsRequest.self) { body, _ in
-            switch CommitmentQuery.decode(body) {
-            case .failure(let refusal): .invalid(refusal)
-            case .success(let query): .query(.commitments(query))
+            let filter: CommitmentFilter, limit: Int
+            switch commitmentFilter(body) {
+            case .failure(let refusal): return .invalid(refusal)
+            case .success(let read): (filter, limit) = read
+            }
+            return .scan { ledger, _ in
+                let page = PageLimit.page(ledger.commitments(matching: filter, beforeID: body.beforeID, limit: limit + 1), limit: limit, id: \.id)
+                return Tally_V1_ListCommitmentsResponse.with {
+                    $0.commitments = page.items.map(Tally_V1_Commitment.init)
+                    $0.nextBeforeID = page.nextBeforeID
+                }
             }
         },
     ]
+
+    /// Commitments by user, prediction and status, newest first, paged by id.
+    private static func commitmentFilter(_ body: Tally_V1_ListCommitmentsRequest) -> Result<(CommitmentFilter, limit: Int), Refusal> {
+        guard !body.userID.isEmpty || !body.predictionID.isEmpty else {
+            return .failure(Refusal(
+                code: .invalidArgument, reason: "FILTER_MISSING", message: "name a user_id or a prediction_id (or both)",
+                details: ["field": "user_id"]))
+        }
+        if !body.userID.isEmpty, let invalid = Validation.userID(body.userID) { return .failure(invalid) }
+        let limit: Int
+        switch PageLimit.decode(body.limit) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let value): limit = value
+        }
+        let status = Commitment.Status(rawValue: body.status.rawValue)
+        if body.status != .unspecified && status == nil {
+            return .failure(Refusal(
+                code: .invalidArgument, reason: "STATUS_INVALID", message: "unknown commitment status \(body.status.rawValue)",
+                details: ["field": "status"]))
+        }
+        let filter = CommitmentFilter(
+            userID: body.userID.isEmpty ? nil : body.userID, predictionID: body.predictionID.isEmpty ? nil : body.predictionID,
+            status: status)
+        return .success((filter, limit))
+    }
 
     /// A commitment made or cancelled.
     private static func commitment(_ id: UInt64, _ result: WriterAnswer.Result) -> OutboundResponse? {

@@ -17,7 +17,11 @@ enum PurchaseEndpoints {
             return .ok(callID: id, payload: Tally_V1_DeactivatePackageResponse.with { $0.package = Tally_V1_TokenPackage(package) })
         },
         Endpoint(.listPackages, .read, request: Tally_V1_ListPackagesRequest.self) { body, _ in
-            .query(.purchases(.packages(includeInactive: body.includeInactive)))
+            .scan { ledger, _ in
+                Tally_V1_ListPackagesResponse.with {
+                    $0.packages = ledger.packages(includeInactive: body.includeInactive).map(Tally_V1_TokenPackage.init)
+                }
+            }
         },
         Endpoint(.startPurchase, .write, mutates: true, rateClass: .purchase, request: Tally_V1_StartPurchaseRequest.self) { body, _ in
             .writer(.apply(.startPurchase(body.ledgerValue)))
@@ -44,7 +48,11 @@ enum PurchaseEndpoints {
             if let invalid = Validation.userID(body.userID) { return .invalid(invalid) }
             switch PageLimit.decode(body.limit) {
             case .failure(let refusal): return .invalid(refusal)
-            case .success(let limit): return .query(.purchases(.purchases(userID: body.userID, limit: limit)))
+            case .success(let limit):
+                // A user's purchases are found by a scan of all of them: off the Writer.
+                return .scan { ledger, _ in
+                    Tally_V1_ListPurchasesResponse.with { $0.purchases = ledger.purchases(of: body.userID, limit: limit).map(Tally_V1_Purchase.init) }
+                }
             }
         },
     ]

@@ -62,7 +62,20 @@ enum UsageEndpoints {
         },
         Endpoint(.usageHistory, .read, request: Tally_V1_UsageHistoryRequest.self) { body, _ in
             if let invalid = Validation.userID(body.userID) { return .invalid(invalid) }
-            return .query(.usage(.history(userID: body.userID, months: Int(body.months))))
+            let months = body.months == 0 ? Int.max : Int(body.months)
+            return .scan { ledger, now in
+                let book = ledger.usage
+                return Tally_V1_UsageHistoryResponse.with {
+                    $0.today = Tally_V1_UsageStatus(book.status(of: body.userID, on: today(ledger, now)))
+                    $0.days = book.days(of: body.userID).map { day in
+                        Tally_V1_DayTokens.with {
+                            $0.date = day.date.description
+                            $0.tokens = day.tokens
+                        }
+                    }
+                    $0.months = book.months(of: body.userID, last: months).map { Tally_V1_MonthUsage($0.month, $0.usage) }
+                }
+            }
         },
         Endpoint(.topUsers, .admin, request: Tally_V1_TopUsersRequest.self) { body, _ in
             var date: CivilDay?
@@ -74,7 +87,19 @@ enum UsageEndpoints {
             }
             switch PageLimit.decode(body.limit, default: 10) {
             case .failure(let refusal): return .invalid(refusal)
-            case .success(let limit): return .query(.usage(.topUsers(date: date, limit: limit)))
+            case .success(let limit):
+                return .scan { [date] ledger, now in
+                    let date = date ?? today(ledger, now).date
+                    return Tally_V1_TopUsersResponse.with {
+                        $0.date = date.description
+                        $0.users = ledger.usage.topUsers(on: date, limit: limit).map { usage in
+                            Tally_V1_UserTokens.with {
+                                $0.userID = usage.userID
+                                $0.tokens = usage.tokens
+                            }
+                        }
+                    }
+                }
             }
         },
         Endpoint(.monthByTier, .admin, request: Tally_V1_MonthByTierRequest.self) { body, _ in
@@ -85,9 +110,28 @@ enum UsageEndpoints {
                 }
                 month = parsed
             }
-            return .query(.usage(.monthByTier(month: month, tier: body.tier.isEmpty ? nil : body.tier)))
+            let tier = body.tier.isEmpty ? nil : body.tier
+            return .scan { [month] ledger, now in
+                let month = month ?? YearMonth(today(ledger, now).date)
+                return Tally_V1_MonthByTierResponse.with {
+                    $0.month = month.description
+                    $0.tiers = ledger.usage.monthByTier(month).filter { tier == nil || $0.tier == tier }.map { entry in
+                        Tally_V1_TierMonth.with {
+                            $0.tier = entry.tier
+                            $0.users = entry.users
+                            $0.total = entry.total
+                            $0.averagePerUser = entry.averagePerUser
+                        }
+                    }
+                }
+            }
         },
     ]
+
+    /// Today in the ledger's usage time zone (UTC if this machine's tz database lacks it).
+    private static func today(_ ledger: Ledger, _ now: Timestamp) -> UsageDay {
+        (UsageCalendar(zone: ledger.usage.limits.timeZone) ?? .utc).day(containing: now)
+    }
 }
 
 /// Reserve, Settle and Release answer alike: the reservation, the user's standing, the replay.
