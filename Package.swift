@@ -9,7 +9,7 @@ let package = Package(
         .executable(name: "tally", targets: ["tally"]),
         .library(name: "TallyClient", targets: ["TallyClient"]),
         // For the fuzzers in Fuzz/, a separate package so that this one's build is unaffected.
-        .library(name: "TallyFuzzable", targets: ["TallyLedger", "TallyWire", "TallyServer"]),
+        .library(name: "TallyFuzzable", targets: ["TallyLedger", "TallyWire", "TallyCodec", "TallyServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
@@ -27,11 +27,22 @@ let package = Package(
                 .product(name: "HashTreeCollections", package: "swift-collections")
             ]
         ),
-        // Generated protobuf code and the frame codec.
+        // The protocol: generated tally.v1 code, framing, method names. Nothing of ours, so
+        // clients link only this.
         .target(
             name: "TallyWire",
             dependencies: [
-                "TallyLedger",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The Ledger's values as tally.v1 messages (and the hot answers written from them
+        // byte by byte), and the store's own schema: shared by the server and the store.
+        .target(
+            name: "TallyCodec",
+            dependencies: [
+                "TallyLedger", "TallyWire",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -42,7 +53,7 @@ let package = Package(
         .target(
             name: "TallyStore",
             dependencies: [
-                "TallyLedger", "TallyWire", "CCRC32C",
+                "TallyLedger", "TallyWire", "TallyCodec", "CCRC32C",
                 .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -51,7 +62,7 @@ let package = Package(
         .target(
             name: "TallyServer",
             dependencies: [
-                "TallyLedger", "TallyWire", "TallyStore",
+                "TallyLedger", "TallyWire", "TallyCodec", "TallyStore",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -98,11 +109,15 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyLedger", "TallyWire", "TallyTestSupport"]),
+        .testTarget(
+            name: "TallyCodecTests",
+            dependencies: ["TallyCodec", "TallyWire", "TallyLedger", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyLedger", "TallyWire", "TallyCodec", "TallyTestSupport"]),
         .testTarget(
             name: "TallyServerTests",
             dependencies: [
-                "TallyServer", "TallyClient", "TallyWire", "TallyLedger", "TallyStore", "TallyTestSupport",
+                "TallyServer", "TallyClient", "TallyWire", "TallyCodec", "TallyLedger", "TallyStore", "TallyTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the committed protobuf code from Protos/:
-#   Swift -> Sources/TallyWire/Generated (protoc-gen-swift, built once from swift-protobuf)
+#   Swift -> Sources/TallyWire/Generated  (the wire protocol, tally/v1; protoc-gen-swift, built
+#                                          once from swift-protobuf)
+#            Sources/TallyCodec/Generated (the store's own schema, tally/store/v1)
 #   C     -> Clients/c/generated          (protoc-c)
 #   the wire descriptors -> Sources/tally/Generated (for `tally --json`)
 #   Python -> Clients/python/tally_client/_pb (protoc --python_out, by Clients/python/gen-protos.sh)
@@ -27,10 +29,21 @@ fi
 protos=$(cd Protos && find . -name '*.proto' | sed 's|^\./||' | sort)
 wire_protos=$(printf '%s\n' $protos | grep '^tally/v1/')
 
-rm -rf Sources/TallyWire/Generated Clients/c/generated
-mkdir -p Sources/TallyWire/Generated Clients/c/generated
+store_protos=$(printf '%s\n' $protos | grep '^tally/store/')
+
+rm -rf Sources/TallyWire/Generated Sources/TallyCodec/Generated Clients/c/generated
+mkdir -p Sources/TallyWire/Generated Sources/TallyCodec/Generated Clients/c/generated
 (cd Protos && protoc --plugin=protoc-gen-swift="../$plugin" \
-   --swift_out=../Sources/TallyWire/Generated --swift_opt=Visibility=Public,FileNaming=PathToUnderscores $protos)
+   --swift_out=../Sources/TallyWire/Generated --swift_opt=Visibility=Public,FileNaming=PathToUnderscores $wire_protos)
+# The store's schema embeds wire messages: its generated code imports them from TallyWire.
+mappings=$(mktemp)
+for proto in $wire_protos; do
+  printf 'mapping { module_name: "TallyWire" proto_file_path: "%s" }\n' "$proto"
+done >"$mappings"
+(cd Protos && protoc --plugin=protoc-gen-swift="../$plugin" \
+   --swift_out=../Sources/TallyCodec/Generated \
+   --swift_opt=Visibility=Public,FileNaming=PathToUnderscores,ProtoPathModuleMappings="$mappings" $store_protos)
+rm -f "$mappings"
 # C clients only speak the wire protocol; the on-disk formats stay Swift-only.
 (cd Protos && protoc-c --c_out=../Clients/c/generated $wire_protos)
 # The wire messages' descriptors, for `tally --json`, which also prints the fields left at
@@ -45,4 +58,4 @@ descriptors=$(mktemp)
 } >Sources/tally/Generated/WireDescriptorSet.swift
 rm -f "$descriptors"
 Clients/python/gen-protos.sh
-echo "generated:"; find Sources/TallyWire/Generated Sources/tally/Generated Clients/c/generated -type f | sort
+echo "generated:"; find Sources/TallyWire/Generated Sources/TallyCodec/Generated Sources/tally/Generated Clients/c/generated -type f | sort

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// One client connection: decodes frames into calls, hands each read's calls to the Writer as

@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// Building Response envelopes: errors with a code, reason and details; results with a payload.

@@ -1,6 +1,7 @@
 import Glibc
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// Audit entries moved out of memory: `DATA/archive/audit.jsonl`, a first line that names the

@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// One journal record: a command as the Writer applied it, with its sequence number.

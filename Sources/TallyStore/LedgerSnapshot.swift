@@ -2,6 +2,7 @@ import Foundation
 import HashTreeCollections
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// The Ledger's whole state as a protobuf message (tally.store.v1.Snapshot), and back.

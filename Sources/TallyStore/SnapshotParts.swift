@@ -1,6 +1,7 @@
 import Foundation
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// Format 3's payload: the state's Snapshot message as the parts LedgerSnapshot encodes it in,

@@ -1,6 +1,7 @@
 import Foundation
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// A journal record's command (tally.store.v1.StampedCommand): a Ledger command with the time

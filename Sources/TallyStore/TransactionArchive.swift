@@ -1,6 +1,7 @@
 import Glibc
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// Transactions and settled commitments moved out of memory, in numbered batches:

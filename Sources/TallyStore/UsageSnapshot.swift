@@ -1,5 +1,6 @@
 import HashTreeCollections
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// The daily-limit state (UsageBook) as part of a snapshot, and back.

@@ -1,5 +1,6 @@
 import Foundation
 import TallyLedger
+import TallyCodec
 import TallyWire
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import TallyCodec
 import TallyWire
 import Testing
 

@@ -1,5 +1,6 @@
 import TallyLedger
 import TallyTestSupport
+import TallyCodec
 import TallyWire
 import Testing
 

@@ -1,6 +1,7 @@
 import SwiftProtobuf
 import TallyLedger
 import TallyTestSupport
+import TallyCodec
 import TallyWire
 import Testing
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SwiftProtobuf
+import TallyCodec
 import TallyLedger
 import TallyStore  // built and linked through TallyFuzzable (TallyServer depends on it)
 import TallyWire

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftProtobuf
+import TallyCodec
 import TallyLedger
 import TallyWire
 
@@ -93,12 +94,14 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
         case .actionPrices:
             guard method == .listPrices else { fatalError("\(method) decoded to a price list") }
         }
-    case .admin(let callID, let admin):
+    case .offWriter(let callID, _):
         // A reconciliation report reads a copy; only its repair is a mutation.
         guard versionOK, callID == request.callID, let method, !method.isMutation || method == .reconcile, method != .getBalance else {
-            fatalError("admin call \(admin) from \(request)")
+            fatalError("call served off the Writer from \(request)")
         }
-        if case .backup(let path) = admin, !path.hasPrefix("/") { fatalError("relative backup path accepted: \(path)") }
+        if method == .backup, let path = try? Tally_V1_BackupRequest(serializedBytes: request.payload).path, !path.hasPrefix("/") {
+            fatalError("relative backup path accepted: \(path)")
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// tally.v1.Actions: prices of actions per tier, and spends by action.

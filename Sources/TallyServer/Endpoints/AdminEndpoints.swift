@@ -1,5 +1,6 @@
 import NIOCore
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// tally.v1.Admin: snapshots, backups, health, statistics, reconciliation.

@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyCodec
 import TallyStore
 import TallyWire
 

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// One RPC in one place: who may call it, whether it changes the ledger, the rate limit it

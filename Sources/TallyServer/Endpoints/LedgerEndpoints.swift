@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// tally.v1.Ledger: balances, credits, spends, transactions.

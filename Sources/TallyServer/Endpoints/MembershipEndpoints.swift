@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// tally.v1.Memberships: a tier per user, with an optional expiry.

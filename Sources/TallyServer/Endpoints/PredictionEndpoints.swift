@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// tally.v1.Predictions: tokens staked on yes/no predictions, resolved or voided later.

@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// tally.v1.Purchases: token packages for sale, and purchases of them credited once.

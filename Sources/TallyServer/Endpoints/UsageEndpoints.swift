@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import TallyLedger
+import TallyCodec
 import TallyWire
 
 /// tally.v1.Usage: daily token limits for chat gateways.

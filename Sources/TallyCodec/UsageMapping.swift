@@ -1,5 +1,6 @@
 import HashTreeCollections
 import TallyLedger
+import TallyWire
 
 // Conversions between the daily-limit values and their wire messages (tally.v1.Usage). The
 // store reuses them, so a usage command is journaled in exactly the form a client sent it.

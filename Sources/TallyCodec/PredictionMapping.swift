@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyWire
 
 // Conversions between commitments and predictions and their wire messages
 // (tally.v1.Predictions). The store reuses them for journal records and snapshots.

@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyWire
 
 // Conversions between the Ledger's values and their wire messages. The store reuses them, so
 // a command is journaled in exactly the form a client sent it.

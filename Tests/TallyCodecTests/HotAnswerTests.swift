@@ -3,7 +3,8 @@ import SwiftProtobuf
 import TallyLedger
 import Testing
 
-@testable import TallyWire
+@testable import TallyCodec
+import TallyWire
 
 /// Answers written straight from the Ledger's values (OutboundResponse.balance, .usageStatus)
 /// are byte for byte the frames swift-protobuf makes of the same tally.v1 messages, for random

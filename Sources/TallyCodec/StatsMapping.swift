@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyWire
 
 extension Tally_V1_StatsResponse {
     /// Totals past Int64 are clamped (they cannot be reached with real balances).

@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyWire
 
 // Conversions between audit entries and their wire message (tally.v1.Audit). The store reuses
 // it for snapshots.

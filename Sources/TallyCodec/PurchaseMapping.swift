@@ -1,4 +1,5 @@
 import TallyLedger
+import TallyWire
 
 // Conversions between packages and purchases and their wire messages (tally.v1.Purchases).
 // The store reuses them: snapshots hold packages and purchases in their wire form.

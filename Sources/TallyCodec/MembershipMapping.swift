@@ -1,5 +1,6 @@
 import HashTreeCollections
 import TallyLedger
+import TallyWire
 
 // Conversions between memberships, action prices and their wire messages (tally.v1.Memberships,
 // tally.v1.Actions). The store reuses them for journal records and snapshots.

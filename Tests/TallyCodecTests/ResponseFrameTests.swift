@@ -2,7 +2,8 @@ import NIOCore
 import SwiftProtobuf
 import Testing
 
-@testable import TallyWire
+@testable import TallyCodec
+import TallyWire
 
 /// An OK answer framed straight from its payload (OutboundResponse.ok) is byte for byte the
 /// frame of the Tally_V1_Response swift-protobuf would build and encode, for call ids of every
