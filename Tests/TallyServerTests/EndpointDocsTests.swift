@@ -79,7 +79,7 @@ import Testing
         let internalOnly: Set<String> = ["ARCHIVE_BATCH_OUT_OF_ORDER"]
         let pattern = try NSRegularExpression(pattern: #"(?:reason: |failing: |\.invalid\()"([A-Z][A-Z0-9_]*)""#)
         var reasons: Set<String> = []
-        for module in ["TallyLedger", "TallyServer", "TallyStore"] {
+        for module in ["TallyLedger", "TallyCodec", "TallyServer", "TallyStore"] {
             let directory = Self.repository.appendingPathComponent("Sources/\(module)")
             let files = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
             for file in files where file.pathExtension == "swift" {
