@@ -175,6 +175,7 @@ struct Serve: AsyncParsableCommand {
                 config.access = file.access
                 config.rateLimits = file.rateLimits
                 config.usage = file.usage
+                config.capacity = file.capacity
                 config.ledger.usageRetention = file.usage.retention
             } catch {
                 complain("cannot start: \(error)")

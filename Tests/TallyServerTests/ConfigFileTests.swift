@@ -54,6 +54,8 @@ import TallyWire
         ("[rate_limits]\nspend = { per_second = 1, per_minute = 2 }", "exactly one of per_second"),
         ("[rate_limits]\nspend = { per_second = 1, burst = 0 }", "burst must be"),
         ("[limits]\nx = 1", "unknown key 'limits'"),
+        ("[capacity]\nusers = 5", "unknown key 'users'"),
+        ("[capacity]\naccounts = 0", "capacity.accounts must be a whole number of at least 1"),
         ("access = [", "not valid TOML"),
     ])
     func refusesMistakesByName(text: String, expected: String) {

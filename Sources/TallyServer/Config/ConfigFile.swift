@@ -11,6 +11,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var access: AccessPolicy
     public var rateLimits: [RateClass: RateLimit]
     public var usage: UsageConfig
+    /// Bounds on what clients can grow ([capacity]); the defaults where not set.
+    public var capacity = LedgerCapacity()
 
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
@@ -40,7 +42,7 @@ public struct ConfigFile: Sendable, Equatable {
         } catch let error as TOMLParseError {
             throw Invalid("not valid TOML, \(error.source.begin): \(error.description)")
         }
-        try only(["access", "rate_limits", "usage"], in: table, at: "the top level")
+        try only(["access", "rate_limits", "usage", "capacity"], in: table, at: "the top level")
         var rules: [AccessPolicy.Subject: Role] = [:]
         if let entries = table["access"] {
             guard let array = entries.array else { throw Invalid("'access' must be an array of tables: [[access]]") }
@@ -70,7 +72,19 @@ public struct ConfigFile: Sendable, Equatable {
             guard let settings = section.table else { throw Invalid("'usage' must be a table: [usage]") }
             usage = try usageConfig(settings)
         }
-        return ConfigFile(access: AccessPolicy(ownerUID: ownerUID, rules: rules), rateLimits: limits, usage: usage)
+        var file = ConfigFile(access: AccessPolicy(ownerUID: ownerUID, rules: rules), rateLimits: limits, usage: usage)
+        if let section = table["capacity"] {
+            guard let bounds = section.table else { throw Invalid("'capacity' must be a table: [capacity]") }
+            try only(LedgerCapacity.Collection.allCases.map(\.rawValue), in: bounds, at: "[capacity]")
+            for collection in LedgerCapacity.Collection.allCases {
+                guard let value = bounds[collection.rawValue] else { continue }
+                guard let bound = value.int, bound >= 1 else {
+                    throw Invalid("capacity.\(collection.rawValue) must be a whole number of at least 1")
+                }
+                file.capacity[collection] = bound
+            }
+        }
+        return file
     }
 
     private static func usageConfig(_ table: TOMLTable) throws -> UsageConfig {

@@ -66,6 +66,8 @@ public struct ServerConfig: Sendable {
     /// How often the Writer releases reservations whose time-to-live is over: a reservation
     /// holds its tokens for its TTL plus at most this long.
     public var reservationSweepMilliseconds: Int64
+    /// Bounds on each collection clients can grow (the config file's [capacity]).
+    public var capacity = LedgerCapacity()
     /// Daily limits from the config file, applied at start where they differ from the state.
     public var usage: UsageConfig
     /// The time of day tallyd stamps with (tests move it to just before midnight).

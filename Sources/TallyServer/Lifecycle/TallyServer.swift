@@ -89,7 +89,7 @@ public final class TallyServer: Sendable {
             logger: logger, idleBudget: .seconds(max(10, 2 * config.snapshots.intervalSeconds)))
         let writer = Writer(
             ledger: ledger, nextSequence: recovered.nextSequence, loop: writerGroup.next(), journal: journal,
-            snapshots: config.snapshots, rateLimits: config.rateLimits, wallClock: config.wallClock, logger: logger,
+            snapshots: config.snapshots, rateLimits: config.rateLimits, capacity: config.capacity, wallClock: config.wallClock, logger: logger,
             rebuild: { [store = dataDirectory.store, ledgerConfig = config.ledger] through in
                 try Recovery.run(dataDirectory: store, config: ledgerConfig, readOnly: true, through: through).ledger
             },

@@ -35,6 +35,8 @@ public actor Writer {
     private let logger: Logger
     private var nextSequence: UInt64
     private var rateLimiter: RateLimiter
+    /// Bounds on what clients can grow; checked before the Ledger sees a command.
+    private let capacity: LedgerCapacity
     /// The usage time zone's calendar and the day last stamped (most stamps fall in it).
     private var calendar: UsageCalendar
     private var usageDay: UsageDay?
@@ -85,7 +87,8 @@ public actor Writer {
 
     init(
         ledger: Ledger, nextSequence: UInt64, loop: any EventLoop, journal: any Journal, snapshots: SnapshotPolicy,
-        rateLimits: [RateClass: RateLimit] = [:], wallClock: WallClock = .system, logger: Logger,
+        rateLimits: [RateClass: RateLimit] = [:], capacity: LedgerCapacity = LedgerCapacity(), wallClock: WallClock = .system,
+        logger: Logger,
         rebuild: @escaping @Sendable (UInt64) throws -> Ledger = { _ in throw StoreError("no data directory to rebuild from") },
         recoverForResume: @escaping @Sendable (UInt64) throws -> Recovery.Recovered = { _ in
             throw StoreError("no data directory to recover from")
@@ -96,6 +99,7 @@ public actor Writer {
         self.reports = JournalReports(loop: loop)
         self.ledger = ledger
         self.rateLimiter = RateLimiter(limits: rateLimits)
+        self.capacity = capacity
         self.nextSequence = nextSequence
         self.durableSequence = nextSequence - 1
         self.loop = loop
@@ -190,6 +194,20 @@ public actor Writer {
                     continue
                 }
                 let stamp = clock.stamp()
+                if let full = ledger.capacityRefusal(command, at: stamp, capacity: capacity) {
+                    // Journaled as a refused attempt (when audited), so that replay never
+                    // depends on the capacity configured then.
+                    let applied = ledger.apply(.refusedAttempt(RefusedAttempt(userID: command.userID, refusal: full)), at: stamp, origin: call.origin)
+                    if applied.changedState {
+                        records.append(JournalRecord(
+                            sequence: nextSequence, command: .refusedAttempt(RefusedAttempt(userID: command.userID, refusal: full)),
+                            timestamp: stamp, origin: call.origin))
+                        nextSequence += 1
+                    }
+                    if call.origin == nil, call.method.access == .usage { countUsageRefusal(full.reason) }
+                    answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .applied(applied)))
+                    continue
+                }
                 let day = command.needsUsageDay ? day(containing: stamp) : nil
                 let applied = ledger.apply(command, at: stamp, day: day, origin: call.origin)
                 if applied.changedState {
