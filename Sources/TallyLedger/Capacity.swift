@@ -64,35 +64,61 @@ extension Ledger {
     /// The refusal for `command` at `now` if it would add an entry to a collection already at
     /// its capacity; nil otherwise. A retry of a recorded idempotency key, an invalid command
     /// (refused for its own reason) and a command that adds nothing are never refused here.
+    /// Every mutation passes here: the counts are compared first (O(1)), and the lookups that
+    /// tell whether the command really adds an entry run only for a collection that is full.
     public func capacityRefusal(_ command: Command, at now: Timestamp, capacity: LedgerCapacity) -> Refusal? {
-        guard Validation.check(command) == nil else { return nil }
-        let key = ExactString(command.idempotencyKey)
-        if !key.value.isEmpty {
-            if idempotency.record(for: key, at: now) != nil { return nil }  // answered from its record
-            if let full = full(.idempotencyRecords, capacity) { return full }
+        let key = command.idempotencyKey
+        if !key.isEmpty, isFull(.idempotencyRecords, capacity), Validation.check(command) == nil,
+            idempotency.record(for: ExactString(key), at: now) == nil
+        {
+            return full(.idempotencyRecords, capacity)
         }
+        let adds: Bool
+        let collection: LedgerCapacity.Collection
         switch command {
         case .credit(let credit):
-            return accounts[ExactString(credit.userID)] == nil ? full(.accounts, capacity) : nil
+            collection = .accounts
+            guard isFull(collection, capacity) else { return nil }
+            adds = accounts[ExactString(credit.userID)] == nil
         case .consume(let consume):
-            return usage.usage(of: consume.userID) == nil ? full(.usageUsers, capacity) : nil
+            collection = .usageUsers
+            guard isFull(collection, capacity) else { return nil }
+            adds = usage.usage(of: consume.userID) == nil
         case .reserve(let reserve):
-            if usage.usage(of: reserve.userID) == nil, let full = full(.usageUsers, capacity) { return full }
-            return full(.reservations, capacity)
+            if isFull(.usageUsers, capacity), usage.usage(of: reserve.userID) == nil {
+                collection = .usageUsers
+            } else {
+                collection = .reservations
+                guard isFull(collection, capacity) else { return nil }
+            }
+            adds = true
         case .startPurchase(let start):
-            return purchasesByPayment[ExactString(start.paymentID)] == nil ? full(.pendingPurchases, capacity) : nil
+            collection = .pendingPurchases
+            guard isFull(collection, capacity) else { return nil }
+            adds = purchasesByPayment[ExactString(start.paymentID)] == nil
         case .commit(let commit):
-            return predictions[ExactString(commit.predictionID)] == nil ? full(.predictions, capacity) : nil
+            collection = .predictions
+            guard isFull(collection, capacity) else { return nil }
+            adds = predictions[ExactString(commit.predictionID)] == nil
         case .closePrediction(let id, _):
-            return predictions[ExactString(id)] == nil ? full(.predictions, capacity) : nil
+            collection = .predictions
+            guard isFull(collection, capacity) else { return nil }
+            adds = predictions[ExactString(id)] == nil
         default:
             return nil
         }
+        // A retry of a recorded key is answered from its record, whatever it would add.
+        guard adds, Validation.check(command) == nil, key.isEmpty || idempotency.record(for: ExactString(key), at: now) == nil
+        else { return nil }
+        return full(collection, capacity)
     }
 
-    private func full(_ collection: LedgerCapacity.Collection, _ capacity: LedgerCapacity) -> Refusal? {
+    private func isFull(_ collection: LedgerCapacity.Collection, _ capacity: LedgerCapacity) -> Bool {
+        count(of: collection) >= capacity[collection]
+    }
+
+    private func full(_ collection: LedgerCapacity.Collection, _ capacity: LedgerCapacity) -> Refusal {
         let limit = capacity[collection]
-        guard count(of: collection) >= limit else { return nil }
         let name = collection.rawValue.split(separator: "_").joined(separator: " ")
         return Refusal(
             code: .resourceExhausted, reason: "CAPACITY_REACHED",
