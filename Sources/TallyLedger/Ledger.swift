@@ -119,7 +119,9 @@ public struct Ledger: Equatable, Sendable {
     /// state always changes (and the Writer journals it).
     public mutating func apply(_ command: Command, at now: Timestamp, day: UsageDay? = nil, origin: AuditOrigin? = nil) -> Applied {
         let firstNewTransaction = nextTransactionID
+        let check = AccountChangeCheck(self, command)
         var applied = apply(command, at: now, day: day)
+        check?.verify(self, recorded: nextTransactionID - firstNewTransaction)
         if let origin {
             // Ids are dense: every transaction this command recorded is in this range.
             let recorded = firstNewTransaction..<nextTransactionID
