@@ -34,6 +34,7 @@ struct CheckConfig: ParsableCommand {
             say("  access (when tallyd runs as this user): \(file.access.summary)")
             say("  rate limits: \(RateLimit.summary(file.rateLimits))")
             say("  daily limits: \(file.usage.summary); records kept \(file.usage.retention.days) days, months \(file.usage.retention.months)")
+            say("  capacity: \(file.capacity.summary)")
         } catch let exit as ExitCode {
             throw exit
         } catch {

@@ -202,6 +202,7 @@ struct Serve: AsyncParsableCommand {
               access: \(config.access.summary)
               rate limits: \(RateLimit.summary(config.rateLimits))
               daily limits: \(config.usage.summary)
+              capacity: \(config.capacity.summary)
               stop with Ctrl-C (SIGINT) or SIGTERM (SIGHUP is logged and ignored)
             """)
         // Until a signal, or until the data directory is found moved, deleted or replaced

@@ -1,4 +1,5 @@
 import Testing
+import TallyLedger
 import TallyServer
 import TallyWire
 
@@ -32,6 +33,16 @@ import TallyWire
         #expect(file.rateLimits == [
             .spend: RateLimit(count: 20, periodSeconds: 1, burst: 40), .credit: RateLimit(count: 6, periodSeconds: 60, burst: 6),
         ])
+    }
+
+    @Test func capacityBoundsOverrideTheDefaultsOneByOne() throws {
+        let file = try ConfigFile.parse("[capacity]\naccounts = 5\nreservations = 7", ownerUID: 5)
+        var expected = LedgerCapacity()
+        expected.accounts = 5
+        expected.reservations = 7
+        #expect(file.capacity == expected)
+        #expect(file.capacity.summary.hasPrefix("accounts 5, usage_users 20000000, idempotency_records 20000000, reservations 7,"))
+        #expect(try ConfigFile.parse("", ownerUID: 5).capacity == LedgerCapacity())
     }
 
     @Test func emptyFileMeansOnlyTheOwner() throws {
