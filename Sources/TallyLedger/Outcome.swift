@@ -92,4 +92,10 @@ public struct Applied: Equatable, Sendable {
     /// Whether the Ledger's state changed. Only such commands need journaling: replaying just
     /// them rebuilds the same state.
     public var changedState: Bool
+
+    public init(outcome: Outcome, replayed: Bool, changedState: Bool) {
+        self.outcome = outcome
+        self.replayed = replayed
+        self.changedState = changedState
+    }
 }

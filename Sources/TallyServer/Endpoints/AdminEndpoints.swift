@@ -18,6 +18,7 @@ enum AdminEndpoints {
         Endpoint(.health, .read, request: Tally_V1_HealthRequest.self) { body, _ in
             .offWriter { id, parts, loop in
                 parts.health.report(checkInvariants: body.checkInvariants, on: loop).map { Responses.ok(callID: id, $0) }
+                    .recover { Responses.error(callID: id, .internal, reason: "INTERNAL", "could not build the health report: \($0)") }
             }
         },
         Endpoint(.stats, .admin, request: Tally_V1_StatsRequest.self) { body, _ in

@@ -195,17 +195,12 @@ public actor Writer {
                 }
                 let stamp = clock.stamp()
                 if let full = ledger.capacityRefusal(command, at: stamp, capacity: capacity) {
-                    // Journaled as a refused attempt (when audited), so that replay never
-                    // depends on the capacity configured then.
-                    let applied = ledger.apply(.refusedAttempt(RefusedAttempt(userID: command.userID, refusal: full)), at: stamp, origin: call.origin)
-                    if applied.changedState {
-                        records.append(JournalRecord(
-                            sequence: nextSequence, command: .refusedAttempt(RefusedAttempt(userID: command.userID, refusal: full)),
-                            timestamp: stamp, origin: call.origin))
-                        nextSequence += 1
-                    }
-                    if call.origin == nil, call.method.access == .usage { countUsageRefusal(full.reason) }
-                    answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .applied(applied)))
+                    // Journaled as a refused attempt, so replay never depends on the capacity
+                    // configured then.
+                    auditRefusal(call, command, full, into: &records)
+                    answers.append(WriterAnswer(
+                        callID: call.callID, method: call.method,
+                        result: .applied(Applied(outcome: .refused(full), replayed: false, changedState: false))))
                     continue
                 }
                 let day = command.needsUsageDay ? day(containing: stamp) : nil
@@ -258,14 +253,22 @@ public actor Writer {
     /// log, as a journaled attempt like any other.
     private func auditRefusal(_ call: WriterCall, _ command: Command, _ result: WriterAnswer.Result, into records: inout [JournalRecord]) {
         // Deadline and rate-limit refusals are error envelopes, never OK answers.
-        guard case .envelope(let answer) = Responses.answer(WriterAnswer(callID: call.callID, method: call.method, result: result))
+        guard case .envelope(let answer) = Responses.answer(WriterAnswer(callID: call.callID, method: call.method, result: result)),
+            let code = Refusal.Code(rawValue: answer.code.rawValue)
         else { return }
-        guard let origin = call.origin, let code = Refusal.Code(rawValue: answer.code.rawValue) else {
-            if call.method.access == .usage { countUsageRefusal(answer.reason) }
+        auditRefusal(
+            call, command, Refusal(code: code, reason: answer.reason, message: answer.message, details: answer.details), into: &records)
+    }
+
+    /// Records `refusal` of a mutation the Ledger did not apply (deadline, rate limit,
+    /// capacity): a journaled refused attempt when the call is audited, else a count by reason
+    /// for usage calls.
+    private func auditRefusal(_ call: WriterCall, _ command: Command, _ refusal: Refusal, into records: inout [JournalRecord]) {
+        guard let origin = call.origin else {
+            if call.method.access == .usage { countUsageRefusal(refusal.reason) }
             return
         }
-        let attempt = Command.refusedAttempt(RefusedAttempt(
-            userID: command.userID, refusal: Refusal(code: code, reason: answer.reason, message: answer.message, details: answer.details)))
+        let attempt = Command.refusedAttempt(RefusedAttempt(userID: command.userID, refusal: refusal))
         let stamp = clock.stamp()
         _ = ledger.apply(attempt, at: stamp, origin: origin)
         records.append(JournalRecord(sequence: nextSequence, command: attempt, timestamp: stamp, origin: origin))
