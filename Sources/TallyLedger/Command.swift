@@ -6,19 +6,13 @@ public enum CreditKind: Int, Sendable, CaseIterable {
 }
 
 public struct Credit: Equatable, Sendable {
-    /// Byte-wise on every string: this decides whether a retry is "the same request".
-    public static func == (a: Credit, b: Credit) -> Bool {
-        same(a.userID, b.userID) && a.amount == b.amount && a.kind == b.kind && same(a.reference, b.reference)
-            && same(a.memo, b.memo) && same(a.idempotencyKey, b.idempotencyKey) && a.metadata == b.metadata
-    }
-
-    public var userID: String
+    @ExactString public var userID: String
     public var amount: Int64
     /// nil when the caller named no kind (or one this version does not know): refused.
     public var kind: CreditKind?
-    public var reference: String
-    public var memo: String
-    public var idempotencyKey: String
+    @ExactString public var reference: String
+    @ExactString public var memo: String
+    @ExactString public var idempotencyKey: String
     /// The caller's key-value facts, kept on the transaction.
     public var metadata: [ExactString: ExactString]
 
@@ -37,16 +31,11 @@ public struct Credit: Equatable, Sendable {
 }
 
 public struct Spend: Equatable, Sendable {
-    public static func == (a: Spend, b: Spend) -> Bool {
-        same(a.userID, b.userID) && a.amount == b.amount && same(a.reference, b.reference) && same(a.memo, b.memo)
-            && same(a.idempotencyKey, b.idempotencyKey) && a.metadata == b.metadata
-    }
-
-    public var userID: String
+    @ExactString public var userID: String
     public var amount: Int64
-    public var reference: String
-    public var memo: String
-    public var idempotencyKey: String
+    @ExactString public var reference: String
+    @ExactString public var memo: String
+    @ExactString public var idempotencyKey: String
     public var metadata: [ExactString: ExactString]
 
     public init(

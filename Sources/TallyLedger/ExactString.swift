@@ -3,11 +3,25 @@
 /// Swift's `String ==` treats canonically equivalent spellings ("café" precomposed and
 /// decomposed) as equal. Ids arrive on the wire as bytes, and two different byte strings must
 /// never share an account or an idempotency key, so the Ledger keys its state with this.
+///
+/// As a property wrapper (`@ExactString var userID: String`) it types a command's string
+/// fields, so the `==` the compiler writes for a command compares them byte for byte: whether a
+/// retry is "the same request" can never hinge on a hand-written list of fields.
+@propertyWrapper
 public struct ExactString: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
-    public let value: String
+    public var value: String
 
     public init(_ value: String) {
         self.value = value
+    }
+
+    public init(wrappedValue: String) {
+        self.value = wrappedValue
+    }
+
+    public var wrappedValue: String {
+        get { value }
+        set { value = newValue }
     }
 
     public init(stringLiteral value: String) {
@@ -32,7 +46,7 @@ public struct ExactString: Hashable, Comparable, Sendable, CustomStringConvertib
     public var description: String { value }
 }
 
-/// Byte-wise equality for the string fields of commands (see ExactString).
+/// Byte-wise equality of two strings (see ExactString), without wrapping them.
 @inline(__always)
 func same(_ a: String, _ b: String) -> Bool {
     a.utf8.elementsEqual(b.utf8)

@@ -120,7 +120,7 @@ extension Ledger {
                 report.repairs.append(transaction)
             }
             var repaired = account
-            repaired.version = UInt64(clamping: Int128(from.count) + Int128(report.repairs.filter { same($0.userID, user) }.count))
+            repaired.version = UInt64(clamping: Int128(from.count) + Int128(report.repairs.filter { $0.userID.utf8.elementsEqual(user.utf8) }.count))
             repaired.updatedAt = now
             accounts[key] = repaired
             broken.remove(user)

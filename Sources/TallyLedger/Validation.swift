@@ -69,7 +69,8 @@ public enum Validation {
                 ?? text(spend.idempotencyKey, field: "idempotency_key", limit: Limits.maxIdempotencyKeyBytes)
                 ?? metadata(spend.metadata)
         case .settlePurchase(let settle):
-            guard case .failed(let reason) = settle.result else { return paymentID(settle.paymentID) }
+            guard case .failed(let failure) = settle.result else { return paymentID(settle.paymentID) }
+            let reason = failure.value
             return paymentID(settle.paymentID)
                 ?? (reason.isEmpty ? .invalid("REASON_EMPTY", field: "reason", "say why the purchase failed") : nil)
                 ?? (reason == Purchase.expiredReason

@@ -29,7 +29,7 @@ extension Tally_Store_V1_StampedCommand {
             case .failed(let reason):
                 failPurchase = .with {
                     $0.paymentID = settle.paymentID
-                    $0.reason = reason
+                    $0.reason = reason.value
                 }
             }
         case .expirePurchases: expirePurchases = Tally_Store_V1_ExpirePurchases()
@@ -91,7 +91,7 @@ extension Tally_Store_V1_StampedCommand {
         case .deactivatePackage(let request): .deactivatePackage(id: request.packageID)
         case .startPurchase(let start): .startPurchase(start.ledgerValue)
         case .completePurchase(let request): .settlePurchase(SettlePurchase(paymentID: request.paymentID, result: .completed))
-        case .failPurchase(let request): .settlePurchase(SettlePurchase(paymentID: request.paymentID, result: .failed(reason: request.reason)))
+        case .failPurchase(let request): .settlePurchase(SettlePurchase(paymentID: request.paymentID, result: .failed(reason: ExactString(request.reason))))
         case .expirePurchases: .expirePurchases
         case .commit(let commit): .commit(commit.ledgerValue)
         case .cancelCommitment(let request): .cancelCommitment(id: request.commitmentID)

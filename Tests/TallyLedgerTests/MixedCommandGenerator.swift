@@ -254,7 +254,7 @@ struct MixedCommandGenerator {
             let pending = model.buys.filter { $0.status == .pending }.map { String(decoding: $0.payment, as: UTF8.self) }
             let recent = model.buys.suffix(8).map { String(decoding: $0.payment, as: UTF8.self) }
             let payment = !pending.isEmpty && rng.chance(60) ? rng.pick(pending) : !recent.isEmpty && rng.chance(90) ? rng.pick(recent) : "pay-unknown-\(step)"
-            let result: SettlePurchase.Result = rng.chance(55) ? .completed : .failed(reason: rng.pick(Self.failReasons))
+            let result: SettlePurchase.Result = rng.chance(55) ? .completed : .failed(reason: ExactString(rng.pick(Self.failReasons)))
             return .settlePurchase(SettlePurchase(paymentID: payment, result: result))
         case 66..<68:
             return .expirePurchases

@@ -420,7 +420,7 @@ struct MixedModel {
                 return e
             case (.failed(let reason), .pending):
                 buys[index].status = .failed
-                buys[index].failureReason = reason
+                buys[index].failureReason = reason.value
                 return Expected(answer: .purchase(id: buy.id, alreadyDone: false))
             }
         case .expirePurchases:
@@ -779,7 +779,8 @@ struct MixedModel {
             return user(s.userID) ?? name(s.packageID, "PACKAGE_ID") ?? payment(s.paymentID)
         case .settlePurchase(let s):
             if let invalid = payment(s.paymentID) { return invalid }
-            guard case .failed(let reason) = s.result else { return nil }
+            guard case .failed(let failure) = s.result else { return nil }
+            let reason = failure.value
             if reason.isEmpty { return (bad, "REASON_EMPTY") }
             if reason == "EXPIRED" { return (bad, "REASON_RESERVED") }
             return tooLong(reason, 256)

@@ -127,15 +127,11 @@ enum TransactionIDs: Equatable, Sendable {
 /// A mutation refused before it reached the Ledger (the caller's role forbids the method, the
 /// payload did not decode, the user's rate limit, the deadline): applied only to audit it.
 public struct RefusedAttempt: Equatable, Sendable {
-    public var userID: String
+    @ExactString public var userID: String
     public var refusal: Refusal
 
     public init(userID: String, refusal: Refusal) {
         self.userID = userID
         self.refusal = refusal
-    }
-
-    public static func == (a: RefusedAttempt, b: RefusedAttempt) -> Bool {
-        same(a.userID, b.userID) && a.refusal == b.refusal
     }
 }

@@ -16,12 +16,8 @@ public struct ActionPrice: Equatable, Sendable {
 /// An admin's change to the price table: `cost` tokens for `action` on `tier`; nil removes it
 /// (and the action, with its last price).
 public struct SetActionPrice: Equatable, Sendable {
-    public static func == (a: SetActionPrice, b: SetActionPrice) -> Bool {
-        same(a.action, b.action) && same(a.tier, b.tier) && a.cost == b.cost
-    }
-
-    public var action: String
-    public var tier: String
+    @ExactString public var action: String
+    @ExactString public var tier: String
     public var cost: Int64?
 
     public init(action: String, tier: String, cost: Int64?) {
@@ -33,16 +29,11 @@ public struct SetActionPrice: Equatable, Sendable {
 
 /// Spends the price of `action` for the user's tier at the moment it is applied.
 public struct SpendAction: Equatable, Sendable {
-    public static func == (a: SpendAction, b: SpendAction) -> Bool {
-        same(a.userID, b.userID) && same(a.action, b.action) && same(a.reference, b.reference) && same(a.memo, b.memo)
-            && same(a.idempotencyKey, b.idempotencyKey) && a.metadata == b.metadata
-    }
-
-    public var userID: String
-    public var action: String
-    public var reference: String
-    public var memo: String
-    public var idempotencyKey: String
+    @ExactString public var userID: String
+    @ExactString public var action: String
+    @ExactString public var reference: String
+    @ExactString public var memo: String
+    @ExactString public var idempotencyKey: String
     public var metadata: [ExactString: ExactString]
 
     public init(

@@ -39,13 +39,15 @@ public struct MembershipStatus: Equatable, Sendable {
 
 /// Sets a user's membership: `tier` until `expiresAt` (nil: no end), or with a nil tier, ends it.
 public struct SetMembership: Equatable, Sendable {
-    public static func == (a: SetMembership, b: SetMembership) -> Bool {
-        same(a.userID, b.userID) && a.tier.map { ExactString($0) } == b.tier.map { ExactString($0) } && a.expiresAt == b.expiresAt
-    }
-
-    public var userID: String
-    public var tier: String?
+    @ExactString public var userID: String
+    /// Stored byte-exact for the compiler-written `==` (see ExactString).
+    private var exactTier: ExactString?
     public var expiresAt: Timestamp?
+
+    public var tier: String? {
+        get { exactTier?.value }
+        set { exactTier = newValue.map { ExactString($0) } }
+    }
 
     public init(userID: String, tier: String?, expiresAt: Timestamp? = nil) {
         self.userID = userID

@@ -2,18 +2,13 @@
 
 /// Stakes `stake` tokens from `userID`'s available balance on `position` of `predictionID`.
 public struct Commit: Equatable, Sendable {
-    public static func == (a: Commit, b: Commit) -> Bool {
-        same(a.userID, b.userID) && same(a.predictionID, b.predictionID) && a.position == b.position && a.stake == b.stake
-            && a.oddsMicros == b.oddsMicros && same(a.idempotencyKey, b.idempotencyKey)
-    }
-
-    public var userID: String
-    public var predictionID: String
+    @ExactString public var userID: String
+    @ExactString public var predictionID: String
     /// nil when the caller named none (or one this version does not know): refused.
     public var position: Commitment.Position?
     public var stake: Int64
     public var oddsMicros: Int64
-    public var idempotencyKey: String
+    @ExactString public var idempotencyKey: String
 
     public init(
         userID: String, predictionID: String, position: Commitment.Position?, stake: Int64, oddsMicros: Int64,
@@ -36,11 +31,7 @@ public struct SettlePrediction: Equatable, Sendable {
         case void
     }
 
-    public static func == (a: SettlePrediction, b: SettlePrediction) -> Bool {
-        same(a.predictionID, b.predictionID) && a.result == b.result
-    }
-
-    public var predictionID: String
+    @ExactString public var predictionID: String
     public var result: Result
 
     public init(predictionID: String, result: Result) {

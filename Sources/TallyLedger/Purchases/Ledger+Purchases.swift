@@ -99,7 +99,7 @@ extension Ledger {
             }
         case (.failed(let reason), .pending):
             purchase.status = .failed
-            purchase.failureReason = reason
+            purchase.failureReason = reason.value
             purchase.settledAt = now
         }
         purchases[purchase.id] = purchase

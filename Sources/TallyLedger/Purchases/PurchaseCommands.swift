@@ -2,19 +2,13 @@
 
 /// Creates a package, or updates the one with this id (its creation time is kept).
 public struct SavePackage: Equatable, Sendable {
-    public static func == (a: SavePackage, b: SavePackage) -> Bool {
-        same(a.id, b.id) && same(a.name, b.name) && a.tokens == b.tokens && a.bonusTokens == b.bonusTokens
-            && a.priceCents == b.priceCents && same(a.currency, b.currency) && same(a.externalPriceID, b.externalPriceID)
-            && a.active == b.active && a.sortOrder == b.sortOrder
-    }
-
-    public var id: String
-    public var name: String
+    @ExactString public var id: String
+    @ExactString public var name: String
     public var tokens: Int64
     public var bonusTokens: Int64
     public var priceCents: Int64
-    public var currency: String
-    public var externalPriceID: String
+    @ExactString public var currency: String
+    @ExactString public var externalPriceID: String
     public var active: Bool
     public var sortOrder: Int32
 
@@ -37,13 +31,9 @@ public struct SavePackage: Equatable, Sendable {
 /// Opens a pending purchase of `packageID` for `userID`, paid by `paymentID`. Starting again
 /// with the same payment id, user and package answers the same purchase.
 public struct StartPurchase: Equatable, Sendable {
-    public static func == (a: StartPurchase, b: StartPurchase) -> Bool {
-        same(a.userID, b.userID) && same(a.packageID, b.packageID) && same(a.paymentID, b.paymentID)
-    }
-
-    public var userID: String
-    public var packageID: String
-    public var paymentID: String
+    @ExactString public var userID: String
+    @ExactString public var packageID: String
+    @ExactString public var paymentID: String
 
     public init(userID: String, packageID: String, paymentID: String) {
         self.userID = userID
@@ -56,19 +46,10 @@ public struct StartPurchase: Equatable, Sendable {
 public struct SettlePurchase: Equatable, Sendable {
     public enum Result: Equatable, Sendable {
         case completed
-        case failed(reason: String)
+        case failed(reason: ExactString)
     }
 
-    public static func == (a: SettlePurchase, b: SettlePurchase) -> Bool {
-        guard same(a.paymentID, b.paymentID) else { return false }
-        switch (a.result, b.result) {
-        case (.completed, .completed): return true
-        case (.failed(let x), .failed(let y)): return same(x, y)
-        default: return false
-        }
-    }
-
-    public var paymentID: String
+    @ExactString public var paymentID: String
     public var result: Result
 
     public init(paymentID: String, result: Result) {

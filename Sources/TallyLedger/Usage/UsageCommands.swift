@@ -4,13 +4,9 @@
 
 /// Counts `tokens` against today's limit, or refuses and counts nothing.
 public struct Consume: Equatable, Sendable {
-    public static func == (a: Consume, b: Consume) -> Bool {
-        same(a.userID, b.userID) && a.tokens == b.tokens && same(a.idempotencyKey, b.idempotencyKey)
-    }
-
-    public var userID: String
+    @ExactString public var userID: String
     public var tokens: Int64
-    public var idempotencyKey: String
+    @ExactString public var idempotencyKey: String
 
     public init(userID: String, tokens: Int64, idempotencyKey: String = "") {
         self.userID = userID
@@ -21,21 +17,16 @@ public struct Consume: Equatable, Sendable {
 
 /// Holds `tokens` of today's quota for a model call in progress.
 public struct Reserve: Equatable, Sendable {
-    public static func == (a: Reserve, b: Reserve) -> Bool {
-        same(a.userID, b.userID) && a.tokens == b.tokens && a.ttlMilliseconds == b.ttlMilliseconds
-            && same(a.idempotencyKey, b.idempotencyKey)
-    }
-
     /// When a request names no time-to-live.
     public static let defaultTTLMilliseconds: UInt32 = 60_000
     /// The longest hold: a reservation is a model call in flight, not a standing allowance.
     public static let maxTTLMilliseconds: UInt32 = 3_600_000
 
-    public var userID: String
+    @ExactString public var userID: String
     public var tokens: Int64
     /// Until the reservation releases itself; 0 means `defaultTTLMilliseconds`.
     public var ttlMilliseconds: UInt32
-    public var idempotencyKey: String
+    @ExactString public var idempotencyKey: String
 
     public init(userID: String, tokens: Int64, ttlMilliseconds: UInt32 = 0, idempotencyKey: String = "") {
         self.userID = userID
@@ -47,13 +38,9 @@ public struct Reserve: Equatable, Sendable {
 
 /// Ends a reservation with the real count of tokens used.
 public struct Settle: Equatable, Sendable {
-    public static func == (a: Settle, b: Settle) -> Bool {
-        a.reservationID == b.reservationID && a.tokens == b.tokens && same(a.idempotencyKey, b.idempotencyKey)
-    }
-
     public var reservationID: UInt64
     public var tokens: Int64
-    public var idempotencyKey: String
+    @ExactString public var idempotencyKey: String
 
     public init(reservationID: UInt64, tokens: Int64, idempotencyKey: String = "") {
         self.reservationID = reservationID
@@ -64,12 +51,8 @@ public struct Settle: Equatable, Sendable {
 
 /// Ends a reservation without counting anything (the model call failed or was cancelled).
 public struct Release: Equatable, Sendable {
-    public static func == (a: Release, b: Release) -> Bool {
-        a.reservationID == b.reservationID && same(a.idempotencyKey, b.idempotencyKey)
-    }
-
     public var reservationID: UInt64
-    public var idempotencyKey: String
+    @ExactString public var idempotencyKey: String
 
     public init(reservationID: UInt64, idempotencyKey: String = "") {
         self.reservationID = reservationID

@@ -31,7 +31,7 @@ enum PurchaseEndpoints {
             .writer(.apply(.settlePurchase(SettlePurchase(paymentID: body.paymentID, result: .completed))))
         } answer: { id, result in purchase(id, result) },
         Endpoint(.failPurchase, .write, mutates: true, request: Tally_V1_FailPurchaseRequest.self) { body, _ in
-            .writer(.apply(.settlePurchase(SettlePurchase(paymentID: body.paymentID, result: .failed(reason: body.reason)))))
+            .writer(.apply(.settlePurchase(SettlePurchase(paymentID: body.paymentID, result: .failed(reason: ExactString(body.reason))))))
         } answer: { id, result in purchase(id, result) },
         Endpoint(.getPurchase, .read, request: Tally_V1_GetPurchaseRequest.self) { body, _ in
             if let invalid = Validation.paymentID(body.paymentID) { return .invalid(invalid) }
