@@ -9,7 +9,7 @@ import TallyStore
 struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Check a configuration file (access rules, rate limits, daily limits) and print what it grants.",
+        abstract: "Check a configuration file (settings, access rules, rate limits, daily limits, capacity) and print what it sets.",
         discussion: "Exits 0 if `tallyd --config FILE` would start with it, 1 with the reason if not.")
 
     @Argument(help: "The TOML file.")
@@ -31,6 +31,8 @@ struct CheckConfig: ParsableCommand {
                 throw ExitCode(1)
             }
             say("\(absolute(path)): OK")
+            let settings = Settings.all.compactMap { setting in file.settings[setting.name].map { "\(setting.key) = \($0)" } }
+            say("  settings: \(settings.isEmpty ? "none (flags or defaults)" : settings.joined(separator: ", "))")
             say("  access (when tallyd runs as this user): \(file.access.summary)")
             say("  rate limits: \(RateLimit.summary(file.rateLimits))")
             say("  daily limits: \(file.usage.summary); records kept \(file.usage.retention.days) days, months \(file.usage.retention.months)")

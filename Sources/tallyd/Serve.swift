@@ -2,201 +2,147 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
 import TallyLedger
 import TallyServer
+import UnixSignals
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve the ledger (the default when no subcommand is given).")
 
-    @Option(name: .customLong("data-dir"), help: "Data directory (created if missing).")
-    var dataDirectory = "./tally-data"
+    // Each setting's meaning, default and bounds are in Settings.all (one description, read by
+    // the config file too); these options only bind the command line to it. nil: not given.
+    @Option(name: .customLong("data-dir"), help: about("data-dir")) var dataDirectory: String?
+    @Option(name: .customLong("socket"), help: about("socket")) var socketPath: String?
+    @Option(help: about("admin-socket")) var adminSocket: String?
+    @Option(help: about("socket-mode")) var socketMode: String?
+    @Option(help: about("socket-group")) var socketGroup: String?
+    @Option(help: about("fsync")) var fsync: String?
+    @Option(help: about("fsync-interval-ms")) var fsyncIntervalMs: Int64?
+    @Option(help: about("snapshot-interval")) var snapshotInterval: Int64?
+    @Option(help: about("snapshot-journal-mib")) var snapshotJournalMib: Int64?
+    @Option(help: about("max-frame-bytes")) var maxFrameBytes: Int64?
+    @Option(help: about("max-calls-in-flight")) var maxCallsInFlight: Int64?
+    @Option(help: about("idempotency-ttl-hours")) var idempotencyTtlHours: Int64?
+    @Option(help: about("purchase-timeout-minutes")) var purchaseTimeoutMinutes: Int64?
+    @Option(help: about("max-connections")) var maxConnections: Int64?
+    @Option(help: about("idle-timeout")) var idleTimeout: Int64?
+    @Option(help: about("frame-timeout")) var frameTimeout: Int64?
+    @Option(help: about("write-stall-timeout")) var writeStallTimeout: Int64?
+    @Option(help: about("max-connections-per-uid")) var maxConnectionsPerUid: Int64?
+    @Option(help: about("reserved-admin-connections")) var reservedAdminConnections: Int64?
+    @Option(help: about("writer-queue-limit")) var writerQueueLimit: Int64?
+    @Option(help: about("audit-keep")) var auditKeep: Int64?
+    @Flag(help: about("audit-usage-calls")) var auditUsageCalls = false
+    @Option(help: about("transactions-per-user")) var transactionsPerUser: Int64?
+    @Option(help: about("archive-minimum")) var archiveMinimum: Int64?
+    @Option(help: about("commitment-archive-days")) var commitmentArchiveDays: Int64?
+    @Option(help: about("io-threads")) var ioThreads: Int64?
+    @Option(help: about("log-level")) var logLevel: String?
+    @Flag(help: about("repair")) var repair = false
 
-    @Option(name: .customLong("socket"), help: "Unix socket path clients connect to.")
-    var socketPath = "./tally.sock"
-
-    @Option(help: "A second Unix socket for the admin role only (tallyd's own uid and admin rules), served on a thread of its own: health probes and admin calls there never wait behind clients' calls. Default: none.")
-    var adminSocket: String?
-
-    @Option(help: "Socket file permissions, octal: 660 lets tallyd's user and group connect.")
-    var socketMode = "660"
-
-    @Option(help: "Group (name or number) that owns the socket file, so its members may connect; default: tallyd's group.")
-    var socketGroup: String?
-
-    @Option(help: """
-        always: answer a mutation only after its journal record is fsynced (group commit). \
-        interval: answer once written, fsync every --fsync-interval-ms. \
-        never: no journal, only periodic snapshots. See docs/operations.md for what each can lose.
-        """)
-    var fsync: FsyncArgument = .always
-
-    @Option(help: "Milliseconds between fsyncs with --fsync interval.")
-    var fsyncIntervalMs: Int64 = 200
-
-    @Option(help: "Seconds between snapshots while there were changes; 0: none by time.")
-    var snapshotInterval: Int64 = 5
-
-    @Option(help: "Also snapshot once this many MiB of journal were written since the last; 0: none by size.")
-    var snapshotJournalMib = 64
-
-    @Option(help: "Largest frame accepted, in bytes (the 4-byte length prefix not counted).")
-    var maxFrameBytes = ServerConfig().maxFrameBytes
-
-    @Option(help: "Unanswered calls per connection before tallyd stops reading from it.")
-    var maxCallsInFlight = ServerConfig().maxCallsInFlight
-
-    @Option(help: "Connections served at once; past it a new one is refused (RESOURCE_EXHAUSTED).")
-    var maxConnections = ServerConfig().maxConnections
-
-    @Option(help: "Connections one peer uid may have open at once; past it a new one is refused (RESOURCE_EXHAUSTED).")
-    var maxConnectionsPerUid = ServerConfig().maxConnectionsPerUID
-
-    @Option(help: "Connections kept for the admin role and tallyd's own uid past both connection limits, so an operator can always get in.")
-    var reservedAdminConnections = ServerConfig().reservedAdminConnections
-
-    @Option(help: "Calls queued at the Writer, over all connections, past which new mutations are shed (UNAVAILABLE OVERLOADED).")
-    var writerQueueLimit = ServerConfig().writerQueueLimit
-
-    @Option(help: "Audit entries kept in memory; at each snapshot older ones move to DATA/archive/audit.jsonl.")
-    var auditKeep = ServerConfig().auditKeep
-
-    @Flag(help: "Give every usage call (consume, reserve, settle, release) an audit entry; by default their refusals are only counted per reason (health), and accepted ones are in the usage records.")
-    var auditUsageCalls = false
-
-    @Option(help: "Transactions kept in memory per user (0: all); older ones move to DATA/archive at snapshots, still counted in stats.")
-    var transactionsPerUser = ServerConfig().transactionsPerUser
-
-    @Option(help: "Archive older transactions only once at least this many are due (one file per batch).")
-    var archiveMinimum = ServerConfig().archiveMinimum
-
-    @Option(help: "Commitments of settled predictions move to DATA/archive this many days after settling (0: never).")
-    var commitmentArchiveDays = ServerConfig().commitmentArchiveDays
-
-    @Option(help: "Configuration file (TOML): access rules (roles per uid/gid) and per-user rate limits. docs/operations.md.")
+    @Option(help: "The configuration file (TOML): any setting above as `name_with_underscores = value`, access rules, rate limits, daily limits, capacity (docs/operations.md). A flag given here wins over the file.")
     var config: String?
 
-    @Option(help: "Seconds a connection may sit with nothing sent and nothing in flight before it is closed.")
-    var idleTimeout: Int64 = ConnectionTimeouts().idleSeconds
-
-    @Option(help: "Seconds a connection may stall in the middle of a frame before it is closed.")
-    var frameTimeout: Int64 = ConnectionTimeouts().frameSeconds
-
-    @Option(help: "Seconds a connection may leave its answers unread before it is closed.")
-    var writeStallTimeout: Int64 = ConnectionTimeouts().writeStallSeconds
-
-    @Option(help: "Hours an idempotency key is remembered.")
-    var idempotencyTtlHours: Int64 = 24
-
-    @Option(help: "Minutes a purchase may stay pending before it fails by itself (EXPIRED).")
-    var purchaseTimeoutMinutes: Int64 = 60
-
-    @Option(help: "Threads serving connections apart from the Writer's (0: connections are served on the Writer's own loop, with no thread hand-off per call).")
-    var ioThreads = 0
-
-    @Flag(help: "Start even if the journal is damaged: keep everything before the first damage, drop the rest (logged).")
-    var repair = false
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
-
-    enum FsyncArgument: String, ExpressibleByArgument, CaseIterable {
-        case always, interval, never
+    /// The settings given on the command line, by name.
+    var given: [String: Setting.Value] {
+        let texts: [(String, String?)] = [
+            ("data-dir", dataDirectory), ("socket", socketPath), ("admin-socket", adminSocket), ("socket-mode", socketMode),
+            ("socket-group", socketGroup), ("fsync", fsync), ("log-level", logLevel),
+        ]
+        let numbers: [(String, Int64?)] = [
+            ("fsync-interval-ms", fsyncIntervalMs), ("snapshot-interval", snapshotInterval),
+            ("snapshot-journal-mib", snapshotJournalMib), ("max-frame-bytes", maxFrameBytes),
+            ("max-calls-in-flight", maxCallsInFlight), ("idempotency-ttl-hours", idempotencyTtlHours),
+            ("purchase-timeout-minutes", purchaseTimeoutMinutes), ("max-connections", maxConnections),
+            ("idle-timeout", idleTimeout), ("frame-timeout", frameTimeout), ("write-stall-timeout", writeStallTimeout),
+            ("max-connections-per-uid", maxConnectionsPerUid), ("reserved-admin-connections", reservedAdminConnections),
+            ("writer-queue-limit", writerQueueLimit), ("audit-keep", auditKeep), ("transactions-per-user", transactionsPerUser),
+            ("archive-minimum", archiveMinimum), ("commitment-archive-days", commitmentArchiveDays), ("io-threads", ioThreads),
+        ]
+        var given: [String: Setting.Value] = [:]
+        for case (let name, let text?) in texts { given[name] = .text(text) }
+        for case (let name, let number?) in numbers { given[name] = .integer(number) }
+        if auditUsageCalls { given["audit-usage-calls"] = .on(true) }
+        if repair { given["repair"] = .on(true) }
+        return given
     }
 
     func validate() throws {
-        guard snapshotInterval >= 0 else { throw ValidationError("--snapshot-interval must be 0 or more") }
-        guard snapshotJournalMib >= 0 else { throw ValidationError("--snapshot-journal-mib must be 0 or more") }
-        guard fsyncIntervalMs >= 1 else { throw ValidationError("--fsync-interval-ms must be at least 1") }
-        guard maxFrameBytes >= 1_024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
-        guard maxCallsInFlight >= 1 else { throw ValidationError("--max-calls-in-flight must be at least 1") }
-        guard idempotencyTtlHours >= 1 else { throw ValidationError("--idempotency-ttl-hours must be at least 1") }
-        guard (1...525_600).contains(purchaseTimeoutMinutes) else {
-            throw ValidationError("--purchase-timeout-minutes must be from 1 to 525600")
-        }
-        guard ioThreads >= 0 else { throw ValidationError("--io-threads must be 0 or more") }
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
-        guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
-        guard reservedAdminConnections >= 0 else { throw ValidationError("--reserved-admin-connections cannot be negative") }
-        guard writerQueueLimit >= 1 else { throw ValidationError("--writer-queue-limit must be at least 1") }
-        guard auditKeep >= 0 else { throw ValidationError("--audit-keep cannot be negative") }
-        guard transactionsPerUser >= 0 else { throw ValidationError("--transactions-per-user cannot be negative") }
-        guard archiveMinimum >= 1 else { throw ValidationError("--archive-minimum must be at least 1") }
-        guard (0...36_500).contains(commitmentArchiveDays) else { throw ValidationError("--commitment-archive-days must be 0 to 36500") }
-        guard idleTimeout >= 1, frameTimeout >= 1, writeStallTimeout >= 1 else {
-            throw ValidationError("--idle-timeout, --frame-timeout and --write-stall-timeout must be at least 1 second")
-        }
-        if let adminSocket {
-            guard !adminSocket.isEmpty else { throw ValidationError("--admin-socket needs a path") }
-            guard absolute(adminSocket) != absolute(socketPath) else {
-                throw ValidationError("--admin-socket must be another path than --socket")
-            }
-        }
-        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777, mode & 0o600 == 0o600 else {
-            throw ValidationError("--socket-mode must be octal like 660 and let the owner read and write")
+        for (name, value) in given.sorted(by: { $0.key < $1.key }) {
+            guard let setting = Settings.named(name) else { preconditionFailure("--\(name) is not in Settings.all") }
+            if let problem = setting.problem(value) { throw ValidationError("\(setting.flag) must be \(problem)") }
         }
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
-        let logger = Logger(label: "tallyd")
-        let fsyncMode: FsyncMode = switch fsync {
-        case .always: .always
-        case .interval: .interval(milliseconds: fsyncIntervalMs)
-        case .never: .never
-        }
-        var config = ServerConfig(
-            socketPath: socketPath, dataDirectory: dataDirectory, fsync: fsyncMode,
-            snapshots: SnapshotPolicy(intervalSeconds: snapshotInterval, journalBytes: snapshotJournalMib << 20),
-            maxFrameBytes: maxFrameBytes, maxCallsInFlight: maxCallsInFlight,
-            socketMode: UInt32(socketMode, radix: 8) ?? 0o660,
-            ledger: LedgerConfig(
-                idempotencyTTL: idempotencyTtlHours * Microseconds.perHour,
-                purchaseTimeout: purchaseTimeoutMinutes * 60 * Microseconds.perSecond),
-            ioThreads: ioThreads, repair: repair, maxConnections: maxConnections,
-            timeouts: ConnectionTimeouts(idleSeconds: idleTimeout, frameSeconds: frameTimeout, writeStallSeconds: writeStallTimeout))
-        config.socketGroup = socketGroup
-        config.adminSocketPath = adminSocket
-        config.maxConnectionsPerUID = maxConnectionsPerUid
-        config.reservedAdminConnections = reservedAdminConnections
-        config.writerQueueLimit = writerQueueLimit
-        config.auditKeep = auditKeep
-        config.auditUsageCalls = auditUsageCalls
-        config.transactionsPerUser = transactionsPerUser
-        config.archiveMinimum = archiveMinimum
-        config.commitmentArchiveDays = commitmentArchiveDays
-        if let path = self.config {
-            do {
-                let file = try ConfigFile.load(path: path)
-                config.access = file.access
-                config.rateLimits = file.rateLimits
-                config.usage = file.usage
-                config.capacity = file.capacity
-                config.ledger.usageRetention = file.usage.retention
-            } catch {
-                complain("cannot start: \(error)")
-                throw ExitCode(1)
-            }
-        }
-
-        // SIGHUP (a closed terminal, or a supervisor's "reload") must not kill tallyd: it is
-        // logged and tallyd keeps serving (nothing is reloaded: a restart applies new flags).
-        let stop = SignalWaiter(signals: [SIGINT, SIGTERM, SIGHUP])
-        let server: TallyServer
+        let config: ServerConfig
         do {
-            server = try await TallyServer.start(config: config, logger: logger)
+            config = try ServerConfig(file: self.config.map { try ConfigFile.load(path: $0) }, flags: given)
         } catch {
             complain("cannot start: \(error)")
             throw ExitCode(1)
         }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = config.logLevel
+            return handler
+        }
+        let logger = Logger(label: "tallyd")
+
+        // SIGHUP (a closed terminal, or a supervisor's "reload") must not kill tallyd: trapped
+        // before anything starts, logged, and ignored (nothing is reloaded: a restart applies
+        // new flags). SIGTERM and SIGINT shut the group down gracefully.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let ledger = LedgerService(config: config, logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: ledger, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: HangupLog(signals: hangups, logger: logger), successTerminationBehavior: .ignore),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            complain(ledger.failure(error))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The ledger as a service: starts tallyd (recovery, then listening), serves until the group is
+/// shut down (SIGTERM, SIGINT) or the data directory is found moved, deleted or replaced under
+/// it (it then takes no mutation and writes nothing, and exits 1 once drained), then stops it.
+struct LedgerService: Service {
+    let config: ServerConfig
+    let logger: Logger
+
+    /// Why the service threw, in words for stderr.
+    enum Failure: Error {
+        case cannotStart(any Error)
+        case stopped(any Error)
+    }
+
+    func failure(_ error: any Error) -> String {
+        switch error {
+        case Failure.cannotStart(let why): "cannot start: \(why)"
+        case Failure.stopped(let why): "shutdown: \(why)"
+        default: "\(error)"
+        }
+    }
+
+    func run() async throws {
+        let server: TallyServer
+        do {
+            server = try await TallyServer.start(config: config, logger: logger)
+        } catch {
+            throw Failure.cannotStart(error)
+        }
         let s = server.startup
         say("""
             tallyd serving \(absolute(config.socketPath))\(config.adminSocketPath.map { ", admin socket \(absolute($0))" } ?? "")
-              data directory \(absolute(config.dataDirectory)), fsync \(fsync.rawValue)
+              data directory \(absolute(config.dataDirectory)), fsync \(Settings.named("fsync")!.current(in: config))
               recovered \(s.accounts) accounts, \(s.transactions) transactions in \(String(format: "%.1f", s.milliseconds)) ms
             \(s.recovery.description.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
               access: \(config.access.summary)
@@ -205,56 +151,35 @@ struct Serve: AsyncParsableCommand {
               capacity: \(config.capacity.summary)
               stop with Ctrl-C (SIGINT) or SIGTERM (SIGHUP is logged and ignored)
             """)
-        // Until a signal, or until the data directory is found moved, deleted or replaced
-        // under tallyd (it then takes no mutation and writes nothing, and exits 1 once drained).
-        let why = await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                var signal = await stop.wait()
-                while signal == SIGHUP {
-                    logger.notice("SIGHUP received: ignored, still serving (nothing is reloaded; restart tallyd to apply new flags or a changed config file)")
-                    signal = await stop.wait()
-                }
-                return Task.isCancelled ? nil : "signal \(signal)"
-            }
-            group.addTask {
-                for await change in server.directoryLost { return "the data directory is no longer this tallyd's: \(change)" }
-                return nil
-            }
-            let first = await group.first { $0 != nil } ?? nil
-            group.cancelAll()
-            return first ?? "signal"
+        var why = "asked to stop (SIGTERM or SIGINT)"
+        for await change in server.directoryLost.cancelOnGracefulShutdown() {
+            why = "the data directory is no longer this tallyd's: \(change)"
+            break
         }
         say("tallyd: \(why), shutting down")
         do {
             try await server.shutdown()
         } catch {
-            complain("shutdown: \(error)")
-            throw ExitCode(1)
+            throw Failure.stopped(error)
         }
         say("tallyd: stopped")
     }
 }
 
-/// Waits for the first of some signals, delivered through Dispatch instead of a C handler.
-final class SignalWaiter: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
-    private let received = AsyncStream<Int32>.makeStream()
+/// Logs each SIGHUP until the group shuts down.
+struct HangupLog: Service {
+    let signals: UnixSignalsSequence
+    let logger: Logger
 
-    init(signals: [Int32]) {
-        for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            let continuation = received.continuation
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            sources.append(source)
+    func run() async {
+        for await _ in signals.cancelOnGracefulShutdown() {
+            logger.notice("SIGHUP received: ignored, still serving (nothing is reloaded; restart tallyd to apply new flags or a changed config file)")
         }
     }
+}
 
-    private lazy var next = received.stream.makeAsyncIterator()
-
-    /// The next signal received (each is returned once, in order). One caller at a time.
-    func wait() async -> Int32 {
-        await next.next() ?? 0
-    }
+/// A setting's help: its meaning and default from Settings.all.
+private func about(_ name: String) -> ArgumentHelp {
+    guard let setting = Settings.named(name) else { preconditionFailure("--\(name) is not in Settings.all") }
+    return ArgumentHelp(setting.help)
 }

@@ -4,10 +4,13 @@ import TallyLedger
 import TallyStore
 import TallyWire
 
-/// tallyd's configuration file (TOML, `tallyd --config FILE`): who may call what, and per-user
-/// rate limits. docs/operations.md documents every key. Unknown keys and bad values stop
+/// tallyd's configuration file (TOML, `tallyd --config FILE`): any of the settings flags set
+/// (`Settings.all`, as top-level keys), who may call what, per-user rate limits, daily limits
+/// and capacity. docs/operations.md documents every key. Unknown keys and bad values stop
 /// start-up with the key's name, so a typo never silently loosens a rule.
 public struct ConfigFile: Sendable, Equatable {
+    /// The top-level settings the file gives, by setting name ("snapshot-interval"), checked.
+    public var settings: [String: Setting.Value] = [:]
     public var access: AccessPolicy
     public var rateLimits: [RateClass: RateLimit]
     public var usage: UsageConfig
@@ -42,7 +45,20 @@ public struct ConfigFile: Sendable, Equatable {
         } catch let error as TOMLParseError {
             throw Invalid("not valid TOML, \(error.source.begin): \(error.description)")
         }
-        try only(["access", "rate_limits", "usage", "capacity"], in: table, at: "the top level")
+        try only(Settings.fileKeys + ["access", "rate_limits", "usage", "capacity"], in: table, at: "the top level")
+        var settings: [String: Setting.Value] = [:]
+        for setting in Settings.all where setting.inFile {
+            guard let value = table[setting.key] else { continue }
+            let given: Setting.Value? =
+                if let number = value.int { .integer(Int64(number)) }
+                else if let text = value.string { .text(text) }
+                else if let on = value.bool { .on(on) }
+                else { nil }
+            guard let given, setting.problem(given) == nil else {
+                throw Invalid("\(setting.key) must be \(setting.expectation)")
+            }
+            settings[setting.name] = given
+        }
         var rules: [AccessPolicy.Subject: Role] = [:]
         if let entries = table["access"] {
             guard let array = entries.array else { throw Invalid("'access' must be an array of tables: [[access]]") }
@@ -73,6 +89,7 @@ public struct ConfigFile: Sendable, Equatable {
             usage = try usageConfig(settings)
         }
         var file = ConfigFile(access: AccessPolicy(ownerUID: ownerUID, rules: rules), rateLimits: limits, usage: usage)
+        file.settings = settings
         if let section = table["capacity"] {
             guard let bounds = section.table else { throw Invalid("'capacity' must be a table: [capacity]") }
             try only(LedgerCapacity.Collection.allCases.map(\.rawValue), in: bounds, at: "[capacity]")

@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import TallyLedger
 import TallyWire
 
@@ -10,9 +11,13 @@ public enum FsyncMode: Equatable, Sendable {
     case interval(milliseconds: Int64)
     /// No journal: durable only once a (periodic, fsynced) snapshot holds it.
     case never
+
+    /// Between fdatasyncs with `--fsync interval` when no other is given.
+    public static let defaultIntervalMilliseconds: Int64 = 200
 }
 
-/// Everything tallyd is told at start. Each default is what `tallyd` with no flags runs on.
+/// Everything tallyd is told at start. Each default is what `tallyd` with no flags runs on;
+/// `Settings.all` describes the ones flags and the config file set.
 public struct ServerConfig: Sendable {
     public var socketPath: String
     /// A second socket for the admin role only, served on an event loop of its own, so an
@@ -70,6 +75,8 @@ public struct ServerConfig: Sendable {
     public var capacity = LedgerCapacity()
     /// Daily limits from the config file, applied at start where they differ from the state.
     public var usage: UsageConfig
+    /// The least severe log lines written.
+    public var logLevel: Logger.Level = .info
     /// The time of day tallyd stamps with (tests move it to just before midnight).
     public var wallClock: WallClock
 
