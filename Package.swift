@@ -102,7 +102,7 @@ let package = Package(
             ]
         ),
         // Helpers the test targets share (a seeded generator).
-        .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
+        .target(name: "TallyTestSupport", dependencies: ["TallyLedger"], path: "Tests/TallyTestSupport"),
         .testTarget(name: "TallyLedgerTests", dependencies: ["TallyLedger", "TallyTestSupport"]),
         .testTarget(
             name: "TallyWireTests",

@@ -19,7 +19,7 @@ struct CommandGenerator {
     let hugeAmountsFrom: Int
     private(set) var now: Timestamp = 1_700_000_000_000_000
     private var step = 0
-    private var keyed: [Command] = []
+    private var retries = KeyedRetries(capacity: 32)
 
     init(seed: UInt64, steps: Int) {
         rng = SplitMix64(seed: seed)
@@ -33,18 +33,14 @@ struct CommandGenerator {
         step += 1
         advanceClock(model: model)
         let command: Command
-        if !keyed.isEmpty, rng.chance(15) {
-            // An exact retry, usually of a recent command (whose key is likely still live).
-            command = rng.chance(80) ? rng.pick(Array(keyed.suffix(4))) : rng.pick(keyed)
-        } else if !keyed.isEmpty, rng.chance(8) {
-            command = mutated(rng.pick(keyed))  // same key, different request
+        if !retries.isEmpty, rng.chance(15) {
+            command = retries.exact(recent: 4, &rng)
+        } else if !retries.isEmpty, rng.chance(8) {
+            command = retries.conflicting(recent: 32, users: Self.users, &rng)
         } else {
             command = fresh(model: model)
         }
-        if !command.idempotencyKey.isEmpty {
-            if keyed.count >= 32 { keyed.removeFirst() }
-            keyed.append(command)
-        }
+        retries.remember(command)
         return (command, now)
     }
 
@@ -102,25 +98,6 @@ struct CommandGenerator {
             return .credit(Credit(userID: user, amount: amount, kind: kind, reference: reference, memo: memo, idempotencyKey: key))
         }
         return .spend(Spend(userID: user, amount: amount, reference: reference, memo: memo, idempotencyKey: key))
-    }
-
-    /// The same key with something else changed.
-    private mutating func mutated(_ command: Command) -> Command {
-        switch (command, Int.random(in: 0..<4, using: &rng)) {
-        case (.credit(var c), 0): c.amount = c.amount == Int64.max ? 1 : c.amount + 1; return .credit(c)
-        case (.credit(var c), 1): c.userID = rng.pick(Self.users.filter { !$0.utf8.elementsEqual(c.userID.utf8) }); return .credit(c)
-        case (.credit(var c), 2): c.memo += "!"; return .credit(c)
-        case (.credit(let c), _):
-            return .spend(Spend(userID: c.userID, amount: c.amount, reference: c.reference, memo: c.memo, idempotencyKey: c.idempotencyKey))
-        case (.spend(var s), 0): s.amount = s.amount == Int64.max ? 1 : s.amount + 1; return .spend(s)
-        case (.spend(var s), 1): s.userID = rng.pick(Self.users.filter { !$0.utf8.elementsEqual(s.userID.utf8) }); return .spend(s)
-        case (.spend(var s), 2): s.reference += "?"; return .spend(s)
-        case (.spend(let s), _):
-            return .credit(
-                Credit(userID: s.userID, amount: s.amount, kind: rng.pick(CreditKind.allCases), reference: s.reference, memo: s.memo,
-                       idempotencyKey: s.idempotencyKey))
-        default: preconditionFailure("this generator makes credits and spends only")
-        }
     }
 
     /// A whole run's commands, generated against the model alone (for the replay tests).

@@ -45,7 +45,7 @@ struct MixedCommandGenerator {
     let hugeFrom: Int
     private var step = 0
     /// Recent commands with an idempotency key, for exact retries and conflicting reuses.
-    private var keyed: [Command] = []
+    private var retries = KeyedRetries(capacity: 40)
     /// Recent purchase and prediction commands, for natural retries.
     private var recentPurchases: [Command] = []
     private var recentSettlements: [Command] = []
@@ -90,11 +90,10 @@ struct MixedCommandGenerator {
         case _ where queued != nil:
             command = queued!
             queued = nil
-        case 0..<90 where !keyed.isEmpty:
-            // The same key and request again, usually a recent one (whose key is likely live).
-            command = rng.chance(80) ? rng.pick(Array(keyed.suffix(5))) : rng.pick(keyed)
-        case 90..<120 where !keyed.isEmpty:
-            command = mutated(rng.pick(Array(keyed.suffix(8))))
+        case 0..<90 where !retries.isEmpty:
+            command = retries.exact(recent: 5, &rng)
+        case 90..<120 where !retries.isEmpty:
+            command = retries.conflicting(recent: 8, users: Self.users, actions: Self.actions, &rng)
         case 120..<160:
             command = invalid()
         case 160..<240 where queued == nil && !charged.isEmpty:
@@ -110,8 +109,7 @@ struct MixedCommandGenerator {
         }
         let key = MixedModel.idempotencyKey(of: command)
         if !key.isEmpty, MixedModel.invalid(command) == nil {
-            if keyed.count >= 40 { keyed.removeFirst() }
-            keyed.append(command)
+            retries.remember(command)
             if case .spendAction(let spend) = command, !recentSpendActions.contains(spend) {
                 if recentSpendActions.count >= 6 { recentSpendActions.removeFirst() }
                 recentSpendActions.append(spend)
@@ -473,42 +471,7 @@ struct MixedCommandGenerator {
         }
     }
 
-    // MARK: Retries with a twist, and invalid requests
-
-    /// The same key with something else changed: a conflict while the key is live.
-    private mutating func mutated(_ command: Command) -> Command {
-        switch command {
-        case .credit(var c):
-            if rng.chance(50) { c.amount = c.amount == Int64.max ? 1 : c.amount + 1 } else { c.kind = c.kind == .grant ? .refund : .grant }
-            return .credit(c)
-        case .spend(let s):
-            return rng.chance(50)
-                ? .spend(Spend(userID: s.userID, amount: s.amount == Int64.max ? 1 : s.amount + 1, reference: s.reference, memo: s.memo, idempotencyKey: s.idempotencyKey))
-                : .credit(Credit(userID: s.userID, amount: s.amount, kind: .grant, idempotencyKey: s.idempotencyKey))
-        case .consume(var c):
-            c.tokens += 1
-            return .consume(c)
-        case .reserve(var r):
-            r.ttlMilliseconds = r.ttlMilliseconds == 0 ? 1_000 : 0
-            return .reserve(r)
-        case .settle(var s):
-            s.tokens += 1
-            return .settle(s)
-        case .release(let r):
-            return .settle(Settle(reservationID: r.reservationID, tokens: 0, idempotencyKey: r.idempotencyKey))
-        case .commit(var c):
-            c.position = c.position == .yes ? .no : .yes
-            return .commit(c)
-        case .spendAction(var s):
-            if rng.chance(50) {
-                s.action = s.action == "post" ? "image" : "post"
-                return .spendAction(s)
-            }
-            return .spend(Spend(userID: s.userID, amount: 1, reference: s.reference, memo: s.memo, idempotencyKey: s.idempotencyKey))
-        default:
-            preconditionFailure("only keyed commands are kept for retries")
-        }
-    }
+    // MARK: Invalid requests
 
     private mutating func invalid() -> Command {
         let k = rng.chance(50) ? rng.pick(Self.keys) : ""

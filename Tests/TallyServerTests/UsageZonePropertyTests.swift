@@ -434,19 +434,8 @@ struct ZoneUsageModel {
             return keyed[pickKey(at: now, &random)]!.command
         default:
             guard !recentKeys.isEmpty else { return .expireReservations }
-            switch keyed[pickKey(at: now, &random)]!.command {  // same key, another request
-            case .consume(var consume):
-                consume.tokens += 1
-                return .consume(consume)
-            case .reserve(var reserve):
-                reserve.tokens += 1
-                return .reserve(reserve)
-            case .settle(var settle):
-                settle.tokens += 1
-                return .settle(settle)
-            case let other:
-                return other
-            }
+            // Same key, another request.
+            return KeyedRetries.conflicting(with: keyed[pickKey(at: now, &random)]!.command, users: [], &random)
         }
     }
 

@@ -330,7 +330,7 @@ struct JournalCommandMix {
     static let ttl: Int64 = 400_000
 
     var rng: JournalTestRNG
-    private var keyed: [Command] = []
+    private var retries = KeyedRetries(capacity: 24)
     private var serial = 0
 
     init(seed: UInt64) { rng = JournalTestRNG(seed: seed) }
@@ -345,17 +345,14 @@ struct JournalCommandMix {
         default: step = Int64.random(in: 300_000...900_000, using: &rng)
         }
         let command: Command
-        if !keyed.isEmpty, rng.chance(10) {
-            command = rng.pick(Array(keyed.suffix(6)))  // an exact retry: replayed while its key lives
-        } else if !keyed.isEmpty, rng.chance(4) {
-            command = conflicting(rng.pick(keyed))  // same key, another request: refused
+        if !retries.isEmpty, rng.chance(10) {
+            command = retries.exact(recent: 6, &rng)
+        } else if !retries.isEmpty, rng.chance(4) {
+            command = retries.conflicting(recent: 24, users: Self.users, &rng)
         } else {
             command = fresh(ledger)
         }
-        if !command.idempotencyKey.isEmpty {
-            if keyed.count >= 24 { keyed.removeFirst() }
-            keyed.append(command)
-        }
+        retries.remember(command)
         return (command, step)
     }
 
@@ -415,31 +412,6 @@ struct JournalCommandMix {
                 .userLimit(userID: user, tokens: rng.chance(50) ? nil : 5_000), .userTier(userID: user, tier: "subscribed"),
                 .userShadow(userID: user, on: rng.chance(50)), .timeZone("Europe/Berlin"),
             ]))
-        }
-    }
-
-    private mutating func conflicting(_ command: Command) -> Command {
-        switch command {
-        case .credit(var credit):
-            credit.amount += 1
-            return .credit(credit)
-        case .spend(var spend):
-            spend.amount += 1
-            return .spend(spend)
-        case .consume(var consume):
-            consume.tokens += 1
-            return .consume(consume)
-        case .reserve(var reserve):
-            reserve.tokens += 1
-            return .reserve(reserve)
-        case .settle(var settle):
-            settle.tokens += 1
-            return .settle(settle)
-        case .release(var release):
-            release.reservationID += 1
-            return .release(release)
-        default:
-            return command
         }
     }
 }
