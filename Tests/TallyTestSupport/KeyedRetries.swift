@@ -93,18 +93,3 @@ public struct KeyedRetries {
         }
     }
 }
-
-extension Command {
-    /// The user a keyed command acts for ("" for the others).
-    fileprivate var userID: String {
-        switch self {
-        case .credit(let c): c.userID
-        case .spend(let s): s.userID
-        case .consume(let c): c.userID
-        case .reserve(let r): r.userID
-        case .commit(let c): c.userID
-        case .spendAction(let s): s.userID
-        default: ""
-        }
-    }
-}
