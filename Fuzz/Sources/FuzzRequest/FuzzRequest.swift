@@ -123,7 +123,7 @@ func expectedCommand(_ method: Method, _ payload: Data) -> Command? {
         return decode(Tally_V1_CompletePurchaseRequest.self).map { .settlePurchase(SettlePurchase(paymentID: $0.paymentID, result: .completed)) }
     case .failPurchase:
         return decode(Tally_V1_FailPurchaseRequest.self).map {
-            .settlePurchase(SettlePurchase(paymentID: $0.paymentID, result: .failed(reason: $0.reason)))
+            .settlePurchase(SettlePurchase(paymentID: $0.paymentID, result: .failed(reason: ExactString($0.reason))))
         }
     case .commit: return decode(Tally_V1_CommitRequest.self).map { .commit($0.ledgerValue) }
     case .cancelCommitment: return decode(Tally_V1_CancelCommitmentRequest.self).map { .cancelCommitment(id: $0.commitmentID) }
