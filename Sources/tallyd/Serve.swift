@@ -40,6 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: about("commitment-archive-days")) var commitmentArchiveDays: Int64?
     @Option(help: about("io-threads")) var ioThreads: Int64?
     @Option(help: about("log-level")) var logLevel: String?
+    @Option(help: about("log-format")) var logFormat: String?
     @Flag(help: about("repair")) var repair = false
 
     @Option(help: "The configuration file (TOML): any setting above as `name_with_underscores = value`, access rules, rate limits, daily limits, capacity (docs/operations.md). A flag given here wins over the file.")
@@ -49,7 +50,7 @@ struct Serve: AsyncParsableCommand {
     var given: [String: Setting.Value] {
         let texts: [(String, String?)] = [
             ("data-dir", dataDirectory), ("socket", socketPath), ("admin-socket", adminSocket), ("socket-mode", socketMode),
-            ("socket-group", socketGroup), ("fsync", fsync), ("log-level", logLevel),
+            ("socket-group", socketGroup), ("fsync", fsync), ("log-level", logLevel), ("log-format", logFormat),
         ]
         let numbers: [(String, Int64?)] = [
             ("fsync-interval-ms", fsyncIntervalMs), ("snapshot-interval", snapshotInterval),
@@ -85,9 +86,14 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = config.logLevel
-            return handler
+            switch config.logFormat {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = config.logLevel
+                return handler
+            case .json:
+                return JSONLogHandler(logLevel: config.logLevel, label: label)
+            }
         }
         let logger = Logger(label: "tallyd")
 
@@ -95,7 +101,8 @@ struct Serve: AsyncParsableCommand {
         // before anything starts, logged, and ignored (nothing is reloaded: a restart applies
         // new flags). SIGTERM and SIGINT shut the group down gracefully.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let ledger = LedgerService(config: config, logger: logger)
+        let notify = SystemdNotify(environment: ProcessInfo.processInfo.environment)
+        let ledger = LedgerService(config: config, logger: logger, notify: notify)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [
                 .init(service: ledger, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
@@ -117,6 +124,8 @@ struct Serve: AsyncParsableCommand {
 struct LedgerService: Service {
     let config: ServerConfig
     let logger: Logger
+    /// systemd's notify socket, when tallyd runs under a `Type=notify` unit.
+    let notify: SystemdNotify
 
     /// Why the service threw, in words for stderr.
     enum Failure: Error {
@@ -133,10 +142,12 @@ struct LedgerService: Service {
     }
 
     func run() async throws {
+        notify.send("STATUS=recovering \(absolute(config.dataDirectory))")
         let server: TallyServer
         do {
             server = try await TallyServer.start(config: config, logger: logger)
         } catch {
+            notify.send("STATUS=cannot start: \(error)")
             throw Failure.cannotStart(error)
         }
         let s = server.startup
@@ -151,11 +162,17 @@ struct LedgerService: Service {
               capacity: \(config.capacity.summary)
               stop with Ctrl-C (SIGINT) or SIGTERM (SIGHUP is logged and ignored)
             """)
+        notify.send("READY=1", "STATUS=serving \(absolute(config.socketPath)): \(s.accounts) accounts recovered")
+        let watchdog = notify.watchdogMicroseconds.map { microseconds in
+            Task { await keepWatchdogFed(server, every: .microseconds(Int64(microseconds / 2))) }
+        }
         var why = "asked to stop (SIGTERM or SIGINT)"
         for await change in server.directoryLost.cancelOnGracefulShutdown() {
             why = "the data directory is no longer this tallyd's: \(change)"
             break
         }
+        watchdog?.cancel()
+        notify.send("STOPPING=1", "STATUS=stopping: \(why)")
         say("tallyd: \(why), shutting down")
         do {
             try await server.shutdown()
@@ -163,6 +180,22 @@ struct LedgerService: Service {
             throw Failure.stopped(error)
         }
         say("tallyd: stopped")
+    }
+}
+
+extension LedgerService {
+    /// Sends WATCHDOG=1 every `interval` (half systemd's `WatchdogSec=`) while the Writer's loop
+    /// runs a task within that interval; a Writer stuck in one turn stops the pings, so systemd
+    /// restarts tallyd (the journal holds everything acknowledged).
+    func keepWatchdogFed(_ server: TallyServer, every interval: Duration) async {
+        while !Task.isCancelled {
+            if await server.writerResponds(within: interval) {
+                notify.send("WATCHDOG=1")
+            } else {
+                logger.error("the Writer did not answer within \(interval): no watchdog ping")
+            }
+            try? await Task.sleep(for: interval)
+        }
     }
 }
 

@@ -16,6 +16,11 @@ public enum FsyncMode: Equatable, Sendable {
     public static let defaultIntervalMilliseconds: Int64 = 200
 }
 
+/// How tallyd writes its log lines (`--log-format`).
+public enum LogFormat: String, Sendable {
+    case text, json
+}
+
 /// Everything tallyd is told at start. Each default is what `tallyd` with no flags runs on;
 /// `Settings.all` describes the ones flags and the config file set.
 public struct ServerConfig: Sendable {
@@ -77,6 +82,8 @@ public struct ServerConfig: Sendable {
     public var usage: UsageConfig
     /// The least severe log lines written.
     public var logLevel: Logger.Level = .info
+    /// How log lines are written to stderr.
+    public var logFormat: LogFormat = .text
     /// The time of day tallyd stamps with (tests move it to just before midnight).
     public var wallClock: WallClock
 

@@ -119,6 +119,10 @@ public enum Settings {
             "log-level", .choice(Logger.Level.allCases.map(\.rawValue)), "the least severe log lines written (to stderr)",
             read: { .text($0.logLevel.rawValue) }, write: { $0.logLevel = Logger.Level(rawValue: text($1)) ?? .info }),
         Setting(
+            "log-format", .choice(["text", "json"]),
+            "`text`: one line a record for people; `json`: one JSON object a line (`time`, `level`, `message`, `label`, and each metadata key as a field) for log shippers",
+            read: { .text($0.logFormat.rawValue) }, write: { $0.logFormat = LogFormat(rawValue: text($1)) ?? .text }),
+        Setting(
             "repair", .flag, "start on a damaged journal, keeping everything before the first damage and dropping the rest (see Recovery); for one start, so not in the config file",
             inFile: false, read: { .on($0.repair) }, write: { $0.repair = on($1) }),
     ]

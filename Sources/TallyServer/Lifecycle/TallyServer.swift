@@ -216,6 +216,28 @@ public final class TallyServer: Sendable {
     /// Calls handed to the Writer and not yet answered, over all connections.
     public var queuedCalls: Int { queue.count }
 
+    /// Whether the Writer's loop runs a task handed to it within `timeout`: what a supervisor's
+    /// watchdog should be told, since a loop stuck in one turn answers nothing.
+    public func writerResponds(within timeout: Duration) async -> Bool {
+        final class Once: Sendable { let done = Mutex(false) }
+        let answered = Once()
+        return await withCheckedContinuation { continuation in
+            // Whichever comes first answers; the timer runs off the loop, which may be stuck.
+            let finish: @Sendable (Bool) -> Void = { responded in
+                let first = answered.done.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: responded) }
+            }
+            writer.loop.execute { finish(true) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                finish(false)
+            }
+        }
+    }
+
     /// The durable state and its last journal record (tests).
     public func durableState() async throws -> (sequence: UInt64, ledger: Ledger) {
         try await writer.durableCopy().get()
