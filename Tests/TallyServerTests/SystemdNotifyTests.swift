@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import TallyClient
+@testable import TallyServer
 import Testing
 
 /// tallyd under systemd's notify protocol: a real tallyd process, its NOTIFY_SOCKET a datagram
@@ -82,5 +83,18 @@ import Testing
         #expect(run.status == 0 && run.output.contains("data_dir = /var/lib/tally"), "\(run)")
         let unit = try EndpointDocsTests.read("docs/deploy/tallyd.service")
         #expect(unit.contains("Type=notify") && unit.contains("ExecStart=/usr/local/bin/tallyd --config /etc/tally/tallyd.toml"))
+    }
+
+    /// What the watchdog asks: a Writer's loop stuck in one turn does not answer, so no ping.
+    @Test func aStuckWritersLoopDoesNotRespond() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let server = try await scratch.start()
+        #expect(await server.writerResponds(within: .seconds(5)))
+        server.writer.loop.execute { usleep(1_500_000) }  // one turn of 1.5 s
+        #expect(!(await server.writerResponds(within: .milliseconds(300))), "a stuck loop gets no ping")
+        try await Task.sleep(for: .milliseconds(1_500))
+        #expect(await server.writerResponds(within: .seconds(5)), "it answers again once the turn ends")
+        try await server.shutdown()
     }
 }

@@ -230,10 +230,13 @@ public final class TallyServer: Sendable {
                 }
                 if first { continuation.resume(returning: responded) }
             }
-            writer.loop.execute { finish(true) }
-            Task {
+            let timer = Task {
                 try? await Task.sleep(for: timeout)
                 finish(false)
+            }
+            writer.loop.execute {
+                finish(true)
+                timer.cancel()  // after: a cancelled timer finishes too, and must not come first
             }
         }
     }
