@@ -116,16 +116,9 @@ struct MeasureUsageMemory: ParsableCommand {
     private static func sample(_ ledger: Ledger) -> Figures {
         Malloc.trim()
         let heap = Malloc.bytesInUse()
-        let resident = residentBytes()
+        let resident = ResidentMemory.bytes()
         let snapshot = (try? LedgerSnapshot.encode(ledger).count) ?? 0
         return Figures(heap: heap, resident: resident, snapshot: Double(snapshot))
-    }
-
-    private static func residentBytes() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
-        return pages * Double(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// Daily records (today included) and monthly aggregates a user holds on `day`, by the

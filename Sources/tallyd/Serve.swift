@@ -41,6 +41,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: about("io-threads")) var ioThreads: Int64?
     @Option(help: about("log-level")) var logLevel: String?
     @Option(help: about("log-format")) var logFormat: String?
+    @Option(help: about("metrics-listen")) var metricsListen: String?
     @Flag(help: about("repair")) var repair = false
 
     @Option(help: "The configuration file (TOML): any setting above as `name_with_underscores = value`, access rules, rate limits, daily limits, capacity (docs/operations.md). A flag given here wins over the file.")
@@ -50,7 +51,7 @@ struct Serve: AsyncParsableCommand {
     var given: [String: Setting.Value] {
         let texts: [(String, String?)] = [
             ("data-dir", dataDirectory), ("socket", socketPath), ("admin-socket", adminSocket), ("socket-mode", socketMode),
-            ("socket-group", socketGroup), ("fsync", fsync), ("log-level", logLevel), ("log-format", logFormat),
+            ("socket-group", socketGroup), ("fsync", fsync), ("log-level", logLevel), ("log-format", logFormat), ("metrics-listen", metricsListen),
         ]
         let numbers: [(String, Int64?)] = [
             ("fsync-interval-ms", fsyncIntervalMs), ("snapshot-interval", snapshotInterval),

@@ -22,6 +22,7 @@ import Testing
         let writer: Writer
         let snapshotThreads: SnapshotThreads
         let scratch: Scratch
+        let meters = Meters()
         private var pending = ByteBuffer()
 
         init(role: Role = .admin, ledger: Ledger = Ledger()) async throws {
@@ -42,6 +43,7 @@ import Testing
                 writer: writer, snapshotter: snapshotter, connections: Connections(), queue: queue, startedAt: .now(),
                 dataDirectory: scratch.data)
             let channel = self.channel
+            let meters = self.meters
             try await loop.executeInContext {
                 let meter = ByteMeter()
                 try channel.pipeline.syncOperations.addHandler(meter)
@@ -50,7 +52,7 @@ import Testing
                     ConnectionHandler(
                         writer: writer, snapshotter: snapshotter, health: health, role: role,
                         peer: PeerCredentials(pid: 1, uid: 1_000, gid: 1_000), queue: queue, maxCallsInFlight: 1_024,
-                        auditUsageCalls: false, meter: meter, timeouts: ConnectionTimeouts(), logger: logger))
+                        auditUsageCalls: false, meter: meter, timeouts: ConnectionTimeouts(), logger: logger, meters: meters))
             }
             try await channel.connect(to: SocketAddress(unixDomainSocketPath: "/embedded"))
         }
@@ -151,6 +153,8 @@ import Testing
         #expect(frames.allSatisfy { $0.code == .ok })
         let balance = try Tally_V1_GetBalanceResponse(serializedBytes: frames[5].payload)
         #expect(balance.balance.available == 15, "the read sees every credit before it in the batch")
+        #expect(connection.meters.durations.count(ordinal: TallyWire.Method.credit.ordinal) == 5, "every call is timed")
+        #expect(connection.meters.durations.count(ordinal: TallyWire.Method.getBalance.ordinal) == 1)
     }
 
     @Test func aFrameSplitAcrossReadsIsOneCall() async throws {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Glibc
 import TallyClient
@@ -55,10 +56,10 @@ import Testing
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let process = try ChildProcess(
             try CrashTests.tallydPath(), ["--data-dir", scratch.data, "--socket", scratch.socket, "--log-level", "notice"],
-            stderr: .file(logPath), environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+            stderr: .file(logPath), environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"])
         defer { if process.isRunning { process.signal(SIGKILL) } }
 
-        // Recovering, then ready once it serves, then a ping every 200 ms (half of WATCHDOG_USEC).
+        // Recovering, then ready once it serves, then a ping every 500 ms (half of WATCHDOG_USEC).
         let started = notify.read(for: 20) { $0.filter { $0 == "WATCHDOG=1" }.count >= 3 }
         let ready = try #require(started.firstIndex { $0.hasPrefix("READY=1\n") }, "\(started)")
         #expect(started.first?.hasPrefix("STATUS=recovering ") == true, "\(started)")
@@ -90,11 +91,13 @@ import Testing
         let scratch = try Scratch()
         defer { scratch.remove() }
         let server = try await scratch.start()
-        #expect(await server.writerResponds(within: .seconds(5)))
-        server.writer.loop.execute { usleep(1_500_000) }  // one turn of 1.5 s
-        #expect(!(await server.writerResponds(within: .milliseconds(300))), "a stuck loop gets no ping")
-        try await Task.sleep(for: .milliseconds(1_500))
-        #expect(await server.writerResponds(within: .seconds(5)), "it answers again once the turn ends")
+        #expect(await server.writerResponds(within: .seconds(30)))
+        // The loop is held in one turn until the probe has given up: no timing to race.
+        let release = DispatchSemaphore(value: 0)
+        server.writer.loop.execute { release.wait() }
+        #expect(!(await server.writerResponds(within: .milliseconds(200))), "a stuck loop gets no ping")
+        release.signal()
+        #expect(await server.writerResponds(within: .seconds(30)), "it answers again once the turn ends")
         try await server.shutdown()
     }
 }

@@ -94,9 +94,9 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
         case .actionPrices:
             guard method == .listPrices else { fatalError("\(method) decoded to a price list") }
         }
-    case .offWriter(let callID, _):
+    case .offWriter(let callID, let decoded, _):
         // A reconciliation report reads a copy; only its repair is a mutation.
-        guard versionOK, callID == request.callID, let method, !method.isMutation || method == .reconcile, method != .getBalance else {
+        guard versionOK, callID == request.callID, let method, decoded == method, !method.isMutation || method == .reconcile, method != .getBalance else {
             fatalError("call served off the Writer from \(request)")
         }
         if method == .backup, let path = try? Tally_V1_BackupRequest(serializedBytes: request.payload).path, !path.hasPrefix("/") {

@@ -84,6 +84,8 @@ public struct ServerConfig: Sendable {
     public var logLevel: Logger.Level = .info
     /// How log lines are written to stderr.
     public var logFormat: LogFormat = .text
+    /// Where `GET /metrics` is served ("unix:PATH" or a loopback "HOST:PORT"); nil: nowhere.
+    public var metricsListen: String? = nil
     /// The time of day tallyd stamps with (tests move it to just before midnight).
     public var wallClock: WallClock
 

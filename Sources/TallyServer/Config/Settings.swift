@@ -116,6 +116,11 @@ public enum Settings {
             "threads serving connections apart from the Writer's; 0 serves them on the Writer's own event loop (no thread hand-off per call, docs/decisions.md); the journal and snapshots have their own threads",
             read: { .integer(Int64($0.ioThreads)) }, write: { $0.ioThreads = Int(integer($1)) }),
         Setting(
+            "metrics-listen", .text,
+            "where Prometheus scrapes `GET /metrics`: `unix:PATH`, or a loopback `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `localhost:9464`); served on a thread of its own (see \"Metrics\")",
+            rule: ("unix:PATH or a loopback HOST:PORT such as 127.0.0.1:9464", { MetricsListener.Address(text($0)) != nil }),
+            read: { $0.metricsListen.map { .text($0) } }, write: { $0.metricsListen = text($1) }),
+        Setting(
             "log-level", .choice(Logger.Level.allCases.map(\.rawValue)), "the least severe log lines written (to stderr)",
             read: { .text($0.logLevel.rawValue) }, write: { $0.logLevel = Logger.Level(rawValue: text($1)) ?? .info }),
         Setting(

@@ -7,7 +7,7 @@ import TallyWire
 enum CallDecoding {
     enum Decoded {
         case call(WriterCall)
-        case offWriter(callID: UInt64, OffWriterWork)
+        case offWriter(callID: UInt64, Method, OffWriterWork)
         /// Refused before reaching the Writer.
         case answer(Tally_V1_Response)
         /// Refused, and to be audited: a method the caller's role forbids, or a mutation whose
@@ -62,7 +62,7 @@ enum CallDecoding {
         switch work {
         case .writer(let operation):
             return .call(WriterCall(callID: id, method: method, deadline: deadline(timeoutMs: request.timeoutMs), operation: operation))
-        case .offWriter(let work): return .offWriter(callID: id, work)
+        case .offWriter(let work): return .offWriter(callID: id, method, work)
         case .invalid(let refusal): return .answer(Responses.refused(callID: id, refusal))
         case .refused(let refusal): return .refused(callID: id, method, refusal)
         }

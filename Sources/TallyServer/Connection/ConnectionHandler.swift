@@ -30,6 +30,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let meter: ByteMeter
     private let timeouts: ConnectionTimeouts
     private let logger: Logger
+    private let meters: Meters
+    /// When the first bytes of the calls in `batch` were read (nil: none yet).
+    private var batchReadAt: NIODeadline?
     /// Bytes of complete frames taken from the stream; fewer than received = mid-frame.
     private var framedBytes = 0
     private var unwritableSince: NIODeadline?
@@ -43,8 +46,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     init(
         writer: Writer, snapshotter: Snapshotter, health: Health, role: Role, peer: PeerCredentials, queue: WriterQueue,
-        maxCallsInFlight: Int, auditUsageCalls: Bool, meter: ByteMeter, timeouts: ConnectionTimeouts, logger: Logger
+        maxCallsInFlight: Int, auditUsageCalls: Bool, meter: ByteMeter, timeouts: ConnectionTimeouts, logger: Logger,
+        meters: Meters
     ) {
+        self.meters = meters
         self.auditUsageCalls = auditUsageCalls
         self.peer = peer
         self.writer = writer
@@ -70,6 +75,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
+        if batchReadAt == nil { batchReadAt = .now() }
         let frame = unwrapInboundIn(data)
         framedBytes += Frame.headerBytes + frame.readableBytes
         if let call = HotRequests.decode(frame, role: role) {
@@ -108,8 +114,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             batch.append(WriterCall(
                 callID: callID, method: method, deadline: nil,
                 operation: .apply(.refusedAttempt(RefusedAttempt(userID: "", refusal: refusal))), origin: origin(method)))
-        case .offWriter(let callID, let work):
-            serveOffWriter(callID, work, context: context)
+        case .offWriter(let callID, let method, let work):
+            serveOffWriter(callID, method, work, context: context)
         case .answer(let response):
             append(response)
         }
@@ -141,6 +147,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         // Shed mutations, not reads, once the Writer has too much queued: the answer is
         // immediate and costs nothing, and reads keep working for operators and apps.
         if call.method.isMutation, queue.count + batch.count >= queue.limit {
+            meters.shed.increment()
+            meters.answered(ordinal: call.method.ordinal, code: 14, reason: "OVERLOADED", count: 1)
             append(Responses.error(
                 callID: call.callID, .unavailable, reason: "OVERLOADED",
                 "tallyd has \(queue.limit) or more calls queued; nothing was applied, retry after \(queue.retryAfterMilliseconds) ms",
@@ -167,6 +175,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func submitBatch(_ context: ChannelHandlerContext) {
         guard !batch.isEmpty, !closing else { return }
         let calls = batch
+        let readAt = batchReadAt ?? .now()
+        batchReadAt = nil
         batch = []
         batch.reserveCapacity(calls.count)
         callsInFlight += calls.count
@@ -175,24 +185,30 @@ final class ConnectionHandler: ChannelDuplexHandler {
         writer.submit(calls) { answers in
             // On the Writer's loop (the default) the answers are written at once, no hop.
             if bound.eventLoop.inEventLoop {
-                bound.value.deliver(answers)
+                bound.value.deliver(answers, readAt: readAt)
             } else {
-                bound.eventLoop.execute { bound.value.deliver(answers) }
+                bound.eventLoop.execute { bound.value.deliver(answers, readAt: readAt) }
             }
         }
     }
 
     /// Every call served off the Writer is answered, failures included, so none stays
     /// counted in flight.
-    private func serveOffWriter(_ callID: UInt64, _ work: OffWriterWork, context: ChannelHandlerContext) {
+    private func serveOffWriter(_ callID: UInt64, _ method: Method, _ work: OffWriterWork, context: ChannelHandlerContext) {
         callsInFlight += 1
+        let readAt = batchReadAt ?? .now()
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         work(callID, parts, context.eventLoop).hop(to: bound.eventLoop).whenComplete { result in
+            let response: Tally_V1_Response
             switch result {
-            case .success(let response): bound.value.deliverOffWriter(response)
+            case .success(let answer): response = answer
             case .failure(let error):
-                bound.value.deliverOffWriter(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer: \(error)"))
+                response = Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer: \(error)")
             }
+            bound.value.deliverOffWriter(response)
+            var tally = CallBatch()
+            tally.add(ordinal: method.ordinal, code: Int(response.code.rawValue), reason: response.reason)
+            tally.record(in: bound.value.meters, elapsed: .now() - readAt)
         }
     }
 
@@ -215,16 +231,24 @@ final class ConnectionHandler: ChannelDuplexHandler {
         closeIfDone(context)
     }
 
-    private func deliver(_ answers: [WriterAnswer]) {
+    private func deliver(_ answers: [WriterAnswer], readAt: NIODeadline) {
         callsInFlight -= answers.count
         queue.leave(answers.count)
+        var tally = CallBatch()
         for answer in answers {
             if case .transaction(nil, let id, archivable: true) = answer.result {
                 lookUpArchived(answer.callID, id)
                 continue
             }
-            append(Responses.answer(answer))
+            let response = Responses.answer(answer)
+            if case .envelope(let envelope) = response {
+                tally.add(ordinal: answer.method.ordinal, code: Int(envelope.code.rawValue), reason: envelope.reason)
+            } else {
+                tally.add(ordinal: answer.method.ordinal, code: 0, reason: "")
+            }
+            append(response)
         }
+        defer { tally.record(in: meters, elapsed: .now() - readAt) }
         guard let context, !closing else { return }
         flushOutbound(context)
         resumeReadingIfHeld(context)

@@ -23,6 +23,7 @@ struct ConnectionSetup: Sendable {
     let auditUsageCalls: Bool
     let timeouts: ConnectionTimeouts
     let logger: Logger
+    let meters: Meters
     let ownUID = geteuid()
 
     func setUp(_ channel: any Channel, adminSocket: Bool) -> EventLoopFuture<Void> {
@@ -62,7 +63,8 @@ struct ConnectionSetup: Sendable {
             try handlers.addHandler(
                 ConnectionHandler(
                     writer: writer, snapshotter: snapshotter, health: health, role: role, peer: peer, queue: queue,
-                    maxCallsInFlight: maxCallsInFlight, auditUsageCalls: auditUsageCalls, meter: meter, timeouts: timeouts, logger: logger))
+                    maxCallsInFlight: maxCallsInFlight, auditUsageCalls: auditUsageCalls, meter: meter, timeouts: timeouts, logger: logger,
+                    meters: meters))
         }
     }
 }

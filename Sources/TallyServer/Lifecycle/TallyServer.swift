@@ -27,6 +27,10 @@ public final class TallyServer: Sendable {
     private let connections: Connections
     private let queue: WriterQueue
     private let stopped: Mutex<Bool> = Mutex(false)
+    /// What `--metrics-listen` serves (kept whether or not it is served).
+    public let meters: Meters
+    /// The metrics listener and its loop, with `--metrics-listen`.
+    private let metrics: (listener: any Channel, group: MultiThreadedEventLoopGroup)?
 
     /// What start-up found, for the log line and the tests.
     public struct Startup: Sendable {
@@ -112,11 +116,13 @@ public final class TallyServer: Sendable {
         let health = Health(
             writer: writer, snapshotter: snapshotter, connections: connections, queue: queue, startedAt: .now(),
             dataDirectory: dataDirectory.path)
+        let meters = Meters()
         let setup = ConnectionSetup(
             writer: writer, snapshotter: snapshotter, health: health, connections: connections, queue: queue,
             access: config.access, maxConnections: config.maxConnections, maxConnectionsPerUID: config.maxConnectionsPerUID,
             reservedAdminConnections: config.reservedAdminConnections, maxFrameBytes: config.maxFrameBytes,
-            maxCallsInFlight: config.maxCallsInFlight, auditUsageCalls: config.auditUsageCalls, timeouts: config.timeouts, logger: logger)
+            maxCallsInFlight: config.maxCallsInFlight, auditUsageCalls: config.auditUsageCalls, timeouts: config.timeouts, logger: logger,
+            meters: meters)
         func bootstrap(_ group: MultiThreadedEventLoopGroup, adminSocket: Bool) -> ServerBootstrap {
             ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -131,6 +137,7 @@ public final class TallyServer: Sendable {
             sockets.append((adminSocketPath, adminGroup, true))
         }
         var listeners: [any Channel] = []
+        var metrics: (listener: any Channel, group: MultiThreadedEventLoopGroup)?
         do {
             // Create the socket file without permissions beyond the configured mode, so there is
             // no moment in which others could connect; then set the mode exactly.
@@ -143,6 +150,23 @@ public final class TallyServer: Sendable {
                 listeners.append(try await bootstrap(group, adminSocket: adminSocket).bind(unixDomainSocketPath: path).get())
                 if let socketGroup { try SocketFile.setGroup(path, socketGroup) }
                 try SocketFile.setMode(path, config.socketMode)
+            }
+            if let text = config.metricsListen, let address = MetricsListener.Address(text) {
+                let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+                do {
+                    let listener = try await MetricsListener.bind(address, group: group) {
+                        meters.queued.set(to: Double(queue.count))
+                        meters.connections.set(to: Double(connections.count))
+                        meters.accounts.set(to: Double(writer.health.withLock { $0.counts.accounts }))
+                        meters.residentMemory.set(to: ResidentMemory.bytes())
+                        meters.snapshotAge.set(to: Double((NIODeadline.now() - snapshotter.lastSnapshot().at).nanoseconds) / 1e9)
+                        return meters.exposition()
+                    }
+                    metrics = (listener, group)
+                } catch {
+                    try? await group.shutdownGracefully()
+                    throw error
+                }
             }
         } catch {
             for (listener, socket) in zip(listeners, sockets) {
@@ -170,7 +194,8 @@ public final class TallyServer: Sendable {
         return TallyServer(
             config: config, logger: logger, ioGroup: ioGroup, writerGroup: writerGroup, snapshotThreads: snapshotThreads,
             dataDirectory: dataDirectory, watch: watch, writer: writer, journal: journal, snapshotter: snapshotter,
-            listeners: listeners, adminGroup: adminGroup, connections: connections, queue: queue, startup: startup)
+            listeners: listeners, adminGroup: adminGroup, connections: connections, queue: queue, startup: startup,
+            meters: meters, metrics: metrics)
     }
 
     private init(
@@ -178,8 +203,10 @@ public final class TallyServer: Sendable {
         writerGroup: MultiThreadedEventLoopGroup, snapshotThreads: SnapshotThreads, dataDirectory: DataDirectory,
         watch: DirectoryWatch, writer: Writer, journal: any Journal, snapshotter: Snapshotter, listeners: [any Channel],
         adminGroup: MultiThreadedEventLoopGroup?, connections: Connections,
-        queue: WriterQueue, startup: Startup
+        queue: WriterQueue, startup: Startup, meters: Meters, metrics: (listener: any Channel, group: MultiThreadedEventLoopGroup)?
     ) {
+        self.meters = meters
+        self.metrics = metrics
         self.queue = queue
         self.config = config
         self.logger = logger
@@ -260,6 +287,11 @@ public final class TallyServer: Sendable {
         }
         unlink(config.socketPath)
         if let adminSocketPath = config.adminSocketPath { unlink(adminSocketPath) }
+        if let metrics {
+            try? await metrics.listener.close()
+            if case .unix(let path)? = config.metricsListen.flatMap(MetricsListener.Address.init) { unlink(path) }
+            try? await metrics.group.shutdownGracefully()
+        }
         let state = await writer.stop()
         var snapshotError: (any Error)?
         do {

@@ -1,0 +1,97 @@
+import Foundation
+import Glibc
+import TallyClient
+@testable import TallyServer
+import TallyWire
+import Testing
+
+/// `--metrics-listen`: a real tallyd scraped over HTTP; the counters move by exactly the calls
+/// made, the histograms count every call, refusals carry their reason.
+@Suite struct MetricsTests {
+    /// GET `path` over HTTP/1.0 on a Unix socket: the status line and the body.
+    static func get(_ socketPath: String, _ path: String = "/metrics", method: String = "GET") throws -> (status: String, body: String) {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ChildProcessError("socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { sunPath in
+            for (index, byte) in socketPath.utf8.enumerated() { sunPath[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw ChildProcessError("connect \(socketPath): \(errno)") }
+        let request = Array("\(method) \(path) HTTP/1.0\r\nHost: tallyd\r\n\r\n".utf8)
+        guard write(fd, request, request.count) == request.count else { throw ChildProcessError("write: \(errno)") }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw ChildProcessError("no HTTP response: \(text)") }
+        let statusLine = text[..<split.lowerBound].components(separatedBy: "\r\n").first ?? ""
+        return (statusLine, String(text[split.upperBound...]))
+    }
+
+    /// The value of the sample named exactly `series` ("name{labels}"), if present.
+    static func value(_ series: String, in body: String) -> Double? {
+        for line in body.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+
+    @Test func countersAndHistogramsMoveByExactlyTheCallsMade() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let metricsPath = scratch.root + "/metrics.sock"
+        let server = try await scratch.start { $0.metricsListen = "unix:" + metricsPath }
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        for _ in 0..<3 { _ = try await client.credit(credit("m", 10)) }
+        for _ in 0..<2 { _ = try await client.getBalance(userID: "m") }
+        await #expect(throws: TallyError.self) { _ = try await client.spend(spend("m", 1_000)) }
+        _ = try await client.listTransactions(.with { $0.userID = "m" })
+
+        let (status, body) = try Self.get(metricsPath)
+        #expect(status == "HTTP/1.0 200 OK", "\(status)")
+        #expect(Self.value(#"tally_calls_total{method="Ledger/Credit",code="OK"}"#, in: body) == 3, "\(body)")
+        #expect(Self.value(#"tally_calls_total{method="Ledger/GetBalance",code="OK"}"#, in: body) == 2)
+        #expect(Self.value(#"tally_calls_total{method="Ledger/Spend",code="FAILED_PRECONDITION"}"#, in: body) == 1)
+        #expect(Self.value(#"tally_refusals_total{method="Ledger/Spend",reason="INSUFFICIENT_TOKENS"}"#, in: body) == 1)
+        #expect(Self.value(#"tally_calls_total{method="Ledger/ListTransactions",code="OK"}"#, in: body) == 1, "reads off the Writer count too")
+        #expect(Self.value(#"tally_call_duration_seconds_count{method="Ledger/Credit"}"#, in: body) == 3)
+        #expect(Self.value(#"tally_call_duration_seconds_bucket{method="Ledger/Credit",le="+Inf"}"#, in: body) == 3)
+        #expect(Self.value(#"tally_call_duration_seconds_count{method="Ledger/Spend"}"#, in: body) == 1)
+        #expect((Self.value(#"tally_call_duration_seconds_sum{method="Ledger/Credit"}"#, in: body) ?? 0) > 0)
+        #expect(Self.value("tally_accounts", in: body) == 1)
+        #expect(Self.value("tally_connections", in: body) == 1)
+        #expect((Self.value("tally_resident_memory_bytes", in: body) ?? 0) > 1_000_000)
+        #expect(body.contains("# TYPE tally_call_duration_seconds histogram"))
+
+        // Buckets are cumulative and end at the count.
+        let buckets = body.split(separator: "\n").filter { $0.hasPrefix(#"tally_call_duration_seconds_bucket{method="Ledger/GetBalance""#) }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(buckets.count == CallDurations.bounds.count + 1 && buckets == buckets.sorted() && buckets.last == 2, "\(buckets)")
+
+        // A second scrape sees the calls between.
+        _ = try await client.credit(credit("m", 1))
+        #expect(Self.value(#"tally_calls_total{method="Ledger/Credit",code="OK"}"#, in: try Self.get(metricsPath).body) == 4)
+        #expect(try Self.get(metricsPath, "/").status == "HTTP/1.0 404 Not Found")
+        #expect(try Self.get(metricsPath, method: "POST").status == "HTTP/1.0 405 Method Not Allowed")
+        await client.close()
+        try await server.shutdown()
+        #expect(!FileManager.default.fileExists(atPath: metricsPath), "the metrics socket is removed at stop")
+    }
+
+    @Test(arguments: [
+        ("unix:/run/tally/metrics.sock", true), ("127.0.0.1:9464", true), ("[::1]:9464", true), ("localhost:9464", true),
+        ("0.0.0.0:9464", false), ("10.0.0.1:9464", false), ("127.0.0.1:0", false), ("127.0.0.1", false), ("unix:", false),
+    ])
+    func onlyLoopbackOrUnixAddressesAreAccepted(text: String, accepted: Bool) {
+        #expect((MetricsListener.Address(text) != nil) == accepted, "\(text)")
+    }
+}
