@@ -250,6 +250,34 @@ import Testing
         #expect(health.acceptingMutations)
     }
 
+    /// A read's calls are timed from that read's bytes, also when none of them goes to the
+    /// Writer: a connection that only reads off it must not time a call from an earlier read.
+    @Test func eachReadIsTimedFromItsOwnBytes() async throws {
+        let connection = try await Connection(role: .admin)
+        defer { Task { try await connection.close() } }
+        func health(_ id: UInt64) async throws {
+            var answers = try await connection.send(try Self.request(id, .health, Tally_V1_HealthRequest()))
+            for _ in 0..<500 where answers.isEmpty {
+                try await Task.sleep(for: .milliseconds(10))  // answered on another thread
+                answers += try await connection.send([])
+            }
+            #expect(answers.count == 1)
+        }
+        func seconds() -> Double {
+            MetricsTests.value(#"tally_call_duration_seconds_sum{method="Admin/Health"}"#, in: connection.meters.exposition()) ?? 0
+        }
+        try await health(1)
+        try await Task.sleep(for: .milliseconds(300))  // the first read is long past
+        let before = seconds()
+        let start = ContinuousClock.now
+        try await health(2)
+        let observed = ContinuousClock.now - start
+        let recorded = seconds() - before
+        #expect(recorded <= Double(observed.components.seconds) + Double(observed.components.attoseconds) / 1e18,
+                "the second call was timed \(recorded) s, but it was sent and answered within \(observed)")
+        #expect(connection.meters.durations.count(ordinal: TallyWire.Method.health.ordinal) == 2)
+    }
+
     /// Bytes that are not a Request, and a Request without a call id: one final answer on call
     /// id 0 naming the reason, then the connection is closed.
     @Test(arguments: [

@@ -94,4 +94,17 @@ import Testing
     func onlyLoopbackOrUnixAddressesAreAccepted(text: String, accepted: Bool) {
         #expect((MetricsListener.Address(text) != nil) == accepted, "\(text)")
     }
+
+    /// A metrics address set through the API, not the flags, is still checked: start-up stops
+    /// with the reason rather than serving no metrics without a word.
+    @Test func aBadMetricsAddressStopsStartUp() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        await #expect(throws: ConfigFile.Invalid.self) {
+            _ = try await scratch.start { $0.metricsListen = "0.0.0.0:9464" }
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.socket), "nothing is left listening")
+        let server = try await scratch.start()  // and the data directory is free again
+        try await server.shutdown()
+    }
 }

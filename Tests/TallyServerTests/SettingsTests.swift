@@ -74,6 +74,43 @@ import Testing
         #expect(Settings.named("socket-group")?.defaultValue == "tallyd's group")
     }
 
+    /// A value other than the default for each setting, as the flag would give it.
+    static func another(_ setting: Setting) -> Setting.Value {
+        switch (setting.kind, setting.name) {
+        case (.flag, _): return .on(true)
+        case (.choice(let words), _): return .text(words.first { $0 != setting.defaultValue }!)
+        case (.integer(let range), _):
+            let now = Int64(setting.defaultValue) ?? range.lowerBound
+            return .integer(now == range.lowerBound ? range.lowerBound + 1 : range.lowerBound)
+        case (.text, "socket-mode"): return .text("600")
+        case (.text, "metrics-listen"): return .text("unix:/tmp/tally-metrics.sock")
+        case (.text, let name): return .text("/tmp/tally-\(name)")
+        }
+    }
+
+    /// Each setting reads back what it was given, and moves no other setting: its write and its
+    /// read touch the same field of ServerConfig, and only that one.
+    @Test func eachSettingWritesTheFieldItReadsAndNoOther() throws {
+        let defaults = try ServerConfig(file: nil, flags: [:])
+        for setting in Settings.all {
+            var flags: [String: Setting.Value] = [setting.name: Self.another(setting)]
+            if setting.name == "fsync-interval-ms" { flags["fsync"] = .text("interval") }  // read only in that mode
+            let config = try ServerConfig(file: nil, flags: flags)
+            #expect(setting.current(in: config) == Self.another(setting).description, "\(setting.name)")
+            #expect(setting.current(in: config) != setting.defaultValue, "\(setting.name) kept its default")
+            for other in Settings.all where other.name != setting.name && flags[other.name] == nil {
+                #expect(other.current(in: config) == other.current(in: defaults), "\(setting.name) moved \(other.name)")
+            }
+        }
+    }
+
+    @Test func aValueNoSettingTakesIsRefusedNotApplied() {
+        #expect(throws: ConfigFile.Invalid.self) { _ = try ServerConfig(file: nil, flags: ["snapshot-interval": .integer(-1)]) }
+        #expect(throws: ConfigFile.Invalid.self) { _ = try ServerConfig(file: nil, flags: ["fsync": .integer(1)]) }
+        #expect(throws: ConfigFile.Invalid.self) { _ = try ServerConfig(file: nil, flags: ["snapshot_interval": .integer(5)]) }
+        #expect(throws: ConfigFile.Invalid.self) { _ = try ServerConfig(file: nil, flags: ["no-such-setting": .on(true)]) }
+    }
+
     @Test(arguments: [
         ("snapshot_interval = -1", "snapshot_interval must be 0 or more"),
         ("snapshot_interval = \"5\"", "snapshot_interval must be 0 or more"),

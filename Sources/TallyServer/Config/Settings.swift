@@ -163,14 +163,19 @@ public enum Settings {
 
 extension ServerConfig {
     /// The configuration from the defaults, then the config file (if any), then the flags given
-    /// on the command line: a flag wins over the file, the file over the default. Every value
-    /// must already be checked (`Setting.problem`); the two sockets must differ.
+    /// on the command line: a flag wins over the file, the file over the default. A value its
+    /// setting does not take, a name no setting has, or two equal sockets are refused by name.
     public init(file: ConfigFile?, flags: [String: Setting.Value]) throws(ConfigFile.Invalid) {
         self.init()
         var given = file?.settings ?? [:]
         given.merge(flags) { _, flag in flag }
+        if let unknown = given.keys.sorted().first(where: { name in !Settings.all.contains { $0.name == name } }) {
+            throw ConfigFile.Invalid("no setting is named \(unknown)")
+        }
         for setting in Settings.all {
-            if let value = given[setting.name] { setting.apply(value, to: &self) }
+            guard let value = given[setting.name] else { continue }
+            if let problem = setting.problem(value) { throw ConfigFile.Invalid("\(setting.key) must be \(problem)") }
+            setting.apply(value, to: &self)
         }
         if let admin = adminSocketPath, Self.absolute(admin) == Self.absolute(socketPath) {
             throw ConfigFile.Invalid("admin-socket must be another path than socket (both are \(admin))")

@@ -19,8 +19,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let writer: Writer
-    private let snapshotter: Snapshotter
+    /// The Writer, the Snapshotter and Health: what every call needs, one value.
     private let parts: OffWriterParts
     private let role: Role
     private let peer: PeerCredentials
@@ -52,8 +51,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.meters = meters
         self.auditUsageCalls = auditUsageCalls
         self.peer = peer
-        self.writer = writer
-        self.snapshotter = snapshotter
         self.parts = OffWriterParts(writer: writer, snapshotter: snapshotter, health: health)
         self.role = role
         self.queue = queue
@@ -148,7 +145,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         // immediate and costs nothing, and reads keep working for operators and apps.
         if call.method.isMutation, queue.count + batch.count >= queue.limit {
             meters.shed.increment()
-            meters.answered(ordinal: call.method.ordinal, code: 14, reason: "OVERLOADED", count: 1)
+            meters.answered(ordinal: call.method.ordinal, code: Int(Tally_V1_Code.unavailable.rawValue), reason: "OVERLOADED", count: 1)
             append(Responses.error(
                 callID: call.callID, .unavailable, reason: "OVERLOADED",
                 "tallyd has \(queue.limit) or more calls queued; nothing was applied, retry after \(queue.retryAfterMilliseconds) ms",
@@ -173,16 +170,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Hands every call decoded since the last hand-over to the Writer: one hop per read.
     private func submitBatch(_ context: ChannelHandlerContext) {
-        guard !batch.isEmpty, !closing else { return }
-        let calls = batch
+        // Every read ends here, with Writer calls or without (reads off the Writer, refusals
+        // answered at once): the next read starts its own clock.
         let readAt = batchReadAt ?? .now()
         batchReadAt = nil
+        guard !batch.isEmpty, !closing else { return }
+        let calls = batch
         batch = []
         batch.reserveCapacity(calls.count)
         callsInFlight += calls.count
         queue.enter(calls.count)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        writer.submit(calls) { answers in
+        parts.writer.submit(calls) { answers in
             // On the Writer's loop (the default) the answers are written at once, no hop.
             if bound.eventLoop.inEventLoop {
                 bound.value.deliver(answers, readAt: readAt)
@@ -217,7 +216,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard let context else { return }
         callsInFlight += 1
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        snapshotter.archivedTransaction(id, on: context.eventLoop).whenComplete { result in
+        parts.snapshotter.archivedTransaction(id, on: context.eventLoop).whenComplete { result in
             bound.value.deliverOffWriter(Responses.archivedTransaction(callID: callID, id: id, result))
         }
     }

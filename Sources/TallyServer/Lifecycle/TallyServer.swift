@@ -151,7 +151,10 @@ public final class TallyServer: Sendable {
                 if let socketGroup { try SocketFile.setGroup(path, socketGroup) }
                 try SocketFile.setMode(path, config.socketMode)
             }
-            if let text = config.metricsListen, let address = MetricsListener.Address(text) {
+            if let text = config.metricsListen {
+                guard let address = MetricsListener.Address(text) else {
+                    throw ConfigFile.Invalid("metrics_listen must be unix:PATH or a loopback HOST:PORT such as 127.0.0.1:9464, got \(text)")
+                }
                 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
                 do {
                     let listener = try await MetricsListener.bind(address, group: group) {
