@@ -14,10 +14,12 @@ export TALLYD=$(cd "$(dirname "$tallyd")" && pwd)/$(basename "$tallyd")
 
 PROTOBUF_VERSION=${TALLY_PY_PROTOBUF:-7.36.2}   # also passes with 4.21.12 (the floor in pyproject.toml)
 PYTEST_VERSION=8.4.2
+# The metrics test parses tallyd's /metrics with the Prometheus project's own text parser.
+PROMETHEUS_CLIENT_VERSION=0.23.1
 # mypy checks the client's own type hints (py.typed promises them) against the generated stubs.
 MYPY_PINS="mypy==1.13.0 types-protobuf==5.29.1.20241207"
 venv=${TALLY_PY_VENV:-$here/.venv}
-pins="protobuf==$PROTOBUF_VERSION pytest==$PYTEST_VERSION $MYPY_PINS"
+pins="protobuf==$PROTOBUF_VERSION pytest==$PYTEST_VERSION prometheus_client==$PROMETHEUS_CLIENT_VERSION $MYPY_PINS"
 
 started=$(date +%s)
 command -v python3 >/dev/null || { echo "missing python3: apt-get install python3 python3-venv" >&2; exit 1; }

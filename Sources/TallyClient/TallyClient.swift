@@ -156,4 +156,9 @@ extension TallyClient {
     public func stats(days: UInt32 = 0, timeoutMs: UInt32 = 0) async throws -> Tally_V1_StatsResponse {
         try await unary(.stats, Tally_V1_StatsRequest.with { $0.days = days }, timeoutMs: timeoutMs)
     }
+
+    /// The figures `GET /metrics` serves, one sample per line of its text (any role).
+    public func metrics(timeoutMs: UInt32 = 0) async throws -> Tally_V1_MetricsResponse {
+        try await unary(.metrics, Tally_V1_MetricsRequest(), timeoutMs: timeoutMs)
+    }
 }

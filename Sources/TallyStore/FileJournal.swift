@@ -41,20 +41,30 @@ public final class FileJournal: Journal, Sendable {
     private let recordCount = Atomic<Int>(0)
     private let syncCount = Atomic<Int>(0)
 
+    /// One write to the journal file, for the metrics: the records and bytes it carried and,
+    /// when it ended in an fdatasync, how long write and sync took together.
+    public struct Commit: Sendable {
+        public var records: Int
+        public var bytes: Int
+        public var syncNanoseconds: Int64?
+    }
+
     /// Opens the journal in `dataDirectory/journal` to append records from `nextSequence` on.
     /// `segments` are the existing segments' first sequences (from recovery), oldest first.
     /// New segments name `directoryID` in their headers. Every segment is created, removed and
     /// synced relative to `dataDirectory`'s open descriptor.
     public init(
         dataDirectory: StoreDirectory, directoryID: DirectoryID, nextSequence: UInt64, existingSegments: [UInt64], mode: Mode,
-        segmentBytes: Int = 64 << 20, io: any JournalIO = PosixJournalIO()
+        segmentBytes: Int = 64 << 20, io: any JournalIO = PosixJournalIO(),
+        onCommit: (@Sendable (Commit) -> Void)? = nil
     ) throws {
         // Every start begins a new segment at `nextSequence`, which may lie past the end of
         // the old journal when a snapshot holds records the journal lost (--fsync interval).
         let directory = try dataDirectory.subdirectory(JournalSegment.directoryName, create: true)!
         worker = try Worker(
             directory: directory, header: JournalSegment.header(directoryID),
-            nextSequence: nextSequence, segments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io)
+            nextSequence: nextSequence, segments: existingSegments, mode: mode, segmentBytes: segmentBytes, io: io,
+            onCommit: onCommit)
     }
 
     /// The same, for the data directory at `dataDirectory` (tests and tools).
@@ -130,10 +140,13 @@ public final class FileJournal: Journal, Sendable {
         var file: (any SegmentFile)?
         var fileBytes = 0
         var failure: (any Error)?
+        let onCommit: (@Sendable (Commit) -> Void)?
 
         init(
-            directory: StoreDirectory, header: [UInt8], nextSequence: UInt64, segments: [UInt64], mode: Mode, segmentBytes: Int, io: any JournalIO
+            directory: StoreDirectory, header: [UInt8], nextSequence: UInt64, segments: [UInt64], mode: Mode, segmentBytes: Int, io: any JournalIO,
+            onCommit: (@Sendable (Commit) -> Void)?
         ) throws {
+            self.onCommit = onCommit
             self.directory = directory
             self.header = header
             self.nextSequence = nextSequence
@@ -179,11 +192,16 @@ public final class FileJournal: Journal, Sendable {
             func flush() {
                 guard !waiters.isEmpty || syncRequested else { return }
                 let sync = mode == .always || syncRequested
+                let start = onCommit == nil ? nil : ContinuousClock.now
                 let result = commit(bytes, sync: sync)
                 if case .success = result {
                     written += bytes.count
                     records += pendingRecords
                     if sync { syncs += 1 }
+                    if let onCommit, let start, !bytes.isEmpty || sync {
+                        let took = sync ? (ContinuousClock.now - start) : nil
+                        onCommit(Commit(records: pendingRecords, bytes: bytes.count, syncNanoseconds: took.map { Self.nanoseconds($0) }))
+                    }
                 }
                 pendingRecords = 0
                 for waiter in waiters { waiter(result) }
@@ -230,6 +248,10 @@ public final class FileJournal: Journal, Sendable {
                 do { try startSegment() } catch { failure = error }
             }
             return (written, records, syncs)
+        }
+
+        static func nanoseconds(_ duration: Duration) -> Int64 {
+            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
         }
 
         private func commit(_ bytes: [UInt8], sync: Bool) -> Result<Void, any Error> {

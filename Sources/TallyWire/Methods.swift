@@ -48,6 +48,7 @@ public enum Method: String, CaseIterable, Sendable {
     case spendAction = "/tally.v1.Actions/Spend"
     case listAudit = "/tally.v1.Audit/List"
     case reconcile = "/tally.v1.Admin/Reconcile"
+    case metrics = "/tally.v1.Admin/Metrics"
 }
 
 /// The kinds of method a role may be allowed.

@@ -42,6 +42,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: about("log-level")) var logLevel: String?
     @Option(help: about("log-format")) var logFormat: String?
     @Option(help: about("metrics-listen")) var metricsListen: String?
+    @Option(help: about("slow-call-ms")) var slowCallMs: Int64?
     @Flag(help: about("repair")) var repair = false
 
     @Option(help: "The configuration file (TOML): any setting above as `name_with_underscores = value`, access rules, rate limits, daily limits, capacity (docs/operations.md). A flag given here wins over the file.")
@@ -62,6 +63,7 @@ struct Serve: AsyncParsableCommand {
             ("max-connections-per-uid", maxConnectionsPerUid), ("reserved-admin-connections", reservedAdminConnections),
             ("writer-queue-limit", writerQueueLimit), ("audit-keep", auditKeep), ("transactions-per-user", transactionsPerUser),
             ("archive-minimum", archiveMinimum), ("commitment-archive-days", commitmentArchiveDays), ("io-threads", ioThreads),
+            ("slow-call-ms", slowCallMs),
         ]
         var given: [String: Setting.Value] = [:]
         for case (let name, let text?) in texts { given[name] = .text(text) }

@@ -39,8 +39,9 @@ import Testing
                 writer: writer, journal: journal, directory: try StoreDirectory(opening: scratch.data), directoryID: DirectoryID.random(),
                 policy: SnapshotPolicy(intervalSeconds: 0, journalBytes: 0), threads: snapshotThreads, lastSequence: 0, logger: logger)
             let queue = WriterQueue(limit: 65_536)
+            let connections = Connections()
             let health = Health(
-                writer: writer, snapshotter: snapshotter, connections: Connections(), queue: queue, startedAt: .now(),
+                writer: writer, snapshotter: snapshotter, connections: connections, queue: queue, startedAt: .now(),
                 dataDirectory: scratch.data)
             let channel = self.channel
             let meters = self.meters
@@ -52,7 +53,8 @@ import Testing
                     ConnectionHandler(
                         writer: writer, snapshotter: snapshotter, health: health, role: role,
                         peer: PeerCredentials(pid: 1, uid: 1_000, gid: 1_000), queue: queue, maxCallsInFlight: 1_024,
-                        auditUsageCalls: false, meter: meter, timeouts: ConnectionTimeouts(), logger: logger, meters: meters))
+                        auditUsageCalls: false, meter: meter, timeouts: ConnectionTimeouts(), logger: logger,
+                        metrics: MetricsScrape(meters: meters, writer: writer, snapshotter: snapshotter, connections: connections, queue: queue)))
             }
             try await channel.connect(to: SocketAddress(unixDomainSocketPath: "/embedded"))
         }

@@ -10,7 +10,7 @@ import TallyWire
         request.callID = 10
         request.protocolVersion = WireProtocol.version
         request.method = method
-        guard case .answer(let answer) = CallDecoding.decode(request, role: .admin) else {
+        guard case .answer(_, let answer) = CallDecoding.decode(request, role: .admin) else {
             Issue.record("\(method) was not answered")
             return ""
         }

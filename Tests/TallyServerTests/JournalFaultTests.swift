@@ -53,7 +53,8 @@ import TallyWire
         let scratch = try Scratch()
         defer { scratch.remove() }
         let io = FaultyIO()
-        var server = try await scratch.start(io: io)
+        let metrics = scratch.root + "/metrics.sock"
+        var server = try await scratch.start(io: io) { $0.metricsListen = "unix:" + metrics }
         var client = try await TallyClient.connect(socketPath: scratch.socket)
         let acknowledged = try await client.credit(credit("alice", 10, key: "before"))
         #expect(acknowledged.balance.available == 10)
@@ -69,6 +70,9 @@ import TallyWire
         let still = await #expect(throws: TallyError.self) { try await client.spend(spend("alice", 1)) }
         #expect(still?.reason == "JOURNAL_FAILED")
         #expect(try await client.getBalance(userID: "alice").available == 10)
+        // The alert's metric says so, and a scrape is answered while the journal is down.
+        let during = try MetricsTests.get(metrics).body
+        #expect(MetricsTests.value(#"tally_mutations_refused{reason="JOURNAL_FAILED"}"#, in: during) == 1, "\(during)")
 
         // The disk recovers: without a restart, tallyd takes mutations again within seconds.
         io.fault.withLock { $0 = .none }
@@ -78,6 +82,7 @@ import TallyWire
         // applies it, once; the acknowledged credit is there exactly once.
         let retried = try await client.credit(credit("alice", 5, key: "during"))
         #expect(retried.balance.available == 16 && !retried.replayed)
+        #expect(MetricsTests.value(#"tally_mutations_refused{reason="JOURNAL_FAILED"}"#, in: try MetricsTests.get(metrics).body) == 0)
         #expect(try await client.credit(credit("alice", 10, key: "before")).replayed)
         #expect(try await client.credit(credit("alice", 5, key: "during")).replayed)
 

@@ -55,6 +55,11 @@ import Testing
         for _ in 0..<2 { _ = try await client.getBalance(userID: "m") }
         await #expect(throws: TallyError.self) { _ = try await client.spend(spend("m", 1_000)) }
         _ = try await client.listTransactions(.with { $0.userID = "m" })
+        // Answered before a method is known, and a read's argument refused before the Writer.
+        _ = try await client.send(try envelope("/tally.v1.Ledger/Steal", spend("m", 1), callID: 900))
+        _ = try await client.send(try envelope(Method.getBalance.rawValue, Tally_V1_GetBalanceRequest(), callID: 901))
+        _ = try await client.consume(userID: "u1", tokens: 5)
+        _ = try await client.consume(userID: "u2", tokens: 7)
 
         let (status, body) = try Self.get(metricsPath)
         #expect(status == "HTTP/1.0 200 OK", "\(status)")
@@ -67,19 +72,37 @@ import Testing
         #expect(Self.value(#"tally_call_duration_seconds_bucket{method="Ledger/Credit",le="+Inf"}"#, in: body) == 3)
         #expect(Self.value(#"tally_call_duration_seconds_count{method="Ledger/Spend"}"#, in: body) == 1)
         #expect((Self.value(#"tally_call_duration_seconds_sum{method="Ledger/Credit"}"#, in: body) ?? 0) > 0)
+        #expect(Self.value(#"tally_calls_total{method="unknown",code="UNIMPLEMENTED"}"#, in: body) == 1)
+        #expect(Self.value(#"tally_refusals_total{method="unknown",reason="UNKNOWN_METHOD"}"#, in: body) == 1)
+        #expect(Self.value(#"tally_refusals_total{method="Ledger/GetBalance",reason="USER_ID_EMPTY"}"#, in: body) == 1)
         #expect(Self.value("tally_accounts", in: body) == 1)
-        #expect(Self.value("tally_connections", in: body) == 1)
+        #expect(Self.value("tally_tokens_in_circulation", in: body) == 30)
+        #expect(Self.value("tally_usage_users_today", in: body) == 2)
+        #expect(Self.value(#"tally_connections{role="admin"}"#, in: body) == 1, "the test runs as tallyd's own uid: an admin")
+        #expect(Self.value(#"tally_connections{role="app"}"#, in: body) == 0)
+        // Three credits, the refused spend (audited) and two consumes, each its own group commit or fewer.
+        let fsyncs = Self.value("tally_journal_fsync_duration_seconds_count", in: body) ?? 0
+        #expect(fsyncs >= 1 && fsyncs <= 6, "\(body)")
+        #expect(Self.value("tally_journal_batch_records_count", in: body) == fsyncs)
+        #expect(Self.value("tally_journal_batch_records_sum", in: body) == 6)
+        #expect((Self.value("tally_journal_bytes_total", in: body) ?? 0) > 100)
+        #expect(Self.value("tally_recovery_duration_seconds", in: body) != nil)
+        #expect(Self.value("tally_snapshot_duration_seconds_count", in: body) == 0)
         #expect((Self.value("tally_resident_memory_bytes", in: body) ?? 0) > 1_000_000)
         #expect(body.contains("# TYPE tally_call_duration_seconds histogram"))
 
-        // Buckets are cumulative and end at the count.
+        // Buckets are cumulative and end at the count (two balances and the refused one).
         let buckets = body.split(separator: "\n").filter { $0.hasPrefix(#"tally_call_duration_seconds_bucket{method="Ledger/GetBalance""#) }
             .compactMap { Double($0.split(separator: " ").last ?? "") }
-        #expect(buckets.count == CallDurations.bounds.count + 1 && buckets == buckets.sorted() && buckets.last == 2, "\(buckets)")
+        #expect(buckets.count == CallDurations.bounds.count + 1 && buckets == buckets.sorted() && buckets.last == 3, "\(buckets)")
 
         // A second scrape sees the calls between.
         _ = try await client.credit(credit("m", 1))
-        #expect(Self.value(#"tally_calls_total{method="Ledger/Credit",code="OK"}"#, in: try Self.get(metricsPath).body) == 4)
+        let _: Tally_V1_SnapshotResponse = try await client.unary(.snapshot, Tally_V1_SnapshotRequest())
+        let second = try Self.get(metricsPath).body
+        #expect(Self.value(#"tally_calls_total{method="Ledger/Credit",code="OK"}"#, in: second) == 4)
+        #expect(Self.value("tally_tokens_in_circulation", in: second) == 31)
+        #expect(Self.value("tally_snapshot_duration_seconds_count", in: second) == 1)
         #expect(try Self.get(metricsPath, "/").status == "HTTP/1.0 404 Not Found")
         #expect(try Self.get(metricsPath, method: "POST").status == "HTTP/1.0 405 Method Not Allowed")
         await client.close()
@@ -105,6 +128,47 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: scratch.socket), "nothing is left listening")
         let server = try await scratch.start()  // and the data directory is free again
+        try await server.shutdown()
+    }
+
+    /// Every metric the dashboard, the alert rules and operations.md's table name is one a real
+    /// tallyd serves: none of them can drift from the code. The dashboard is JSON with queries.
+    @Test func theDashboardAlertsAndDocsNameOnlyMetricsTallydServes() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let metricsPath = scratch.root + "/metrics.sock"
+        let server = try await scratch.start { $0.metricsListen = "unix:" + metricsPath }
+        let client = try await TallyClient.connect(socketPath: scratch.socket)
+        _ = try await client.credit(credit("d", 10))
+        await #expect(throws: TallyError.self) { _ = try await client.spend(spend("d", 1_000)) }
+        _ = try await client.consume(userID: "d", tokens: 1)
+        let _: Tally_V1_SnapshotResponse = try await client.unary(.snapshot, Tally_V1_SnapshotRequest())
+        let served = Set(try Self.get(metricsPath).body.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+            String(line.prefix { $0 != "{" && $0 != " " })
+        })
+        let pattern = try NSRegularExpression(pattern: #"\btally_[a-z_]+"#)
+        func names(_ text: String) -> Set<String> {
+            Set(pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { String(text[Range($0.range, in: text)!]) })
+        }
+        let dashboardText = try EndpointDocsTests.read("docs/deploy/grafana-dashboard.json")
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: Data(dashboardText.utf8)) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let queries = panels.flatMap { ($0["targets"] as? [[String: Any]]) ?? [] }.compactMap { $0["expr"] as? String }
+        #expect(queries.count >= 20, "\(queries.count) queries")
+        let alerts = try EndpointDocsTests.read("docs/deploy/tally-alerts.yml")
+        let operationsMd = try EndpointDocsTests.read("docs/operations.md")
+        let metricsSection = try #require(operationsMd.range(of: "### Metrics"))
+        let operations = operationsMd[metricsSection.lowerBound...].components(separatedBy: "### Logs").first ?? ""
+        for (file, text) in [("grafana-dashboard.json", queries.joined(separator: "\n")), ("tally-alerts.yml", alerts), ("operations.md", operations)] {
+            let named = names(text)
+            #expect(!named.isEmpty)
+            for name in named.sorted() {
+                // A histogram is served as NAME_bucket, NAME_sum and NAME_count.
+                let servedAs = [name, name + "_bucket", name + "_count"]
+                #expect(servedAs.contains { served.contains($0) }, "\(file) names \(name), which tallyd does not serve")
+            }
+        }
+        await client.close()
         try await server.shutdown()
     }
 }

@@ -21,7 +21,7 @@ import TallyStore
 
         func run(_ calls: [WriterCall]) async -> [WriterAnswer] {
             await withCheckedContinuation { continuation in
-                writer.submit(calls) { continuation.resume(returning: $0) }
+                writer.submit(calls) { answers, _ in continuation.resume(returning: answers) }
             }
         }
 

@@ -229,6 +229,7 @@ TALLY_API int tally_call(tally_conn *conn, const char *method, const ProtobufCMe
 #define TALLY_METHOD_SPEND_ACTION "/tally.v1.Actions/Spend"
 #define TALLY_METHOD_LIST_AUDIT "/tally.v1.Audit/List"
 #define TALLY_METHOD_RECONCILE "/tally.v1.Admin/Reconcile"
+#define TALLY_METHOD_METRICS "/tally.v1.Admin/Metrics"
 
 /*
  * One typed wrapper per method: tally_<name>(conn, request, &response, &err), the same
@@ -285,6 +286,8 @@ TALLY_DECLARE_CALL(list_prices, Tally__V1__ListPricesRequest, Tally__V1__ListPri
 TALLY_DECLARE_CALL(spend_action, Tally__V1__SpendActionRequest, Tally__V1__SpendResponse)
 TALLY_DECLARE_CALL(list_audit, Tally__V1__ListAuditRequest, Tally__V1__ListAuditResponse)
 TALLY_DECLARE_CALL(reconcile, Tally__V1__ReconcileRequest, Tally__V1__ReconcileResponse)
+/* The figures GET /metrics serves, one sample per line of its text (any role). */
+TALLY_DECLARE_CALL(metrics, Tally__V1__MetricsRequest, Tally__V1__MetricsResponse)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pipelined batches                                                                          */

@@ -93,6 +93,8 @@ TALLY_DEFINE_CALL(list_audit, TALLY_METHOD_LIST_AUDIT, Tally__V1__ListAuditReque
                   tally__v1__list_audit_response__descriptor)
 TALLY_DEFINE_CALL(reconcile, TALLY_METHOD_RECONCILE, Tally__V1__ReconcileRequest, Tally__V1__ReconcileResponse,
                   tally__v1__reconcile_response__descriptor)
+TALLY_DEFINE_CALL(metrics, TALLY_METHOD_METRICS, Tally__V1__MetricsRequest, Tally__V1__MetricsResponse,
+                  tally__v1__metrics_response__descriptor)
 /* History */
 TALLY_DEFINE_CALL(get_transaction, TALLY_METHOD_GET_TRANSACTION, Tally__V1__GetTransactionRequest,
                   Tally__V1__GetTransactionResponse, tally__v1__get_transaction_response__descriptor)

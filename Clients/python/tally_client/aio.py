@@ -209,6 +209,7 @@ class AsyncTallyClient(ClientState):
     health = awaitable(calls.health)
     stats = awaitable(calls.stats)
     reconcile = awaitable(calls.reconcile)
+    metrics = awaitable(calls.metrics)
 
     # -- internals ------------------------------------------------------------------------
 

@@ -430,6 +430,11 @@ def stats(days: int = 0, *, timeout_ms: Optional[int] = None) -> PreparedCall[pb
     return PreparedCall("/tally.v1.Admin/Stats", pb.StatsRequest(days=days), timeout_ms)
 
 
+def metrics(*, timeout_ms: Optional[int] = None) -> PreparedCall[pb.MetricsResponse]:
+    """The figures ``GET /metrics`` serves (MetricsResponse): one sample per line of its text."""
+    return PreparedCall("/tally.v1.Admin/Metrics", pb.MetricsRequest(), timeout_ms)
+
+
 def reconcile(repair: bool = False, *, timeout_ms: Optional[int] = None) -> PreparedCall[pb.ReconcileResponse]:
     """Every balance recomputed from history (admin); ``repair`` writes what history is
     missing. The ReconcileResponse (mismatches, repairs, unrepairable)."""

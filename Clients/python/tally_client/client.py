@@ -410,6 +410,7 @@ class TallyClient(ClientState):
     health = blocking(calls.health)
     stats = blocking(calls.stats)
     reconcile = blocking(calls.reconcile)
+    metrics = blocking(calls.metrics)
 
     # -- internals ------------------------------------------------------------------------
 

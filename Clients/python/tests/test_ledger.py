@@ -186,7 +186,7 @@ def test_every_method_has_a_typed_wrapper():
 
     wrappers = {
         "GetBalance": "get_balance", "Credit": "credit", "Spend": "spend", "Snapshot": "snapshot",
-        "Backup": "backup", "Health": "health", "Check": "check_usage", "Consume": "consume",
+        "Backup": "backup", "Health": "health", "Metrics": "metrics", "Check": "check_usage", "Consume": "consume",
         "Reserve": "reserve", "Settle": "settle", "Release": "release", "GetLimits": "get_limits",
         "SetLimits": "set_limits", "History": "history", "TopUsers": "top_users",
         "MonthByTier": "month_by_tier", "SavePackage": "save_package", "DeactivatePackage": "deactivate_package",

@@ -373,6 +373,6 @@ def test_call_ids_are_unique_and_never_zero(fake_server):
 
 
 def test_methods_table_covers_the_protos():
-    assert len(METHODS) == 40
+    assert len(METHODS) == 41
     assert METHODS["/tally.v1.Usage/History"].request_type is pb.UsageHistoryRequest
     assert METHODS["/tally.v1.Admin/Backup"].response_type is pb.BackupResponse

@@ -32,7 +32,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         request.payload = Data(input.dropFirst(2))
         let decoded = CallDecoding.decode(request, role: .admin)
         check(request, decoded)
-        if case .answer(let answer) = decoded, answer.reason == "UNKNOWN_METHOD" || answer.reason == "PROTOCOL_VERSION_UNSUPPORTED" {
+        if case .answer(_, let answer) = decoded, answer.reason == "UNKNOWN_METHOD" || answer.reason == "PROTOCOL_VERSION_UNSUPPORTED" {
             fatalError("a valid envelope for \(method) was answered \(answer.reason)")
         }
     }
@@ -44,7 +44,7 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
     let method = Method(rawValue: request.method)
     let versionOK = WireProtocol.supportedVersions.contains(request.protocolVersion)
     switch decoded {
-    case .answer(let answer):
+    case .answer(_, let answer):
         guard answer.callID == request.callID else { fatalError("answer for call \(answer.callID), asked \(request.callID)") }
         guard answer.code != .ok, !answer.reason.isEmpty else { fatalError("refusal without code or reason: \(answer)") }
         if answer.reason == "UNKNOWN_METHOD" {
@@ -155,6 +155,7 @@ func parses(_ payload: Data, for method: Method) -> Bool {
     case .snapshot: return ok(Tally_V1_SnapshotRequest.self)
     case .backup: return ok(Tally_V1_BackupRequest.self)
     case .health: return ok(Tally_V1_HealthRequest.self)
+    case .metrics: return ok(Tally_V1_MetricsRequest.self)
     case .stats: return ok(Tally_V1_StatsRequest.self)
     case .checkUsage: return ok(Tally_V1_CheckUsageRequest.self)
     case .consume: return ok(Tally_V1_ConsumeRequest.self)

@@ -12,6 +12,11 @@ extension UsageBook {
         }
     }
 
+    /// How many users counted tokens on `date`.
+    public func usersCounting(on date: CivilDay) -> Int {
+        users.reduce(0) { $0 + ($1.value.tokens(on: date) > 0 ? 1 : 0) }
+    }
+
     /// The users who used the most tokens on `date`, most first (ties by user id, byte-wise).
     public func topUsers(on date: CivilDay, limit: Int) -> [DayUsage] {
         let used = users.compactMap { key, user -> (ExactString, Int64)? in

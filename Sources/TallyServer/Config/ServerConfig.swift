@@ -86,6 +86,8 @@ public struct ServerConfig: Sendable {
     public var logFormat: LogFormat = .text
     /// Where `GET /metrics` is served ("unix:PATH" or a loopback "HOST:PORT"); nil: nowhere.
     public var metricsListen: String? = nil
+    /// Calls slower than this from read to answer are logged; 0: none.
+    public var slowCallMilliseconds = 100
     /// The time of day tallyd stamps with (tests move it to just before midnight).
     public var wallClock: WallClock
 

@@ -121,6 +121,10 @@ public enum Settings {
             rule: ("unix:PATH or a loopback HOST:PORT such as 127.0.0.1:9464", { MetricsListener.Address(text($0)) != nil }),
             read: { $0.metricsListen.map { .text($0) } }, write: { $0.metricsListen = text($1) }),
         Setting(
+            "slow-call-ms", .integer(0...3_600_000),
+            "a call answered later than this after its bytes were read is logged (a warning) with its method, user, call id and where its time went: queue, Writer, journal, write-out (0: none)",
+            read: { .integer(Int64($0.slowCallMilliseconds)) }, write: { $0.slowCallMilliseconds = Int(integer($1)) }),
+        Setting(
             "log-level", .choice(Logger.Level.allCases.map(\.rawValue)), "the least severe log lines written (to stderr)",
             read: { .text($0.logLevel.rawValue) }, write: { $0.logLevel = Logger.Level(rawValue: text($1)) ?? .info }),
         Setting(

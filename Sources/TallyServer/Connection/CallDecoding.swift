@@ -8,8 +8,8 @@ enum CallDecoding {
     enum Decoded {
         case call(WriterCall)
         case offWriter(callID: UInt64, Method, OffWriterWork)
-        /// Refused before reaching the Writer.
-        case answer(Tally_V1_Response)
+        /// Refused before reaching the Writer; the method, when the request named a known one.
+        case answer(Method?, Tally_V1_Response)
         /// Refused, and to be audited: a method the caller's role forbids, or a mutation whose
         /// payload is bad. The Writer records it and answers the refusal.
         case refused(callID: UInt64, Method, Refusal)
@@ -26,7 +26,7 @@ enum CallDecoding {
         let id = request.callID  // non-zero: the connection checked it
         guard WireProtocol.supportedVersions.contains(request.protocolVersion) else {
             let supported = WireProtocol.supportedVersions.map(String.init).joined(separator: ",")
-            return .answer(Responses.error(
+            return .answer(Method(rawValue: request.method), Responses.error(
                 callID: id, .failedPrecondition, reason: "PROTOCOL_VERSION_UNSUPPORTED",
                 "protocol version \(request.protocolVersion) is not supported; this tallyd speaks \(supported)",
                 details: ["requested": String(request.protocolVersion), "supported": supported]))
@@ -38,7 +38,7 @@ enum CallDecoding {
             var end = utf8.index(utf8.startIndex, offsetBy: 200, limitedBy: utf8.endIndex) ?? utf8.endIndex
             while end != utf8.endIndex && UTF8.isContinuation(utf8[end]) { end = utf8.index(before: end) }
             let echo = String(request.method.unicodeScalars[..<end])
-            return .answer(Responses.error(
+            return .answer(nil, Responses.error(
                 callID: id, .unimplemented, reason: "UNKNOWN_METHOD", "unknown method '\(echo)'",
                 details: ["method": echo]))
         }
@@ -55,7 +55,7 @@ enum CallDecoding {
         } catch {
             let message = "payload is not a valid \(endpoint.requestType): \(error)"
             guard endpoint.mutates else {
-                return .answer(Responses.error(callID: id, .invalidArgument, reason: "MALFORMED_PAYLOAD", message))
+                return .answer(method, Responses.error(callID: id, .invalidArgument, reason: "MALFORMED_PAYLOAD", message))
             }
             return .refused(callID: id, method, Refusal(code: .invalidArgument, reason: "MALFORMED_PAYLOAD", message: message))
         }
@@ -63,7 +63,7 @@ enum CallDecoding {
         case .writer(let operation):
             return .call(WriterCall(callID: id, method: method, deadline: deadline(timeoutMs: request.timeoutMs), operation: operation))
         case .offWriter(let work): return .offWriter(callID: id, method, work)
-        case .invalid(let refusal): return .answer(Responses.refused(callID: id, refusal))
+        case .invalid(let refusal): return .answer(method, Responses.refused(callID: id, refusal))
         case .refused(let refusal): return .refused(callID: id, method, refusal)
         }
     }

@@ -30,6 +30,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let timeouts: ConnectionTimeouts
     private let logger: Logger
     private let meters: Meters
+    private let slowCalls: SlowCalls?
     /// When the first bytes of the calls in `batch` were read (nil: none yet).
     private var batchReadAt: NIODeadline?
     /// Bytes of complete frames taken from the stream; fewer than received = mid-frame.
@@ -46,12 +47,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     init(
         writer: Writer, snapshotter: Snapshotter, health: Health, role: Role, peer: PeerCredentials, queue: WriterQueue,
         maxCallsInFlight: Int, auditUsageCalls: Bool, meter: ByteMeter, timeouts: ConnectionTimeouts, logger: Logger,
-        meters: Meters
+        metrics: MetricsScrape, slowCalls: SlowCalls? = nil
     ) {
-        self.meters = meters
+        self.meters = metrics.meters
+        self.slowCalls = slowCalls
         self.auditUsageCalls = auditUsageCalls
         self.peer = peer
-        self.parts = OffWriterParts(writer: writer, snapshotter: snapshotter, health: health)
+        self.parts = OffWriterParts(writer: writer, snapshotter: snapshotter, health: health, metrics: metrics)
         self.role = role
         self.queue = queue
         self.meter = meter
@@ -113,8 +115,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 operation: .apply(.refusedAttempt(RefusedAttempt(userID: "", refusal: refusal))), origin: origin(method)))
         case .offWriter(let callID, let method, let work):
             serveOffWriter(callID, method, work, context: context)
-        case .answer(let response):
+        case .answer(let method, let response):
             append(response)
+            var tally = CallBatch()
+            tally.add(ordinal: method?.ordinal ?? Meters.unknownMethod, code: Int(response.code.rawValue), reason: response.reason)
+            tally.record(in: meters, elapsed: .now() - (batchReadAt ?? .now()))
         }
     }
 
@@ -181,12 +186,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         callsInFlight += calls.count
         queue.enter(calls.count)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        parts.writer.submit(calls) { answers in
+        parts.writer.submit(calls) { answers, timing in
             // On the Writer's loop (the default) the answers are written at once, no hop.
             if bound.eventLoop.inEventLoop {
-                bound.value.deliver(answers, readAt: readAt)
+                bound.value.deliver(answers, readAt: readAt, timing: timing, calls: calls)
             } else {
-                bound.eventLoop.execute { bound.value.deliver(answers, readAt: readAt) }
+                bound.eventLoop.execute { bound.value.deliver(answers, readAt: readAt, timing: timing, calls: calls) }
             }
         }
     }
@@ -204,10 +209,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .failure(let error):
                 response = Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not answer: \(error)")
             }
-            bound.value.deliverOffWriter(response)
+            let handler = bound.value
+            handler.deliverOffWriter(response)
             var tally = CallBatch()
             tally.add(ordinal: method.ordinal, code: Int(response.code.rawValue), reason: response.reason)
-            tally.record(in: bound.value.meters, elapsed: .now() - readAt)
+            let written = NIODeadline.now()
+            tally.record(in: handler.meters, elapsed: written - readAt)
+            if let slowCalls = handler.slowCalls, written - readAt > slowCalls.threshold {
+                slowCalls.noteOffWriter(callID: callID, method: method, readAt: readAt, written: written, peer: handler.peer)
+            }
         }
     }
 
@@ -230,7 +240,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         closeIfDone(context)
     }
 
-    private func deliver(_ answers: [WriterAnswer], readAt: NIODeadline) {
+    private func deliver(_ answers: [WriterAnswer], readAt: NIODeadline, timing: WriterTiming, calls: [WriterCall]) {
         callsInFlight -= answers.count
         queue.leave(answers.count)
         var tally = CallBatch()
@@ -247,9 +257,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
             append(response)
         }
-        defer { tally.record(in: meters, elapsed: .now() - readAt) }
+        if let context, !closing { flushOutbound(context) }
+        // Written: handed to the socket (or queued behind a client that does not read).
+        let written = NIODeadline.now()
+        tally.record(in: meters, elapsed: written - readAt)
+        if let slowCalls, written - readAt > slowCalls.threshold {
+            slowCalls.note(calls, readAt: readAt, timing: timing, written: written, peer: peer)
+        }
         guard let context, !closing else { return }
-        flushOutbound(context)
         resumeReadingIfHeld(context)
         closeIfDone(context)
     }
@@ -359,6 +374,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard !closing else { return }
         closing = true
         batch.removeAll()
+        meters.answered(ordinal: Meters.unknownMethod, code: Int(code.rawValue), reason: reason, count: 1)
         append(Responses.error(callID: 0, code, reason: reason, message, details: details))
         let bytes = outbound
         outbound = context.channel.allocator.buffer(capacity: 0)

@@ -23,7 +23,8 @@ struct ConnectionSetup: Sendable {
     let auditUsageCalls: Bool
     let timeouts: ConnectionTimeouts
     let logger: Logger
-    let meters: Meters
+    let metrics: MetricsScrape
+    let slowCalls: SlowCalls?
     let ownUID = geteuid()
 
     func setUp(_ channel: any Channel, adminSocket: Bool) -> EventLoopFuture<Void> {
@@ -44,7 +45,7 @@ struct ConnectionSetup: Sendable {
             // Admins and tallyd's own uid get reserved connections past both limits, so an
             // operator can always get in (PostgreSQL's superuser_reserved_connections).
             let reserved = admin ? reservedAdminConnections : 0
-            switch connections.track(channel, uid: peer.uid, limit: maxConnections, perUID: maxConnectionsPerUID, reserved: reserved) {
+            switch connections.track(channel, uid: peer.uid, role: role, limit: maxConnections, perUID: maxConnectionsPerUID, reserved: reserved) {
             case .tooMany:
                 connections.logRefusal("TOO_MANY_CONNECTIONS", peer: peer, limit: maxConnections + reserved, logger: logger)
                 try handlers.addHandler(ConnectionRefusal.tooManyConnections(limit: maxConnections + reserved))
@@ -64,7 +65,7 @@ struct ConnectionSetup: Sendable {
                 ConnectionHandler(
                     writer: writer, snapshotter: snapshotter, health: health, role: role, peer: peer, queue: queue,
                     maxCallsInFlight: maxCallsInFlight, auditUsageCalls: auditUsageCalls, meter: meter, timeouts: timeouts, logger: logger,
-                    meters: meters))
+                    metrics: metrics, slowCalls: slowCalls))
         }
     }
 }

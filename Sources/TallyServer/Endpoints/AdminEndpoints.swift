@@ -21,6 +21,17 @@ enum AdminEndpoints {
                     .recover { Responses.error(callID: id, .internal, reason: "INTERNAL", "could not build the health report: \($0)") }
             }
         },
+        // The same figures as GET /metrics, parsed from the same text.
+        Endpoint(.metrics, .read, request: Tally_V1_MetricsRequest.self) { _, _ in
+            .offWriter { id, parts, _ in
+                parts.metrics.text().map { text in
+                    Responses.ok(callID: id, Tally_V1_MetricsResponse.with {
+                        $0.samples = PrometheusText.samples(text)
+                        $0.uptimeMs = (NIODeadline.now() - parts.health.startedAt).nanoseconds / 1_000_000
+                    })
+                }
+            }
+        },
         Endpoint(.stats, .admin, request: Tally_V1_StatsRequest.self) { body, _ in
             guard body.days <= 366 else {
                 return .invalid(reason: "DAYS_OUT_OF_RANGE", "days must be at most 366 (0 for 30), got \(body.days)", details: ["field": "days"])

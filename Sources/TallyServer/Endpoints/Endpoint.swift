@@ -66,6 +66,7 @@ struct OffWriterParts: Sendable {
     let writer: Writer
     let snapshotter: Snapshotter
     let health: Health
+    let metrics: MetricsScrape
 }
 
 extension Endpoint.Work {

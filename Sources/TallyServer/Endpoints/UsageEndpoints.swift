@@ -130,7 +130,7 @@ enum UsageEndpoints {
     ]
 
     /// Today in the ledger's usage time zone (UTC if this machine's tz database lacks it).
-    private static func today(_ ledger: Ledger, _ now: Timestamp) -> UsageDay {
+    static func today(_ ledger: Ledger, _ now: Timestamp) -> UsageDay {
         (UsageCalendar(zone: ledger.usage.limits.timeZone) ?? .utc).day(containing: now)
     }
 }

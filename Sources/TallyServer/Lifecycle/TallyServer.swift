@@ -71,13 +71,16 @@ public final class TallyServer: Sendable {
         try SocketFile.prepare(config.socketPath)
         if let adminSocketPath = config.adminSocketPath { try SocketFile.prepare(adminSocketPath) }
         let socketGroup = try config.socketGroup.map(SocketFile.groupID)
+        let meters = Meters()
+        meters.recoveryDuration.set(to: recovered.report.milliseconds / 1000)
         let journal: any Journal
         switch config.fsync {
         case .always, .interval:
             journal = try FileJournal(
                 dataDirectory: dataDirectory.store, directoryID: dataDirectory.id, nextSequence: recovered.nextSequence,
                 existingSegments: recovered.segments,
-                mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io)
+                mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io,
+                onCommit: meters.journalCommitted)
         case .never:
             journal = SnapshotsOnly(
                 dataDirectory: dataDirectory.store, segments: recovered.segments, lastSequence: recovered.nextSequence - 1, io: io)
@@ -110,19 +113,20 @@ public final class TallyServer: Sendable {
             writer: writer, journal: journal, directory: dataDirectory.store, directoryID: dataDirectory.id, watch: watch, policy: config.snapshots, threads: snapshotThreads,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
             transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum,
-            commitmentArchiveDays: config.commitmentArchiveDays, logger: logger)
+            commitmentArchiveDays: config.commitmentArchiveDays, logger: logger, meters: meters)
         let connections = Connections()
         let queue = WriterQueue(limit: config.writerQueueLimit)
         let health = Health(
             writer: writer, snapshotter: snapshotter, connections: connections, queue: queue, startedAt: .now(),
             dataDirectory: dataDirectory.path)
-        let meters = Meters()
+        let scrape = MetricsScrape(meters: meters, writer: writer, snapshotter: snapshotter, connections: connections, queue: queue)
         let setup = ConnectionSetup(
             writer: writer, snapshotter: snapshotter, health: health, connections: connections, queue: queue,
             access: config.access, maxConnections: config.maxConnections, maxConnectionsPerUID: config.maxConnectionsPerUID,
             reservedAdminConnections: config.reservedAdminConnections, maxFrameBytes: config.maxFrameBytes,
             maxCallsInFlight: config.maxCallsInFlight, auditUsageCalls: config.auditUsageCalls, timeouts: config.timeouts, logger: logger,
-            meters: meters)
+            metrics: scrape,
+            slowCalls: config.slowCallMilliseconds > 0 ? SlowCalls(threshold: .milliseconds(Int64(config.slowCallMilliseconds)), logger: logger) : nil)
         func bootstrap(_ group: MultiThreadedEventLoopGroup, adminSocket: Bool) -> ServerBootstrap {
             ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -157,14 +161,7 @@ public final class TallyServer: Sendable {
                 }
                 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
                 do {
-                    let listener = try await MetricsListener.bind(address, group: group) {
-                        meters.queued.set(to: Double(queue.count))
-                        meters.connections.set(to: Double(connections.count))
-                        meters.accounts.set(to: Double(writer.health.withLock { $0.counts.accounts }))
-                        meters.residentMemory.set(to: ResidentMemory.bytes())
-                        meters.snapshotAge.set(to: Double((NIODeadline.now() - snapshotter.lastSnapshot().at).nanoseconds) / 1e9)
-                        return meters.exposition()
-                    }
+                    let listener = try await MetricsListener.bind(address, group: group, scrape: scrape)
                     metrics = (listener, group)
                 } catch {
                     try? await group.shutdownGracefully()
@@ -340,6 +337,7 @@ final class Connections: Sendable {
     private struct Open {
         var channels: [ObjectIdentifier: any Channel] = [:]
         var perUID: [UInt32: Int] = [:]
+        var perRole: [Role: Int] = [:]
         /// Refusals logged at most once a second; the ones in between are counted into the next line.
         var lastRefusalLogged: ContinuousClock.Instant?
         var refusalsUnlogged = 0
@@ -349,13 +347,14 @@ final class Connections: Sendable {
 
     /// Tracks `channel` unless that would pass `limit` in all or `perUID` for its uid, each
     /// raised by `reserved` (an admin's connections).
-    func track(_ channel: any Channel, uid: UInt32, limit: Int, perUID: Int, reserved: Int = 0) -> Admission {
+    func track(_ channel: any Channel, uid: UInt32, role: Role, limit: Int, perUID: Int, reserved: Int = 0) -> Admission {
         let id = ObjectIdentifier(channel)
         let admission = open.withLock { open -> Admission in
             guard open.channels.count < limit + reserved else { return .tooMany }
             guard open.perUID[uid, default: 0] < perUID + reserved else { return .tooManyForUID }
             open.channels[id] = channel
             open.perUID[uid, default: 0] += 1
+            open.perRole[role, default: 0] += 1
             return .admitted
         }
         if admission == .admitted {
@@ -364,11 +363,15 @@ final class Connections: Sendable {
                     open.channels.removeValue(forKey: id)
                     open.perUID[uid, default: 1] -= 1
                     if open.perUID[uid] == 0 { open.perUID.removeValue(forKey: uid) }
+                    open.perRole[role, default: 1] -= 1
                 }
             }
         }
         return admission
     }
+
+    /// Open connections by the role they were admitted with.
+    var byRole: [Role: Int] { open.withLock { $0.perRole } }
 
     /// Logs a refused connection with its uid and the limit it hit, at most one line a second
     /// (a flood of connects must not become a flood of log lines); the line says how many

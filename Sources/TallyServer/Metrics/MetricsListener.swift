@@ -28,14 +28,14 @@ enum MetricsListener {
         }
     }
 
-    static func bind(_ address: Address, group: any EventLoopGroup, render: @escaping @Sendable () -> String) async throws -> any Channel {
+    static func bind(_ address: Address, group: any EventLoopGroup, scrape: MetricsScrape) async throws -> any Channel {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 16)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(ScrapeHandler(render: render))
+                    try channel.pipeline.syncOperations.addHandler(ScrapeHandler(scrape: scrape))
                 }
             }
         switch address {
@@ -53,11 +53,11 @@ private final class ScrapeHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let render: @Sendable () -> String
+    private let scrape: MetricsScrape
     private var request: HTTPRequestHead?
 
-    init(render: @escaping @Sendable () -> String) {
-        self.render = render
+    init(scrape: MetricsScrape) {
+        self.scrape = scrape
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -68,21 +68,29 @@ private final class ScrapeHandler: ChannelInboundHandler {
             guard let request else { return }
             self.request = nil
             let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
-            let (status, body): (HTTPResponseStatus, String) =
-                switch (request.method, path) {
-                case (.GET, "/metrics"): (.ok, render())
-                case (_, "/metrics"): (.methodNotAllowed, "only GET /metrics\n")
-                default: (.notFound, "tallyd serves GET /metrics here\n")
+            switch (request.method, path) {
+            case (.GET, "/metrics"):
+                scrape.text().hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                    switch result {
+                    case .success(let text): self.respond(context, request, .ok, text)
+                    case .failure(let error): self.respond(context, request, .internalServerError, "could not gather the metrics: \(error)\n")
+                    }
                 }
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: status == .ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            let keepAlive = request.isKeepAlive
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-            if !keepAlive { done.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) } }
+            case (_, "/metrics"): respond(context, request, .methodNotAllowed, "only GET /metrics\n")
+            default: respond(context, request, .notFound, "tallyd serves GET /metrics here\n")
+            }
         }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ body: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: status == .ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        let keepAlive = request.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) } }
     }
 }

@@ -40,6 +40,8 @@ final class Snapshotter: @unchecked Sendable {
     private let policy: SnapshotPolicy
     private let threads: SnapshotThreads
     private let logger: Logger
+    /// Snapshot durations and failures, when tallyd keeps metrics.
+    private let meters: Meters?
     /// Where audit entries go once more than `auditKeep` are in memory (nil: archiving is off,
     /// the archive could not be opened).
     private let archive: AuditArchive?
@@ -72,7 +74,8 @@ final class Snapshotter: @unchecked Sendable {
 
     init(writer: Writer, journal: any Journal, directory: StoreDirectory, directoryID: DirectoryID, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, threads: SnapshotThreads,
          lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
-         commitmentArchiveDays: Int = 0, logger: Logger) {
+         commitmentArchiveDays: Int = 0, logger: Logger, meters: Meters? = nil) {
+        self.meters = meters
         self.commitmentArchiveDays = max(0, commitmentArchiveDays)
         self.transactionsPerUser = max(0, transactionsPerUser)
         self.archiveMinimum = max(1, archiveMinimum)
@@ -139,7 +142,14 @@ final class Snapshotter: @unchecked Sendable {
 
     private func take() {
         inProgress = true
-        writer.durableCopy().flatMap { self.write($0) }.whenComplete { self.finished($0) }
+        let start = NIODeadline.now()
+        writer.durableCopy().flatMap { self.write($0) }.whenComplete { result in
+            switch result {
+            case .success: self.meters?.snapshotDuration.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+            case .failure: self.meters?.snapshotFailures.increment()
+            }
+            self.finished(result)
+        }
     }
 
     /// Writes `state` (a durable copy) on the snapshot thread, archiving what is due first.
@@ -244,7 +254,7 @@ final class Snapshotter: @unchecked Sendable {
                 callID: 0, method: .snapshot, deadline: nil,
                 operation: .apply(.archiveTransactions(ArchiveTransactions(batch: batch, ids: transactions.map(\.id)))),
                 origin: Writer.tallyd("tallyd/ArchiveTransactions"))
-            self.writer.submit([call]) { _ in }
+            self.writer.submit([call]) { _, _ in }
         }
     }
 
@@ -269,7 +279,7 @@ final class Snapshotter: @unchecked Sendable {
                 callID: 0, method: .snapshot, deadline: nil,
                 operation: .apply(.archiveCommitments(ArchiveCommitments(batch: batch, ids: commitments.map(\.id)))),
                 origin: Writer.tallyd("tallyd/ArchiveCommitments"))
-            self.writer.submit([call]) { _ in }
+            self.writer.submit([call]) { _, _ in }
         }
     }
 
@@ -291,7 +301,7 @@ final class Snapshotter: @unchecked Sendable {
         let call = WriterCall(
             callID: 0, method: .snapshot, deadline: nil, operation: .apply(.trimAudit(through: end)),
             origin: Writer.tallyd("tallyd/ArchiveAudit"))
-        writer.submit([call]) { _ in
+        writer.submit([call]) { _, _ in
             // A task of its own, so that connections are served between slices.
             self.loop.execute { self.trimAudit(slices: slices.dropFirst()) }
         }

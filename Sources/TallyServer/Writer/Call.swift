@@ -53,3 +53,23 @@ struct WriterAnswer: Sendable {
     var method: Method
     var result: Result
 }
+
+/// When a batch's turn on the Writer began and ended, and when all it wrote was durable (the
+/// turn's end for a batch that wrote nothing): the slow-call log's "where the time went".
+struct WriterTiming: Sendable {
+    var turnStart: NIODeadline
+    var turnEnd: NIODeadline
+    var durable: NIODeadline
+}
+
+extension WriterCall {
+    /// The user a call is about, for logs ("" when it names none).
+    var userID: String {
+        switch operation {
+        case .balance(let userID), .usageStatus(let userID), .membership(let userID): userID
+        case .apply(let command): command.userID
+        case .purchase(let paymentID): "payment " + paymentID
+        case .transaction, .usageLimits, .actionPrices: ""
+        }
+    }
+}

@@ -48,8 +48,11 @@ public actor Writer {
     private struct Waiting {
         var afterSequence: UInt64
         var answers: [WriterAnswer]
-        var reply: @Sendable ([WriterAnswer]) -> Void
+        var turn: (start: NIODeadline, end: NIODeadline)
+        var reply: Reply
     }
+    /// A batch's answers, and when its turn ran and it became durable (the slow-call log).
+    typealias Reply = @Sendable ([WriterAnswer], WriterTiming) -> Void
     /// Copies of the state waiting until their last record is durable (snapshots, scans).
     private struct CopyWaiting {
         var sequence: UInt64
@@ -68,7 +71,7 @@ public actor Writer {
     private var stopping = false
     /// The journal failure's error as last logged by a resume attempt (logged again only when it changes).
     private var lastResumeError = ""
-    private var held: [(calls: [WriterCall], reply: @Sendable ([WriterAnswer]) -> Void)] = []
+    private var held: [(calls: [WriterCall], reply: Reply)] = []
     /// The journal's reports, gathered so that one fsync round wakes the loop once.
     private nonisolated let reports: JournalReports
     private var waiting: Deque<Waiting> = []
@@ -119,7 +122,7 @@ public actor Writer {
     /// on the Writer's loop once the batch and everything before it is durable.
     /// A connection served on the Writer's own loop (the default) hands its batch over without
     /// a hop: each thread hand-off costs a wake-up that cost more CPU than the call itself.
-    nonisolated func submit(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
+    nonisolated func submit(_ calls: [WriterCall], reply: @escaping Reply) {
         onLoop { $0.process(calls, reply: reply) }
     }
 
@@ -132,7 +135,7 @@ public actor Writer {
         }
     }
 
-    private func process(_ calls: [WriterCall], reply: @escaping @Sendable ([WriterAnswer]) -> Void) {
+    private func process(_ calls: [WriterCall], reply: @escaping Reply) {
         defer { publishHealth() }
         if rebuilding {
             held.append((calls, reply))
@@ -230,9 +233,11 @@ public actor Writer {
                 }
             }
         }
-        waiting.append(Waiting(afterSequence: nextSequence - 1, answers: answers, reply: reply))
-        releaseDurableReplies()
-        noteSlowTurn("applying a batch", since: now) {
+        // One clock read ends the turn for the slow-turn warning and the slow-call log alike.
+        let end = NIODeadline.now()
+        waiting.append(Waiting(afterSequence: nextSequence - 1, answers: answers, turn: (now, end), reply: reply))
+        releaseDurableReplies(at: end)
+        noteSlowTurn("applying a batch", since: now, until: end) {
             let methods = Set(calls.map(\.method.rawValue)).sorted().prefix(5).joined(separator: ",")
             return ["calls": "\(calls.count)", "records": "\(records.count)", "methods": "\(methods)"]
         }
@@ -241,8 +246,8 @@ public actor Writer {
     /// A Writer turn longer than this is logged with what it did: every call on the loop waited.
     static let slowTurn = TimeAmount.milliseconds(50)
 
-    private func noteSlowTurn(_ what: String, since start: NIODeadline, _ details: () -> Logger.Metadata) {
-        let took = NIODeadline.now() - start
+    private func noteSlowTurn(_ what: String, since start: NIODeadline, until end: NIODeadline = .now(), _ details: () -> Logger.Metadata) {
+        let took = end - start
         guard took > Self.slowTurn else { return }
         var metadata = details()
         metadata["ms"] = "\(took.nanoseconds / 1_000_000)"
@@ -292,7 +297,7 @@ public actor Writer {
             while let first = inFlight.first, first <= sequence {
                 durableSequence = inFlight.removeFirst()
             }
-            releaseDurableReplies()
+            releaseDurableReplies(at: start)
             while let first = copies.first, first.sequence <= durableSequence {
                 copies.removeFirst()
                 first.deliver(.success((first.sequence, first.ledger)))
@@ -309,6 +314,7 @@ public actor Writer {
             refusal = ("JOURNAL_FAILED", "tallyd cannot make changes durable (\(error)); mutations are refused, reads still work")
             // What was never durable was never answered, and never will be.
             inFlight.removeAll()
+            let failedAt = NIODeadline.now()
             while let batch = waiting.first {
                 waiting.removeFirst()
                 let answers = batch.answers.map { answer in
@@ -318,7 +324,7 @@ public actor Writer {
                             callID: answer.callID, method: answer.method,
                             result: .unavailable(reason: refusal.reason, message: refusal.message))
                 }
-                batch.reply(answers)
+                batch.reply(answers, WriterTiming(turnStart: batch.turn.start, turnEnd: batch.turn.end, durable: failedAt))
             }
             for copy in copies { copy.deliver(.failure(StoreError("the journal failed before this state was durable: \(error)"))) }
             copies.removeAll()
@@ -459,7 +465,7 @@ public actor Writer {
                 origin: Self.tallyd("tallyd/Config"))
         }
         let answers: [WriterAnswer] = await withCheckedContinuation { continuation in
-            process(calls) { continuation.resume(returning: $0) }
+            process(calls) { answers, _ in continuation.resume(returning: answers) }
         }
         for answer in answers {
             switch answer.result {
@@ -520,7 +526,7 @@ public actor Writer {
                 callID: 0, method: .failPurchase, deadline: nil, operation: .apply(.expirePurchases),
                 origin: Self.tallyd("tallyd/ExpirePurchases")))
         }
-        if !ticks.isEmpty { process(ticks) { _ in } }
+        if !ticks.isEmpty { process(ticks) { _, _ in } }
     }
 
     /// tallyd's own commands in the audit log: its uid and gid, role "tallyd".
@@ -528,10 +534,11 @@ public actor Writer {
         AuditOrigin(uid: getuid(), gid: getgid(), role: "tallyd", method: what)
     }
 
-    private func releaseDurableReplies() {
+    /// Answers every batch that is durable now: `now` is when it became so.
+    private func releaseDurableReplies(at now: NIODeadline) {
         while let first = waiting.first, first.afterSequence <= durableSequence {
             waiting.removeFirst()
-            first.reply(first.answers)
+            first.reply(first.answers, WriterTiming(turnStart: first.turn.start, turnEnd: first.turn.end, durable: now))
         }
     }
 

@@ -7,6 +7,186 @@
 #endif
 
 #include "tally/v1/admin.pb-c.h"
+void   tally__v1__metrics_request__init
+                     (Tally__V1__MetricsRequest         *message)
+{
+  static const Tally__V1__MetricsRequest init_value = TALLY__V1__METRICS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__metrics_request__get_packed_size
+                     (const Tally__V1__MetricsRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__metrics_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__metrics_request__pack
+                     (const Tally__V1__MetricsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__metrics_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__metrics_request__pack_to_buffer
+                     (const Tally__V1__MetricsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__metrics_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__MetricsRequest *
+       tally__v1__metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__MetricsRequest *)
+     protobuf_c_message_unpack (&tally__v1__metrics_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__metrics_request__free_unpacked
+                     (Tally__V1__MetricsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__metrics_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__metric_label__init
+                     (Tally__V1__MetricLabel         *message)
+{
+  static const Tally__V1__MetricLabel init_value = TALLY__V1__METRIC_LABEL__INIT;
+  *message = init_value;
+}
+size_t tally__v1__metric_label__get_packed_size
+                     (const Tally__V1__MetricLabel *message)
+{
+  assert(message->base.descriptor == &tally__v1__metric_label__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__metric_label__pack
+                     (const Tally__V1__MetricLabel *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__metric_label__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__metric_label__pack_to_buffer
+                     (const Tally__V1__MetricLabel *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__metric_label__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__MetricLabel *
+       tally__v1__metric_label__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__MetricLabel *)
+     protobuf_c_message_unpack (&tally__v1__metric_label__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__metric_label__free_unpacked
+                     (Tally__V1__MetricLabel *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__metric_label__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__metric_sample__init
+                     (Tally__V1__MetricSample         *message)
+{
+  static const Tally__V1__MetricSample init_value = TALLY__V1__METRIC_SAMPLE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__metric_sample__get_packed_size
+                     (const Tally__V1__MetricSample *message)
+{
+  assert(message->base.descriptor == &tally__v1__metric_sample__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__metric_sample__pack
+                     (const Tally__V1__MetricSample *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__metric_sample__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__metric_sample__pack_to_buffer
+                     (const Tally__V1__MetricSample *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__metric_sample__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__MetricSample *
+       tally__v1__metric_sample__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__MetricSample *)
+     protobuf_c_message_unpack (&tally__v1__metric_sample__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__metric_sample__free_unpacked
+                     (Tally__V1__MetricSample *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__metric_sample__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__metrics_response__init
+                     (Tally__V1__MetricsResponse         *message)
+{
+  static const Tally__V1__MetricsResponse init_value = TALLY__V1__METRICS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__metrics_response__get_packed_size
+                     (const Tally__V1__MetricsResponse *message)
+{
+  assert(message->base.descriptor == &tally__v1__metrics_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__metrics_response__pack
+                     (const Tally__V1__MetricsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__metrics_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__metrics_response__pack_to_buffer
+                     (const Tally__V1__MetricsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__metrics_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__MetricsResponse *
+       tally__v1__metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__MetricsResponse *)
+     protobuf_c_message_unpack (&tally__v1__metrics_response__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__metrics_response__free_unpacked
+                     (Tally__V1__MetricsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__metrics_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tally__v1__reconcile_request__init
                      (Tally__V1__ReconcileRequest         *message)
 {
@@ -598,6 +778,190 @@ void   tally__v1__stats_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__stats_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+#define tally__v1__metrics_request__field_descriptors NULL
+#define tally__v1__metrics_request__field_indices_by_name NULL
+#define tally__v1__metrics_request__number_ranges NULL
+const ProtobufCMessageDescriptor tally__v1__metrics_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.MetricsRequest",
+  "MetricsRequest",
+  "Tally__V1__MetricsRequest",
+  "tally.v1",
+  sizeof(Tally__V1__MetricsRequest),
+  0,
+  tally__v1__metrics_request__field_descriptors,
+  tally__v1__metrics_request__field_indices_by_name,
+  0,  tally__v1__metrics_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__metrics_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__metric_label__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__MetricLabel, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__MetricLabel, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__metric_label__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tally__v1__metric_label__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__metric_label__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.MetricLabel",
+  "MetricLabel",
+  "Tally__V1__MetricLabel",
+  "tally.v1",
+  sizeof(Tally__V1__MetricLabel),
+  2,
+  tally__v1__metric_label__field_descriptors,
+  tally__v1__metric_label__field_indices_by_name,
+  1,  tally__v1__metric_label__number_ranges,
+  (ProtobufCMessageInit) tally__v1__metric_label__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__metric_sample__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__MetricSample, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "labels",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__MetricSample, n_labels),
+    offsetof(Tally__V1__MetricSample, labels),
+    &tally__v1__metric_label__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__MetricSample, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__metric_sample__field_indices_by_name[] = {
+  1,   /* field[1] = labels */
+  0,   /* field[0] = name */
+  2,   /* field[2] = value */
+};
+static const ProtobufCIntRange tally__v1__metric_sample__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tally__v1__metric_sample__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.MetricSample",
+  "MetricSample",
+  "Tally__V1__MetricSample",
+  "tally.v1",
+  sizeof(Tally__V1__MetricSample),
+  3,
+  tally__v1__metric_sample__field_descriptors,
+  tally__v1__metric_sample__field_indices_by_name,
+  1,  tally__v1__metric_sample__number_ranges,
+  (ProtobufCMessageInit) tally__v1__metric_sample__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__metrics_response__field_descriptors[2] =
+{
+  {
+    "samples",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tally__V1__MetricsResponse, n_samples),
+    offsetof(Tally__V1__MetricsResponse, samples),
+    &tally__v1__metric_sample__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "uptime_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__MetricsResponse, uptime_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__metrics_response__field_indices_by_name[] = {
+  0,   /* field[0] = samples */
+  1,   /* field[1] = uptime_ms */
+};
+static const ProtobufCIntRange tally__v1__metrics_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__metrics_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.MetricsResponse",
+  "MetricsResponse",
+  "Tally__V1__MetricsResponse",
+  "tally.v1",
+  sizeof(Tally__V1__MetricsResponse),
+  2,
+  tally__v1__metrics_response__field_descriptors,
+  tally__v1__metrics_response__field_indices_by_name,
+  1,  tally__v1__metrics_response__number_ranges,
+  (ProtobufCMessageInit) tally__v1__metrics_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor tally__v1__reconcile_request__field_descriptors[1] =
 {
   {
@@ -1721,17 +2085,19 @@ const ProtobufCMessageDescriptor tally__v1__stats_response__descriptor =
   (ProtobufCMessageInit) tally__v1__stats_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[5] =
+static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[6] =
 {
   { "Snapshot", &tally__v1__snapshot_request__descriptor, &tally__v1__snapshot_response__descriptor },
   { "Backup", &tally__v1__backup_request__descriptor, &tally__v1__backup_response__descriptor },
   { "Health", &tally__v1__health_request__descriptor, &tally__v1__health_response__descriptor },
   { "Stats", &tally__v1__stats_request__descriptor, &tally__v1__stats_response__descriptor },
   { "Reconcile", &tally__v1__reconcile_request__descriptor, &tally__v1__reconcile_response__descriptor },
+  { "Metrics", &tally__v1__metrics_request__descriptor, &tally__v1__metrics_response__descriptor },
 };
 const unsigned tally__v1__admin__method_indices_by_name[] = {
   1,        /* Backup */
   2,        /* Health */
+  5,        /* Metrics */
   4,        /* Reconcile */
   0,        /* Snapshot */
   3         /* Stats */
@@ -1743,7 +2109,7 @@ const ProtobufCServiceDescriptor tally__v1__admin__descriptor =
   "Admin",
   "Tally__V1__Admin",
   "tally.v1",
-  5,
+  6,
   tally__v1__admin__method_descriptors,
   tally__v1__admin__method_indices_by_name
 };
@@ -1786,6 +2152,14 @@ void tally__v1__admin__reconcile(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__admin__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__admin__metrics(ProtobufCService *service,
+                               const Tally__V1__MetricsRequest *input,
+                               Tally__V1__MetricsResponse_Closure closure,
+                               void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__admin__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
                              Tally__V1__Admin_ServiceDestroy destroy)

@@ -16,6 +16,10 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "tally/v1/ledger.pb-c.h"
 
+typedef struct Tally__V1__MetricsRequest Tally__V1__MetricsRequest;
+typedef struct Tally__V1__MetricLabel Tally__V1__MetricLabel;
+typedef struct Tally__V1__MetricSample Tally__V1__MetricSample;
+typedef struct Tally__V1__MetricsResponse Tally__V1__MetricsResponse;
 typedef struct Tally__V1__ReconcileRequest Tally__V1__ReconcileRequest;
 typedef struct Tally__V1__BalanceMismatch Tally__V1__BalanceMismatch;
 typedef struct Tally__V1__ReconcileResponse Tally__V1__ReconcileResponse;
@@ -36,6 +40,63 @@ typedef struct Tally__V1__StatsResponse Tally__V1__StatsResponse;
 
 
 /* --- messages --- */
+
+struct  Tally__V1__MetricsRequest
+{
+  ProtobufCMessage base;
+};
+#define TALLY__V1__METRICS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__metrics_request__descriptor) \
+     }
+
+
+struct  Tally__V1__MetricLabel
+{
+  ProtobufCMessage base;
+  char *name;
+  char *value;
+};
+#define TALLY__V1__METRIC_LABEL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__metric_label__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tally__V1__MetricSample
+{
+  ProtobufCMessage base;
+  /*
+   * As in the text: "tally_calls_total", "tally_call_duration_seconds_bucket".
+   */
+  char *name;
+  /*
+   * In the text's order: method, code; a histogram bucket's "le" last.
+   */
+  size_t n_labels;
+  Tally__V1__MetricLabel **labels;
+  double value;
+};
+#define TALLY__V1__METRIC_SAMPLE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__metric_sample__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+struct  Tally__V1__MetricsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * In the text's order: each metric's samples together.
+   */
+  size_t n_samples;
+  Tally__V1__MetricSample **samples;
+  /*
+   * Since tallyd started: how far apart two answers were, in tallyd's own time.
+   */
+  int64_t uptime_ms;
+};
+#define TALLY__V1__METRICS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__metrics_response__descriptor) \
+    , 0,NULL, 0 }
+
 
 struct  Tally__V1__ReconcileRequest
 {
@@ -302,6 +363,82 @@ struct  Tally__V1__StatsResponse
     , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL }
 
 
+/* Tally__V1__MetricsRequest methods */
+void   tally__v1__metrics_request__init
+                     (Tally__V1__MetricsRequest         *message);
+size_t tally__v1__metrics_request__get_packed_size
+                     (const Tally__V1__MetricsRequest   *message);
+size_t tally__v1__metrics_request__pack
+                     (const Tally__V1__MetricsRequest   *message,
+                      uint8_t             *out);
+size_t tally__v1__metrics_request__pack_to_buffer
+                     (const Tally__V1__MetricsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__MetricsRequest *
+       tally__v1__metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__metrics_request__free_unpacked
+                     (Tally__V1__MetricsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__MetricLabel methods */
+void   tally__v1__metric_label__init
+                     (Tally__V1__MetricLabel         *message);
+size_t tally__v1__metric_label__get_packed_size
+                     (const Tally__V1__MetricLabel   *message);
+size_t tally__v1__metric_label__pack
+                     (const Tally__V1__MetricLabel   *message,
+                      uint8_t             *out);
+size_t tally__v1__metric_label__pack_to_buffer
+                     (const Tally__V1__MetricLabel   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__MetricLabel *
+       tally__v1__metric_label__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__metric_label__free_unpacked
+                     (Tally__V1__MetricLabel *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__MetricSample methods */
+void   tally__v1__metric_sample__init
+                     (Tally__V1__MetricSample         *message);
+size_t tally__v1__metric_sample__get_packed_size
+                     (const Tally__V1__MetricSample   *message);
+size_t tally__v1__metric_sample__pack
+                     (const Tally__V1__MetricSample   *message,
+                      uint8_t             *out);
+size_t tally__v1__metric_sample__pack_to_buffer
+                     (const Tally__V1__MetricSample   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__MetricSample *
+       tally__v1__metric_sample__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__metric_sample__free_unpacked
+                     (Tally__V1__MetricSample *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__MetricsResponse methods */
+void   tally__v1__metrics_response__init
+                     (Tally__V1__MetricsResponse         *message);
+size_t tally__v1__metrics_response__get_packed_size
+                     (const Tally__V1__MetricsResponse   *message);
+size_t tally__v1__metrics_response__pack
+                     (const Tally__V1__MetricsResponse   *message,
+                      uint8_t             *out);
+size_t tally__v1__metrics_response__pack_to_buffer
+                     (const Tally__V1__MetricsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__MetricsResponse *
+       tally__v1__metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__metrics_response__free_unpacked
+                     (Tally__V1__MetricsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Tally__V1__ReconcileRequest methods */
 void   tally__v1__reconcile_request__init
                      (Tally__V1__ReconcileRequest         *message);
@@ -554,6 +691,18 @@ void   tally__v1__stats_response__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Tally__V1__MetricsRequest_Closure)
+                 (const Tally__V1__MetricsRequest *message,
+                  void *closure_data);
+typedef void (*Tally__V1__MetricLabel_Closure)
+                 (const Tally__V1__MetricLabel *message,
+                  void *closure_data);
+typedef void (*Tally__V1__MetricSample_Closure)
+                 (const Tally__V1__MetricSample *message,
+                  void *closure_data);
+typedef void (*Tally__V1__MetricsResponse_Closure)
+                 (const Tally__V1__MetricsResponse *message,
+                  void *closure_data);
 typedef void (*Tally__V1__ReconcileRequest_Closure)
                  (const Tally__V1__ReconcileRequest *message,
                   void *closure_data);
@@ -623,6 +772,10 @@ struct Tally__V1__Admin_Service
                     const Tally__V1__ReconcileRequest *input,
                     Tally__V1__ReconcileResponse_Closure closure,
                     void *closure_data);
+  void (*metrics)(Tally__V1__Admin_Service *service,
+                  const Tally__V1__MetricsRequest *input,
+                  Tally__V1__MetricsResponse_Closure closure,
+                  void *closure_data);
 };
 typedef void (*Tally__V1__Admin_ServiceDestroy)(Tally__V1__Admin_Service *);
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
@@ -635,7 +788,8 @@ void tally__v1__admin__init (Tally__V1__Admin_Service *service,
       function_prefix__ ## backup,\
       function_prefix__ ## health,\
       function_prefix__ ## stats,\
-      function_prefix__ ## reconcile  }
+      function_prefix__ ## reconcile,\
+      function_prefix__ ## metrics  }
 void tally__v1__admin__snapshot(ProtobufCService *service,
                                 const Tally__V1__SnapshotRequest *input,
                                 Tally__V1__SnapshotResponse_Closure closure,
@@ -656,9 +810,17 @@ void tally__v1__admin__reconcile(ProtobufCService *service,
                                  const Tally__V1__ReconcileRequest *input,
                                  Tally__V1__ReconcileResponse_Closure closure,
                                  void *closure_data);
+void tally__v1__admin__metrics(ProtobufCService *service,
+                               const Tally__V1__MetricsRequest *input,
+                               Tally__V1__MetricsResponse_Closure closure,
+                               void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCMessageDescriptor tally__v1__metrics_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__metric_label__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__metric_sample__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__metrics_response__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__reconcile_request__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__balance_mismatch__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__reconcile_response__descriptor;

@@ -87,6 +87,36 @@ class HealthResponse(_message.Message):
     usage_refusals: _containers.ScalarMap[str, int]
     def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ..., usage_refusals: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
+class MetricLabel(_message.Message):
+    __slots__ = ["name", "value"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class MetricSample(_message.Message):
+    __slots__ = ["labels", "name", "value"]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedCompositeFieldContainer[MetricLabel]
+    name: str
+    value: float
+    def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[MetricLabel, _Mapping]]] = ..., value: _Optional[float] = ...) -> None: ...
+
+class MetricsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class MetricsResponse(_message.Message):
+    __slots__ = ["samples", "uptime_ms"]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_MS_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[MetricSample]
+    uptime_ms: int
+    def __init__(self, samples: _Optional[_Iterable[_Union[MetricSample, _Mapping]]] = ..., uptime_ms: _Optional[int] = ...) -> None: ...
+
 class ReconcileRequest(_message.Message):
     __slots__ = ["repair"]
     REPAIR_FIELD_NUMBER: _ClassVar[int]
