@@ -130,22 +130,35 @@ public final class Meters: Sendable {
     }
 }
 
-/// One batch's answers added up by method, code and reason before they reach `Meters`.
+/// One batch's answers added up by method, code and reason before they reach `Meters`. The
+/// common batch (every call one method, all OK) is kept inline: no array is allocated for it.
 struct CallBatch {
-    private var entries: [(ordinal: Int, code: Int, reason: String, count: Int)] = []
+    private typealias Entry = (ordinal: Int, code: Int, reason: String, count: Int)
+    private var first: Entry?
+    private var rest: [Entry] = []
 
     mutating func add(ordinal: Int, code: Int, reason: String) {
-        if let index = entries.firstIndex(where: { $0.ordinal == ordinal && $0.code == code && $0.reason == reason }) {
-            entries[index].count += 1
+        if let entry = first, entry.ordinal == ordinal, entry.code == code, entry.reason == reason {
+            first!.count += 1
+        } else if first == nil {
+            first = (ordinal, code, reason, 1)
+        } else if let index = rest.firstIndex(where: { $0.ordinal == ordinal && $0.code == code && $0.reason == reason }) {
+            rest[index].count += 1
         } else {
-            entries.append((ordinal, code, reason, 1))
+            rest.append((ordinal, code, reason, 1))
         }
     }
 
     /// Records the batch, every call answered `elapsed` after it was read.
     func record(in meters: Meters, elapsed: TimeAmount) {
-        var perMethod: [(ordinal: Int, count: Int)] = []
-        for entry in entries {
+        guard let first else { return }
+        meters.answered(ordinal: first.ordinal, code: first.code, reason: first.reason, count: first.count)
+        guard !rest.isEmpty else {
+            meters.durations.record(ordinal: first.ordinal, calls: first.count, elapsed: elapsed)
+            return
+        }
+        var perMethod: [(ordinal: Int, count: Int)] = [(first.ordinal, first.count)]
+        for entry in rest {
             meters.answered(ordinal: entry.ordinal, code: entry.code, reason: entry.reason, count: entry.count)
             if let index = perMethod.firstIndex(where: { $0.ordinal == entry.ordinal }) {
                 perMethod[index].count += entry.count
