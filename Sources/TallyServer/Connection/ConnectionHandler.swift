@@ -290,7 +290,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let quiet = now - meter.lastByteAt
         if stalled {
             // It does not read its answers: a final frame could not reach it either.
-            logger.notice("closing a connection that has not read its answers for \(timeouts.writeStallSeconds) s")
+            logger.notice(
+                "closing a connection that has not read its answers for \(timeouts.writeStallSeconds) s",
+                metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)", "role": "\(role.rawValue)"])
             closing = true
             context.close(promise: nil)
         } else if meter.received > framedBytes, !readHeld, quiet >= .seconds(timeouts.frameSeconds) {
@@ -340,7 +342,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         do {
             try outbound.writeFrame(response)
         } catch {
-            logger.error("could not encode a response", metadata: ["error": "\(error)"])
+            logger.error(
+                "could not encode a response",
+                metadata: ["error": "\(error)", "call_id": "\(response.callID)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
         }
     }
 
@@ -350,7 +354,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             try outbound.writeFrame(response)
         } catch {
             outbound.moveWriterIndex(to: start)
-            logger.error("could not encode a response", metadata: ["error": "\(error)"])
+            logger.error("could not encode a response", metadata: ["error": "\(error)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
             // Never leave the caller waiting: an answer that cannot be encoded becomes INTERNAL.
             if case .ok(let callID, _) = response {
                 append(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not encode the answer: \(error)"))
