@@ -7,8 +7,26 @@ import TallyWire
 /// (nil: as long as the connection lasts).
 struct OutgoingCall: Sendable {
     var request: Tally_V1_Request
+    /// The answer; for a stream, its last frame (its status).
     var promise: EventLoopPromise<Tally_V1_Response>
     var wait: TimeAmount?
+    /// A stream's messages go here, in order, before its last frame completes `promise`.
+    var stream: StreamSink? = nil
+}
+
+/// Where a stream's messages go; its call id is set when the call is written (a cancel names it).
+final class StreamSink: Sendable {
+    let onMessage: @Sendable (Tally_V1_Response) -> Void
+    private let id = Atomic<UInt64>(0)
+
+    init(onMessage: @escaping @Sendable (Tally_V1_Response) -> Void) {
+        self.onMessage = onMessage
+    }
+
+    var callID: UInt64 {
+        get { id.load(ordering: .acquiring) }
+        set { id.store(newValue, ordering: .releasing) }
+    }
 }
 
 /// The connection-level error tallyd ended the connection with (a frame with call id 0), kept
@@ -44,6 +62,7 @@ final class CallHandler: ChannelDuplexHandler {
     }
 
     private var pending: [UInt64: EventLoopPromise<Tally_V1_Response>] = [:]
+    private var streams: [UInt64: StreamSink] = [:]
     /// The local deadline of each call that has one, cancelled when its answer comes.
     private var timers: [UInt64: Scheduled<Void>] = [:]
     private var nextCallID: UInt64 = 1
@@ -64,6 +83,16 @@ final class CallHandler: ChannelDuplexHandler {
             return
         }
         let callID = call.request.callID
+        if call.request.cancel {
+            // Ends a stream: no answer of its own (the stream's last frame answers it).
+            call.promise.succeed(Tally_V1_Response())
+            context.write(wrapOutboundOut(buffer), promise: promise)
+            return
+        }
+        if let stream = call.stream {
+            stream.callID = callID
+            streams[callID] = stream
+        }
         pending[callID] = call.promise
         if let wait = call.wait {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -101,6 +130,11 @@ final class CallHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        if response.more {
+            streams[response.callID]?.onMessage(response)
+            return
+        }
+        streams.removeValue(forKey: response.callID)
         timers.removeValue(forKey: response.callID)?.cancel()
         pending.removeValue(forKey: response.callID)?.succeed(response)
     }
@@ -118,6 +152,7 @@ final class CallHandler: ChannelDuplexHandler {
     private func failAll(_ error: TallyError) {
         let promises = pending.values
         pending.removeAll()
+        streams.removeAll()
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
         for promise in promises { promise.fail(error) }

@@ -127,6 +127,14 @@ public final class TallyClient: Sendable {
         return try await promise.futureResult.get()
     }
 
+    /// The connection's loop, where answers complete.
+    var channelLoop: any EventLoop { channel.eventLoop }
+
+    /// Writes `call` now; one that cannot be written fails its promise with why.
+    func writeAndFlush(_ call: OutgoingCall) {
+        channel.writeAndFlush(call).whenFailure { [end] error in call.promise.fail(end.unsent(error)) }
+    }
+
     private func wait(for request: Tally_V1_Request) -> TimeAmount? {
         guard request.timeoutMs > 0 else { return nil }
         let grace = timeoutGrace.components

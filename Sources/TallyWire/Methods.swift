@@ -49,6 +49,7 @@ public enum Method: String, CaseIterable, Sendable {
     case listAudit = "/tally.v1.Audit/List"
     case reconcile = "/tally.v1.Admin/Reconcile"
     case metrics = "/tally.v1.Admin/Metrics"
+    case watchBalance = "/tally.v1.Ledger/WatchBalance"
 }
 
 /// The kinds of method a role may be allowed.

@@ -157,7 +157,9 @@ import TallyWire
         let chunk = Array([[UInt8]](repeating: one, count: 1_000).joined())
         // Write whole frames for as long as the socket takes them. If tallyd kept reading (and
         // buffering answers nobody reads) this would go on to the 80 MB cap; it must instead
-        // stall for good: half a second without the socket taking a byte.
+        // stall for good: two seconds without the socket taking a byte (a busy machine can
+        // pause a tallyd that still reads for half a second, which once ended the writing
+        // before the answers had filled the socket's buffers).
         var sent = 0, offset = 0, stalledSince: ContinuousClock.Instant?
         while sent < chunk.count * 2_000 {
             let n = chunk[offset...].withUnsafeBytes { Glibc.send(raw.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -168,7 +170,7 @@ import TallyWire
                 continue
             }
             let now = ContinuousClock.now
-            if let since = stalledSince, now - since > .milliseconds(500) { break }
+            if let since = stalledSince, now - since > .seconds(2) { break }
             stalledSince = stalledSince ?? now
             try await Task.sleep(for: .milliseconds(5))
         }

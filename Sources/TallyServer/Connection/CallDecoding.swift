@@ -13,6 +13,8 @@ enum CallDecoding {
         /// Refused, and to be audited: a method the caller's role forbids, or a mutation whose
         /// payload is bad. The Writer records it and answers the refusal.
         case refused(callID: UInt64, Method, Refusal)
+        /// A streaming call, ended by the server, a cancel, its deadline or the connection.
+        case stream(callID: UInt64, Method, StreamRequest, deadline: NIODeadline?)
     }
 
     /// A call's deadline: `timeoutMs` from now (the frame was just read); none for 0.
@@ -63,6 +65,7 @@ enum CallDecoding {
         case .writer(let operation):
             return .call(WriterCall(callID: id, method: method, deadline: deadline(timeoutMs: request.timeoutMs), operation: operation))
         case .offWriter(let work): return .offWriter(callID: id, method, work)
+        case .stream(let stream): return .stream(callID: id, method, stream, deadline: deadline(timeoutMs: request.timeoutMs))
         case .invalid(let refusal): return .answer(method, Responses.refused(callID: id, refusal))
         case .refused(let refusal): return .refused(callID: id, method, refusal)
         }

@@ -43,6 +43,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var readHeld = false
     private var closing = false
     private var inputClosed = false
+    /// Open streams by call id (docs/protocol.md §5.1); a serial tells a reused call id's
+    /// stream from the one before it.
+    private var streams: [UInt64: WatchStream] = [:]
+    private var streamSerial: UInt64 = 0
+    /// Streams one connection may have open at once.
+    static let maxStreams = 100
 
     init(
         writer: Writer, snapshotter: Snapshotter, health: Health, role: Role, peer: PeerCredentials, queue: WriterQueue,
@@ -70,6 +76,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // The connection is gone: its watches end with it.
+        for stream in streams.values {
+            stream.deadline?.cancel()
+            if let id = stream.watchID { parts.writer.endBalanceWatch(id) }
+        }
+        streams.removeAll()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -90,6 +102,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
             closeWithError(
                 context, .invalidArgument, reason: "MALFORMED_FRAME",
                 "frame is not a tally.v1.Request (\(error)); closing the connection")
+            return
+        }
+        if request.cancel, request.callID != 0 {
+            // Ends the stream of that call id, if it is still open; otherwise nothing to do.
+            endStream(request.callID, StreamEnd(code: .cancelled, reason: "CANCELLED", message: "the client cancelled the stream"))
             return
         }
         guard request.callID != 0 else {
@@ -115,6 +132,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 operation: .apply(.refusedAttempt(RefusedAttempt(userID: "", refusal: refusal))), origin: origin(method)))
         case .offWriter(let callID, let method, let work):
             serveOffWriter(callID, method, work, context: context)
+        case .stream(let callID, let method, let stream, let deadline):
+            openStream(callID, method, stream, deadline: deadline, context: context)
         case .answer(let method, let response):
             append(response)
             var tally = CallBatch()
@@ -301,7 +320,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 context, .deadlineExceeded, reason: "FRAME_INCOMPLETE",
                 "part of a frame arrived and nothing more for \(timeouts.frameSeconds) s; closing the connection",
                 details: ["received": String(meter.received - framedBytes), "timeout_seconds": String(timeouts.frameSeconds)])
-        } else if callsInFlight == 0, meter.received == framedBytes, quiet >= .seconds(timeouts.idleSeconds) {
+        } else if callsInFlight == 0, streams.isEmpty, meter.received == framedBytes, quiet >= .seconds(timeouts.idleSeconds) {
             closing = true
             context.close(promise: nil)
         }
@@ -309,6 +328,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         unwritableSince = context.channel.isWritable ? nil : (unwritableSince ?? .now())
+        if context.channel.isWritable {
+            for stream in streams.values where !stream.pending.isEmpty { drain(stream) }
+        }
         resumeReadingIfHeld(context)
         context.fireChannelWritabilityChanged()
     }
@@ -321,7 +343,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func closeIfDone(_ context: ChannelHandlerContext) {
-        guard inputClosed, callsInFlight == 0, !closing else { return }
+        guard inputClosed, callsInFlight == 0, streams.isEmpty, !closing else { return }
         closing = true
         context.close(promise: nil)
     }
@@ -386,5 +408,106 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in
             channel.close(promise: nil)
         }
+    }
+
+    // MARK: Streams (docs/protocol.md §5.1)
+
+    private func openStream(_ callID: UInt64, _ method: Method, _ request: StreamRequest, deadline: NIODeadline?, context: ChannelHandlerContext) {
+        guard streams[callID] == nil else {
+            answerAtOnce(method, Responses.error(
+                callID: callID, .alreadyExists, reason: "STREAM_CALL_ID_IN_USE",
+                "call id \(callID) names a stream still open on this connection; use another id", details: ["call_id": String(callID)]))
+            return
+        }
+        guard streams.count < Self.maxStreams else {
+            answerAtOnce(method, Responses.error(
+                callID: callID, .resourceExhausted, reason: "TOO_MANY_STREAMS",
+                "this connection has \(Self.maxStreams) streams open; end one or open another connection",
+                details: ["limit": String(Self.maxStreams)]))
+            return
+        }
+        streamSerial += 1
+        let serial = streamSerial
+        guard case .balances(let users, let resumeAfter) = request else { return }
+        let stream = WatchStream(serial: serial, callID: callID, method: method, position: resumeAfter ?? 0)
+        streams[callID] = stream
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if let deadline {
+            stream.deadline = context.eventLoop.scheduleTask(deadline: deadline) {
+                bound.value.endStream(callID, serial: serial, StreamEnd(
+                    code: .deadlineExceeded, reason: "DEADLINE_EXCEEDED", message: "the stream's timeout_ms ran out"))
+            }
+        }
+        parts.writer.watchBalances(users: users, resumeAfter: resumeAfter) { event in
+            if bound.eventLoop.inEventLoop {
+                bound.value.streamEvent(callID, serial: serial, event)
+            } else {
+                bound.eventLoop.execute { bound.value.streamEvent(callID, serial: serial, event) }
+            }
+        }.hop(to: context.eventLoop).whenSuccess { id in
+            bound.value.registered(callID, serial: serial, watchID: id)
+        }
+    }
+
+    /// An answer given at once to a call that never reached the Writer, counted like one.
+    private func answerAtOnce(_ method: Method, _ response: Tally_V1_Response) {
+        append(response)
+        meters.answered(ordinal: method.ordinal, code: Int(response.code.rawValue), reason: response.reason, count: 1)
+    }
+
+    private func registered(_ callID: UInt64, serial: UInt64, watchID: UInt64) {
+        guard watchID != 0 else { return }
+        if let stream = streams[callID], stream.serial == serial {
+            stream.watchID = watchID
+        } else {
+            parts.writer.endBalanceWatch(watchID)  // ended before the Writer said its id
+        }
+    }
+
+    private func streamEvent(_ callID: UInt64, serial: UInt64, _ event: BalanceWatchEvent) {
+        guard let stream = streams[callID], stream.serial == serial else { return }
+        switch event {
+        case .changes(let changes):
+            stream.pending.append(contentsOf: changes.lazy.map { .change($0) })
+        case .live(let position):
+            stream.pending.append(.live(position: position))
+        case .ended(let end):
+            stream.watchID = nil  // the Writer already let it go
+            endStream(callID, serial: serial, end)
+            return
+        }
+        drain(stream)
+    }
+
+    /// Writes what `stream` has waiting while the socket takes it; a client that leaves more
+    /// than `WatchStream.pendingLimit` unread has its stream ended with where to resume.
+    private func drain(_ stream: WatchStream) {
+        guard let context, !closing else { return }
+        var index = 0
+        while index < stream.pending.count, context.channel.isWritable {
+            let end = min(index + 256, stream.pending.count)
+            for item in stream.pending[index..<end] { append(stream.frame(item)) }
+            index = end
+            flushOutbound(context)
+        }
+        stream.pending.removeFirst(index)
+        if stream.pending.count > WatchStream.pendingLimit {
+            endStream(stream.callID, serial: stream.serial, StreamEnd(
+                code: .resourceExhausted, reason: "WATCH_TOO_SLOW",
+                message: "the client did not read its stream: \(stream.pending.count) changes waited; resume after the last position received",
+                details: ["limit": String(WatchStream.pendingLimit)]))
+        }
+    }
+
+    /// Ends stream `callID` (of `serial`, when given) with `end` as its last frame.
+    private func endStream(_ callID: UInt64, serial: UInt64? = nil, _ end: StreamEnd) {
+        guard let stream = streams[callID], serial == nil || stream.serial == serial else { return }
+        streams.removeValue(forKey: callID)
+        stream.deadline?.cancel()
+        if let id = stream.watchID { parts.writer.endBalanceWatch(id) }
+        guard let context, !closing else { return }
+        answerAtOnce(stream.method, stream.finalFrame(end))
+        flushOutbound(context)
+        closeIfDone(context)
     }
 }

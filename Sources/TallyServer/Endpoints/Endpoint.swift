@@ -20,6 +20,8 @@ final class Endpoint: Sendable {
         /// or a read of a copy of the durable state (`scan`). The future answers the call; a
         /// failed one is answered INTERNAL.
         case offWriter(OffWriterWork)
+        /// A stream (docs/protocol.md §5.1): its messages follow until it ends.
+        case stream(StreamRequest)
         /// Refused before reaching the Writer, answered at once (reads: nothing to audit).
         case invalid(Refusal)
         /// Refused before reaching the Ledger, recorded in the audit log, then answered.
@@ -55,6 +57,12 @@ final class Endpoint: Sendable {
         self.decode = { payload, role in decode(try Request(serializedBytes: payload), role) }
         self.answer = answer
     }
+}
+
+/// What a streaming call watches.
+enum StreamRequest: Sendable, Equatable {
+    /// Ledger/WatchBalance: `users` (nil: every user), from now or after a position.
+    case balances(users: Set<String>?, resumeAfter: UInt64?)
 }
 
 /// A call served off the Writer: its answer, on any loop (the connection hops to its own);

@@ -28,6 +28,10 @@ enum LedgerEndpoints {
         } answer: { id, result in
             Responses.accepted(id, result, Tally_V1_SpendResponse.init(_:replayed:))
         },
+        // A stream: durable balance changes (docs/protocol.md §5.1, Writer+Watch.swift).
+        Endpoint(.watchBalance, .read, request: Tally_V1_WatchBalanceRequest.self) { body, role in
+            watchBalance(body, role: role)
+        },
         Endpoint(.getTransaction, .read, request: Tally_V1_GetTransactionRequest.self) { body, _ in
             .writer(.transaction(id: body.transactionID))
         } answer: { id, result in
@@ -83,6 +87,36 @@ enum LedgerEndpoints {
                 userID: body.userID.isEmpty ? nil : body.userID, types: types, since: body.sinceUs,
                 until: body.untilUs == 0 ? .max : body.untilUs), limit)
         }
+    }
+
+    /// At most this many users in one watch.
+    static let watchUsersLimit = 1_000
+
+    private static func watchBalance(_ body: Tally_V1_WatchBalanceRequest, role: Role) -> Endpoint.Work {
+        let resumeAfter = body.resume ? body.afterPosition : nil
+        if body.allUsers {
+            guard body.userIds.isEmpty else {
+                return .invalid(reason: "WATCH_USERS_AND_ALL", "give user_ids or all_users, not both", details: ["field": "user_ids"])
+            }
+            guard role == .admin else {
+                return .invalid(Refusal(
+                    code: .permissionDenied, reason: "ROLE_FORBIDS_ALL_USERS", message: "only admins may watch every user; name the users to watch",
+                    details: ["role": role.rawValue]))
+            }
+            return .stream(.balances(users: nil, resumeAfter: resumeAfter))
+        }
+        guard !body.userIds.isEmpty else {
+            return .invalid(reason: "WATCH_USERS_MISSING", "name at least one user in user_ids (or, as an admin, set all_users)", details: ["field": "user_ids"])
+        }
+        guard body.userIds.count <= watchUsersLimit else {
+            return .invalid(
+                reason: "WATCH_TOO_MANY_USERS", "at most \(watchUsersLimit) users in one watch, got \(body.userIds.count); open another watch for the rest",
+                details: ["field": "user_ids", "limit": String(watchUsersLimit)])
+        }
+        for user in body.userIds {
+            if let invalid = Validation.userID(user) { return .invalid(invalid) }
+        }
+        return .stream(.balances(users: Set(body.userIds), resumeAfter: resumeAfter))
     }
 }
 

@@ -276,6 +276,11 @@ public final class TallyServer: Sendable {
     /// Clean shutdown: stop listening and remove the socket file, let the Writer finish what it
     /// was given and wait until it is durable, write a final snapshot, close the journal, then
     /// close every connection.
+    /// Balance watches open now (Ledger/WatchBalance).
+    public func balanceWatchCount() async -> Int {
+        await writer.balanceWatchCount
+    }
+
     public func shutdown() async throws {
         let first = stopped.withLock { stopped in
             defer { stopped = true }

@@ -45,6 +45,12 @@ public actor Writer {
     /// to it since (oldest first).
     private(set) var durableSequence: UInt64
     private var inFlight: Deque<UInt64> = []
+    /// The last transaction id of the durable state, and of each batch in `inFlight`: what
+    /// balance watches may be sent (only durable changes ever are).
+    private(set) var durableTransaction: UInt64
+    private var inFlightTransactions: Deque<UInt64> = []
+    /// Ledger/WatchBalance's watches (Writer+Watch.swift).
+    let balanceWatchers = BalanceWatchers()
     private struct Waiting {
         var afterSequence: UInt64
         var answers: [WriterAnswer]
@@ -105,6 +111,7 @@ public actor Writer {
         self.capacity = capacity
         self.nextSequence = nextSequence
         self.durableSequence = nextSequence - 1
+        self.durableTransaction = ledger.nextTransactionID - 1
         self.loop = loop
         self.clock = WriterClock(after: ledger.lastTimestamp, wall: wallClock)
         self.wall = wallClock
@@ -127,7 +134,7 @@ public actor Writer {
     }
 
     /// Runs `body` on the Writer's loop: at once when already there, else as one task on it.
-    private nonisolated func onLoop(_ body: @escaping @Sendable (isolated Writer) -> Void) {
+    nonisolated func onLoop(_ body: @escaping @Sendable (isolated Writer) -> Void) {
         if loop.inEventLoop {
             assumeIsolated(body)
         } else {
@@ -227,6 +234,7 @@ public actor Writer {
         }
         if let last = records.last?.sequence {
             inFlight.append(last)
+            inFlightTransactions.append(ledger.nextTransactionID - 1)
             journal.append(records) { [reports] result in
                 reports.report(through: last, result) { through, result in
                     self.assumeIsolated { $0.journaled(through: through, result) }
@@ -294,8 +302,13 @@ public actor Writer {
         case .success:
             let start = NIODeadline.now()
             let before = durableSequence
+            let transactionsBefore = durableTransaction
             while let first = inFlight.first, first <= sequence {
                 durableSequence = inFlight.removeFirst()
+                durableTransaction = inFlightTransactions.removeFirst()
+            }
+            if !balanceWatchers.isEmpty, durableTransaction > transactionsBefore {
+                deliverToWatches(after: transactionsBefore)
             }
             releaseDurableReplies(at: start)
             while let first = copies.first, first.sequence <= durableSequence {
@@ -314,6 +327,7 @@ public actor Writer {
             refusal = ("JOURNAL_FAILED", "tallyd cannot make changes durable (\(error)); mutations are refused, reads still work")
             // What was never durable was never answered, and never will be.
             inFlight.removeAll()
+            inFlightTransactions.removeAll()
             let failedAt = NIODeadline.now()
             while let batch = waiting.first {
                 waiting.removeFirst()
@@ -354,6 +368,7 @@ public actor Writer {
         switch result {
         case .success(let durable):
             ledger = durable
+            durableTransaction = durable.nextTransactionID - 1
             followTimeZone()
             nextSequence = durableSequence + 1
             logger.notice("rebuilt the last durable state", metadata: ["durable_through": "\(durableSequence)"])
@@ -387,6 +402,7 @@ public actor Writer {
                 "DATA_DIRECTORY_REPLACED",
                 "tallyd's data directory was moved, deleted or replaced while it ran (\(change)); it takes no more changes and is stopping"
             )
+            writer.balanceWatchers.endAll(StreamEnd(code: .unavailable, reason: "DATA_DIRECTORY_REPLACED", message: writer.refusal.message))
             writer.publishHealth()
         }
     }
@@ -444,6 +460,7 @@ public actor Writer {
         guard !stopping, !directoryLost else { return }
         defer { publishHealth() }
         ledger = recovered.ledger
+        durableTransaction = ledger.nextTransactionID - 1
         followTimeZone()
         nextSequence = recovered.nextSequence
         readsRefused = false
@@ -578,6 +595,9 @@ public actor Writer {
         if !inFlight.isEmpty || rebuilding {
             await withCheckedContinuation { drained.append($0) }
         }
+        // Every durable change is sent by now: watches end saying so.
+        balanceWatchers.endAll(StreamEnd(
+            code: .unavailable, reason: "SHUTTING_DOWN", message: "tallyd is shutting down; resume the watch against the next instance"))
         return readsRefused ? nil : (durableSequence, ledger)
     }
 

@@ -181,6 +181,10 @@ public nonisolated struct Tally_V1_Request: Sendable {
   /// The method's request message, serialized (for Credit: a CreditRequest).
   public var payload: Data = Data()
 
+  /// Ends the stream this connection opened with call_id (a streaming call, docs/protocol.md
+  /// §5.1): method and payload are not read. The stream's last frame says CANCELLED.
+  public var cancel: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -211,6 +215,11 @@ public nonisolated struct Tally_V1_Response: Sendable {
   /// The method's response message, serialized; present only when code is CODE_OK.
   public var payload: Data = Data()
 
+  /// True on each message of a stream (docs/protocol.md §5.1): more frames for this call
+  /// follow. A unary call's answer and a stream's last frame, which holds its status, leave it
+  /// false.
+  public var more: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -230,7 +239,7 @@ nonisolated extension Tally_V1_Code: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{3}protocol_version\0\u{1}method\0\u{3}timeout_ms\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{3}protocol_version\0\u{1}method\0\u{3}timeout_ms\0\u{1}payload\0\u{1}cancel\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -243,6 +252,7 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 3: try { try decoder.decodeSingularStringField(value: &self.method) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.timeoutMs) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.cancel) }()
       default: break
       }
     }
@@ -264,6 +274,9 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 5)
     }
+    if self.cancel != false {
+      try visitor.visitSingularBoolField(value: self.cancel, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -273,6 +286,7 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.method != rhs.method {return false}
     if lhs.timeoutMs != rhs.timeoutMs {return false}
     if lhs.payload != rhs.payload {return false}
+    if lhs.cancel != rhs.cancel {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -280,7 +294,7 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}code\0\u{1}message\0\u{1}reason\0\u{1}details\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}code\0\u{1}message\0\u{1}reason\0\u{1}details\0\u{1}payload\0\u{1}more\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -294,6 +308,7 @@ nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.details) }()
       case 6: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.more) }()
       default: break
       }
     }
@@ -318,6 +333,9 @@ nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 6)
     }
+    if self.more != false {
+      try visitor.visitSingularBoolField(value: self.more, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -328,6 +346,7 @@ nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.reason != rhs.reason {return false}
     if lhs.details != rhs.details {return false}
     if lhs.payload != rhs.payload {return false}
+    if lhs.more != rhs.more {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -171,6 +171,65 @@ public nonisolated enum Tally_V1_TransactionStatus: SwiftProtobuf.Enum, Swift.Ca
 
 }
 
+public nonisolated struct Tally_V1_WatchBalanceRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The users to watch, at most 1,000, each at most once.
+  public var userIds: [String] = []
+
+  /// Every user instead (admins only); user_ids must then be empty.
+  public var allUsers: Bool = false
+
+  /// Start with every change whose position is greater than after_position (a reconnect gives
+  /// the last position it received); without resume, with the changes made from now on.
+  public var resume: Bool = false
+
+  public var afterPosition: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_BalanceChange: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Where this change is in the feed: its transaction's id. Ids grow by one with every
+  /// transaction, so every change has one; resume with the last one received.
+  public var position: UInt64 {
+    get {_storage._position}
+    set {_uniqueStorage()._position = newValue}
+  }
+
+  /// The change: balance_after and committed_after are the user's available and committed
+  /// tokens right after it. Absent on the `live` message.
+  public var transaction: Tally_V1_Transaction {
+    get {_storage._transaction ?? Tally_V1_Transaction()}
+    set {_uniqueStorage()._transaction = newValue}
+  }
+  /// Returns true if `transaction` has been explicitly set.
+  public var hasTransaction: Bool {_storage._transaction != nil}
+  /// Clears the value of `transaction`. Subsequent reads from it will return its default value.
+  public mutating func clearTransaction() {_uniqueStorage()._transaction = nil}
+
+  /// Sent once, after the resumed changes (if any) and before the first live one: the watch is
+  /// registered and position is the last durable transaction at that moment.
+  public var live: Bool {
+    get {_storage._live}
+    set {_uniqueStorage()._live = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 public nonisolated struct Tally_V1_Balance: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -489,6 +548,135 @@ nonisolated extension Tally_V1_TransactionType: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Tally_V1_TransactionStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TRANSACTION_STATUS_UNSPECIFIED\0\u{1}TRANSACTION_STATUS_COMPLETED\0")
+}
+
+nonisolated extension Tally_V1_WatchBalanceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchBalanceRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_ids\0\u{3}all_users\0\u{1}resume\0\u{3}after_position\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.userIds) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.allUsers) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.resume) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.afterPosition) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.userIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.userIds, fieldNumber: 1)
+    }
+    if self.allUsers != false {
+      try visitor.visitSingularBoolField(value: self.allUsers, fieldNumber: 2)
+    }
+    if self.resume != false {
+      try visitor.visitSingularBoolField(value: self.resume, fieldNumber: 3)
+    }
+    if self.afterPosition != 0 {
+      try visitor.visitSingularUInt64Field(value: self.afterPosition, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_WatchBalanceRequest, rhs: Tally_V1_WatchBalanceRequest) -> Bool {
+    if lhs.userIds != rhs.userIds {return false}
+    if lhs.allUsers != rhs.allUsers {return false}
+    if lhs.resume != rhs.resume {return false}
+    if lhs.afterPosition != rhs.afterPosition {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_BalanceChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BalanceChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}position\0\u{1}transaction\0\u{1}live\0")
+
+  fileprivate class _StorageClass {
+    var _position: UInt64 = 0
+    var _transaction: Tally_V1_Transaction? = nil
+    var _live: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _position = source._position
+      _transaction = source._transaction
+      _live = source._live
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._position) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._transaction) }()
+        case 3: try { try decoder.decodeSingularBoolField(value: &_storage._live) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._position != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._position, fieldNumber: 1)
+      }
+      try { if let v = _storage._transaction {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if _storage._live != false {
+        try visitor.visitSingularBoolField(value: _storage._live, fieldNumber: 3)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_BalanceChange, rhs: Tally_V1_BalanceChange) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._position != rhs_storage._position {return false}
+        if _storage._transaction != rhs_storage._transaction {return false}
+        if _storage._live != rhs_storage._live {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Tally_V1_Balance: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

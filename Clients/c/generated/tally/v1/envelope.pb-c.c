@@ -103,7 +103,7 @@ void   tally__v1__response__free_unpacked
   assert(message->base.descriptor == &tally__v1__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tally__v1__request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor tally__v1__request__field_descriptors[6] =
 {
   {
     "call_id",
@@ -165,9 +165,22 @@ static const ProtobufCFieldDescriptor tally__v1__request__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cancel",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Request, cancel),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__request__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
+  5,   /* field[5] = cancel */
   2,   /* field[2] = method */
   4,   /* field[4] = payload */
   1,   /* field[1] = protocol_version */
@@ -176,7 +189,7 @@ static const unsigned tally__v1__request__field_indices_by_name[] = {
 static const ProtobufCIntRange tally__v1__request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor tally__v1__request__descriptor =
 {
@@ -186,7 +199,7 @@ const ProtobufCMessageDescriptor tally__v1__request__descriptor =
   "Tally__V1__Request",
   "tally.v1",
   sizeof(Tally__V1__Request),
-  5,
+  6,
   tally__v1__request__field_descriptors,
   tally__v1__request__field_indices_by_name,
   1,  tally__v1__request__number_ranges,
@@ -244,7 +257,7 @@ const ProtobufCMessageDescriptor tally__v1__response__details_entry__descriptor 
   (ProtobufCMessageInit) tally__v1__response__details_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tally__v1__response__field_descriptors[7] =
 {
   {
     "call_id",
@@ -318,19 +331,32 @@ static const ProtobufCFieldDescriptor tally__v1__response__field_descriptors[6] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "more",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Response, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__response__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
   1,   /* field[1] = code */
   4,   /* field[4] = details */
   2,   /* field[2] = message */
+  6,   /* field[6] = more */
   5,   /* field[5] = payload */
   3,   /* field[3] = reason */
 };
 static const ProtobufCIntRange tally__v1__response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tally__v1__response__descriptor =
 {
@@ -340,7 +366,7 @@ const ProtobufCMessageDescriptor tally__v1__response__descriptor =
   "Tally__V1__Response",
   "tally.v1",
   sizeof(Tally__V1__Response),
-  6,
+  7,
   tally__v1__response__field_descriptors,
   tally__v1__response__field_indices_by_name,
   1,  tally__v1__response__number_ranges,

@@ -81,10 +81,15 @@ struct  Tally__V1__Request
    * The method's request message, serialized (for Credit: a CreditRequest).
    */
   ProtobufCBinaryData payload;
+  /*
+   * Ends the stream this connection opened with call_id (a streaming call, docs/protocol.md
+   * §5.1): method and payload are not read. The stream's last frame says CANCELLED.
+   */
+  protobuf_c_boolean cancel;
 };
 #define TALLY__V1__REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__request__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, 0, {0,NULL} }
+    , 0, 0, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0 }
 
 
 struct  Tally__V1__Response__DetailsEntry
@@ -126,10 +131,16 @@ struct  Tally__V1__Response
    * The method's response message, serialized; present only when code is CODE_OK.
    */
   ProtobufCBinaryData payload;
+  /*
+   * True on each message of a stream (docs/protocol.md §5.1): more frames for this call
+   * follow. A unary call's answer and a stream's last frame, which holds its status, leave it
+   * false.
+   */
+  protobuf_c_boolean more;
 };
 #define TALLY__V1__RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__response__descriptor) \
-    , 0, TALLY__V1__CODE__CODE_OK, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, {0,NULL} }
+    , 0, TALLY__V1__CODE__CODE_OK, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, {0,NULL}, 0 }
 
 
 /* Tally__V1__Request methods */

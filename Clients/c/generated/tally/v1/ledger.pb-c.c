@@ -7,6 +7,96 @@
 #endif
 
 #include "tally/v1/ledger.pb-c.h"
+void   tally__v1__watch_balance_request__init
+                     (Tally__V1__WatchBalanceRequest         *message)
+{
+  static const Tally__V1__WatchBalanceRequest init_value = TALLY__V1__WATCH_BALANCE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__watch_balance_request__get_packed_size
+                     (const Tally__V1__WatchBalanceRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__watch_balance_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__watch_balance_request__pack
+                     (const Tally__V1__WatchBalanceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__watch_balance_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__watch_balance_request__pack_to_buffer
+                     (const Tally__V1__WatchBalanceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__watch_balance_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__WatchBalanceRequest *
+       tally__v1__watch_balance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__WatchBalanceRequest *)
+     protobuf_c_message_unpack (&tally__v1__watch_balance_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__watch_balance_request__free_unpacked
+                     (Tally__V1__WatchBalanceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__watch_balance_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__balance_change__init
+                     (Tally__V1__BalanceChange         *message)
+{
+  static const Tally__V1__BalanceChange init_value = TALLY__V1__BALANCE_CHANGE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__balance_change__get_packed_size
+                     (const Tally__V1__BalanceChange *message)
+{
+  assert(message->base.descriptor == &tally__v1__balance_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__balance_change__pack
+                     (const Tally__V1__BalanceChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__balance_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__balance_change__pack_to_buffer
+                     (const Tally__V1__BalanceChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__balance_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__BalanceChange *
+       tally__v1__balance_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__BalanceChange *)
+     protobuf_c_message_unpack (&tally__v1__balance_change__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__balance_change__free_unpacked
+                     (Tally__V1__BalanceChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__balance_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tally__v1__balance__init
                      (Tally__V1__Balance         *message)
 {
@@ -565,6 +655,147 @@ void   tally__v1__list_transactions_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__list_transactions_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor tally__v1__watch_balance_request__field_descriptors[4] =
+{
+  {
+    "user_ids",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tally__V1__WatchBalanceRequest, n_user_ids),
+    offsetof(Tally__V1__WatchBalanceRequest, user_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "all_users",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__WatchBalanceRequest, all_users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resume",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__WatchBalanceRequest, resume),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_position",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__WatchBalanceRequest, after_position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__watch_balance_request__field_indices_by_name[] = {
+  3,   /* field[3] = after_position */
+  1,   /* field[1] = all_users */
+  2,   /* field[2] = resume */
+  0,   /* field[0] = user_ids */
+};
+static const ProtobufCIntRange tally__v1__watch_balance_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tally__v1__watch_balance_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.WatchBalanceRequest",
+  "WatchBalanceRequest",
+  "Tally__V1__WatchBalanceRequest",
+  "tally.v1",
+  sizeof(Tally__V1__WatchBalanceRequest),
+  4,
+  tally__v1__watch_balance_request__field_descriptors,
+  tally__v1__watch_balance_request__field_indices_by_name,
+  1,  tally__v1__watch_balance_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__watch_balance_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__balance_change__field_descriptors[3] =
+{
+  {
+    "position",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__BalanceChange, position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "transaction",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__BalanceChange, transaction),
+    &tally__v1__transaction__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "live",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__BalanceChange, live),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__balance_change__field_indices_by_name[] = {
+  2,   /* field[2] = live */
+  0,   /* field[0] = position */
+  1,   /* field[1] = transaction */
+};
+static const ProtobufCIntRange tally__v1__balance_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tally__v1__balance_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.BalanceChange",
+  "BalanceChange",
+  "Tally__V1__BalanceChange",
+  "tally.v1",
+  sizeof(Tally__V1__BalanceChange),
+  3,
+  tally__v1__balance_change__field_descriptors,
+  tally__v1__balance_change__field_indices_by_name,
+  1,  tally__v1__balance_change__number_ranges,
+  (ProtobufCMessageInit) tally__v1__balance_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor tally__v1__balance__field_descriptors[8] =
 {
   {
@@ -1839,20 +2070,22 @@ const ProtobufCEnumDescriptor tally__v1__transaction_status__descriptor =
   tally__v1__transaction_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor tally__v1__ledger__method_descriptors[5] =
+static const ProtobufCMethodDescriptor tally__v1__ledger__method_descriptors[6] =
 {
   { "GetBalance", &tally__v1__get_balance_request__descriptor, &tally__v1__get_balance_response__descriptor },
   { "Credit", &tally__v1__credit_request__descriptor, &tally__v1__credit_response__descriptor },
   { "Spend", &tally__v1__spend_request__descriptor, &tally__v1__spend_response__descriptor },
   { "GetTransaction", &tally__v1__get_transaction_request__descriptor, &tally__v1__get_transaction_response__descriptor },
   { "ListTransactions", &tally__v1__list_transactions_request__descriptor, &tally__v1__list_transactions_response__descriptor },
+  { "WatchBalance", &tally__v1__watch_balance_request__descriptor, &tally__v1__balance_change__descriptor },
 };
 const unsigned tally__v1__ledger__method_indices_by_name[] = {
   1,        /* Credit */
   0,        /* GetBalance */
   3,        /* GetTransaction */
   4,        /* ListTransactions */
-  2         /* Spend */
+  2,        /* Spend */
+  5         /* WatchBalance */
 };
 const ProtobufCServiceDescriptor tally__v1__ledger__descriptor =
 {
@@ -1861,7 +2094,7 @@ const ProtobufCServiceDescriptor tally__v1__ledger__descriptor =
   "Ledger",
   "Tally__V1__Ledger",
   "tally.v1",
-  5,
+  6,
   tally__v1__ledger__method_descriptors,
   tally__v1__ledger__method_indices_by_name
 };
@@ -1904,6 +2137,14 @@ void tally__v1__ledger__list_transactions(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__ledger__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__ledger__watch_balance(ProtobufCService *service,
+                                      const Tally__V1__WatchBalanceRequest *input,
+                                      Tally__V1__BalanceChange_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__ledger__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__ledger__init (Tally__V1__Ledger_Service *service,
                               Tally__V1__Ledger_ServiceDestroy destroy)

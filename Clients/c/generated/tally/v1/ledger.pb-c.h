@@ -15,6 +15,8 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 
+typedef struct Tally__V1__WatchBalanceRequest Tally__V1__WatchBalanceRequest;
+typedef struct Tally__V1__BalanceChange Tally__V1__BalanceChange;
 typedef struct Tally__V1__Balance Tally__V1__Balance;
 typedef struct Tally__V1__Transaction Tally__V1__Transaction;
 typedef struct Tally__V1__Transaction__MetadataEntry Tally__V1__Transaction__MetadataEntry;
@@ -65,6 +67,54 @@ typedef enum _Tally__V1__TransactionStatus {
 } Tally__V1__TransactionStatus;
 
 /* --- messages --- */
+
+struct  Tally__V1__WatchBalanceRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The users to watch, at most 1,000, each at most once.
+   */
+  size_t n_user_ids;
+  char **user_ids;
+  /*
+   * Every user instead (admins only); user_ids must then be empty.
+   */
+  protobuf_c_boolean all_users;
+  /*
+   * Start with every change whose position is greater than after_position (a reconnect gives
+   * the last position it received); without resume, with the changes made from now on.
+   */
+  protobuf_c_boolean resume;
+  uint64_t after_position;
+};
+#define TALLY__V1__WATCH_BALANCE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__watch_balance_request__descriptor) \
+    , 0,NULL, 0, 0, 0 }
+
+
+struct  Tally__V1__BalanceChange
+{
+  ProtobufCMessage base;
+  /*
+   * Where this change is in the feed: its transaction's id. Ids grow by one with every
+   * transaction, so every change has one; resume with the last one received.
+   */
+  uint64_t position;
+  /*
+   * The change: balance_after and committed_after are the user's available and committed
+   * tokens right after it. Absent on the `live` message.
+   */
+  Tally__V1__Transaction *transaction;
+  /*
+   * Sent once, after the resumed changes (if any) and before the first live one: the watch is
+   * registered and position is the last durable transaction at that moment.
+   */
+  protobuf_c_boolean live;
+};
+#define TALLY__V1__BALANCE_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__balance_change__descriptor) \
+    , 0, NULL, 0 }
+
 
 struct  Tally__V1__Balance
 {
@@ -321,6 +371,44 @@ struct  Tally__V1__ListTransactionsResponse
     , 0,NULL, 0 }
 
 
+/* Tally__V1__WatchBalanceRequest methods */
+void   tally__v1__watch_balance_request__init
+                     (Tally__V1__WatchBalanceRequest         *message);
+size_t tally__v1__watch_balance_request__get_packed_size
+                     (const Tally__V1__WatchBalanceRequest   *message);
+size_t tally__v1__watch_balance_request__pack
+                     (const Tally__V1__WatchBalanceRequest   *message,
+                      uint8_t             *out);
+size_t tally__v1__watch_balance_request__pack_to_buffer
+                     (const Tally__V1__WatchBalanceRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__WatchBalanceRequest *
+       tally__v1__watch_balance_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__watch_balance_request__free_unpacked
+                     (Tally__V1__WatchBalanceRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__BalanceChange methods */
+void   tally__v1__balance_change__init
+                     (Tally__V1__BalanceChange         *message);
+size_t tally__v1__balance_change__get_packed_size
+                     (const Tally__V1__BalanceChange   *message);
+size_t tally__v1__balance_change__pack
+                     (const Tally__V1__BalanceChange   *message,
+                      uint8_t             *out);
+size_t tally__v1__balance_change__pack_to_buffer
+                     (const Tally__V1__BalanceChange   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__BalanceChange *
+       tally__v1__balance_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__balance_change__free_unpacked
+                     (Tally__V1__BalanceChange *message,
+                      ProtobufCAllocator *allocator);
 /* Tally__V1__Balance methods */
 void   tally__v1__balance__init
                      (Tally__V1__Balance         *message);
@@ -560,6 +648,12 @@ void   tally__v1__list_transactions_response__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Tally__V1__WatchBalanceRequest_Closure)
+                 (const Tally__V1__WatchBalanceRequest *message,
+                  void *closure_data);
+typedef void (*Tally__V1__BalanceChange_Closure)
+                 (const Tally__V1__BalanceChange *message,
+                  void *closure_data);
 typedef void (*Tally__V1__Balance_Closure)
                  (const Tally__V1__Balance *message,
                   void *closure_data);
@@ -632,6 +726,10 @@ struct Tally__V1__Ledger_Service
                             const Tally__V1__ListTransactionsRequest *input,
                             Tally__V1__ListTransactionsResponse_Closure closure,
                             void *closure_data);
+  void (*watch_balance)(Tally__V1__Ledger_Service *service,
+                        const Tally__V1__WatchBalanceRequest *input,
+                        Tally__V1__BalanceChange_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Tally__V1__Ledger_ServiceDestroy)(Tally__V1__Ledger_Service *);
 void tally__v1__ledger__init (Tally__V1__Ledger_Service *service,
@@ -644,7 +742,8 @@ void tally__v1__ledger__init (Tally__V1__Ledger_Service *service,
       function_prefix__ ## credit,\
       function_prefix__ ## spend,\
       function_prefix__ ## get_transaction,\
-      function_prefix__ ## list_transactions  }
+      function_prefix__ ## list_transactions,\
+      function_prefix__ ## watch_balance  }
 void tally__v1__ledger__get_balance(ProtobufCService *service,
                                     const Tally__V1__GetBalanceRequest *input,
                                     Tally__V1__GetBalanceResponse_Closure closure,
@@ -665,12 +764,18 @@ void tally__v1__ledger__list_transactions(ProtobufCService *service,
                                           const Tally__V1__ListTransactionsRequest *input,
                                           Tally__V1__ListTransactionsResponse_Closure closure,
                                           void *closure_data);
+void tally__v1__ledger__watch_balance(ProtobufCService *service,
+                                      const Tally__V1__WatchBalanceRequest *input,
+                                      Tally__V1__BalanceChange_Closure closure,
+                                      void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    tally__v1__credit_kind__descriptor;
 extern const ProtobufCEnumDescriptor    tally__v1__transaction_type__descriptor;
 extern const ProtobufCEnumDescriptor    tally__v1__transaction_status__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__watch_balance_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__balance_change__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__balance__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__transaction__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__transaction__metadata_entry__descriptor;

@@ -26,21 +26,23 @@ PROTOCOL_VERSION_1: ProtocolVersion
 PROTOCOL_VERSION_UNSPECIFIED: ProtocolVersion
 
 class Request(_message.Message):
-    __slots__ = ["call_id", "method", "payload", "protocol_version", "timeout_ms"]
+    __slots__ = ["call_id", "cancel", "method", "payload", "protocol_version", "timeout_ms"]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     call_id: int
+    cancel: bool
     method: str
     payload: bytes
     protocol_version: int
     timeout_ms: int
-    def __init__(self, call_id: _Optional[int] = ..., protocol_version: _Optional[int] = ..., method: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, call_id: _Optional[int] = ..., protocol_version: _Optional[int] = ..., method: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., payload: _Optional[bytes] = ..., cancel: bool = ...) -> None: ...
 
 class Response(_message.Message):
-    __slots__ = ["call_id", "code", "details", "message", "payload", "reason"]
+    __slots__ = ["call_id", "code", "details", "message", "more", "payload", "reason"]
     class DetailsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -52,15 +54,17 @@ class Response(_message.Message):
     CODE_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     call_id: int
     code: Code
     details: _containers.ScalarMap[str, str]
     message: str
+    more: bool
     payload: bytes
     reason: str
-    def __init__(self, call_id: _Optional[int] = ..., code: _Optional[_Union[Code, str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, call_id: _Optional[int] = ..., code: _Optional[_Union[Code, str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ..., payload: _Optional[bytes] = ..., more: bool = ...) -> None: ...
 
 class ProtocolVersion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -43,6 +43,16 @@ class Balance(_message.Message):
     version: int
     def __init__(self, user_id: _Optional[str] = ..., available: _Optional[int] = ..., committed: _Optional[int] = ..., total_earned: _Optional[int] = ..., total_spent: _Optional[int] = ..., version: _Optional[int] = ..., created_at_us: _Optional[int] = ..., updated_at_us: _Optional[int] = ...) -> None: ...
 
+class BalanceChange(_message.Message):
+    __slots__ = ["live", "position", "transaction"]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    live: bool
+    position: int
+    transaction: Transaction
+    def __init__(self, position: _Optional[int] = ..., transaction: _Optional[_Union[Transaction, _Mapping]] = ..., live: bool = ...) -> None: ...
+
 class CreditRequest(_message.Message):
     __slots__ = ["amount", "idempotency_key", "kind", "memo", "metadata", "reference", "user_id"]
     class MetadataEntry(_message.Message):
@@ -201,6 +211,18 @@ class Transaction(_message.Message):
     type: TransactionType
     user_id: str
     def __init__(self, id: _Optional[int] = ..., user_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., amount: _Optional[int] = ..., balance_before: _Optional[int] = ..., balance_after: _Optional[int] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., reference: _Optional[str] = ..., memo: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., created_at_us: _Optional[int] = ..., committed_before: _Optional[int] = ..., committed_after: _Optional[int] = ..., action: _Optional[str] = ..., tier: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class WatchBalanceRequest(_message.Message):
+    __slots__ = ["after_position", "all_users", "resume", "user_ids"]
+    AFTER_POSITION_FIELD_NUMBER: _ClassVar[int]
+    ALL_USERS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    after_position: int
+    all_users: bool
+    resume: bool
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., all_users: bool = ..., resume: bool = ..., after_position: _Optional[int] = ...) -> None: ...
 
 class CreditKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
