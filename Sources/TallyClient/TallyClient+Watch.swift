@@ -22,6 +22,19 @@ extension TallyClient {
         return stream(.watchBalance, request, timeoutMs: timeoutMs)
     }
 
+    /// Usage/WatchUsage: the standing of `userIDs` now (cause CURRENT), a message with `live`
+    /// set, then their standing after every durable consume, reserve, settle, release and
+    /// expiry, and at each day's start. With `allUsers` (admins): every user's changes, and one
+    /// DAY_START message a day naming the new date. Ends as `watchBalance` does.
+    public func watchUsage(
+        userIDs: [String] = [], allUsers: Bool = false, timeoutMs: UInt32 = 0
+    ) -> AsyncThrowingStream<Tally_V1_UsageChange, any Error> {
+        stream(.watchUsage, Tally_V1_WatchUsageRequest.with {
+            $0.userIds = userIDs
+            $0.allUsers = allUsers
+        }, timeoutMs: timeoutMs)
+    }
+
     /// A streaming call of `method`: its messages decoded as `Message`.
     func stream<Message: SwiftProtobuf.Message>(
         _ method: Method, _ request: some SwiftProtobuf.Message, timeoutMs: UInt32

@@ -29,7 +29,7 @@ public struct Refusal: Error, Equatable, Sendable {
 }
 
 extension Refusal {
-    static func invalid(_ reason: String, field: String, _ message: String) -> Refusal {
+    public static func invalid(_ reason: String, field: String, _ message: String) -> Refusal {
         Refusal(code: .invalidArgument, reason: reason, message: message, details: ["field": field])
     }
 

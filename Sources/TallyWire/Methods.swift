@@ -50,6 +50,7 @@ public enum Method: String, CaseIterable, Sendable {
     case reconcile = "/tally.v1.Admin/Reconcile"
     case metrics = "/tally.v1.Admin/Metrics"
     case watchBalance = "/tally.v1.Ledger/WatchBalance"
+    case watchUsage = "/tally.v1.Usage/WatchUsage"
 }
 
 /// The kinds of method a role may be allowed.

@@ -9,7 +9,7 @@ struct UsageCommand: AsyncParsableCommand {
         commandName: "usage", abstract: "Daily token limits: check, consume, reserve then settle, history and reports.",
         subcommands: [
             CheckUsage.self, ConsumeUsage.self, ReserveUsage.self, SettleUsage.self, ReleaseUsage.self, UsageHistory.self, TopUsers.self,
-            MonthByTier.self,
+            MonthByTier.self, WatchUsage.self,
         ])
 }
 

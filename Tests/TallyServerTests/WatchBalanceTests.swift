@@ -26,7 +26,7 @@ import Testing
         let client = try await TallyClient.connect(socketPath: scratch.socket)
         let writerClient = try await TallyClient.connect(socketPath: scratch.socket)
         _ = try await writerClient.credit(credit("before", 1))  // transaction 1: not watched, before the watch
-        let stream = client.watchBalance(userIDs: ["alice", "bob"])
+        let stream = client.watchBalance(userIDs: ["alice", "bob"], timeoutMs: 30_000)
         var iterator = stream.makeAsyncIterator()
         let live = try #require(try await iterator.next())
         #expect(live.live && live.position == 1 && !live.hasTransaction, "\(live)")
@@ -52,7 +52,7 @@ import Testing
         let server = try await scratch.start()
         let client = try await TallyClient.connect(socketPath: scratch.socket)
         for amount in 1...5 { _ = try await client.credit(credit(amount % 2 == 0 ? "even" : "odd", Int64(amount))) }
-        var iterator = client.watchBalance(userIDs: ["odd"], resumeAfter: 1).makeAsyncIterator()
+        var iterator = client.watchBalance(userIDs: ["odd"], resumeAfter: 1, timeoutMs: 30_000).makeAsyncIterator()
         let resumed = [try #require(try await iterator.next()), try #require(try await iterator.next())]
         #expect(resumed.map(\.position) == [3, 5] && resumed.map(\.transaction.amount) == [3, 5])
         let live = try #require(try await iterator.next())
@@ -62,7 +62,7 @@ import Testing
         #expect(next.position == 6 && next.transaction.balanceAfter == 1 + 3 + 5 + 7)
 
         // Past the last durable change: said precisely, with the last position.
-        let ahead = client.watchBalance(userIDs: ["odd"], resumeAfter: 99)
+        let ahead = client.watchBalance(userIDs: ["odd"], resumeAfter: 99, timeoutMs: 30_000)
         let error = await #expect(throws: TallyError.self) { for try await _ in ahead {} }
         #expect(error?.code == .outOfRange && error?.reason == "POSITION_AHEAD" && error?.details["last_position"] == "6")
         await client.close()
@@ -75,7 +75,7 @@ import Testing
         let server = try await scratch.start()
         let client = try await TallyClient.connect(socketPath: scratch.socket)
         // Breaking out of the loop cancels: the server lets the watch go.
-        for try await change in client.watchBalance(userIDs: ["x"]) where change.live { break }
+        for try await change in client.watchBalance(userIDs: ["x"], timeoutMs: 30_000) where change.live { break }
         for _ in 0..<500 where await server.balanceWatchCount() > 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await server.balanceWatchCount() == 0)
         // The connection goes on: a call after the cancel is answered.
@@ -109,7 +109,7 @@ import Testing
         defer { scratch.remove() }
         let server = try await scratch.start()
         let client = try await TallyClient.connect(socketPath: scratch.socket)
-        var iterator = client.watchBalance(userIDs: ["s"]).makeAsyncIterator()
+        var iterator = client.watchBalance(userIDs: ["s"], timeoutMs: 30_000).makeAsyncIterator()
         #expect(try await iterator.next()?.live == true)
         _ = try await client.credit(credit("s", 4))
         #expect(try await iterator.next()?.transaction.amount == 4)
@@ -171,7 +171,7 @@ import Testing
         var order: [UInt64] = []
         let watcher = try await TallyClient.connect(socketPath: scratch.socket)
         let writer = try await TallyClient.connect(socketPath: scratch.socket)
-        let stream = watcher.watchBalance(userIDs: users)
+        let stream = watcher.watchBalance(userIDs: users, timeoutMs: 30_000)
         var iterator = stream.makeAsyncIterator()
         #expect(try await iterator.next()?.live == true)
         var acknowledged: Set<UInt64> = []
@@ -201,7 +201,7 @@ import Testing
         let client = try await TallyClient.connect(socketPath: scratch.socket)
         let history = try await client.listTransactions(.with { $0.limit = 1_000 }).transactions.filter { users.contains($0.userID) }
         let resumeAfter = order.last ?? 0
-        var resumed = client.watchBalance(userIDs: users, resumeAfter: resumeAfter).makeAsyncIterator()
+        var resumed = client.watchBalance(userIDs: users, resumeAfter: resumeAfter, timeoutMs: 30_000).makeAsyncIterator()
         while let change = try await resumed.next(), !change.live {
             #expect(seen[change.position] == nil, "position \(change.position) twice")
             seen[change.position] = change.transaction

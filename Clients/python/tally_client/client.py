@@ -20,6 +20,7 @@ from google.protobuf.message import DecodeError, Message
 
 from . import calls, pb
 from .calls import PreparedCall, blocking
+from .stream import Stream
 from .errors import (
     CallTimeout,
     Code,
@@ -257,6 +258,8 @@ class TallyClient(ClientState):
         super().__init__(socket_path, timeout_ms, timeout_grace_ms, max_frame_bytes)
         self._rbuf = bytearray()
         self._busy = threading.Lock()
+        #: Open streams by call id: their frames go to them, whatever call is being waited for.
+        self._streams: Dict[int, Stream[Any]] = {}
         if connect_timeout_ms is None:
             connect_timeout_ms = self.timeout_ms or DEFAULT_CONNECT_TIMEOUT_MS
         self._sock = self._connect(connect_timeout_ms / 1000.0)
@@ -503,6 +506,10 @@ class TallyClient(ClientState):
                 if response.call_id == 0:  # connection-level error: tallyd's last frame
                     self._lose(response)
                     fail(self._closed_copy())
+                stream = self._streams.get(response.call_id)
+                if stream is not None:
+                    self._route(stream, response)
+                    continue
                 i = waiting.pop(response.call_id, None)
                 if i is None:
                     self.stale_answers += 1  # a call we gave up on (CallTimeout)
@@ -524,6 +531,97 @@ class TallyClient(ClientState):
             # Part of a frame may be on the wire: the stream cannot be continued.
             self._lose(None, reason="CLIENT_TIMEOUT", message="closed after a CallTimeout in the middle of a write")
         fail(error)
+
+    # -- streams (docs/protocol.md §5.1) -------------------------------------------------
+
+    def watch_balance(
+        self, user_ids: Sequence[str] = (), *, all_users: bool = False, after: Optional[int] = None, timeout_ms: int = 0,
+    ) -> "Stream[Any]":
+        """Ledger/WatchBalance: a :class:`Stream` of ``pb.BalanceChange``, every durable balance
+        change of ``user_ids`` (or, for admins, ``all_users``) in order; with ``after``, first
+        every change after that position. The message with ``live`` set says the watch is
+        registered. ``timeout_ms`` bounds the whole stream (0: none)."""
+        request = pb.WatchBalanceRequest(user_ids=list(user_ids), all_users=all_users, resume=after is not None, after_position=after or 0)
+        return self._open_stream("/tally.v1.Ledger/WatchBalance", request, pb.BalanceChange, timeout_ms)
+
+    def watch_usage(self, user_ids: Sequence[str] = (), *, all_users: bool = False, timeout_ms: int = 0) -> "Stream[Any]":
+        """Usage/WatchUsage: a :class:`Stream` of ``pb.UsageChange``: the users' standing now, a
+        ``live`` message, then their standing after every durable usage change and at each day's start."""
+        request = pb.WatchUsageRequest(user_ids=list(user_ids), all_users=all_users)
+        return self._open_stream("/tally.v1.Usage/WatchUsage", request, pb.UsageChange, timeout_ms)
+
+    def _open_stream(self, method: str, request: Message, message_type: Any, timeout_ms: int) -> "Stream[Any]":
+        if self._closed is not None:
+            raise self._closed_copy()
+        call_id = self._take_id()
+        stream: Stream[Any] = Stream(self, call_id, method, message_type)
+        self._streams[call_id] = stream
+        self._send(request_frame(Call(method, request), call_id, check_timeout(timeout_ms), self.max_frame_bytes))
+        return stream
+
+    def _cancel_stream(self, call_id: int) -> None:
+        self._streams.pop(call_id, None)  # what still comes for it is stale
+        if self._closed is None:
+            envelope = pb.Request(call_id=call_id, protocol_version=PROTOCOL_VERSION, cancel=True)
+            self._send(frame(envelope.SerializeToString(), self.max_frame_bytes))
+
+    def _route(self, stream: "Stream[Any]", response: Any) -> None:
+        stream._take(response)
+        if not response.more:
+            self._streams.pop(response.call_id, None)
+
+    def _send(self, data: bytes) -> None:
+        """Writes ``data`` whole, waiting for the socket when it is full."""
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("TallyClient is not thread-safe: it is already in a call (use one client per thread)")
+        try:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = self._sock.send(view)
+                except (BlockingIOError, InterruptedError):
+                    self._sel.modify(self._sock, selectors.EVENT_WRITE)
+                    self._sel.select(None)
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    self._lose(None)
+                    raise self._closed_copy()
+                view = view[n:]
+        finally:
+            self._busy.release()
+
+    def _pump_streams(self) -> None:
+        """Waits for the next frames and routes them: a stream's to it, an answer nobody waits
+        for counted stale. Raises ConnectionClosed when the connection ends."""
+        if self._closed is not None:
+            self._streams.clear()
+            raise self._closed_copy()
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("TallyClient is not thread-safe: it is already in a call (use one client per thread)")
+        try:
+            self._sel.modify(self._sock, selectors.EVENT_READ)
+            self._sel.select(None)
+            try:
+                chunk = self._sock.recv(_READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                self._lose(None)
+                raise self._closed_copy()
+            self._rbuf += chunk
+            for response in self._parse_frames():
+                if response.call_id == 0:
+                    self._lose(response)
+                    raise self._closed_copy()
+                target = self._streams.get(response.call_id)
+                if target is not None:
+                    self._route(target, response)
+                else:
+                    self.stale_answers += 1
+        finally:
+            self._busy.release()
 
     def _lose(self, final: Any, reason: str = "CONNECTION_CLOSED", message: str = "") -> None:
         if final is not None:

@@ -79,7 +79,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         // The connection is gone: its watches end with it.
         for stream in streams.values {
             stream.deadline?.cancel()
-            if let id = stream.watchID { parts.writer.endBalanceWatch(id) }
+            if let id = stream.watchID { endWatch(id, of: stream) }
         }
         streams.removeAll()
     }
@@ -428,8 +428,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
         streamSerial += 1
         let serial = streamSerial
-        guard case .balances(let users, let resumeAfter) = request else { return }
-        let stream = WatchStream(serial: serial, callID: callID, method: method, position: resumeAfter ?? 0)
+        var position: UInt64 = 0
+        if case .balances(_, let resumeAfter?) = request { position = resumeAfter }
+        let stream = WatchStream(serial: serial, callID: callID, method: method, position: position)
         streams[callID] = stream
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if let deadline {
@@ -438,15 +439,44 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     code: .deadlineExceeded, reason: "DEADLINE_EXCEEDED", message: "the stream's timeout_ms ran out"))
             }
         }
-        parts.writer.watchBalances(users: users, resumeAfter: resumeAfter) { event in
-            if bound.eventLoop.inEventLoop {
-                bound.value.streamEvent(callID, serial: serial, event)
-            } else {
-                bound.eventLoop.execute { bound.value.streamEvent(callID, serial: serial, event) }
-            }
-        }.hop(to: context.eventLoop).whenSuccess { id in
-            bound.value.registered(callID, serial: serial, watchID: id)
+        /// Events come on the Writer's loop: at once when it is this connection's, else hopped.
+        @Sendable func onLoop(_ body: @escaping @Sendable () -> Void) {
+            if bound.eventLoop.inEventLoop { body() } else { bound.eventLoop.execute(body) }
         }
+        let registration: EventLoopFuture<UInt64>
+        switch request {
+        case .balances(let users, let resumeAfter):
+            registration = parts.writer.watchBalances(users: users, resumeAfter: resumeAfter) { event in
+                onLoop { bound.value.streamEvent(callID, serial: serial, event) }
+            }
+        case .usage(let users):
+            registration = parts.writer.watchUsage(users: users) { event in
+                onLoop { bound.value.usageEvent(callID, serial: serial, event) }
+            }
+        }
+        registration.hop(to: context.eventLoop).whenSuccess { id in
+            bound.value.registered(callID, serial: serial, watchID: id, method: method)
+        }
+    }
+
+    private func usageEvent(_ callID: UInt64, serial: UInt64, _ event: UsageWatchEvent) {
+        guard let stream = streams[callID], stream.serial == serial else { return }
+        switch event {
+        case .changes(let changes):
+            stream.pending.append(contentsOf: changes.lazy.map { .usage($0) })
+        case .live:
+            stream.pending.append(.usageLive)
+        case .ended(let end):
+            stream.watchID = nil
+            endStream(callID, serial: serial, end)
+            return
+        }
+        drain(stream)
+    }
+
+    /// Tells the Writer to let watch `id` of `stream` go.
+    private func endWatch(_ id: UInt64, of stream: WatchStream) {
+        if stream.method == .watchUsage { parts.writer.endUsageWatch(id) } else { parts.writer.endBalanceWatch(id) }
     }
 
     /// An answer given at once to a call that never reached the Writer, counted like one.
@@ -455,12 +485,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
         meters.answered(ordinal: method.ordinal, code: Int(response.code.rawValue), reason: response.reason, count: 1)
     }
 
-    private func registered(_ callID: UInt64, serial: UInt64, watchID: UInt64) {
+    private func registered(_ callID: UInt64, serial: UInt64, watchID: UInt64, method: Method) {
         guard watchID != 0 else { return }
         if let stream = streams[callID], stream.serial == serial {
             stream.watchID = watchID
+        } else if method == .watchUsage {
+            parts.writer.endUsageWatch(watchID)  // ended before the Writer said its id
         } else {
-            parts.writer.endBalanceWatch(watchID)  // ended before the Writer said its id
+            parts.writer.endBalanceWatch(watchID)
         }
     }
 
@@ -504,7 +536,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard let stream = streams[callID], serial == nil || stream.serial == serial else { return }
         streams.removeValue(forKey: callID)
         stream.deadline?.cancel()
-        if let id = stream.watchID { parts.writer.endBalanceWatch(id) }
+        if let id = stream.watchID { endWatch(id, of: stream) }
         guard let context, !closing else { return }
         answerAtOnce(stream.method, stream.finalFrame(end))
         flushOutbound(context)

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SwiftProtobuf
 import TallyCodec
 import TallyLedger
 import TallyWire
@@ -10,6 +11,8 @@ final class WatchStream {
     enum Item {
         case change(Transaction)
         case live(position: UInt64)
+        case usage(UsageWatchChange)
+        case usageLive
     }
 
     let serial: UInt64
@@ -33,29 +36,45 @@ final class WatchStream {
         self.position = position
     }
 
-    /// The frame of one message, `more` set; the position it carries becomes the stream's.
+    /// The frame of one message, `more` set; a balance change's position becomes the stream's.
     func frame(_ item: Item) -> Tally_V1_Response {
-        var change = Tally_V1_BalanceChange()
+        let message: any SwiftProtobuf.Message
         switch item {
         case .change(let transaction):
-            change.position = transaction.id
-            change.transaction = Tally_V1_Transaction(transaction)
-        case .live(let position):
-            change.position = max(position, self.position)
-            change.live = true
+            position = max(position, transaction.id)
+            message = Tally_V1_BalanceChange.with {
+                $0.position = transaction.id
+                $0.transaction = Tally_V1_Transaction(transaction)
+            }
+        case .live(let live):
+            position = max(position, live)
+            message = Tally_V1_BalanceChange.with {
+                $0.position = position
+                $0.live = true
+            }
+        case .usage(let change):
+            message = Tally_V1_UsageChange.with {
+                if let status = change.status {
+                    $0.status = Tally_V1_UsageStatus(status)
+                } else if let date = change.date {
+                    $0.status.date = date.description
+                }
+                $0.cause = change.cause
+            }
+        case .usageLive:
+            message = Tally_V1_UsageChange.with { $0.live = true }
         }
-        position = max(position, change.position)
         var response = Tally_V1_Response()
         response.callID = callID
         response.more = true
-        response.payload = (try? change.serializedData()) ?? Data()
+        response.payload = (try? message.serializedData()) ?? Data()
         return response
     }
 
     /// The last frame: `end`'s status, with the position to resume after.
     func finalFrame(_ end: StreamEnd) -> Tally_V1_Response {
         var details = end.details
-        if details["resume_after"] == nil { details["resume_after"] = String(position) }
+        if method == .watchBalance, details["resume_after"] == nil { details["resume_after"] = String(position) }
         return Responses.error(callID: callID, end.code, reason: end.reason, end.message, details: details)
     }
 }

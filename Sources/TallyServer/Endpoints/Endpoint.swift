@@ -63,6 +63,8 @@ final class Endpoint: Sendable {
 enum StreamRequest: Sendable, Equatable {
     /// Ledger/WatchBalance: `users` (nil: every user), from now or after a position.
     case balances(users: Set<String>?, resumeAfter: UInt64?)
+    /// Usage/WatchUsage: `users` (nil: every user).
+    case usage(users: Set<String>?)
 }
 
 /// A call served off the Writer: its answer, on any loop (the connection hops to its own);

@@ -93,30 +93,39 @@ enum LedgerEndpoints {
     static let watchUsersLimit = 1_000
 
     private static func watchBalance(_ body: Tally_V1_WatchBalanceRequest, role: Role) -> Endpoint.Work {
-        let resumeAfter = body.resume ? body.afterPosition : nil
-        if body.allUsers {
-            guard body.userIds.isEmpty else {
-                return .invalid(reason: "WATCH_USERS_AND_ALL", "give user_ids or all_users, not both", details: ["field": "user_ids"])
+        switch watchedUsers(body.userIds, all: body.allUsers, role: role) {
+        case .failure(let refusal): .invalid(refusal)
+        case .success(let users): .stream(.balances(users: users, resumeAfter: body.resume ? body.afterPosition : nil))
+        }
+    }
+
+    /// A watch's users (nil: every user, for admins), checked as every watch checks them.
+    static func watchedUsers(_ userIDs: [String], all: Bool, role: Role) -> Result<Set<String>?, Refusal> {
+        if all {
+            guard userIDs.isEmpty else {
+                return .failure(.invalid("WATCH_USERS_AND_ALL", field: "user_ids", "give user_ids or all_users, not both"))
             }
             guard role == .admin else {
-                return .invalid(Refusal(
+                return .failure(Refusal(
                     code: .permissionDenied, reason: "ROLE_FORBIDS_ALL_USERS", message: "only admins may watch every user; name the users to watch",
                     details: ["role": role.rawValue]))
             }
-            return .stream(.balances(users: nil, resumeAfter: resumeAfter))
+            return .success(nil)
         }
-        guard !body.userIds.isEmpty else {
-            return .invalid(reason: "WATCH_USERS_MISSING", "name at least one user in user_ids (or, as an admin, set all_users)", details: ["field": "user_ids"])
+        guard !userIDs.isEmpty else {
+            return .failure(.invalid("WATCH_USERS_MISSING", field: "user_ids", "name at least one user in user_ids (or, as an admin, set all_users)"))
         }
-        guard body.userIds.count <= watchUsersLimit else {
-            return .invalid(
-                reason: "WATCH_TOO_MANY_USERS", "at most \(watchUsersLimit) users in one watch, got \(body.userIds.count); open another watch for the rest",
-                details: ["field": "user_ids", "limit": String(watchUsersLimit)])
+        guard userIDs.count <= watchUsersLimit else {
+            var refusal = Refusal.invalid(
+                "WATCH_TOO_MANY_USERS", field: "user_ids",
+                "at most \(watchUsersLimit) users in one watch, got \(userIDs.count); open another watch for the rest")
+            refusal.details["limit"] = String(watchUsersLimit)
+            return .failure(refusal)
         }
-        for user in body.userIds {
-            if let invalid = Validation.userID(user) { return .invalid(invalid) }
+        for user in userIDs {
+            if let invalid = Validation.userID(user) { return .failure(invalid) }
         }
-        return .stream(.balances(users: Set(body.userIds), resumeAfter: resumeAfter))
+        return .success(Set(userIDs))
     }
 }
 

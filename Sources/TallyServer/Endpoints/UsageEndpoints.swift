@@ -6,6 +6,13 @@ import TallyWire
 /// tally.v1.Usage: daily token limits for chat gateways.
 enum UsageEndpoints {
     static let all: [Endpoint] = [
+        // A stream: standings after each durable usage change (docs/protocol.md §5.1).
+        Endpoint(.watchUsage, .read, request: Tally_V1_WatchUsageRequest.self) { body, role in
+            switch LedgerEndpoints.watchedUsers(body.userIds, all: body.allUsers, role: role) {
+            case .failure(let refusal): .invalid(refusal)
+            case .success(let users): .stream(.usage(users: users))
+            }
+        },
         Endpoint(.checkUsage, .read, request: Tally_V1_CheckUsageRequest.self) { body, _ in
             if let invalid = Validation.userID(body.userID) { return .invalid(invalid) }
             return .writer(.usageStatus(userID: body.userID))

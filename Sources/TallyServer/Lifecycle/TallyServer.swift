@@ -281,6 +281,11 @@ public final class TallyServer: Sendable {
         await writer.balanceWatchCount
     }
 
+    /// Usage watches open now (Usage/WatchUsage).
+    public func usageWatchCount() async -> Int {
+        await writer.usageWatchCount
+    }
+
     public func shutdown() async throws {
         let first = stopped.withLock { stopped in
             defer { stopped = true }

@@ -29,95 +29,71 @@ enum BalanceWatchEvent: Sendable {
 final class BalanceWatchers {
     typealias Sink = @Sendable (BalanceWatchEvent) -> Void
 
-    private struct Watch {
-        var users: Set<String>?
-        var sink: Sink
-        /// Set while its resumed changes are read off the loop: live ones wait here.
-        var held: [Transaction]?
-    }
-
-    private var watches: [UInt64: Watch] = [:]
-    private var byUser: [String: [UInt64]] = [:]
-    private var everyone: [UInt64] = []
-    private var nextID: UInt64 = 1
+    private let index = WatchIndex<Sink>()
+    /// Live changes of the watches still catching up (their resumed changes are read off the loop).
+    private var held: [UInt64: [Transaction]] = [:]
     /// Live changes a watch may hold while it catches up, before it is ended (it resumes later).
     static let heldLimit = 100_000
 
-    var isEmpty: Bool { watches.isEmpty }
-    var count: Int { watches.count }
+    var isEmpty: Bool { index.isEmpty }
+    var count: Int { index.count }
 
     /// Registers a watch of `users` (nil: every user); `catchingUp` holds its live changes
     /// until `caughtUp`.
     func add(users: Set<String>?, catchingUp: Bool, sink: @escaping Sink) -> UInt64 {
-        let id = nextID
-        nextID += 1
-        watches[id] = Watch(users: users, sink: sink, held: catchingUp ? [] : nil)
-        if let users {
-            for user in users { byUser[user, default: []].append(id) }
-        } else {
-            everyone.append(id)
-        }
+        let id = index.add(users: users, sink: sink)
+        if catchingUp { held[id] = [] }
         return id
     }
 
     /// Removes watch `id` (ended by its client or by the Writer); nothing more is sent to it.
     func remove(_ id: UInt64) {
-        guard let watch = watches.removeValue(forKey: id) else { return }
-        if let users = watch.users {
-            for user in users {
-                byUser[user]?.removeAll { $0 == id }
-                if byUser[user]?.isEmpty == true { byUser.removeValue(forKey: user) }
-            }
-        } else {
-            everyone.removeAll { $0 == id }
-        }
+        index.remove(id)
+        held.removeValue(forKey: id)
     }
 
     /// Sends watch `id` its resumed `changes` (still catching up: live ones stay held).
     func send(_ id: UInt64, _ changes: [Transaction]) {
-        watches[id]?.sink(.changes(changes))
+        index.watches[id]?.sink(.changes(changes))
     }
 
     /// Watch `id`'s resumed changes are all sent: `live`, then what it held meanwhile.
     func caughtUp(_ id: UInt64, position: UInt64) {
-        guard let held = watches[id]?.held else { return }
-        watches[id]?.held = nil
-        let sink = watches[id]!.sink
+        guard let waiting = held.removeValue(forKey: id), let sink = index.watches[id]?.sink else { return }
         sink(.live(position: position))
-        if !held.isEmpty { sink(.changes(held)) }
+        if !waiting.isEmpty { sink(.changes(waiting)) }
     }
 
     /// Ends watch `id` with `refusal`.
     func end(_ id: UInt64, _ refusal: StreamEnd) {
-        guard let watch = watches[id] else { return }
+        guard let watch = index.watches[id] else { return }
         remove(id)
         watch.sink(.ended(refusal))
     }
 
     /// Ends every watch (shutdown, a lost data directory).
     func endAll(_ refusal: StreamEnd) {
-        for id in Array(watches.keys) { end(id, refusal) }
+        for id in Array(index.watches.keys) { end(id, refusal) }
     }
 
     /// Sends each watch the durable `transactions` (ascending ids) of its users.
     func deliver(_ transactions: [Transaction]) {
         var owed: [UInt64: [Transaction]] = [:]
         for transaction in transactions {
-            for id in byUser[transaction.userID] ?? [] { owed[id, default: []].append(transaction) }
-            for id in everyone { owed[id, default: []].append(transaction) }
+            for id in index.naming(transaction.userID) { owed[id, default: []].append(transaction) }
+            for id in index.everyone { owed[id, default: []].append(transaction) }
         }
         for (id, changes) in owed.sorted(by: { $0.key < $1.key }) {
-            guard var watch = watches[id] else { continue }
-            if watch.held != nil {
-                watch.held!.append(contentsOf: changes)
-                if watch.held!.count > Self.heldLimit {
+            guard let watch = index.watches[id] else { continue }
+            if held[id] != nil {
+                held[id]!.append(contentsOf: changes)
+                if held[id]!.count > Self.heldLimit {
                     end(id, StreamEnd(
                         code: .resourceExhausted, reason: "WATCH_TOO_SLOW",
                         message: "more than \(Self.heldLimit) live changes arrived while the resumed ones were read; resume after the last position received",
                         details: ["limit": String(Self.heldLimit)]))
                     continue
                 }
-                watches[id] = watch
             } else {
                 watch.sink(.changes(changes))
             }

@@ -29,11 +29,11 @@ public actor Writer {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 
     private var ledger: Ledger
-    private var clock: WriterClock
+    private(set) var clock: WriterClock
     private nonisolated let wall: WallClock
     private let journal: any Journal
     private let logger: Logger
-    private var nextSequence: UInt64
+    private(set) var nextSequence: UInt64
     private var rateLimiter: RateLimiter
     /// Bounds on what clients can grow; checked before the Ledger sees a command.
     private let capacity: LedgerCapacity
@@ -49,8 +49,11 @@ public actor Writer {
     /// balance watches may be sent (only durable changes ever are).
     private(set) var durableTransaction: UInt64
     private var inFlightTransactions: Deque<UInt64> = []
-    /// Ledger/WatchBalance's watches (Writer+Watch.swift).
+    /// Ledger/WatchBalance's and Usage/WatchUsage's watches (Writer+Watch.swift).
     let balanceWatchers = BalanceWatchers()
+    let usageWatchers = UsageWatchers()
+    /// The next usage day's start, while usage watches are open (Writer+Watch.swift).
+    var dayStart: Scheduled<Void>?
     private struct Waiting {
         var afterSequence: UInt64
         var answers: [WriterAnswer]
@@ -151,6 +154,7 @@ public actor Writer {
         var answers: [WriterAnswer] = []
         answers.reserveCapacity(calls.count)
         var records: [JournalRecord] = []
+        var usageChanges: [UsageWatchChange] = []
         let now = NIODeadline.now()
         for call in calls {
             if let deadline = call.deadline, deadline < now {
@@ -218,6 +222,7 @@ public actor Writer {
                 if applied.changedState {
                     records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp, day: day, origin: call.origin))
                     nextSequence += 1
+                    if !usageWatchers.isEmpty { noteUsageChange(command, applied.outcome, at: stamp, into: &usageChanges) }
                 }
                 if call.origin == nil, call.method.access == .usage, case .refused(let refused) = applied.outcome {
                     countUsageRefusal(refused.reason)
@@ -240,6 +245,10 @@ public actor Writer {
                     self.assumeIsolated { $0.journaled(through: through, result) }
                 }
             }
+        }
+        if !usageChanges.isEmpty {
+            usageWatchers.hold(usageChanges, afterRecord: nextSequence - 1)
+            usageWatchers.release(durableThrough: durableSequence)
         }
         // One clock read ends the turn for the slow-turn warning and the slow-call log alike.
         let end = NIODeadline.now()
@@ -310,6 +319,7 @@ public actor Writer {
             if !balanceWatchers.isEmpty, durableTransaction > transactionsBefore {
                 deliverToWatches(after: transactionsBefore)
             }
+            usageWatchers.release(durableThrough: durableSequence)
             releaseDurableReplies(at: start)
             while let first = copies.first, first.sequence <= durableSequence {
                 copies.removeFirst()
@@ -328,6 +338,7 @@ public actor Writer {
             // What was never durable was never answered, and never will be.
             inFlight.removeAll()
             inFlightTransactions.removeAll()
+            usageWatchers.dropHeld(after: durableSequence)
             let failedAt = NIODeadline.now()
             while let batch = waiting.first {
                 waiting.removeFirst()
@@ -402,7 +413,9 @@ public actor Writer {
                 "DATA_DIRECTORY_REPLACED",
                 "tallyd's data directory was moved, deleted or replaced while it ran (\(change)); it takes no more changes and is stopping"
             )
-            writer.balanceWatchers.endAll(StreamEnd(code: .unavailable, reason: "DATA_DIRECTORY_REPLACED", message: writer.refusal.message))
+            let end = StreamEnd(code: .unavailable, reason: "DATA_DIRECTORY_REPLACED", message: writer.refusal.message)
+            writer.balanceWatchers.endAll(end)
+            writer.usageWatchers.endAll(end)
             writer.publishHealth()
         }
     }
@@ -499,7 +512,7 @@ public actor Writer {
     // MARK: Usage days
 
     /// The usage day holding `moment`, from the cached one when it can.
-    private func day(containing moment: Timestamp) -> UsageDay {
+    func day(containing moment: Timestamp) -> UsageDay {
         if let usageDay, usageDay.contains(moment) { return usageDay }
         let day = calendar.day(containing: moment)
         usageDay = day
@@ -596,8 +609,10 @@ public actor Writer {
             await withCheckedContinuation { drained.append($0) }
         }
         // Every durable change is sent by now: watches end saying so.
-        balanceWatchers.endAll(StreamEnd(
-            code: .unavailable, reason: "SHUTTING_DOWN", message: "tallyd is shutting down; resume the watch against the next instance"))
+        let end = StreamEnd(code: .unavailable, reason: "SHUTTING_DOWN", message: "tallyd is shutting down; watch again against the next instance")
+        balanceWatchers.endAll(end)
+        usageWatchers.endAll(end)
+        dayStart?.cancel()
         return readsRefused ? nil : (durableSequence, ledger)
     }
 

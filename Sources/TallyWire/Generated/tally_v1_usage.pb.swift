@@ -24,6 +24,113 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated enum Tally_V1_UsageChangeCause: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// The standing when the watch began (one per named user, before `live`).
+  case current // = 1
+  case consume // = 2
+  case reserve // = 3
+  case settle // = 4
+  case release // = 5
+
+  /// A reservation's time-to-live ran out.
+  case expire // = 6
+
+  /// A new usage day began: counts start again. For a watch of every user, one message with
+  /// only status.date set (the new day), instead of one per user.
+  case dayStart // = 7
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .current
+    case 2: self = .consume
+    case 3: self = .reserve
+    case 4: self = .settle
+    case 5: self = .release
+    case 6: self = .expire
+    case 7: self = .dayStart
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .current: return 1
+    case .consume: return 2
+    case .reserve: return 3
+    case .settle: return 4
+    case .release: return 5
+    case .expire: return 6
+    case .dayStart: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tally_V1_UsageChangeCause] = [
+    .unspecified,
+    .current,
+    .consume,
+    .reserve,
+    .settle,
+    .release,
+    .expire,
+    .dayStart,
+  ]
+
+}
+
+public nonisolated struct Tally_V1_WatchUsageRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The users to watch, at most 1,000; their standing now comes first.
+  public var userIds: [String] = []
+
+  /// Every user instead (admins only); user_ids must then be empty.
+  public var allUsers: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_UsageChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var status: Tally_V1_UsageStatus {
+    get {_status ?? Tally_V1_UsageStatus()}
+    set {_status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  public var hasStatus: Bool {self._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  public mutating func clearStatus() {self._status = nil}
+
+  public var cause: Tally_V1_UsageChangeCause = .unspecified
+
+  /// Sent once, after the current standings: later messages are live changes.
+  public var live: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _status: Tally_V1_UsageStatus? = nil
+}
+
 public nonisolated struct Tally_V1_UsageStatus: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -728,6 +835,89 @@ public nonisolated struct Tally_V1_MonthByTierResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tally.v1"
+
+nonisolated extension Tally_V1_UsageChangeCause: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0USAGE_CHANGE_CAUSE_UNSPECIFIED\0\u{1}USAGE_CHANGE_CAUSE_CURRENT\0\u{1}USAGE_CHANGE_CAUSE_CONSUME\0\u{1}USAGE_CHANGE_CAUSE_RESERVE\0\u{1}USAGE_CHANGE_CAUSE_SETTLE\0\u{1}USAGE_CHANGE_CAUSE_RELEASE\0\u{1}USAGE_CHANGE_CAUSE_EXPIRE\0\u{1}USAGE_CHANGE_CAUSE_DAY_START\0")
+}
+
+nonisolated extension Tally_V1_WatchUsageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchUsageRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}user_ids\0\u{3}all_users\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.userIds) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.allUsers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.userIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.userIds, fieldNumber: 1)
+    }
+    if self.allUsers != false {
+      try visitor.visitSingularBoolField(value: self.allUsers, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_WatchUsageRequest, rhs: Tally_V1_WatchUsageRequest) -> Bool {
+    if lhs.userIds != rhs.userIds {return false}
+    if lhs.allUsers != rhs.allUsers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_UsageChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}cause\0\u{1}live\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._status) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.cause) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.live) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._status {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.cause != .unspecified {
+      try visitor.visitSingularEnumField(value: self.cause, fieldNumber: 2)
+    }
+    if self.live != false {
+      try visitor.visitSingularBoolField(value: self.live, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_UsageChange, rhs: Tally_V1_UsageChange) -> Bool {
+    if lhs._status != rhs._status {return false}
+    if lhs.cause != rhs.cause {return false}
+    if lhs.live != rhs.live {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Tally_V1_UsageStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UsageStatus"

@@ -7,6 +7,96 @@
 #endif
 
 #include "tally/v1/usage.pb-c.h"
+void   tally__v1__watch_usage_request__init
+                     (Tally__V1__WatchUsageRequest         *message)
+{
+  static const Tally__V1__WatchUsageRequest init_value = TALLY__V1__WATCH_USAGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__watch_usage_request__get_packed_size
+                     (const Tally__V1__WatchUsageRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__watch_usage_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__watch_usage_request__pack
+                     (const Tally__V1__WatchUsageRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__watch_usage_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__watch_usage_request__pack_to_buffer
+                     (const Tally__V1__WatchUsageRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__watch_usage_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__WatchUsageRequest *
+       tally__v1__watch_usage_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__WatchUsageRequest *)
+     protobuf_c_message_unpack (&tally__v1__watch_usage_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__watch_usage_request__free_unpacked
+                     (Tally__V1__WatchUsageRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__watch_usage_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__usage_change__init
+                     (Tally__V1__UsageChange         *message)
+{
+  static const Tally__V1__UsageChange init_value = TALLY__V1__USAGE_CHANGE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__usage_change__get_packed_size
+                     (const Tally__V1__UsageChange *message)
+{
+  assert(message->base.descriptor == &tally__v1__usage_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__usage_change__pack
+                     (const Tally__V1__UsageChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__usage_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__usage_change__pack_to_buffer
+                     (const Tally__V1__UsageChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__usage_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__UsageChange *
+       tally__v1__usage_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__UsageChange *)
+     protobuf_c_message_unpack (&tally__v1__usage_change__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__usage_change__free_unpacked
+                     (Tally__V1__UsageChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__usage_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tally__v1__usage_status__init
                      (Tally__V1__UsageStatus         *message)
 {
@@ -1291,6 +1381,121 @@ void   tally__v1__month_by_tier_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__month_by_tier_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor tally__v1__watch_usage_request__field_descriptors[2] =
+{
+  {
+    "user_ids",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tally__V1__WatchUsageRequest, n_user_ids),
+    offsetof(Tally__V1__WatchUsageRequest, user_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "all_users",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__WatchUsageRequest, all_users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__watch_usage_request__field_indices_by_name[] = {
+  1,   /* field[1] = all_users */
+  0,   /* field[0] = user_ids */
+};
+static const ProtobufCIntRange tally__v1__watch_usage_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tally__v1__watch_usage_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.WatchUsageRequest",
+  "WatchUsageRequest",
+  "Tally__V1__WatchUsageRequest",
+  "tally.v1",
+  sizeof(Tally__V1__WatchUsageRequest),
+  2,
+  tally__v1__watch_usage_request__field_descriptors,
+  tally__v1__watch_usage_request__field_indices_by_name,
+  1,  tally__v1__watch_usage_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__watch_usage_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__usage_change__field_descriptors[3] =
+{
+  {
+    "status",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__UsageChange, status),
+    &tally__v1__usage_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cause",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__UsageChange, cause),
+    &tally__v1__usage_change_cause__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "live",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__UsageChange, live),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__usage_change__field_indices_by_name[] = {
+  1,   /* field[1] = cause */
+  2,   /* field[2] = live */
+  0,   /* field[0] = status */
+};
+static const ProtobufCIntRange tally__v1__usage_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tally__v1__usage_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.UsageChange",
+  "UsageChange",
+  "Tally__V1__UsageChange",
+  "tally.v1",
+  sizeof(Tally__V1__UsageChange),
+  3,
+  tally__v1__usage_change__field_descriptors,
+  tally__v1__usage_change__field_indices_by_name,
+  1,  tally__v1__usage_change__number_ranges,
+  (ProtobufCMessageInit) tally__v1__usage_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor tally__v1__usage_status__field_descriptors[10] =
 {
   {
@@ -3332,7 +3537,47 @@ const ProtobufCMessageDescriptor tally__v1__month_by_tier_response__descriptor =
   (ProtobufCMessageInit) tally__v1__month_by_tier_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor tally__v1__usage__method_descriptors[10] =
+static const ProtobufCEnumValue tally__v1__usage_change_cause__enum_values_by_number[8] =
+{
+  { "USAGE_CHANGE_CAUSE_UNSPECIFIED", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_UNSPECIFIED", 0 },
+  { "USAGE_CHANGE_CAUSE_CURRENT", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_CURRENT", 1 },
+  { "USAGE_CHANGE_CAUSE_CONSUME", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_CONSUME", 2 },
+  { "USAGE_CHANGE_CAUSE_RESERVE", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_RESERVE", 3 },
+  { "USAGE_CHANGE_CAUSE_SETTLE", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_SETTLE", 4 },
+  { "USAGE_CHANGE_CAUSE_RELEASE", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_RELEASE", 5 },
+  { "USAGE_CHANGE_CAUSE_EXPIRE", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_EXPIRE", 6 },
+  { "USAGE_CHANGE_CAUSE_DAY_START", "TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_DAY_START", 7 },
+};
+static const ProtobufCIntRange tally__v1__usage_change_cause__value_ranges[] = {
+{0, 0},{0, 8}
+};
+static const ProtobufCEnumValueIndex tally__v1__usage_change_cause__enum_values_by_name[8] =
+{
+  { "USAGE_CHANGE_CAUSE_CONSUME", 2 },
+  { "USAGE_CHANGE_CAUSE_CURRENT", 1 },
+  { "USAGE_CHANGE_CAUSE_DAY_START", 7 },
+  { "USAGE_CHANGE_CAUSE_EXPIRE", 6 },
+  { "USAGE_CHANGE_CAUSE_RELEASE", 5 },
+  { "USAGE_CHANGE_CAUSE_RESERVE", 3 },
+  { "USAGE_CHANGE_CAUSE_SETTLE", 4 },
+  { "USAGE_CHANGE_CAUSE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor tally__v1__usage_change_cause__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tally.v1.UsageChangeCause",
+  "UsageChangeCause",
+  "Tally__V1__UsageChangeCause",
+  "tally.v1",
+  8,
+  tally__v1__usage_change_cause__enum_values_by_number,
+  8,
+  tally__v1__usage_change_cause__enum_values_by_name,
+  1,
+  tally__v1__usage_change_cause__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor tally__v1__usage__method_descriptors[11] =
 {
   { "Check", &tally__v1__check_usage_request__descriptor, &tally__v1__check_usage_response__descriptor },
   { "Consume", &tally__v1__consume_request__descriptor, &tally__v1__consume_response__descriptor },
@@ -3344,6 +3589,7 @@ static const ProtobufCMethodDescriptor tally__v1__usage__method_descriptors[10] 
   { "History", &tally__v1__usage_history_request__descriptor, &tally__v1__usage_history_response__descriptor },
   { "TopUsers", &tally__v1__top_users_request__descriptor, &tally__v1__top_users_response__descriptor },
   { "MonthByTier", &tally__v1__month_by_tier_request__descriptor, &tally__v1__month_by_tier_response__descriptor },
+  { "WatchUsage", &tally__v1__watch_usage_request__descriptor, &tally__v1__usage_change__descriptor },
 };
 const unsigned tally__v1__usage__method_indices_by_name[] = {
   0,        /* Check */
@@ -3355,7 +3601,8 @@ const unsigned tally__v1__usage__method_indices_by_name[] = {
   2,        /* Reserve */
   6,        /* SetLimits */
   3,        /* Settle */
-  8         /* TopUsers */
+  8,        /* TopUsers */
+  10         /* WatchUsage */
 };
 const ProtobufCServiceDescriptor tally__v1__usage__descriptor =
 {
@@ -3364,7 +3611,7 @@ const ProtobufCServiceDescriptor tally__v1__usage__descriptor =
   "Usage",
   "Tally__V1__Usage",
   "tally.v1",
-  10,
+  11,
   tally__v1__usage__method_descriptors,
   tally__v1__usage__method_indices_by_name
 };
@@ -3447,6 +3694,14 @@ void tally__v1__usage__month_by_tier(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__usage__descriptor);
   service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__usage__watch_usage(ProtobufCService *service,
+                                   const Tally__V1__WatchUsageRequest *input,
+                                   Tally__V1__UsageChange_Closure closure,
+                                   void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__usage__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__usage__init (Tally__V1__Usage_Service *service,
                              Tally__V1__Usage_ServiceDestroy destroy)

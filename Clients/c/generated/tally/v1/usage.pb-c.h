@@ -15,6 +15,8 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 
+typedef struct Tally__V1__WatchUsageRequest Tally__V1__WatchUsageRequest;
+typedef struct Tally__V1__UsageChange Tally__V1__UsageChange;
 typedef struct Tally__V1__UsageStatus Tally__V1__UsageStatus;
 typedef struct Tally__V1__Reservation Tally__V1__Reservation;
 typedef struct Tally__V1__CheckUsageRequest Tally__V1__CheckUsageRequest;
@@ -51,8 +53,62 @@ typedef struct Tally__V1__MonthByTierResponse Tally__V1__MonthByTierResponse;
 
 /* --- enums --- */
 
+typedef enum _Tally__V1__UsageChangeCause {
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_UNSPECIFIED = 0,
+  /*
+   * The standing when the watch began (one per named user, before `live`).
+   */
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_CURRENT = 1,
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_CONSUME = 2,
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_RESERVE = 3,
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_SETTLE = 4,
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_RELEASE = 5,
+  /*
+   * A reservation's time-to-live ran out.
+   */
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_EXPIRE = 6,
+  /*
+   * A new usage day began: counts start again. For a watch of every user, one message with
+   * only status.date set (the new day), instead of one per user.
+   */
+  TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_DAY_START = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TALLY__V1__USAGE_CHANGE_CAUSE)
+} Tally__V1__UsageChangeCause;
 
 /* --- messages --- */
+
+struct  Tally__V1__WatchUsageRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The users to watch, at most 1,000; their standing now comes first.
+   */
+  size_t n_user_ids;
+  char **user_ids;
+  /*
+   * Every user instead (admins only); user_ids must then be empty.
+   */
+  protobuf_c_boolean all_users;
+};
+#define TALLY__V1__WATCH_USAGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__watch_usage_request__descriptor) \
+    , 0,NULL, 0 }
+
+
+struct  Tally__V1__UsageChange
+{
+  ProtobufCMessage base;
+  Tally__V1__UsageStatus *status;
+  Tally__V1__UsageChangeCause cause;
+  /*
+   * Sent once, after the current standings: later messages are live changes.
+   */
+  protobuf_c_boolean live;
+};
+#define TALLY__V1__USAGE_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tally__v1__usage_change__descriptor) \
+    , NULL, TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_UNSPECIFIED, 0 }
+
 
 struct  Tally__V1__UsageStatus
 {
@@ -569,6 +625,44 @@ struct  Tally__V1__MonthByTierResponse
     , (char *)protobuf_c_empty_string, 0,NULL }
 
 
+/* Tally__V1__WatchUsageRequest methods */
+void   tally__v1__watch_usage_request__init
+                     (Tally__V1__WatchUsageRequest         *message);
+size_t tally__v1__watch_usage_request__get_packed_size
+                     (const Tally__V1__WatchUsageRequest   *message);
+size_t tally__v1__watch_usage_request__pack
+                     (const Tally__V1__WatchUsageRequest   *message,
+                      uint8_t             *out);
+size_t tally__v1__watch_usage_request__pack_to_buffer
+                     (const Tally__V1__WatchUsageRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__WatchUsageRequest *
+       tally__v1__watch_usage_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__watch_usage_request__free_unpacked
+                     (Tally__V1__WatchUsageRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tally__V1__UsageChange methods */
+void   tally__v1__usage_change__init
+                     (Tally__V1__UsageChange         *message);
+size_t tally__v1__usage_change__get_packed_size
+                     (const Tally__V1__UsageChange   *message);
+size_t tally__v1__usage_change__pack
+                     (const Tally__V1__UsageChange   *message,
+                      uint8_t             *out);
+size_t tally__v1__usage_change__pack_to_buffer
+                     (const Tally__V1__UsageChange   *message,
+                      ProtobufCBuffer     *buffer);
+Tally__V1__UsageChange *
+       tally__v1__usage_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tally__v1__usage_change__free_unpacked
+                     (Tally__V1__UsageChange *message,
+                      ProtobufCAllocator *allocator);
 /* Tally__V1__UsageStatus methods */
 void   tally__v1__usage_status__init
                      (Tally__V1__UsageStatus         *message);
@@ -1115,6 +1209,12 @@ void   tally__v1__month_by_tier_response__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Tally__V1__WatchUsageRequest_Closure)
+                 (const Tally__V1__WatchUsageRequest *message,
+                  void *closure_data);
+typedef void (*Tally__V1__UsageChange_Closure)
+                 (const Tally__V1__UsageChange *message,
+                  void *closure_data);
 typedef void (*Tally__V1__UsageStatus_Closure)
                  (const Tally__V1__UsageStatus *message,
                   void *closure_data);
@@ -1258,6 +1358,10 @@ struct Tally__V1__Usage_Service
                         const Tally__V1__MonthByTierRequest *input,
                         Tally__V1__MonthByTierResponse_Closure closure,
                         void *closure_data);
+  void (*watch_usage)(Tally__V1__Usage_Service *service,
+                      const Tally__V1__WatchUsageRequest *input,
+                      Tally__V1__UsageChange_Closure closure,
+                      void *closure_data);
 };
 typedef void (*Tally__V1__Usage_ServiceDestroy)(Tally__V1__Usage_Service *);
 void tally__v1__usage__init (Tally__V1__Usage_Service *service,
@@ -1275,7 +1379,8 @@ void tally__v1__usage__init (Tally__V1__Usage_Service *service,
       function_prefix__ ## set_limits,\
       function_prefix__ ## history,\
       function_prefix__ ## top_users,\
-      function_prefix__ ## month_by_tier  }
+      function_prefix__ ## month_by_tier,\
+      function_prefix__ ## watch_usage  }
 void tally__v1__usage__check(ProtobufCService *service,
                              const Tally__V1__CheckUsageRequest *input,
                              Tally__V1__CheckUsageResponse_Closure closure,
@@ -1316,9 +1421,16 @@ void tally__v1__usage__month_by_tier(ProtobufCService *service,
                                      const Tally__V1__MonthByTierRequest *input,
                                      Tally__V1__MonthByTierResponse_Closure closure,
                                      void *closure_data);
+void tally__v1__usage__watch_usage(ProtobufCService *service,
+                                   const Tally__V1__WatchUsageRequest *input,
+                                   Tally__V1__UsageChange_Closure closure,
+                                   void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    tally__v1__usage_change_cause__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__watch_usage_request__descriptor;
+extern const ProtobufCMessageDescriptor tally__v1__usage_change__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__usage_status__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__reservation__descriptor;
 extern const ProtobufCMessageDescriptor tally__v1__check_usage_request__descriptor;

@@ -1,9 +1,18 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+USAGE_CHANGE_CAUSE_CONSUME: UsageChangeCause
+USAGE_CHANGE_CAUSE_CURRENT: UsageChangeCause
+USAGE_CHANGE_CAUSE_DAY_START: UsageChangeCause
+USAGE_CHANGE_CAUSE_EXPIRE: UsageChangeCause
+USAGE_CHANGE_CAUSE_RELEASE: UsageChangeCause
+USAGE_CHANGE_CAUSE_RESERVE: UsageChangeCause
+USAGE_CHANGE_CAUSE_SETTLE: UsageChangeCause
+USAGE_CHANGE_CAUSE_UNSPECIFIED: UsageChangeCause
 
 class CheckUsageRequest(_message.Message):
     __slots__ = ["user_id"]
@@ -257,6 +266,16 @@ class TopUsersResponse(_message.Message):
     users: _containers.RepeatedCompositeFieldContainer[UserTokens]
     def __init__(self, date: _Optional[str] = ..., users: _Optional[_Iterable[_Union[UserTokens, _Mapping]]] = ...) -> None: ...
 
+class UsageChange(_message.Message):
+    __slots__ = ["cause", "live", "status"]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    cause: UsageChangeCause
+    live: bool
+    status: UsageStatus
+    def __init__(self, status: _Optional[_Union[UsageStatus, _Mapping]] = ..., cause: _Optional[_Union[UsageChangeCause, str]] = ..., live: bool = ...) -> None: ...
+
 class UsageHistoryRequest(_message.Message):
     __slots__ = ["months", "user_id"]
     MONTHS_FIELD_NUMBER: _ClassVar[int]
@@ -320,3 +339,14 @@ class UserTokens(_message.Message):
     tokens: int
     user_id: str
     def __init__(self, user_id: _Optional[str] = ..., tokens: _Optional[int] = ...) -> None: ...
+
+class WatchUsageRequest(_message.Message):
+    __slots__ = ["all_users", "user_ids"]
+    ALL_USERS_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    all_users: bool
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., all_users: bool = ...) -> None: ...
+
+class UsageChangeCause(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

@@ -1,0 +1,64 @@
+"""Streams from the blocking client (docs/protocol.md §5.1): balance and usage watches against a
+real tallyd, with unary calls on the same client in between, resume, cancel on leaving a
+``with`` block, and the stream's last status raised with where to resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from tally_client import TallyClient, errors, pb
+
+
+def test_watch_balance_live_resume_and_cancel(tallyd, user):
+    other = user + "-other"
+    with TallyClient(tallyd.socket, timeout_ms=10_000) as client:
+        first = client.credit(user, 5, "grant")
+        with client.watch_balance([user]) as watch:
+            live = next(watch)
+            assert live.live and live.position >= first.transaction.id
+            # Unary calls on the same client meanwhile: the stream's frames wait for it.
+            client.credit(user, 7, "grant")
+            client.credit(other, 1, "grant")
+            spent = client.spend(user, 2)
+            changes = [next(watch), next(watch)]
+            assert [c.transaction.amount for c in changes] == [7, 2]
+            assert [c.transaction.balance_after for c in changes] == [12, 10]
+            assert changes[1].position == spent.transaction.id
+            last = changes[1].position
+        # Left the block: cancelled on the server, and the client goes on.
+        assert client.get_balance(user).available == 10
+
+        # Resume after the first change: the ones after it, then live.
+        with client.watch_balance([user], after=first.transaction.id) as resumed:
+            got = []
+            for change in resumed:
+                if change.live:
+                    break
+                got.append(change.position)
+            assert got[-1] == last and got == sorted(got) and len(got) == 2
+
+        # Past the last change: the stream's status is raised, with where to resume.
+        with pytest.raises(errors.OutOfRange) as ahead:
+            for _ in client.watch_balance([user], after=10**12):
+                pass
+        assert ahead.value.reason == "POSITION_AHEAD" and ahead.value.details["resume_after"] == str(10**12)
+
+        # timeout_ms bounds the whole stream.
+        with pytest.raises(errors.DeadlineExceeded):
+            for _ in client.watch_balance([user], timeout_ms=200):
+                pass
+
+
+def test_watch_usage_current_live_and_changes(tallyd, user):
+    with TallyClient(tallyd.socket, timeout_ms=10_000) as client:
+        client.consume(user, 3)
+        with client.watch_usage([user]) as watch:
+            current = next(watch)
+            assert current.cause == pb.USAGE_CHANGE_CAUSE_CURRENT and current.status.used == 3
+            assert next(watch).live
+            client.consume(user, 4)
+            change = next(watch)
+            assert change.cause == pb.USAGE_CHANGE_CAUSE_CONSUME and change.status.used == 7
+        with pytest.raises(errors.InvalidArgument) as missing:
+            next(client.watch_usage([]))
+        assert missing.value.reason == "WATCH_USERS_MISSING"
