@@ -16,7 +16,15 @@ flags=(-c release --package-path Fuzz --scratch-path "$scratch"
 
 started=$(date +%s)
 echo "== building the fuzzers"
+# SwiftPM keeps the fuzz package's list of source files in its build database and does not
+# see a file added under Sources/ since (the build then fails to find the new types): start the
+# database afresh whenever the list of files changed.
+listing=$(find Sources -name '*.swift' | sort | md5sum)
+if [ "$(cat "$scratch/sources.md5" 2>/dev/null)" != "$listing" ]; then
+  rm -f "$scratch/build.db" "$scratch/release.yaml"
+fi
 swift build "${flags[@]}"
+mkdir -p "$scratch" && echo "$listing" > "$scratch/sources.md5"
 bin=$(swift build "${flags[@]}" --show-bin-path)
 echo "built in $(( $(date +%s) - started )) s"
 
