@@ -66,12 +66,17 @@ extension TallyClient {
             }
         }
         continuation.onTermination = { [self] termination in
-            guard case .cancelled = termination, sink.callID != 0 else { return }
-            var cancel = Tally_V1_Request()
-            cancel.callID = sink.callID
-            cancel.protocolVersion = WireProtocol.version
-            cancel.cancel = true
-            writeAndFlush(OutgoingCall(request: cancel, promise: channelLoop.makePromise(), wait: nil))
+            guard case .cancelled = termination else { return }
+            // On the connection's loop, after the stream's own write (queued there before this
+            // runs), so its call id is known even when the loop was left at once.
+            channelLoop.execute { [self] in
+                guard sink.callID != 0 else { return }
+                var cancel = Tally_V1_Request()
+                cancel.callID = sink.callID
+                cancel.protocolVersion = WireProtocol.version
+                cancel.cancel = true
+                writeAndFlush(OutgoingCall(request: cancel, promise: channelLoop.makePromise(), wait: nil))
+            }
         }
         writeAndFlush(OutgoingCall(request: envelope, promise: promise, wait: nil, stream: sink))
         return messages

@@ -46,7 +46,7 @@ public final class FileJournal: Journal, Sendable {
     public struct Commit: Sendable {
         public var records: Int
         public var bytes: Int
-        public var syncNanoseconds: Int64?
+        public var syncDuration: Duration?
     }
 
     /// Opens the journal in `dataDirectory/journal` to append records from `nextSequence` on.
@@ -192,15 +192,15 @@ public final class FileJournal: Journal, Sendable {
             func flush() {
                 guard !waiters.isEmpty || syncRequested else { return }
                 let sync = mode == .always || syncRequested
-                let start = onCommit == nil ? nil : ContinuousClock.now
+                // Timed only when it syncs: a write alone is not what the histogram measures.
+                let start = onCommit != nil && sync ? ContinuousClock.now : nil
                 let result = commit(bytes, sync: sync)
                 if case .success = result {
                     written += bytes.count
                     records += pendingRecords
                     if sync { syncs += 1 }
-                    if let onCommit, let start, !bytes.isEmpty || sync {
-                        let took = sync ? (ContinuousClock.now - start) : nil
-                        onCommit(Commit(records: pendingRecords, bytes: bytes.count, syncNanoseconds: took.map { Self.nanoseconds($0) }))
+                    if let onCommit, !bytes.isEmpty || sync {
+                        onCommit(Commit(records: pendingRecords, bytes: bytes.count, syncDuration: start.map { ContinuousClock.now - $0 }))
                     }
                 }
                 pendingRecords = 0
@@ -248,10 +248,6 @@ public final class FileJournal: Journal, Sendable {
                 do { try startSegment() } catch { failure = error }
             }
             return (written, records, syncs)
-        }
-
-        static func nanoseconds(_ duration: Duration) -> Int64 {
-            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
         }
 
         private func commit(_ bytes: [UInt8], sync: Bool) -> Result<Void, any Error> {

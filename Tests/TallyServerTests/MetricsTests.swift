@@ -1,5 +1,9 @@
 import Foundation
 import Glibc
+import Logging
+import NIOPosix
+import TallyLedger
+import TallyStore
 import TallyClient
 @testable import TallyServer
 import TallyWire
@@ -170,5 +174,51 @@ import Testing
         }
         await client.close()
         try await server.shutdown()
+    }
+
+    /// A journal whose every write fails, like a disk that has died.
+    final class DeadJournal: Journal {
+        func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+            onDurable(.failure(StoreError("injected: the disk is gone")))
+        }
+        func rotate() {}
+        func removeSegments(coveredThrough sequence: UInt64) {}
+        func sync() {}
+        var bytesAppended: Int { 0 }
+        var recordsAppended: Int { 0 }
+        var syncs: Int { 0 }
+        func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) { done(.success(())) }
+        func reopen(nextSequence: UInt64, existingSegments: [UInt64], _ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+            done(.failure(StoreError("injected: the disk is gone")))
+        }
+    }
+
+    /// When the journal failed and the durable state cannot be rebuilt, there is no durable copy
+    /// to read the ledger's figures from: the scrape still answers, with the refusal in it.
+    @Test func aScrapeAnswersWhenNoDurableStateCanBeRead() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let logger = Logger(label: "metrics-test")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let threads = SnapshotThreads(logger: logger)
+        let journal = DeadJournal()
+        // The default rebuild throws: reads are refused too once the journal failed.
+        let writer = Writer(ledger: Ledger(), nextSequence: 1, loop: group.next(), journal: journal, snapshots: SnapshotPolicy(), logger: logger)
+        try FileManager.default.createDirectory(atPath: scratch.data, withIntermediateDirectories: true)
+        let snapshotter = Snapshotter(
+            writer: writer, journal: journal, directory: try StoreDirectory(opening: scratch.data), directoryID: DirectoryID.random(),
+            policy: SnapshotPolicy(intervalSeconds: 0, journalBytes: 0), threads: threads, lastSequence: 0, logger: logger)
+        let scrape = MetricsScrape(meters: Meters(), writer: writer, snapshotter: snapshotter, connections: Connections(), queue: WriterQueue(limit: 10))
+        let call = WriterCall(callID: 1, method: .credit, deadline: nil, operation: .apply(.credit(Credit(userID: "d", amount: 1, kind: .grant))))
+        let answers = await withCheckedContinuation { continuation in
+            writer.submit([call]) { answers, _ in continuation.resume(returning: answers) }
+        }
+        guard case .unavailable(let reason, _) = answers.first?.result else { Issue.record("\(answers)"); return }
+        #expect(reason == "JOURNAL_FAILED")
+        // The Writer is rebuilding now, then refuses reads (its rebuild throws): no durable copy either way.
+        let text = try await scrape.text().get()
+        #expect(Self.value(#"tally_mutations_refused{reason="JOURNAL_FAILED"}"#, in: text) == 1, "\(text)")
+        try await threads.shutdownGracefully()
+        try await group.shutdownGracefully()
     }
 }

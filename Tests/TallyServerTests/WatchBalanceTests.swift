@@ -78,6 +78,11 @@ import Testing
         for try await change in client.watchBalance(userIDs: ["x"], timeoutMs: 30_000) where change.live { break }
         for _ in 0..<500 where await server.balanceWatchCount() > 0 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await server.balanceWatchCount() == 0)
+        // A stream dropped before it was even written is cancelled too, once its call id is known.
+        for _ in 0..<20 { _ = client.watchBalance(userIDs: ["x"], timeoutMs: 30_000) }
+        #expect(try await client.getBalance(userID: "x").available == 0)  // the watches are registered by now
+        for _ in 0..<500 where await server.balanceWatchCount() > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await server.balanceWatchCount() == 0)
         // The connection goes on: a call after the cancel is answered.
         #expect(try await client.getBalance(userID: "x").available == 0)
 

@@ -79,7 +79,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         // The connection is gone: its watches end with it.
         for stream in streams.values {
             stream.deadline?.cancel()
-            if let id = stream.watchID { endWatch(id, of: stream) }
+            if let key = stream.watch { parts.writer.endWatch(key) }
         }
         streams.removeAll()
     }
@@ -439,44 +439,22 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     code: .deadlineExceeded, reason: "DEADLINE_EXCEEDED", message: "the stream's timeout_ms ran out"))
             }
         }
-        /// Events come on the Writer's loop: at once when it is this connection's, else hopped.
-        @Sendable func onLoop(_ body: @escaping @Sendable () -> Void) {
-            if bound.eventLoop.inEventLoop { body() } else { bound.eventLoop.execute(body) }
-        }
-        let registration: EventLoopFuture<UInt64>
-        switch request {
-        case .balances(let users, let resumeAfter):
-            registration = parts.writer.watchBalances(users: users, resumeAfter: resumeAfter) { event in
-                onLoop { bound.value.streamEvent(callID, serial: serial, event) }
-            }
-        case .usage(let users):
-            registration = parts.writer.watchUsage(users: users) { event in
-                onLoop { bound.value.usageEvent(callID, serial: serial, event) }
+        // Events come on the Writer's loop: at once when it is this connection's, else hopped.
+        let sink: WatchSink = { event in
+            if bound.eventLoop.inEventLoop {
+                bound.value.streamEvent(callID, serial: serial, event)
+            } else {
+                bound.eventLoop.execute { bound.value.streamEvent(callID, serial: serial, event) }
             }
         }
-        registration.hop(to: context.eventLoop).whenSuccess { id in
-            bound.value.registered(callID, serial: serial, watchID: id, method: method)
+        let registration =
+            switch request {
+            case .balances(let users, let resumeAfter): parts.writer.watchBalances(users: users, resumeAfter: resumeAfter, sink: sink)
+            case .usage(let users): parts.writer.watchUsage(users: users, sink: sink)
+            }
+        registration.hop(to: context.eventLoop).whenSuccess { key in
+            bound.value.registered(callID, serial: serial, key)
         }
-    }
-
-    private func usageEvent(_ callID: UInt64, serial: UInt64, _ event: UsageWatchEvent) {
-        guard let stream = streams[callID], stream.serial == serial else { return }
-        switch event {
-        case .changes(let changes):
-            stream.pending.append(contentsOf: changes.lazy.map { .usage($0) })
-        case .live:
-            stream.pending.append(.usageLive)
-        case .ended(let end):
-            stream.watchID = nil
-            endStream(callID, serial: serial, end)
-            return
-        }
-        drain(stream)
-    }
-
-    /// Tells the Writer to let watch `id` of `stream` go.
-    private func endWatch(_ id: UInt64, of stream: WatchStream) {
-        if stream.method == .watchUsage { parts.writer.endUsageWatch(id) } else { parts.writer.endBalanceWatch(id) }
     }
 
     /// An answer given at once to a call that never reached the Writer, counted like one.
@@ -485,30 +463,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
         meters.answered(ordinal: method.ordinal, code: Int(response.code.rawValue), reason: response.reason, count: 1)
     }
 
-    private func registered(_ callID: UInt64, serial: UInt64, watchID: UInt64, method: Method) {
-        guard watchID != 0 else { return }
+    private func registered(_ callID: UInt64, serial: UInt64, _ key: WatchKey?) {
+        guard let key else { return }
         if let stream = streams[callID], stream.serial == serial {
-            stream.watchID = watchID
-        } else if method == .watchUsage {
-            parts.writer.endUsageWatch(watchID)  // ended before the Writer said its id
+            stream.watch = key
         } else {
-            parts.writer.endBalanceWatch(watchID)
+            parts.writer.endWatch(key)  // ended before the Writer said its key
         }
     }
 
-    private func streamEvent(_ callID: UInt64, serial: UInt64, _ event: BalanceWatchEvent) {
+    private func streamEvent(_ callID: UInt64, serial: UInt64, _ event: WatchEvent) {
         guard let stream = streams[callID], stream.serial == serial else { return }
         switch event {
-        case .changes(let changes):
-            stream.pending.append(contentsOf: changes.lazy.map { .change($0) })
-        case .live(let position):
-            stream.pending.append(.live(position: position))
+        case .items(let items):
+            stream.pending.append(contentsOf: items)
+            drain(stream)
         case .ended(let end):
-            stream.watchID = nil  // the Writer already let it go
+            stream.watch = nil  // the Writer already let it go
             endStream(callID, serial: serial, end)
-            return
         }
-        drain(stream)
     }
 
     /// Writes what `stream` has waiting while the socket takes it; a client that leaves more
@@ -536,7 +509,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard let stream = streams[callID], serial == nil || stream.serial == serial else { return }
         streams.removeValue(forKey: callID)
         stream.deadline?.cancel()
-        if let id = stream.watchID { endWatch(id, of: stream) }
+        if let key = stream.watch { parts.writer.endWatch(key) }
         guard let context, !closing else { return }
         answerAtOnce(stream.method, stream.finalFrame(end))
         flushOutbound(context)

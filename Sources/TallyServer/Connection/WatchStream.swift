@@ -8,22 +8,15 @@ import TallyWire
 /// One open stream on a connection (docs/protocol.md §5.1): what it sent last, and what waits
 /// while the socket does not take more. Touched only on the connection's loop.
 final class WatchStream {
-    enum Item {
-        case change(Transaction)
-        case live(position: UInt64)
-        case usage(UsageWatchChange)
-        case usageLive
-    }
-
     let serial: UInt64
     let callID: UInt64
     let method: Method
-    /// The Writer's id for the watch, once registered.
-    var watchID: UInt64?
+    /// The Writer's key for the watch, once registered (nil again once the Writer ended it).
+    var watch: WatchKey?
     /// The last position sent: a client resumes after it.
     var position: UInt64
     /// Waiting for the socket: at most `pendingLimit`, then the stream ends WATCH_TOO_SLOW.
-    var pending: [Item] = []
+    var pending: [WatchItem] = []
     var deadline: Scheduled<Void>?
 
     /// Changes a stream may have waiting for a client that does not read, before it is ended.
@@ -37,7 +30,7 @@ final class WatchStream {
     }
 
     /// The frame of one message, `more` set; a balance change's position becomes the stream's.
-    func frame(_ item: Item) -> Tally_V1_Response {
+    func frame(_ item: WatchItem) -> Tally_V1_Response {
         let message: any SwiftProtobuf.Message
         switch item {
         case .change(let transaction):

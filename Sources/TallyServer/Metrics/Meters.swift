@@ -82,8 +82,8 @@ public final class Meters: Sendable {
     /// One journal write (FileJournal's `onCommit`, on the journal thread).
     func journalCommitted(_ commit: FileJournal.Commit) {
         journalBytes.increment(by: Int64(commit.bytes))
-        guard let nanoseconds = commit.syncNanoseconds else { return }
-        journalSyncDuration.recordNanoseconds(nanoseconds)
+        guard let duration = commit.syncDuration else { return }
+        journalSyncDuration.record(duration)
         journalBatchRecords.record(Int64(commit.records))
     }
 

@@ -25,6 +25,9 @@ struct MetricsScrape: Sendable {
         let snapshot = snapshotter.lastSnapshot()
         meters.snapshotAge.set(to: Double((NIODeadline.now() - snapshot.at).nanoseconds) / 1e9)
         meters.recordsSinceSnapshot.set(to: Double(health.durableSequence &- min(snapshot.sequence, health.durableSequence)))
+        // Without a durable copy (the journal failed and the durable state is being rebuilt, or
+        // could not be), the ledger's figures keep their last values: the rest, the refusal
+        // first, is what an operator needs to see then.
         return writer.durableCopy().flatMap { _, ledger in
             let promise = writer.loop.makePromise(of: String.self)
             DispatchQueue.global().async {
@@ -36,6 +39,6 @@ struct MetricsScrape: Sendable {
                 promise.succeed(meters.exposition())
             }
             return promise.futureResult
-        }
+        }.recover { _ in meters.exposition() }
     }
 }

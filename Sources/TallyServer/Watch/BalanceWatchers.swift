@@ -1,25 +1,6 @@
 import TallyLedger
 import TallyWire
 
-/// A stream's last frame: its status (docs/protocol.md §5.1).
-struct StreamEnd: Sendable, Error {
-    var code: Tally_V1_Code
-    var reason: String
-    var message: String
-    var details: [String: String] = [:]
-}
-
-/// What a balance watch is told, on the Writer's loop, in order.
-enum BalanceWatchEvent: Sendable {
-    /// Durable changes of the watched users, ascending ids (a transaction's id is its position).
-    case changes([Transaction])
-    /// The resumed changes (if any) are all sent; live ones follow. `position`: the last durable
-    /// transaction at that moment.
-    case live(position: UInt64)
-    /// The watch is over (the Writer ended it): why, as the stream's final status.
-    case ended(StreamEnd)
-}
-
 /// The Writer's balance watches (Ledger/WatchBalance): who watches which users, and the durable
 /// transactions each one is owed. Touched only on the Writer's loop. A durable batch costs one
 /// dictionary lookup per transaction, whatever the number of watches (docs/protocol.md §5.1).
@@ -27,7 +8,7 @@ enum BalanceWatchEvent: Sendable {
 /// runs the connection's code on the same loop), which as a mutating struct method would be a
 /// second exclusive access to the Writer's property.
 final class BalanceWatchers {
-    typealias Sink = @Sendable (BalanceWatchEvent) -> Void
+    typealias Sink = WatchSink
 
     private let index = WatchIndex<Sink>()
     /// Live changes of the watches still catching up (their resumed changes are read off the loop).
@@ -54,14 +35,13 @@ final class BalanceWatchers {
 
     /// Sends watch `id` its resumed `changes` (still catching up: live ones stay held).
     func send(_ id: UInt64, _ changes: [Transaction]) {
-        index.watches[id]?.sink(.changes(changes))
+        index.watches[id]?.sink(.items(changes.map { .change($0) }))
     }
 
     /// Watch `id`'s resumed changes are all sent: `live`, then what it held meanwhile.
     func caughtUp(_ id: UInt64, position: UInt64) {
         guard let waiting = held.removeValue(forKey: id), let sink = index.watches[id]?.sink else { return }
-        sink(.live(position: position))
-        if !waiting.isEmpty { sink(.changes(waiting)) }
+        sink(.items([.live(position: position)] + waiting.map { .change($0) }))
     }
 
     /// Ends watch `id` with `refusal`.
@@ -95,7 +75,7 @@ final class BalanceWatchers {
                     continue
                 }
             } else {
-                watch.sink(.changes(changes))
+                watch.sink(.items(changes.map { .change($0) }))
             }
         }
     }

@@ -12,20 +12,12 @@ struct UsageWatchChange: Sendable {
     var onlyWatch: UInt64?
 }
 
-/// What a usage watch is told, on the Writer's loop, in order.
-enum UsageWatchEvent: Sendable {
-    case changes([UsageWatchChange])
-    /// The current standings are sent; live changes follow.
-    case live
-    case ended(StreamEnd)
-}
-
 /// The Writer's usage watches (Usage/WatchUsage). Changes are captured when a command is
 /// applied and held until the journal says the record they follow is durable, so a watcher
 /// never sees a count a crash could take back. Touched only on the Writer's loop; a class for
 /// the same reason as BalanceWatchers.
 final class UsageWatchers {
-    typealias Sink = @Sendable (UsageWatchEvent) -> Void
+    typealias Sink = WatchSink
 
     private let index = WatchIndex<Sink>()
     /// Changes waiting for their record to be durable: (the last record before them, changes).
@@ -64,7 +56,7 @@ final class UsageWatchers {
         while let first = held.first, first.sequence <= durable {
             held.removeFirst()
             deliver(first.changes)
-            if let id = first.live { index.watches[id]?.sink(.live) }
+            if let id = first.live { index.watches[id]?.sink(.items([.usageLive])) }
         }
     }
 
@@ -91,7 +83,7 @@ final class UsageWatchers {
             }
         }
         for (id, changes) in owed.sorted(by: { $0.key < $1.key }) {
-            index.watches[id]?.sink(.changes(changes))
+            index.watches[id]?.sink(.items(changes.map { .usage($0) }))
         }
     }
 }

@@ -4,31 +4,30 @@ import TallyWire
 
 extension Writer {
     /// Starts a usage watch of `users` (nil: every user): their standing now, then `live`, then
-    /// every durable change. `sink` runs on the Writer's loop; the future gives the watch's id
-    /// (0: it ended at once, the sink was told why).
-    nonisolated func watchUsage(users: Set<String>?, sink: @escaping UsageWatchers.Sink) -> EventLoopFuture<UInt64> {
-        let promise = loop.makePromise(of: UInt64.self)
-        onLoop { writer in promise.succeed(writer.startUsageWatch(users: users, sink: sink)) }
+    /// every durable change. `sink` runs on the Writer's loop; the future gives the watch's key
+    /// (nil: it ended at once, the sink was told why).
+    nonisolated func watchUsage(users: Set<String>?, sink: @escaping WatchSink) -> EventLoopFuture<WatchKey?> {
+        let promise = loop.makePromise(of: WatchKey?.self)
+        onLoop { writer in
+            let id = writer.startUsageWatch(users: users, sink: sink)
+            promise.succeed(id == 0 ? nil : .usage(id))
+        }
         return promise.futureResult
     }
 
-    /// Its client ended usage watch `id`. A task of its own, as `endBalanceWatch`.
-    nonisolated func endUsageWatch(_ id: UInt64) {
-        loop.execute {
-            self.assumeIsolated { writer in
-                writer.usageWatchers.remove(id)
-                if writer.usageWatchers.isEmpty {
-                    writer.dayStart?.cancel()
-                    writer.dayStart = nil
-                }
-            }
+    /// Usage watch `id` ended (`endWatch`); the day's timer stops with the last one.
+    func removeUsageWatch(_ id: UInt64) {
+        usageWatchers.remove(id)
+        if usageWatchers.isEmpty {
+            dayStart?.cancel()
+            dayStart = nil
         }
     }
 
     /// Usage watches registered now, for tests.
     var usageWatchCount: Int { usageWatchers.count }
 
-    private func startUsageWatch(users: Set<String>?, sink: @escaping UsageWatchers.Sink) -> UInt64 {
+    private func startUsageWatch(users: Set<String>?, sink: @escaping WatchSink) -> UInt64 {
         if let refusal = mutationRefusal, refusal == "DATA_DIRECTORY_REPLACED" || refusal == "SHUTTING_DOWN" {
             sink(.ended(StreamEnd(code: .unavailable, reason: refusal, message: "tallyd is stopping; watch the next instance")))
             return 0

@@ -6,21 +6,29 @@ import TallyWire
 extension Writer {
     /// Starts a balance watch of `users` (nil: every user), from now or, with `resumeAfter`,
     /// with every durable change after that position first. `sink` runs on the Writer's loop;
-    /// the future gives the watch's id, for `endBalanceWatch` (0: it ended at once, the sink
-    /// was told why).
-    nonisolated func watchBalances(
-        users: Set<String>?, resumeAfter: UInt64?, sink: @escaping BalanceWatchers.Sink
-    ) -> EventLoopFuture<UInt64> {
-        let promise = loop.makePromise(of: UInt64.self)
-        onLoop { writer in promise.succeed(writer.startWatch(users: users, resumeAfter: resumeAfter, sink: sink)) }
+    /// the future gives the watch's key, for `endWatch` (nil: it ended at once, the sink was
+    /// told why).
+    nonisolated func watchBalances(users: Set<String>?, resumeAfter: UInt64?, sink: @escaping WatchSink) -> EventLoopFuture<WatchKey?> {
+        let promise = loop.makePromise(of: WatchKey?.self)
+        onLoop { writer in
+            let id = writer.startWatch(users: users, resumeAfter: resumeAfter, sink: sink)
+            promise.succeed(id == 0 ? nil : .balance(id))
+        }
         return promise.futureResult
     }
 
-    /// Its client ended watch `id` (a cancel, a closed connection): nothing more is sent.
+    /// Its client ended watch `key` (a cancel, a closed connection): nothing more is sent.
     /// Always a task of its own, even on the loop: the client's side may end a watch from
     /// inside a delivery to it.
-    nonisolated func endBalanceWatch(_ id: UInt64) {
-        loop.execute { self.assumeIsolated { $0.balanceWatchers.remove(id) } }
+    nonisolated func endWatch(_ key: WatchKey) {
+        loop.execute {
+            self.assumeIsolated { writer in
+                switch key {
+                case .balance(let id): writer.balanceWatchers.remove(id)
+                case .usage(let id): writer.removeUsageWatch(id)
+                }
+            }
+        }
     }
 
     /// Watches registered now, for health and tests.
@@ -30,7 +38,7 @@ extension Writer {
     /// the position to resume after, so a resume never holds more than this in memory.
     static let resumeLimit = 100_000
 
-    private func startWatch(users: Set<String>?, resumeAfter: UInt64?, sink: @escaping BalanceWatchers.Sink) -> UInt64 {
+    private func startWatch(users: Set<String>?, resumeAfter: UInt64?, sink: @escaping WatchSink) -> UInt64 {
         if let refusal = mutationRefusal, refusal == "DATA_DIRECTORY_REPLACED" || refusal == "SHUTTING_DOWN" {
             sink(.ended(StreamEnd(code: .unavailable, reason: refusal, message: "tallyd is stopping; watch the next instance")))
             return 0
@@ -38,7 +46,7 @@ extension Writer {
         let through = durableTransaction
         guard let after = resumeAfter else {
             let id = balanceWatchers.add(users: users, catchingUp: false, sink: sink)
-            sink(.live(position: through))
+            sink(.items([.live(position: through)]))
             return id
         }
         guard after <= through else {
