@@ -27,6 +27,14 @@ final class StreamSink: Sendable {
         get { id.load(ordering: .acquiring) }
         set { id.store(newValue, ordering: .releasing) }
     }
+
+    private let ended = Atomic<Bool>(false)
+
+    /// Until its last frame came: a cancel after that would name a call id that is free again.
+    var open: Bool {
+        get { !ended.load(ordering: .acquiring) }
+        set { ended.store(!newValue, ordering: .releasing) }
+    }
 }
 
 /// The connection-level error tallyd ended the connection with (a frame with call id 0), kept

@@ -12,7 +12,7 @@ extension TallyClient {
     /// cancels the stream on the server.
     public func watchBalance(
         userIDs: [String] = [], allUsers: Bool = false, resumeAfter: UInt64? = nil, timeoutMs: UInt32 = 0
-    ) -> AsyncThrowingStream<Tally_V1_BalanceChange, any Error> {
+    ) -> TallyStream<Tally_V1_BalanceChange> {
         let request = Tally_V1_WatchBalanceRequest.with {
             $0.userIds = userIDs
             $0.allUsers = allUsers
@@ -28,7 +28,7 @@ extension TallyClient {
     /// DAY_START message a day naming the new date. Ends as `watchBalance` does.
     public func watchUsage(
         userIDs: [String] = [], allUsers: Bool = false, timeoutMs: UInt32 = 0
-    ) -> AsyncThrowingStream<Tally_V1_UsageChange, any Error> {
+    ) -> TallyStream<Tally_V1_UsageChange> {
         stream(.watchUsage, Tally_V1_WatchUsageRequest.with {
             $0.userIds = userIDs
             $0.allUsers = allUsers
@@ -38,7 +38,7 @@ extension TallyClient {
     /// A streaming call of `method`: its messages decoded as `Message`.
     func stream<Message: SwiftProtobuf.Message>(
         _ method: Method, _ request: some SwiftProtobuf.Message, timeoutMs: UInt32
-    ) -> AsyncThrowingStream<Message, any Error> {
+    ) -> TallyStream<Message> {
         let (messages, continuation) = AsyncThrowingStream.makeStream(of: Message.self, throwing: (any Error).self)
         let sink = StreamSink { response in
             do {
@@ -51,26 +51,11 @@ extension TallyClient {
         envelope.protocolVersion = WireProtocol.version
         envelope.method = method.rawValue
         envelope.timeoutMs = timeoutMs
-        do {
-            envelope.payload = try request.serializedBytes()
-        } catch {
-            continuation.finish(throwing: error)
-            return messages
-        }
-        let promise = channelLoop.makePromise(of: Tally_V1_Response.self)
-        promise.futureResult.whenComplete { result in
-            switch result {
-            case .success(let last) where last.code == .ok: continuation.finish()
-            case .success(let last): continuation.finish(throwing: TallyError(last))
-            case .failure(let error): continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { [self] termination in
-            guard case .cancelled = termination else { return }
-            // On the connection's loop, after the stream's own write (queued there before this
-            // runs), so its call id is known even when the loop was left at once.
+        // On the connection's loop, after the stream's own write (queued there before this
+        // runs), so its call id is known even when the stream is cancelled at once.
+        let cancel: @Sendable () -> Void = { [self] in
             channelLoop.execute { [self] in
-                guard sink.callID != 0 else { return }
+                guard sink.callID != 0, sink.open else { return }
                 var cancel = Tally_V1_Request()
                 cancel.callID = sink.callID
                 cancel.protocolVersion = WireProtocol.version
@@ -78,7 +63,51 @@ extension TallyClient {
                 writeAndFlush(OutgoingCall(request: cancel, promise: channelLoop.makePromise(), wait: nil))
             }
         }
+        do {
+            envelope.payload = try request.serializedBytes()
+        } catch {
+            continuation.finish(throwing: error)
+            return TallyStream(messages: messages, cancel: {})
+        }
+        let promise = channelLoop.makePromise(of: Tally_V1_Response.self)
+        promise.futureResult.whenComplete { result in
+            sink.open = false
+            switch result {
+            case .success(let last) where last.code == .ok: continuation.finish()
+            case .success(let last): continuation.finish(throwing: TallyError(last))
+            case .failure(let error): continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { cancel() }
+        }
         writeAndFlush(OutgoingCall(request: envelope, promise: promise, wait: nil, stream: sink))
-        return messages
+        return TallyStream(messages: messages, cancel: cancel)
+    }
+}
+
+/// The messages of one stream, in order (docs/protocol.md §5.1). Iterating ends when tallyd
+/// ends the stream with OK, and throws its last status otherwise (`TallyError`;
+/// `details["resume_after"]` says where to resume a balance watch). Leaving the loop cancels the
+/// stream on the server; `cancel()` does too, but lets the iteration read on to tallyd's last
+/// frame (CANCELLED, with where to resume).
+public struct TallyStream<Message: Sendable>: AsyncSequence, Sendable {
+    public typealias Element = Message
+    let messages: AsyncThrowingStream<Message, any Error>
+    private let cancelAction: @Sendable () -> Void
+
+    init(messages: AsyncThrowingStream<Message, any Error>, cancel: @escaping @Sendable () -> Void) {
+        self.messages = messages
+        self.cancelAction = cancel
+    }
+
+    public func makeAsyncIterator() -> AsyncThrowingStream<Message, any Error>.AsyncIterator {
+        messages.makeAsyncIterator()
+    }
+
+    /// Asks tallyd to end the stream; what it sent before seeing the cancel is still read,
+    /// then the iteration throws CANCELLED. Nothing happens once the stream has ended.
+    public func cancel() {
+        cancelAction()
     }
 }

@@ -22,7 +22,7 @@ struct WatchOptions: ParsableArguments {
     /// --json), unbuffered. `--for` running out ends it quietly; any other end goes to stderr
     /// with its reason (and where to resume, when the stream says).
     func print<Message: SwiftProtobuf.Message>(
-        _ stream: AsyncThrowingStream<Message, any Error>, _ global: GlobalOptions, line: (Message) -> String
+        _ stream: TallyStream<Message>, _ global: GlobalOptions, line: (Message) -> String
     ) async throws {
         do {
             for try await message in stream {

@@ -10,7 +10,7 @@ import Testing
 /// a watcher that never reads ended WATCH_TOO_SLOW with where to resume, and the refusals.
 @Suite struct WatchBalanceTests {
     /// Reads `count` messages of `stream`.
-    static func take(_ count: Int, _ stream: AsyncThrowingStream<Tally_V1_BalanceChange, any Error>) async throws -> [Tally_V1_BalanceChange] {
+    static func take(_ count: Int, _ stream: TallyStream<Tally_V1_BalanceChange>) async throws -> [Tally_V1_BalanceChange] {
         var got: [Tally_V1_BalanceChange] = []
         for try await change in stream {
             got.append(change)
@@ -85,6 +85,19 @@ import Testing
         #expect(await server.balanceWatchCount() == 0)
         // The connection goes on: a call after the cancel is answered.
         #expect(try await client.getBalance(userID: "x").available == 0)
+        // cancel() lets the iteration read on to tallyd's last frame: CANCELLED, where to resume.
+        let watch = client.watchBalance(userIDs: ["x"], timeoutMs: 30_000)
+        var seen: [Tally_V1_BalanceChange] = []
+        let cancelled = await #expect(throws: TallyError.self) {
+            for try await change in watch {
+                seen.append(change)
+                if change.live { watch.cancel() }
+            }
+        }
+        #expect(seen.count == 1 && cancelled?.code == .cancelled && cancelled?.reason == "CANCELLED")
+        #expect(cancelled?.details["resume_after"] == String(seen.first?.position ?? 99))
+        for _ in 0..<500 where await server.balanceWatchCount() > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await server.balanceWatchCount() == 0)
 
         // timeout_ms ends a stream with DEADLINE_EXCEEDED and where to resume.
         let timed = await #expect(throws: TallyError.self) { for try await _ in client.watchBalance(userIDs: ["x"], timeoutMs: 200) {} }

@@ -158,7 +158,7 @@ typedef struct tally_conn tally_conn;
  * reported by the first call, with tallyd's code and reason.
  */
 TALLY_API tally_conn *tally_connect(const char *socket_path, int timeout_ms, tally_error *err);
-/* Closes the socket and frees the connection. Free its batches first. NULL is fine. */
+/* Closes the socket and frees the connection. Free its batches and streams first. NULL is fine. */
 TALLY_API void tally_close(tally_conn *conn);
 /* 1 while usable; 0 once a connection-level failure ended it (connect again). */
 TALLY_API int tally_connected(const tally_conn *conn);
@@ -344,6 +344,82 @@ TALLY_API size_t tally_batch_run(tally_batch *batch);
  * call has no outcome yet or the index is bad. response and error may be NULL. */
 TALLY_API int tally_batch_result(const tally_batch *batch, size_t index, const ProtobufCMessage **response,
                                  const tally_error **error);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Streams (docs/protocol.md §5.1)                                                            */
+
+/*
+ * A streaming call: tallyd answers with any number of messages, then one last status. Each
+ * message is handed to `on_message` (decoded as `message_type`; valid only during the call:
+ * the library frees it after). Return 0 to go on; anything else cancels the stream: a cancel
+ * is sent, no more messages are handed over, and the stream ends when tallyd's last frame
+ * (CANCELLED, with resume_after for a balance watch) arrives.
+ *
+ *   static int on_change(void *ctx, const ProtobufCMessage *m) {
+ *       const Tally__V1__BalanceChange *c = (const Tally__V1__BalanceChange *)m;
+ *       if (c->live) puts("live");
+ *       else printf("%llu: %lld\n", (unsigned long long)c->position, (long long)c->transaction->balance_after);
+ *       return 0;
+ *   }
+ *   char *users[] = {"alice"};
+ *   Tally__V1__WatchBalanceRequest req = TALLY__V1__WATCH_BALANCE_REQUEST__INIT;
+ *   req.n_user_ids = 1; req.user_ids = users;
+ *   tally_stream *s = tally_watch_balance(conn, &req, on_change, NULL, &err);
+ *   if (s && tally_stream_run(s, &err) != TALLY_OK)
+ *       printf("ended: %s, resume after %s\n", err.reason, tally_error_detail(&err, "resume_after"));
+ *   tally_stream_free(s);
+ *
+ * Messages arrive whenever the connection is read: during tally_stream_poll/run and during
+ * other calls on the same connection, which go on working meanwhile (up to 100 streams per
+ * connection). Messages read outside tally_stream_poll/run wait in the stream, decoded, until
+ * it is polled: poll it often, or tallyd ends it WATCH_TOO_SLOW. Callbacks run only inside
+ * tally_stream_poll/run, one at a time; they may make calls on the connection and cancel the
+ * stream, but must not free it. The connection's timeout (tally_set_timeout) bounds the whole
+ * stream, as for calls; 0 means none.
+ */
+typedef struct tally_stream tally_stream;
+typedef int (*tally_on_message)(void *ctx, const ProtobufCMessage *message);
+
+/* Sends the call. Returns the open stream, or NULL with err filled (nothing was opened). */
+TALLY_API tally_stream *tally_stream_open(tally_conn *conn, const char *method, const ProtobufCMessage *request,
+                                          const ProtobufCMessageDescriptor *message_type,
+                                          tally_on_message on_message, void *ctx, tally_error *err);
+/*
+ * Hands over the messages that have arrived, waiting up to wait_ms for more (-1: until the
+ * stream ends; 0: only what is here now). Returns 1 while the stream is open, 0 once it ended
+ * (tally_stream_status says how). For an event loop: poll tally_fd(conn) for input, then call
+ * this with 0.
+ */
+TALLY_API int tally_stream_poll(tally_stream *stream, int wait_ms);
+/* Runs the stream to its end: tally_stream_poll(stream, -1) until 0. Returns its last status:
+ * TALLY_OK when tallyd ended it, otherwise the code, with err (if not NULL) filled. */
+TALLY_API int tally_stream_run(tally_stream *stream, tally_error *err);
+/* Asks tallyd to end the stream (the same as on_message returning non-zero). Messages not yet
+ * handed over are dropped. The stream ends when tallyd's CANCELLED arrives (poll or run it). */
+TALLY_API int tally_stream_cancel(tally_stream *stream, tally_error *err);
+/* -1 while the stream is open; otherwise its last status (TALLY_OK, or a code with *err set
+ * to the failure, owned by the stream; details["resume_after"] says where to resume a
+ * balance watch). err may be NULL. */
+TALLY_API int tally_stream_status(const tally_stream *stream, const tally_error **err);
+/* The stream's call id on its connection. */
+TALLY_API uint64_t tally_stream_call_id(const tally_stream *stream);
+/* Frees the stream; one still open is cancelled first (without waiting). NULL is fine. */
+TALLY_API void tally_stream_free(tally_stream *stream);
+/* The connection's socket, for poll()/epoll; -1 once the connection ended. Only wait on it
+ * for input, and only read through the library. */
+TALLY_API int tally_fd(const tally_conn *conn);
+
+#define TALLY_METHOD_WATCH_BALANCE "/tally.v1.Ledger/WatchBalance"
+#define TALLY_METHOD_WATCH_USAGE "/tally.v1.Usage/WatchUsage"
+/* Ledger/WatchBalance: messages are Tally__V1__BalanceChange: every durable change of the
+ * users (or all of them, admins only), after `after_position` when `resume` is set; the one
+ * with `live` set says the watch is registered. */
+TALLY_API tally_stream *tally_watch_balance(tally_conn *conn, const Tally__V1__WatchBalanceRequest *request,
+                                            tally_on_message on_message, void *ctx, tally_error *err);
+/* Usage/WatchUsage: messages are Tally__V1__UsageChange: the users' standing now, `live`,
+ * then their standing after every durable usage change and at each day's start. */
+TALLY_API tally_stream *tally_watch_usage(tally_conn *conn, const Tally__V1__WatchUsageRequest *request,
+                                          tally_on_message on_message, void *ctx, tally_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Testing and protocol experiments                                                           */

@@ -9,7 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "tally.h"
+#include "conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,42 +33,6 @@
 
 #define DEFAULT_GRACE_MS 1000u
 #define READ_CHUNK 65536u
-#define FLAG_STATIC_STRINGS 1u
-
-enum { SLOT_IDLE = 0, SLOT_PENDING = 1, SLOT_DONE = 2 };
-
-/* One call waiting for (or holding) its outcome. Single calls keep theirs on the stack,
- * batches in an array; the connection's pending map points at it by call id. */
-typedef struct slot {
-    uint64_t id;
-    const ProtobufCMessageDescriptor *type;
-    ProtobufCMessage *msg; /* the decoded answer on OK */
-    tally_error err;       /* the failure otherwise */
-    int state;
-    uint32_t timeout_ms;
-    struct tally_batch *batch;
-    size_t index;
-} slot;
-
-typedef struct buf {
-    unsigned char *p;
-    size_t len, cap;
-} buf;
-
-struct tally_conn {
-    int fd;
-    int dead;          /* a connection-level failure ended it; `fatal` says which */
-    tally_error fatal;
-    uint64_t next_id;
-    uint32_t timeout_ms, grace_ms;
-    unsigned char *rbuf; /* received bytes: [rstart, rend) not yet parsed */
-    size_t rstart, rend, rcap;
-    buf out;     /* the frame of a single call */
-    buf payload; /* scratch: a request's serialized payload */
-    uint64_t *keys; /* pending calls: open addressing, linear probing, 0 = empty */
-    slot **vals;
-    size_t mcap, mcount;
-};
 
 struct tally_batch {
     tally_conn *conn;
@@ -84,13 +48,13 @@ struct tally_batch {
 /* ---------------------------------------------------------------------------------------- */
 /* Time                                                                                     */
 
-static int64_t now_ns(void) {
+int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int expired(int64_t deadline) { return deadline >= 0 && now_ns() >= deadline; }
+int expired(int64_t deadline) { return deadline >= 0 && now_ns() >= deadline; }
 
 /* poll()'s timeout for a deadline, rounded up so that it never spins: -1 for none. */
 static int poll_ms(int64_t deadline) {
@@ -101,7 +65,7 @@ static int poll_ms(int64_t deadline) {
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-static int64_t local_deadline(const tally_conn *c, uint32_t timeout_ms) {
+int64_t local_deadline(const tally_conn *c, uint32_t timeout_ms) {
     if (timeout_ms == 0) return -1;
     return now_ns() + ((int64_t)timeout_ms + c->grace_ms) * 1000000;
 }
@@ -150,7 +114,7 @@ static char *dup_str(const char *s) {
 }
 
 /* Fills `e` (if not NULL) with a local failure; returns `code`. */
-static int err_set(tally_error *e, int code, const char *reason, const char *fmt, ...) {
+int err_set(tally_error *e, int code, const char *reason, const char *fmt, ...) {
     if (!e) return code;
     tally_error_clear(e);
     char msg[512];
@@ -196,7 +160,7 @@ static void err_errno(tally_error *e, int errnum) {
     err_detail_int(e, "errno", errnum);
 }
 
-static void err_copy(tally_error *dst, const tally_error *src) {
+void err_copy(tally_error *dst, const tally_error *src) {
     tally_error_clear(dst);
     if (src->flags_ & FLAG_STATIC_STRINGS) {
         *dst = *src;
@@ -222,7 +186,7 @@ static void err_move(tally_error *dst, tally_error *src) {
     memset(src, 0, sizeof *src);
 }
 
-static void err_from_response(tally_error *e, const Tally__V1__Response *r) {
+void err_from_response(tally_error *e, const Tally__V1__Response *r) {
     tally_error_clear(e);
     e->reason = dup_str(r->reason ? r->reason : "");
     e->message = dup_str(r->message ? r->message : "");
@@ -300,7 +264,7 @@ static size_t map_slot_of(uint64_t k, size_t mask) {
     return (size_t)k & mask;
 }
 
-static int map_reserve(tally_conn *c, size_t more) {
+int map_reserve(tally_conn *c, size_t more) {
     if ((c->mcount + more) * 2 <= c->mcap) return 0;
     size_t cap = c->mcap ? c->mcap : 64;
     while ((c->mcount + more) * 2 > cap) cap *= 2;
@@ -327,7 +291,7 @@ static int map_reserve(tally_conn *c, size_t more) {
 }
 
 /* Call map_reserve first. */
-static void map_put(tally_conn *c, uint64_t id, slot *s) {
+void map_put(tally_conn *c, uint64_t id, slot *s) {
     size_t mask = c->mcap - 1, i = map_slot_of(id, mask);
     while (c->keys[i]) i = (i + 1) & mask;
     c->keys[i] = id;
@@ -335,7 +299,17 @@ static void map_put(tally_conn *c, uint64_t id, slot *s) {
     c->mcount++;
 }
 
-static slot *map_remove(tally_conn *c, uint64_t id) {
+slot *map_get(const tally_conn *c, uint64_t id) {
+    if (!c->mcount || !id) return NULL;
+    size_t mask = c->mcap - 1, i = map_slot_of(id, mask);
+    while (c->keys[i] != id) {
+        if (!c->keys[i]) return NULL;
+        i = (i + 1) & mask;
+    }
+    return c->vals[i];
+}
+
+slot *map_remove(tally_conn *c, uint64_t id) {
     if (!c->mcount || !id) return NULL;
     size_t mask = c->mcap - 1, i = map_slot_of(id, mask);
     while (c->keys[i] != id) {
@@ -443,7 +417,7 @@ static void conn_fatal_local(tally_conn *c, int code, const char *reason, int er
 }
 
 /* A new call on a connection that already ended: tallyd never saw it. */
-static int err_dead(const tally_conn *c, tally_error *err) {
+int err_dead(const tally_conn *c, tally_error *err) {
     if (err) {
         err_copy(err, &c->fatal);
         err->connection_lost = 1;
@@ -465,8 +439,13 @@ static void route(tally_conn *c, Tally__V1__Response *r) {
         conn_fatal(c, &e);
         return;
     }
-    slot *s = map_remove(c, r->call_id);
-    if (s) slot_answer(s, r); /* else: an answer to a call given up on (LOCAL_TIMEOUT): dropped */
+    slot *s = map_get(c, r->call_id);
+    if (s && s->stream) {
+        stream_frame(c, s, r);
+    } else if (s && !r->more) {
+        map_remove(c, r->call_id);
+        slot_answer(s, r);
+    } /* else: an answer to a call given up on (LOCAL_TIMEOUT), or a freed stream's: dropped */
     tally__v1__response__free_unpacked(r, NULL);
 }
 
@@ -515,7 +494,7 @@ static int make_room(tally_conn *c) {
 }
 
 /* Reads everything available now and routes complete frames. -1 once the connection died. */
-static int conn_read(tally_conn *c) {
+int conn_read(tally_conn *c) {
     for (;;) {
         if (c->dead) return -1;
         if (c->rstart == c->rend) {
@@ -556,7 +535,7 @@ static int conn_read(tally_conn *c) {
 }
 
 /* Reads answers until done(arg) or the deadline: 0 done (or the connection died), 1 timed out. */
-static int conn_wait(tally_conn *c, int (*done)(const void *), const void *arg, int64_t deadline) {
+int conn_wait(tally_conn *c, int (*done)(const void *), const void *arg, int64_t deadline) {
     for (;;) {
         if (done(arg) || c->dead) return 0;
         if (expired(deadline)) return 1;
@@ -576,7 +555,7 @@ static int conn_wait(tally_conn *c, int (*done)(const void *), const void *arg, 
 
 /* Writes len bytes, reading answers while the socket is full. 0: all written; 1: the deadline
  * passed before the first byte (nothing sent, connection intact); -1: the connection died. */
-static int conn_write(tally_conn *c, const unsigned char *p, size_t len, int64_t deadline) {
+int conn_write(tally_conn *c, const unsigned char *p, size_t len, int64_t deadline) {
     size_t off = 0;
     while (off < len) {
         if (c->dead) return -1;
@@ -636,14 +615,14 @@ static int utf8_valid(const unsigned char *s) {
     return 1;
 }
 
-static uint64_t take_id(tally_conn *c) {
+uint64_t take_id(tally_conn *c) {
     uint64_t id = c->next_id++;
     if (c->next_id == 0) c->next_id = 1; /* 0 is reserved (protocol §5) */
     return id;
 }
 
 /* Appends one frame: be32 length, then the Request envelope around the serialized request. */
-static int encode_frame(tally_conn *c, buf *out, uint64_t id, const char *method, const ProtobufCMessage *request,
+int encode_frame(tally_conn *c, buf *out, uint64_t id, const char *method, const ProtobufCMessage *request,
                         uint32_t timeout_ms, tally_error *err) {
     if (!utf8_valid((const unsigned char *)method))
         return err_set(err, TALLY_INVALID_ARGUMENT, TALLY_R_BAD_CALL, "the method name is not valid UTF-8");

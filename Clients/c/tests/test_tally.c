@@ -1277,6 +1277,193 @@ static void test_large_frames(void) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Streams                                                                                  */
+
+/* What a watch's callback saw. stop_after: cancel from the callback at that many messages. */
+typedef struct seen {
+    int n, live_at, stop_after;
+    uint64_t position[64];
+    int64_t balance[64];
+    int cause[64];
+    int64_t used[64];
+} seen;
+
+static int on_balance(void *ctx, const ProtobufCMessage *m) {
+    seen *s = ctx;
+    const Tally__V1__BalanceChange *ch = (const Tally__V1__BalanceChange *)m;
+    if (s->n < 64) {
+        s->position[s->n] = ch->position;
+        s->balance[s->n] = ch->transaction ? ch->transaction->balance_after : -1;
+        if (ch->live) s->live_at = s->n;
+    }
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+static int on_usage(void *ctx, const ProtobufCMessage *m) {
+    seen *s = ctx;
+    const Tally__V1__UsageChange *ch = (const Tally__V1__UsageChange *)m;
+    if (s->n < 64) {
+        s->cause[s->n] = ch->cause;
+        s->used[s->n] = ch->status ? ch->status->used : -1;
+        if (ch->live) s->live_at = s->n;
+    }
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+/* Polls until the callback has seen `want` messages or the stream ended (at most 10 s). */
+static void poll_until(tally_stream *s, const seen *got, int want) {
+    double until = now_s() + 10;
+    while (got->n < want && now_s() < until && tally_stream_poll(s, 100)) {
+    }
+}
+
+static void test_watch_balance(void) {
+    tally_conn *c = open_conn(), *other = open_conn();
+    if (!c || !other) return;
+    tally_error err = TALLY_ERROR_INIT;
+    char user[128], users2[128];
+    uid(user, sizeof user, "watched");
+    uid(users2, sizeof users2, "watched-2");
+    Tally__V1__CreditResponse *cr = NULL;
+    uint64_t first = 0;
+    if (CHECK_OK(credit(c, user, 100, NULL, &cr, &err), err)) first = cr->transaction->id;
+    tally_free(cr);
+    CHECK_OK(credit(c, user, 50, NULL, NULL, &err), err);
+
+    /* Resume from just before the first credit: both credits, then `live`. */
+    seen got = {0};
+    got.live_at = -1;
+    char *ids[] = {user, users2};
+    Tally__V1__WatchBalanceRequest req = TALLY__V1__WATCH_BALANCE_REQUEST__INIT;
+    req.n_user_ids = 2;
+    req.user_ids = ids;
+    req.resume = 1;
+    req.after_position = first - 1;
+    tally_stream *s = tally_watch_balance(c, &req, on_balance, &got, &err);
+    CHECK(s != NULL && tally_stream_call_id(s) > 0);
+    if (!s) goto out;
+    poll_until(s, &got, 3);
+    CHECK(got.n == 3 && got.live_at == 2);
+    CHECK(got.position[0] == first && got.balance[0] == 100 && got.position[1] == first + 1 && got.balance[1] == 150);
+    CHECK(got.position[2] == first + 1);
+    CHECK(tally_stream_status(s, NULL) == -1);
+
+    /* A change made on another connection arrives; one made while this connection waits for a
+     * call of its own is kept for the next poll, and the call is answered meanwhile. */
+    CHECK_OK(spend(other, user, 30, NULL, NULL, &err), err);
+    poll_until(s, &got, 4);
+    CHECK(got.n == 4 && got.balance[3] == 120 && got.position[3] > first + 1);
+    CHECK_OK(credit(c, users2, 7, NULL, NULL, &err), err); /* the change comes during this call */
+    CHECK(available(c, user) == 120);
+    CHECK(got.n == 4); /* not handed over outside a poll */
+    poll_until(s, &got, 5);
+    CHECK(got.n == 5 && got.balance[4] == 7);
+
+    /* An event loop's way: poll the socket, then take what came with a zero wait. */
+    CHECK_OK(spend(other, user, 20, NULL, NULL, &err), err);
+    double until = now_s() + 10;
+    while (got.n < 6 && now_s() < until) {
+        struct pollfd pfd = {tally_fd(c), POLLIN, 0};
+        if (poll(&pfd, 1, 100) > 0) CHECK(tally_stream_poll(s, 0) == 1);
+    }
+    CHECK(got.n == 6 && got.balance[5] == 100);
+
+    /* Cancel: tallyd's last frame says where to resume. */
+    CHECK_OK(tally_stream_cancel(s, &err), err);
+    int rc = tally_stream_run(s, &err);
+    if (CHECK_FAIL(rc, err, TALLY_CANCELLED, "CANCELLED")) {
+        char want[32];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)got.position[5]);
+        CHECK_DETAIL(err, "resume_after", want);
+        CHECK(err.local == 0 && err.call_id == tally_stream_call_id(s));
+    }
+    const tally_error *end = NULL;
+    CHECK(tally_stream_status(s, &end) == TALLY_CANCELLED && end && streq(end->reason, "CANCELLED"));
+    tally_stream_free(s);
+    CHECK(tally_connected(c) && available(c, user) == 100);
+out:
+    tally_error_clear(&err);
+    tally_close(other);
+    tally_close(c);
+}
+
+static void test_watch_ends(void) {
+    tally_conn *c = open_conn();
+    if (!c) return;
+    tally_error err = TALLY_ERROR_INIT;
+    char user[128];
+    uid(user, sizeof user, "watch-ends");
+    char *ids[] = {user};
+
+    /* A refusal is the stream's only frame. */
+    Tally__V1__WatchBalanceRequest none = TALLY__V1__WATCH_BALANCE_REQUEST__INIT;
+    seen got = {0};
+    tally_stream *s = tally_watch_balance(c, &none, on_balance, &got, &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_FAIL(tally_stream_run(s, &err), err, TALLY_INVALID_ARGUMENT, "WATCH_USERS_MISSING");
+        CHECK(got.n == 0);
+        tally_stream_free(s);
+    }
+
+    /* The connection's timeout bounds the stream: tallyd ends it DEADLINE_EXCEEDED. */
+    tally_set_timeout(c, 300);
+    Tally__V1__WatchBalanceRequest req = TALLY__V1__WATCH_BALANCE_REQUEST__INIT;
+    req.n_user_ids = 1;
+    req.user_ids = ids;
+    memset(&got, 0, sizeof got);
+    double t0 = now_s();
+    s = tally_watch_balance(c, &req, on_balance, &got, &err);
+    if (s) {
+        int rc = tally_stream_run(s, &err);
+        if (CHECK_FAIL(rc, err, TALLY_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED")) {
+            CHECK(err.local == 0);
+            CHECK_DETAIL(err, "resume_after", NULL);
+        }
+        CHECK(got.n == 1 && now_s() - t0 >= 0.25);
+        tally_stream_free(s);
+    }
+    tally_set_timeout(c, 0);
+
+    /* Freed while open: cancelled; the connection goes on, late frames are dropped. */
+    memset(&got, 0, sizeof got);
+    s = tally_watch_balance(c, &req, on_balance, &got, &err);
+    if (s) {
+        poll_until(s, &got, 1);
+        tally_stream_free(s);
+    }
+    CHECK_OK(credit(c, user, 5, NULL, NULL, &err), err);
+    CHECK(available(c, user) == 5 && tally_connected(c));
+
+    /* Usage: the standing now, live, then each durable change; the callback cancels. */
+    CHECK_OK(set_user_limit(c, user, 1000, &err), err);
+    Tally__V1__WatchUsageRequest ureq = TALLY__V1__WATCH_USAGE_REQUEST__INIT;
+    ureq.n_user_ids = 1;
+    ureq.user_ids = ids;
+    memset(&got, 0, sizeof got);
+    got.stop_after = 3;
+    s = tally_watch_usage(c, &ureq, on_usage, &got, &err);
+    if (s) {
+        poll_until(s, &got, 2);
+        CHECK(got.n == 2 && got.cause[0] == TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_CURRENT && got.live_at == 1);
+        Tally__V1__ConsumeRequest consume = TALLY__V1__CONSUME_REQUEST__INIT;
+        consume.user_id = user;
+        consume.tokens = 40;
+        CHECK_OK(tally_usage_consume(c, &consume, NULL, &err), err);
+        CHECK_OK(tally_usage_consume(c, &consume, NULL, &err), err);
+        /* The callback asks to stop at the third message: the fourth is not handed over. */
+        CHECK_FAIL(tally_stream_run(s, &err), err, TALLY_CANCELLED, "CANCELLED");
+        CHECK(got.n == 3 && got.cause[2] == TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_CONSUME && got.used[2] == 40);
+        tally_stream_free(s);
+    }
+    CHECK(tally_connected(c));
+    tally_error_clear(&err);
+    tally_close(c);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 typedef struct test {
     const char *name;
@@ -1315,6 +1502,8 @@ int main(int argc, char **argv) {
         {"admin", test_admin},
         {"server_closes_connection", test_server_closes_connection},
         {"large_frames", test_large_frames},
+        {"watch_balance", test_watch_balance},
+        {"watch_ends", test_watch_ends},
     };
     const char *only = getenv("TALLY_TEST_ONLY");
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

@@ -559,8 +559,9 @@ class TallyClient(ClientState):
         self._send(request_frame(Call(method, request), call_id, check_timeout(timeout_ms), self.max_frame_bytes))
         return stream
 
-    def _cancel_stream(self, call_id: int) -> None:
-        self._streams.pop(call_id, None)  # what still comes for it is stale
+    def _cancel_stream(self, call_id: int, keep: bool = False) -> None:
+        if not keep:
+            self._streams.pop(call_id, None)  # what still comes for it is stale
         if self._closed is None:
             envelope = pb.Request(call_id=call_id, protocol_version=PROTOCOL_VERSION, cancel=True)
             self._send(frame(envelope.SerializeToString(), self.max_frame_bytes))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Deque, Generic, Optional, Type, TypeVar
 
 from google.protobuf.message import Message
 
-from .errors import error_from_response
+from .errors import TallyError, error_from_response
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import TallyClient
@@ -31,9 +31,12 @@ class Stream(Generic[M]):
         self._queue: Deque[M] = collections.deque()
         self._end: Optional[Any] = None
         self._cancelled = False
+        self._kept = False  # cancelled, but the last frame is still routed here
 
     # Called by the client for each frame of this stream.
     def _take(self, response: Any) -> None:
+        if response.more and self._cancelled:
+            return
         if response.more:
             self._queue.append(self._message_type.FromString(response.payload))
         else:
@@ -57,12 +60,20 @@ class Stream(Generic[M]):
             self._client._pump_streams()
         return self._queue.popleft()
 
-    def cancel(self) -> None:
-        """Ends the stream on the server (its last frame, CANCELLED, is not waited for)."""
-        if self.ended:
-            return
-        self._cancelled = True
-        self._client._cancel_stream(self.call_id)
+    def cancel(self, wait: bool = False) -> Optional[TallyError]:
+        """Ends the stream on the server. Without ``wait``, its last frame is not waited for.
+        With ``wait``, reads on to tallyd's last frame and returns the stream's end: a
+        TallyError (CANCELLED with ``details["resume_after"]`` for a balance watch, or what
+        ended it first), or None if it ended OK. Messages that came before are still iterated."""
+        if not self.ended:
+            self._cancelled = True
+            self._kept = wait
+            self._client._cancel_stream(self.call_id, keep=wait)
+        if not wait or not self._kept:
+            return None
+        while self._end is None:
+            self._client._pump_streams()
+        return None if self._end.code == 0 else error_from_response(self._end, self.method)
 
     def __enter__(self) -> "Stream[M]":
         return self

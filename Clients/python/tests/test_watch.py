@@ -43,6 +43,15 @@ def test_watch_balance_live_resume_and_cancel(tallyd, user):
                 pass
         assert ahead.value.reason == "POSITION_AHEAD" and ahead.value.details["resume_after"] == str(10**12)
 
+        # cancel(wait=True) reads on to tallyd's last frame: CANCELLED, with where to resume.
+        watch = client.watch_balance([user])
+        live = next(watch)
+        end = watch.cancel(wait=True)
+        assert isinstance(end, errors.Cancelled) and end.reason == "CANCELLED"
+        assert end.details["resume_after"] == str(live.position)
+        assert list(watch) == [] and watch.cancel(wait=True).reason == "CANCELLED"  # the same end again
+        assert client.get_balance(user).available == 10
+
         # timeout_ms bounds the whole stream.
         with pytest.raises(errors.DeadlineExceeded):
             for _ in client.watch_balance([user], timeout_ms=200):
