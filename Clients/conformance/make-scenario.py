@@ -107,6 +107,11 @@ STEPS = [
     ("purchases: an unknown package: PACKAGE_NOT_FOUND", P + "StartPurchase",
      pb.StartPurchaseRequest(user_id="alice", package_id="gold", payment_id="pay-2")),
     ("the balance at the end", L + "GetBalance", pb.GetBalanceRequest(user_id="alice")),
+    ("a stream: alice's balance changes from the start, in order, then live; cancelled: CANCELLED "
+     "with resume_after", L + "WatchBalance", pb.WatchBalanceRequest(user_ids=["alice"], resume=True, after_position=0)),
+    ("a stream: dave's usage standing now, then live; cancelled", U + "WatchUsage",
+     pb.WatchUsageRequest(user_ids=["dave"])),
+    ("a stream refused: no users: WATCH_USERS_MISSING is its only frame", L + "WatchBalance", pb.WatchBalanceRequest()),
 ]
 
 

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(here, "..", "python"))
 from google.protobuf.descriptor import FieldDescriptor  # noqa: E402
 from google.protobuf.message import DecodeError  # noqa: E402
 
-from tally_client import METHODS, TallyClient, TallyError  # noqa: E402
+from tally_client import METHODS, STREAM_METHODS, TallyClient, TallyError  # noqa: E402
 from tally_client.errors import CallTimeout, ConnectError, ConnectionClosed, ProtocolError  # noqa: E402
 
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -83,9 +83,35 @@ def detail_value(key: str, value: str) -> str:
     return value
 
 
-def line(n: int, code: str, reason: str, details, payload: bytes) -> str:
+def line(n, code: str, reason: str, details, payload: bytes) -> str:
     shown = ",".join(f"{escape(k)}={escape(detail_value(k, v))}" for k, v in sorted(details.items(), key=lambda kv: kv[0].encode()))
     return f"{n} {code} {escape(reason) or '-'} {shown or '-'} {payload.hex() or '-'}"
+
+
+def code_name(e: TallyError) -> str:
+    return e.code.name if hasattr(e.code, "name") else f"CODE_{int(e.code)}"
+
+
+def run_stream(tally: TallyClient, n: int, method: str, request, lines) -> None:
+    """A stream step: a line per message up to the one with `live` set, then the cancel, then
+    the stream's last frame as the step's line."""
+    stream = tally.stream(method, request, timeout_ms=10000)
+    k = 0
+    end = None
+    try:
+        for message in stream:
+            k += 1
+            normalize(message)
+            lines.append(line(f"{n}.{k}", "OK", "", {}, message.SerializeToString(deterministic=True)))
+            if message.live:
+                end = stream.cancel(wait=True)
+                break
+    except TallyError as e:
+        end = e
+    if end is None:
+        lines.append(line(n, "OK", "", {}, b""))
+    else:
+        lines.append(line(n, code_name(end), end.reason, dict(end.details), b""))
 
 
 def main() -> int:
@@ -100,7 +126,7 @@ def main() -> int:
             # The typed path where the payload is a request this runtime can parse (it must
             # re-encode to the same bytes); the bytes as they are otherwise.
             request = payload
-            known = METHODS.get(method)
+            known = METHODS.get(method) or STREAM_METHODS.get(method)
             if known is not None:
                 try:
                     parsed = known.request_type.FromString(payload)
@@ -113,14 +139,20 @@ def main() -> int:
                               file=sys.stderr)
                         return 1
                     request = parsed
+            if method in STREAM_METHODS:
+                try:
+                    run_stream(tally, n, method, request, lines)
+                except (ConnectionClosed, CallTimeout, ProtocolError, ConnectError) as e:
+                    print(f"step {n} ({method}): the client failed locally: {e!r}", file=sys.stderr)
+                    return 1
+                continue
             try:
                 answer = tally.call(method, request)
             except (ConnectionClosed, CallTimeout, ProtocolError, ConnectError) as e:
                 print(f"step {n} ({method}): the client failed locally: {e!r}", file=sys.stderr)
                 return 1
             except TallyError as e:
-                code = e.code.name if hasattr(e.code, "name") else f"CODE_{int(e.code)}"
-                lines.append(line(n, code, e.reason, dict(e.details), b""))
+                lines.append(line(n, code_name(e), e.reason, dict(e.details), b""))
                 continue
             if isinstance(answer, (bytes, bytearray)):
                 lines.append(line(n, "OK", "", {}, bytes(answer)))  # a method METHODS does not know

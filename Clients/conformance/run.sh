@@ -77,4 +77,4 @@ for name in c python; do
   fi
 done
 [ $failed -eq 0 ] || exit 1
-echo "conformance: C and Python transcripts match expected.txt ($(wc -l <"$here/expected.txt") steps) in $(( $(date +%s) - started )) s"
+echo "conformance: C and Python transcripts match expected.txt ($(wc -l <"$here/expected.txt") lines) in $(( $(date +%s) - started )) s"

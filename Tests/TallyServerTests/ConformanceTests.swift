@@ -19,7 +19,9 @@ import TallyWire
         let expected = try String(contentsOf: Self.directory.appendingPathComponent("expected.txt"), encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
         let steps = try Self.steps(scenario)
-        #expect(steps.count == expected.count, "scenario.txt has \(steps.count) steps, expected.txt \(expected.count) lines")
+        // A stream step has a line per message (N.1, N.2, ...) before its own.
+        let stepLines = expected.filter { !($0.split(separator: " ").first ?? "").contains(".") }
+        #expect(steps.count == stepLines.count, "scenario.txt has \(steps.count) steps, expected.txt \(stepLines.count) step lines")
 
         let scratch = try Scratch()
         defer { scratch.remove() }
@@ -27,7 +29,7 @@ import TallyWire
         let client = try await TallyClient.connect(socketPath: scratch.socket)
         var transcript: [String] = []
         for (index, step) in steps.enumerated() {
-            transcript.append(try await Self.run(client, number: index + 1, method: step.method, payload: step.payload))
+            transcript += try await Self.run(client, number: index + 1, method: step.method, payload: step.payload)
         }
         await client.close()
         try await server.shutdown()
@@ -71,10 +73,59 @@ import TallyWire
 
     /// One step: the typed path (`unary`) where SwiftProtobuf parses the payload as the method's
     /// request (and re-encodes it to the same bytes), the raw envelope (`send`) otherwise.
-    static func run(_ client: TallyClient, number: Int, method: String, payload: [UInt8]) async throws -> String {
+    static func run(_ client: TallyClient, number: Int, method: String, payload: [UInt8]) async throws -> [String] {
         guard let known = Method(rawValue: method) else {
-            return try await raw(client, number: number, method: method, payload: payload) { Array($0) }
+            return [try await raw(client, number: number, method: method, payload: payload) { Array($0) }]
         }
+        switch known {
+        case .watchBalance:
+            return try await streamed(number, payload, Tally_V1_WatchBalanceRequest.self) { request in
+                client.watchBalance(
+                    userIDs: request.userIds, allUsers: request.allUsers,
+                    resumeAfter: request.resume ? request.afterPosition : nil, timeoutMs: 10_000)
+            }
+        case .watchUsage:
+            return try await streamed(number, payload, Tally_V1_WatchUsageRequest.self) { request in
+                client.watchUsage(userIDs: request.userIds, allUsers: request.allUsers, timeoutMs: 10_000)
+            }
+        default:
+            return [try await unary(client, number, known, payload)]
+        }
+    }
+
+    /// A stream step: a line per message up to the one with `live` set, then the cancel, then
+    /// the stream's last frame as the step's own line.
+    static func streamed<Request: SwiftProtobuf.Message, Change: Normalizable & LiveMarked>(
+        _ number: Int, _ payload: [UInt8], _: Request.Type, open: (Request) -> TallyStream<Change>
+    ) async throws -> [String] {
+        guard let request = try? Request(serializedBytes: payload) else {
+            Issue.record("step \(number): a stream step's payload must be its request")
+            return ["\(number) (not a request)"]
+        }
+        let again: [UInt8] = try request.serializedBytes()
+        #expect(again == payload, "step \(number): SwiftProtobuf re-encodes the request as \(hex(again))")
+        let stream = open(request)
+        var lines: [String] = []
+        var cancelled = false
+        do {
+            for try await message in stream where !cancelled {
+                var shown = message
+                shown.normalize()
+                lines.append(line("\(number).\(lines.count + 1)", code: "OK", reason: "", details: [:], payload: try shown.serializedBytes()))
+                if message.live {
+                    cancelled = true
+                    stream.cancel()
+                }
+            }
+            lines.append(line(number, code: "OK", reason: "", details: [:], payload: []))
+        } catch let error as TallyError {
+            lines.append(line(number, code: error.code.name, reason: error.reason, details: error.details, payload: []))
+        }
+        return lines
+    }
+
+    static func unary(_ client: TallyClient, _ number: Int, _ known: Method, _ payload: [UInt8]) async throws -> String {
+        let method = known.rawValue
         switch known {
         case .getBalance: return try await typed(client, number, known, payload, Tally_V1_GetBalanceRequest.self, Tally_V1_GetBalanceResponse.self)
         case .credit: return try await typed(client, number, known, payload, Tally_V1_CreditRequest.self, Tally_V1_CreditResponse.self)
@@ -143,7 +194,7 @@ import TallyWire
 
     // MARK: The transcript (Clients/conformance/README.md)
 
-    static func line(_ number: Int, code: String, reason: String, details: [String: String], payload: [UInt8]) -> String {
+    static func line(_ number: some CustomStringConvertible, code: String, reason: String, details: [String: String], payload: [UInt8]) -> String {
         let shown = details.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
             .map { escape($0.key) + "=" + escape(detailValue($0.key, $0.value)) }
             .joined(separator: ",")
@@ -245,6 +296,19 @@ extension Tally_V1_Purchase: Normalizable {
         if hasTransaction { transaction.normalize() }
         if hasBalance { balance.normalize() }
     }
+}
+
+/// A stream's message that can say "the watch is live now".
+protocol LiveMarked {
+    var live: Bool { get }
+}
+
+extension Tally_V1_BalanceChange: Normalizable, LiveMarked {
+    mutating func normalize() { if hasTransaction { transaction.normalize() } }
+}
+
+extension Tally_V1_UsageChange: Normalizable, LiveMarked {
+    mutating func normalize() { if hasStatus { status.normalize() } }
 }
 
 extension Tally_V1_GetBalanceResponse: Normalizable {

@@ -174,6 +174,48 @@ static int opaque(Tally__V1__GetLimitsRequest *msg, ProtobufCMessageUnknownField
     return 1;
 }
 
+/* Streaming methods: protobuf-c's method descriptors do not say which methods stream. */
+static int is_stream(const char *method) {
+    return strcmp(method, TALLY_METHOD_WATCH_BALANCE) == 0 || strcmp(method, TALLY_METHOD_WATCH_USAGE) == 0;
+}
+
+typedef struct stream_step {
+    FILE *out;
+    int n, k;
+} stream_step;
+
+static void put_message(FILE *out, ProtobufCMessage *m) {
+    normalize(m);
+    size_t size = protobuf_c_message_get_packed_size(m);
+    uint8_t *bytes = malloc(size + 1);
+    if (!bytes) exit(2);
+    protobuf_c_message_pack(m, bytes);
+    put_hex(out, bytes, size);
+    free(bytes);
+}
+
+/* A line per message; the one with `live` set ends the step's reading: cancel. */
+static int on_stream_message(void *ctx, const ProtobufCMessage *message) {
+    stream_step *st = ctx;
+    ProtobufCMessage *m = (ProtobufCMessage *)message; /* normalized in place: it is ours until we return */
+    fprintf(st->out, "%d.%d OK - - ", st->n, ++st->k);
+    put_message(st->out, m);
+    fputc('\n', st->out);
+    const ProtobufCFieldDescriptor *live = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "live");
+    return live && *(const protobuf_c_boolean *)((const char *)m + live->offset);
+}
+
+static void put_refusal(FILE *out, int n, tally_error *err) {
+    fprintf(out, "%d %s ", n, tally_code_name(err->code));
+    if (err->reason && *err->reason)
+        put_escaped(out, err->reason);
+    else
+        fputc('-', out);
+    fputc(' ', out);
+    put_details(out, err);
+    fputs(" -\n", out);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3 && argc != 4) {
         fprintf(stderr, "usage: %s SCENARIO SOCKET [OUT]\n", argv[0]);
@@ -256,17 +298,27 @@ int main(int argc, char **argv) {
            unknown fields pack back to the payload as it came. */
         const ProtobufCMessageDescriptor *answer_type = md ? md->output : &tally__v1__get_limits_request__descriptor;
         ProtobufCMessage *answer = NULL;
-        int rc = status ? -1 : tally_call(conn, method, send, answer_type, &answer, &err);
+        int rc;
+        if (!status && md && is_stream(method)) {
+            /* A stream step: its messages up to `live`, the cancel, then its last frame. */
+            stream_step st = {out, n, 0};
+            tally_stream *s = tally_stream_open(conn, method, send, md->output, on_stream_message, &st, &err);
+            rc = s ? tally_stream_run(s, &err) : err.code;
+            tally_stream_free(s);
+            if (rc == TALLY_OK) fprintf(out, "%d OK - - -\n", n);
+            else if (!err.local) put_refusal(out, n, &err);
+            if (rc == TALLY_OK || !err.local) {
+                if (request) protobuf_c_message_free_unpacked(request, NULL);
+                free(payload);
+                continue;
+            }
+        } else {
+            rc = status ? -1 : tally_call(conn, method, send, answer_type, &answer, &err);
+        }
         if (rc == TALLY_OK) {
-            normalize(answer);
-            size_t size = protobuf_c_message_get_packed_size(answer);
-            uint8_t *bytes = malloc(size + 1);
-            if (!bytes) return 2;
-            protobuf_c_message_pack(answer, bytes);
             fprintf(out, "%d OK - - ", n);
-            put_hex(out, bytes, size);
+            put_message(out, answer);
             fputc('\n', out);
-            free(bytes);
             tally_free(answer);
         } else if (rc > 0 && err.local) {
             char buf[600];
@@ -274,14 +326,7 @@ int main(int argc, char **argv) {
                     tally_error_format(&err, buf, sizeof buf));
             status = 1;
         } else if (rc > 0) {
-            fprintf(out, "%d %s ", n, tally_code_name(err.code));
-            if (err.reason && *err.reason)
-                put_escaped(out, err.reason);
-            else
-                fputc('-', out);
-            fputc(' ', out);
-            put_details(out, &err);
-            fputs(" -\n", out);
+            put_refusal(out, n, &err);
         }
         if (request) protobuf_c_message_free_unpacked(request, NULL);
         free(payload);

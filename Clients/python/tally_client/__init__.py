@@ -21,6 +21,7 @@ from .client import (
     DEFAULT_TIMEOUT_GRACE_MS,
     MAX_FRAME_BYTES,
     METHODS,
+    STREAM_METHODS,
     PROTOCOL_VERSION,
     Call,
     Method,
@@ -49,7 +50,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "TallyClient", "AsyncTallyClient", "calls", "PreparedCall", "Call", "Method", "METHODS", "MAX_FRAME_BYTES", "PROTOCOL_VERSION",
+    "TallyClient", "AsyncTallyClient", "calls", "PreparedCall", "Call", "Method", "METHODS", "STREAM_METHODS", "MAX_FRAME_BYTES", "PROTOCOL_VERSION",
     "DEFAULT_CONNECT_TIMEOUT_MS", "DEFAULT_TIMEOUT_GRACE_MS", "errors", "pb", "Code",
     "TallyError", "InvalidArgument", "DeadlineExceeded", "NotFound", "AlreadyExists",
     "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "OutOfRange", "Unimplemented",

@@ -58,16 +58,14 @@ class Method:
     response_type: Type[Message]
 
 
-def _methods() -> Dict[str, Method]:
+def _methods(streams: bool) -> Dict[str, Method]:
     # Read from the generated descriptors, so a new rpc in a .proto is callable through
-    # TallyClient.call() as soon as the modules are regenerated.
+    # TallyClient.call() (or .stream()) as soon as the modules are regenerated.
     table: Dict[str, Method] = {}
     for module in pb.MODULES:
         for service in module.DESCRIPTOR.services_by_name.values():
             for m in service.methods:
-                if m.server_streaming:
-                    # A stream (docs/protocol.md §5.1) is not one answer: call() cannot take it.
-                    # This client has no stream calls yet; the Swift client has them.
+                if bool(m.server_streaming) != streams:
                     continue
                 table[f"/{service.full_name}/{m.name}"] = Method(
                     f"/{service.full_name}/{m.name}",
@@ -77,8 +75,11 @@ def _methods() -> Dict[str, Method]:
     return table
 
 
-#: Every unary method tallyd's protos define, by wire path (streams are left out).
-METHODS: Dict[str, Method] = _methods()
+#: Every unary method tallyd's protos define, by wire path; call() takes these.
+METHODS: Dict[str, Method] = _methods(streams=False)
+#: Every streaming method (docs/protocol.md §5.1), by wire path; stream() takes these.
+#: response_type is the type of each message.
+STREAM_METHODS: Dict[str, Method] = _methods(streams=True)
 
 
 class Call(NamedTuple):
@@ -549,6 +550,14 @@ class TallyClient(ClientState):
         ``live`` message, then their standing after every durable usage change and at each day's start."""
         request = pb.WatchUsageRequest(user_ids=list(user_ids), all_users=all_users)
         return self._open_stream("/tally.v1.Usage/WatchUsage", request, pb.UsageChange, timeout_ms)
+
+    def stream(self, method: str, request: Message, timeout_ms: int = 0) -> "Stream[Any]":
+        """Any streaming method of STREAM_METHODS by wire path, with its request message: a
+        :class:`Stream` of its messages (watch_balance and watch_usage are the typed ones)."""
+        known = STREAM_METHODS.get(method)
+        if known is None:
+            raise ValueError(f"{method} is not a streaming method tallyd's protos define (STREAM_METHODS)")
+        return self._open_stream(method, request, known.response_type, timeout_ms)
 
     def _open_stream(self, method: str, request: Message, message_type: Any, timeout_ms: int) -> "Stream[Any]":
         if self._closed is not None:
