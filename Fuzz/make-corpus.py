@@ -26,6 +26,7 @@ L = "/tally.v1.Ledger/"
 balance = field(1, "alice")
 credit = field(1, "alice") + field(2, 100) + field(3, 2) + field(4, "order-1") + field(5, "memo") + field(6, "key-1")
 spend = field(1, "alice") + field(2, 30) + field(6, "key-2")
+watch = field(1, "alice") + field(1, "bob") + field(3, 1) + field(4, 41)  # resume after 41
 long_method = b"/tally.v1.Ledger/" + b"x" * 182 + "é".encode() + b"y" * 40  # é straddles byte 200
 
 corpus = {
@@ -36,6 +37,8 @@ corpus = {
         "at-and-over-limit": b"\x00\x40\x03" + frame(b"\x01" * 64) + frame(b"\x02" * 65),
         "http-garbage": b"\xff\xff\x01" + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         "partial-tail": b"\x04\x00\x05" + frame(b"abc") + frame(b"defgh")[:6],
+        "watch-then-cancel": b"\xff\xff\x02" + frame(request(3, L + "WatchBalance", watch))
+        + frame(field(1, 3) + field(6, 1)),
     },
     # FuzzRequest: even first byte = raw Request body; odd = method index byte + payload.
     "request": {
@@ -45,6 +48,11 @@ corpus = {
         "version-2": b"\x00" + request(9, L + "Spend", spend, version=2),
         "unknown-long-method": b"\x00" + request(10, long_method),
         "admin-backup": b"\x00" + request(11, "/tally.v1.Admin/Backup", field(1, "/nonexistent-dir/b")),
+        "watch-balance-resume": b"\x00" + request(12, L + "WatchBalance", watch, timeout_ms=30000),
+        "watch-usage": b"\x00" + request(13, "/tally.v1.Usage/WatchUsage", field(1, "alice") + field(1, "bob")),
+        "watch-all": b"\x00" + request(14, L + "WatchBalance", field(2, 1)),
+        "cancel": b"\x00" + field(1, 12) + field(6, 1),
+        "cancel-with-junk": b"\x00" + request(15, L + "Credit", credit) + field(6, 1),
         "m0-getbalance": b"\x01\x00" + balance,
         "m1-credit": b"\x01\x01" + credit,
         "m2-spend": b"\x01\x02" + spend,

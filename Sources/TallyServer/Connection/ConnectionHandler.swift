@@ -90,6 +90,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         framedBytes += Frame.headerBytes + frame.readableBytes
         if let call = HotRequests.decode(frame, role: role) {
+            if !streams.isEmpty, streams[call.callID] != nil {
+                refuseStreamIDInUse(call.callID, call.method)
+                return
+            }
             take(call)
             return
         }
@@ -115,6 +119,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             closeWithError(
                 context, .invalidArgument, reason: "CALL_ID_MISSING",
                 "call_id must be non-zero (0 is reserved for connection errors); closing the connection")
+            return
+        }
+        if !streams.isEmpty, streams[request.callID] != nil {
+            refuseStreamIDInUse(request.callID, Method(rawValue: request.method))
             return
         }
         switch CallDecoding.decode(request, role: role) {
@@ -413,12 +421,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     // MARK: Streams (docs/protocol.md §5.1)
 
     private func openStream(_ callID: UInt64, _ method: Method, _ request: StreamRequest, deadline: NIODeadline?, context: ChannelHandlerContext) {
-        guard streams[callID] == nil else {
-            answerAtOnce(method, Responses.error(
-                callID: callID, .alreadyExists, reason: "STREAM_CALL_ID_IN_USE",
-                "call id \(callID) names a stream still open on this connection; use another id", details: ["call_id": String(callID)]))
-            return
-        }
         guard streams.count < Self.maxStreams else {
             answerAtOnce(method, Responses.error(
                 callID: callID, .resourceExhausted, reason: "TOO_MANY_STREAMS",
@@ -458,6 +460,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// An answer given at once to a call that never reached the Writer, counted like one.
+    /// Any answer under an open stream's id would read as that stream's end: such a call is
+    /// refused first, whatever it is, with the one reason that tells the client it is not.
+    private func refuseStreamIDInUse(_ callID: UInt64, _ method: Method?) {
+        let response = Responses.error(
+            callID: callID, .alreadyExists, reason: "STREAM_CALL_ID_IN_USE",
+            "call id \(callID) names a stream still open on this connection; use another id", details: ["call_id": String(callID)])
+        append(response)
+        meters.answered(ordinal: method?.ordinal ?? Meters.unknownMethod, code: Int(response.code.rawValue), reason: response.reason, count: 1)
+    }
+
     private func answerAtOnce(_ method: Method, _ response: Tally_V1_Response) {
         append(response)
         meters.answered(ordinal: method.ordinal, code: Int(response.code.rawValue), reason: response.reason, count: 1)

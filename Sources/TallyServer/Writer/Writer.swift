@@ -316,11 +316,13 @@ public actor Writer {
                 durableSequence = inFlight.removeFirst()
                 durableTransaction = inFlightTransactions.removeFirst()
             }
+            // The callers' answers first: a watch's copy of a change never delays the answer
+            // to the change itself (each delivery is a socket write of its own).
+            releaseDurableReplies(at: start)
             if !balanceWatchers.isEmpty, durableTransaction > transactionsBefore {
                 deliverToWatches(after: transactionsBefore)
             }
             usageWatchers.release(durableThrough: durableSequence)
-            releaseDurableReplies(at: start)
             while let first = copies.first, first.sequence <= durableSequence {
                 copies.removeFirst()
                 first.deliver(.success((first.sequence, first.ledger)))
