@@ -35,6 +35,14 @@ extension TallyClient {
         }, timeoutMs: timeoutMs)
     }
 
+    /// Admin/Changes (admins): the change feed: every durable journal record after
+    /// `afterSequence` (0: from the journal's start), in order, each with the answer its call
+    /// got, then a message with `live` set, then each new record as it becomes durable. Ends
+    /// as `watchBalance` does; `details["resume_after"]` is the last sequence sent.
+    public func changes(afterSequence: UInt64 = 0, timeoutMs: UInt32 = 0) -> TallyStream<Tally_V1_JournalChange> {
+        stream(.changes, Tally_V1_ChangesRequest.with { $0.afterSequence = afterSequence }, timeoutMs: timeoutMs)
+    }
+
     /// A streaming call of `method`: its messages decoded as `Message`.
     func stream<Message: SwiftProtobuf.Message>(
         _ method: Method, _ request: some SwiftProtobuf.Message, timeoutMs: UInt32

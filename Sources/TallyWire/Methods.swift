@@ -51,6 +51,7 @@ public enum Method: String, CaseIterable, Sendable {
     case metrics = "/tally.v1.Admin/Metrics"
     case watchBalance = "/tally.v1.Ledger/WatchBalance"
     case watchUsage = "/tally.v1.Usage/WatchUsage"
+    case changes = "/tally.v1.Admin/Changes"
 }
 
 /// The kinds of method a role may be allowed.

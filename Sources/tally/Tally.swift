@@ -17,7 +17,7 @@ struct Tally: AsyncParsableCommand {
             PurchaseCommand.self, PurchasesCommand.self, CommitCommand.self, CancelCommand.self, ResolveCommand.self, VoidCommand.self,
             CommitmentsCommand.self, AuditCommand.self, ReconcileCommand.self, MembershipCommand.self, PricesCommand.self, PriceCommand.self, UsageCommand.self,
             LimitsCommand.self, SnapshotCommand.self,
-            BackupCommand.self, HealthCommand.self, StatsCommand.self, TopCommand.self, WatchCommand.self, BenchCommand.self])
+            BackupCommand.self, HealthCommand.self, StatsCommand.self, TopCommand.self, WatchCommand.self, ChangesCommand.self, BenchCommand.self])
 
     /// Refuses arguments that are not valid UTF-8 before parsing (ArgumentBytes), then runs.
     static func main() async {

@@ -22,7 +22,13 @@ struct WatchOptions: ParsableArguments {
     /// --json), unbuffered. `--for` running out ends it quietly; any other end goes to stderr
     /// with its reason (and where to resume, when the stream says).
     func print<Message: SwiftProtobuf.Message>(
-        _ stream: TallyStream<Message>, _ global: GlobalOptions, line: (Message) -> String
+        _ stream: TallyStream<Message>, _ global: GlobalOptions, resumeWith option: String = "--after", line: (Message) -> String
+    ) async throws {
+        try await Self.print(stream, global, seconds: seconds, resumeWith: option, line: line)
+    }
+
+    static func print<Message: SwiftProtobuf.Message>(
+        _ stream: TallyStream<Message>, _ global: GlobalOptions, seconds: UInt32, resumeWith option: String, line: (Message) -> String
     ) async throws {
         do {
             for try await message in stream {
@@ -32,7 +38,7 @@ struct WatchOptions: ParsableArguments {
         } catch let error as TallyError where error.code == .deadlineExceeded && seconds > 0 {
             return  // --for ran out: that is how a bounded watch ends
         } catch let error as TallyError {
-            let resume = error.details["resume_after"].map { " (resume with --after \($0))" } ?? ""
+            let resume = error.details["resume_after"].map { " (resume with \(option) \($0))" } ?? ""
             try global.fail(error, human: "\(error.code.name) \(error.reason): \(error.message)\(resume)", exit: ExitStatus.of(error.code))
         }
     }

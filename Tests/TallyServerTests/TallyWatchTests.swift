@@ -4,7 +4,8 @@ import TallyWire
 import Testing
 
 /// `tally watch`: a line per durable change after a "live" line, JSON lines with --json, a
-/// resume with --after, and a refusal's reason with where to resume on stderr.
+/// resume with --after, and a refusal's reason with where to resume on stderr; `tally usage
+/// watch` and `tally changes` the same way.
 @Suite struct TallyWatchTests {
     @Test func printsEachChangeAsItBecomesDurable() async throws {
         let scratch = try Scratch()
@@ -48,6 +49,19 @@ import Testing
         let usageLines = usage.out.split(separator: "\n")
         #expect(usage.status == 0 && usageLines.count == 2, "\(usage)")
         #expect(usageLines.first?.hasPrefix("now  wa on ") == true && usageLines.last == "live", "\(usageLines)")
+
+        // tally changes: a line per journal record with what it gave, then live; --json too.
+        let changes = try ClientDeadlineTests.tally(["changes", "--from", "2", "--for", "1", "--socket", scratch.socket])
+        let changeLines = changes.out.split(separator: "\n")
+        #expect(changes.status == 0 && changeLines.count == 3, "\(changes)")
+        #expect(changeLines.first?.hasPrefix("3  ") == true && changeLines.first?.contains("Ledger/Credit  OK") == true, "\(changeLines)")
+        #expect(changeLines.dropFirst().first?.contains("Ledger/Spend  OK") == true && changeLines.dropFirst().first?.contains("spend 3") == true)
+        #expect(changeLines.last == "live after record 4", "\(changeLines)")
+        let changesJSON = try ClientDeadlineTests.tally(["changes", "--from", "3", "--for", "1", "--json", "--socket", scratch.socket])
+        let changeObjects = changesJSON.out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(changeObjects.map { $0["sequence"] as? String } == ["4", "4"] && changeObjects.last?["live"] as? Bool == true, "\(changesJSON)")
+        let pastEnd = try ClientDeadlineTests.tally(["changes", "--from", "99", "--socket", scratch.socket])
+        #expect(pastEnd.status == 65 && pastEnd.err.contains("POSITION_AHEAD") && pastEnd.err.contains("--from 99"), "\(pastEnd)")
         await client.close()
         try await server.shutdown()
     }

@@ -411,6 +411,7 @@ TALLY_API int tally_fd(const tally_conn *conn);
 
 #define TALLY_METHOD_WATCH_BALANCE "/tally.v1.Ledger/WatchBalance"
 #define TALLY_METHOD_WATCH_USAGE "/tally.v1.Usage/WatchUsage"
+#define TALLY_METHOD_CHANGES "/tally.v1.Admin/Changes"
 /* Ledger/WatchBalance: messages are Tally__V1__BalanceChange: every durable change of the
  * users (or all of them, admins only), after `after_position` when `resume` is set; the one
  * with `live` set says the watch is registered. */
@@ -420,6 +421,11 @@ TALLY_API tally_stream *tally_watch_balance(tally_conn *conn, const Tally__V1__W
  * then their standing after every durable usage change and at each day's start. */
 TALLY_API tally_stream *tally_watch_usage(tally_conn *conn, const Tally__V1__WatchUsageRequest *request,
                                           tally_on_message on_message, void *ctx, tally_error *err);
+/* Admin/Changes (admins): messages are Tally__V1__JournalChange: every durable journal record
+ * after `after_sequence`, each with the answer its call got (`result`), then one with `live`
+ * set, then each new record. A tallyd run with --fsync never has none (NO_JOURNAL). */
+TALLY_API tally_stream *tally_changes(tally_conn *conn, const Tally__V1__ChangesRequest *request,
+                                      tally_on_message on_message, void *ctx, tally_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Testing and protocol experiments                                                           */

@@ -251,6 +251,12 @@ tally_stream *tally_watch_balance(tally_conn *conn, const Tally__V1__WatchBalanc
                              &tally__v1__balance_change__descriptor, on_message, ctx, err);
 }
 
+tally_stream *tally_changes(tally_conn *conn, const Tally__V1__ChangesRequest *request, tally_on_message on_message,
+                            void *ctx, tally_error *err) {
+    return tally_stream_open(conn, TALLY_METHOD_CHANGES, (const ProtobufCMessage *)request,
+                             &tally__v1__journal_change__descriptor, on_message, ctx, err);
+}
+
 tally_stream *tally_watch_usage(tally_conn *conn, const Tally__V1__WatchUsageRequest *request,
                                 tally_on_message on_message, void *ctx, tally_error *err) {
     return tally_stream_open(conn, TALLY_METHOD_WATCH_USAGE, (const ProtobufCMessage *)request,

@@ -1458,6 +1458,16 @@ static void test_watch_ends(void) {
         CHECK(got.n == 3 && got.cause[2] == TALLY__V1__USAGE_CHANGE_CAUSE__USAGE_CHANGE_CAUSE_CONSUME && got.used[2] == 40);
         tally_stream_free(s);
     }
+
+    /* The change feed: this tallyd runs with --fsync never, so it has no journal to feed. */
+    Tally__V1__ChangesRequest creq = TALLY__V1__CHANGES_REQUEST__INIT;
+    memset(&got, 0, sizeof got);
+    s = tally_changes(c, &creq, on_balance, &got, &err);
+    if (s) {
+        CHECK_FAIL(tally_stream_run(s, &err), err, TALLY_FAILED_PRECONDITION, "NO_JOURNAL");
+        CHECK(got.n == 0);
+        tally_stream_free(s);
+    }
     CHECK(tally_connected(c));
     tally_error_clear(&err);
     tally_close(c);

@@ -551,6 +551,12 @@ class TallyClient(ClientState):
         request = pb.WatchUsageRequest(user_ids=list(user_ids), all_users=all_users)
         return self._open_stream("/tally.v1.Usage/WatchUsage", request, pb.UsageChange, timeout_ms)
 
+    def changes(self, after: int = 0, timeout_ms: int = 0) -> "Stream[Any]":
+        """Admin/Changes (admins): a :class:`Stream` of ``pb.JournalChange``: every durable
+        journal record after sequence ``after`` (0: from the start), in order, each with the
+        answer its call got (``result``), then one with ``live`` set, then each new record."""
+        return self._open_stream("/tally.v1.Admin/Changes", pb.ChangesRequest(after_sequence=after), pb.JournalChange, timeout_ms)
+
     def stream(self, method: str, request: Message, timeout_ms: int = 0) -> "Stream[Any]":
         """Any streaming method of STREAM_METHODS by wire path, with its request message: a
         :class:`Stream` of its messages (watch_balance and watch_usage are the typed ones)."""

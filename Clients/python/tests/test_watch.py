@@ -71,3 +71,52 @@ def test_watch_usage_current_live_and_changes(tallyd, user):
         with pytest.raises(errors.InvalidArgument) as missing:
             next(client.watch_usage([]))
         assert missing.value.reason == "WATCH_USERS_MISSING"
+
+
+def _until_live(feed):
+    records = []
+    with feed:
+        for change in feed:
+            if change.live:
+                return records, change
+            records.append(change)
+    raise AssertionError("the feed ended before its live message")
+
+
+def test_changes_feed_gives_each_record_with_its_answer(make_tallyd, user):
+    server = make_tallyd("--fsync", "interval")  # a journal to feed from (the shared one has none)
+    with TallyClient(server.socket, timeout_ms=10_000) as client:
+        credited = client.credit(user, 9, "grant")
+        refused = None
+        try:
+            client.spend(user, 100)
+        except errors.FailedPrecondition as e:
+            refused = e
+        records, live = _until_live(client.changes())
+        assert [r.sequence for r in records] == [1, 2] and live.sequence == 2
+        assert records[0].method == "/tally.v1.Ledger/Credit" and pb.CreditRequest.FromString(records[0].request).user_id == user
+        assert pb.CreditResponse.FromString(records[0].result.payload) == credited and records[0].result.code == 0
+        assert records[1].result.reason == refused.reason == "INSUFFICIENT_TOKENS"
+        assert dict(records[1].result.details) == dict(refused.details)
+        # Resume after the first: only the second, then live; a new record arrives live.
+        with client.changes(after=1) as feed:
+            first = next(feed)
+            assert first.sequence == 2 and not first.live
+            assert next(feed).live
+        with client.changes(after=2) as feed:
+            assert next(feed).live
+            later = client.credit(user, 1, "grant")
+            change = next(feed)
+            assert change.sequence == 3 and pb.CreditResponse.FromString(change.result.payload) == later
+        with pytest.raises(errors.OutOfRange) as ahead:
+            for _ in client.changes(after=10**9):
+                pass
+        assert ahead.value.reason == "POSITION_AHEAD"
+
+
+def test_changes_needs_a_journal(tallyd):
+    with TallyClient(tallyd.socket, timeout_ms=10_000) as client:  # --fsync never: no journal
+        with pytest.raises(errors.FailedPrecondition) as e:
+            for _ in client.changes():
+                pass
+        assert e.value.reason == "NO_JOURNAL"

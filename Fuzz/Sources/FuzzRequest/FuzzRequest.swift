@@ -69,7 +69,7 @@ func check(_ request: Tally_V1_Request, _ decoded: CallDecoding.Decoded) {
         }
         guard refusedMethod.isMutation || refusal.code == .permissionDenied else { fatalError("a read refusal routed to the audit log") }
     case .stream(let callID, let streamMethod, _, let deadline):
-        guard versionOK, streamMethod == method, streamMethod == .watchBalance || streamMethod == .watchUsage, callID == request.callID else {
+        guard versionOK, streamMethod == method, streamMethod == .watchBalance || streamMethod == .watchUsage || streamMethod == .changes, callID == request.callID else {
             fatalError("stream \(streamMethod) does not match the request \(request)")
         }
         guard (deadline == nil) == (request.timeoutMs == 0) else { fatalError("a stream's deadline does not follow timeout_ms") }
@@ -163,6 +163,7 @@ func parses(_ payload: Data, for method: Method) -> Bool {
     case .metrics: return ok(Tally_V1_MetricsRequest.self)
     case .watchBalance: return ok(Tally_V1_WatchBalanceRequest.self)
     case .watchUsage: return ok(Tally_V1_WatchUsageRequest.self)
+    case .changes: return ok(Tally_V1_ChangesRequest.self)
     case .stats: return ok(Tally_V1_StatsRequest.self)
     case .checkUsage: return ok(Tally_V1_CheckUsageRequest.self)
     case .consume: return ok(Tally_V1_ConsumeRequest.self)

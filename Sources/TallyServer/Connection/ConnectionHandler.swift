@@ -79,6 +79,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         // The connection is gone: its watches end with it.
         for stream in streams.values {
             stream.deadline?.cancel()
+            stream.feed?.stop()
             if let key = stream.watch { parts.writer.endWatch(key) }
         }
         streams.removeAll()
@@ -449,11 +450,20 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 bound.eventLoop.execute { bound.value.streamEvent(callID, serial: serial, event) }
             }
         }
-        let registration =
-            switch request {
-            case .balances(let users, let resumeAfter): parts.writer.watchBalances(users: users, resumeAfter: resumeAfter, sink: sink)
-            case .usage(let users): parts.writer.watchUsage(users: users, sink: sink)
-            }
+        let registration: EventLoopFuture<WatchKey?>
+        switch request {
+        case .balances(let users, let resumeAfter):
+            registration = parts.writer.watchBalances(users: users, resumeAfter: resumeAfter, sink: sink)
+        case .usage(let users):
+            registration = parts.writer.watchUsage(users: users, sink: sink)
+        case .changes(let after):
+            stream.position = after
+            let feed = ChangeFeed(
+                after: after, dataDirectory: parts.health.dataDirectory, config: parts.writer.ledgerConfig, writer: parts.writer, sink: sink)
+            stream.feed = feed
+            feed.start()
+            return
+        }
         registration.hop(to: context.eventLoop).whenSuccess { key in
             bound.value.registered(callID, serial: serial, key)
         }
@@ -508,6 +518,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             flushOutbound(context)
         }
         stream.pending.removeFirst(index)
+        if index > 0 { stream.feed?.written(index) }
         if stream.pending.count > WatchStream.pendingLimit {
             endStream(stream.callID, serial: stream.serial, StreamEnd(
                 code: .resourceExhausted, reason: "WATCH_TOO_SLOW",
@@ -521,6 +532,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard let stream = streams[callID], serial == nil || stream.serial == serial else { return }
         streams.removeValue(forKey: callID)
         stream.deadline?.cancel()
+        stream.feed?.stop()
         if let key = stream.watch { parts.writer.endWatch(key) }
         guard let context, !closing else { return }
         answerAtOnce(stream.method, stream.finalFrame(end))

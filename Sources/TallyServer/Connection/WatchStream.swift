@@ -18,6 +18,8 @@ final class WatchStream {
     /// Waiting for the socket: at most `pendingLimit`, then the stream ends WATCH_TOO_SLOW.
     var pending: [WatchItem] = []
     var deadline: Scheduled<Void>?
+    /// The change feed's reader, for Admin/Changes: told what was written, stopped at the end.
+    var feed: ChangeFeed?
 
     /// Changes a stream may have waiting for a client that does not read, before it is ended.
     static let pendingLimit = 10_000
@@ -56,6 +58,9 @@ final class WatchStream {
             }
         case .usageLive:
             message = Tally_V1_UsageChange.with { $0.live = true }
+        case .journal(let change):
+            position = max(position, change.sequence)
+            message = change
         }
         var response = Tally_V1_Response()
         response.callID = callID
@@ -67,7 +72,7 @@ final class WatchStream {
     /// The last frame: `end`'s status, with the position to resume after.
     func finalFrame(_ end: StreamEnd) -> Tally_V1_Response {
         var details = end.details
-        if method == .watchBalance, details["resume_after"] == nil { details["resume_after"] = String(position) }
+        if method == .watchBalance || method == .changes, details["resume_after"] == nil { details["resume_after"] = String(position) }
         return Responses.error(callID: callID, end.code, reason: end.reason, end.message, details: details)
     }
 }

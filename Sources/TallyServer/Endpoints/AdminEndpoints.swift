@@ -6,6 +6,10 @@ import TallyWire
 /// tally.v1.Admin: snapshots, backups, health, statistics, reconciliation.
 enum AdminEndpoints {
     static let all: [Endpoint] = [
+        // A stream: the change feed, off the Writer (docs/protocol.md §5.1).
+        Endpoint(.changes, .admin, request: Tally_V1_ChangesRequest.self) { body, _ in
+            .stream(.changes(after: body.afterSequence))
+        },
         Endpoint(.snapshot, .admin, request: Tally_V1_SnapshotRequest.self) { _, _ in
             .offWriter { id, parts, _ in written(id, .snapshot, parts.snapshotter.snapshotNow()) }
         },

@@ -65,6 +65,8 @@ enum StreamRequest: Sendable, Equatable {
     case balances(users: Set<String>?, resumeAfter: UInt64?)
     /// Usage/WatchUsage: `users` (nil: every user).
     case usage(users: Set<String>?)
+    /// Admin/Changes: every durable journal record after `after`.
+    case changes(after: UInt64)
 }
 
 /// A call served off the Writer: its answer, on any loop (the connection hops to its own);

@@ -18,6 +18,8 @@ enum WatchItem: Sendable {
     case usage(UsageWatchChange)
     /// The current usage standings are sent; live changes follow.
     case usageLive
+    /// A record of the change feed (Admin/Changes), built by its reader; its sequence is its position.
+    case journal(Tally_V1_JournalChange)
 }
 
 /// What a watch is told, on the Writer's loop, in order: messages, then possibly its end.

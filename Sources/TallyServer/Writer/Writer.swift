@@ -110,6 +110,7 @@ public actor Writer {
         self.recoverForResume = recoverForResume
         self.reports = JournalReports(loop: loop)
         self.ledger = ledger
+        self.ledgerConfig = ledger.config
         self.rateLimiter = RateLimiter(limits: rateLimits)
         self.capacity = capacity
         self.nextSequence = nextSequence
@@ -649,6 +650,10 @@ public actor Writer {
     /// Published after every turn that can change it, so that a health probe reads it from any
     /// thread without waiting its turn on the Writer's loop behind a queue of calls.
     nonisolated let health = Mutex(HealthState())
+    /// Admin/Changes readers open now (ChangeFeed.limit).
+    nonisolated let changeFeeds = Atomic<Int>(0)
+    /// The Ledger's settings, for what rebuilds a copy of it off the Writer (ChangeFeed).
+    nonisolated let ledgerConfig: LedgerConfig
 
     private func publishHealth() {
         let state = HealthState(

@@ -10,6 +10,11 @@
 
 /// Operations on tallyd itself: health, snapshots and backups.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -20,6 +25,105 @@ import SwiftProtobuf
 fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobuf.ProtobufAPIVersionCheck {
   struct _2: SwiftProtobuf.ProtobufAPIVersion_2 {}
   typealias Version = _2
+}
+
+public nonisolated struct Tally_V1_ChangesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Every record whose sequence is greater than this; 0 is the start of the journal.
+  public var afterSequence: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Tally_V1_JournalChange: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The record's place in the journal: 1, 2, 3, ... with no gaps, across restarts. Resume after
+  /// the last one received.
+  public var sequence: UInt64 {
+    get {_storage._sequence}
+    set {_uniqueStorage()._sequence = newValue}
+  }
+
+  /// The time the Writer stamped on it (not when it is read).
+  public var atUs: Int64 {
+    get {_storage._atUs}
+    set {_uniqueStorage()._atUs = newValue}
+  }
+
+  /// The call it carried out ("/tally.v1.Ledger/Credit"); empty for the Writer's own work.
+  public var method: String {
+    get {_storage._method}
+    set {_uniqueStorage()._method = newValue}
+  }
+
+  /// That call's request message (of the method's request type), exactly as applied; empty for
+  /// a refusal recorded before the call reached the Ledger, and for the Writer's own work.
+  public var request: Data {
+    get {_storage._request}
+    set {_uniqueStorage()._request = newValue}
+  }
+
+  /// The Writer's own work: EXPIRE_RESERVATIONS, EXPIRE_PURCHASES, TRIM_AUDIT,
+  /// ARCHIVE_TRANSACTIONS or ARCHIVE_COMMITMENTS; empty for a call.
+  public var `internal`: String {
+    get {_storage._internal}
+    set {_uniqueStorage()._internal = newValue}
+  }
+
+  /// What applying it gave: the answer its caller got (call_id 0): OK with the method's response
+  /// message as payload, or the refusal (code, reason, details). The Writer's own work: OK, with
+  /// an empty payload.
+  public var result: Tally_V1_Response {
+    get {_storage._result ?? Tally_V1_Response()}
+    set {_uniqueStorage()._result = newValue}
+  }
+  /// Returns true if `result` has been explicitly set.
+  public var hasResult: Bool {_storage._result != nil}
+  /// Clears the value of `result`. Subsequent reads from it will return its default value.
+  public mutating func clearResult() {_uniqueStorage()._result = nil}
+
+  /// Who made the call, when it was audited (uid, gid, role); 0 / empty otherwise.
+  public var uid: UInt32 {
+    get {_storage._uid}
+    set {_uniqueStorage()._uid = newValue}
+  }
+
+  public var gid: UInt32 {
+    get {_storage._gid}
+    set {_uniqueStorage()._gid = newValue}
+  }
+
+  public var role: String {
+    get {_storage._role}
+    set {_uniqueStorage()._role = newValue}
+  }
+
+  /// The usage day the Writer stamped on a usage command (YYYY-MM-DD); empty otherwise.
+  public var usageDay: String {
+    get {_storage._usageDay}
+    set {_uniqueStorage()._usageDay = newValue}
+  }
+
+  /// Sent once: every record up to `sequence` has been sent; the ones after it follow as they
+  /// become durable. Only `sequence` is set on it.
+  public var live: Bool {
+    get {_storage._live}
+    set {_uniqueStorage()._live = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Tally_V1_MetricsRequest: Sendable {
@@ -407,6 +511,176 @@ public nonisolated struct Tally_V1_StatsResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tally.v1"
+
+nonisolated extension Tally_V1_ChangesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ChangesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}after_sequence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.afterSequence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.afterSequence != 0 {
+      try visitor.visitSingularUInt64Field(value: self.afterSequence, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_ChangesRequest, rhs: Tally_V1_ChangesRequest) -> Bool {
+    if lhs.afterSequence != rhs.afterSequence {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tally_V1_JournalChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".JournalChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}at_us\0\u{1}method\0\u{1}request\0\u{1}internal\0\u{1}result\0\u{1}uid\0\u{1}gid\0\u{1}role\0\u{3}usage_day\0\u{1}live\0")
+
+  fileprivate class _StorageClass {
+    var _sequence: UInt64 = 0
+    var _atUs: Int64 = 0
+    var _method: String = String()
+    var _request: Data = Data()
+    var _internal: String = String()
+    var _result: Tally_V1_Response? = nil
+    var _uid: UInt32 = 0
+    var _gid: UInt32 = 0
+    var _role: String = String()
+    var _usageDay: String = String()
+    var _live: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _sequence = source._sequence
+      _atUs = source._atUs
+      _method = source._method
+      _request = source._request
+      _internal = source._internal
+      _result = source._result
+      _uid = source._uid
+      _gid = source._gid
+      _role = source._role
+      _usageDay = source._usageDay
+      _live = source._live
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._sequence) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._atUs) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._method) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._request) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._internal) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._result) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._uid) }()
+        case 8: try { try decoder.decodeSingularUInt32Field(value: &_storage._gid) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._role) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._usageDay) }()
+        case 11: try { try decoder.decodeSingularBoolField(value: &_storage._live) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._sequence != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._sequence, fieldNumber: 1)
+      }
+      if _storage._atUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._atUs, fieldNumber: 2)
+      }
+      if !_storage._method.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._method, fieldNumber: 3)
+      }
+      if !_storage._request.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._request, fieldNumber: 4)
+      }
+      if !_storage._internal.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._internal, fieldNumber: 5)
+      }
+      try { if let v = _storage._result {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      if _storage._uid != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._uid, fieldNumber: 7)
+      }
+      if _storage._gid != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._gid, fieldNumber: 8)
+      }
+      if !_storage._role.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._role, fieldNumber: 9)
+      }
+      if !_storage._usageDay.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._usageDay, fieldNumber: 10)
+      }
+      if _storage._live != false {
+        try visitor.visitSingularBoolField(value: _storage._live, fieldNumber: 11)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tally_V1_JournalChange, rhs: Tally_V1_JournalChange) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._sequence != rhs_storage._sequence {return false}
+        if _storage._atUs != rhs_storage._atUs {return false}
+        if _storage._method != rhs_storage._method {return false}
+        if _storage._request != rhs_storage._request {return false}
+        if _storage._internal != rhs_storage._internal {return false}
+        if _storage._result != rhs_storage._result {return false}
+        if _storage._uid != rhs_storage._uid {return false}
+        if _storage._gid != rhs_storage._gid {return false}
+        if _storage._role != rhs_storage._role {return false}
+        if _storage._usageDay != rhs_storage._usageDay {return false}
+        if _storage._live != rhs_storage._live {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Tally_V1_MetricsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MetricsRequest"

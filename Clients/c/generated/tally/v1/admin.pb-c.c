@@ -7,6 +7,96 @@
 #endif
 
 #include "tally/v1/admin.pb-c.h"
+void   tally__v1__changes_request__init
+                     (Tally__V1__ChangesRequest         *message)
+{
+  static const Tally__V1__ChangesRequest init_value = TALLY__V1__CHANGES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tally__v1__changes_request__get_packed_size
+                     (const Tally__V1__ChangesRequest *message)
+{
+  assert(message->base.descriptor == &tally__v1__changes_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__changes_request__pack
+                     (const Tally__V1__ChangesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__changes_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__changes_request__pack_to_buffer
+                     (const Tally__V1__ChangesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__changes_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__ChangesRequest *
+       tally__v1__changes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__ChangesRequest *)
+     protobuf_c_message_unpack (&tally__v1__changes_request__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__changes_request__free_unpacked
+                     (Tally__V1__ChangesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__changes_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tally__v1__journal_change__init
+                     (Tally__V1__JournalChange         *message)
+{
+  static const Tally__V1__JournalChange init_value = TALLY__V1__JOURNAL_CHANGE__INIT;
+  *message = init_value;
+}
+size_t tally__v1__journal_change__get_packed_size
+                     (const Tally__V1__JournalChange *message)
+{
+  assert(message->base.descriptor == &tally__v1__journal_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tally__v1__journal_change__pack
+                     (const Tally__V1__JournalChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tally__v1__journal_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tally__v1__journal_change__pack_to_buffer
+                     (const Tally__V1__JournalChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tally__v1__journal_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tally__V1__JournalChange *
+       tally__v1__journal_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tally__V1__JournalChange *)
+     protobuf_c_message_unpack (&tally__v1__journal_change__descriptor,
+                                allocator, len, data);
+}
+void   tally__v1__journal_change__free_unpacked
+                     (Tally__V1__JournalChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tally__v1__journal_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tally__v1__metrics_request__init
                      (Tally__V1__MetricsRequest         *message)
 {
@@ -778,6 +868,212 @@ void   tally__v1__stats_response__free_unpacked
   assert(message->base.descriptor == &tally__v1__stats_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+static const ProtobufCFieldDescriptor tally__v1__changes_request__field_descriptors[1] =
+{
+  {
+    "after_sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__ChangesRequest, after_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__changes_request__field_indices_by_name[] = {
+  0,   /* field[0] = after_sequence */
+};
+static const ProtobufCIntRange tally__v1__changes_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tally__v1__changes_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.ChangesRequest",
+  "ChangesRequest",
+  "Tally__V1__ChangesRequest",
+  "tally.v1",
+  sizeof(Tally__V1__ChangesRequest),
+  1,
+  tally__v1__changes_request__field_descriptors,
+  tally__v1__changes_request__field_indices_by_name,
+  1,  tally__v1__changes_request__number_ranges,
+  (ProtobufCMessageInit) tally__v1__changes_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tally__v1__journal_change__field_descriptors[11] =
+{
+  {
+    "sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "at_us",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, at_us),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "method",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, method),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "request",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, request),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "internal",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, internal),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "result",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, result),
+    &tally__v1__response__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "uid",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gid",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, gid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "role",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, role),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "usage_day",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, usage_day),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "live",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__JournalChange, live),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tally__v1__journal_change__field_indices_by_name[] = {
+  1,   /* field[1] = at_us */
+  7,   /* field[7] = gid */
+  4,   /* field[4] = internal */
+  10,   /* field[10] = live */
+  2,   /* field[2] = method */
+  3,   /* field[3] = request */
+  5,   /* field[5] = result */
+  8,   /* field[8] = role */
+  0,   /* field[0] = sequence */
+  6,   /* field[6] = uid */
+  9,   /* field[9] = usage_day */
+};
+static const ProtobufCIntRange tally__v1__journal_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor tally__v1__journal_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tally.v1.JournalChange",
+  "JournalChange",
+  "Tally__V1__JournalChange",
+  "tally.v1",
+  sizeof(Tally__V1__JournalChange),
+  11,
+  tally__v1__journal_change__field_descriptors,
+  tally__v1__journal_change__field_indices_by_name,
+  1,  tally__v1__journal_change__number_ranges,
+  (ProtobufCMessageInit) tally__v1__journal_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define tally__v1__metrics_request__field_descriptors NULL
 #define tally__v1__metrics_request__field_indices_by_name NULL
 #define tally__v1__metrics_request__number_ranges NULL
@@ -2085,7 +2381,7 @@ const ProtobufCMessageDescriptor tally__v1__stats_response__descriptor =
   (ProtobufCMessageInit) tally__v1__stats_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[6] =
+static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[7] =
 {
   { "Snapshot", &tally__v1__snapshot_request__descriptor, &tally__v1__snapshot_response__descriptor },
   { "Backup", &tally__v1__backup_request__descriptor, &tally__v1__backup_response__descriptor },
@@ -2093,9 +2389,11 @@ static const ProtobufCMethodDescriptor tally__v1__admin__method_descriptors[6] =
   { "Stats", &tally__v1__stats_request__descriptor, &tally__v1__stats_response__descriptor },
   { "Reconcile", &tally__v1__reconcile_request__descriptor, &tally__v1__reconcile_response__descriptor },
   { "Metrics", &tally__v1__metrics_request__descriptor, &tally__v1__metrics_response__descriptor },
+  { "Changes", &tally__v1__changes_request__descriptor, &tally__v1__journal_change__descriptor },
 };
 const unsigned tally__v1__admin__method_indices_by_name[] = {
   1,        /* Backup */
+  6,        /* Changes */
   2,        /* Health */
   5,        /* Metrics */
   4,        /* Reconcile */
@@ -2109,7 +2407,7 @@ const ProtobufCServiceDescriptor tally__v1__admin__descriptor =
   "Admin",
   "Tally__V1__Admin",
   "tally.v1",
-  6,
+  7,
   tally__v1__admin__method_descriptors,
   tally__v1__admin__method_indices_by_name
 };
@@ -2160,6 +2458,14 @@ void tally__v1__admin__metrics(ProtobufCService *service,
 {
   assert(service->descriptor == &tally__v1__admin__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tally__v1__admin__changes(ProtobufCService *service,
+                               const Tally__V1__ChangesRequest *input,
+                               Tally__V1__JournalChange_Closure closure,
+                               void *closure_data)
+{
+  assert(service->descriptor == &tally__v1__admin__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tally__v1__admin__init (Tally__V1__Admin_Service *service,
                              Tally__V1__Admin_ServiceDestroy destroy)

@@ -11,10 +11,11 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from tally_client._pb.tally.v1 import envelope_pb2 as tally_dot_v1_dot_envelope__pb2
 from tally_client._pb.tally.v1 import ledger_pb2 as tally_dot_v1_dot_ledger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tally/v1/admin.proto\x12\x08tally.v1\x1a\x15tally/v1/ledger.proto\"\x10\n\x0eMetricsRequest\"*\n\x0bMetricLabel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"R\n\x0cMetricSample\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06labels\x18\x02 \x03(\x0b\x32\x15.tally.v1.MetricLabel\x12\r\n\x05value\x18\x03 \x01(\x01\"M\n\x0fMetricsResponse\x12\'\n\x07samples\x18\x01 \x03(\x0b\x32\x16.tally.v1.MetricSample\x12\x11\n\tuptime_ms\x18\x02 \x01(\x03\"\"\n\x10ReconcileRequest\x12\x0e\n\x06repair\x18\x01 \x01(\x08\"W\n\x0f\x42\x61lanceMismatch\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06stored\x18\x03 \x01(\x03\x12\x14\n\x0c\x66rom_history\x18\x04 \x01(\x03\"\xb8\x01\n\x11ReconcileResponse\x12\x18\n\x10\x61\x63\x63ounts_checked\x18\x01 \x01(\x03\x12\x1c\n\x14transactions_checked\x18\x02 \x01(\x03\x12-\n\nmismatches\x18\x03 \x03(\x0b\x32\x19.tally.v1.BalanceMismatch\x12&\n\x07repairs\x18\x04 \x03(\x0b\x32\x15.tally.v1.Transaction\x12\x14\n\x0cunrepairable\x18\x05 \x03(\t\")\n\rHealthRequest\x12\x18\n\x10\x63heck_invariants\x18\x01 \x01(\x08\"\x92\x04\n\x0eHealthResponse\x12\x1b\n\x13\x61\x63\x63\x65pting_mutations\x18\x01 \x01(\x08\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\x12\x11\n\tuptime_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x63onnections\x18\x04 \x01(\x03\x12\x14\n\x0cqueued_calls\x18\x05 \x01(\x03\x12\x1a\n\x12queued_calls_limit\x18\x06 \x01(\x03\x12\x18\n\x10\x64urable_sequence\x18\x07 \x01(\x04\x12\x19\n\x11snapshot_sequence\x18\x08 \x01(\x04\x12\x17\n\x0fsnapshot_age_ms\x18\t \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\n \x01(\x03\x12\x14\n\x0ctransactions\x18\x0b \x01(\x03\x12\x1a\n\x12invariants_checked\x18\x0c \x01(\x08\x12\x1c\n\x14invariant_violations\x18\r \x03(\t\x12\x18\n\x10journal_segments\x18\x0e \x01(\x03\x12\x15\n\rjournal_bytes\x18\x0f \x01(\x03\x12\x15\n\raudit_entries\x18\x10 \x01(\x03\x12\x43\n\x0eusage_refusals\x18\x11 \x03(\x0b\x32+.tally.v1.HealthResponse.UsageRefusalsEntry\x1a\x34\n\x12UsageRefusalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x11\n\x0fSnapshotRequest\"[\n\x10SnapshotResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1d\n\rBackupRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"Y\n\x0e\x42\x61\x63kupResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1c\n\x0cStatsRequest\x12\x0c\n\x04\x64\x61ys\x18\x01 \x01(\r\"[\n\nTypeVolume\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.tally.v1.TransactionType\x12\x14\n\x0ctransactions\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\"]\n\x07Revenue\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63\x65nts\x18\x03 \x01(\x03\x12\x11\n\tpurchases\x18\x04 \x01(\x03\x12\x0e\n\x06tokens\x18\x05 \x01(\x03\"\xe2\x02\n\rStatsResponse\x12\r\n\x05users\x18\x01 \x01(\x03\x12\x1d\n\x15tokens_in_circulation\x18\x02 \x01(\x03\x12\x18\n\x10tokens_committed\x18\x03 \x01(\x03\x12\x15\n\rtokens_minted\x18\x04 \x01(\x03\x12\x15\n\rtokens_burned\x18\x05 \x01(\x03\x12\x11\n\thouse_net\x18\x06 \x01(\x03\x12\x14\n\x0ctransactions\x18\x07 \x01(\x03\x12\x1a\n\x12\x61\x63tive_commitments\x18\x08 \x01(\x03\x12\x18\n\x10open_predictions\x18\t \x01(\x03\x12$\n\x06volume\x18\n \x03(\x0b\x32\x14.tally.v1.TypeVolume\x12)\n\x0erevenue_by_day\x18\x0b \x03(\x0b\x32\x11.tally.v1.Revenue\x12+\n\x10revenue_by_month\x18\x0c \x03(\x0b\x32\x11.tally.v1.Revenue2\x84\x03\n\x05\x41\x64min\x12\x41\n\x08Snapshot\x12\x19.tally.v1.SnapshotRequest\x1a\x1a.tally.v1.SnapshotResponse\x12;\n\x06\x42\x61\x63kup\x12\x17.tally.v1.BackupRequest\x1a\x18.tally.v1.BackupResponse\x12;\n\x06Health\x12\x17.tally.v1.HealthRequest\x1a\x18.tally.v1.HealthResponse\x12\x38\n\x05Stats\x12\x16.tally.v1.StatsRequest\x1a\x17.tally.v1.StatsResponse\x12\x44\n\tReconcile\x12\x1a.tally.v1.ReconcileRequest\x1a\x1b.tally.v1.ReconcileResponse\x12>\n\x07Metrics\x12\x18.tally.v1.MetricsRequest\x1a\x19.tally.v1.MetricsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tally/v1/admin.proto\x12\x08tally.v1\x1a\x17tally/v1/envelope.proto\x1a\x15tally/v1/ledger.proto\"(\n\x0e\x43hangesRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x04\"\xd0\x01\n\rJournalChange\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\r\n\x05\x61t_us\x18\x02 \x01(\x03\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0f\n\x07request\x18\x04 \x01(\x0c\x12\x10\n\x08internal\x18\x05 \x01(\t\x12\"\n\x06result\x18\x06 \x01(\x0b\x32\x12.tally.v1.Response\x12\x0b\n\x03uid\x18\x07 \x01(\r\x12\x0b\n\x03gid\x18\x08 \x01(\r\x12\x0c\n\x04role\x18\t \x01(\t\x12\x11\n\tusage_day\x18\n \x01(\t\x12\x0c\n\x04live\x18\x0b \x01(\x08\"\x10\n\x0eMetricsRequest\"*\n\x0bMetricLabel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"R\n\x0cMetricSample\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x06labels\x18\x02 \x03(\x0b\x32\x15.tally.v1.MetricLabel\x12\r\n\x05value\x18\x03 \x01(\x01\"M\n\x0fMetricsResponse\x12\'\n\x07samples\x18\x01 \x03(\x0b\x32\x16.tally.v1.MetricSample\x12\x11\n\tuptime_ms\x18\x02 \x01(\x03\"\"\n\x10ReconcileRequest\x12\x0e\n\x06repair\x18\x01 \x01(\x08\"W\n\x0f\x42\x61lanceMismatch\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x0e\n\x06stored\x18\x03 \x01(\x03\x12\x14\n\x0c\x66rom_history\x18\x04 \x01(\x03\"\xb8\x01\n\x11ReconcileResponse\x12\x18\n\x10\x61\x63\x63ounts_checked\x18\x01 \x01(\x03\x12\x1c\n\x14transactions_checked\x18\x02 \x01(\x03\x12-\n\nmismatches\x18\x03 \x03(\x0b\x32\x19.tally.v1.BalanceMismatch\x12&\n\x07repairs\x18\x04 \x03(\x0b\x32\x15.tally.v1.Transaction\x12\x14\n\x0cunrepairable\x18\x05 \x03(\t\")\n\rHealthRequest\x12\x18\n\x10\x63heck_invariants\x18\x01 \x01(\x08\"\x92\x04\n\x0eHealthResponse\x12\x1b\n\x13\x61\x63\x63\x65pting_mutations\x18\x01 \x01(\x08\x12\x16\n\x0erefusal_reason\x18\x02 \x01(\t\x12\x11\n\tuptime_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x63onnections\x18\x04 \x01(\x03\x12\x14\n\x0cqueued_calls\x18\x05 \x01(\x03\x12\x1a\n\x12queued_calls_limit\x18\x06 \x01(\x03\x12\x18\n\x10\x64urable_sequence\x18\x07 \x01(\x04\x12\x19\n\x11snapshot_sequence\x18\x08 \x01(\x04\x12\x17\n\x0fsnapshot_age_ms\x18\t \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\n \x01(\x03\x12\x14\n\x0ctransactions\x18\x0b \x01(\x03\x12\x1a\n\x12invariants_checked\x18\x0c \x01(\x08\x12\x1c\n\x14invariant_violations\x18\r \x03(\t\x12\x18\n\x10journal_segments\x18\x0e \x01(\x03\x12\x15\n\rjournal_bytes\x18\x0f \x01(\x03\x12\x15\n\raudit_entries\x18\x10 \x01(\x03\x12\x43\n\x0eusage_refusals\x18\x11 \x03(\x0b\x32+.tally.v1.HealthResponse.UsageRefusalsEntry\x1a\x34\n\x12UsageRefusalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x11\n\x0fSnapshotRequest\"[\n\x10SnapshotResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1d\n\rBackupRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"Y\n\x0e\x42\x61\x63kupResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x18\n\x10journal_sequence\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\x12\x10\n\x08\x61\x63\x63ounts\x18\x04 \x01(\x03\"\x1c\n\x0cStatsRequest\x12\x0c\n\x04\x64\x61ys\x18\x01 \x01(\r\"[\n\nTypeVolume\x12\'\n\x04type\x18\x01 \x01(\x0e\x32\x19.tally.v1.TransactionType\x12\x14\n\x0ctransactions\x18\x02 \x01(\x03\x12\x0e\n\x06tokens\x18\x03 \x01(\x03\"]\n\x07Revenue\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\r\n\x05\x63\x65nts\x18\x03 \x01(\x03\x12\x11\n\tpurchases\x18\x04 \x01(\x03\x12\x0e\n\x06tokens\x18\x05 \x01(\x03\"\xe2\x02\n\rStatsResponse\x12\r\n\x05users\x18\x01 \x01(\x03\x12\x1d\n\x15tokens_in_circulation\x18\x02 \x01(\x03\x12\x18\n\x10tokens_committed\x18\x03 \x01(\x03\x12\x15\n\rtokens_minted\x18\x04 \x01(\x03\x12\x15\n\rtokens_burned\x18\x05 \x01(\x03\x12\x11\n\thouse_net\x18\x06 \x01(\x03\x12\x14\n\x0ctransactions\x18\x07 \x01(\x03\x12\x1a\n\x12\x61\x63tive_commitments\x18\x08 \x01(\x03\x12\x18\n\x10open_predictions\x18\t \x01(\x03\x12$\n\x06volume\x18\n \x03(\x0b\x32\x14.tally.v1.TypeVolume\x12)\n\x0erevenue_by_day\x18\x0b \x03(\x0b\x32\x11.tally.v1.Revenue\x12+\n\x10revenue_by_month\x18\x0c \x03(\x0b\x32\x11.tally.v1.Revenue2\xc4\x03\n\x05\x41\x64min\x12\x41\n\x08Snapshot\x12\x19.tally.v1.SnapshotRequest\x1a\x1a.tally.v1.SnapshotResponse\x12;\n\x06\x42\x61\x63kup\x12\x17.tally.v1.BackupRequest\x1a\x18.tally.v1.BackupResponse\x12;\n\x06Health\x12\x17.tally.v1.HealthRequest\x1a\x18.tally.v1.HealthResponse\x12\x38\n\x05Stats\x12\x16.tally.v1.StatsRequest\x1a\x17.tally.v1.StatsResponse\x12\x44\n\tReconcile\x12\x1a.tally.v1.ReconcileRequest\x1a\x1b.tally.v1.ReconcileResponse\x12>\n\x07Metrics\x12\x18.tally.v1.MetricsRequest\x1a\x19.tally.v1.MetricsResponse\x12>\n\x07\x43hanges\x12\x18.tally.v1.ChangesRequest\x1a\x17.tally.v1.JournalChange0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tally_client._pb.tally.v1.admin_pb2', globals())
@@ -23,42 +24,46 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _HEALTHRESPONSE_USAGEREFUSALSENTRY._options = None
   _HEALTHRESPONSE_USAGEREFUSALSENTRY._serialized_options = b'8\001'
-  _METRICSREQUEST._serialized_start=57
-  _METRICSREQUEST._serialized_end=73
-  _METRICLABEL._serialized_start=75
-  _METRICLABEL._serialized_end=117
-  _METRICSAMPLE._serialized_start=119
-  _METRICSAMPLE._serialized_end=201
-  _METRICSRESPONSE._serialized_start=203
-  _METRICSRESPONSE._serialized_end=280
-  _RECONCILEREQUEST._serialized_start=282
-  _RECONCILEREQUEST._serialized_end=316
-  _BALANCEMISMATCH._serialized_start=318
-  _BALANCEMISMATCH._serialized_end=405
-  _RECONCILERESPONSE._serialized_start=408
-  _RECONCILERESPONSE._serialized_end=592
-  _HEALTHREQUEST._serialized_start=594
-  _HEALTHREQUEST._serialized_end=635
-  _HEALTHRESPONSE._serialized_start=638
-  _HEALTHRESPONSE._serialized_end=1168
-  _HEALTHRESPONSE_USAGEREFUSALSENTRY._serialized_start=1116
-  _HEALTHRESPONSE_USAGEREFUSALSENTRY._serialized_end=1168
-  _SNAPSHOTREQUEST._serialized_start=1170
-  _SNAPSHOTREQUEST._serialized_end=1187
-  _SNAPSHOTRESPONSE._serialized_start=1189
-  _SNAPSHOTRESPONSE._serialized_end=1280
-  _BACKUPREQUEST._serialized_start=1282
-  _BACKUPREQUEST._serialized_end=1311
-  _BACKUPRESPONSE._serialized_start=1313
-  _BACKUPRESPONSE._serialized_end=1402
-  _STATSREQUEST._serialized_start=1404
-  _STATSREQUEST._serialized_end=1432
-  _TYPEVOLUME._serialized_start=1434
-  _TYPEVOLUME._serialized_end=1525
-  _REVENUE._serialized_start=1527
-  _REVENUE._serialized_end=1620
-  _STATSRESPONSE._serialized_start=1623
-  _STATSRESPONSE._serialized_end=1977
-  _ADMIN._serialized_start=1980
-  _ADMIN._serialized_end=2368
+  _CHANGESREQUEST._serialized_start=82
+  _CHANGESREQUEST._serialized_end=122
+  _JOURNALCHANGE._serialized_start=125
+  _JOURNALCHANGE._serialized_end=333
+  _METRICSREQUEST._serialized_start=335
+  _METRICSREQUEST._serialized_end=351
+  _METRICLABEL._serialized_start=353
+  _METRICLABEL._serialized_end=395
+  _METRICSAMPLE._serialized_start=397
+  _METRICSAMPLE._serialized_end=479
+  _METRICSRESPONSE._serialized_start=481
+  _METRICSRESPONSE._serialized_end=558
+  _RECONCILEREQUEST._serialized_start=560
+  _RECONCILEREQUEST._serialized_end=594
+  _BALANCEMISMATCH._serialized_start=596
+  _BALANCEMISMATCH._serialized_end=683
+  _RECONCILERESPONSE._serialized_start=686
+  _RECONCILERESPONSE._serialized_end=870
+  _HEALTHREQUEST._serialized_start=872
+  _HEALTHREQUEST._serialized_end=913
+  _HEALTHRESPONSE._serialized_start=916
+  _HEALTHRESPONSE._serialized_end=1446
+  _HEALTHRESPONSE_USAGEREFUSALSENTRY._serialized_start=1394
+  _HEALTHRESPONSE_USAGEREFUSALSENTRY._serialized_end=1446
+  _SNAPSHOTREQUEST._serialized_start=1448
+  _SNAPSHOTREQUEST._serialized_end=1465
+  _SNAPSHOTRESPONSE._serialized_start=1467
+  _SNAPSHOTRESPONSE._serialized_end=1558
+  _BACKUPREQUEST._serialized_start=1560
+  _BACKUPREQUEST._serialized_end=1589
+  _BACKUPRESPONSE._serialized_start=1591
+  _BACKUPRESPONSE._serialized_end=1680
+  _STATSREQUEST._serialized_start=1682
+  _STATSREQUEST._serialized_end=1710
+  _TYPEVOLUME._serialized_start=1712
+  _TYPEVOLUME._serialized_end=1803
+  _REVENUE._serialized_start=1805
+  _REVENUE._serialized_end=1898
+  _STATSRESPONSE._serialized_start=1901
+  _STATSRESPONSE._serialized_end=2255
+  _ADMIN._serialized_start=2258
+  _ADMIN._serialized_end=2710
 # @@protoc_insertion_point(module_scope)

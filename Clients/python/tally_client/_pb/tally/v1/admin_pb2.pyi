@@ -1,3 +1,4 @@
+from tally_client._pb.tally.v1 import envelope_pb2 as _envelope_pb2
 from tally_client._pb.tally.v1 import ledger_pb2 as _ledger_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -35,6 +36,12 @@ class BalanceMismatch(_message.Message):
     from_history: int
     stored: int
     def __init__(self, account: _Optional[str] = ..., field: _Optional[str] = ..., stored: _Optional[int] = ..., from_history: _Optional[int] = ...) -> None: ...
+
+class ChangesRequest(_message.Message):
+    __slots__ = ["after_sequence"]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    after_sequence: int
+    def __init__(self, after_sequence: _Optional[int] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
     __slots__ = ["check_invariants"]
@@ -86,6 +93,32 @@ class HealthResponse(_message.Message):
     uptime_ms: int
     usage_refusals: _containers.ScalarMap[str, int]
     def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ..., usage_refusals: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class JournalChange(_message.Message):
+    __slots__ = ["at_us", "gid", "internal", "live", "method", "request", "result", "role", "sequence", "uid", "usage_day"]
+    AT_US_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    USAGE_DAY_FIELD_NUMBER: _ClassVar[int]
+    at_us: int
+    gid: int
+    internal: str
+    live: bool
+    method: str
+    request: bytes
+    result: _envelope_pb2.Response
+    role: str
+    sequence: int
+    uid: int
+    usage_day: str
+    def __init__(self, sequence: _Optional[int] = ..., at_us: _Optional[int] = ..., method: _Optional[str] = ..., request: _Optional[bytes] = ..., internal: _Optional[str] = ..., result: _Optional[_Union[_envelope_pb2.Response, _Mapping]] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., role: _Optional[str] = ..., usage_day: _Optional[str] = ..., live: bool = ...) -> None: ...
 
 class MetricLabel(_message.Message):
     __slots__ = ["name", "value"]
