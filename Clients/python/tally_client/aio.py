@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from google.protobuf.message import DecodeError, Message
 
@@ -35,6 +35,8 @@ from .client import (
     connect_attempt,
     request_frame,
 )
+from .aio_stream import AsyncStream
+from .client import PROTOCOL_VERSION, STREAM_METHODS, check_timeout, frame
 from .errors import CallTimeout, Code, ConnectionClosed, TallyError
 
 class AsyncTallyClient(ClientState):
@@ -62,6 +64,7 @@ class AsyncTallyClient(ClientState):
         """Not connected yet: use :meth:`connect`, which makes and connects one."""
         super().__init__(socket_path, timeout_ms, timeout_grace_ms, max_frame_bytes)
         self._waiting: Dict[int, "asyncio.Future[Any]"] = {}
+        self._streams: Dict[int, AsyncStream[Any]] = {}
         self._writer: Optional[asyncio.StreamWriter] = None
         self._reading: Optional["asyncio.Task[None]"] = None
         self._draining = asyncio.Lock()
@@ -211,6 +214,50 @@ class AsyncTallyClient(ClientState):
     reconcile = awaitable(calls.reconcile)
     metrics = awaitable(calls.metrics)
 
+    # -- streams (docs/protocol.md §5.1) -------------------------------------------------
+
+    def watch_balance(
+        self, user_ids: Sequence[str] = (), *, all_users: bool = False, after: Optional[int] = None, timeout_ms: int = 0,
+    ) -> AsyncStream[Any]:
+        """Ledger/WatchBalance: an :class:`AsyncStream` of ``pb.BalanceChange`` (as
+        TallyClient.watch_balance); ``async for change in stream``."""
+        request = pb.WatchBalanceRequest(user_ids=list(user_ids), all_users=all_users, resume=after is not None, after_position=after or 0)
+        return self._open_stream("/tally.v1.Ledger/WatchBalance", request, pb.BalanceChange, timeout_ms)
+
+    def watch_usage(self, user_ids: Sequence[str] = (), *, all_users: bool = False, timeout_ms: int = 0) -> AsyncStream[Any]:
+        """Usage/WatchUsage: an :class:`AsyncStream` of ``pb.UsageChange`` (as TallyClient.watch_usage)."""
+        request = pb.WatchUsageRequest(user_ids=list(user_ids), all_users=all_users)
+        return self._open_stream("/tally.v1.Usage/WatchUsage", request, pb.UsageChange, timeout_ms)
+
+    def changes(self, after: int = 0, timeout_ms: int = 0) -> AsyncStream[Any]:
+        """Admin/Changes (admins): an :class:`AsyncStream` of ``pb.JournalChange`` (as TallyClient.changes)."""
+        return self._open_stream("/tally.v1.Admin/Changes", pb.ChangesRequest(after_sequence=after), pb.JournalChange, timeout_ms)
+
+    def stream(self, method: str, request: Message, timeout_ms: int = 0) -> AsyncStream[Any]:
+        """Any streaming method of STREAM_METHODS by wire path: an :class:`AsyncStream` of its messages."""
+        known = STREAM_METHODS.get(method)
+        if known is None:
+            raise ValueError(f"{method} is not a streaming method tallyd's protos define (STREAM_METHODS)")
+        return self._open_stream(method, request, known.response_type, timeout_ms)
+
+    def _open_stream(self, method: str, request: Message, message_type: Any, timeout_ms: int) -> AsyncStream[Any]:
+        if self._closed is not None:
+            raise self._closed_copy()
+        if self._writer is None:
+            raise ConnectionClosed(Code.UNAVAILABLE, "NOT_CONNECTED", "use `await AsyncTallyClient.connect(...)`")
+        call_id = self._take_id()
+        stream: AsyncStream[Any] = AsyncStream(self, call_id, method, message_type)
+        self._streams[call_id] = stream
+        self._writer.write(request_frame(Call(method, request), call_id, check_timeout(timeout_ms), self.max_frame_bytes))
+        return stream
+
+    def _cancel_stream(self, call_id: int, keep: bool) -> None:
+        if not keep:
+            self._streams.pop(call_id, None)  # what still comes for it is stale
+        if self._closed is None and self._writer is not None:
+            envelope = pb.Request(call_id=call_id, protocol_version=PROTOCOL_VERSION, cancel=True)
+            self._writer.write(frame(envelope.SerializeToString(), self.max_frame_bytes))
+
     # -- internals ------------------------------------------------------------------------
 
     async def _calls(self, items: List[Call], timeout_ms: Optional[int]) -> List[Any]:
@@ -291,6 +338,12 @@ class AsyncTallyClient(ClientState):
                         response.code, response.reason, response.message, dict(response.details), final_frame=response,
                     ))
                     return
+                stream = self._streams.get(response.call_id)
+                if stream is not None:
+                    if not response.more:
+                        del self._streams[response.call_id]
+                    stream._take(response)
+                    continue
                 waiter = self._waiting.pop(response.call_id, None)
                 if waiter is None or waiter.done():
                     self.stale_answers += 1
@@ -306,6 +359,9 @@ class AsyncTallyClient(ClientState):
             if not waiter.done():
                 waiter.set_exception(self._closed_copy())
         self._waiting.clear()
+        for stream in self._streams.values():
+            stream._lose(self._closed_copy())
+        self._streams.clear()
         if self._writer is not None:
             self._writer.close()
 

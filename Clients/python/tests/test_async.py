@@ -20,6 +20,7 @@ from tally_client import (
     PreparedCall,
     TallyClient,
     calls,
+    errors,
     pb,
 )
 
@@ -248,5 +249,83 @@ def test_connect_to_a_missing_socket(tmp_path):
         with pytest.raises(ConnectError) as caught:
             await AsyncTallyClient.connect(str(tmp_path / "none.sock"))
         assert caught.value.reason == "CONNECT_FAILED" and caught.value.details["errno"] == "ENOENT"
+
+    run(scenario())
+
+
+def test_streams_on_the_asyncio_client(make_tallyd, user):
+    server = make_tallyd("--fsync", "interval")  # a journal, for the change feed
+
+    async def scenario():
+        async with await AsyncTallyClient.connect(server.socket, timeout_ms=10_000) as tally:
+            first = await tally.credit(user, 5, "grant")
+            async with tally.watch_balance([user], after=0) as watch:
+                got = []
+                async for change in watch:
+                    got.append(change)
+                    if change.live:
+                        break
+                assert [c.position for c in got] == [first.transaction.id, first.transaction.id] and got[1].live
+                # Calls from another task go on meanwhile; the change arrives on the stream.
+                spent = await asyncio.create_task(tally.spend(user, 2))
+                change = await watch.__anext__()
+                assert change.position == spent.transaction.id and change.transaction.balance_after == 3
+                end = await watch.cancel(wait=True)
+                assert end.reason == "CANCELLED" and end.details["resume_after"] == str(spent.transaction.id)
+                assert [c async for c in watch] == []
+
+            async with tally.watch_usage([user]) as usage:
+                assert (await usage.__anext__()).cause == pb.USAGE_CHANGE_CAUSE_CURRENT
+                assert (await usage.__anext__()).live
+
+            feed = tally.changes()
+            records = []
+            async for record in feed:
+                if record.live:
+                    break
+                records.append(record)
+            assert [r.sequence for r in records] == [1, 2]
+            assert pb.SpendResponse.FromString(records[1].result.payload) == spent
+            await feed.cancel()
+
+            with pytest.raises(errors.OutOfRange) as refused:
+                async for _ in tally.watch_balance([user], after=10**9):
+                    pass
+            assert refused.value.reason == "POSITION_AHEAD"
+
+    run(scenario())
+
+
+def test_a_stream_ends_when_the_connection_does(make_tallyd, user):
+    server = make_tallyd()
+
+    async def scenario():
+        tally = await AsyncTallyClient.connect(server.socket, timeout_ms=10_000)
+        watch = tally.watch_balance([user])
+        assert (await watch.__anext__()).live
+        await tally.close()
+        with pytest.raises(ConnectionClosed):
+            await watch.__anext__()
+
+    run(scenario())
+
+
+def test_a_stream_not_taken_from_is_cancelled_past_its_backlog(make_tallyd, user, monkeypatch):
+    from tally_client import aio_stream
+
+    monkeypatch.setattr(aio_stream, "BACKLOG_LIMIT", 3)
+    server = make_tallyd()
+
+    async def scenario():
+        async with await AsyncTallyClient.connect(server.socket, timeout_ms=10_000) as tally:
+            watch = tally.watch_balance([user])
+            for _ in range(6):
+                await tally.credit(user, 1, "grant")
+            got = []
+            with pytest.raises(errors.ResourceExhausted) as full:
+                async for change in watch:
+                    got.append(change)
+            assert full.value.reason == "STREAM_BACKLOG_FULL" and len(got) == 3 and got[0].live
+            assert (await tally.get_balance(user)).available == 6  # the connection goes on
 
     run(scenario())
