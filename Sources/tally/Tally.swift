@@ -233,13 +233,18 @@ struct HealthCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Also check every ledger invariant (reads the whole ledger, off the Writer's thread).")
     var checkInvariants = false
+    @Flag(help: "Also give the state digest: SHA-256 of the durable state, equal wherever the state is (reads the whole ledger).")
+    var digest = false
 
     func run() async throws {
         var healthy = true
         try await global.run({ client in
             let report = try await client.unary(
-                .health, Tally_V1_HealthRequest.with { $0.checkInvariants = checkInvariants },
-                timeoutMs: max(global.timeoutMs, checkInvariants ? 600_000 : 0)) as Tally_V1_HealthResponse
+                .health, Tally_V1_HealthRequest.with {
+                    $0.checkInvariants = checkInvariants
+                    $0.digest = digest
+                },
+                timeoutMs: max(global.timeoutMs, checkInvariants || digest ? 600_000 : 0)) as Tally_V1_HealthResponse
             healthy = report.acceptingMutations && report.invariantViolations.isEmpty
             return report
         }) { r in
@@ -252,6 +257,9 @@ struct HealthCommand: AsyncParsableCommand {
             ]
             if !r.usageRefusals.isEmpty {
                 lines.append("usage refusals since start: " + r.usageRefusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            }
+            if !r.stateDigest.isEmpty {
+                lines.append("state digest (SHA-256) through journal record \(r.digestSequence): \(r.stateDigest)")
             }
             if r.invariantsChecked {
                 lines.append(r.invariantViolations.isEmpty

@@ -38,6 +38,45 @@ import TallyWire
         try await server.shutdown()
     }
 
+    /// The state digest: the same for the live state, a backup of it and `tallyd verify` of
+    /// either at one journal record, again after a restart; another record changes it.
+    @Test func theStateDigestIsTheSameWhereverTheStateIs() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var server = try await scratch.start()
+        var client = try await TallyClient.connect(socketPath: scratch.socket)
+        for user in ["a", "b", "c"] { _ = try await client.credit(credit(user, 10)) }
+        _ = try await client.spend(spend("a", 4))
+        let digest = Tally_V1_HealthRequest.with { $0.digest = true }
+        let first: Tally_V1_HealthResponse = try await client.unary(.health, digest)
+        #expect(first.digestSequence == 4 && first.stateDigest.count == 64, "\(first)")
+        #expect(first.stateDigest.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        let plain: Tally_V1_HealthResponse = try await client.unary(.health, Tally_V1_HealthRequest())
+        #expect(plain.stateDigest.isEmpty && plain.digestSequence == 0)
+
+        let backupPath = scratch.root + "/b.tally"
+        let backup: Tally_V1_BackupResponse = try await client.unary(.backup, Tally_V1_BackupRequest.with { $0.path = backupPath })
+        #expect(backup.journalSequence == 4)
+        let verified = try runTallyd(["verify", backupPath])
+        #expect(verified.status == 0 && verified.output.contains("through journal record 4: \(first.stateDigest)"), "\(verified.output)")
+
+        _ = try await client.credit(credit("d", 1))
+        let second: Tally_V1_HealthResponse = try await client.unary(.health, digest)
+        #expect(second.digestSequence == 5 && second.stateDigest != first.stateDigest)
+        await client.close()
+        try await server.shutdown()
+
+        // Rebuilt from the files: the same state, the same digest.
+        let onDisk = try runTallyd(["verify", scratch.data])
+        #expect(onDisk.status == 0 && onDisk.output.contains("through journal record 5: \(second.stateDigest)"), "\(onDisk.output)")
+        server = try await scratch.start()
+        client = try await TallyClient.connect(socketPath: scratch.socket)
+        let restarted: Tally_V1_HealthResponse = try await client.unary(.health, digest)
+        #expect(restarted.digestSequence == 5 && restarted.stateDigest == second.stateDigest)
+        await client.close()
+        try await server.shutdown()
+    }
+
     /// A failed snapshot is not a snapshot: the reported age keeps counting from the last one
     /// written (here: start-up, so at least the uptime), and the failure answers with a reason.
     @Test func failedSnapshotDoesNotResetTheSnapshotAge() async throws {

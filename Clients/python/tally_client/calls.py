@@ -420,9 +420,10 @@ def backup(path: str, *, timeout_ms: Optional[int] = None) -> PreparedCall[pb.Ba
     return PreparedCall("/tally.v1.Admin/Backup", pb.BackupRequest(path=path), timeout_ms)
 
 
-def health(check_invariants: bool = False, *, timeout_ms: Optional[int] = None) -> PreparedCall[pb.HealthResponse]:
-    """How tallyd is doing (HealthResponse); answered even while it is overloaded."""
-    return PreparedCall("/tally.v1.Admin/Health", pb.HealthRequest(check_invariants=check_invariants), timeout_ms)
+def health(check_invariants: bool = False, *, digest: bool = False, timeout_ms: Optional[int] = None) -> PreparedCall[pb.HealthResponse]:
+    """How tallyd is doing (HealthResponse); answered even while it is overloaded. ``digest``
+    adds ``state_digest``, SHA-256 of the durable state as of ``digest_sequence``."""
+    return PreparedCall("/tally.v1.Admin/Health", pb.HealthRequest(check_invariants=check_invariants, digest=digest), timeout_ms)
 
 
 def stats(days: int = 0, *, timeout_ms: Optional[int] = None) -> PreparedCall[pb.StatsResponse]:

@@ -65,7 +65,9 @@ def test_typed_methods_against_a_real_tallyd(tallyd, user):
             packages = await tally.list_packages()
             assert isinstance(packages, list)
             health = await tally.health()
-            assert health.connections >= 1
+            assert health.connections >= 1 and not health.state_digest
+            digested = await tally.health(digest=True)
+            assert len(digested.state_digest) == 64 and digested.digest_sequence <= digested.durable_sequence
         assert tally.closed
 
     run(scenario())

@@ -21,7 +21,7 @@ enum AdminEndpoints {
         },
         Endpoint(.health, .read, request: Tally_V1_HealthRequest.self) { body, _ in
             .offWriter { id, parts, loop in
-                parts.health.report(checkInvariants: body.checkInvariants, on: loop).map { Responses.ok(callID: id, $0) }
+                parts.health.report(checkInvariants: body.checkInvariants, digest: body.digest, on: loop).map { Responses.ok(callID: id, $0) }
                     .recover { Responses.error(callID: id, .internal, reason: "INTERNAL", "could not build the health report: \($0)") }
             }
         },

@@ -20,7 +20,7 @@ struct Health: Sendable {
     /// The report, its future on `loop` (the caller's). Nothing here waits for the Writer's
     /// loop: its part was published after its last turn (`Writer.health`), so a probe is
     /// answered in the same turn of the caller's loop however many calls are queued.
-    func report(checkInvariants: Bool, on loop: any EventLoop) -> EventLoopFuture<Tally_V1_HealthResponse> {
+    func report(checkInvariants: Bool, digest: Bool = false, on loop: any EventLoop) -> EventLoopFuture<Tally_V1_HealthResponse> {
         let writer = self.writer
         let state = writer.health.withLock { $0 }
         let snapshot = snapshotter.lastSnapshot()
@@ -43,14 +43,24 @@ struct Health: Sendable {
             $0.journalSegments = Int64(journal.count)
             $0.journalBytes = journal.bytes
         }
-        guard checkInvariants else { return loop.makeSucceededFuture(report) }
+        guard checkInvariants || digest else { return loop.makeSucceededFuture(report) }
         // O(ledger) on a durable copy, off every event loop.
-        return writer.durableCopy().flatMap { (_, ledger) in
+        return writer.durableCopy().flatMap { (sequence, ledger) in
             let promise = writer.loop.makePromise(of: Tally_V1_HealthResponse.self)
             DispatchQueue.global().async {
                 var checked = report
-                checked.invariantsChecked = true
-                checked.invariantViolations = ledger.invariantViolations()
+                if checkInvariants {
+                    checked.invariantsChecked = true
+                    checked.invariantViolations = ledger.invariantViolations()
+                }
+                if digest {
+                    do {
+                        checked.stateDigest = try StateDigest.sha256(ledger, sequence: sequence)
+                        checked.digestSequence = sequence
+                    } catch {
+                        return promise.fail(error)
+                    }
+                }
                 promise.succeed(checked)
             }
             return promise.futureResult

@@ -246,6 +246,9 @@ public nonisolated struct Tally_V1_HealthRequest: Sendable {
   /// the Writer's thread).
   public var checkInvariants: Bool = false
 
+  /// Also the state digest (O(state), off the Writer's thread): see HealthResponse.state_digest.
+  public var digest: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -350,6 +353,20 @@ public nonisolated struct Tally_V1_HealthResponse: @unchecked Sendable {
   public var usageRefusals: Dictionary<String,Int64> {
     get {_storage._usageRefusals}
     set {_uniqueStorage()._usageRefusals = newValue}
+  }
+
+  /// With `digest`: SHA-256 (hex) of the durable state as of record digest_sequence, over the
+  /// canonical encoding snapshots use (every record sorted). Two tallyds, or a tallyd and its
+  /// restored backup, hold the same state at the same sequence exactly when these are equal
+  /// (`tallyd verify` prints a backup's).
+  public var stateDigest: String {
+    get {_storage._stateDigest}
+    set {_uniqueStorage()._stateDigest = newValue}
+  }
+
+  public var digestSequence: UInt64 {
+    get {_storage._digestSequence}
+    set {_uniqueStorage()._digestSequence = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -938,7 +955,7 @@ nonisolated extension Tally_V1_ReconcileResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}check_invariants\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}check_invariants\0\u{1}digest\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -947,6 +964,7 @@ nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBoolField(value: &self.checkInvariants) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.digest) }()
       default: break
       }
     }
@@ -956,11 +974,15 @@ nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
     if self.checkInvariants != false {
       try visitor.visitSingularBoolField(value: self.checkInvariants, fieldNumber: 1)
     }
+    if self.digest != false {
+      try visitor.visitSingularBoolField(value: self.digest, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tally_V1_HealthRequest, rhs: Tally_V1_HealthRequest) -> Bool {
     if lhs.checkInvariants != rhs.checkInvariants {return false}
+    if lhs.digest != rhs.digest {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -968,7 +990,7 @@ nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0\u{3}journal_segments\0\u{3}journal_bytes\0\u{3}audit_entries\0\u{3}usage_refusals\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0\u{3}journal_segments\0\u{3}journal_bytes\0\u{3}audit_entries\0\u{3}usage_refusals\0\u{3}state_digest\0\u{3}digest_sequence\0")
 
   fileprivate class _StorageClass {
     var _acceptingMutations: Bool = false
@@ -988,6 +1010,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     var _journalBytes: Int64 = 0
     var _auditEntries: Int64 = 0
     var _usageRefusals: Dictionary<String,Int64> = [:]
+    var _stateDigest: String = String()
+    var _digestSequence: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1015,6 +1039,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
       _journalBytes = source._journalBytes
       _auditEntries = source._auditEntries
       _usageRefusals = source._usageRefusals
+      _stateDigest = source._stateDigest
+      _digestSequence = source._digestSequence
     }
   }
 
@@ -1050,6 +1076,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
         case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._journalBytes) }()
         case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._auditEntries) }()
         case 17: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt64>.self, value: &_storage._usageRefusals) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._stateDigest) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._digestSequence) }()
         default: break
         }
       }
@@ -1109,6 +1137,12 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
       if !_storage._usageRefusals.isEmpty {
         try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt64>.self, value: _storage._usageRefusals, fieldNumber: 17)
       }
+      if !_storage._stateDigest.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._stateDigest, fieldNumber: 18)
+      }
+      if _storage._digestSequence != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._digestSequence, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1135,6 +1169,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
         if _storage._journalBytes != rhs_storage._journalBytes {return false}
         if _storage._auditEntries != rhs_storage._auditEntries {return false}
         if _storage._usageRefusals != rhs_storage._usageRefusals {return false}
+        if _storage._stateDigest != rhs_storage._stateDigest {return false}
+        if _storage._digestSequence != rhs_storage._digestSequence {return false}
         return true
       }
       if !storagesAreEqual {return false}

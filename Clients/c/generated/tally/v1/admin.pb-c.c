@@ -1463,7 +1463,7 @@ const ProtobufCMessageDescriptor tally__v1__reconcile_response__descriptor =
   (ProtobufCMessageInit) tally__v1__reconcile_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__health_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor tally__v1__health_request__field_descriptors[2] =
 {
   {
     "check_invariants",
@@ -1477,14 +1477,27 @@ static const ProtobufCFieldDescriptor tally__v1__health_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "digest",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthRequest, digest),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__health_request__field_indices_by_name[] = {
   0,   /* field[0] = check_invariants */
+  1,   /* field[1] = digest */
 };
 static const ProtobufCIntRange tally__v1__health_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor tally__v1__health_request__descriptor =
 {
@@ -1494,7 +1507,7 @@ const ProtobufCMessageDescriptor tally__v1__health_request__descriptor =
   "Tally__V1__HealthRequest",
   "tally.v1",
   sizeof(Tally__V1__HealthRequest),
-  1,
+  2,
   tally__v1__health_request__field_descriptors,
   tally__v1__health_request__field_indices_by_name,
   1,  tally__v1__health_request__number_ranges,
@@ -1552,7 +1565,7 @@ const ProtobufCMessageDescriptor tally__v1__health_response__usage_refusals_entr
   (ProtobufCMessageInit) tally__v1__health_response__usage_refusals_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[17] =
+static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[19] =
 {
   {
     "accepting_mutations",
@@ -1758,12 +1771,37 @@ static const ProtobufCFieldDescriptor tally__v1__health_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "state_digest",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, state_digest),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "digest_sequence",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, digest_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__health_response__field_indices_by_name[] = {
   0,   /* field[0] = accepting_mutations */
   9,   /* field[9] = accounts */
   15,   /* field[15] = audit_entries */
   3,   /* field[3] = connections */
+  18,   /* field[18] = digest_sequence */
   6,   /* field[6] = durable_sequence */
   12,   /* field[12] = invariant_violations */
   11,   /* field[11] = invariants_checked */
@@ -1774,6 +1812,7 @@ static const unsigned tally__v1__health_response__field_indices_by_name[] = {
   1,   /* field[1] = refusal_reason */
   8,   /* field[8] = snapshot_age_ms */
   7,   /* field[7] = snapshot_sequence */
+  17,   /* field[17] = state_digest */
   10,   /* field[10] = transactions */
   2,   /* field[2] = uptime_ms */
   16,   /* field[16] = usage_refusals */
@@ -1781,7 +1820,7 @@ static const unsigned tally__v1__health_response__field_indices_by_name[] = {
 static const ProtobufCIntRange tally__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
 {
@@ -1791,7 +1830,7 @@ const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
   "Tally__V1__HealthResponse",
   "tally.v1",
   sizeof(Tally__V1__HealthResponse),
-  17,
+  19,
   tally__v1__health_response__field_descriptors,
   tally__v1__health_response__field_indices_by_name,
   1,  tally__v1__health_response__number_ranges,

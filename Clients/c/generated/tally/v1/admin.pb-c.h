@@ -224,10 +224,14 @@ struct  Tally__V1__HealthRequest
    * the Writer's thread).
    */
   protobuf_c_boolean check_invariants;
+  /*
+   * Also the state digest (O(state), off the Writer's thread): see HealthResponse.state_digest.
+   */
+  protobuf_c_boolean digest;
 };
 #define TALLY__V1__HEALTH_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_request__descriptor) \
-    , 0 }
+    , 0, 0 }
 
 
 struct  Tally__V1__HealthResponse__UsageRefusalsEntry
@@ -294,10 +298,18 @@ struct  Tally__V1__HealthResponse
    */
   size_t n_usage_refusals;
   Tally__V1__HealthResponse__UsageRefusalsEntry **usage_refusals;
+  /*
+   * With `digest`: SHA-256 (hex) of the durable state as of record digest_sequence, over the
+   * canonical encoding snapshots use (every record sorted). Two tallyds, or a tallyd and its
+   * restored backup, hold the same state at the same sequence exactly when these are equal
+   * (`tallyd verify` prints a backup's).
+   */
+  char *state_digest;
+  uint64_t digest_sequence;
 };
 #define TALLY__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_response__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Tally__V1__SnapshotRequest

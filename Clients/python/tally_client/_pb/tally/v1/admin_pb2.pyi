@@ -44,13 +44,15 @@ class ChangesRequest(_message.Message):
     def __init__(self, after_sequence: _Optional[int] = ...) -> None: ...
 
 class HealthRequest(_message.Message):
-    __slots__ = ["check_invariants"]
+    __slots__ = ["check_invariants", "digest"]
     CHECK_INVARIANTS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
     check_invariants: bool
-    def __init__(self, check_invariants: bool = ...) -> None: ...
+    digest: bool
+    def __init__(self, check_invariants: bool = ..., digest: bool = ...) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["accepting_mutations", "accounts", "audit_entries", "connections", "durable_sequence", "invariant_violations", "invariants_checked", "journal_bytes", "journal_segments", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "transactions", "uptime_ms", "usage_refusals"]
+    __slots__ = ["accepting_mutations", "accounts", "audit_entries", "connections", "digest_sequence", "durable_sequence", "invariant_violations", "invariants_checked", "journal_bytes", "journal_segments", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "state_digest", "transactions", "uptime_ms", "usage_refusals"]
     class UsageRefusalsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +64,7 @@ class HealthResponse(_message.Message):
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     AUDIT_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DURABLE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     INVARIANTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     INVARIANT_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +75,7 @@ class HealthResponse(_message.Message):
     REFUSAL_REASON_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_AGE_MS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    STATE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_MS_FIELD_NUMBER: _ClassVar[int]
     USAGE_REFUSALS_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +83,7 @@ class HealthResponse(_message.Message):
     accounts: int
     audit_entries: int
     connections: int
+    digest_sequence: int
     durable_sequence: int
     invariant_violations: _containers.RepeatedScalarFieldContainer[str]
     invariants_checked: bool
@@ -89,10 +94,11 @@ class HealthResponse(_message.Message):
     refusal_reason: str
     snapshot_age_ms: int
     snapshot_sequence: int
+    state_digest: str
     transactions: int
     uptime_ms: int
     usage_refusals: _containers.ScalarMap[str, int]
-    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ..., usage_refusals: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ..., usage_refusals: _Optional[_Mapping[str, int]] = ..., state_digest: _Optional[str] = ..., digest_sequence: _Optional[int] = ...) -> None: ...
 
 class JournalChange(_message.Message):
     __slots__ = ["at_us", "gid", "internal", "live", "method", "request", "result", "role", "sequence", "uid", "usage_day"]
