@@ -69,8 +69,8 @@ class Stream(Generic[M]):
             self._cancelled = True
             self._kept = wait
             self._client._cancel_stream(self.call_id, keep=wait)
-        if not wait or not self._kept:
-            return None
+        if not wait or (self._end is None and not self._kept):
+            return None  # (cancelled earlier without waiting: its last frame was let go)
         while self._end is None:
             self._client._pump_streams()
         return None if self._end.code == 0 else error_from_response(self._end, self.method)

@@ -52,6 +52,12 @@ def test_watch_balance_live_resume_and_cancel(tallyd, user):
         assert list(watch) == [] and watch.cancel(wait=True).reason == "CANCELLED"  # the same end again
         assert client.get_balance(user).available == 10
 
+        # A stream that already ended: cancel(wait=True) gives how it ended.
+        ended = client.watch_balance([user], after=10**12)
+        with pytest.raises(errors.OutOfRange):
+            next(ended)
+        assert ended.cancel(wait=True).reason == "POSITION_AHEAD"
+
         # timeout_ms bounds the whole stream.
         with pytest.raises(errors.DeadlineExceeded):
             for _ in client.watch_balance([user], timeout_ms=200):
