@@ -8,7 +8,9 @@
 #   Scripts/bench-watch.sh [ROUNDS]     (BENCH_SECONDS 8, WATCHERS 1000, LOAD_USERS = WATCHERS,
 #                                         MIX credit, CONNECTIONS 32, DEPTH 1)
 # LOAD_USERS 10000 spreads the load over ten times as many users as are watched: one change in
-# ten is then sent to a watcher.
+# ten is then sent to a watcher. PER_CONNECTION 100 puts 100 watches on each connection (10
+# connections for 1,000), as app servers holding many watches would. TALLYD: another tallyd
+# binary to measure (default: this checkout's release build).
 # Needs a release build (swift build -c release) and make -C Clients/c bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,15 +20,17 @@ watchers=${WATCHERS:-1000}
 load_users=${LOAD_USERS:-$watchers}
 mix=${MIX:-credit}
 connections=${CONNECTIONS:-32}
+per_connection=${PER_CONNECTION:-1}
 depth=${DEPTH:-1}
 swift build -c release --product tallyd >/dev/null
 swift build -c release --product tally >/dev/null
 bin="$(swift build -c release --show-bin-path)"
+tallyd=${TALLYD:-$bin/tallyd}
 make -C Clients/c -s bench >/dev/null
 watch_bin=Clients/c/build/tally-watchers
 
 work=$(mktemp -d /tmp/tally-watch-XXXXXX)
-"$bin/tallyd" --data-dir "$work/d" --socket "$work/s" --log-level error \
+"$tallyd" --data-dir "$work/d" --socket "$work/s" --log-level error \
   --max-connections 4096 --max-connections-per-uid 4096 ${TALLYD_ARGS:-} >"$work/tallyd.log" 2>&1 &
 pid=$!
 wpid=
@@ -44,7 +48,7 @@ results=$work/results
 run() {  # run KIND: one measured bench run, with or without the watchers
   local kind=$1 watch_line="-"
   if [ "$kind" = watched ]; then
-    "$watch_bin" "$work/s" "$watchers" --never-read >"$work/watchers.out" 2>&1 &
+    "$watch_bin" "$work/s" "$watchers" --per-connection "$per_connection" --never-read >"$work/watchers.out" 2>&1 &
     wpid=$!
     for _ in $(seq 600); do grep -q "watches open" "$work/watchers.out" 2>/dev/null && break; sleep 0.05; done
   fi
@@ -72,7 +76,7 @@ run() {  # run KIND: one measured bench run, with or without the watchers
   echo "$kind $rate $cpu $p99 $((mem / 1024))" >>"$results"
 }
 
-echo "tally bench --mix $mix --users $load_users --connections $connections --depth $depth, ${seconds} s a run; watched: $watchers watches + 1 never reading"
+echo "$(basename "$tallyd"): tally bench --mix $mix --users $load_users --connections $connections --depth $depth, ${seconds} s a run; watched: $watchers watches ($per_connection a connection) + 1 never reading"
 for _ in $(seq "$rounds"); do
   run alone
   run watched

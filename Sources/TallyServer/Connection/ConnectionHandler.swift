@@ -47,6 +47,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// stream from the one before it.
     private var streams: [UInt64: WatchStream] = [:]
     private var streamSerial: UInt64 = 0
+    /// A flush of stream messages is queued for the end of this turn of the loop.
+    private var flushQueued = false
     /// Streams one connection may have open at once.
     static let maxStreams = 100
 
@@ -515,7 +517,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             let end = min(index + 256, stream.pending.count)
             for item in stream.pending[index..<end] { append(stream.frame(item)) }
             index = end
-            flushOutbound(context)
+            // More than a chunk waits: write now, so the socket's writability says how much
+            // more may go. The last chunk waits for the end of the turn instead.
+            if end < stream.pending.count { flushOutbound(context) } else { flushAtEndOfTurn(context) }
         }
         stream.pending.removeFirst(index)
         if index > 0 { stream.feed?.written(index) }
@@ -524,6 +528,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 code: .resourceExhausted, reason: "WATCH_TOO_SLOW",
                 message: "the client did not read its stream: \(stream.pending.count) changes waited; resume after the last position received",
                 details: ["limit": String(WatchStream.pendingLimit)]))
+        }
+    }
+
+    /// One journal report hands many streams of a connection their changes in one turn of the
+    /// loop (or in a row of hops to it): their messages leave in one write, not one each.
+    private func flushAtEndOfTurn(_ context: ChannelHandlerContext) {
+        guard !flushQueued else { return }
+        flushQueued = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = bound.value
+            handler.flushQueued = false
+            if let context = handler.context, !handler.closing { handler.flushOutbound(context) }
         }
     }
 
