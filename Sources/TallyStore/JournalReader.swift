@@ -30,7 +30,9 @@ public struct JournalReader: ~Copyable {
     private var offset = 0
     /// The sequence of the next record to read.
     public private(set) var nextSequence: UInt64
-    private var chunk = 1 << 20
+    /// What one pread takes: a live feed reads every few milliseconds, so the buffer is kept,
+    /// not allocated and zeroed each time.
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
 
     /// A reader whose first record is the one after `after` (0: the journal's first).
     public init(dataDirectory: StoreDirectory, after: UInt64) throws {
@@ -56,10 +58,10 @@ public struct JournalReader: ~Copyable {
         var records: [JournalRecord] = []
         if fd < 0, nextSequence <= through { try openSegment(holding: nextSequence) }
         while records.count < limit, nextSequence <= through {
-            var bytes = [UInt8](repeating: 0, count: chunk)
-            let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, chunk, off_t(offset)) }
+            let chunk = buffer.count
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, chunk, off_t(offset)) }
             guard got >= 0 else { throw Problem.damaged("cannot read \(directory.path(of: segmentName)): \(String(cString: strerror(errno)))") }
-            let slice = bytes[0..<got]
+            let slice = buffer[0..<got]
             var at = 0
             scan: while records.count < limit, nextSequence <= through {
                 switch JournalRecord.read(slice[at...]) {
@@ -72,7 +74,8 @@ public struct JournalReader: ~Copyable {
                     nextSequence += 1
                     at += size
                 case .truncated where at == 0 && got == chunk:
-                    chunk *= 2  // one record longer than the chunk: read it whole next time round
+                    // One record longer than the buffer: read it whole next time round.
+                    buffer = [UInt8](repeating: 0, count: chunk * 2)
                     break scan
                 case .truncated, .damaged:
                     // The end of what this segment holds (its end, or the zeros written ahead):

@@ -27,16 +27,19 @@ from .client import (
     DEFAULT_CONNECT_TIMEOUT_MS,
     DEFAULT_TIMEOUT_GRACE_MS,
     MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    STREAM_METHODS,
     Call,
     ClientState,
     ConnectBackoff,
     as_call,
     call_result,
+    check_timeout,
     connect_attempt,
+    frame,
     request_frame,
 )
 from .aio_stream import AsyncStream
-from .client import PROTOCOL_VERSION, STREAM_METHODS, check_timeout, frame
 from .errors import CallTimeout, Code, ConnectionClosed, TallyError
 
 class AsyncTallyClient(ClientState):

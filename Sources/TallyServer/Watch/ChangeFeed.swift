@@ -138,14 +138,23 @@ final class ChangeFeed: Sendable {
     /// stream was ended instead.
     private func start(in directory: StoreDirectory) throws -> State? {
         // Snapshots may be pruned while one is read: try the next older one then.
+        var unreadable: (name: String, error: any Error)?
         for snapshot in try SnapshotFile.list(in: directory) where snapshot.sequence <= after {
-            guard let (ledger, sequence) = try? SnapshotFile.read(snapshot.name, in: directory, config: config, checkInvariants: false) else {
+            let loaded: (ledger: Ledger, sequence: UInt64)
+            do {
+                loaded = try SnapshotFile.read(snapshot.name, in: directory, config: config, checkInvariants: false)
+            } catch {
+                unreadable = (snapshot.name, error)
                 continue
             }
-            return try replay(State(ledger: ledger, reader: try JournalReader(dataDirectory: directory, after: sequence)))
+            return try replay(State(ledger: loaded.ledger, reader: try JournalReader(dataDirectory: directory, after: loaded.sequence)))
         }
         // No snapshot at or before it: only a journal that still starts at record 1 will do.
         guard try JournalReader.segments(in: directory).first ?? 1 == 1 else {
+            if let unreadable, (try? SnapshotFile.list(in: directory))?.contains(where: { $0.name == unreadable.name }) == true {
+                // Still there, yet it would not read: say so, not that the position is too old.
+                throw JournalReader.Problem.damaged("snapshot \(unreadable.name) cannot be read: \(unreadable.error)")
+            }
             end(pruned(oldestSnapshot: oldestSnapshot()))
             return nil
         }
