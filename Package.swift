@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // SHA-256 for the state digest (Admin/Health, tallyd verify).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // The command log of several hosts (`--journal postgresql://...`).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The pure state machine: no I/O, no clock, no randomness.
@@ -63,6 +65,18 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // The command log in PostgreSQL that several tallyd nodes share (docs/operations.md,
+        // "Several hosts"); the server sees it only through TallyStore's CommandLog.
+        .target(
+            name: "TallyPostgres",
+            dependencies: [
+                "TallyLedger", "TallyStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Listener, connections, the Writer, config.
         .target(
             name: "TallyServer",
@@ -91,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "tallyd",
             dependencies: [
-                "TallyServer", "TallyStore", "TallyLedger",
+                "TallyServer", "TallyStore", "TallyLedger", "TallyPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the Swift suites (unit, property, end-to-end over a real socket), the generated C
 # code's freshness and compilation, the C client (libtally) under valgrind and the Python client
-# against a real tallyd, the README's CLI session against a real tallyd process, and each
+# against a real tallyd, three tallyd nodes sharing a PostgreSQL command log (several hosts),
+# the README's CLI session against a real tallyd process, and each
 # libFuzzer target for 20 s (TALLY_FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,9 @@ echo "== Python client: pytest against a real tallyd"
 Clients/python/test.sh "$tallyd"
 echo "== conformance: the Swift (in swift test), C and Python clients answer one scenario identically"
 Clients/conformance/run.sh "$tallyd"
+
+echo "== several hosts: three tallyd nodes on one PostgreSQL command log"
+Tests/SeveralHosts/run.sh "$tallyd"
 
 echo "== CLI session against a real tallyd"
 Scripts/smoke.sh

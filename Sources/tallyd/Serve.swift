@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TallyLedger
+import TallyPostgres
 import TallyServer
 import UnixSignals
 
@@ -19,6 +20,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: about("socket-mode")) var socketMode: String?
     @Option(help: about("socket-group")) var socketGroup: String?
     @Option(help: about("fsync")) var fsync: String?
+    @Option(help: about("journal")) var journal: String?
     @Option(help: about("fsync-interval-ms")) var fsyncIntervalMs: Int64?
     @Option(help: about("snapshot-interval")) var snapshotInterval: Int64?
     @Option(help: about("snapshot-journal-mib")) var snapshotJournalMib: Int64?
@@ -52,7 +54,7 @@ struct Serve: AsyncParsableCommand {
     var given: [String: Setting.Value] {
         let texts: [(String, String?)] = [
             ("data-dir", dataDirectory), ("socket", socketPath), ("admin-socket", adminSocket), ("socket-mode", socketMode),
-            ("socket-group", socketGroup), ("fsync", fsync), ("log-level", logLevel), ("log-format", logFormat), ("metrics-listen", metricsListen),
+            ("socket-group", socketGroup), ("fsync", fsync), ("journal", journal), ("log-level", logLevel), ("log-format", logFormat), ("metrics-listen", metricsListen),
         ]
         let numbers: [(String, Int64?)] = [
             ("fsync-interval-ms", fsyncIntervalMs), ("snapshot-interval", snapshotInterval),
@@ -124,6 +126,16 @@ struct Serve: AsyncParsableCommand {
 /// The ledger as a service: starts tallyd (recovery, then listening), serves until the group is
 /// shut down (SIGTERM, SIGINT) or the data directory is found moved, deleted or replaced under
 /// it (it then takes no mutation and writes nothing, and exits 1 once drained), then stops it.
+/// Where changes become durable, for the start-up lines.
+private func durability(_ startup: TallyServer.Startup, _ config: ServerConfig) -> String {
+    // The server started, so the URL parsed.
+    guard let log = startup.commandLog, let url = config.commandLog, let address = try? PostgresAddress(url) else {
+        return "fsync \(Settings.named("fsync")!.current(in: config))"
+    }
+    let replayed = log.through > log.from ? "replayed records \(log.from + 1) to \(log.through)" : "nothing to replay"
+    return "command log \(address) as node \(log.node) (\(replayed) after the snapshot)"
+}
+
 struct LedgerService: Service {
     let config: ServerConfig
     let logger: Logger
@@ -148,7 +160,9 @@ struct LedgerService: Service {
         notify.send("STATUS=recovering \(absolute(config.dataDirectory))")
         let server: TallyServer
         do {
-            server = try await TallyServer.start(config: config, logger: logger)
+            server = try await TallyServer.start(config: config, logger: logger, openCommandLog: { url, node, snapshot, logger in
+                try await PostgresCommandLog.open(PostgresAddress(url), node: node, snapshotSequence: snapshot, logger: logger)
+            })
         } catch {
             notify.send("STATUS=cannot start: \(error)")
             throw Failure.cannotStart(error)
@@ -156,7 +170,7 @@ struct LedgerService: Service {
         let s = server.startup
         say("""
             tallyd serving \(absolute(config.socketPath))\(config.adminSocketPath.map { ", admin socket \(absolute($0))" } ?? "")
-              data directory \(absolute(config.dataDirectory)), fsync \(Settings.named("fsync")!.current(in: config))
+              data directory \(absolute(config.dataDirectory)), \(durability(s, config))
               recovered \(s.accounts) accounts, \(s.transactions) transactions in \(String(format: "%.1f", s.milliseconds)) ms
             \(s.recovery.description.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
               access: \(config.access.summary)

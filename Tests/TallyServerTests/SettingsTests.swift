@@ -84,6 +84,7 @@ import Testing
             return .integer(now == range.lowerBound ? range.lowerBound + 1 : range.lowerBound)
         case (.text, "socket-mode"): return .text("600")
         case (.text, "metrics-listen"): return .text("unix:/tmp/tally-metrics.sock")
+        case (.text, "journal"): return .text("postgresql://tally@/tally?host=/run/postgresql")
         case (.text, let name): return .text("/tmp/tally-\(name)")
         }
     }

@@ -30,6 +30,8 @@ public struct ServerConfig: Sendable {
     public var adminSocketPath: String? = nil
     public var dataDirectory: String
     public var fsync: FsyncMode
+    /// `--journal postgresql://...`: the command log several nodes share; nil: the file journal.
+    public var commandLog: String? = nil
     public var snapshots: SnapshotPolicy
     /// Largest frame accepted (length prefix not counted). docs/protocol.md.
     public var maxFrameBytes: Int

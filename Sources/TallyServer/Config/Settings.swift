@@ -41,6 +41,11 @@ public enum Settings {
                 }
             }),
         Setting(
+            "journal", .text,
+            "`file`: the journal in the data directory; `postgresql://USER@HOST[:PORT]/DATABASE` (or `postgresql://USER@/DATABASE?host=/SOCKET/DIR`): a command log in PostgreSQL that several tallyd nodes share, each with its own data directory (see \"Several hosts\")",
+            rule: ("`file` or a postgresql:// URL", { text($0) == "file" || text($0).hasPrefix("postgresql://") || text($0).hasPrefix("postgres://") }),
+            read: { .text($0.commandLog ?? "file") }, write: { $0.commandLog = text($1) == "file" ? nil : text($1) }),
+        Setting(
             "fsync-interval-ms", .integer(1...86_400_000), "with `--fsync interval`: milliseconds between fdatasyncs",
             read: {
                 if case .interval(let milliseconds) = $0.fsync { return .integer(milliseconds) }

@@ -37,6 +37,8 @@ public final class TallyServer: Sendable {
         public var accounts: Int
         public var transactions: Int
         public var recovery: Recovery.Report
+        /// With a shared command log: this node's name and the position it caught up with.
+        public var commandLog: (node: String, from: UInt64, through: UInt64)?
         public var loadedSnapshot: Bool { recovery.snapshotPath != nil }
         public var milliseconds: Double { recovery.milliseconds }
     }
@@ -45,8 +47,14 @@ public final class TallyServer: Sendable {
 
     /// Recovers the data directory, starts the journal and the Writer, and listens. `io` is the
     /// journal's file layer (tests inject failures through it).
+    /// Opens the command log of `--journal postgresql://...` for node `node` whose snapshot
+    /// holds `snapshotSequence` (TallyPostgres; tallyd passes it in, so this module needs no
+    /// PostgreSQL client).
+    public typealias OpenCommandLog = @Sendable (_ url: String, _ node: String, _ snapshotSequence: UInt64, _ logger: Logger) async throws -> any CommandLog
+
     public static func start(
-        config: ServerConfig, logger: Logger = Logger(label: "tallyd"), io: any JournalIO = PosixJournalIO()
+        config: ServerConfig, logger: Logger = Logger(label: "tallyd"), io: any JournalIO = PosixJournalIO(),
+        openCommandLog: OpenCommandLog? = nil
     ) async throws -> TallyServer {
         let dataDirectory = try DataDirectory(config.dataDirectory)
         let watch = DirectoryWatch(dataDirectory)
@@ -66,7 +74,7 @@ public final class TallyServer: Sendable {
                 "the journal's last record failed its checksum with all its bytes present: a torn write or damage, see the recovery report",
                 metadata: ["segment": "\(recovered.report.tornSegment ?? "")", "kept": "\(recovered.report.tornTailKeptAt ?? "")"])
         }
-        let startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
+        var startup = Startup(accounts: ledger.accounts.count, transactions: ledger.transactions.count, recovery: recovered.report)
 
         try SocketFile.prepare(config.socketPath)
         if let adminSocketPath = config.adminSocketPath { try SocketFile.prepare(adminSocketPath) }
@@ -75,6 +83,15 @@ public final class TallyServer: Sendable {
         meters.recoveryDuration.set(to: recovered.report.milliseconds / 1000)
         let journal: any Journal
         switch config.fsync {
+        case _ where config.commandLog != nil:
+            guard let url = config.commandLog, let openCommandLog else {
+                throw ConfigFile.Invalid("--journal \(config.commandLog ?? "") needs a tallyd built with PostgreSQL support")
+            }
+            guard recovered.segments.isEmpty else {
+                throw ConfigFile.Invalid(
+                    "\(config.dataDirectory) holds a file journal (journal/): a node of several hosts starts from a snapshot alone; start it with an empty data directory, or one `tallyd restore` made from a backup of a node")
+            }
+            journal = try await openCommandLog(url, dataDirectory.id.description, recovered.nextSequence - 1, logger)
         case .always, .interval:
             journal = try FileJournal(
                 dataDirectory: dataDirectory.store, directoryID: dataDirectory.id, nextSequence: recovered.nextSequence,
@@ -146,7 +163,24 @@ public final class TallyServer: Sendable {
             // Create the socket file without permissions beyond the configured mode, so there is
             // no moment in which others could connect; then set the mode exactly.
             // The config file's daily limits, journaled like an admin's change, before anyone calls.
-            let changes = config.usage.changes(from: ledger.usage.limits)
+            if let log = journal as? any CommandLog {
+                // Everything the log holds after this node's snapshot, before anyone calls.
+                log.follow(
+                    after: recovered.nextSequence - 1,
+                    apply: { batches, applied in
+                        writer.onLoop { writer in
+                            writer.applyLog(batches)
+                            applied()
+                        }
+                    },
+                    lost: { error in writer.onLoop { $0.lose(error) } })
+                let head = log.head
+                try await writer.waitUntilApplied(through: head)
+                startup.commandLog = (log.node, recovered.nextSequence - 1, head)
+                let now = await writer.counts
+                (startup.accounts, startup.transactions) = (now.accounts, now.transactions)
+            }
+            let changes = config.usage.changes(from: await writer.currentLedger().usage.limits)
             if !changes.isEmpty { try await writer.applyAtStart(changes.map { Command.changeUsage($0) }) }
             let previousMask = umask(mode_t(0o777 & ~config.socketMode))
             defer { umask(previousMask) }
@@ -186,7 +220,7 @@ public final class TallyServer: Sendable {
         snapshotter.start()
         writer.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in watch.check() }
         _ = writer.startExpiring(every: .milliseconds(config.reservationSweepMilliseconds))
-        if case .interval(let milliseconds) = config.fsync {
+        if case .interval(let milliseconds) = config.fsync, config.commandLog == nil {
             writer.loop.scheduleRepeatedTask(initialDelay: .milliseconds(milliseconds), delay: .milliseconds(milliseconds)) { _ in
                 journal.sync()
             }

@@ -74,9 +74,12 @@ final class ChangeFeed: Sendable {
             let directory = try StoreDirectory(opening: dataDirectory)
             guard try directory.subdirectory(JournalSegment.directoryName, create: false) != nil else {
                 // --fsync never: the state is made durable by snapshots alone; no records to read.
-                return end(StreamEnd(
-                    code: .failedPrecondition, reason: "NO_JOURNAL",
-                    message: "this tallyd keeps no journal (--fsync never), so it has no change feed; run it with --fsync always or interval"))
+                // A node of several hosts keeps its records in PostgreSQL's command log instead.
+                let message =
+                    writer.log == nil
+                    ? "this tallyd keeps no journal (--fsync never), so it has no change feed; run it with --fsync always or interval"
+                    : "this node's records are in its PostgreSQL command log (--journal postgresql://...), not in journal files, so it has no change feed; read the log's rows (docs/operations.md, \"Several hosts\")"
+                return end(StreamEnd(code: .failedPrecondition, reason: "NO_JOURNAL", message: message))
             }
             let durableNow = durable
             guard after <= durableNow else {

@@ -28,26 +28,38 @@ public actor Writer {
     nonisolated let loop: any EventLoop
     public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 
-    private var ledger: Ledger
-    private(set) var clock: WriterClock
+    var ledger: Ledger
+    var clock: WriterClock
     private nonisolated let wall: WallClock
     private let journal: any Journal
-    private let logger: Logger
-    private(set) var nextSequence: UInt64
-    private var rateLimiter: RateLimiter
+    /// Set with a command log several nodes share (`--journal postgresql://`): mutations are
+    /// proposed to it and applied when it hands them back in log order (Writer+Log.swift).
+    let log: (any CommandLog)?
+    /// That log's proposals whose callers wait, and the next proposal's number.
+    var proposals: [UInt64: Proposal] = [:]
+    var nextProposal: UInt64 = 1
+    /// Who waits until the log is applied through a position (start-up's catch-up).
+    var applyWaiters: [(through: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    /// Why the log cannot be followed any more (this node is too far behind, or not of it).
+    var logLost: String?
+    /// Set while this node's expiry tick is on its way through the log.
+    var ticksProposed = false
+    let logger: Logger
+    var nextSequence: UInt64
+    var rateLimiter: RateLimiter
     /// Bounds on what clients can grow; checked before the Ledger sees a command.
-    private let capacity: LedgerCapacity
+    let capacity: LedgerCapacity
     /// The usage time zone's calendar and the day last stamped (most stamps fall in it).
     private var calendar: UsageCalendar
     private var usageDay: UsageDay?
 
     /// The last record the journal reported durable, and the last record of each batch handed
     /// to it since (oldest first).
-    private(set) var durableSequence: UInt64
+    var durableSequence: UInt64
     private var inFlight: Deque<UInt64> = []
     /// The last transaction id of the durable state, and of each batch in `inFlight`: what
     /// balance watches may be sent (only durable changes ever are).
-    private(set) var durableTransaction: UInt64
+    var durableTransaction: UInt64
     private var inFlightTransactions: Deque<UInt64> = []
     /// Ledger/WatchBalance's and Usage/WatchUsage's watches (Writer+Watch.swift).
     let balanceWatchers = BalanceWatchers()
@@ -84,16 +96,16 @@ public actor Writer {
     /// The journal's reports, gathered so that one fsync round wakes the loop once.
     private nonisolated let reports: JournalReports
     private var waiting: Deque<Waiting> = []
-    private var drained: [CheckedContinuation<Void, Never>] = []
+    var drained: [CheckedContinuation<Void, Never>] = []
 
     /// Off once shutdown begins or the journal failed: mutations answer UNAVAILABLE.
-    private var acceptingMutations = true
+    var acceptingMutations = true
     /// Set for good when the data directory is found replaced (`directoryReplaced`).
     private var directoryLost = false
     /// Set only when the journal failed and the durable state could not be rebuilt.
     private var readsRefused = false
-    private var refusal = shuttingDown
-    private static let shuttingDown = (reason: "SHUTTING_DOWN", message: "tallyd is shutting down; retry against the next instance")
+    var refusal = shuttingDown
+    static let shuttingDown = (reason: "SHUTTING_DOWN", message: "tallyd is shutting down; retry against the next instance")
 
     let snapshots: SnapshotPolicy
 
@@ -121,6 +133,7 @@ public actor Writer {
         self.wall = wallClock
         self.calendar = Self.calendar(for: ledger, logger: logger)
         self.journal = journal
+        self.log = journal as? any CommandLog
         self.snapshots = snapshots
         self.logger = logger
         health.withLock {
@@ -152,6 +165,10 @@ public actor Writer {
             held.append((calls, reply))
             return
         }
+        if let log {
+            propose(calls, to: log, reply: reply)
+            return
+        }
         var answers: [WriterAnswer] = []
         answers.reserveCapacity(calls.count)
         var records: [JournalRecord] = []
@@ -170,72 +187,51 @@ public actor Writer {
                     callID: call.callID, method: call.method, result: .unavailable(reason: refusal.reason, message: refusal.message)))
                 continue
             }
-            switch call.operation {
-            case .balance(let userID):
-                answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .balance(ledger.balance(of: userID))))
-            case .usageStatus(let userID):
-                let day = day(containing: clock.peek())
-                answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method, result: .usageStatus(ledger.usageStatus(of: userID, on: day, at: clock.peek()))))
-            case .transaction(let id):
-                answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method, result: .transaction(
-                        ledger.transactions[id], id: id, archivable: id >= 1 && id < ledger.nextTransactionID)))
-            case .purchase(let paymentID):
+            guard case .apply(let command) = call.operation else {
+                answers.append(answerRead(call))
+                continue
+            }
+            guard acceptingMutations else {
                 answers.append(WriterAnswer(
                     callID: call.callID, method: call.method,
-                    result: .purchase(ledger.purchase(paymentID: paymentID), paymentID: paymentID)))
-            case .membership(let userID):
+                    result: .unavailable(reason: refusal.reason, message: refusal.message)))
+                continue
+            }
+            if let rateClass = call.method.rateClass,
+                let wait = rateLimiter.admit(user: command.userID, rateClass, now: Int64(now.uptimeNanoseconds))
+            {
+                auditRefusal(call, command, .rateLimited(rateClass, retryAfterNanoseconds: wait), into: &records)
                 answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method, result: .membership(ledger.membership(of: userID, at: clock.peek()))))
-            case .actionPrices:
-                answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .actionPrices(ledger.actionPriceList())))
-            case .usageLimits:
+                    callID: call.callID, method: call.method, result: .rateLimited(rateClass, retryAfterNanoseconds: wait)))
+                continue
+            }
+            let stamp = clock.stamp()
+            if let full = ledger.capacityRefusal(command, at: stamp, capacity: capacity) {
+                // Journaled as a refused attempt, so replay never depends on the capacity
+                // configured then.
+                auditRefusal(call, command, full, into: &records)
                 answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method, result: .usageLimits(ledger.usage.limits, ledger.config.usageRetention)))
-            case .apply(let command):
-                guard acceptingMutations else {
-                    answers.append(WriterAnswer(
-                        callID: call.callID, method: call.method,
-                        result: .unavailable(reason: refusal.reason, message: refusal.message)))
-                    continue
-                }
-                if let rateClass = call.method.rateClass,
-                    let wait = rateLimiter.admit(user: command.userID, rateClass, now: Int64(now.uptimeNanoseconds))
-                {
-                    auditRefusal(call, command, .rateLimited(rateClass, retryAfterNanoseconds: wait), into: &records)
-                    answers.append(WriterAnswer(
-                        callID: call.callID, method: call.method, result: .rateLimited(rateClass, retryAfterNanoseconds: wait)))
-                    continue
-                }
-                let stamp = clock.stamp()
-                if let full = ledger.capacityRefusal(command, at: stamp, capacity: capacity) {
-                    // Journaled as a refused attempt, so replay never depends on the capacity
-                    // configured then.
-                    auditRefusal(call, command, full, into: &records)
-                    answers.append(WriterAnswer(
-                        callID: call.callID, method: call.method,
-                        result: .applied(Applied(outcome: .refused(full), replayed: false, changedState: false))))
-                    continue
-                }
-                let day = command.needsUsageDay ? day(containing: stamp) : nil
-                let applied = ledger.apply(command, at: stamp, day: day, origin: call.origin)
-                if applied.changedState {
-                    records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp, day: day, origin: call.origin))
-                    nextSequence += 1
-                    if !usageWatchers.isEmpty { noteUsageChange(command, applied.outcome, at: stamp, into: &usageChanges) }
-                }
-                if call.origin == nil, call.method.access == .usage, case .refused(let refused) = applied.outcome {
-                    countUsageRefusal(refused.reason)
-                }
-                switch applied.outcome {
-                case .usageLimits(let limits):
-                    if case .changeUsage(.timeZone) = command { followTimeZone() }
-                    answers.append(WriterAnswer(
-                        callID: call.callID, method: call.method, result: .usageLimits(limits, ledger.config.usageRetention)))
-                default:
-                    answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .applied(applied)))
-                }
+                    callID: call.callID, method: call.method,
+                    result: .applied(Applied(outcome: .refused(full), replayed: false, changedState: false))))
+                continue
+            }
+            let day = command.needsUsageDay ? day(containing: stamp) : nil
+            let applied = ledger.apply(command, at: stamp, day: day, origin: call.origin)
+            if applied.changedState {
+                records.append(JournalRecord(sequence: nextSequence, command: command, timestamp: stamp, day: day, origin: call.origin))
+                nextSequence += 1
+                if !usageWatchers.isEmpty { noteUsageChange(command, applied.outcome, at: stamp, into: &usageChanges) }
+            }
+            if call.origin == nil, call.method.access == .usage, case .refused(let refused) = applied.outcome {
+                countUsageRefusal(refused.reason)
+            }
+            switch applied.outcome {
+            case .usageLimits(let limits):
+                if case .changeUsage(.timeZone) = command { followTimeZone() }
+                answers.append(WriterAnswer(
+                    callID: call.callID, method: call.method, result: .usageLimits(limits, ledger.config.usageRetention)))
+            default:
+                answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .applied(applied)))
             }
         }
         if let last = records.last?.sequence {
@@ -261,10 +257,34 @@ public actor Writer {
         }
     }
 
+    /// A read's answer from the state as of now.
+    func answerRead(_ call: WriterCall) -> WriterAnswer {
+        let result: WriterAnswer.Result
+        switch call.operation {
+        case .balance(let userID):
+            result = .balance(ledger.balance(of: userID))
+        case .usageStatus(let userID):
+            result = .usageStatus(ledger.usageStatus(of: userID, on: day(containing: clock.peek()), at: clock.peek()))
+        case .transaction(let id):
+            result = .transaction(ledger.transactions[id], id: id, archivable: id >= 1 && id < ledger.nextTransactionID)
+        case .purchase(let paymentID):
+            result = .purchase(ledger.purchase(paymentID: paymentID), paymentID: paymentID)
+        case .membership(let userID):
+            result = .membership(ledger.membership(of: userID, at: clock.peek()))
+        case .actionPrices:
+            result = .actionPrices(ledger.actionPriceList())
+        case .usageLimits:
+            result = .usageLimits(ledger.usage.limits, ledger.config.usageRetention)
+        case .apply:
+            preconditionFailure("answerRead is given reads only")
+        }
+        return WriterAnswer(callID: call.callID, method: call.method, result: result)
+    }
+
     /// A Writer turn longer than this is logged with what it did: every call on the loop waited.
     static let slowTurn = TimeAmount.milliseconds(50)
 
-    private func noteSlowTurn(_ what: String, since start: NIODeadline, until end: NIODeadline = .now(), _ details: () -> Logger.Metadata) {
+    func noteSlowTurn(_ what: String, since start: NIODeadline, until end: NIODeadline = .now(), _ details: () -> Logger.Metadata) {
         let took = end - start
         guard took > Self.slowTurn else { return }
         var metadata = details()
@@ -274,7 +294,7 @@ public actor Writer {
 
     /// Records a mutation refused before the Ledger saw it (deadline, rate limit) in the audit
     /// log, as a journaled attempt like any other.
-    private func auditRefusal(_ call: WriterCall, _ command: Command, _ result: WriterAnswer.Result, into records: inout [JournalRecord]) {
+    func auditRefusal(_ call: WriterCall, _ command: Command, _ result: WriterAnswer.Result, into records: inout [JournalRecord]) {
         // Deadline and rate-limit refusals are error envelopes, never OK answers.
         guard case .envelope(let answer) = Responses.answer(WriterAnswer(callID: call.callID, method: call.method, result: result)),
             let code = Refusal.Code(rawValue: answer.code.rawValue)
@@ -286,13 +306,18 @@ public actor Writer {
     /// Records `refusal` of a mutation the Ledger did not apply (deadline, rate limit,
     /// capacity): a journaled refused attempt when the call is audited, else a count by reason
     /// for usage calls.
-    private func auditRefusal(_ call: WriterCall, _ command: Command, _ refusal: Refusal, into records: inout [JournalRecord]) {
+    func auditRefusal(_ call: WriterCall, _ command: Command, _ refusal: Refusal, into records: inout [JournalRecord]) {
         guard let origin = call.origin else {
             if call.method.access == .usage { countUsageRefusal(refusal.reason) }
             return
         }
         let attempt = Command.refusedAttempt(RefusedAttempt(userID: command.userID, refusal: refusal))
         let stamp = clock.stamp()
+        guard log == nil else {
+            // Proposed like any command: every node applies it in its place in the log.
+            records.append(JournalRecord(sequence: 0, command: attempt, timestamp: stamp, origin: origin))
+            return
+        }
         _ = ledger.apply(attempt, at: stamp, origin: origin)
         records.append(JournalRecord(sequence: nextSequence, command: attempt, timestamp: stamp, origin: origin))
         nextSequence += 1
@@ -301,7 +326,7 @@ public actor Writer {
     /// Usage calls that are not audited one by one: their refusals by reason, since start.
     private(set) var usageRefusals: [String: Int64] = [:]
 
-    private func countUsageRefusal(_ reason: String) {
+    func countUsageRefusal(_ reason: String) {
         usageRefusals[reason, default: 0] += 1
     }
 
@@ -523,7 +548,7 @@ public actor Writer {
     }
 
     /// After the zone may have changed: days come from the Ledger's zone from now on.
-    private func followTimeZone() {
+    func followTimeZone() {
         calendar = Self.calendar(for: ledger, logger: logger)
         usageDay = nil
     }
@@ -559,7 +584,16 @@ public actor Writer {
                 callID: 0, method: .failPurchase, deadline: nil, operation: .apply(.expirePurchases),
                 origin: Self.tallyd("tallyd/ExpirePurchases")))
         }
-        if !ticks.isEmpty { process(ticks) { _, _ in } }
+        guard !ticks.isEmpty else { return }
+        guard log != nil else {
+            process(ticks) { _, _ in }
+            return
+        }
+        // Through a shared log the tick comes back only after a round trip: one at a time, or
+        // every sweep until then would propose it again.
+        guard !ticksProposed else { return }
+        ticksProposed = true
+        process(ticks) { _, _ in self.assumeIsolated { $0.ticksProposed = false } }
     }
 
     /// tallyd's own commands in the audit log: its uid and gid, role "tallyd".
@@ -611,6 +645,7 @@ public actor Writer {
         if !inFlight.isEmpty || rebuilding {
             await withCheckedContinuation { drained.append($0) }
         }
+        if log != nil { await settleProposals() }
         // Every durable change is sent by now: watches end saying so.
         let end = StreamEnd(code: .unavailable, reason: "SHUTTING_DOWN", message: "tallyd is shutting down; watch again against the next instance")
         balanceWatchers.endAll(end)
@@ -655,7 +690,7 @@ public actor Writer {
     /// The Ledger's settings, for what rebuilds a copy of it off the Writer (ChangeFeed).
     nonisolated let ledgerConfig: LedgerConfig
 
-    private func publishHealth() {
+    func publishHealth() {
         let state = HealthState(
             durableSequence: durableSequence, counts: counts, mutationRefusal: mutationRefusal, usageRefusals: usageRefusals)
         health.withLock { $0 = state }

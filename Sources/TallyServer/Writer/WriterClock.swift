@@ -43,6 +43,11 @@ struct WriterClock {
         return last
     }
 
+    /// A stamp applied from a log other nodes write to: stamps after it come later still.
+    mutating func follow(_ stamp: Int64) {
+        last = max(last, stamp)
+    }
+
     /// Now, for reads: not before the last stamp, and without using up a stamp.
     func peek() -> Int64 {
         max(wall.now(), last)

@@ -1,0 +1,509 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+import TallyStore
+
+/// The command log in a PostgreSQL table (`tallyd --journal postgresql://...`).
+///
+/// Two tasks, each with a connection of its own:
+/// - the appender takes every proposal queued while its last INSERT ran and writes them as one
+///   row (group commit: one statement, one commit, one WAL flush for all of them);
+/// - the follower reads the rows after the last one applied, in order, whenever a commit is
+///   notified (LISTEN), this node's own INSERT returns, or a second passes, and hands them to
+///   the Writer, waiting until they are applied before it reads on.
+///
+/// An INSERT whose connection broke before its answer may or may not have committed: its
+/// proposals wait until a new connection finds whether the row is there (then the follower
+/// brings it back like any other) or not (then they fail). Proposals queued while PostgreSQL is
+/// unreachable fail at once: their callers get UNAVAILABLE while reads go on.
+public final class PostgresCommandLog: CommandLog {
+    public let node: String
+    public let boot: Int64
+    private let address: PostgresAddress
+    private let logger: Logger
+
+    private struct Queued {
+        var records: [JournalRecord]
+        var proposal: UInt64
+        var failed: @Sendable (any Error) -> Void
+        var committed: (@Sendable () -> Void)?
+    }
+
+    private struct State {
+        var queued: [Queued] = []
+        var head: UInt64 = 0
+        /// The last position the follower handed over and saw applied.
+        var applied: UInt64 = 0
+        var bytesFollowed = 0
+        var recordsProposed = 0
+        var commits = 0
+        var closed = false
+        var tasks: [Task<Void, Never>] = []
+        /// Every connection open now, so that close() can close them under a query that hangs.
+        var connections: [ObjectIdentifier: LogConnection] = [:]
+        /// What the appender is doing, for the log at close when it is stuck there.
+        var appending: (batch: Int64, since: ContinuousClock.Instant, step: String)?
+        /// What the follower is doing, and whether that was reported as stuck (the ticker).
+        var following: (step: String, since: ContinuousClock.Instant, reported: Bool) = ("idle", .now, false)
+    }
+
+    private func following(_ step: String) {
+        state.withLock { $0.following = (step, .now, false) }
+    }
+
+    private let state = Mutex(State())
+    private let appenderWakes: AsyncStream<Void>.Continuation
+    private let appenderStream: AsyncStream<Void>
+    private let followerWakes: AsyncStream<Void>.Continuation
+    private let followerStream: AsyncStream<Void>
+
+    /// Rows read at a time while following.
+    static let readLimit: Int64 = 256
+    /// Rows deleted by one statement while pruning, and statements per snapshot at most.
+    static let pruneLimit: Int64 = 1_000
+    static let pruneRounds = 100
+
+    private init(address: PostgresAddress, node: String, head: UInt64, logger: Logger) {
+        self.address = address
+        self.node = node
+        self.logger = logger
+        boot = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        (appenderStream, appenderWakes) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (followerStream, followerWakes) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state.withLock { $0.head = head }
+    }
+
+    /// Connects, creates the tables if they are missing, and registers this node with the
+    /// position its snapshot holds (rows after it are kept for it from now on).
+    public static func open(_ address: PostgresAddress, node: String, snapshotSequence: UInt64, logger: Logger) async throws -> PostgresCommandLog {
+        let head: UInt64
+        do {
+            head = try await withConnection(address, logger: logger, purpose: "setup") { log in
+                try await log.run { connection in
+                    try await connection.query("BEGIN", logger: logger)
+                    try await connection.query("SELECT pg_advisory_xact_lock(\(LogSchema.setupLock))", logger: logger)
+                    for statement in LogSchema.statements { try await connection.query(statement, logger: logger) }
+                    try await connection.query(
+                        LogSchema.register(node: node, applied: Int64(snapshotSequence), snapshot: Int64(snapshotSequence)), logger: logger)
+                    try await connection.query("COMMIT", logger: logger)
+                }
+                return try await log.single(LogSchema.head, logger: logger)
+            }
+        } catch {
+            throw StoreError("cannot set up the command log at \(address): \(describe(error))")
+        }
+        let log = PostgresCommandLog(address: address, node: node, head: head, logger: logger)
+        let appender = Task { await log.runAppender() }
+        log.state.withLock { $0.tasks.append(appender) }
+        return log
+    }
+
+    public var head: UInt64 { state.withLock { $0.head } }
+
+    // MARK: Appending
+
+    public func propose(_ records: [JournalRecord], proposal: UInt64, failed: @escaping @Sendable (any Error) -> Void) {
+        enqueue(Queued(records: records, proposal: proposal, failed: failed, committed: nil))
+    }
+
+    public func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        enqueue(Queued(records: records, proposal: 0, failed: { onDurable(.failure($0)) }, committed: { onDurable(.success(())) }))
+    }
+
+    private func enqueue(_ queued: Queued) {
+        let closed = state.withLock { state -> Bool in
+            if !state.closed {
+                state.queued.append(queued)
+                state.recordsProposed += queued.records.count
+            }
+            return state.closed
+        }
+        if closed {
+            queued.failed(StoreError("the command log is closed: tallyd is shutting down"))
+        } else {
+            appenderWakes.yield()
+        }
+    }
+
+    private func takeQueued() -> [Queued] {
+        state.withLock { state in
+            defer { state.queued = [] }
+            return state.queued
+        }
+    }
+
+    private func runAppender() async {
+        var connection: LogConnection?
+        var batch: Int64 = 0
+        for await _ in appenderStream {
+            while case let taken = takeQueued(), !taken.isEmpty {
+                batch += 1
+                state.withLock { [batch] in $0.appending = (batch, .now, "connecting") }
+                defer { state.withLock { $0.appending = nil } }
+                do {
+                    if connection == nil || connection?.isClosed == true {
+                        connection = try await connect("append")
+                    }
+                } catch {
+                    fail(taken, Unreachable(address: address, error: error))
+                    continue
+                }
+                let records = taken.flatMap(\.records)
+                let proposals = taken.flatMap { Array(repeating: Int64($0.proposal), count: $0.records.count) }
+                let bytes: [UInt8]
+                do {
+                    bytes = try LogBatch.encode(records)
+                } catch {
+                    fail(taken, error)
+                    continue
+                }
+                let query = LogSchema.append(
+                    count: Int64(records.count), node: node, boot: boot, batch: batch, proposals: proposals,
+                    records: ByteBuffer(bytes: bytes))
+                state.withLock { $0.appending?.step = "inserting" }
+                do {
+                    _ = try await connection!.single(query, logger: logger)
+                    committed(taken)
+                } catch let error as PSQLError where error.serverInfo?[.severity] == "ERROR" {
+                    // PostgreSQL answered the statement with an error: it rolled back. (A FATAL
+                    // is different: a backend ending while it waited for a synchronous standby
+                    // has committed locally. That is settled below like a broken connection.)
+                    logger.error("the command log refused an append", metadata: ["error": "\(Self.describe(error))"])
+                    fail(taken, Refused(error: error))
+                } catch {
+                    await connection?.close()
+                    connection = nil
+                    logger.warning(
+                        "the connection to the command log broke during an append: finding out whether it committed",
+                        metadata: ["error": "\(Self.describe(error))", "batch": "\(batch)"])
+                    state.withLock { $0.appending?.step = "settling whether it committed" }
+                    switch await settleInDoubt(batch: batch) {
+                    case true?: committed(taken)
+                    case false?: fail(taken, Unreachable(address: address, error: error))
+                    case nil: fail(taken, StoreError("tallyd shut down before it could learn whether these calls committed; read them back to see"))
+                    }
+                }
+            }
+        }
+        await connection?.close()
+    }
+
+    private func committed(_ taken: [Queued]) {
+        state.withLock { $0.commits += 1 }
+        followerWakes.yield()
+        for queued in taken { queued.committed?() }
+    }
+
+    private func fail(_ taken: [Queued], _ error: any Error) {
+        for queued in taken { queued.failed(error) }
+    }
+
+    /// Whether batch `batch` of this run is in the log, once PostgreSQL can say; nil when the
+    /// log closed first. Proposals that arrive meanwhile fail (they were never sent).
+    private func settleInDoubt(batch: Int64) async -> Bool? {
+        var delay = Duration.milliseconds(100)
+        while !state.withLock({ $0.closed }) {
+            do {
+                let count = try await withConnection("settle") { [node, boot, logger] in
+                    try await $0.single(LogSchema.batchCount(node: node, boot: boot, batch: batch), logger: logger)
+                }
+                logger.notice("learnt the fate of an append whose connection broke", metadata: ["batch": "\(batch)", "committed": "\(count > 0)"])
+                return count > 0
+            } catch {
+                fail(takeQueued(), Unreachable(address: address, error: error))
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+        return nil
+    }
+
+    // MARK: Following
+
+    public func follow(
+        after sequence: UInt64,
+        apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
+        lost: @escaping @Sendable (any Error) -> Void
+    ) {
+        let follower = Task { await runFollower(after: sequence, apply: apply, lost: lost) }
+        let listener = Task { await runListener() }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                followerWakes.yield()
+                reportStuckFollower()
+            }
+        }
+        state.withLock { $0.tasks += [follower, listener, ticker] }
+        followerWakes.yield()
+    }
+
+    /// A follower that spends 10 s in one step (a query PostgreSQL does not answer) is logged once.
+    private func reportStuckFollower() {
+        let stuck = state.withLock { state -> (String, Duration)? in
+            let took = ContinuousClock.now - state.following.since
+            guard state.following.step != "idle", !state.following.reported, took > .seconds(10) else { return nil }
+            state.following.reported = true
+            return (state.following.step, took)
+        }
+        if let (step, took) = stuck {
+            logger.warning("the command log's follower is stuck", metadata: ["step": "\(step)", "for": "\(took)"])
+        }
+    }
+
+    private func runFollower(
+        after sequence: UInt64, apply: @escaping @Sendable ([LogBatch], @escaping @Sendable () -> Void) -> Void,
+        lost: @escaping @Sendable (any Error) -> Void
+    ) async {
+        var applied = sequence
+        var connection: LogConnection?
+        var lastHeadRead = ContinuousClock.now - .seconds(10)
+        var lastProblem = ""
+        for await _ in followerStream {
+            defer { following("idle") }
+            do {
+                if connection == nil || connection?.isClosed == true {
+                    following("connecting")
+                    connection = try await connect("follow")
+                }
+                let reader = connection!
+                while true {
+                    following("reading rows after \(applied)")
+                    let (batches, bytes) = try await read(after: applied, on: reader)
+                    if batches.isEmpty { break }
+                    following("applying \(batches.count) rows")
+                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                        apply(batches) { done.resume() }
+                    }
+                    applied = batches[batches.count - 1].lastSequence
+                    state.withLock {
+                        $0.applied = applied
+                        $0.head = max($0.head, applied)
+                        $0.bytesFollowed += bytes
+                    }
+                }
+                if ContinuousClock.now - lastHeadRead > .seconds(1) {
+                    lastHeadRead = .now
+                    following("reading the head")
+                    let head = try await reader.single(LogSchema.head, logger: logger)
+                    if head < applied {
+                        lost(StoreError(
+                            "this node's state is at position \(applied) but the command log ends at \(head): the data directory belongs to another log; start it empty, or from a backup of a node of this one"))
+                        return
+                    }
+                    state.withLock { $0.head = max($0.head, head) }
+                    if head > applied {
+                        following("reading the oldest row")
+                        let oldest = try await reader.single(LogSchema.oldest, logger: logger)
+                        if oldest > applied + 1 {
+                            lost(StoreError(
+                                "the command log no longer holds position \(applied + 1) (its oldest row starts at \(oldest)): this node is too far behind; seed it from a backup of another node (tallyd restore) and start it again"))
+                            return
+                        }
+                    }
+                }
+                lastProblem = ""
+            } catch {
+                let problem = Self.describe(error)
+                if problem != lastProblem {
+                    logger.warning("cannot read the command log; trying again every second", metadata: ["error": "\(problem)"])
+                    lastProblem = problem
+                }
+                await connection?.close()
+                connection = nil
+            }
+        }
+        await connection?.close()
+    }
+
+    /// LISTENs for commits on a connection of its own (queries beside a LISTEN on one
+    /// connection were seen to hang once it broke), waking the follower on each.
+    private func runListener() async {
+        while !Task.isCancelled {
+            do {
+                try await withConnection("listen") { log in
+                    try await log.connection.listen(on: LogSchema.channel) { notifications in
+                        for try await _ in notifications { followerWakes.yield() }
+                    }
+                }
+            } catch {
+                logger.debug("not listening for log commits", metadata: ["error": "\(Self.describe(error))"])
+            }
+            // The ticker wakes the follower meanwhile; a second before listening again.
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// The rows after `position` that follow on from it without a gap, decoded.
+    private func read(after position: UInt64, on connection: LogConnection) async throws -> ([LogBatch], Int) {
+        let rows = try await connection.run { [logger] in
+            try await $0.query(LogSchema.rows(after: Int64(position), limit: Self.readLimit), logger: logger).collect()
+        }
+        var batches: [LogBatch] = []
+        var bytes = 0
+        var next = position + 1
+        for row in rows {
+            let (first, node, boot, proposals, records) = try row.decode((Int64, String, Int64, [Int64], ByteBuffer).self)
+            // A gap is a row not yet visible or one pruned: stop before it (the head check tells).
+            guard UInt64(first) == next else { break }
+            let decoded = try LogBatch.decode(Array(buffer: records), firstSequence: next)
+            guard decoded.count == proposals.count, !decoded.isEmpty else {
+                throw StoreError("log row at \(first) holds \(decoded.count) records for \(proposals.count) proposals")
+            }
+            batches.append(LogBatch(
+                firstSequence: next, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded))
+            bytes += records.readableBytes
+            next += UInt64(decoded.count)
+        }
+        return (batches, bytes)
+    }
+
+    // MARK: Snapshots and the rows they cover
+
+    public func rotate() {}
+
+    public func sync() {}
+
+    /// A snapshot now holds everything through `sequence`: recorded as this node's, then the rows
+    /// every node's snapshot covers are deleted, a bounded batch at a time.
+    public func removeSegments(coveredThrough sequence: UInt64) {
+        let task = Task { [address, logger, node] in
+            do {
+                let applied = state.withLock { $0.applied }
+                try await withConnection("prune") { log in
+                    try await log.run { connection in
+                    try await connection.query(
+                        LogSchema.register(node: node, applied: Int64(applied), snapshot: Int64(sequence)), logger: logger)
+                    for _ in 0..<Self.pruneRounds {
+                        let deleted = try await connection.query(LogSchema.prune(limit: Self.pruneLimit), logger: logger).collect()
+                        if deleted.count < Self.pruneLimit { break }
+                    }
+                    }
+                }
+            } catch {
+                logger.warning("could not record this node's snapshot in the command log", metadata: ["error": "\(Self.describe(error))"])
+            }
+        }
+        state.withLock { $0.tasks.append(task) }
+    }
+
+    public var bytesAppended: Int { state.withLock { $0.bytesFollowed } }
+    public var recordsAppended: Int { state.withLock { $0.recordsProposed } }
+    public var syncs: Int { state.withLock { $0.commits } }
+
+    public func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        let (queued, tasks, appending) = state.withLock { state in
+            state.closed = true
+            defer { state.queued = [] }
+            return (state.queued, state.tasks, state.appending)
+        }
+        if let appending {
+            logger.warning(
+                "closing the command log during an append", metadata: [
+                    "batch": "\(appending.batch)", "step": "\(appending.step)", "for": "\(ContinuousClock.now - appending.since)",
+                ])
+        }
+        fail(queued, StoreError("the command log is closed: tallyd is shutting down"))
+        appenderWakes.finish()
+        followerWakes.finish()
+        // Closing the connections ends any query still waiting (an append PostgreSQL has not
+        // confirmed), so every task ends; a few seconds at most all the same.
+        Task {
+            for task in tasks { task.cancel() }
+            for connection in state.withLock({ Array($0.connections.values) }) { await connection.close() }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for task in tasks { await task.value }
+                }
+                group.addTask { try? await Task.sleep(for: .seconds(5)) }
+                await group.next()
+                group.cancelAll()
+            }
+            done(.success(()))
+        }
+    }
+
+    public func reopen(nextSequence: UInt64, existingSegments: [UInt64], _ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        done(.success(()))
+    }
+
+    // MARK: Connections and errors
+
+    /// A connection that close() will close if it is still open then.
+    private func connect(_ purpose: String) async throws -> LogConnection {
+        let connection = LogConnection(try await Self.connect(address, logger: logger, purpose: purpose))
+        let id = ObjectIdentifier(connection)
+        let closed = state.withLock { state -> Bool in
+            if !state.closed { state.connections[id] = connection }
+            return state.closed
+        }
+        if closed {
+            await connection.close()
+            throw StoreError("the command log is closed: tallyd is shutting down")
+        }
+        connection.connection.closeFuture.whenComplete { _ in self.state.withLock { _ = $0.connections.removeValue(forKey: id) } }
+        return connection
+    }
+
+    /// Runs `body` on a connection of its own, closed after it whatever happens.
+    private func withConnection<Value: Sendable>(_ purpose: String, _ body: (LogConnection) async throws -> Value) async throws -> Value {
+        try await Self.withConnection(connect(purpose), body)
+    }
+
+    static func withConnection<Value: Sendable>(
+        _ address: PostgresAddress, logger: Logger, purpose: String, _ body: (LogConnection) async throws -> Value
+    ) async throws -> Value {
+        try await withConnection(LogConnection(connect(address, logger: logger, purpose: purpose)), body)
+    }
+
+    private static func withConnection<Value: Sendable>(
+        _ connection: LogConnection, _ body: (LogConnection) async throws -> Value
+    ) async throws -> Value {
+        do {
+            let value = try await body(connection)
+            await connection.close()
+            return value
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    static func connect(_ address: PostgresAddress, logger: Logger, purpose: String) async throws -> PostgresConnection {
+        var logger = logger
+        logger[metadataKey: "postgres"] = "\(purpose)"
+        logger.logLevel = max(logger.logLevel, .notice)
+        return try await PostgresConnection.connect(configuration: address.configuration, id: nextConnectionID(), logger: logger)
+    }
+
+    private static let connectionIDs = Atomic<Int>(0)
+
+    private static func nextConnectionID() -> Int {
+        connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// PostgresNIO's errors describe themselves generically (to keep queries out of logs): the
+    /// server's message, or what broke.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let info = error.serverInfo {
+            return "PostgreSQL \(info[.sqlState] ?? ""): \(info[.message] ?? "")"
+        }
+        return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+    }
+
+    /// PostgreSQL cannot be reached: the proposals never entered the log.
+    public struct Unreachable: Error, CustomStringConvertible {
+        var address: PostgresAddress
+        var error: any Error
+        public var description: String { "cannot reach the command log at \(address): \(PostgresCommandLog.describe(error))" }
+    }
+
+    /// PostgreSQL refused the append (and rolled it back).
+    public struct Refused: Error, CustomStringConvertible {
+        var error: any Error
+        public var description: String { "the command log refused the append: \(PostgresCommandLog.describe(error))" }
+    }
+}

@@ -1,0 +1,92 @@
+import TallyLedger
+
+/// A log of stamped commands that several tallyd nodes share (`--journal postgresql://...`):
+/// one total order with no gaps, which every node applies in full, its own commands and the
+/// others'. Unlike the file journal, a node does not apply a command and then make it durable:
+/// it proposes the command, and applies it (answering its caller) only when the log hands it
+/// back in its place, so every node reaches the same state (docs/decisions.md, "Several hosts
+/// share one command log").
+///
+/// The `Journal` side is what the rest of tallyd already asks of durability: snapshots report
+/// what they cover through `removeSegments(coveredThrough:)` (the log drops rows every node's
+/// snapshot covers), `close` ends the connections, and `append` proposes records no caller
+/// waits on.
+public protocol CommandLog: Journal {
+    /// This node's name in the log: its data directory's id.
+    var node: String { get }
+    /// This run of the node: proposals are numbered per run.
+    var boot: Int64 { get }
+    /// The last position this node knows the log to hold (its lag is this minus what it applied).
+    var head: UInt64 { get }
+
+    /// Proposes `records` (stamped, not applied; their sequence numbers are ignored) as one
+    /// unit at the end of the log, on behalf of proposal `proposal` (non-zero). `failed` runs
+    /// only when they certainly did not enter the log; once they did, they come back through
+    /// `follow` like every other batch.
+    func propose(_ records: [JournalRecord], proposal: UInt64, failed: @escaping @Sendable (any Error) -> Void)
+
+    /// Hands every batch after position `sequence` to `apply`, in log order, and goes on with
+    /// each new one; `apply` calls its completion once the batches are applied (the next read
+    /// waits for it). A log that no longer holds the position after `sequence` reports that
+    /// once through `lost` and stops.
+    func follow(
+        after sequence: UInt64,
+        apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
+        lost: @escaping @Sendable (any Error) -> Void)
+}
+
+/// One row of the command log: the records one node's group commit carried, at positions
+/// `firstSequence`, `firstSequence + 1`, ...
+public struct LogBatch: Sendable {
+    public var firstSequence: UInt64
+    public var node: String
+    public var boot: Int64
+    /// Per record, the proposal it belongs to (0: none, no caller waits on it).
+    public var proposals: [UInt64]
+    /// Numbered with their positions in the log.
+    public var records: [JournalRecord]
+
+    public init(firstSequence: UInt64, node: String, boot: Int64, proposals: [UInt64], records: [JournalRecord]) {
+        self.firstSequence = firstSequence
+        self.node = node
+        self.boot = boot
+        self.proposals = proposals
+        self.records = records
+    }
+
+    public var lastSequence: UInt64 { firstSequence + UInt64(records.count) - 1 }
+
+    /// The records as one byte string: JournalRecord's framing, each numbered with its index in
+    /// the batch (the row's place in the log is known only once it is written).
+    public static func encode(_ records: [JournalRecord]) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        for (index, record) in records.enumerated() {
+            var numbered = record
+            numbered.sequence = UInt64(index)
+            try numbered.encode(into: &bytes)
+        }
+        return bytes
+    }
+
+    /// The records of a row written by `encode`, numbered from `firstSequence`.
+    public static func decode(_ bytes: [UInt8], firstSequence: UInt64) throws -> [JournalRecord] {
+        var records: [JournalRecord] = []
+        var offset = 0
+        while offset < bytes.count {
+            switch JournalRecord.read(bytes[offset...]) {
+            case .record(var record, let size):
+                guard record.sequence == UInt64(records.count) else {
+                    throw StoreError("log row at \(firstSequence): record \(records.count) is numbered \(record.sequence)")
+                }
+                record.sequence = firstSequence + UInt64(records.count)
+                records.append(record)
+                offset += size
+            case .truncated:
+                throw StoreError("log row at \(firstSequence): record \(records.count) is cut short")
+            case .damaged(let why):
+                throw StoreError("log row at \(firstSequence): record \(records.count) is damaged: \(why)")
+            }
+        }
+        return records
+    }
+}
