@@ -150,17 +150,7 @@ echo "== ${seconds} s per run, ${users} users, every operation 1 token"
 # (crediting the users: pipelined writes, a few percent of a run's calls at most).
 declare -A line shape_of system_of cpu_of
 order=()
-tree_pids() { echo "$1"; local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree_pids "$c"; done; }
-cpu_ticks() {  # clock ticks of CPU used by PID's tree: utime + stime (+ cutime + cstime)
-  local sum=0 pid stat
-  for pid in $(tree_pids "$1"); do
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-    stat=${stat##*) }  # the fields after the command name (which may hold spaces)
-    sum=$((sum + $(awk '{ print $12 + $13 + $14 + $15 }' <<<"$stat")))
-  done
-  echo "$sum"
-}
-hz=$(getconf CLK_TCK)
+. Scripts/lib/bench-figures.sh  # cpu_ticks, hz, commas, us
 run() {  # run ID SHAPE SYSTEM COMMAND...
   local id=$1; shape_of[$id]=$2; system_of[$id]=$3; shift 3; order+=("$id")
   local out t0=
@@ -235,8 +225,6 @@ field() {  # field ID rate|p50|p99|p999|errors
   esac
 }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-commas() { awk -v a="$1" 'BEGIN { if (a == "-") { print "-"; exit } s = sprintf("%.0f", a); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
-us() { if [ "$1" = "-" ]; then echo -; elif awk -v a="$1" 'BEGIN { exit !(a >= 100) }'; then commas "$1"; else printf '%.1f\n' "$1"; fi; }
 
 echo
 echo "== Tally beside its peers: ${seconds} s per run, ${users} users; latency in µs from send to answer"

@@ -2,6 +2,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import SwiftProtobuf
+import Synchronization
 import TallyWire
 
 /// An async client for tallyd over its Unix socket. Safe to share between tasks: calls from
@@ -14,11 +15,25 @@ public final class TallyClient: Sendable {
     /// call did not run; only past the grace does the client give up (CLIENT_TIMEOUT, outcome
     /// unknown), as the Python and C clients do.
     public let timeoutGrace: Duration
+    /// Several hosts (docs/operations.md): the highest command-log position this connection's
+    /// answers carried, and the `min_position` every unary call sends.
+    private let positions = Mutex((highest: UInt64(0), minimum: UInt64(0)))
 
     private init(channel: any Channel, end: ConnectionEnd, timeoutGrace: Duration) {
         self.channel = channel
         self.end = end
         self.timeoutGrace = timeoutGrace
+    }
+
+    /// The highest command-log position this connection's answers carried (0 but on a node of
+    /// several hosts): pass it to another host's `minPosition` to read what was written here.
+    public var position: UInt64 { positions.withLock { $0.highest } }
+
+    /// Sent with every unary call: tallyd answers once its node has applied the command log
+    /// through this position (0, the default: at once).
+    public var minPosition: UInt64 {
+        get { positions.withLock { $0.minimum } }
+        set { positions.withLock { $0.minimum = newValue } }
     }
 
     /// Calls given up on at their local deadline (their answers, if they come, are dropped).
@@ -89,8 +104,10 @@ public final class TallyClient: Sendable {
         envelope.protocolVersion = WireProtocol.version
         envelope.method = method.rawValue
         envelope.timeoutMs = timeoutMs
+        envelope.minPosition = minPosition
         envelope.payload = try request.serializedBytes()
         let response = try await send(envelope)
+        if response.position != 0 { positions.withLock { $0.highest = max($0.highest, response.position) } }
         guard response.code == .ok else { throw TallyError(response) }
         return try Reply(serializedBytes: response.payload)
     }

@@ -15,6 +15,9 @@ public enum OutboundResponse {
     /// CheckUsageResponse{status} (`replayed` nil) or ConsumeResponse{status, replayed},
     /// written from the Ledger's value (HotAnswers).
     case usageStatus(callID: UInt64, UsageStatus, replayed: Bool?)
+    /// An answer with the command log's position of the mutation it answers (Response.position,
+    /// several hosts).
+    indirect case at(position: UInt64, OutboundResponse)
 
     /// The same Response as a message (for callers that hold answers as messages).
     public func envelopeMessage() throws -> Tally_V1_Response {
@@ -38,6 +41,10 @@ public enum OutboundResponse {
                 Tally_V1_CheckUsageResponse.with { $0.status = Tally_V1_UsageStatus(status) }
             }
             return try OutboundResponse.ok(callID: callID, payload: payload).envelopeMessage()
+        case .at(let position, let inner):
+            var response = try inner.envelopeMessage()
+            response.position = position
+            return response
         }
     }
 }
@@ -46,15 +53,22 @@ extension ByteBuffer {
     /// Appends `response` as one frame: the same bytes swift-protobuf writes for the envelope
     /// (fields in number order, defaults left out), which ResponseFrameTests check.
     public mutating func writeFrame(_ response: OutboundResponse) throws {
+        try writeFrame(response, position: 0)
+    }
+
+    private mutating func writeFrame(_ response: OutboundResponse, position: UInt64) throws {
         switch response {
-        case .envelope(let message):
+        case .at(let position, let inner):
+            try writeFrame(inner, position: position)
+        case .envelope(var message):
+            if position != 0 { message.position = position }
             try writeFrame(message)
         case .ok(let callID, let payload):
             let body: ByteBuffer = try payload.serializedBytes()
-            writeEnvelope(callID: callID, payloadSize: body.readableBytes) { $0.copy(body) }
+            writeEnvelope(callID: callID, payloadSize: body.readableBytes, position: position) { $0.copy(body) }
         case .balance(let callID, let balance):
             let size = HotAnswers.balanceSize(balance)
-            writeEnvelope(callID: callID, payloadSize: HotAnswers.messageField(1, size)) {
+            writeEnvelope(callID: callID, payloadSize: HotAnswers.messageField(1, size), position: position) {
                 $0.messageHeader(1, size: size)
                 $0.fields(of: balance)
             }
@@ -62,7 +76,7 @@ extension ByteBuffer {
             let date = status.date.description
             let size = HotAnswers.statusSize(status, date: date)
             let replayedSize = replayed == true ? 2 : 0
-            writeEnvelope(callID: callID, payloadSize: HotAnswers.messageField(1, size) + replayedSize) {
+            writeEnvelope(callID: callID, payloadSize: HotAnswers.messageField(1, size) + replayedSize, position: position) {
                 $0.messageHeader(1, size: size)
                 $0.fields(of: status, date: date)
                 if replayedSize > 0 {
@@ -76,8 +90,10 @@ extension ByteBuffer {
     /// A frame holding a Response with `callID` and a payload of exactly `payloadSize` bytes,
     /// which `payload` writes: the frame's space is reserved once and filled through a pointer.
     /// (Byte by byte ByteBuffer writes each check uniqueness, capacity and exclusivity.)
-    private mutating func writeEnvelope(callID: UInt64, payloadSize: Int, _ payload: (inout RawFields) -> Void) {
-        let body = HotAnswers.varintField(1, callID) + (payloadSize > 0 ? HotAnswers.messageField(6, payloadSize) : 0)
+    private mutating func writeEnvelope(callID: UInt64, payloadSize: Int, position: UInt64, _ payload: (inout RawFields) -> Void) {
+        let body =
+            HotAnswers.varintField(1, callID) + (payloadSize > 0 ? HotAnswers.messageField(6, payloadSize) : 0)
+            + (position != 0 ? HotAnswers.varintField(8, position) : 0)
         let frameBytes = Frame.headerBytes + body
         writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { raw in
             var out = RawFields(base: raw.baseAddress!)
@@ -92,6 +108,7 @@ extension ByteBuffer {
                 payload(&out)
                 precondition(out.at - start == payloadSize, "a hot answer's size and its bytes disagree")
             }
+            if position != 0 { out.varintField(8, position) }
             return out.at
         }
     }

@@ -253,7 +253,9 @@ struct HealthCommand: AsyncParsableCommand {
                 "uptime \(r.uptimeMs / 1000) s, \(r.connections) connections, \(r.queuedCalls) calls queued (sheds at \(r.queuedCallsLimit))",
                 "\(r.accounts) accounts, \(r.transactions) transactions, durable through journal record \(r.durableSequence)",
                 "last snapshot through record \(r.snapshotSequence), \(r.snapshotAgeMs / 1000) s ago",
-                "journal: \(counted(r.journalSegments, "segment")), \(r.journalBytes) bytes on disk; \(r.auditEntries) audit entries in memory",
+                r.logNode.isEmpty
+                    ? "journal: \(counted(r.journalSegments, "segment")), \(r.journalBytes) bytes on disk; \(r.auditEntries) audit entries in memory"
+                    : "command log: node \(r.logNode), applied through \(r.durableSequence) of \(r.logHead) (\(r.logHead - r.durableSequence) behind); \(r.auditEntries) audit entries in memory",
             ]
             if !r.usageRefusals.isEmpty {
                 lines.append("usage refusals since start: " + r.usageRefusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

@@ -6,7 +6,8 @@ PostgreSQL command log, all on this machine, on Unix sockets.
 
 Phases, each under a random concurrent load of credits, spends, consumes, purchases and
 prediction stakes from clients of all three nodes on the same few users:
-  1. the three nodes, then a race: three hosts spend one user's last tokens at once;
+  1. the three nodes; then a credit read back on every node with min_position (the position its
+     answer carried), and three hosts spending that user's last tokens at once;
   2. kill -9 of one node under load, and its restart;
   3. kill -9 of PostgreSQL under load (reads go on, mutations answer UNAVAILABLE), its restart;
   4. a streaming standby (pg_basebackup, synchronous), the primary stopped, the standby
@@ -347,6 +348,7 @@ def verify(phase: str, nodes: List[Node], postgres: Postgres, book: Book) -> Non
         for node, h in zip(nodes, healths):
             check(h.invariants_checked and not h.invariant_violations, f"{phase}: node {node.name} invariants: {list(h.invariant_violations)}")
             check(h.accepting_mutations, f"{phase}: node {node.name} refuses mutations: {h.refusal_reason}")
+            check(h.log_node != "" and h.log_head >= head, f"{phase}: node {node.name}'s health says node {h.log_node!r}, log head {h.log_head}")
         users = sorted({f"u{i}" for i in range(USERS)} | {e["user"] for e in book.acked})
         by_node = []
         for c in clients:
@@ -393,9 +395,14 @@ def race_last_tokens(nodes: List[Node], rounds: int) -> None:
         for r in range(rounds):
             user = f"race-{r}-{time.monotonic_ns()}"
             admin.credit(user, 10, "grant")
+            position = admin.position
+            check(position > 0, f"the credit's answer carried no command-log position ({position})")
             for node in nodes:
+                # Read your write on another host: the read waits until that node applied it.
                 with node.client() as c:
-                    wait_until(f"{node.name} sees {user}'s credit", lambda: c.get_balance(user).available == 10)
+                    c.min_position = position
+                    seen = c.get_balance(user).available
+                    check(seen == 10, f"node {node.name} asked with min_position {position} answered {user} has {seen}, not 10")
             barrier = threading.Barrier(len(nodes))
             outcomes: List[str] = []
 
@@ -414,7 +421,8 @@ def race_last_tokens(nodes: List[Node], rounds: int) -> None:
                 t.join()
             check(sorted(outcomes) == ["INSUFFICIENT_TOKENS"] * (len(nodes) - 1) + ["ok"],
                   f"race {r}: three hosts spending the last 10 tokens were answered {outcomes}")
-    print(f"  race: {rounds} rounds of three hosts spending one user's last tokens, one OK each", flush=True)
+    print(f"  race: {rounds} rounds of a credit read back on every node with min_position, then three hosts spending"
+          " the user's last tokens at once: one OK each", flush=True)
 
 
 # -- the run ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftProtobuf
+import TallyLedger
 import Testing
 
 @testable import TallyCodec
@@ -67,5 +68,32 @@ import TallyWire
             $0.reason = "X"
         }
         #expect(try OutboundResponse.envelope(error).envelopeMessage() == error)
+    }
+
+    /// An answer with a command-log position (several hosts) frames as the envelope with its
+    /// `position` field, whichever way its payload is written.
+    @Test func positionedFramesMatchTheEnvelopeEncoding() throws {
+        var numbers = Numbers(state: Self.seed ^ 0x8)
+        for _ in 0..<200 {
+            let callID = numbers.next() >> (numbers.next() % 64)
+            let position = max(1, numbers.next() >> (numbers.next() % 64))
+            let payload = Tally_V1_SpendResponse.with { $0.transaction.id = callID }
+            let refusal = Tally_V1_Response.with {
+                $0.callID = callID
+                $0.code = .failedPrecondition
+                $0.reason = "INSUFFICIENT_TOKENS"
+            }
+            let balance = Balance(userID: "u\(callID)", account: Account(available: Int64(callID % 1000), totalEarned: Int64(callID % 1000), version: 1))
+            for answer in [OutboundResponse.ok(callID: callID, payload: payload), .envelope(refusal), .balance(callID: callID, balance)] {
+                var direct = ByteBuffer()
+                try direct.writeFrame(.at(position: position, answer))
+                var message = try answer.envelopeMessage()
+                message.position = position
+                var envelope = ByteBuffer()
+                try envelope.writeFrame(message)
+                #expect(Array(direct.readableBytesView) == Array(envelope.readableBytesView), "call id \(callID), position \(position), seed \(Self.seed)")
+                #expect(try OutboundResponse.at(position: position, answer).envelopeMessage() == message)
+            }
+        }
     }
 }

@@ -172,6 +172,17 @@ TALLY_API int tally_connected(const tally_conn *conn);
 TALLY_API void tally_set_timeout(tally_conn *conn, uint32_t timeout_ms);
 TALLY_API void tally_set_local_grace(tally_conn *conn, uint32_t grace_ms);
 
+/*
+ * Several hosts (tallyd --journal postgresql://..., docs/operations.md): tally_position is the
+ * highest command-log position this connection's answers carried (0 against a tallyd with its
+ * own journal). Pass it to tally_set_min_position on a connection to another node: every
+ * following call there waits until that node has applied the log through it (read your writes
+ * across hosts). 0, the default, waits for nothing; a tallyd with its own journal answers a
+ * position past its last record OUT_OF_RANGE POSITION_AHEAD.
+ */
+TALLY_API void tally_set_min_position(tally_conn *conn, uint64_t position);
+TALLY_API uint64_t tally_position(const tally_conn *conn);
+
 /* Frees a response message (any protoc-c message unpacked by this library). NULL is fine. */
 TALLY_API void tally_free(void *message);
 

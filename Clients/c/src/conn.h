@@ -37,6 +37,8 @@ struct tally_conn {
     tally_error fatal;
     uint64_t next_id;
     uint32_t timeout_ms, grace_ms;
+    uint64_t min_position; /* sent with every call (several hosts) */
+    uint64_t position;     /* the highest Response.position seen */
     unsigned char *rbuf; /* received bytes: [rstart, rend) not yet parsed */
     size_t rstart, rend, rcap;
     buf out;     /* the frame of a single call */

@@ -439,6 +439,7 @@ static void route(tally_conn *c, Tally__V1__Response *r) {
         conn_fatal(c, &e);
         return;
     }
+    if (r->position > c->position) c->position = r->position;
     slot *s = map_get(c, r->call_id);
     if (s && s->stream) {
         stream_frame(c, s, r);
@@ -643,6 +644,7 @@ int encode_frame(tally_conn *c, buf *out, uint64_t id, const char *method, const
     env.protocol_version = TALLY__V1__PROTOCOL_VERSION__PROTOCOL_VERSION_1;
     env.method = (char *)method;
     env.timeout_ms = timeout_ms;
+    env.min_position = c->min_position;
     env.payload.data = c->payload.p;
     env.payload.len = plen;
     size_t elen = tally__v1__request__get_packed_size(&env);
@@ -797,6 +799,14 @@ int tally_connected(const tally_conn *c) { return c && !c->dead; }
 
 void tally_set_timeout(tally_conn *c, uint32_t timeout_ms) {
     if (c) c->timeout_ms = timeout_ms;
+}
+
+void tally_set_min_position(tally_conn *c, uint64_t position) {
+    if (c) c->min_position = position;
+}
+
+uint64_t tally_position(const tally_conn *c) {
+    return c ? c->position : 0;
 }
 
 void tally_set_local_grace(tally_conn *c, uint32_t grace_ms) {

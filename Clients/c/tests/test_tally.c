@@ -325,6 +325,33 @@ static void test_credit_spend_balance(void) {
     tally_close(c);
 }
 
+/* Against a tallyd with its own journal: no answer carries a position, and a min_position past
+ * its last record is refused; one it holds waits for nothing. (Several hosts: Tests/SeveralHosts.) */
+static void test_min_position(void) {
+    tally_conn *c = open_conn();
+    if (!c) return;
+    tally_error err = TALLY_ERROR_INIT;
+    char user[128];
+    uid(user, sizeof user, "positioned");
+    CHECK_OK(credit(c, user, 5, NULL, NULL, &err), err);
+    CHECK(tally_position(c) == 0);
+    Tally__V1__GetBalanceRequest breq = TALLY__V1__GET_BALANCE_REQUEST__INIT;
+    breq.user_id = user;
+    Tally__V1__GetBalanceResponse *br = NULL;
+    tally_set_min_position(c, (uint64_t)1 << 60);
+    int rc = tally_get_balance(c, &breq, &br, &err);
+    CHECK(rc == TALLY_OUT_OF_RANGE && streq(err.reason, "POSITION_AHEAD"));
+    tally_free(br);
+    br = NULL;
+    tally_error_clear(&err);
+    tally_set_min_position(c, 1);
+    if (CHECK_OK(tally_get_balance(c, &breq, &br, &err), err)) CHECK(br->balance->available == 5);
+    tally_free(br);
+    tally_set_min_position(c, 0);
+    tally_error_clear(&err);
+    tally_close(c);
+}
+
 static void test_insufficient_tokens(void) {
     tally_conn *c = open_conn();
     if (!c) return;
@@ -1503,6 +1530,7 @@ int main(int argc, char **argv) {
         {"unknown_method", test_unknown_method},
         {"local_deadline", test_local_deadline},
         {"server_deadline", test_server_deadline},
+        {"min_position", test_min_position},
         {"batch_1000", test_batch_1000},
         {"batch_out_of_order", test_batch_out_of_order},
         {"large_answers", test_large_answers},

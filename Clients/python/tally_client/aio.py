@@ -272,7 +272,7 @@ class AsyncTallyClient(ClientState):
             raise ConnectionClosed(Code.UNAVAILABLE, "NOT_CONNECTED", "use `await AsyncTallyClient.connect(...)`")
         budget = self._effective_timeout(timeout_ms)
         ids = [self._take_id() for _ in items]
-        data = b"".join(request_frame(c, call_id, budget, self.max_frame_bytes) for c, call_id in zip(items, ids))
+        data = b"".join(request_frame(c, call_id, budget, self.max_frame_bytes, self.min_position) for c, call_id in zip(items, ids))
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in ids]
         self._waiting.update(zip(ids, futures))
@@ -351,6 +351,7 @@ class AsyncTallyClient(ClientState):
                 if waiter is None or waiter.done():
                     self.stale_answers += 1
                 else:
+                    self.position = max(self.position, response.position)
                     waiter.set_result(response)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             self._lose(ConnectionClosed(Code.UNAVAILABLE, "CONNECTION_CLOSED", "tallyd closed the connection without a final frame"))

@@ -171,11 +171,12 @@ def frame(body: bytes, max_frame_bytes: int) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def request_frame(c: Call, call_id: int, timeout_ms: int, max_frame_bytes: int) -> bytes:
+def request_frame(c: Call, call_id: int, timeout_ms: int, max_frame_bytes: int, min_position: int = 0) -> bytes:
     """The framed tally.v1.Request envelope of ``c``."""
     payload = c.request if isinstance(c.request, (bytes, bytearray, memoryview)) else c.request.SerializeToString()
     envelope = pb.Request(
         call_id=call_id, protocol_version=PROTOCOL_VERSION, method=c.method, timeout_ms=timeout_ms, payload=bytes(payload),
+        min_position=min_position,
     )
     return frame(envelope.SerializeToString(), max_frame_bytes)
 
@@ -213,6 +214,12 @@ class ClientState:
         self.max_frame_bytes = int(max_frame_bytes)
         #: Answers that arrived for calls nobody waits for any more (CallTimeout, a cancelled wait).
         self.stale_answers = 0
+        #: Several hosts (docs/operations.md): the highest command-log position this connection's
+        #: answers carried; pass it as another host's ``min_position`` to read what was written here.
+        self.position = 0
+        #: Sent with every call: tallyd answers once its node has applied the command log through
+        #: this position (0: at once). Set it to another connection's ``position``.
+        self.min_position = 0
         self._next_id = 1
         self._closed: Optional[ConnectionClosed] = None
 
@@ -432,7 +439,7 @@ class TallyClient(ClientState):
     def _calls(self, calls: Sequence[Call], timeout_ms: Optional[int], raise_first: bool) -> List[Any]:
         budget = self._effective_timeout(timeout_ms)
         ids = [self._take_id() for _ in calls]
-        frames = [request_frame(c, call_id, budget, self.max_frame_bytes) for c, call_id in zip(calls, ids)]
+        frames = [request_frame(c, call_id, budget, self.max_frame_bytes, self.min_position) for c, call_id in zip(calls, ids)]
         local = None if budget == 0 else (budget + self.timeout_grace_ms) / 1000.0
         try:
             responses = self._exchange(frames, ids, local)
@@ -516,6 +523,7 @@ class TallyClient(ClientState):
                     self.stale_answers += 1  # a call we gave up on (CallTimeout)
                 else:
                     answers[i] = response
+                    self.position = max(self.position, response.position)
         return answers
 
     def _timed_out(self, unsent: bool, local_timeout: Optional[float], ids: List[int], waiting: Dict[int, int], fail: Any) -> None:

@@ -19,6 +19,7 @@ from tally_client import (
     DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
+    OutOfRange,
     ProtocolError,
     TallyClient,
     Unimplemented,
@@ -376,3 +377,27 @@ def test_methods_table_covers_the_protos():
     assert len(METHODS) == 41
     assert METHODS["/tally.v1.Usage/History"].request_type is pb.UsageHistoryRequest
     assert METHODS["/tally.v1.Admin/Backup"].response_type is pb.BackupResponse
+
+
+# -- min_position (several hosts) -------------------------------------------------------------
+
+def test_min_position_on_a_tallyd_with_its_own_journal(client, user):
+    """A tallyd with its own journal holds every position it will ever reach: a min_position past
+    its last record is refused at once, one it holds is no wait; its answers carry no position
+    (only nodes of several hosts give one, Tests/SeveralHosts covers them)."""
+    client.credit(user, 5, "grant")
+    assert client.position == 0
+    client.min_position = 1 << 60
+    with pytest.raises(OutOfRange) as refused:
+        client.get_balance(user)
+    assert refused.value.reason == "POSITION_AHEAD"
+    assert int(refused.value.details["min_position"]) == 1 << 60
+    last = int(refused.value.details["durable_sequence"])
+    assert last >= 1
+    client.min_position = last
+    assert client.get_balance(user).available == 5
+    with pytest.raises(OutOfRange):
+        client.min_position = last + 1000
+        client.list_transactions(user)  # served off the Writer: the same check
+    client.min_position = 0
+

@@ -128,7 +128,24 @@ final class ConnectionHandler: ChannelDuplexHandler {
             refuseStreamIDInUse(request.callID, Method(rawValue: request.method))
             return
         }
-        switch CallDecoding.decode(request, role: role) {
+        let decoded = CallDecoding.decode(request, role: role)
+        if request.minPosition > 0 {
+            switch decoded {
+            case .call(let call):
+                return waitForPosition(request.minPosition, callID: call.callID, method: call.method, deadline: call.deadline, decoded, context: context)
+            case .offWriter(let callID, let method, _):
+                let deadline = CallDecoding.deadline(timeoutMs: request.timeoutMs)
+                return waitForPosition(request.minPosition, callID: callID, method: method, deadline: deadline, decoded, context: context)
+            default: break  // refusals and streams: min_position changes nothing
+            }
+        }
+        dispatch(decoded, context: context)
+    }
+
+    /// A decoded request on its way: to this read's batch for the Writer, off the Writer, to a
+    /// stream, or answered at once.
+    private func dispatch(_ decoded: CallDecoding.Decoded, context: ChannelHandlerContext) {
+        switch decoded {
         case .call(let call):
             take(call)
         case .refused(let callID, let method, let refusal):
@@ -226,6 +243,48 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Holds a call until this tallyd's state holds `position` (its `min_position`), then sends it
+    /// on its way; or answers why it will not (docs/protocol.md, "min_position").
+    private func waitForPosition(
+        _ position: UInt64, callID: UInt64, method: Method, deadline: NIODeadline?, _ decoded: CallDecoding.Decoded,
+        context: ChannelHandlerContext
+    ) {
+        callsInFlight += 1
+        let readAt = batchReadAt ?? .now()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        parts.writer.whenApplied(through: position, deadline: deadline).hop(to: context.eventLoop).whenSuccess { reached in
+            let handler = bound.value
+            handler.callsInFlight -= 1
+            guard let context = handler.context, !handler.closing else { return }
+            let refusal: Tally_V1_Response
+            switch reached {
+            case .reached:
+                handler.batchReadAt = readAt
+                handler.dispatch(decoded, context: context)
+                handler.submitBatch(context)
+                handler.flushOutbound(context)
+                return
+            case .ahead(let last):
+                refusal = Responses.error(
+                    callID: callID, .outOfRange, reason: "POSITION_AHEAD",
+                    "min_position \(position) is past this tallyd's last journal record, \(last): it keeps its own journal, so no other tallyd writes positions it could reach",
+                    details: ["min_position": String(position), "durable_sequence": String(last)])
+            case .deadlinePassed:
+                refusal = Responses.error(
+                    callID: callID, .deadlineExceeded, reason: "DEADLINE_EXCEEDED",
+                    "the call's deadline passed while this node waited to apply the command log through min_position \(position); it was not run",
+                    details: ["min_position": String(position)])
+            case .stopped(let reason, let message):
+                refusal = Responses.error(callID: callID, .unavailable, reason: reason, message)
+            }
+            handler.append(refusal)
+            handler.meters.answered(ordinal: method.ordinal, code: Int(refusal.code.rawValue), reason: refusal.reason, count: 1)
+            handler.flushOutbound(context)
+            handler.resumeReadingIfHeld(context)
+            handler.closeIfDone(context)
+        }
+    }
+
     /// Every call served off the Writer is answered, failures included, so none stays
     /// counted in flight.
     private func serveOffWriter(_ callID: UInt64, _ method: Method, _ work: OffWriterWork, context: ChannelHandlerContext) {
@@ -279,8 +338,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 lookUpArchived(answer.callID, id)
                 continue
             }
-            let response = Responses.answer(answer)
+            let response = answer.position == 0 ? Responses.answer(answer) : .at(position: answer.position, Responses.answer(answer))
             if case .envelope(let envelope) = response {
+                tally.add(ordinal: answer.method.ordinal, code: Int(envelope.code.rawValue), reason: envelope.reason)
+            } else if case .at(_, .envelope(let envelope)) = response {
                 tally.add(ordinal: answer.method.ordinal, code: Int(envelope.code.rawValue), reason: envelope.reason)
             } else {
                 tally.add(ordinal: answer.method.ordinal, code: 0, reason: "")
@@ -390,6 +451,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             logger.error("could not encode a response", metadata: ["error": "\(error)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
             // Never leave the caller waiting: an answer that cannot be encoded becomes INTERNAL.
             if case .ok(let callID, _) = response {
+                append(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not encode the answer: \(error)"))
+            } else if case .at(_, .ok(let callID, _)) = response {
                 append(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not encode the answer: \(error)"))
             }
         }

@@ -42,6 +42,10 @@ struct Health: Sendable {
             let journal = Self.journalFiles(in: dataDirectory)
             $0.journalSegments = Int64(journal.count)
             $0.journalBytes = journal.bytes
+            if let log = writer.log {
+                $0.logNode = log.node
+                $0.logHead = max(log.head, state.durableSequence)
+            }
         }
         guard checkInvariants || digest else { return loop.makeSucceededFuture(report) }
         // O(ledger) on a durable copy, off every event loop.

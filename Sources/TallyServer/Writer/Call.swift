@@ -52,6 +52,8 @@ struct WriterAnswer: Sendable {
     var callID: UInt64
     var method: Method
     var result: Result
+    /// With a shared command log: the log position of the mutation this answers (0: none).
+    var position: UInt64 = 0
 }
 
 /// When a batch's turn on the Writer began and ended, and when all it wrote was durable (the

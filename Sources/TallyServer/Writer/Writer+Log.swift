@@ -127,7 +127,7 @@ extension Writer {
                 }
                 if case .changeUsage(.timeZone) = record.command, case .usageLimits = applied.outcome { followTimeZone() }
                 let proposal = batch.proposals[index]
-                if mine, proposal != 0, answer(proposal, applied, origin: record.origin) { finished.append(proposal) }
+                if mine, proposal != 0, answer(proposal, applied, at: record.sequence, origin: record.origin) { finished.append(proposal) }
             }
             nextSequence = batch.lastSequence + 1
             durableSequence = batch.lastSequence
@@ -143,6 +143,12 @@ extension Writer {
         if !balanceWatchers.isEmpty, durableTransaction > transactionsBefore {
             deliverToWatches(after: transactionsBefore)
         }
+        if !positionWaits.isEmpty {
+            for (id, wait) in positionWaits where wait.through <= durableSequence {
+                positionWaits.removeValue(forKey: id)
+                wait.promise.succeed(.reached)
+            }
+        }
         let ready = applyWaiters.filter { $0.through <= durableSequence }
         applyWaiters.removeAll { $0.through <= durableSequence }
         for waiter in ready { waiter.continuation.resume() }
@@ -153,13 +159,14 @@ extension Writer {
     }
 
     /// Fills in the answer a record of proposal `id` waits for; true once the proposal has all.
-    private func answer(_ id: UInt64, _ applied: Applied, origin: AuditOrigin?) -> Bool {
+    private func answer(_ id: UInt64, _ applied: Applied, at position: UInt64, origin: AuditOrigin?) -> Bool {
         guard var proposal = proposals[id], proposal.applied < proposal.slots.count else { return false }
         if let slot = proposal.slots[proposal.applied] {
             let method = proposal.answers[slot].method
             if origin == nil, method.access == .usage, case .refused(let refused) = applied.outcome {
                 countUsageRefusal(refused.reason)
             }
+            proposal.answers[slot].position = position
             if case .usageLimits(let limits) = applied.outcome {
                 proposal.answers[slot].result = .usageLimits(limits, ledger.config.usageRetention)
             } else {
@@ -226,4 +233,48 @@ extension Writer {
         for continuation in drained { continuation.resume() }
         drained.removeAll()
     }
+
+    // MARK: min_position
+
+    /// Once the state holds position `position` (a call's `min_position`): at once when it does;
+    /// with a shared log, when the log is applied through it (or the deadline passes); with the
+    /// file journal every record is this tallyd's own, so a position past its last is refused.
+    nonisolated func whenApplied(through position: UInt64, deadline: NIODeadline?) -> EventLoopFuture<PositionReached> {
+        let promise = loop.makePromise(of: PositionReached.self)
+        onLoop { $0.awaitPosition(position, deadline: deadline, promise) }
+        return promise.futureResult
+    }
+
+    private func awaitPosition(_ position: UInt64, deadline: NIODeadline?, _ promise: EventLoopPromise<PositionReached>) {
+        if durableSequence >= position { return promise.succeed(.reached) }
+        guard log != nil else {
+            // Handed to the journal already: the call is ordered after it, like any call.
+            let last = nextSequence - 1
+            return promise.succeed(position <= last ? .reached : .ahead(last: last))
+        }
+        if stopping { return promise.succeed(.stopped(reason: refusal.reason, message: refusal.message)) }
+        nextPositionWait += 1
+        let id = nextPositionWait
+        positionWaits[id] = (position, promise)
+        if let deadline {
+            loop.scheduleTask(deadline: deadline) {
+                self.assumeIsolated { $0.positionWaits.removeValue(forKey: id)?.promise.succeed(.deadlinePassed) }
+            }
+        }
+    }
+
+    /// At shutdown: calls still waiting for a position are answered UNAVAILABLE.
+    func endPositionWaits() {
+        for wait in positionWaits.values { wait.promise.succeed(.stopped(reason: refusal.reason, message: refusal.message)) }
+        positionWaits.removeAll()
+    }
+}
+
+/// What a call waiting for its `min_position` learns.
+enum PositionReached: Sendable {
+    case reached
+    /// A tallyd with its own journal holds records up to `last` only.
+    case ahead(last: UInt64)
+    case deadlinePassed
+    case stopped(reason: String, message: String)
 }

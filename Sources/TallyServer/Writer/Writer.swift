@@ -44,6 +44,9 @@ public actor Writer {
     var logLost: String?
     /// Set while this node's expiry tick is on its way through the log.
     var ticksProposed = false
+    /// Calls waiting until the log is applied through their `min_position` (Writer+Log.swift).
+    var positionWaits: [UInt64: (through: UInt64, promise: EventLoopPromise<PositionReached>)] = [:]
+    var nextPositionWait: UInt64 = 0
     let logger: Logger
     var nextSequence: UInt64
     var rateLimiter: RateLimiter
@@ -89,7 +92,7 @@ public actor Writer {
     /// resume once the disk takes writes again).
     private let recoverForResume: @Sendable (UInt64) throws -> Recovery.Recovered
     /// Set once shutdown begins: a failed journal is no longer reopened.
-    private var stopping = false
+    var stopping = false
     /// The journal failure's error as last logged by a resume attempt (logged again only when it changes).
     private var lastResumeError = ""
     private var held: [(calls: [WriterCall], reply: Reply)] = []
@@ -645,7 +648,10 @@ public actor Writer {
         if !inFlight.isEmpty || rebuilding {
             await withCheckedContinuation { drained.append($0) }
         }
-        if log != nil { await settleProposals() }
+        if log != nil {
+            await settleProposals()
+            endPositionWaits()
+        }
         // Every durable change is sent by now: watches end saying so.
         let end = StreamEnd(code: .unavailable, reason: "SHUTTING_DOWN", message: "tallyd is shutting down; watch again against the next instance")
         balanceWatchers.endAll(end)

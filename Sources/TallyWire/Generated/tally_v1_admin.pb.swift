@@ -369,6 +369,19 @@ public nonisolated struct Tally_V1_HealthResponse: @unchecked Sendable {
     set {_uniqueStorage()._digestSequence = newValue}
   }
 
+  /// A node of several hosts (`--journal postgresql://...`): its name in the command log (its
+  /// data directory's id) and the last position it knows the log holds; durable_sequence is
+  /// what it applied, so its lag is log_head - durable_sequence. Empty and 0 otherwise.
+  public var logNode: String {
+    get {_storage._logNode}
+    set {_uniqueStorage()._logNode = newValue}
+  }
+
+  public var logHead: UInt64 {
+    get {_storage._logHead}
+    set {_uniqueStorage()._logHead = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -990,7 +1003,7 @@ nonisolated extension Tally_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0\u{3}journal_segments\0\u{3}journal_bytes\0\u{3}audit_entries\0\u{3}usage_refusals\0\u{3}state_digest\0\u{3}digest_sequence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepting_mutations\0\u{3}refusal_reason\0\u{3}uptime_ms\0\u{1}connections\0\u{3}queued_calls\0\u{3}queued_calls_limit\0\u{3}durable_sequence\0\u{3}snapshot_sequence\0\u{3}snapshot_age_ms\0\u{1}accounts\0\u{1}transactions\0\u{3}invariants_checked\0\u{3}invariant_violations\0\u{3}journal_segments\0\u{3}journal_bytes\0\u{3}audit_entries\0\u{3}usage_refusals\0\u{3}state_digest\0\u{3}digest_sequence\0\u{3}log_node\0\u{3}log_head\0")
 
   fileprivate class _StorageClass {
     var _acceptingMutations: Bool = false
@@ -1012,6 +1025,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     var _usageRefusals: Dictionary<String,Int64> = [:]
     var _stateDigest: String = String()
     var _digestSequence: UInt64 = 0
+    var _logNode: String = String()
+    var _logHead: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1041,6 +1056,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
       _usageRefusals = source._usageRefusals
       _stateDigest = source._stateDigest
       _digestSequence = source._digestSequence
+      _logNode = source._logNode
+      _logHead = source._logHead
     }
   }
 
@@ -1078,6 +1095,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
         case 17: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt64>.self, value: &_storage._usageRefusals) }()
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._stateDigest) }()
         case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._digestSequence) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._logNode) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._logHead) }()
         default: break
         }
       }
@@ -1143,6 +1162,12 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
       if _storage._digestSequence != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._digestSequence, fieldNumber: 19)
       }
+      if !_storage._logNode.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._logNode, fieldNumber: 20)
+      }
+      if _storage._logHead != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._logHead, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1171,6 +1196,8 @@ nonisolated extension Tally_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
         if _storage._usageRefusals != rhs_storage._usageRefusals {return false}
         if _storage._stateDigest != rhs_storage._stateDigest {return false}
         if _storage._digestSequence != rhs_storage._digestSequence {return false}
+        if _storage._logNode != rhs_storage._logNode {return false}
+        if _storage._logHead != rhs_storage._logHead {return false}
         return true
       }
       if !storagesAreEqual {return false}

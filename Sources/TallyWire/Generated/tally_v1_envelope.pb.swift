@@ -185,6 +185,13 @@ public nonisolated struct Tally_V1_Request: Sendable {
   /// §5.1): method and payload are not read. The stream's last frame says CANCELLED.
   public var cancel: Bool = false
 
+  /// On a node of several hosts (docs/operations.md, "Several hosts"): answer only once this
+  /// node has applied the command log through this position, the `position` another node's
+  /// answer carried. The call waits for it (within its deadline). 0: answer from the state as
+  /// applied now. A tallyd with its own journal refuses a position past its last record
+  /// (OUT_OF_RANGE POSITION_AHEAD).
+  public var minPosition: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -220,6 +227,10 @@ public nonisolated struct Tally_V1_Response: Sendable {
   /// false.
   public var more: Bool = false
 
+  /// On a node of several hosts: the command log's position of the mutation this answers (OK
+  /// or refused), to pass as `min_position` to a read on another node. 0 otherwise.
+  public var position: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -239,7 +250,7 @@ nonisolated extension Tally_V1_Code: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{3}protocol_version\0\u{1}method\0\u{3}timeout_ms\0\u{1}payload\0\u{1}cancel\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{3}protocol_version\0\u{1}method\0\u{3}timeout_ms\0\u{1}payload\0\u{1}cancel\0\u{3}min_position\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -253,6 +264,7 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.timeoutMs) }()
       case 5: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.cancel) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.minPosition) }()
       default: break
       }
     }
@@ -277,6 +289,9 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
     if self.cancel != false {
       try visitor.visitSingularBoolField(value: self.cancel, fieldNumber: 6)
     }
+    if self.minPosition != 0 {
+      try visitor.visitSingularUInt64Field(value: self.minPosition, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -287,6 +302,7 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.timeoutMs != rhs.timeoutMs {return false}
     if lhs.payload != rhs.payload {return false}
     if lhs.cancel != rhs.cancel {return false}
+    if lhs.minPosition != rhs.minPosition {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -294,7 +310,7 @@ nonisolated extension Tally_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Response"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}code\0\u{1}message\0\u{1}reason\0\u{1}details\0\u{1}payload\0\u{1}more\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_id\0\u{1}code\0\u{1}message\0\u{1}reason\0\u{1}details\0\u{1}payload\0\u{1}more\0\u{1}position\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -309,6 +325,7 @@ nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
       case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.details) }()
       case 6: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.more) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.position) }()
       default: break
       }
     }
@@ -336,6 +353,9 @@ nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.more != false {
       try visitor.visitSingularBoolField(value: self.more, fieldNumber: 7)
     }
+    if self.position != 0 {
+      try visitor.visitSingularUInt64Field(value: self.position, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -347,6 +367,7 @@ nonisolated extension Tally_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.details != rhs.details {return false}
     if lhs.payload != rhs.payload {return false}
     if lhs.more != rhs.more {return false}
+    if lhs.position != rhs.position {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

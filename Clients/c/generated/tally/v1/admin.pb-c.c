@@ -1565,7 +1565,7 @@ const ProtobufCMessageDescriptor tally__v1__health_response__usage_refusals_entr
   (ProtobufCMessageInit) tally__v1__health_response__usage_refusals_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[19] =
+static const ProtobufCFieldDescriptor tally__v1__health_response__field_descriptors[21] =
 {
   {
     "accepting_mutations",
@@ -1795,6 +1795,30 @@ static const ProtobufCFieldDescriptor tally__v1__health_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "log_node",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, log_node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "log_head",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__HealthResponse, log_head),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__health_response__field_indices_by_name[] = {
   0,   /* field[0] = accepting_mutations */
@@ -1807,6 +1831,8 @@ static const unsigned tally__v1__health_response__field_indices_by_name[] = {
   11,   /* field[11] = invariants_checked */
   14,   /* field[14] = journal_bytes */
   13,   /* field[13] = journal_segments */
+  20,   /* field[20] = log_head */
+  19,   /* field[19] = log_node */
   4,   /* field[4] = queued_calls */
   5,   /* field[5] = queued_calls_limit */
   1,   /* field[1] = refusal_reason */
@@ -1820,7 +1846,7 @@ static const unsigned tally__v1__health_response__field_indices_by_name[] = {
 static const ProtobufCIntRange tally__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 19 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
 {
@@ -1830,7 +1856,7 @@ const ProtobufCMessageDescriptor tally__v1__health_response__descriptor =
   "Tally__V1__HealthResponse",
   "tally.v1",
   sizeof(Tally__V1__HealthResponse),
-  19,
+  21,
   tally__v1__health_response__field_descriptors,
   tally__v1__health_response__field_indices_by_name,
   1,  tally__v1__health_response__number_ranges,

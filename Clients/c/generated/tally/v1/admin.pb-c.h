@@ -306,10 +306,17 @@ struct  Tally__V1__HealthResponse
    */
   char *state_digest;
   uint64_t digest_sequence;
+  /*
+   * A node of several hosts (`--journal postgresql://...`): its name in the command log (its
+   * data directory's id) and the last position it knows the log holds; durable_sequence is
+   * what it applied, so its lag is log_head - durable_sequence. Empty and 0 otherwise.
+   */
+  char *log_node;
+  uint64_t log_head;
 };
 #define TALLY__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__health_response__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Tally__V1__SnapshotRequest

@@ -103,7 +103,7 @@ void   tally__v1__response__free_unpacked
   assert(message->base.descriptor == &tally__v1__response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tally__v1__request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tally__v1__request__field_descriptors[7] =
 {
   {
     "call_id",
@@ -177,11 +177,24 @@ static const ProtobufCFieldDescriptor tally__v1__request__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "min_position",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Request, min_position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__request__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
   5,   /* field[5] = cancel */
   2,   /* field[2] = method */
+  6,   /* field[6] = min_position */
   4,   /* field[4] = payload */
   1,   /* field[1] = protocol_version */
   3,   /* field[3] = timeout_ms */
@@ -189,7 +202,7 @@ static const unsigned tally__v1__request__field_indices_by_name[] = {
 static const ProtobufCIntRange tally__v1__request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tally__v1__request__descriptor =
 {
@@ -199,7 +212,7 @@ const ProtobufCMessageDescriptor tally__v1__request__descriptor =
   "Tally__V1__Request",
   "tally.v1",
   sizeof(Tally__V1__Request),
-  6,
+  7,
   tally__v1__request__field_descriptors,
   tally__v1__request__field_indices_by_name,
   1,  tally__v1__request__number_ranges,
@@ -257,7 +270,7 @@ const ProtobufCMessageDescriptor tally__v1__response__details_entry__descriptor 
   (ProtobufCMessageInit) tally__v1__response__details_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tally__v1__response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor tally__v1__response__field_descriptors[8] =
 {
   {
     "call_id",
@@ -343,6 +356,18 @@ static const ProtobufCFieldDescriptor tally__v1__response__field_descriptors[7] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "position",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tally__V1__Response, position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tally__v1__response__field_indices_by_name[] = {
   0,   /* field[0] = call_id */
@@ -351,12 +376,13 @@ static const unsigned tally__v1__response__field_indices_by_name[] = {
   2,   /* field[2] = message */
   6,   /* field[6] = more */
   5,   /* field[5] = payload */
+  7,   /* field[7] = position */
   3,   /* field[3] = reason */
 };
 static const ProtobufCIntRange tally__v1__response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor tally__v1__response__descriptor =
 {
@@ -366,7 +392,7 @@ const ProtobufCMessageDescriptor tally__v1__response__descriptor =
   "Tally__V1__Response",
   "tally.v1",
   sizeof(Tally__V1__Response),
-  7,
+  8,
   tally__v1__response__field_descriptors,
   tally__v1__response__field_indices_by_name,
   1,  tally__v1__response__number_ranges,

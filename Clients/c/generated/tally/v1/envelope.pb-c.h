@@ -86,10 +86,18 @@ struct  Tally__V1__Request
    * §5.1): method and payload are not read. The stream's last frame says CANCELLED.
    */
   protobuf_c_boolean cancel;
+  /*
+   * On a node of several hosts (docs/operations.md, "Several hosts"): answer only once this
+   * node has applied the command log through this position, the `position` another node's
+   * answer carried. The call waits for it (within its deadline). 0: answer from the state as
+   * applied now. A tallyd with its own journal refuses a position past its last record
+   * (OUT_OF_RANGE POSITION_AHEAD).
+   */
+  uint64_t min_position;
 };
 #define TALLY__V1__REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__request__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0 }
+    , 0, 0, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0, 0 }
 
 
 struct  Tally__V1__Response__DetailsEntry
@@ -137,10 +145,15 @@ struct  Tally__V1__Response
    * false.
    */
   protobuf_c_boolean more;
+  /*
+   * On a node of several hosts: the command log's position of the mutation this answers (OK
+   * or refused), to pass as `min_position` to a read on another node. 0 otherwise.
+   */
+  uint64_t position;
 };
 #define TALLY__V1__RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tally__v1__response__descriptor) \
-    , 0, TALLY__V1__CODE__CODE_OK, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, {0,NULL}, 0 }
+    , 0, TALLY__V1__CODE__CODE_OK, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, {0,NULL}, 0, 0 }
 
 
 /* Tally__V1__Request methods */

@@ -52,7 +52,7 @@ class HealthRequest(_message.Message):
     def __init__(self, check_invariants: bool = ..., digest: bool = ...) -> None: ...
 
 class HealthResponse(_message.Message):
-    __slots__ = ["accepting_mutations", "accounts", "audit_entries", "connections", "digest_sequence", "durable_sequence", "invariant_violations", "invariants_checked", "journal_bytes", "journal_segments", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "state_digest", "transactions", "uptime_ms", "usage_refusals"]
+    __slots__ = ["accepting_mutations", "accounts", "audit_entries", "connections", "digest_sequence", "durable_sequence", "invariant_violations", "invariants_checked", "journal_bytes", "journal_segments", "log_head", "log_node", "queued_calls", "queued_calls_limit", "refusal_reason", "snapshot_age_ms", "snapshot_sequence", "state_digest", "transactions", "uptime_ms", "usage_refusals"]
     class UsageRefusalsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,8 @@ class HealthResponse(_message.Message):
     INVARIANT_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    LOG_HEAD_FIELD_NUMBER: _ClassVar[int]
+    LOG_NODE_FIELD_NUMBER: _ClassVar[int]
     QUEUED_CALLS_FIELD_NUMBER: _ClassVar[int]
     QUEUED_CALLS_LIMIT_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +91,8 @@ class HealthResponse(_message.Message):
     invariants_checked: bool
     journal_bytes: int
     journal_segments: int
+    log_head: int
+    log_node: str
     queued_calls: int
     queued_calls_limit: int
     refusal_reason: str
@@ -98,7 +102,7 @@ class HealthResponse(_message.Message):
     transactions: int
     uptime_ms: int
     usage_refusals: _containers.ScalarMap[str, int]
-    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ..., usage_refusals: _Optional[_Mapping[str, int]] = ..., state_digest: _Optional[str] = ..., digest_sequence: _Optional[int] = ...) -> None: ...
+    def __init__(self, accepting_mutations: bool = ..., refusal_reason: _Optional[str] = ..., uptime_ms: _Optional[int] = ..., connections: _Optional[int] = ..., queued_calls: _Optional[int] = ..., queued_calls_limit: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., snapshot_sequence: _Optional[int] = ..., snapshot_age_ms: _Optional[int] = ..., accounts: _Optional[int] = ..., transactions: _Optional[int] = ..., invariants_checked: bool = ..., invariant_violations: _Optional[_Iterable[str]] = ..., journal_segments: _Optional[int] = ..., journal_bytes: _Optional[int] = ..., audit_entries: _Optional[int] = ..., usage_refusals: _Optional[_Mapping[str, int]] = ..., state_digest: _Optional[str] = ..., digest_sequence: _Optional[int] = ..., log_node: _Optional[str] = ..., log_head: _Optional[int] = ...) -> None: ...
 
 class JournalChange(_message.Message):
     __slots__ = ["at_us", "gid", "internal", "live", "method", "request", "result", "role", "sequence", "uid", "usage_day"]

@@ -26,23 +26,25 @@ PROTOCOL_VERSION_1: ProtocolVersion
 PROTOCOL_VERSION_UNSPECIFIED: ProtocolVersion
 
 class Request(_message.Message):
-    __slots__ = ["call_id", "cancel", "method", "payload", "protocol_version", "timeout_ms"]
+    __slots__ = ["call_id", "cancel", "method", "min_position", "payload", "protocol_version", "timeout_ms"]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
+    MIN_POSITION_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     call_id: int
     cancel: bool
     method: str
+    min_position: int
     payload: bytes
     protocol_version: int
     timeout_ms: int
-    def __init__(self, call_id: _Optional[int] = ..., protocol_version: _Optional[int] = ..., method: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., payload: _Optional[bytes] = ..., cancel: bool = ...) -> None: ...
+    def __init__(self, call_id: _Optional[int] = ..., protocol_version: _Optional[int] = ..., method: _Optional[str] = ..., timeout_ms: _Optional[int] = ..., payload: _Optional[bytes] = ..., cancel: bool = ..., min_position: _Optional[int] = ...) -> None: ...
 
 class Response(_message.Message):
-    __slots__ = ["call_id", "code", "details", "message", "more", "payload", "reason"]
+    __slots__ = ["call_id", "code", "details", "message", "more", "payload", "position", "reason"]
     class DetailsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +58,7 @@ class Response(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MORE_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     call_id: int
     code: Code
@@ -63,8 +66,9 @@ class Response(_message.Message):
     message: str
     more: bool
     payload: bytes
+    position: int
     reason: str
-    def __init__(self, call_id: _Optional[int] = ..., code: _Optional[_Union[Code, str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ..., payload: _Optional[bytes] = ..., more: bool = ...) -> None: ...
+    def __init__(self, call_id: _Optional[int] = ..., code: _Optional[_Union[Code, str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ..., payload: _Optional[bytes] = ..., more: bool = ..., position: _Optional[int] = ...) -> None: ...
 
 class ProtocolVersion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
