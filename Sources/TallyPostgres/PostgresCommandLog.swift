@@ -21,17 +21,17 @@ import TallyStore
 public final class PostgresCommandLog: CommandLog {
     public let node: String
     public let boot: Int64
-    private let address: PostgresAddress
-    private let logger: Logger
+    let address: PostgresAddress
+    let logger: Logger
 
-    private struct Queued {
+    struct Queued {
         var records: [JournalRecord]
         var proposal: UInt64
         var failed: @Sendable (any Error) -> Void
         var committed: (@Sendable () -> Void)?
     }
 
-    private struct State {
+    struct State {
         var queued: [Queued] = []
         var head: UInt64 = 0
         /// The last position the follower handed over and saw applied.
@@ -41,6 +41,9 @@ public final class PostgresCommandLog: CommandLog {
         var commits = 0
         var closed = false
         var tasks: [Task<Void, Never>] = []
+        /// This node's rows as it appended them, by first position, until the follower applies
+        /// them (PostgresCommandLog+Follow.swift).
+        var ownRows: [UInt64: (batch: LogBatch, bytes: Int)] = [:]
         /// Every connection open now, so that close() can close them under a query that hangs.
         var connections: [ObjectIdentifier: LogConnection] = [:]
         /// What the appender is doing, for the log at close when it is stuck there.
@@ -49,15 +52,11 @@ public final class PostgresCommandLog: CommandLog {
         var following: (step: String, since: ContinuousClock.Instant, reported: Bool) = ("idle", .now, false)
     }
 
-    private func following(_ step: String) {
-        state.withLock { $0.following = (step, .now, false) }
-    }
-
-    private let state = Mutex(State())
-    private let appenderWakes: AsyncStream<Void>.Continuation
-    private let appenderStream: AsyncStream<Void>
-    private let followerWakes: AsyncStream<Void>.Continuation
-    private let followerStream: AsyncStream<Void>
+    let state = Mutex(State())
+    let appenderWakes: AsyncStream<Void>.Continuation
+    let appenderStream: AsyncStream<Void>
+    let followerWakes: AsyncStream<Void>.Continuation
+    let followerStream: AsyncStream<Void>
 
     /// Rows read at a time while following.
     static let readLimit: Int64 = 256
@@ -127,237 +126,11 @@ public final class PostgresCommandLog: CommandLog {
         }
     }
 
-    private func takeQueued() -> [Queued] {
+    func takeQueued() -> [Queued] {
         state.withLock { state in
             defer { state.queued = [] }
             return state.queued
         }
-    }
-
-    private func runAppender() async {
-        var connection: LogConnection?
-        var batch: Int64 = 0
-        for await _ in appenderStream {
-            while case let taken = takeQueued(), !taken.isEmpty {
-                batch += 1
-                state.withLock { [batch] in $0.appending = (batch, .now, "connecting") }
-                defer { state.withLock { $0.appending = nil } }
-                do {
-                    if connection == nil || connection?.isClosed == true {
-                        connection = try await connect("append")
-                    }
-                } catch {
-                    fail(taken, Unreachable(address: address, error: error))
-                    continue
-                }
-                let records = taken.flatMap(\.records)
-                let proposals = taken.flatMap { Array(repeating: Int64($0.proposal), count: $0.records.count) }
-                let bytes: [UInt8]
-                do {
-                    bytes = try LogBatch.encode(records)
-                } catch {
-                    fail(taken, error)
-                    continue
-                }
-                let query = LogSchema.append(
-                    count: Int64(records.count), node: node, boot: boot, batch: batch, proposals: proposals,
-                    records: ByteBuffer(bytes: bytes))
-                state.withLock { $0.appending?.step = "inserting" }
-                do {
-                    _ = try await connection!.single(query, logger: logger)
-                    committed(taken)
-                } catch let error as PSQLError where error.serverInfo?[.severity] == "ERROR" {
-                    // PostgreSQL answered the statement with an error: it rolled back. (A FATAL
-                    // is different: a backend ending while it waited for a synchronous standby
-                    // has committed locally. That is settled below like a broken connection.)
-                    logger.error("the command log refused an append", metadata: ["error": "\(Self.describe(error))"])
-                    fail(taken, Refused(error: error))
-                } catch {
-                    await connection?.close()
-                    connection = nil
-                    logger.warning(
-                        "the connection to the command log broke during an append: finding out whether it committed",
-                        metadata: ["error": "\(Self.describe(error))", "batch": "\(batch)"])
-                    state.withLock { $0.appending?.step = "settling whether it committed" }
-                    switch await settleInDoubt(batch: batch) {
-                    case true?: committed(taken)
-                    case false?: fail(taken, Unreachable(address: address, error: error))
-                    case nil: fail(taken, StoreError("tallyd shut down before it could learn whether these calls committed; read them back to see"))
-                    }
-                }
-            }
-        }
-        await connection?.close()
-    }
-
-    private func committed(_ taken: [Queued]) {
-        state.withLock { $0.commits += 1 }
-        followerWakes.yield()
-        for queued in taken { queued.committed?() }
-    }
-
-    private func fail(_ taken: [Queued], _ error: any Error) {
-        for queued in taken { queued.failed(error) }
-    }
-
-    /// Whether batch `batch` of this run is in the log, once PostgreSQL can say; nil when the
-    /// log closed first. Proposals that arrive meanwhile fail (they were never sent).
-    private func settleInDoubt(batch: Int64) async -> Bool? {
-        var delay = Duration.milliseconds(100)
-        while !state.withLock({ $0.closed }) {
-            do {
-                let count = try await withConnection("settle") { [node, boot, logger] in
-                    try await $0.single(LogSchema.batchCount(node: node, boot: boot, batch: batch), logger: logger)
-                }
-                logger.notice("learnt the fate of an append whose connection broke", metadata: ["batch": "\(batch)", "committed": "\(count > 0)"])
-                return count > 0
-            } catch {
-                fail(takeQueued(), Unreachable(address: address, error: error))
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(2))
-            }
-        }
-        return nil
-    }
-
-    // MARK: Following
-
-    public func follow(
-        after sequence: UInt64,
-        apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
-        lost: @escaping @Sendable (any Error) -> Void
-    ) {
-        let follower = Task { await runFollower(after: sequence, apply: apply, lost: lost) }
-        let listener = Task { await runListener() }
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                followerWakes.yield()
-                reportStuckFollower()
-            }
-        }
-        state.withLock { $0.tasks += [follower, listener, ticker] }
-        followerWakes.yield()
-    }
-
-    /// A follower that spends 10 s in one step (a query PostgreSQL does not answer) is logged once.
-    private func reportStuckFollower() {
-        let stuck = state.withLock { state -> (String, Duration)? in
-            let took = ContinuousClock.now - state.following.since
-            guard state.following.step != "idle", !state.following.reported, took > .seconds(10) else { return nil }
-            state.following.reported = true
-            return (state.following.step, took)
-        }
-        if let (step, took) = stuck {
-            logger.warning("the command log's follower is stuck", metadata: ["step": "\(step)", "for": "\(took)"])
-        }
-    }
-
-    private func runFollower(
-        after sequence: UInt64, apply: @escaping @Sendable ([LogBatch], @escaping @Sendable () -> Void) -> Void,
-        lost: @escaping @Sendable (any Error) -> Void
-    ) async {
-        var applied = sequence
-        var connection: LogConnection?
-        var lastHeadRead = ContinuousClock.now - .seconds(10)
-        var lastProblem = ""
-        for await _ in followerStream {
-            defer { following("idle") }
-            do {
-                if connection == nil || connection?.isClosed == true {
-                    following("connecting")
-                    connection = try await connect("follow")
-                }
-                let reader = connection!
-                while true {
-                    following("reading rows after \(applied)")
-                    let (batches, bytes) = try await read(after: applied, on: reader)
-                    if batches.isEmpty { break }
-                    following("applying \(batches.count) rows")
-                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                        apply(batches) { done.resume() }
-                    }
-                    applied = batches[batches.count - 1].lastSequence
-                    state.withLock {
-                        $0.applied = applied
-                        $0.head = max($0.head, applied)
-                        $0.bytesFollowed += bytes
-                    }
-                }
-                if ContinuousClock.now - lastHeadRead > .seconds(1) {
-                    lastHeadRead = .now
-                    following("reading the head")
-                    let head = try await reader.single(LogSchema.head, logger: logger)
-                    if head < applied {
-                        lost(StoreError(
-                            "this node's state is at position \(applied) but the command log ends at \(head): the data directory belongs to another log; start it empty, or from a backup of a node of this one"))
-                        return
-                    }
-                    state.withLock { $0.head = max($0.head, head) }
-                    if head > applied {
-                        following("reading the oldest row")
-                        let oldest = try await reader.single(LogSchema.oldest, logger: logger)
-                        if oldest > applied + 1 {
-                            lost(StoreError(
-                                "the command log no longer holds position \(applied + 1) (its oldest row starts at \(oldest)): this node is too far behind; seed it from a backup of another node (tallyd restore) and start it again"))
-                            return
-                        }
-                    }
-                }
-                lastProblem = ""
-            } catch {
-                let problem = Self.describe(error)
-                if problem != lastProblem {
-                    logger.warning("cannot read the command log; trying again every second", metadata: ["error": "\(problem)"])
-                    lastProblem = problem
-                }
-                await connection?.close()
-                connection = nil
-            }
-        }
-        await connection?.close()
-    }
-
-    /// LISTENs for commits on a connection of its own (queries beside a LISTEN on one
-    /// connection were seen to hang once it broke), waking the follower on each.
-    private func runListener() async {
-        while !Task.isCancelled {
-            do {
-                try await withConnection("listen") { log in
-                    try await log.connection.listen(on: LogSchema.channel) { notifications in
-                        for try await _ in notifications { followerWakes.yield() }
-                    }
-                }
-            } catch {
-                logger.debug("not listening for log commits", metadata: ["error": "\(Self.describe(error))"])
-            }
-            // The ticker wakes the follower meanwhile; a second before listening again.
-            try? await Task.sleep(for: .seconds(1))
-        }
-    }
-
-    /// The rows after `position` that follow on from it without a gap, decoded.
-    private func read(after position: UInt64, on connection: LogConnection) async throws -> ([LogBatch], Int) {
-        let rows = try await connection.run { [logger] in
-            try await $0.query(LogSchema.rows(after: Int64(position), limit: Self.readLimit), logger: logger).collect()
-        }
-        var batches: [LogBatch] = []
-        var bytes = 0
-        var next = position + 1
-        for row in rows {
-            let (first, node, boot, proposals, records) = try row.decode((Int64, String, Int64, [Int64], ByteBuffer).self)
-            // A gap is a row not yet visible or one pruned: stop before it (the head check tells).
-            guard UInt64(first) == next else { break }
-            let decoded = try LogBatch.decode(Array(buffer: records), firstSequence: next)
-            guard decoded.count == proposals.count, !decoded.isEmpty else {
-                throw StoreError("log row at \(first) holds \(decoded.count) records for \(proposals.count) proposals")
-            }
-            batches.append(LogBatch(
-                firstSequence: next, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded))
-            bytes += records.readableBytes
-            next += UInt64(decoded.count)
-        }
-        return (batches, bytes)
     }
 
     // MARK: Snapshots and the rows they cover
@@ -432,7 +205,7 @@ public final class PostgresCommandLog: CommandLog {
     // MARK: Connections and errors
 
     /// A connection that close() will close if it is still open then.
-    private func connect(_ purpose: String) async throws -> LogConnection {
+    func connect(_ purpose: String) async throws -> LogConnection {
         let connection = LogConnection(try await Self.connect(address, logger: logger, purpose: purpose))
         let id = ObjectIdentifier(connection)
         let closed = state.withLock { state -> Bool in
@@ -448,7 +221,7 @@ public final class PostgresCommandLog: CommandLog {
     }
 
     /// Runs `body` on a connection of its own, closed after it whatever happens.
-    private func withConnection<Value: Sendable>(_ purpose: String, _ body: (LogConnection) async throws -> Value) async throws -> Value {
+    func withConnection<Value: Sendable>(_ purpose: String, _ body: (LogConnection) async throws -> Value) async throws -> Value {
         try await Self.withConnection(connect(purpose), body)
     }
 
