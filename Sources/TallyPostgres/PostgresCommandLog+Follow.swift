@@ -97,9 +97,10 @@ extension PostgresCommandLog {
                     if head > applied {
                         following("reading the oldest row")
                         let oldest = try await reader.single(LogSchema.oldest, logger: logger)
-                        if oldest > applied + 1 {
+                        if oldest == 0 || oldest > applied + 1 {
+                            let holds = oldest == 0 ? "it holds no rows, up to \(head)" : "its oldest row starts at \(oldest)"
                             lost(StoreError(
-                                "the command log no longer holds position \(applied + 1) (its oldest row starts at \(oldest)): this node is too far behind; seed it from a backup of another node (tallyd restore) and start it again"))
+                                "the command log no longer holds position \(applied + 1) (\(holds)): this node is too far behind; seed it from a backup of another node (tallyd restore) and start it again"))
                             return
                         }
                     }

@@ -75,7 +75,8 @@ public final class PostgresCommandLog: CommandLog {
     }
 
     /// Connects, creates the tables if they are missing, and registers this node with the
-    /// position its snapshot holds (rows after it are kept for it from now on).
+    /// position its snapshot holds (rows after it are kept for it from now on), if the log still
+    /// holds the rows after it.
     public static func open(_ address: PostgresAddress, node: String, snapshotSequence: UInt64, logger: Logger) async throws -> PostgresCommandLog {
         let head: UInt64
         do {
@@ -84,11 +85,20 @@ public final class PostgresCommandLog: CommandLog {
                     try await connection.query("BEGIN", logger: logger)
                     try await connection.query("SELECT pg_advisory_xact_lock(\(LogSchema.setupLock))", logger: logger)
                     for statement in LogSchema.statements { try await connection.query(statement, logger: logger) }
-                    try await connection.query(
-                        LogSchema.register(node: node, applied: Int64(snapshotSequence), snapshot: Int64(snapshotSequence)), logger: logger)
                     try await connection.query("COMMIT", logger: logger)
                 }
-                return try await log.single(LogSchema.head, logger: logger)
+                let head = try await log.single(LogSchema.head, logger: logger)
+                let oldest = try await log.single(LogSchema.oldest, logger: logger)
+                // A node the log can still serve keeps its rows from now on. One it cannot (its
+                // rows are gone) is not registered: it will not start, and must not hold every
+                // other node's rows for ever.
+                if head <= snapshotSequence || (oldest != 0 && oldest <= snapshotSequence + 1) {
+                    try await log.run { connection in
+                        try await connection.query(
+                            LogSchema.register(node: node, applied: Int64(snapshotSequence), snapshot: Int64(snapshotSequence)), logger: logger)
+                    }
+                }
+                return head
             }
         } catch {
             throw StoreError("cannot set up the command log at \(address): \(describe(error))")

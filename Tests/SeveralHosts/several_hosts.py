@@ -11,7 +11,10 @@ prediction stakes from clients of all three nodes on the same few users:
   2. kill -9 of one node under load, and its restart;
   3. kill -9 of PostgreSQL under load (reads go on, mutations answer UNAVAILABLE), its restart;
   4. a streaming standby (pg_basebackup, synchronous), the primary stopped, the standby
-     promoted (pg_ctl promote) and the nodes restarted against it.
+     promoted (pg_ctl promote) and the nodes restarted against it;
+  5. once the nodes' snapshots let the log delete its oldest rows, a fourth node started empty
+     is refused (too far behind, and how to seed it), then seeded from a backup of another node
+     (tallyd restore) it catches up and takes its share of the load.
 After each: every node at the same position with the same digest, the invariants hold, no
 balance below zero, every acknowledged mutation in every node's history exactly once, and
 each user's usage between what was acknowledged and what may have been applied.
@@ -179,6 +182,14 @@ class Node:
                 c.health()
             return True
         wait_until(f"node {self.name} serves", serving, timeout_s=120)
+
+    def start_refused(self, journal: str) -> str:
+        """Starts it expecting it to refuse to serve: its exit status must be non-zero; its output."""
+        result = subprocess.run(
+            [self.tallyd, "--data-dir", str(self.dir / "data"), "--socket", self.socket, "--journal", journal, "--log-level", "notice"],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        check(result.returncode != 0, f"node {self.name} started although it should not have:\n{result.stdout}{result.stderr}")
+        return result.stdout + result.stderr
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -494,6 +505,31 @@ def run(tallyd: str, seed: int, seconds: float, root: Path) -> None:
                 node.start(standby.url)
             time.sleep(seconds / 2)
         verify("phase 4", nodes, standby, book)
+
+        print("phase 5: a new node after the log was pruned: refused, then seeded from a backup", flush=True)
+        for _ in range(2):  # snapshots record what each node covers; rows all of them cover go
+            for node in nodes:
+                with node.client() as c:
+                    c.snapshot()
+        wait_until("the log deleted rows every node's snapshot covers",
+                   lambda: int(standby.sql("SELECT coalesce(min(first_sequence), 0) FROM tally_log")) > 1, timeout_s=60)
+        oldest = int(standby.sql("SELECT min(first_sequence) FROM tally_log"))
+        late = Node(root, "d", tallyd)
+        said = late.start_refused(standby.url)
+        check("too far behind" in said and "tallyd restore" in said,
+              f"a node starting empty after rows were deleted (oldest row {oldest}) should say it is too far behind and how to seed it:\n{said}")
+        shutil.rmtree(late.dir / "data")
+        backup_file = root / "seed.tally"
+        with nodes[0].client() as c:
+            c.backup(str(backup_file))
+        subprocess.run([tallyd, "restore", str(backup_file), "--data-dir", str(late.dir / "data")], check=True, stdout=subprocess.DEVNULL)
+        late.start(standby.url)
+        nodes.append(late)
+        with Load(nodes, seed + 4, book):
+            time.sleep(seconds / 3)
+        verify("phase 5", nodes, standby, book)
+        print(f"  a node started empty with the log's rows before {oldest} deleted: refused with how to seed it; "
+              "seeded from a backup of node a, it caught up", flush=True)
         print("counts: " + ", ".join(f"{k} {v}" for k, v in sorted(book.counts.items())), flush=True)
     except BaseException as e:
         print(f"failed: {e!r}", file=sys.stderr, flush=True)
