@@ -507,9 +507,11 @@ def run(tallyd: str, seed: int, seconds: float, root: Path) -> None:
         verify("phase 4", nodes, standby, book)
 
         print("phase 5: a new node after the log was pruned: refused, then seeded from a backup", flush=True)
-        for _ in range(2):  # snapshots record what each node covers; rows all of them cover go
+        # Snapshots record what each node covers; rows all of them cover go. A debug build on a
+        # busy machine took up to 16 s for one here: the snapshot and backup calls get 2 minutes.
+        for _ in range(2):
             for node in nodes:
-                with node.client() as c:
+                with TallyClient(node.socket, timeout_ms=120_000) as c:
                     c.snapshot()
         wait_until("the log deleted rows every node's snapshot covers",
                    lambda: int(standby.sql("SELECT coalesce(min(first_sequence), 0) FROM tally_log")) > 1, timeout_s=60)
@@ -520,7 +522,7 @@ def run(tallyd: str, seed: int, seconds: float, root: Path) -> None:
               f"a node starting empty after rows were deleted (oldest row {oldest}) should say it is too far behind and how to seed it:\n{said}")
         shutil.rmtree(late.dir / "data")
         backup_file = root / "seed.tally"
-        with nodes[0].client() as c:
+        with TallyClient(nodes[0].socket, timeout_ms=120_000) as c:
             c.backup(str(backup_file))
         subprocess.run([tallyd, "restore", str(backup_file), "--data-dir", str(late.dir / "data")], check=True, stdout=subprocess.DEVNULL)
         late.start(standby.url)

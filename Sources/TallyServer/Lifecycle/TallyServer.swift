@@ -130,7 +130,16 @@ public final class TallyServer: Sendable {
             writer: writer, journal: journal, directory: dataDirectory.store, directoryID: dataDirectory.id, watch: watch, policy: config.snapshots, threads: snapshotThreads,
             lastSequence: recovered.report.snapshotSequence, auditKeep: config.auditKeep,
             transactionsPerUser: config.transactionsPerUser, archiveMinimum: config.archiveMinimum,
-            commitmentArchiveDays: config.commitmentArchiveDays, logger: logger, meters: meters)
+            commitmentArchiveDays: config.commitmentArchiveDays,
+            // Archiving is a node's own files plus a logged command that drops what they hold;
+            // through a shared log one node's command would drop entries from every node's
+            // memory that only its own files hold. Until archives are written at apply time,
+            // a node of several hosts keeps everything in memory.
+            archives: config.commandLog == nil, logger: logger, meters: meters)
+        if config.commandLog != nil {
+            logger.notice(
+                "a node of several hosts keeps its audit log, transactions and commitments in memory: --audit-keep, --transactions-per-user and --commitment-archive-days do not apply (docs/operations.md, \"Several hosts\")")
+        }
         let connections = Connections()
         let queue = WriterQueue(limit: config.writerQueueLimit)
         let health = Health(

@@ -74,15 +74,20 @@ final class Snapshotter: @unchecked Sendable {
 
     init(writer: Writer, journal: any Journal, directory: StoreDirectory, directoryID: DirectoryID, watch: DirectoryWatch? = nil, policy: SnapshotPolicy, threads: SnapshotThreads,
          lastSequence: UInt64, auditKeep: Int = 100_000, transactionsPerUser: Int = 0, archiveMinimum: Int = 10_000,
-         commitmentArchiveDays: Int = 0, logger: Logger, meters: Meters? = nil) {
+         commitmentArchiveDays: Int = 0, archives: Bool = true, logger: Logger, meters: Meters? = nil) {
         self.meters = meters
-        self.commitmentArchiveDays = max(0, commitmentArchiveDays)
-        self.transactionsPerUser = max(0, transactionsPerUser)
+        // Without archives (a node of several hosts) nothing leaves memory: see TallyServer.start.
+        self.commitmentArchiveDays = archives ? max(0, commitmentArchiveDays) : 0
+        self.transactionsPerUser = archives ? max(0, transactionsPerUser) : 0
         self.archiveMinimum = max(1, archiveMinimum)
-        do {
-            archive = try AuditArchive(dataDirectory: directory, directoryID: directoryID)
-        } catch {
-            logger.error("audit archive unusable: audit entries stay in memory", metadata: ["error": "\(error)"])
+        if archives {
+            do {
+                archive = try AuditArchive(dataDirectory: directory, directoryID: directoryID)
+            } catch {
+                logger.error("audit archive unusable: audit entries stay in memory", metadata: ["error": "\(error)"])
+                archive = nil
+            }
+        } else {
             archive = nil
         }
         self.auditKeep = UInt64(max(0, auditKeep))
