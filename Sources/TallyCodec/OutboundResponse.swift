@@ -19,6 +19,12 @@ public enum OutboundResponse {
     /// several hosts).
     indirect case at(position: UInt64, OutboundResponse)
 
+    /// The answer without its position: what says its status.
+    public var unpositioned: OutboundResponse {
+        if case .at(_, let inner) = self { return inner }
+        return self
+    }
+
     /// The same Response as a message (for callers that hold answers as messages).
     public func envelopeMessage() throws -> Tally_V1_Response {
         switch self {

@@ -123,9 +123,6 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// The ledger as a service: starts tallyd (recovery, then listening), serves until the group is
-/// shut down (SIGTERM, SIGINT) or the data directory is found moved, deleted or replaced under
-/// it (it then takes no mutation and writes nothing, and exits 1 once drained), then stops it.
 /// Where changes become durable, for the start-up lines.
 private func durability(_ startup: TallyServer.Startup, _ config: ServerConfig) -> String {
     // The server started, so the URL parsed.
@@ -136,6 +133,10 @@ private func durability(_ startup: TallyServer.Startup, _ config: ServerConfig) 
     return "command log \(address) as node \(log.node) (\(replayed) after the snapshot)"
 }
 
+
+/// The ledger as a service: starts tallyd (recovery, then listening), serves until the group is
+/// shut down (SIGTERM, SIGINT) or the data directory is found moved, deleted or replaced under
+/// it (it then takes no mutation and writes nothing, and exits 1 once drained), then stops it.
 struct LedgerService: Service {
     let config: ServerConfig
     let logger: Logger

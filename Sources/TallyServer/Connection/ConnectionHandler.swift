@@ -339,9 +339,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 continue
             }
             let response = answer.position == 0 ? Responses.answer(answer) : .at(position: answer.position, Responses.answer(answer))
-            if case .envelope(let envelope) = response {
-                tally.add(ordinal: answer.method.ordinal, code: Int(envelope.code.rawValue), reason: envelope.reason)
-            } else if case .at(_, .envelope(let envelope)) = response {
+            if case .envelope(let envelope) = response.unpositioned {
                 tally.add(ordinal: answer.method.ordinal, code: Int(envelope.code.rawValue), reason: envelope.reason)
             } else {
                 tally.add(ordinal: answer.method.ordinal, code: 0, reason: "")
@@ -450,9 +448,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             outbound.moveWriterIndex(to: start)
             logger.error("could not encode a response", metadata: ["error": "\(error)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
             // Never leave the caller waiting: an answer that cannot be encoded becomes INTERNAL.
-            if case .ok(let callID, _) = response {
-                append(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not encode the answer: \(error)"))
-            } else if case .at(_, .ok(let callID, _)) = response {
+            if case .ok(let callID, _) = response.unpositioned {
                 append(Responses.error(callID: callID, .internal, reason: "INTERNAL", "could not encode the answer: \(error)"))
             }
         }

@@ -45,13 +45,13 @@ public final class TallyServer: Sendable {
 
     public let startup: Startup
 
-    /// Recovers the data directory, starts the journal and the Writer, and listens. `io` is the
-    /// journal's file layer (tests inject failures through it).
     /// Opens the command log of `--journal postgresql://...` for node `node` whose snapshot
     /// holds `snapshotSequence` (TallyPostgres; tallyd passes it in, so this module needs no
     /// PostgreSQL client).
     public typealias OpenCommandLog = @Sendable (_ url: String, _ node: String, _ snapshotSequence: UInt64, _ logger: Logger) async throws -> any CommandLog
 
+    /// Recovers the data directory, starts the journal (or the command log) and the Writer, and
+    /// listens. `io` is the journal's file layer (tests inject failures through it).
     public static func start(
         config: ServerConfig, logger: Logger = Logger(label: "tallyd"), io: any JournalIO = PosixJournalIO(),
         openCommandLog: OpenCommandLog? = nil
@@ -82,25 +82,27 @@ public final class TallyServer: Sendable {
         let meters = Meters()
         meters.recoveryDuration.set(to: recovered.report.milliseconds / 1000)
         let journal: any Journal
-        switch config.fsync {
-        case _ where config.commandLog != nil:
-            guard let url = config.commandLog, let openCommandLog else {
-                throw ConfigFile.Invalid("--journal \(config.commandLog ?? "") needs a tallyd built with PostgreSQL support")
+        if let url = config.commandLog {
+            guard let openCommandLog else {
+                throw ConfigFile.Invalid("--journal \(url) needs a tallyd built with PostgreSQL support")
             }
             guard recovered.segments.isEmpty else {
                 throw ConfigFile.Invalid(
                     "\(config.dataDirectory) holds a file journal (journal/): a node of several hosts starts from a snapshot alone; start it with an empty data directory, or one `tallyd restore` made from a backup of a node")
             }
             journal = try await openCommandLog(url, dataDirectory.id.description, recovered.nextSequence - 1, logger)
-        case .always, .interval:
-            journal = try FileJournal(
-                dataDirectory: dataDirectory.store, directoryID: dataDirectory.id, nextSequence: recovered.nextSequence,
-                existingSegments: recovered.segments,
-                mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io,
-                onCommit: meters.journalCommitted)
-        case .never:
-            journal = SnapshotsOnly(
-                dataDirectory: dataDirectory.store, segments: recovered.segments, lastSequence: recovered.nextSequence - 1, io: io)
+        } else {
+            switch config.fsync {
+            case .always, .interval:
+                journal = try FileJournal(
+                    dataDirectory: dataDirectory.store, directoryID: dataDirectory.id, nextSequence: recovered.nextSequence,
+                    existingSegments: recovered.segments,
+                    mode: config.fsync == .always ? .always : .interval, segmentBytes: config.journalSegmentBytes, io: io,
+                    onCommit: meters.journalCommitted)
+            case .never:
+                journal = SnapshotsOnly(
+                    dataDirectory: dataDirectory.store, segments: recovered.segments, lastSequence: recovered.nextSequence - 1, io: io)
+            }
         }
 
         // By default (ioThreads 0) connections are served on the Writer's own loop: a call costs

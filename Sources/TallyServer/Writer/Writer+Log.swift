@@ -28,13 +28,6 @@ extension Writer {
         var records: [JournalRecord] = []
         var slots: [Int?] = []
         let now = NIODeadline.now()
-        /// An audit record of a refusal: proposed, but no answer waits on it.
-        func refuse(_ call: WriterCall, _ command: Command, _ result: WriterAnswer.Result) {
-            let before = records.count
-            auditRefusal(call, command, result, into: &records)
-            slots += Array(repeating: nil, count: records.count - before)
-            answers.append(WriterAnswer(callID: call.callID, method: call.method, result: result))
-        }
         for call in calls {
             guard case .apply(let command) = call.operation else {
                 if let deadline = call.deadline, deadline < now {
@@ -44,12 +37,12 @@ extension Writer {
                 }
                 continue
             }
+            // Refusals' audit records are proposed too; no answer waits on them (slot nil).
+            let before = records.count
             if let deadline = call.deadline, deadline < now {
-                if acceptingMutations {
-                    refuse(call, command, .deadlineExceeded)
-                } else {
-                    answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .deadlineExceeded))
-                }
+                if acceptingMutations { auditRefusal(call, command, .deadlineExceeded, into: &records) }
+                slots += Array(repeating: nil, count: records.count - before)
+                answers.append(WriterAnswer(callID: call.callID, method: call.method, result: .deadlineExceeded))
                 continue
             }
             guard acceptingMutations else {
@@ -57,23 +50,16 @@ extension Writer {
                     callID: call.callID, method: call.method, result: .unavailable(reason: refusal.reason, message: refusal.message)))
                 continue
             }
-            if let rateClass = call.method.rateClass,
-                let wait = rateLimiter.admit(user: command.userID, rateClass, now: Int64(now.uptimeNanoseconds))
-            {
-                refuse(call, command, .rateLimited(rateClass, retryAfterNanoseconds: wait))
-                continue
-            }
-            let stamp = clock.stamp()
-            if let full = ledger.capacityRefusal(command, at: stamp, capacity: capacity) {
-                // This node's bounds, judged on its state as applied so far; the refusal is
+            let stamp: Timestamp
+            switch admit(call, command, now: now, into: &records) {
+            case .refused(let answer):
+                // This node's limits, judged on its state as applied so far; the refusal is
                 // logged, so every node records the same attempt.
-                let before = records.count
-                auditRefusal(call, command, full, into: &records)
                 slots += Array(repeating: nil, count: records.count - before)
-                answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method,
-                    result: .applied(Applied(outcome: .refused(full), replayed: false, changedState: false))))
+                answers.append(answer)
                 continue
+            case .stamped(let admitted):
+                stamp = admitted
             }
             // The usage day is left to the applying: it follows from the stamp it is applied at.
             records.append(JournalRecord(sequence: 0, command: command, timestamp: stamp, origin: call.origin))

@@ -49,9 +49,9 @@ public actor Writer {
     var nextPositionWait: UInt64 = 0
     let logger: Logger
     var nextSequence: UInt64
-    var rateLimiter: RateLimiter
+    private var rateLimiter: RateLimiter
     /// Bounds on what clients can grow; checked before the Ledger sees a command.
-    let capacity: LedgerCapacity
+    private let capacity: LedgerCapacity
     /// The usage time zone's calendar and the day last stamped (most stamps fall in it).
     private var calendar: UsageCalendar
     private var usageDay: UsageDay?
@@ -200,23 +200,13 @@ public actor Writer {
                     result: .unavailable(reason: refusal.reason, message: refusal.message)))
                 continue
             }
-            if let rateClass = call.method.rateClass,
-                let wait = rateLimiter.admit(user: command.userID, rateClass, now: Int64(now.uptimeNanoseconds))
-            {
-                auditRefusal(call, command, .rateLimited(rateClass, retryAfterNanoseconds: wait), into: &records)
-                answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method, result: .rateLimited(rateClass, retryAfterNanoseconds: wait)))
+            let stamp: Timestamp
+            switch admit(call, command, now: now, into: &records) {
+            case .refused(let answer):
+                answers.append(answer)
                 continue
-            }
-            let stamp = clock.stamp()
-            if let full = ledger.capacityRefusal(command, at: stamp, capacity: capacity) {
-                // Journaled as a refused attempt, so replay never depends on the capacity
-                // configured then.
-                auditRefusal(call, command, full, into: &records)
-                answers.append(WriterAnswer(
-                    callID: call.callID, method: call.method,
-                    result: .applied(Applied(outcome: .refused(full), replayed: false, changedState: false))))
-                continue
+            case .stamped(let admitted):
+                stamp = admitted
             }
             let day = command.needsUsageDay ? day(containing: stamp) : nil
             let applied = ledger.apply(command, at: stamp, day: day, origin: call.origin)
@@ -324,6 +314,32 @@ public actor Writer {
         _ = ledger.apply(attempt, at: stamp, origin: origin)
         records.append(JournalRecord(sequence: nextSequence, command: attempt, timestamp: stamp, origin: origin))
         nextSequence += 1
+    }
+
+    /// What a mutation's checks before the Ledger gave: its stamp, or its refusal.
+    enum Admission {
+        case stamped(Timestamp)
+        case refused(WriterAnswer)
+    }
+
+    /// A mutation's checks before the Ledger sees it, for the file journal and the shared log
+    /// alike: the caller's rate limit, then this tallyd's capacity at the mutation's stamp. A
+    /// refusal is audited into `records` (a refused attempt, so replay never depends on the
+    /// limits configured then).
+    func admit(_ call: WriterCall, _ command: Command, now: NIODeadline, into records: inout [JournalRecord]) -> Admission {
+        if let rateClass = call.method.rateClass,
+            let wait = rateLimiter.admit(user: command.userID, rateClass, now: Int64(now.uptimeNanoseconds))
+        {
+            auditRefusal(call, command, .rateLimited(rateClass, retryAfterNanoseconds: wait), into: &records)
+            return .refused(WriterAnswer(callID: call.callID, method: call.method, result: .rateLimited(rateClass, retryAfterNanoseconds: wait)))
+        }
+        let stamp = clock.stamp()
+        if let full = ledger.capacityRefusal(command, at: stamp, capacity: capacity) {
+            auditRefusal(call, command, full, into: &records)
+            return .refused(WriterAnswer(
+                callID: call.callID, method: call.method, result: .applied(Applied(outcome: .refused(full), replayed: false, changedState: false))))
+        }
+        return .stamped(stamp)
     }
 
     /// Usage calls that are not audited one by one: their refusals by reason, since start.
