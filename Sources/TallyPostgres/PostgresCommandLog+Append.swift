@@ -39,11 +39,14 @@ extension PostgresCommandLog {
                 do {
                     let first = try await connection!.single(query, logger: logger)
                     // The follower applies this row from here when it is next in order, with
-                    // no read of its own (the bytes are those PostgreSQL holds).
-                    var numbered = records
-                    for index in numbered.indices { numbered[index].sequence = first + UInt64(index) }
-                    let row = LogBatch(firstSequence: first, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: numbered)
-                    state.withLock { $0.ownRows[first] = (row, bytes.count) }
+                    // no read of its own. Decoded from the very bytes PostgreSQL holds, as every
+                    // other node decodes them: applying the records as proposed would make this
+                    // node differ from the others wherever encoding and decoding do not give
+                    // back the same command (seen once as unequal digests after a failover).
+                    if let decoded = try? LogBatch.decode(bytes, firstSequence: first) {
+                        let row = LogBatch(firstSequence: first, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded)
+                        state.withLock { $0.ownRows[first] = (row, bytes.count) }
+                    }
                     committed(taken)
                 } catch let error as PSQLError where error.serverInfo?[.severity] == "ERROR" {
                     // PostgreSQL answered the statement with an error: it rolled back. (A FATAL
