@@ -121,8 +121,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Helpers the test targets share (a seeded generator).
-        .target(name: "TallyTestSupport", dependencies: ["TallyLedger"], path: "Tests/TallyTestSupport"),
+        // Helpers the test targets share (a seeded generator, a command log in memory).
+        .target(name: "TallyTestSupport", dependencies: ["TallyLedger", "TallyStore"], path: "Tests/TallyTestSupport"),
         .testTarget(name: "TallyLedgerTests", dependencies: ["TallyLedger", "TallyTestSupport"]),
         .testTarget(
             name: "TallyWireTests",

@@ -31,7 +31,9 @@ public struct PackedTransaction: DenseRecord, Sendable {
         bytes.append(text: tx.action)
         bytes.append(text: tx.tier)
         bytes.append(length: tx.metadata.count)
-        for (key, value) in tx.metadata {
+        // In key order, not the dictionary's: its order follows the process's hash seed, and
+        // these bytes go into snapshots and digests, which must be equal on every host.
+        for (key, value) in tx.metadata.sorted(by: { $0.key < $1.key }) {
             bytes.append(text: key.value)
             bytes.append(text: value.value)
         }

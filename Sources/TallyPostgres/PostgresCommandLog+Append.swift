@@ -64,7 +64,7 @@ extension PostgresCommandLog {
                     switch await settleInDoubt(batch: batch) {
                     case true?: committed(taken)
                     case false?: fail(taken, Unreachable(address: address, error: error))
-                    case nil: fail(taken, StoreError("tallyd shut down before it could learn whether these calls committed; read them back to see"))
+                    case nil: fail(taken, OutcomeUnknown("tallyd stopped before it could learn whether its command log took this call"))
                     }
                 }
             }

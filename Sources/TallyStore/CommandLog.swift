@@ -21,8 +21,9 @@ public protocol CommandLog: Journal {
 
     /// Proposes `records` (stamped, not applied; their sequence numbers are ignored) as one
     /// unit at the end of the log, on behalf of proposal `proposal` (non-zero). `failed` runs
-    /// only when they certainly did not enter the log; once they did, they come back through
-    /// `follow` like every other batch.
+    /// when they certainly did not enter the log, or with `OutcomeUnknown` when the log closed
+    /// before it could tell; once they did, they come back through `follow` like every other
+    /// batch.
     func propose(_ records: [JournalRecord], proposal: UInt64, failed: @escaping @Sendable (any Error) -> Void)
 
     /// Hands every batch after position `sequence` to `apply`, in log order, and goes on with
@@ -33,6 +34,16 @@ public protocol CommandLog: Journal {
         after sequence: UInt64,
         apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
         lost: @escaping @Sendable (any Error) -> Void)
+}
+
+/// What a proposal's `failed` gets when the log may hold the proposal after all: its append was
+/// under way when the connection broke and tallyd stopped (or lost the log) before learning
+/// whether it committed. Its callers are told the outcome is unknown (`OUTCOME_UNKNOWN`), not
+/// that nothing was applied: if it committed, every node applies it.
+public struct OutcomeUnknown: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
 }
 
 /// One row of the command log: the records one node's group commit carried, at positions

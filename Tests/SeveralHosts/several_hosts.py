@@ -45,6 +45,7 @@ from tally_client import (  # noqa: E402
 )
 
 USERS = 12
+KEEP = False  # set when a failure leaves files worth reading
 PREDICTION = "several-hosts"
 
 
@@ -256,13 +257,15 @@ def worker(node: Node, wid: int, seed: int, stop: threading.Event, book: Book) -
         op = rng.choices(["credit", "spend", "consume", "purchase", "commit", "read"], weights=[3, 4, 3, 1, 1, 2])[0]
         tokens = 0
         try:
+            # Metadata of several entries: each host's hash seed orders a dictionary its own way.
+            metadata = {"order": ref, "host": node.name, "worker": str(wid)} if rng.random() < 0.5 else None
             if op == "credit":
                 amount = rng.randint(1, 40)
-                answer = client.credit(user, amount, "grant", reference=ref)
+                answer = client.credit(user, amount, "grant", reference=ref, metadata=metadata)
                 book.ack(kind="credit", user=user, tx=answer.transaction.id, amount=amount, ref=ref)
             elif op == "spend":
                 amount = rng.randint(1, 30)
-                answer = client.spend(user, amount, reference=ref)
+                answer = client.spend(user, amount, reference=ref, metadata=metadata)
                 book.ack(kind="spend", user=user, tx=answer.transaction.id, amount=amount, ref=ref)
             elif op == "consume":
                 tokens = rng.randint(1, 20)
@@ -345,6 +348,40 @@ def transactions_of(client: TallyClient, user: str) -> List[pb.Transaction]:
         before = page.next_before_id
 
 
+def snapshot_text(path: Path) -> str:
+    """A snapshot file (format 3: a 40-byte header, then parts each after its u32 LE length) as
+    protoc's text of each part, for diffing two nodes' states."""
+    data = path.read_bytes()
+    at, parts = 40, []
+    while at < len(data):
+        length = int.from_bytes(data[at:at + 4], "little")
+        decoded = subprocess.run(
+            ["protoc", f"-I{REPO / 'Protos'}", "--decode=tally.store.v1.Snapshot", "tally/store/v1/snapshot.proto"],
+            input=data[at + 4:at + 4 + length], capture_output=True, check=True)
+        parts.append(decoded.stdout.decode())
+        at += 4 + length
+    return "".join(parts)
+
+
+def keep_diverged(nodes: List[Node], clients: List[TallyClient]) -> str:
+    """Backs up every node (all at one position) beside the test's files, and diffs their states
+    as text: what differs first is where to look. The directory is then kept (--keep)."""
+    import difflib
+    global KEEP
+    KEEP = True
+    texts = []
+    for node, c in zip(nodes, clients):
+        path = node.dir / "diverged.tally"
+        c.backup(str(path), timeout_ms=120_000)
+        texts.append(snapshot_text(path) if shutil.which("protoc") else "")
+        (node.dir / "diverged.txt").write_text(texts[-1])
+    report = [f"backups kept: {', '.join(str(n.dir / 'diverged.tally') for n in nodes)}"]
+    for node, text in zip(nodes[1:], texts[1:]):
+        diff = list(difflib.unified_diff(texts[0].splitlines(), text.splitlines(), f"node {nodes[0].name}", f"node {node.name}", n=8, lineterm=""))
+        report.append("\n".join(diff[:200]) if diff else f"node {node.name}: no difference in the decoded text")
+    return "\n".join(report)
+
+
 def verify(phase: str, nodes: List[Node], postgres: Postgres, book: Book) -> None:
     head = int(postgres.sql("SELECT last_sequence FROM tally_log_head"))
     clients = [node.client() for node in nodes]
@@ -355,7 +392,9 @@ def verify(phase: str, nodes: List[Node], postgres: Postgres, book: Book) -> Non
         positions = {h.digest_sequence for h in healths}
         check(positions == {head}, f"{phase}: nodes report positions {positions}, the log's head is {head}")
         digests = {h.state_digest for h in healths}
-        check(len(digests) == 1, f"{phase}: the nodes' digests differ at {head}: {[h.state_digest for h in healths]}")
+        if len(digests) != 1:
+            where = keep_diverged(nodes, clients)
+            check(False, f"{phase}: the nodes' digests differ at {head}: {[h.state_digest for h in healths]}\n{where}")
         for node, h in zip(nodes, healths):
             check(h.invariants_checked and not h.invariant_violations, f"{phase}: node {node.name} invariants: {list(h.invariant_violations)}")
             check(h.accepting_mutations, f"{phase}: node {node.name} refuses mutations: {h.refusal_reason}")
@@ -392,7 +431,8 @@ def verify(phase: str, nodes: List[Node], postgres: Postgres, book: Book) -> Non
             used = {c.check_usage(user).used for c in clients}
             check(len(used) == 1, f"{phase}: {user}'s usage differs between nodes: {used}")
             low, high = book.consumed[user], book.consumed[user] + book.consume_unknown[user]
-            check(low <= used.pop() <= high, f"{phase}: {user}'s usage is outside [{low}, {high}]")
+            value = used.pop()
+            check(low <= value <= high, f"{phase}: {user}'s usage {value} is outside [{low}, {high}] (acknowledged, plus calls of unknown outcome)")
         print(f"  {phase}: {len(nodes)} nodes agree at position {head} (digest {healths[0].state_digest[:16]}...), "
               f"{len(book.acked)} acknowledged mutations each in every history once", flush=True)
     finally:
@@ -569,7 +609,9 @@ def main() -> int:
         print(f"several hosts FAILED (seed {args.seed}): {e}", file=sys.stderr)
         return 1
     finally:
-        if not args.keep:
+        if KEEP or args.keep:
+            print(f"kept {root}", file=sys.stderr)
+        else:
             shutil.rmtree(root, ignore_errors=True)
     print(f"several hosts passed in {time.monotonic() - started:.0f} s (seed {args.seed})")
     return 0

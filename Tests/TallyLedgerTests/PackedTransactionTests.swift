@@ -39,6 +39,30 @@ struct PackedTransactionTests {
         expectInvariants(ledger)
     }
 
+    /// Metadata is packed in key order, not in the dictionary's: a dictionary's order follows
+    /// its capacity, history and the process's hash seed, and the packed bytes are what
+    /// snapshots and state digests hold, equal on every host of one log. Two dictionaries with
+    /// the same entries in different orders (capacities) pack to the same bytes.
+    @Test func metadataIsPackedInKeyOrder() throws {
+        let entries = (0..<16).map { (ExactString("key-\($0)"), ExactString("value-\($0)")) }
+        let compact = Dictionary(uniqueKeysWithValues: entries)
+        var roomy: [ExactString: ExactString] = [:]
+        for capacity in [64, 256, 1_024, 4_096] where roomy.isEmpty || Array(roomy.keys) == Array(compact.keys) {
+            roomy = Dictionary(minimumCapacity: capacity)
+            for (key, value) in entries.reversed() { roomy[key] = value }
+        }
+        try #require(Array(roomy.keys) != Array(compact.keys), "the two dictionaries iterate alike: nothing to compare")
+        var chunks: [[[UInt8]]] = []
+        for metadata in [compact, roomy] {
+            var ledger = Ledger()
+            _ = ledger.apply(.credit(Credit(userID: "ann", amount: 5, kind: .grant, metadata: metadata)), at: t0)
+            var encoded: [[UInt8]] = []
+            ledger.transactions.encodeChunks { encoded.append($0) }
+            chunks.append(encoded)
+        }
+        #expect(chunks[0] == chunks[1])
+    }
+
     /// `text`, or as many bytes of the longest ASCII at the limit when it is over.
     private func fit(_ text: String, _ bytes: Int) -> String {
         text.utf8.count <= bytes ? text : String(repeating: "z", count: bytes)

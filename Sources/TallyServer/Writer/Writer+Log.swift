@@ -165,12 +165,20 @@ extension Writer {
     }
 
     /// The log certainly did not take proposal `id`: its callers are told nothing was applied.
+    /// Or (`OutcomeUnknown`) it may have: they are told the outcome is unknown, as a client
+    /// that lost its connection would have to assume.
     func proposalFailed(_ id: UInt64, _ error: any Error) {
         guard let proposal = proposals.removeValue(forKey: id) else { return }
         var answers = proposal.answers
         for slot in proposal.slots.compactMap({ $0 }) {
-            answers[slot].result = .unavailable(
-                reason: "LOG_UNAVAILABLE", message: "tallyd could not write this call to its command log, so nothing was applied (\(error)); retry")
+            if error is OutcomeUnknown {
+                answers[slot].result = .unavailable(
+                    reason: "OUTCOME_UNKNOWN",
+                    message: "\(error): it may or may not have been applied; retry with the same idempotency key, or read back to see")
+            } else {
+                answers[slot].result = .unavailable(
+                    reason: "LOG_UNAVAILABLE", message: "tallyd could not write this call to its command log, so nothing was applied (\(error)); retry")
+            }
         }
         let now = NIODeadline.now()
         proposal.reply(answers, WriterTiming(turnStart: proposal.turn.start, turnEnd: proposal.turn.end, durable: now))
@@ -188,7 +196,8 @@ extension Writer {
         refusal = ("LOG_LOST", "this node cannot follow its command log (\(message))")
         for waiter in applyWaiters { waiter.continuation.resume(throwing: StoreError(message)) }
         applyWaiters.removeAll()
-        for id in Array(proposals.keys) { proposalFailed(id, StoreError(message)) }
+        // Proposed before the log was lost: the log may hold them, this node cannot tell.
+        for id in Array(proposals.keys) { proposalFailed(id, OutcomeUnknown("this node lost its command log (\(message)) before the log handed this call back")) }
         publishHealth()
     }
 
@@ -206,8 +215,7 @@ extension Writer {
         let timeout = loop.scheduleTask(in: .seconds(5)) {
             self.assumeIsolated { writer in
                 for id in Array(writer.proposals.keys) {
-                    writer.proposalFailed(
-                        id, StoreError("tallyd stopped before its command log handed this call back: it may or may not have been applied"))
+                    writer.proposalFailed(id, OutcomeUnknown("tallyd stopped before its command log handed this call back"))
                 }
             }
         }

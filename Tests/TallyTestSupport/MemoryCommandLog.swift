@@ -1,0 +1,237 @@
+import Foundation
+import Synchronization
+import TallyLedger
+import TallyStore
+
+/// A command log in memory that several nodes of one test share, as PostgreSQL's table is
+/// shared by `tallyd --journal postgresql://` nodes: rows in one total order with no gaps, each
+/// node handed every row in order, its own and the others'. Rows are kept as the bytes
+/// `LogBatch.encode` wrote and decoded for each follower, as they are from PostgreSQL.
+///
+/// `deliverAtMost` cuts what a follower is handed at once at a random number of rows (seeded),
+/// so the Writer sees both single rows and long runs of them.
+public final class SharedCommandLog: Sendable {
+    struct Row {
+        var first: UInt64
+        var node: String
+        var boot: Int64
+        var proposals: [UInt64]
+        var bytes: [UInt8]
+        var count: Int
+    }
+
+    struct State {
+        var rows: [Row] = []
+        /// Rows before this position were pruned (every registered node's snapshot covers them).
+        var oldest: UInt64 = 1
+        var head: UInt64 = 0
+        var snapshots: [String: UInt64] = [:]
+        var wakers: [UUID: AsyncStream<Void>.Continuation] = [:]
+        var down = false
+        /// While holding, appends wait here, neither committed nor failed (an INSERT whose
+        /// connection broke, before anyone knows whether it committed).
+        var holding = false
+        var held: [(records: [JournalRecord], proposals: [UInt64], node: String, boot: Int64)] = []
+        var boots: Int64 = 0
+        var random: SplitMix64
+    }
+
+    let state: Mutex<State>
+    let deliverAtMost: Int
+
+    public init(seed: UInt64 = 1, deliverAtMost: Int = 64) {
+        state = Mutex(State(random: SplitMix64(seed: seed)))
+        self.deliverAtMost = deliverAtMost
+    }
+
+    /// The last position the log holds.
+    public var head: UInt64 { state.withLock { $0.head } }
+
+    /// While down, proposals fail (as while PostgreSQL is unreachable) and followers wait.
+    public func setDown(_ down: Bool) {
+        let wakers = state.withLock { state in
+            state.down = down
+            return Array(state.wakers.values)
+        }
+        for waker in wakers { waker.yield() }
+    }
+
+    /// From now on appends are held: neither in the log nor failed, as an INSERT in doubt.
+    public func hold() {
+        state.withLock { $0.holding = true }
+    }
+
+    /// Ends holding: the held appends enter the log in order (they had committed), or vanish
+    /// (they had not; their proposers already answered, or will never hear).
+    public func release(committing: Bool) throws {
+        let held = state.withLock { state in
+            defer {
+                state.holding = false
+                state.held = []
+            }
+            return state.held
+        }
+        guard committing else { return }
+        for row in held { _ = try append(row.records, proposals: row.proposals, node: row.node, boot: row.boot) }
+    }
+
+    /// A node's handle on the log, for `TallyServer.start(openCommandLog:)`.
+    public func open(node: String, snapshotSequence: UInt64) -> MemoryCommandLog {
+        let boot = state.withLock { state in
+            state.boots += 1
+            if state.head <= snapshotSequence || state.oldest <= snapshotSequence + 1 {
+                state.snapshots[node] = snapshotSequence
+            }
+            return state.boots
+        }
+        return MemoryCommandLog(shared: self, node: node, boot: boot)
+    }
+
+    /// The append's first position, or nil while appends are held.
+    func append(_ records: [JournalRecord], proposals: [UInt64], node: String, boot: Int64) throws -> UInt64? {
+        let bytes = try LogBatch.encode(records)
+        let (first, wakers) = try state.withLock { state -> (UInt64?, [AsyncStream<Void>.Continuation]) in
+            guard !state.down else { throw StoreError("the shared command log is down") }
+            if state.holding {
+                state.held.append((records, proposals, node, boot))
+                return (nil, [])
+            }
+            let first = state.head + 1
+            state.rows.append(Row(first: first, node: node, boot: boot, proposals: proposals, bytes: bytes, count: records.count))
+            state.head += UInt64(records.count)
+            return (first, Array(state.wakers.values))
+        }
+        for waker in wakers { waker.yield() }
+        return first
+    }
+
+    /// The rows after `position`, decoded; nil when the log no longer holds position + 1.
+    func rows(after position: UInt64) throws -> [LogBatch]? {
+        let rows = try state.withLock { state -> [Row]? in
+            guard !state.down else { throw StoreError("the shared command log is down") }
+            guard position >= state.head || position + 1 >= state.oldest else { return nil }
+            // Rows are in position order: the first one that ends after `position`.
+            var low = 0, high = state.rows.count
+            while low < high {
+                let middle = (low + high) / 2
+                if state.rows[middle].first + UInt64(state.rows[middle].count) - 1 <= position { low = middle + 1 } else { high = middle }
+            }
+            guard low < state.rows.count else { return [] }
+            let start = low
+            let count = Int(state.random.next() % UInt64(deliverAtMost)) + 1
+            return Array(state.rows[start...].prefix(count))
+        }
+        return try rows?.map { row in
+            LogBatch(
+                firstSequence: row.first, node: row.node, boot: row.boot, proposals: row.proposals,
+                records: try LogBatch.decode(row.bytes, firstSequence: row.first))
+        }
+    }
+
+    func register(node: String, snapshot: UInt64) {
+        state.withLock { state in
+            state.snapshots[node] = snapshot
+            guard let covered = state.snapshots.values.min() else { return }
+            state.rows.removeAll { $0.first + UInt64($0.count) - 1 <= covered }
+            state.oldest = max(state.oldest, covered + 1)
+        }
+    }
+
+    func wake(_ id: UUID, _ waker: AsyncStream<Void>.Continuation?) {
+        state.withLock { $0.wakers[id] = waker }
+    }
+}
+
+/// One node's handle on a `SharedCommandLog`.
+public final class MemoryCommandLog: CommandLog {
+    public let node: String
+    public let boot: Int64
+    let shared: SharedCommandLog
+    let follower = Mutex<(task: Task<Void, Never>?, waker: AsyncStream<Void>.Continuation?, id: UUID)>((nil, nil, UUID()))
+    let counts = Mutex((records: 0, commits: 0))
+
+    init(shared: SharedCommandLog, node: String, boot: Int64) {
+        self.shared = shared
+        self.node = node
+        self.boot = boot
+    }
+
+    public var head: UInt64 { shared.head }
+
+    public func propose(_ records: [JournalRecord], proposal: UInt64, failed: @escaping @Sendable (any Error) -> Void) {
+        do {
+            _ = try shared.append(records, proposals: Array(repeating: proposal, count: records.count), node: node, boot: boot)
+            counts.withLock {
+                $0.records += records.count
+                $0.commits += 1
+            }
+        } catch {
+            // Later, as a PostgreSQL append fails: never inside the Writer's call.
+            DispatchQueue.global().async { failed(error) }
+        }
+    }
+
+    public func append(_ records: [JournalRecord], onDurable: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        propose(records, proposal: 0) { onDurable(.failure($0)) }
+    }
+
+    public func follow(
+        after sequence: UInt64,
+        apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
+        lost: @escaping @Sendable (any Error) -> Void
+    ) {
+        let (wakes, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let id = follower.withLock { $0.id }
+        shared.wake(id, waker)
+        let task = Task { [shared] in
+            var applied = sequence
+            for await _ in wakes {
+                while !Task.isCancelled {
+                    let batches: [LogBatch]
+                    do {
+                        guard let rows = try shared.rows(after: applied) else {
+                            lost(StoreError("the command log no longer holds position \(applied + 1)"))
+                            return
+                        }
+                        batches = rows
+                    } catch {
+                        break  // down: the next wake tries again
+                    }
+                    if batches.isEmpty { break }
+                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                        apply(batches) { done.resume() }
+                    }
+                    applied = batches[batches.count - 1].lastSequence
+                }
+            }
+        }
+        follower.withLock {
+            $0.task = task
+            $0.waker = waker
+        }
+        waker.yield()
+    }
+
+    public func rotate() {}
+    public func sync() {}
+
+    public func removeSegments(coveredThrough sequence: UInt64) {
+        shared.register(node: node, snapshot: sequence)
+    }
+
+    public var bytesAppended: Int { 0 }
+    public var recordsAppended: Int { counts.withLock { $0.records } }
+    public var syncs: Int { counts.withLock { $0.commits } }
+
+    public func close(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        let (task, waker, id) = follower.withLock { ($0.task, $0.waker, $0.id) }
+        shared.wake(id, nil)
+        waker?.finish()
+        task?.cancel()
+        done(.success(()))
+    }
+
+    public func reopen(nextSequence: UInt64, existingSegments: [UInt64], _ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        done(.failure(StoreError("a command log is not reopened")))
+    }
+}
