@@ -45,6 +45,10 @@ public struct Ledger: Equatable, Sendable {
     public internal(set) var firstAuditID: UInt64 = 1
     /// What the transactions moved to the archive files added up to (retention).
     public internal(set) var archived = ArchivedHistory()
+    /// On a node of several hosts: the command log's chain hash through the last row applied,
+    /// which names the whole history of commands that built this state (empty with a journal of
+    /// its own). The Writer sets it; the Ledger only keeps it, so snapshots and digests carry it.
+    public internal(set) var logChain: [UInt8] = []
 
     public init(config: LedgerConfig = LedgerConfig()) {
         self.config = config
@@ -61,8 +65,9 @@ public struct Ledger: Equatable, Sendable {
         predictions: TreeDictionary<ExactString, Prediction> = [:], nextCommitmentID: UInt64 = 1, house: Int64 = 0,
         memberships: TreeDictionary<ExactString, Membership> = [:], actionPrices: TreeDictionary<ExactString, ActionPrice> = [:],
         auditLog: DenseLog<AuditEntry> = [:], nextAuditID: UInt64 = 1, firstAuditID: UInt64 = 1,
-        archived: ArchivedHistory = ArchivedHistory()
+        archived: ArchivedHistory = ArchivedHistory(), logChain: [UInt8] = []
     ) {
+        self.logChain = logChain
         self.archived = archived
         self.auditLog = auditLog
         self.nextAuditID = nextAuditID
@@ -109,6 +114,12 @@ public struct Ledger: Equatable, Sendable {
     }
 
     // MARK: Mutations
+
+    /// Records that the state now includes the command log through a row whose chain hash is
+    /// `chain` (several hosts).
+    public mutating func followLog(chain: [UInt8]) {
+        logChain = chain
+    }
 
     /// Applies `command` at `now`. Atomic: either every part of the change happens (balance,
     /// system account, transaction record, idempotency record, audit entry) or none does.

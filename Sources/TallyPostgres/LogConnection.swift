@@ -82,6 +82,16 @@ final class LogConnection: Sendable {
 
     /// The one number a query answers. Every row stream is read to its end: one left unread
     /// would hold the connection's next query back.
+    /// An append's answer: the row's first position and chain hash.
+    func appended(_ query: PostgresQuery, logger: Logger) async throws -> (first: UInt64, chain: [UInt8]) {
+        try await run { connection in
+            let rows = try await connection.query(query, logger: logger).collect()
+            guard let row = rows.first else { throw StoreError("the command log answered no row to an append") }
+            let (first, chain) = try row.decode((Int64, ByteBuffer).self)
+            return (UInt64(max(0, first)), Array(buffer: chain))
+        }
+    }
+
     func single(_ query: PostgresQuery, logger: Logger) async throws -> UInt64 {
         try await run { connection in
             let rows = try await connection.query(query, logger: logger).collect()

@@ -5,7 +5,9 @@ import PostgresNIO
 /// - `tally_log_head`: one row, the last position handed out. Appending updates it in the same
 ///   statement as the INSERT, so the row lock orders the appenders: the next one reads the
 ///   position the last one committed, commit order and log order agree, and there are no gaps.
-/// - `tally_log`: one row per group commit of one node, its records at first..last.
+/// - `tally_log`: one row per group commit of one node, its records at first..last, and the
+///   chain hash through it: `sha256(previous chain || records)`, the previous chain kept in the
+///   head row, so each row names the whole history before it (`LogBatch.chain`).
 /// - `tally_nodes`: every node's snapshot position; rows all of them cover are deleted.
 enum LogSchema {
     /// Taken while creating the tables, so that nodes starting together do not race.
@@ -29,6 +31,9 @@ enum LogSchema {
             records bytea NOT NULL,
             written_at timestamptz NOT NULL DEFAULT now())
         """,
+        // The chain hashes came after the first tables: added where they are missing.
+        "ALTER TABLE tally_log_head ADD COLUMN IF NOT EXISTS chain bytea NOT NULL DEFAULT ''::bytea",
+        "ALTER TABLE tally_log ADD COLUMN IF NOT EXISTS chain bytea NOT NULL DEFAULT ''::bytea",
         """
         CREATE TABLE IF NOT EXISTS tally_nodes (
             node text PRIMARY KEY,
@@ -52,18 +57,23 @@ enum LogSchema {
     /// The channel every committed append notifies (the trigger above; sent at commit).
     static let channel = "tally_log"
 
+    /// Returns the row's first position and its chain hash.
     static func append(count: Int64, node: String, boot: Int64, batch: Int64, proposals: [Int64], records: ByteBuffer) -> PostgresQuery {
         """
-        WITH head AS (UPDATE tally_log_head SET last_sequence = last_sequence + \(count) RETURNING last_sequence)
-        INSERT INTO tally_log (first_sequence, last_sequence, node, boot, batch, proposals, records)
-        SELECT last_sequence - \(count) + 1, last_sequence, \(node), \(boot), \(batch), \(proposals), \(records) FROM head
-        RETURNING first_sequence
+        WITH input AS (SELECT \(records)::bytea AS records),
+        head AS (
+            UPDATE tally_log_head SET last_sequence = last_sequence + \(count), chain = sha256(chain || (SELECT records FROM input))
+            RETURNING last_sequence, chain)
+        INSERT INTO tally_log (first_sequence, last_sequence, node, boot, batch, proposals, records, chain)
+        SELECT head.last_sequence - \(count) + 1, head.last_sequence, \(node), \(boot), \(batch), \(proposals), input.records, head.chain
+        FROM head, input
+        RETURNING first_sequence, chain
         """
     }
 
     static func rows(after position: Int64, limit: Int64) -> PostgresQuery {
         """
-        SELECT first_sequence, node, boot, proposals, records FROM tally_log
+        SELECT first_sequence, node, boot, proposals, records, chain FROM tally_log
         WHERE first_sequence > \(position) ORDER BY first_sequence LIMIT \(limit)
         """
     }

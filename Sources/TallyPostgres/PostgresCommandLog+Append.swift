@@ -37,15 +37,17 @@ extension PostgresCommandLog {
                     records: ByteBuffer(bytes: bytes))
                 state.withLock { $0.appending?.step = "inserting" }
                 do {
-                    let first = try await connection!.single(query, logger: logger)
+                    let (first, chain) = try await connection!.appended(query, logger: logger)
                     // The follower applies this row from here when it is next in order, with
                     // no read of its own. Decoded from the very bytes PostgreSQL holds, as every
                     // other node decodes them: applying the records as proposed would make this
                     // node differ from the others wherever encoding and decoding do not give
                     // back the same command (seen once as unequal digests after a failover).
                     if let decoded = try? LogBatch.decode(bytes, firstSequence: first) {
-                        let row = LogBatch(firstSequence: first, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded)
-                        state.withLock { $0.ownRows[first] = (row, bytes.count) }
+                        let row = LogBatch(
+                            firstSequence: first, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded,
+                            chain: chain)
+                        state.withLock { $0.ownRows[first] = (row, bytes) }
                     }
                     committed(taken)
                 } catch let error as PSQLError where error.serverInfo?[.severity] == "ERROR" {

@@ -12,11 +12,11 @@ extension PostgresCommandLog {
     }
 
     public func follow(
-        after sequence: UInt64,
+        after sequence: UInt64, chain: [UInt8],
         apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
         lost: @escaping @Sendable (any Error) -> Void
     ) {
-        let follower = Task { await runFollower(after: sequence, apply: apply, lost: lost) }
+        let follower = Task { await runFollower(after: sequence, chain: chain, apply: apply, lost: lost) }
         let listener = Task { await runListener() }
         let ticker = Task {
             while !Task.isCancelled {
@@ -43,10 +43,11 @@ extension PostgresCommandLog {
     }
 
     private func runFollower(
-        after sequence: UInt64, apply: @escaping @Sendable ([LogBatch], @escaping @Sendable () -> Void) -> Void,
+        after sequence: UInt64, chain: [UInt8], apply: @escaping @Sendable ([LogBatch], @escaping @Sendable () -> Void) -> Void,
         lost: @escaping @Sendable (any Error) -> Void
     ) async {
         var applied = sequence
+        var chain = chain
         var connection: LogConnection?
         var lastHeadRead = ContinuousClock.now - .seconds(10)
         var lastProblem = ""
@@ -62,15 +63,22 @@ extension PostgresCommandLog {
                 // next (no read), else a read. A read that came back short, or an own row, ends
                 // the round: a later commit NOTIFYs and wakes the follower again.
                 while true {
-                    let batches: [LogBatch], bytes: Int, more: Bool
+                    let rows: [(batch: LogBatch, bytes: [UInt8])], more: Bool
                     if let own = takeOwnRow(after: applied) {
-                        (batches, bytes, more) = ([own.batch], own.bytes, false)
+                        (rows, more) = ([own], false)
                     } else {
                         following("reading rows after \(applied)")
                         let read = try await read(after: applied, on: reader)
-                        (batches, bytes, more) = (read.batches, read.bytes, read.rows == Self.readLimit)
+                        (rows, more) = (read.rows, read.count == Self.readLimit)
                     }
-                    if batches.isEmpty { break }
+                    if rows.isEmpty { break }
+                    // Each row must continue the history applied so far.
+                    if let differs = LogBatch.check(rows, continuing: &chain) {
+                        lost(differs)
+                        return
+                    }
+                    let batches = rows.map(\.batch)
+                    let bytes = rows.reduce(0) { $0 + $1.bytes.count }
                     following("applying \(batches.count) rows")
                     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                         apply(batches) { done.resume() }
@@ -138,32 +146,34 @@ extension PostgresCommandLog {
     }
 
     /// This node's row at `position + 1`, if it appended it and it is not applied yet.
-    private func takeOwnRow(after position: UInt64) -> (batch: LogBatch, bytes: Int)? {
+    private func takeOwnRow(after position: UInt64) -> (batch: LogBatch, bytes: [UInt8])? {
         state.withLock { $0.ownRows.removeValue(forKey: position + 1) }
     }
 
-    /// The rows after `position` that follow on from it without a gap, decoded, their bytes, and
-    /// how many rows the read returned (a full read may have left more).
-    private func read(after position: UInt64, on connection: LogConnection) async throws -> (batches: [LogBatch], bytes: Int, rows: Int64) {
-        let rows = try await connection.run { [logger] in
+    /// The rows after `position` that follow on from it without a gap, decoded, with their bytes,
+    /// and how many rows the read returned (a full read may have left more).
+    private func read(after position: UInt64, on connection: LogConnection) async throws -> (rows: [(batch: LogBatch, bytes: [UInt8])], count: Int64) {
+        let found = try await connection.run { [logger] in
             try await $0.query(LogSchema.rows(after: Int64(position), limit: Self.readLimit), logger: logger).collect()
         }
-        var batches: [LogBatch] = []
-        var bytes = 0
+        var rows: [(batch: LogBatch, bytes: [UInt8])] = []
         var next = position + 1
-        for row in rows {
-            let (first, node, boot, proposals, records) = try row.decode((Int64, String, Int64, [Int64], ByteBuffer).self)
+        for row in found {
+            let (first, node, boot, proposals, records, chain) = try row.decode((Int64, String, Int64, [Int64], ByteBuffer, ByteBuffer).self)
             // A gap is a row not yet visible or one pruned: stop before it (the head check tells).
             guard UInt64(first) == next else { break }
-            let decoded = try LogBatch.decode(Array(buffer: records), firstSequence: next)
+            let bytes = Array(buffer: records)
+            let decoded = try LogBatch.decode(bytes, firstSequence: next)
             guard decoded.count == proposals.count, !decoded.isEmpty else {
                 throw StoreError("log row at \(first) holds \(decoded.count) records for \(proposals.count) proposals")
             }
-            batches.append(LogBatch(
-                firstSequence: next, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded))
-            bytes += records.readableBytes
+            rows.append((
+                LogBatch(
+                    firstSequence: next, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded,
+                    chain: Array(buffer: chain)),
+                bytes))
             next += UInt64(decoded.count)
         }
-        return (batches, bytes, Int64(rows.count))
+        return (rows, Int64(found.count))
     }
 }

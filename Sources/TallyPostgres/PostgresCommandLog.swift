@@ -43,7 +43,7 @@ public final class PostgresCommandLog: CommandLog {
         var tasks: [Task<Void, Never>] = []
         /// This node's rows as it appended them, by first position, until the follower applies
         /// them (PostgresCommandLog+Follow.swift).
-        var ownRows: [UInt64: (batch: LogBatch, bytes: Int)] = [:]
+        var ownRows: [UInt64: (batch: LogBatch, bytes: [UInt8])] = [:]
         /// Every connection open now, so that close() can close them under a query that hangs.
         var connections: [ObjectIdentifier: LogConnection] = [:]
         /// What the appender is doing, for the log at close when it is stuck there.

@@ -1,3 +1,4 @@
+import Crypto
 import TallyLedger
 
 /// A log of stamped commands that several tallyd nodes share (`--journal postgresql://...`):
@@ -28,10 +29,12 @@ public protocol CommandLog: Journal {
 
     /// Hands every batch after position `sequence` to `apply`, in log order, and goes on with
     /// each new one; `apply` calls its completion once the batches are applied (the next read
-    /// waits for it). A log that no longer holds the position after `sequence` reports that
-    /// once through `lost` and stops.
+    /// waits for it). `chain` is the log's chain hash through `sequence` as this node applied it:
+    /// each row's chain is checked against it (`LogBatch.chain`). A log that no longer holds the
+    /// position after `sequence`, or whose rows do not continue the history this node applied,
+    /// reports that once through `lost` and stops.
     func follow(
-        after sequence: UInt64,
+        after sequence: UInt64, chain: [UInt8],
         apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
         lost: @escaping @Sendable (any Error) -> Void)
 }
@@ -56,16 +59,49 @@ public struct LogBatch: Sendable {
     public var proposals: [UInt64]
     /// Numbered with their positions in the log.
     public var records: [JournalRecord]
+    /// The log's chain hash through this row: `chain(after:_:)` of the row before's and the bytes.
+    public var chain: [UInt8]
 
-    public init(firstSequence: UInt64, node: String, boot: Int64, proposals: [UInt64], records: [JournalRecord]) {
+    public init(firstSequence: UInt64, node: String, boot: Int64, proposals: [UInt64], records: [JournalRecord], chain: [UInt8]) {
         self.firstSequence = firstSequence
         self.node = node
         self.boot = boot
         self.proposals = proposals
         self.records = records
+        self.chain = chain
     }
 
     public var lastSequence: UInt64 { firstSequence + UInt64(records.count) - 1 }
+
+    /// A row's chain hash: SHA-256 of the previous row's chain (empty before the first row) and
+    /// the row's records as `encode` wrote them, as PostgreSQL's `sha256(chain || records)`
+    /// computes it when the row is appended. Equal chains at one position mean one history of
+    /// commands; a node checks each row it follows against the chain it applied so far, so a
+    /// node that applied rows its log no longer holds (a failover that lost them) stops instead
+    /// of building on a history the others do not share.
+    public static func chain(after previous: [UInt8], _ bytes: [UInt8]) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: previous)
+        hasher.update(data: bytes)
+        return Array(hasher.finalize())
+    }
+
+    /// Checks that `rows` (each with the bytes it was read as) continue the history whose chain
+    /// is `chain`, and moves `chain` to the last of them; the error says where one does not.
+    public static func check(_ rows: [(batch: LogBatch, bytes: [UInt8])], continuing chain: inout [UInt8]) -> StoreError? {
+        for row in rows {
+            let next = Self.chain(after: chain, row.bytes)
+            guard next == row.batch.chain else { return historyDiffers(at: row.batch.firstSequence) }
+            chain = next
+        }
+        return nil
+    }
+
+    /// Why a node stops following a log whose row at `position` does not continue its history.
+    static func historyDiffers(at position: UInt64) -> StoreError {
+        StoreError(
+            "the command log's row at position \(position) does not continue the history this node applied (its chain hash differs): the log lost rows this node applied (a failover to a standby that lacked them?), or belongs to another deployment; seed this node from a backup of a node of this log (tallyd restore) and start it again")
+    }
 
     /// The records as one byte string: JournalRecord's framing, each numbered with its index in
     /// the batch (the row's place in the log is known only once it is written).

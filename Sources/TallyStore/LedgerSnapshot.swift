@@ -53,6 +53,7 @@ public enum LedgerSnapshot {
         snapshot.predictions = ledger.predictions.sorted { $0.key < $1.key }.map { Tally_V1_Prediction($0.value) }
         snapshot.nextCommitmentID = ledger.nextCommitmentID
         snapshot.house = ledger.house
+        snapshot.logChain = Data(ledger.logChain)
         snapshot.memberships = ledger.memberships.sorted { $0.key < $1.key }.map { user, membership in
             Tally_Store_V1_StoredMembership.with {
                 $0.userID = user.value
@@ -231,7 +232,8 @@ public enum LedgerSnapshot {
             packages: packages, purchases: purchases, nextPurchaseID: max(1, snapshot.nextPurchaseID), commitments: commitments,
             predictions: predictions, nextCommitmentID: max(1, snapshot.nextCommitmentID), house: snapshot.house,
             memberships: memberships, actionPrices: actionPrices, auditLog: auditLog, nextAuditID: max(1, snapshot.nextAuditID),
-            firstAuditID: max(1, snapshot.firstAuditID), archived: try snapshot.archived.ledgerValue())
+            firstAuditID: max(1, snapshot.firstAuditID), archived: try snapshot.archived.ledgerValue(),
+            logChain: [UInt8](snapshot.logChain))
         let violations = checkInvariants ? ledger.invariantViolations() : []
         guard violations.isEmpty else {
             throw StoreError("state breaks \(violations.count) invariant(s), first: \(violations[0])")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TallyClient
 import TallyLedger
 import TallyServer
@@ -19,6 +20,8 @@ import Testing
 /// (Tests/SeveralHosts runs the same property against PostgreSQL with real processes.)
 @Suite(.serialized) struct SeveralNodesTests {
     static let seed: UInt64 = 0x5E7E_4A11_0000_0001
+    /// Calls each of a round's six clients has answered (refusals included).
+    static let callsPerWorker = 200
 
     @Test func everyNodeHoldsTheSameStateThroughRestartsAndOutages() async throws {
         let seed = ProcessInfo.processInfo.environment["SEVERAL_NODES_SEED"].flatMap { UInt64($0) } ?? Self.seed
@@ -46,18 +49,21 @@ import Testing
         ]
         for (round, (what, disturbance)) in rounds.enumerated() {
             let roundSeed = seed &+ UInt64(round) &* 1_000
-            let deadline = ContinuousClock.now + .milliseconds(1_600)
+            let answeredSoFar = Counter()
             async let loads: Int = withTaskGroup(of: Int.self) { group in
                 for (index, node) in nodes.enumerated() {
                     for worker in 0..<2 {
                         let socket = node.socket
                         let workerSeed = roundSeed &+ UInt64(index * 2 + worker)
-                        group.addTask { await Self.load(socket, seed: workerSeed, until: deadline) }
+                        group.addTask { await Self.load(socket, seed: workerSeed, calls: Self.callsPerWorker, answered: answeredSoFar) }
                     }
                 }
                 return await group.reduce(0, +)
             }
-            try await Task.sleep(for: .milliseconds(600))
+            // The disturbance comes a third of the way through the round's calls.
+            while answeredSoFar.value < Self.callsPerWorker * 2 {
+                try await Task.sleep(for: .milliseconds(5))
+            }
             switch disturbance {
             case .none: break
             case .restart(let index):
@@ -76,7 +82,7 @@ import Testing
                 for index in servers.indices { servers[index] = try await start(nodes[index], on: log) }
             }
             let answered = await loads
-            #expect(answered > 50, "seed \(seed), round \(round) (\(what)): only \(answered) calls answered")
+            #expect(answered == Self.callsPerWorker * 6, "seed \(seed), round \(round) (\(what)): \(answered) calls answered, workers gave up")
             // Reservations and purchases left behind expire within a second: their ticks too.
             try await Task.sleep(for: .milliseconds(1_200))
             try await Self.expectAgreement(nodes, log: log, context: "seed \(seed), round \(round) (\(what))")
@@ -122,6 +128,51 @@ import Testing
         }
         try await Self.expectAgreement(nodes, log: log, context: "after the held call committed")
         for server in servers { try await server.shutdown() }
+    }
+
+    /// A node that applied rows its log then lost (a failover to a standby that lacked them)
+    /// does not build on them once the log holds other rows at those positions: each row's
+    /// chain hash names the history before it, so the node stops at the first row of the new
+    /// history, saying why and how to seed it, while a node that never applied the lost rows
+    /// goes on.
+    @Test func aNodeThatAppliedRowsTheLogLostStopsInsteadOfDiverging() async throws {
+        let log = SharedCommandLog()
+        let nodes = try (0..<2).map { _ in try Scratch() }
+        defer { for node in nodes { node.remove() } }
+        var a = try await start(nodes[0], on: log)
+        var b = try await start(nodes[1], on: log)
+        var client = try await TallyClient.connect(socketPath: nodes[0].socket)
+        for _ in 0..<3 { _ = try await client.credit(credit("ann", 10)) }
+        await client.close()
+        try await Self.expectAgreement(nodes, log: log, context: "before the failover")
+        let kept = log.head
+        try await a.shutdown()
+
+        // Only b applies these; then the log loses them.
+        client = try await TallyClient.connect(socketPath: nodes[1].socket)
+        for _ in 0..<3 { _ = try await client.credit(credit("bob", 5)) }
+        await client.close()
+        try await b.shutdown()
+        log.failOver(keepingThrough: kept)
+
+        a = try await start(nodes[0], on: log)
+        client = try await TallyClient.connect(socketPath: nodes[0].socket)
+        for _ in 0..<5 { _ = try await client.credit(credit("cy", 1)) }
+        #expect(try await client.getBalance(userID: "bob").available == 0)
+        await client.close()
+        #expect(log.head > kept + 3)
+
+        let refused = await #expect(throws: (any Error).self) { b = try await start(nodes[1], on: log) }
+        let said = "\(String(describing: refused))"
+        #expect(said.contains("position \(kept + 4) does not continue the history this node applied") && said.contains("tallyd restore"), "\(said)")
+        try await a.shutdown()
+    }
+
+    /// Calls answered so far in a round, by every client.
+    final class Counter: Sendable {
+        private let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+        func add() { count.withLock { $0 += 1 } }
     }
 
     enum Disturbance {
@@ -179,16 +230,18 @@ import Testing
         }
     }
 
-    /// A client's random calls on a few shared users until `deadline`; returns how many were
-    /// answered (refusals included). Connection losses (a node restarting) reconnect.
-    static func load(_ socket: String, seed: UInt64, until deadline: ContinuousClock.Instant) async -> Int {
+    /// A client's random calls on a few shared users until `calls` were answered (refusals
+    /// included), each also counted in `answered`; returns how many were. Connection losses (a
+    /// node restarting) reconnect. Gives up after two minutes, so that a hang fails the test.
+    static func load(_ socket: String, seed: UInt64, calls: Int, answered shared: Counter) async -> Int {
         var random = SplitMix64(seed: seed)
         var client: TallyClient?
         var reservations: [UInt64] = []
         var pending: [String] = []
         var answered = 0
         var n = 0
-        while ContinuousClock.now < deadline {
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while answered < calls, ContinuousClock.now < giveUp {
             guard let connected = client else {
                 client = try? await TallyClient.connect(socketPath: socket)
                 if client == nil { try? await Task.sleep(for: .milliseconds(20)) }
@@ -262,8 +315,10 @@ import Testing
                     _ = try await connected.getBalance(userID: user)
                 }
                 answered += 1
+                shared.add()
             } catch is TallyError {
                 answered += 1  // refused, or UNAVAILABLE while the log is down or the node stops
+                shared.add()
             } catch {
                 await connected.close()
                 client = nil

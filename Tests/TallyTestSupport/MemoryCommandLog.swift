@@ -18,6 +18,7 @@ public final class SharedCommandLog: Sendable {
         var proposals: [UInt64]
         var bytes: [UInt8]
         var count: Int
+        var chain: [UInt8]
     }
 
     struct State {
@@ -25,6 +26,8 @@ public final class SharedCommandLog: Sendable {
         /// Rows before this position were pruned (every registered node's snapshot covers them).
         var oldest: UInt64 = 1
         var head: UInt64 = 0
+        /// The chain hash through `head` (the head row's in PostgreSQL).
+        var chain: [UInt8] = []
         var snapshots: [String: UInt64] = [:]
         var wakers: [UUID: AsyncStream<Void>.Continuation] = [:]
         var down = false
@@ -97,7 +100,9 @@ public final class SharedCommandLog: Sendable {
                 return (nil, [])
             }
             let first = state.head + 1
-            state.rows.append(Row(first: first, node: node, boot: boot, proposals: proposals, bytes: bytes, count: records.count))
+            state.chain = LogBatch.chain(after: state.chain, bytes)
+            state.rows.append(
+                Row(first: first, node: node, boot: boot, proposals: proposals, bytes: bytes, count: records.count, chain: state.chain))
             state.head += UInt64(records.count)
             return (first, Array(state.wakers.values))
         }
@@ -105,8 +110,19 @@ public final class SharedCommandLog: Sendable {
         return first
     }
 
-    /// The rows after `position`, decoded; nil when the log no longer holds position + 1.
-    func rows(after position: UInt64) throws -> [LogBatch]? {
+    /// What a failover to a standby that lacked the last rows leaves: the log ends at
+    /// `position` (the end of a row), and the rows after it are gone for every node.
+    public func failOver(keepingThrough position: UInt64) {
+        state.withLock { state in
+            state.rows.removeAll { $0.first > position }
+            precondition(state.rows.last.map { $0.first + UInt64($0.count) - 1 == position } ?? (position == 0), "not the end of a row")
+            state.head = position
+            state.chain = state.rows.last?.chain ?? []
+        }
+    }
+
+    /// The rows after `position`, with their bytes; nil when the log no longer holds position + 1.
+    func rows(after position: UInt64) throws -> [(batch: LogBatch, bytes: [UInt8])]? {
         let rows = try state.withLock { state -> [Row]? in
             guard !state.down else { throw StoreError("the shared command log is down") }
             guard position >= state.head || position + 1 >= state.oldest else { return nil }
@@ -122,9 +138,10 @@ public final class SharedCommandLog: Sendable {
             return Array(state.rows[start...].prefix(count))
         }
         return try rows?.map { row in
-            LogBatch(
+            let batch = LogBatch(
                 firstSequence: row.first, node: row.node, boot: row.boot, proposals: row.proposals,
-                records: try LogBatch.decode(row.bytes, firstSequence: row.first))
+                records: try LogBatch.decode(row.bytes, firstSequence: row.first), chain: row.chain)
+            return (batch, row.bytes)
         }
     }
 
@@ -176,7 +193,7 @@ public final class MemoryCommandLog: CommandLog {
     }
 
     public func follow(
-        after sequence: UInt64,
+        after sequence: UInt64, chain: [UInt8],
         apply: @escaping @Sendable ([LogBatch], _ applied: @escaping @Sendable () -> Void) -> Void,
         lost: @escaping @Sendable (any Error) -> Void
     ) {
@@ -185,19 +202,32 @@ public final class MemoryCommandLog: CommandLog {
         shared.wake(id, waker)
         let task = Task { [shared] in
             var applied = sequence
+            var chain = chain
             for await _ in wakes {
                 while !Task.isCancelled {
-                    let batches: [LogBatch]
+                    let rows: [(batch: LogBatch, bytes: [UInt8])]
                     do {
-                        guard let rows = try shared.rows(after: applied) else {
+                        guard let found = try shared.rows(after: applied) else {
                             lost(StoreError("the command log no longer holds position \(applied + 1)"))
                             return
                         }
-                        batches = rows
+                        rows = found
                     } catch {
                         break  // down: the next wake tries again
                     }
-                    if batches.isEmpty { break }
+                    if rows.isEmpty {
+                        // Nothing after it, yet the log ends before it: another history.
+                        if shared.head < applied {
+                            lost(StoreError("this node's state is at position \(applied) but the command log ends at \(shared.head)"))
+                            return
+                        }
+                        break
+                    }
+                    if let differs = LogBatch.check(rows, continuing: &chain) {
+                        lost(differs)
+                        return
+                    }
+                    let batches = rows.map(\.batch)
                     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                         apply(batches) { done.resume() }
                     }

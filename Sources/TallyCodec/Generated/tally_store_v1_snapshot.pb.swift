@@ -747,6 +747,14 @@ public nonisolated struct Tally_Store_V1_Snapshot: @unchecked Sendable {
     set {_uniqueStorage()._transactionChunks = newValue}
   }
 
+  /// On a node of several hosts: the command log's chain hash through journal_sequence (SHA-256
+  /// of the previous row's chain and the row's records), checked against the log's rows when the
+  /// node follows it again. Empty with a journal of its own.
+  public var logChain: Data {
+    get {_storage._logChain}
+    set {_uniqueStorage()._logChain = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2156,7 +2164,7 @@ nonisolated extension Tally_Store_V1_IdempotencyRecord: SwiftProtobuf.Message, S
 
 nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Snapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0\u{1}audit\0\u{3}next_audit_id\0\u{3}first_audit_id\0\u{1}archived\0\u{3}transaction_chunks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}last_timestamp_us\0\u{3}next_transaction_id\0\u{1}mint\0\u{1}burn\0\u{1}accounts\0\u{1}transactions\0\u{3}idempotency_records\0\u{3}journal_sequence\0\u{1}usage\0\u{1}packages\0\u{1}purchases\0\u{3}next_purchase_id\0\u{1}commitments\0\u{1}predictions\0\u{3}next_commitment_id\0\u{1}house\0\u{1}memberships\0\u{3}action_prices\0\u{1}audit\0\u{3}next_audit_id\0\u{3}first_audit_id\0\u{1}archived\0\u{3}transaction_chunks\0\u{3}log_chain\0")
 
   fileprivate class _StorageClass {
     var _lastTimestampUs: Int64 = 0
@@ -2182,6 +2190,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
     var _firstAuditID: UInt64 = 0
     var _archived: Tally_Store_V1_ArchivedHistory? = nil
     var _transactionChunks: [Data] = []
+    var _logChain: Data = Data()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2215,6 +2224,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       _firstAuditID = source._firstAuditID
       _archived = source._archived
       _transactionChunks = source._transactionChunks
+      _logChain = source._logChain
     }
   }
 
@@ -2256,6 +2266,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._firstAuditID) }()
         case 22: try { try decoder.decodeSingularMessageField(value: &_storage._archived) }()
         case 23: try { try decoder.decodeRepeatedBytesField(value: &_storage._transactionChunks) }()
+        case 24: try { try decoder.decodeSingularBytesField(value: &_storage._logChain) }()
         default: break
         }
       }
@@ -2337,6 +2348,9 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
       if !_storage._transactionChunks.isEmpty {
         try visitor.visitRepeatedBytesField(value: _storage._transactionChunks, fieldNumber: 23)
       }
+      if !_storage._logChain.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._logChain, fieldNumber: 24)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2369,6 +2383,7 @@ nonisolated extension Tally_Store_V1_Snapshot: SwiftProtobuf.Message, SwiftProto
         if _storage._firstAuditID != rhs_storage._firstAuditID {return false}
         if _storage._archived != rhs_storage._archived {return false}
         if _storage._transactionChunks != rhs_storage._transactionChunks {return false}
+        if _storage._logChain != rhs_storage._logChain {return false}
         return true
       }
       if !storagesAreEqual {return false}

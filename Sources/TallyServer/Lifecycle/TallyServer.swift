@@ -177,7 +177,7 @@ public final class TallyServer: Sendable {
             if let log = journal as? any CommandLog {
                 // Everything the log holds after this node's snapshot, before anyone calls.
                 log.follow(
-                    after: recovered.nextSequence - 1,
+                    after: recovered.nextSequence - 1, chain: ledger.logChain,
                     apply: { batches, applied in
                         writer.onLoop { writer in
                             writer.applyLog(batches)

@@ -115,6 +115,7 @@ extension Writer {
                 let proposal = batch.proposals[index]
                 if mine, proposal != 0, answer(proposal, applied, at: record.sequence, origin: record.origin) { finished.append(proposal) }
             }
+            ledger.followLog(chain: batch.chain)
             nextSequence = batch.lastSequence + 1
             durableSequence = batch.lastSequence
         }
