@@ -45,6 +45,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Deadline for the call in milliseconds; 0 for none.")
     var timeoutMs: UInt32 = 5_000
 
+    @Option(help: "Several hosts: answer once this node has applied the command log through this position (the position another node's answer carried); 0 for at once.")
+    var minPosition: UInt64 = 0
+
     var resolvedSocket: String {
         socketPath ?? ProcessInfo.processInfo.environment["TALLY_SOCKET"] ?? "./tally.sock"
     }
@@ -66,8 +69,9 @@ struct GlobalOptions: ParsableArguments {
             let answer = try await body(client)
             print(json ? try JSONAnswer.string(answer) : human(answer))
         } catch var error as TallyError {
-            // No answer within the deadline: the outcome is unknown, and the key makes a retry safe.
-            let unknown = error.reason == "CLIENT_TIMEOUT"
+            // No answer within the deadline, or a node of several hosts that stopped before its
+            // log told it: the outcome is unknown, and the key makes a retry safe.
+            let unknown = error.reason == "CLIENT_TIMEOUT" || error.reason == "OUTCOME_UNKNOWN"
             if unknown, let retryKey { error.details["retry_key"] = retryKey }
             let status = unknown ? 75 : ExitStatus.of(error.code)  // 75, EX_TEMPFAIL: try again
             let retry = unknown ? retryKey.map { " (retry with --key \($0))" } ?? "" : ""
@@ -78,7 +82,9 @@ struct GlobalOptions: ParsableArguments {
     /// Connects, or exits 69 (EX_UNAVAILABLE) saying why in words (JSON with --json).
     func connect() async throws -> TallyClient {
         do {
-            return try await TallyClient.connect(socketPath: resolvedSocket)
+            let client = try await TallyClient.connect(socketPath: resolvedSocket)
+            client.minPosition = minPosition
+            return client
         } catch {
             let message = "cannot connect to tallyd at \(resolvedSocket): " + ConnectFailure.explain(error)
             let failure = TallyError(code: .unavailable, reason: "CANNOT_CONNECT", message: message, details: ["socket": resolvedSocket])

@@ -105,15 +105,22 @@ import Testing
 
         log.hold()
         let unknown = Task { try await client.credit(credit("ann", 5)) }
-        try await Task.sleep(for: .milliseconds(200))
+        // And the CLI's: exit 75 with the key to retry with, as for a call whose answer never came.
+        let errors = nodes[0].root + "/cli.err"
+        let cli = try ChildProcess(
+            try ClientDeadlineTests.tallyPath(), ["credit", "bob", "1", "--timeout-ms", "0", "--socket", nodes[0].socket], stderr: .file(errors))
+        try await Task.sleep(for: .milliseconds(300))
         // Stopping waits a few seconds for the log, then answers what is still out.
         try await servers[0].shutdown()
         let error = await #expect(throws: TallyError.self) { _ = try await unknown.value }
         #expect(error?.code == .unavailable && error?.reason == "OUTCOME_UNKNOWN", "\(String(describing: error))")
         #expect(error?.message.contains("may or may not have been applied") == true, "\(String(describing: error))")
         await client.close()
+        cli.waitUntilExit()
+        let said = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(cli.terminationStatus == 75 && said.contains("OUTCOME_UNKNOWN") && said.contains("retry with --key cli-"), "\(said)")
 
-        // It had committed: every node applies it.
+        // They had committed: every node applies them.
         try log.release(committing: true)
         servers[0] = try await start(nodes[0], on: log)
         for node in nodes {
@@ -124,6 +131,7 @@ import Testing
                 balance = try await reader.getBalance(userID: "ann")
             }
             #expect(balance.available == 15)
+            #expect(try await reader.getBalance(userID: "bob").available == 1)
             await reader.close()
         }
         try await Self.expectAgreement(nodes, log: log, context: "after the held call committed")
@@ -166,6 +174,51 @@ import Testing
         let said = "\(String(describing: refused))"
         #expect(said.contains("position \(kept + 4) does not continue the history this node applied") && said.contains("tallyd restore"), "\(said)")
         try await a.shutdown()
+    }
+
+    /// Read your writes across hosts: a call with `min_position` waits on a node until it has
+    /// applied the position another node's answer carried, within its deadline; `tally
+    /// --min-position` sends it. A tallyd with its own journal refuses a position past its last.
+    @Test func minPositionWaitsUntilTheNodeAppliedIt() async throws {
+        let log = SharedCommandLog()
+        let nodes = try (0..<2).map { _ in try Scratch() }
+        defer { for node in nodes { node.remove() } }
+        let a = try await start(nodes[0], on: log)
+        let b = try await start(nodes[1], on: log)
+        let reader = try await TallyClient.connect(socketPath: nodes[1].socket)
+        let health: Tally_V1_HealthResponse = try await reader.unary(.health, Tally_V1_HealthRequest())
+        let bNode = health.logNode
+        log.setLagging(bNode, true)
+        let writer = try await TallyClient.connect(socketPath: nodes[0].socket)
+        _ = try await writer.credit(credit("ann", 10))
+        let position = writer.position
+        #expect(position > 0)
+        await writer.close()
+
+        #expect(try await reader.getBalance(userID: "ann").available == 0, "b has not applied it yet")
+        reader.minPosition = position
+        let late = await #expect(throws: TallyError.self) { _ = try await reader.getBalance(userID: "ann", timeoutMs: 200) }
+        #expect(late?.reason == "DEADLINE_EXCEEDED", "\(String(describing: late))")
+        let waiting = Task { try await reader.getBalance(userID: "ann") }
+        try await Task.sleep(for: .milliseconds(100))
+        log.setLagging(bNode, false)
+        #expect(try await waiting.value.available == 10)
+        await reader.close()
+
+        let cli = try ClientDeadlineTests.tally(["balance", "ann", "--min-position", "\(position)", "--socket", nodes[1].socket])
+        #expect(cli.status == 0 && cli.out.hasPrefix("ann: 10 available"), "\(cli)")
+        let past = try ClientDeadlineTests.tally(
+            ["balance", "ann", "--min-position", "\(position + 100)", "--timeout-ms", "200", "--socket", nodes[1].socket])
+        #expect(past.status == 75 && past.err.contains("DEADLINE_EXCEEDED"), "\(past)")
+        try await a.shutdown()
+        try await b.shutdown()
+
+        let own = try Scratch()
+        defer { own.remove() }
+        let single = try await own.start()
+        let ahead = try ClientDeadlineTests.tally(["balance", "ann", "--min-position", "5", "--socket", own.socket])
+        #expect(ahead.status == 65 && ahead.err.contains("POSITION_AHEAD"), "\(ahead)")
+        try await single.shutdown()
     }
 
     /// Calls answered so far in a round, by every client.

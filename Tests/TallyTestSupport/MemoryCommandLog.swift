@@ -36,6 +36,8 @@ public final class SharedCommandLog: Sendable {
         var holding = false
         var held: [(records: [JournalRecord], proposals: [UInt64], node: String, boot: Int64)] = []
         var boots: Int64 = 0
+        /// Nodes whose followers are handed nothing for now (a node lagging behind the log).
+        var lagging: Set<String> = []
         var random: SplitMix64
     }
 
@@ -76,6 +78,15 @@ public final class SharedCommandLog: Sendable {
         }
         guard committing else { return }
         for row in held { _ = try append(row.records, proposals: row.proposals, node: row.node, boot: row.boot) }
+    }
+
+    /// Holds back (or lets go on) what node `node`'s follower is handed: a node lagging behind.
+    public func setLagging(_ node: String, _ lagging: Bool) {
+        let wakers = state.withLock { state in
+            if lagging { state.lagging.insert(node) } else { state.lagging.remove(node) }
+            return Array(state.wakers.values)
+        }
+        for waker in wakers { waker.yield() }
     }
 
     /// A node's handle on the log, for `TallyServer.start(openCommandLog:)`.
@@ -122,9 +133,10 @@ public final class SharedCommandLog: Sendable {
     }
 
     /// The rows after `position`, with their bytes; nil when the log no longer holds position + 1.
-    func rows(after position: UInt64) throws -> [(batch: LogBatch, bytes: [UInt8])]? {
+    func rows(after position: UInt64, for node: String) throws -> [(batch: LogBatch, bytes: [UInt8])]? {
         let rows = try state.withLock { state -> [Row]? in
             guard !state.down else { throw StoreError("the shared command log is down") }
+            if state.lagging.contains(node) { return [] }
             guard position >= state.head || position + 1 >= state.oldest else { return nil }
             // Rows are in position order: the first one that ends after `position`.
             var low = 0, high = state.rows.count
@@ -200,14 +212,14 @@ public final class MemoryCommandLog: CommandLog {
         let (wakes, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let id = follower.withLock { $0.id }
         shared.wake(id, waker)
-        let task = Task { [shared] in
+        let task = Task { [shared, node] in
             var applied = sequence
             var chain = chain
             for await _ in wakes {
                 while !Task.isCancelled {
                     let rows: [(batch: LogBatch, bytes: [UInt8])]
                     do {
-                        guard let found = try shared.rows(after: applied) else {
+                        guard let found = try shared.rows(after: applied, for: node) else {
                             lost(StoreError("the command log no longer holds position \(applied + 1)"))
                             return
                         }
