@@ -92,6 +92,12 @@ final class LogConnection: Sendable {
         }
     }
 
+    /// Returns once PostgreSQL has finished the statement before this one, commit included
+    /// (its ReadyForQuery came): PostgresNIO runs this only after it.
+    func confirmCommitted(logger: Logger) async throws {
+        _ = try await single("SELECT 1", logger: logger)
+    }
+
     func single(_ query: PostgresQuery, logger: Logger) async throws -> UInt64 {
         try await run { connection in
             let rows = try await connection.query(query, logger: logger).collect()

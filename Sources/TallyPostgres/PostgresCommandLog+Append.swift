@@ -36,42 +36,59 @@ extension PostgresCommandLog {
                     count: Int64(records.count), node: node, boot: boot, batch: batch, proposals: proposals,
                     records: ByteBuffer(bytes: bytes))
                 state.withLock { $0.appending?.step = "inserting" }
+                let appended: (first: UInt64, chain: [UInt8])
                 do {
-                    let (first, chain) = try await connection!.appended(query, logger: logger)
-                    // The follower applies this row from here when it is next in order, with
-                    // no read of its own. Decoded from the very bytes PostgreSQL holds, as every
-                    // other node decodes them: applying the records as proposed would make this
-                    // node differ from the others wherever encoding and decoding do not give
-                    // back the same command (seen once as unequal digests after a failover).
-                    if let decoded = try? LogBatch.decode(bytes, firstSequence: first) {
-                        let row = LogBatch(
-                            firstSequence: first, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded,
-                            chain: chain)
-                        state.withLock { $0.ownRows[first] = (row, bytes) }
-                    }
-                    committed(taken)
+                    appended = try await connection!.appended(query, logger: logger)
+                    // PostgresNIO ends a statement at its CommandComplete, which PostgreSQL sends
+                    // before the commit (done at the Sync after it); it normally holds it back
+                    // until ReadyForQuery, but flushes it early with a message such as the
+                    // warning of an immediate shutdown that cut a synchronous standby's wait
+                    // short, and the row then never committed anywhere but locally. Only
+                    // ReadyForQuery means committed: a statement behind it on the same
+                    // connection is answered only after it. (Seen as a node that applied a row
+                    // its promoted standby lacked.)
+                    state.withLock { $0.appending?.step = "confirming the commit" }
+                    try await connection!.confirmCommitted(logger: logger)
                 } catch let error as PSQLError where error.serverInfo?[.severity] == "ERROR" {
                     // PostgreSQL answered the statement with an error: it rolled back. (A FATAL
                     // is different: a backend ending while it waited for a synchronous standby
                     // has committed locally. That is settled below like a broken connection.)
                     logger.error("the command log refused an append", metadata: ["error": "\(Self.describe(error))"])
                     fail(taken, Refused(error: error))
+                    continue
                 } catch {
                     await connection?.close()
                     connection = nil
-                    logger.warning(
-                        "the connection to the command log broke during an append: finding out whether it committed",
-                        metadata: ["error": "\(Self.describe(error))", "batch": "\(batch)"])
-                    state.withLock { $0.appending?.step = "settling whether it committed" }
-                    switch await settleInDoubt(batch: batch) {
-                    case true?: committed(taken)
-                    case false?: fail(taken, Unreachable(address: address, error: error))
-                    case nil: fail(taken, OutcomeUnknown("tallyd stopped before it could learn whether its command log took this call"))
-                    }
+                    await settle(taken, batch: batch, broken: error)
+                    continue
                 }
+                // The follower applies this row from here when it is next in order, with no
+                // read of its own. Decoded from the very bytes PostgreSQL holds, as every other
+                // node decodes them.
+                if let decoded = try? LogBatch.decode(bytes, firstSequence: appended.first) {
+                    let row = LogBatch(
+                        firstSequence: appended.first, node: node, boot: boot, proposals: proposals.map { UInt64($0) }, records: decoded,
+                        chain: appended.chain)
+                    state.withLock { $0.ownRows[appended.first] = (row, bytes) }
+                }
+                committed(taken)
             }
         }
         await connection?.close()
+    }
+
+    /// An append whose connection broke before PostgreSQL said it committed: its proposals
+    /// wait until PostgreSQL can say whether the row is there.
+    private func settle(_ taken: [Queued], batch: Int64, broken error: any Error) async {
+        logger.warning(
+            "the connection to the command log broke during an append: finding out whether it committed",
+            metadata: ["error": "\(Self.describe(error))", "batch": "\(batch)"])
+        state.withLock { $0.appending?.step = "settling whether it committed" }
+        switch await settleInDoubt(batch: batch) {
+        case true?: committed(taken)
+        case false?: fail(taken, Unreachable(address: address, error: error))
+        case nil: fail(taken, OutcomeUnknown("tallyd stopped before it could learn whether its command log took this call"))
+        }
     }
 
     private func committed(_ taken: [Queued]) {

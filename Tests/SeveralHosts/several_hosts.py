@@ -45,7 +45,7 @@ from tally_client import (  # noqa: E402
 )
 
 USERS = 12
-KEEP = False  # set when a failure leaves files worth reading
+KEEP_ON_FAILURE = threading.Event()  # set when a failure leaves files worth reading
 PREDICTION = "several-hosts"
 
 
@@ -367,8 +367,7 @@ def keep_diverged(nodes: List[Node], clients: List[TallyClient]) -> str:
     """Backs up every node (all at one position) beside the test's files, and diffs their states
     as text: what differs first is where to look. The directory is then kept (--keep)."""
     import difflib
-    global KEEP
-    KEEP = True
+    KEEP_ON_FAILURE.set()
     texts = []
     for node, c in zip(nodes, clients):
         path = node.dir / "diverged.tally"
@@ -386,8 +385,18 @@ def verify(phase: str, nodes: List[Node], postgres: Postgres, book: Book) -> Non
     head = int(postgres.sql("SELECT last_sequence FROM tally_log_head"))
     clients = [node.client() for node in nodes]
     try:
-        wait_until(f"every node applied the log through {head}",
-                   lambda: all(c.health().durable_sequence >= head for c in clients), timeout_s=120)
+        try:
+            wait_until(f"every node applied the log through {head}",
+                       lambda: all(c.health().durable_sequence >= head for c in clients), timeout_s=120)
+        except Failed as e:
+            where = []
+            for node, c in zip(nodes, clients):
+                try:
+                    h = c.health()
+                    where.append(f"node {node.name} at {h.durable_sequence}" + ("" if h.accepting_mutations else f" refusing: {h.refusal_reason}"))
+                except (TallyError, OSError) as error:
+                    where.append(f"node {node.name}: {error!r}")
+            raise Failed(f"{e}: {', '.join(where)}")
         healths = [c.health(check_invariants=True, digest=True) for c in clients]
         positions = {h.digest_sequence for h in healths}
         check(positions == {head}, f"{phase}: nodes report positions {positions}, the log's head is {head}")
@@ -539,7 +548,20 @@ def run(tallyd: str, seed: int, seconds: float, root: Path) -> None:
         with Load(nodes, seed + 3, book):
             time.sleep(seconds / 2)
             primary.stop("immediate")
+            # What each node applied from the primary, which the standby must hold: a row a node
+            # applied and the standby lacks is one a failover lost (and the node, seeing other
+            # rows at its positions later, stops: the chain check).
+            applied = {}
+            for node in nodes:
+                with node.client() as c:
+                    applied[node.name] = c.health().durable_sequence
             standby.promote()
+            promoted = int(standby.sql("SELECT last_sequence FROM tally_log_head"))
+            ahead = {name: position for name, position in applied.items() if position > promoted}
+            if ahead:
+                KEEP_ON_FAILURE.set()
+                raise Failed(f"nodes applied rows the promoted standby lacks (it ends at {promoted}): {ahead}; "
+                             f"primary's log:\n{primary.log.read_text()[-3000:]}\nstandby's log:\n{standby.log.read_text()[-3000:]}")
             for node in nodes:
                 node.stop()
                 node.start(standby.url)
@@ -574,6 +596,7 @@ def run(tallyd: str, seed: int, seconds: float, root: Path) -> None:
               "seeded from a backup of node a, it caught up", flush=True)
         print("counts: " + ", ".join(f"{k} {v}" for k, v in sorted(book.counts.items())), flush=True)
     except BaseException as e:
+        KEEP_ON_FAILURE.set()
         print(f"failed: {e!r}", file=sys.stderr, flush=True)
         for node in nodes:
             print(f"--- node {node.name} log (tail) ---\n{node.log_tail()}", file=sys.stderr)
@@ -609,7 +632,7 @@ def main() -> int:
         print(f"several hosts FAILED (seed {args.seed}): {e}", file=sys.stderr)
         return 1
     finally:
-        if KEEP or args.keep:
+        if KEEP_ON_FAILURE.is_set() or args.keep:
             print(f"kept {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
