@@ -9,7 +9,10 @@ import TallyStore
 /// `LogBatch.encode` wrote and decoded for each follower, as they are from PostgreSQL.
 ///
 /// `deliverAtMost` cuts what a follower is handed at once at a random number of rows (seeded),
-/// so the Writer sees both single rows and long runs of them.
+/// so the Writer sees both single rows and long runs of them. With `prunes`, rows every node's
+/// snapshot covers are dropped, as PostgreSQL's are; off by default, so that a test may restart a
+/// node from an older snapshot than the one it registered (kill -9 never loses a registered
+/// snapshot, but a test that removes one to get an older start would find its rows gone).
 public final class SharedCommandLog: Sendable {
     struct Row {
         var first: UInt64
@@ -43,10 +46,12 @@ public final class SharedCommandLog: Sendable {
 
     let state: Mutex<State>
     let deliverAtMost: Int
+    let prunes: Bool
 
-    public init(seed: UInt64 = 1, deliverAtMost: Int = 64) {
+    public init(seed: UInt64 = 1, deliverAtMost: Int = 64, prunes: Bool = false) {
         state = Mutex(State(random: SplitMix64(seed: seed)))
         self.deliverAtMost = deliverAtMost
+        self.prunes = prunes
     }
 
     /// The last position the log holds.
@@ -160,7 +165,7 @@ public final class SharedCommandLog: Sendable {
     func register(node: String, snapshot: UInt64) {
         state.withLock { state in
             state.snapshots[node] = snapshot
-            guard let covered = state.snapshots.values.min() else { return }
+            guard prunes, let covered = state.snapshots.values.min() else { return }
             state.rows.removeAll { $0.first + UInt64($0.count) - 1 <= covered }
             state.oldest = max(state.oldest, covered + 1)
         }
