@@ -80,13 +80,9 @@ final class LogConnection: Sendable {
         }
     }
 
-    /// The one number a query answers. Every row stream is read to its end: one left unread
-    /// would hold the connection's next query back.
     /// An append's answer: the row's first position and chain hash.
     func appended(_ query: PostgresQuery, logger: Logger) async throws -> (first: UInt64, chain: [UInt8]) {
-        try await run { connection in
-            let rows = try await connection.query(query, logger: logger).collect()
-            guard let row = rows.first else { throw StoreError("the command log answered no row to an append") }
+        try await firstRow(query, logger: logger) { row in
             let (first, chain) = try row.decode((Int64, ByteBuffer).self)
             return (UInt64(max(0, first)), Array(buffer: chain))
         }
@@ -98,11 +94,20 @@ final class LogConnection: Sendable {
         _ = try await single("SELECT 1", logger: logger)
     }
 
+    /// The one number a query answers.
     func single(_ query: PostgresQuery, logger: Logger) async throws -> UInt64 {
+        try await firstRow(query, logger: logger) { UInt64(max(0, try $0.decode(Int64.self))) }
+    }
+
+    /// The first row a query answers, decoded. Every row stream is read to its end: one left
+    /// unread would hold the connection's next query back.
+    private func firstRow<Value: Sendable>(
+        _ query: PostgresQuery, logger: Logger, _ decode: @escaping @Sendable (PostgresRow) throws -> Value
+    ) async throws -> Value {
         try await run { connection in
             let rows = try await connection.query(query, logger: logger).collect()
             guard let row = rows.first else { throw StoreError("the command log answered no row to \(query.sql)") }
-            return UInt64(max(0, try row.decode(Int64.self)))
+            return try decode(row)
         }
     }
 }

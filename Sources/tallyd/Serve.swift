@@ -133,7 +133,6 @@ private func durability(_ startup: TallyServer.Startup, _ config: ServerConfig) 
     return "command log \(address) as node \(log.node) (\(replayed) after the snapshot)"
 }
 
-
 /// The ledger as a service: starts tallyd (recovery, then listening), serves until the group is
 /// shut down (SIGTERM, SIGINT) or the data directory is found moved, deleted or replaced under
 /// it (it then takes no mutation and writes nothing, and exits 1 once drained), then stops it.

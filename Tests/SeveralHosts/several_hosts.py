@@ -365,9 +365,8 @@ def snapshot_text(path: Path) -> str:
 
 def keep_diverged(nodes: List[Node], clients: List[TallyClient]) -> str:
     """Backs up every node (all at one position) beside the test's files, and diffs their states
-    as text: what differs first is where to look. The directory is then kept (--keep)."""
+    as text: what differs first is where to look (the failure keeps the directory)."""
     import difflib
-    KEEP_ON_FAILURE.set()
     texts = []
     for node, c in zip(nodes, clients):
         path = node.dir / "diverged.tally"
@@ -559,7 +558,6 @@ def run(tallyd: str, seed: int, seconds: float, root: Path) -> None:
             promoted = int(standby.sql("SELECT last_sequence FROM tally_log_head"))
             ahead = {name: position for name, position in applied.items() if position > promoted}
             if ahead:
-                KEEP_ON_FAILURE.set()
                 raise Failed(f"nodes applied rows the promoted standby lacks (it ends at {promoted}): {ahead}; "
                              f"primary's log:\n{primary.log.read_text()[-3000:]}\nstandby's log:\n{standby.log.read_text()[-3000:]}")
             for node in nodes:

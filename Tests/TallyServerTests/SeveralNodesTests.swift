@@ -28,8 +28,7 @@ import Testing
         let log = SharedCommandLog(seed: seed)
         let nodes = try (0..<3).map { _ in try Scratch() }
         defer { for node in nodes { node.remove() } }
-        var servers: [TallyServer] = []
-        for node in nodes { servers.append(try await start(node, on: log)) }
+        var servers = try await startEach(nodes, on: log)
         let admin = try await TallyClient.connect(socketPath: nodes[0].socket)
         _ = try await admin.savePackage(.with {
             $0.id = "pack"
@@ -98,8 +97,7 @@ import Testing
         let log = SharedCommandLog()
         let nodes = try (0..<2).map { _ in try Scratch() }
         defer { for node in nodes { node.remove() } }
-        var servers: [TallyServer] = []
-        for node in nodes { servers.append(try await start(node, on: log)) }
+        var servers = try await startEach(nodes, on: log)
         let client = try await TallyClient.connect(socketPath: nodes[0].socket)
         _ = try await client.credit(credit("ann", 10))
 
@@ -147,30 +145,29 @@ import Testing
         let log = SharedCommandLog()
         let nodes = try (0..<2).map { _ in try Scratch() }
         defer { for node in nodes { node.remove() } }
-        var a = try await start(nodes[0], on: log)
-        var b = try await start(nodes[1], on: log)
+        let servers = try await startEach(nodes, on: log)
         var client = try await TallyClient.connect(socketPath: nodes[0].socket)
         for _ in 0..<3 { _ = try await client.credit(credit("ann", 10)) }
         await client.close()
         try await Self.expectAgreement(nodes, log: log, context: "before the failover")
         let kept = log.head
-        try await a.shutdown()
+        try await servers[0].shutdown()
 
         // Only b applies these; then the log loses them.
         client = try await TallyClient.connect(socketPath: nodes[1].socket)
         for _ in 0..<3 { _ = try await client.credit(credit("bob", 5)) }
         await client.close()
-        try await b.shutdown()
+        try await servers[1].shutdown()
         log.failOver(keepingThrough: kept)
 
-        a = try await start(nodes[0], on: log)
+        let a = try await start(nodes[0], on: log)
         client = try await TallyClient.connect(socketPath: nodes[0].socket)
         for _ in 0..<5 { _ = try await client.credit(credit("cy", 1)) }
         #expect(try await client.getBalance(userID: "bob").available == 0)
         await client.close()
         #expect(log.head > kept + 3)
 
-        let refused = await #expect(throws: (any Error).self) { b = try await start(nodes[1], on: log) }
+        let refused = await #expect(throws: (any Error).self) { _ = try await start(nodes[1], on: log) }
         let said = "\(String(describing: refused))"
         #expect(said.contains("position \(kept + 4) does not continue the history this node applied") && said.contains("tallyd restore"), "\(said)")
         try await a.shutdown()
@@ -183,8 +180,7 @@ import Testing
         let log = SharedCommandLog()
         let nodes = try (0..<2).map { _ in try Scratch() }
         defer { for node in nodes { node.remove() } }
-        let a = try await start(nodes[0], on: log)
-        let b = try await start(nodes[1], on: log)
+        let servers = try await startEach(nodes, on: log)
         let reader = try await TallyClient.connect(socketPath: nodes[1].socket)
         let health: Tally_V1_HealthResponse = try await reader.unary(.health, Tally_V1_HealthRequest())
         let bNode = health.logNode
@@ -210,8 +206,7 @@ import Testing
         let past = try ClientDeadlineTests.tally(
             ["balance", "ann", "--min-position", "\(position + 100)", "--timeout-ms", "200", "--socket", nodes[1].socket])
         #expect(past.status == 75 && past.err.contains("DEADLINE_EXCEEDED"), "\(past)")
-        try await a.shutdown()
-        try await b.shutdown()
+        for server in servers { try await server.shutdown() }
 
         let own = try Scratch()
         defer { own.remove() }
@@ -230,6 +225,13 @@ import Testing
 
     enum Disturbance {
         case none, restart(Int), crash(Int), logDown, restartAll
+    }
+
+    /// A node on `log` in each of `nodes`, started one after the other.
+    func startEach(_ nodes: [Scratch], on log: SharedCommandLog) async throws -> [TallyServer] {
+        var servers: [TallyServer] = []
+        for node in nodes { servers.append(try await start(node, on: log)) }
+        return servers
     }
 
     func start(_ node: Scratch, on log: SharedCommandLog) async throws -> TallyServer {
